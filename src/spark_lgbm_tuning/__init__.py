@@ -1,0 +1,4 @@
+"""spark-lgbm-tuning
+"""
+
+__version__ = "0.1"
