@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
+
+from tests.cluster import standalone_cluster  # noqa: F401 - fixture: 2-worker standalone cluster
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,6 +22,8 @@ def project_root() -> Path:
 @pytest.fixture(scope="session")
 def spark() -> SparkSession:
     """A two-core local session bound to loopback, stopped when the test session ends."""
+    # Python workers run this venv's interpreter (PySpark's default is a bare `python3`).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
         SparkSession.builder.master("local[2]")
         .appName("spark-lgbm-tuning-tests")

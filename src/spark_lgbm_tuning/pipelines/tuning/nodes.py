@@ -1,0 +1,602 @@
+"""Hyperparameter search: expand the grid into trials, run every trial as a Spark task.
+
+The executor side (fit and score one trial) lives in `spark_lgbm_tuning.trial`; this module is
+the driver side: it validates the search space, bins each fold once, ships the binaries with
+SparkContext.addFile, runs the job while logging progress, and assembles the results.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import json
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validator, model_validator
+from pyspark import SparkContext
+from pyspark.sql import DataFrame as SparkDataFrame
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
+
+from spark_lgbm_tuning import trial
+from spark_lgbm_tuning.trial import TrialSpec
+
+logger = logging.getLogger(__name__)
+
+ParamValue = bool | int | float | str
+FEATURE_PREFIX = "feature_"
+FOLD_COLUMNS = ("fold_id", "split", "row")
+
+# Parameters the search sets itself: threads come from spark.task.cpus, boosting rounds from
+# num_boost_round, early stopping from early_stopping_rounds.
+RESERVED_PARAMS = {
+    "num_threads": "it is spark.task.cpus",
+    "num_thread": "it is spark.task.cpus",
+    "nthread": "it is spark.task.cpus",
+    "nthreads": "it is spark.task.cpus",
+    "n_jobs": "it is spark.task.cpus",
+    "num_iterations": "use num_boost_round",
+    "num_iteration": "use num_boost_round",
+    "n_iter": "use num_boost_round",
+    "num_tree": "use num_boost_round",
+    "num_trees": "use num_boost_round",
+    "num_round": "use num_boost_round",
+    "num_rounds": "use num_boost_round",
+    "num_boost_round": "use num_boost_round",
+    "n_estimators": "use num_boost_round",
+    "max_iter": "use num_boost_round",
+    "early_stopping_round": "use early_stopping_rounds",
+    "early_stopping_rounds": "use early_stopping_rounds",
+    "early_stopping": "use early_stopping_rounds",
+    "n_iter_no_change": "use early_stopping_rounds",
+}
+
+
+class AllTrialsFailedError(RuntimeError):
+    """Every trial of the search failed; the message carries the first errors."""
+
+
+class TuningParams(BaseModel):
+    """The search space of `params:tuning` (and `params:regression.tuning`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: Literal["classification", "regression"] = "classification"
+    primary_metric: Literal[
+        "accuracy", "precision", "recall", "f1", "auc_roc", "logloss", "rmse", "mae", "r2"
+    ]
+    # LightGBM parameters shared by every trial.
+    fixed: dict[str, ParamValue] = Field(default_factory=dict)
+    # LightGBM parameter name -> the values to try; trials are the cartesian product.
+    grid: dict[str, list[ParamValue]]
+    # Fold ids to tune on; null = every fold in the fold table.
+    folds: list[NonNegativeInt] | None = None
+    num_boost_round: int = Field(500, ge=1, le=100_000)
+    early_stopping_rounds: int = Field(50, ge=1, le=10_000)
+    max_trials: int = Field(1000, ge=1, le=1_000_000)
+    progress_interval_s: float = Field(5.0, gt=0, le=600)
+
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _grid_axes_are_lists(cls, grid: Any) -> Any:
+        if not isinstance(grid, Mapping) or not grid:
+            raise ValueError(
+                "grid must map at least one LightGBM parameter to a list of values, "
+                f"e.g. {{num_leaves: [15, 63]}}; got {grid!r}"
+            )
+        for name, values in grid.items():
+            if not isinstance(values, list | tuple):
+                raise ValueError(
+                    f"grid.{name} must be a list of values (e.g. [{values!r}]), "
+                    f"got {type(values).__name__} {values!r}"
+                )
+            if len(values) == 0:
+                raise ValueError(f"grid.{name} is an empty list: give at least one value")
+        return grid
+
+    @field_validator("folds")
+    @classmethod
+    def _folds_unique(cls, folds: list[int] | None) -> list[int] | None:
+        if folds is not None and (not folds or len(set(folds)) != len(folds)):
+            raise ValueError(f"folds must be null (all folds) or distinct fold ids, got {folds}")
+        return folds
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        allowed = trial.TASK_METRICS[self.task]
+        if self.primary_metric not in allowed:
+            raise ValueError(
+                f"primary_metric {self.primary_metric!r} does not apply to task {self.task!r}; "
+                f"allowed: {', '.join(allowed)}"
+            )
+        for section, names in (("fixed", self.fixed), ("grid", self.grid)):
+            for name in names:
+                if name in RESERVED_PARAMS:
+                    raise ValueError(
+                        f"{section}.{name} is set by the search ({RESERVED_PARAMS[name]})"
+                    )
+        both = sorted(set(self.fixed) & set(self.grid))
+        if both:
+            raise ValueError(f"{', '.join(both)} appear in both fixed and grid; keep one")
+        objective = self.fixed.get("objective")
+        if self.task == "classification" and objective not in trial.CLASSIFICATION_OBJECTIVES:
+            raise ValueError(
+                f"fixed.objective must be one of {sorted(trial.CLASSIFICATION_OBJECTIVES)} "
+                f"for task classification (metrics use P(class 1)), got {objective!r}"
+            )
+        if self.task == "regression" and objective in trial.CLASSIFICATION_OBJECTIVES:
+            raise ValueError(f"fixed.objective {objective!r} is a classification objective")
+        n_trials = self.n_combinations * len(self.folds or [0])
+        if n_trials > self.max_trials:
+            raise ValueError(
+                f"the grid has {self.n_combinations} combinations"
+                + (f" x {len(self.folds)} folds" if self.folds else "")
+                + f" = {n_trials} trials, above max_trials={self.max_trials} "
+                "(allowed 1..1000000): shrink grid or raise max_trials"
+            )
+        return self
+
+    @property
+    def n_combinations(self) -> int:
+        return int(np.prod([len(values) for values in self.grid.values()]))
+
+    @property
+    def higher_is_better(self) -> bool:
+        return trial.HIGHER_IS_BETTER[self.primary_metric]
+
+    def combinations(self) -> Iterator[dict[str, ParamValue]]:
+        """Each grid combination, in grid order (the last axis varies fastest)."""
+        names = list(self.grid)
+        for values in itertools.product(*(self.grid[name] for name in names)):
+            yield dict(zip(names, values, strict=True))
+
+    def lightgbm_params(self, combination: Mapping[str, ParamValue]) -> dict[str, Any]:
+        """The full LightGBM parameters of one combination (fixed ones included)."""
+        params: dict[str, Any] = {"verbosity": -1, **self.fixed, **combination}
+        params["feature_pre_filter"] = params.get("feature_pre_filter", False)
+        return params
+
+
+# ------------------------------------------------------------------------------ fold data
+
+
+def _feature_columns(data: pd.DataFrame) -> list[str]:
+    features = [column for column in data.columns if str(column).startswith(FEATURE_PREFIX)]
+    if not features or "target" not in data.columns:
+        raise ValueError(
+            f"The data needs `{FEATURE_PREFIX}*` columns and a `target` column; "
+            f"got columns {list(data.columns)[:10]}"
+        )
+    return features
+
+
+def _fold_rows(
+    folds: pd.DataFrame, fold_ids: list[int] | None, n_rows: int
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """fold_id -> (train row positions, test row positions), checked against the data size."""
+    missing = [column for column in FOLD_COLUMNS if column not in folds.columns]
+    if missing:
+        raise ValueError(
+            f"The fold table lacks columns {missing}; expected {list(FOLD_COLUMNS)} "
+            "(one row per fold_id, split train/test, row)"
+        )
+    available = sorted(int(fold_id) for fold_id in folds["fold_id"].unique())
+    if not available:
+        raise ValueError("The fold table is empty")
+    wanted = available if fold_ids is None else list(fold_ids)
+    unknown = sorted(set(wanted) - set(available))
+    if unknown:
+        raise ValueError(f"tuning.folds names unknown fold ids {unknown}; available: {available}")
+    splits = set(folds["split"].unique()) - {"train", "test"}
+    if splits:
+        raise ValueError(f"The fold table's split must be 'train' or 'test', got {sorted(splits)}")
+    rows = folds["row"].to_numpy()
+    if len(rows) and (rows.min() < 0 or rows.max() >= n_rows):
+        raise ValueError(
+            f"The fold table's row positions must lie in 0..{n_rows - 1} (the data has "
+            f"{n_rows} rows), got {int(rows.min())}..{int(rows.max())}"
+        )
+    result = {}
+    for fold_id in wanted:
+        member = folds[folds["fold_id"] == fold_id]
+        train = np.sort(member.loc[member["split"] == "train", "row"].to_numpy(dtype=np.int64))
+        test = np.sort(member.loc[member["split"] == "test", "row"].to_numpy(dtype=np.int64))
+        if len(train) == 0 or len(test) == 0:
+            raise ValueError(
+                f"Fold {fold_id} has {len(train)} train and {len(test)} test rows; "
+                "both parts must be non-empty"
+            )
+        result[fold_id] = (train, test)
+    return result
+
+
+def _fold_arrays(
+    data: pd.DataFrame, features: list[str], train: np.ndarray, test: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    x = data[features].to_numpy(dtype=np.float32)
+    y = data["target"].to_numpy(dtype=np.float64)
+    return x[train], y[train], x[test], y[test]
+
+
+def _fingerprint(arrays: tuple[np.ndarray, ...], features: list[str]) -> str:
+    """A digest of a fold's exact data: trial ids change whenever the data does."""
+    payload = [features]
+    for array in arrays:
+        payload.append(hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest())
+    return trial.stable_hash(payload, length=32)
+
+
+# ------------------------------------------------------------------------------ trials table
+
+
+def _column_kind(values: list[Any]) -> str:
+    """One parquet/Spark type for a param_<name> column: bool, long, double or string."""
+    if all(isinstance(value, bool) for value in values):
+        return "bool"
+    if all(isinstance(value, int) and not isinstance(value, bool) for value in values):
+        return "long"
+    if all(isinstance(value, int | float) and not isinstance(value, bool) for value in values):
+        return "double"
+    return "string"
+
+
+_KIND_TO_SPARK = {
+    "bool": T.BooleanType(),
+    "long": T.LongType(),
+    "double": T.DoubleType(),
+    "string": T.StringType(),
+}
+_KIND_TO_PANDAS = {"bool": "boolean", "long": "Int64", "double": "Float64", "string": "string"}
+
+
+def _param_value(value: Any, kind: str) -> Any:
+    if value is None:
+        return None
+    return {"bool": bool, "long": int, "double": float, "string": str}[kind](value)
+
+
+def expand_search_space(
+    data: pd.DataFrame, folds: pd.DataFrame, params: TuningParams
+) -> pd.DataFrame:
+    """Expand fixed params x grid x folds into one row per trial, with deterministic ids.
+
+    `combo_id` hashes the LightGBM parameters and boosting settings; `trial_id` adds the fold id
+    and a fingerprint of the fold's data, so results of a changed dataset never share an id.
+    """
+    features = _feature_columns(data)
+    fold_rows = _fold_rows(folds, params.folds, len(data))
+    n_trials = params.n_combinations * len(fold_rows)
+    if n_trials > params.max_trials:
+        raise ValueError(
+            f"tuning.max_trials={params.max_trials} but the grid has {params.n_combinations} "
+            f"combinations x {len(fold_rows)} folds = {n_trials} trials (allowed 1..1000000): "
+            "shrink tuning.grid, choose tuning.folds, or raise tuning.max_trials"
+        )
+    kinds = {name: _column_kind(values) for name, values in params.grid.items()}
+    rows = []
+    for fold_id, (train, test) in fold_rows.items():
+        fingerprint = _fingerprint(_fold_arrays(data, features, train, test), features)
+        for combination in params.combinations():
+            lgb_params = params.lightgbm_params(combination)
+            combo_payload = {
+                "task": params.task,
+                "params": lgb_params,
+                "num_boost_round": params.num_boost_round,
+                "early_stopping_rounds": params.early_stopping_rounds,
+            }
+            row = {
+                "trial_id": trial.stable_hash(
+                    {"combo": combo_payload, "fold_id": fold_id, "fold": fingerprint}
+                ),
+                "combo_id": trial.stable_hash(combo_payload),
+                "fold_id": fold_id,
+            }
+            for name, value in combination.items():
+                row[f"param_{name}"] = _param_value(value, kinds[name])
+            row["params_json"] = json.dumps(lgb_params, sort_keys=True)
+            row["dataset_key"] = trial.stable_hash(trial.dataset_params(lgb_params), length=8)
+            row["fold_fingerprint"] = fingerprint
+            row["n_train"] = len(train)
+            row["n_test"] = len(test)
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    table["fold_id"] = table["fold_id"].astype("int32")
+    table[["n_train", "n_test"]] = table[["n_train", "n_test"]].astype("int64")
+    for name, kind in kinds.items():
+        table[f"param_{name}"] = table[f"param_{name}"].astype(_KIND_TO_PANDAS[kind])
+    logger.info(
+        "Search space: %d combinations x %d folds = %d trials (%d distinct trial ids)",
+        params.n_combinations,
+        len(fold_rows),
+        len(table),
+        table["trial_id"].nunique(),
+    )
+    return table
+
+
+# ------------------------------------------------------------------------------ running trials
+
+
+def result_schema(grid_kinds: Mapping[str, str]) -> T.StructType:
+    """The explicit schema of `tuning_results`: ids, param_<name> columns, metrics, timings."""
+    fields = [
+        T.StructField("trial_id", T.StringType(), False),
+        T.StructField("combo_id", T.StringType(), False),
+        T.StructField("fold_id", T.IntegerType(), False),
+    ]
+    fields += [
+        T.StructField(f"param_{name}", _KIND_TO_SPARK[kind], True)
+        for name, kind in grid_kinds.items()
+    ]
+    types = {
+        "params_json": T.StringType(),
+        "status": T.StringType(),
+        "error": T.StringType(),
+        **{metric: T.DoubleType() for metric in trial.METRICS},
+        "best_iteration": T.IntegerType(),
+        "n_train": T.LongType(),
+        "n_test": T.LongType(),
+        "data_load_s": T.DoubleType(),
+        "fit_s": T.DoubleType(),
+        "predict_s": T.DoubleType(),
+        "peak_rss_mb": T.DoubleType(),
+        "cpu_utilisation": T.DoubleType(),
+        "executor_id": T.StringType(),
+        "host": T.StringType(),
+        "started_at": T.TimestampType(),
+        "ended_at": T.TimestampType(),
+        "classification_report": T.StringType(),
+    }
+    fields += [
+        T.StructField(name, types[name], name not in {"params_json", "status"})
+        for name in trial.RESULT_COLUMNS
+    ]
+    return T.StructType(fields)
+
+
+def _check_trials(trials: pd.DataFrame, params: TuningParams) -> None:
+    expected = {f"param_{name}" for name in params.grid}
+    present = {column for column in trials.columns if str(column).startswith("param_")}
+    if trials.empty or present != expected:
+        raise ValueError(
+            f"tuning_trials has param columns {sorted(present)} and {len(trials)} rows, but the "
+            f"grid asks for {sorted(expected)}: run expand_search_space with the same parameters"
+        )
+
+
+def _ship_folds(
+    sc: SparkContext,
+    data: pd.DataFrame,
+    folds: pd.DataFrame,
+    trials: pd.DataFrame,
+    params: TuningParams,
+    workdir: Path,
+) -> tuple[dict[tuple[int, str], dict[str, str]], dict[tuple[int, str], Exception], float]:
+    """Bin each (fold, dataset params) once, save the binary and the test part, addFile them.
+
+    Returns file names per (fold_id, dataset_key), the binning errors, and the binning seconds.
+    """
+    features = _feature_columns(data)
+    fold_ids = sorted(int(fold_id) for fold_id in trials["fold_id"].unique())
+    fold_rows = _fold_rows(folds, fold_ids, len(data))
+    token = workdir.name
+    shipped: dict[tuple[int, str], dict[str, str]] = {}
+    errors: dict[tuple[int, str], Exception] = {}
+    binning_s = 0.0
+    for fold_id, (train, test) in fold_rows.items():
+        arrays = _fold_arrays(data, features, train, test)
+        fold_trials = trials[trials["fold_id"] == fold_id]
+        if set(fold_trials["fold_fingerprint"]) != {_fingerprint(arrays, features)}:
+            raise ValueError(
+                f"tuning_trials was expanded from other data for fold {fold_id} (fingerprint "
+                "mismatch): rerun expand_search_space on the current data and folds"
+            )
+        x_train, y_train, x_test, y_test = arrays
+        # Names carry the run token: SparkFiles is flat, and a name added twice with other
+        # content is refused.
+        test_x = f"{token}_fold{fold_id}_test_x.npy"
+        test_y = f"{token}_fold{fold_id}_test_y.npy"
+        trial.write_test_part(x_test, y_test, workdir / test_x, workdir / test_y)
+        sc.addFile(str(workdir / test_x))
+        sc.addFile(str(workdir / test_y))
+        for dataset_key, group in fold_trials.groupby("dataset_key", sort=True):
+            lgb_params = json.loads(group["params_json"].iloc[0])
+            train_bin = f"{token}_fold{fold_id}_train_{dataset_key}.bin"
+            started = time.perf_counter()
+            try:
+                binned = trial.bin_train_part(x_train, y_train, lgb_params)
+                binned.save_binary(str(workdir / train_bin))
+            except Exception as error:
+                errors[(fold_id, str(dataset_key))] = error
+                continue
+            finally:
+                binning_s += time.perf_counter() - started
+            sc.addFile(str(workdir / train_bin))
+            shipped[(fold_id, str(dataset_key))] = {
+                "train_file": train_bin,
+                "test_x_file": test_x,
+                "test_y_file": test_y,
+            }
+        logger.info(
+            "Fold %d: %d train / %d test rows binned and shipped", fold_id, len(train), len(test)
+        )
+    return shipped, errors, binning_s
+
+
+def _collect_with_progress(
+    sc: SparkContext, specs: list[TrialSpec], params: TuningParams
+) -> list[dict[str, Any]]:
+    """Run one trial per partition in a background thread; log progress every few seconds."""
+    progress = sc.accumulator((0, 0, None), trial.ProgressParam(params.higher_is_better))
+    # A module function (pickled by reference) plus the accumulator: nothing from the driver's
+    # globals travels, so executors in separate processes or hosts run it the same way.
+    task = functools.partial(trial.run_spark_task, progress=progress)
+    rdd = sc.parallelize(specs, numSlices=len(specs)).map(task)
+    outcome: dict[str, Any] = {}
+
+    def collect() -> None:
+        try:
+            outcome["rows"] = rdd.collect()
+        except Exception as error:
+            outcome["error"] = error
+
+    sc.setJobDescription(f"LightGBM search: {len(specs)} trials")
+    worker = threading.Thread(target=collect, name="tuning-job", daemon=True)
+    started = time.perf_counter()
+    worker.start()
+    while worker.is_alive():
+        worker.join(params.progress_interval_s)
+        done, failed, best = progress.value
+        elapsed = time.perf_counter() - started
+        eta = elapsed / done * (len(specs) - done) if done else float("nan")
+        logger.info(
+            "Trials %d/%d done (%d failed), elapsed %.0f s, ETA %.0f s, best %s so far: %s",
+            done,
+            len(specs),
+            failed,
+            elapsed,
+            eta,
+            params.primary_metric,
+            "n/a" if best is None else f"{best:.5f}",
+        )
+    sc.setJobDescription(None)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["rows"]
+
+
+def _cluster_shape(sc: SparkContext, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """(number of executors, total cores) of the session, for the efficiency figure."""
+    if sc.master.startswith("local"):
+        return 1, sc.defaultParallelism
+    # PySpark has no public executor list; the JVM status tracker includes the driver.
+    infos = sc._jsc.sc().statusTracker().getExecutorInfos()
+    n_executors = max(len(infos) - 1, len({row["executor_id"] for row in rows}))
+    cores = sc.getConf().get("spark.executor.cores")
+    total_cores = n_executors * int(cores) if cores else sc.defaultParallelism
+    return n_executors, total_cores
+
+
+def run_trials(
+    data: pd.DataFrame, folds: pd.DataFrame, trials: pd.DataFrame, params: TuningParams
+) -> tuple[SparkDataFrame, dict[str, Any]]:
+    """Run every trial as a Spark task (one per partition, largest train part first).
+
+    LightGBM uses spark.task.cpus threads per trial. Returns the results as a Spark DataFrame with
+    an explicit schema, and the run's info (cluster shape, wall time, efficiency).
+    """
+    spark = SparkSession.getActiveSession()
+    if spark is None:
+        raise RuntimeError(
+            "run_trials needs an active SparkSession: run it through Kedro (SparkHooks builds "
+            "one from conf/<env>/spark.yml) or create one before calling it"
+        )
+    _check_trials(trials, params)
+    sc = spark.sparkContext
+    task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))
+    grid_names = tuple(params.grid)
+    started_at = datetime.now(UTC)
+    started = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="lgbm_tuning_"))
+    try:
+        shipped, errors, binning_s = _ship_folds(sc, data, folds, trials, params, workdir)
+        ordered = trials.sort_values(["n_train", "fold_id"], ascending=[False, True], kind="stable")
+        specs, rows = [], []
+        for record in ordered.to_dict("records"):
+            lgb_params = {**json.loads(record["params_json"]), "num_threads": task_cpus}
+            key = (int(record["fold_id"]), str(record["dataset_key"]))
+            spec = TrialSpec(
+                trial_id=record["trial_id"],
+                combo_id=record["combo_id"],
+                fold_id=int(record["fold_id"]),
+                task=params.task,
+                params=lgb_params,
+                grid_names=grid_names,
+                num_boost_round=params.num_boost_round,
+                early_stopping_rounds=params.early_stopping_rounds,
+                primary_metric=params.primary_metric,
+                run_token=workdir.name,
+                **shipped.get(key, {}),
+            )
+            if key in errors:
+                rows.append(trial.failed_row(spec, errors[key]))
+            else:
+                specs.append(spec)
+        logger.info(
+            "Running %d trials on %s, %d LightGBM thread(s) per trial (spark.task.cpus)",
+            len(specs),
+            sc.master,
+            task_cpus,
+        )
+        if specs:
+            rows += _collect_with_progress(sc, specs, params)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    wall_s = time.perf_counter() - started
+    ended_at = datetime.now(UTC)
+    # Report in the trials table's order, not the longest-first execution order.
+    position = {trial_id: index for index, trial_id in enumerate(trials["trial_id"])}
+    rows.sort(key=lambda row: position[row["trial_id"]])
+
+    failed = [row for row in rows if row["status"] != "ok"]
+    for row in failed[:5]:
+        logger.warning("Trial %s (fold %d) failed: %s", row["trial_id"], row["fold_id"], row["error"])
+    if len(failed) == len(rows):
+        first = "; ".join(sorted({row["error"] for row in failed})[:3])
+        raise AllTrialsFailedError(f"All {len(rows)} trials failed. First errors: {first}")
+
+    kinds = {name: _column_kind(list(params.grid[name])) for name in grid_names}
+    schema = result_schema(kinds)
+    for row in rows:
+        for name in grid_names:
+            row[f"param_{name}"] = _param_value(row[f"param_{name}"], kinds[name])
+    results = spark.createDataFrame(
+        [tuple(row[name] for name in schema.fieldNames()) for row in rows], schema=schema
+    )
+
+    n_executors, total_cores = _cluster_shape(sc, rows)
+    sum_fit_s = float(sum(row["fit_s"] or 0.0 for row in rows))
+    best = [trial.primary_score(row, params.primary_metric) for row in rows]
+    best = [score for score in best if score is not None]
+    run_info = {
+        "task": params.task,
+        "spark_master": sc.master,
+        "app_id": sc.applicationId,
+        "n_executors": n_executors,
+        "total_cores": total_cores,
+        "task_cpus": task_cpus,
+        "wall_s": wall_s,
+        "binning_s": binning_s,
+        "started_at": started_at.isoformat(),
+        "ended_at": ended_at.isoformat(),
+        "n_trials": len(rows),
+        "n_ok": len(rows) - len(failed),
+        "n_failed": len(failed),
+        "sum_fit_s": sum_fit_s,
+        "efficiency": sum_fit_s / (wall_s * total_cores) if wall_s > 0 and total_cores else None,
+        "primary_metric": params.primary_metric,
+        "best_primary_metric": (max(best) if params.higher_is_better else min(best))
+        if best
+        else None,
+    }
+    logger.info(
+        "Search done: %d/%d trials ok in %.1f s on %d cores; sum fit %.1f s, efficiency %.2f",
+        run_info["n_ok"],
+        run_info["n_trials"],
+        wall_s,
+        total_cores,
+        sum_fit_s,
+        run_info["efficiency"] or 0.0,
+    )
+    return results, run_info

@@ -1,0 +1,30 @@
+"""Classification search on the time-series data: expand the grid, run the trials on Spark."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import expand_search_space, run_trials
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """timeseries_data + timeseries_folds + params:tuning -> tuning_trials -> tuning_results."""
+    return Pipeline(
+        [
+            Node(
+                expand_search_space,
+                inputs=["timeseries_data@pandas", "timeseries_folds@pandas", "params:tuning"],
+                outputs="tuning_trials",
+                name="expand_search_space",
+            ),
+            Node(
+                run_trials,
+                inputs=[
+                    "timeseries_data@pandas",
+                    "timeseries_folds@pandas",
+                    "tuning_trials",
+                    "params:tuning",
+                ],
+                outputs=["tuning_results@spark", "tuning_run_info"],
+                name="run_trials",
+            ),
+        ]
+    )

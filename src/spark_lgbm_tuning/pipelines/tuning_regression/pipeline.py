@@ -1,0 +1,19 @@
+"""The tuning pipeline reused for regression under the `regression` namespace.
+
+Namespacing prefixes the outputs (`regression.tuning_results@spark`, ...) and the parameters
+(`params:tuning` -> `params:regression.tuning`, from parameters_tuning_regression.yml); the inputs
+are mapped to the regression data explicitly.
+"""
+
+from kedro.pipeline import Pipeline, pipeline
+
+from spark_lgbm_tuning.pipelines.tuning.pipeline import create_pipeline as create_tuning_pipeline
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """regression_data + regression_folds + params:regression.tuning -> regression.tuning_*."""
+    return pipeline(
+        create_tuning_pipeline(),
+        namespace="regression",
+        inputs={"timeseries_data": "regression_data", "timeseries_folds": "regression_folds"},
+    )

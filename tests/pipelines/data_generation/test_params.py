@@ -1,0 +1,190 @@
+"""DataGenerationParams: each bad input gives one error naming the parameter and its range."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from kedro.config import OmegaConfigLoader
+from omegaconf import OmegaConf
+from pydantic import ValidationError
+from sklearn.model_selection import TimeSeriesSplit
+
+from spark_lgbm_tuning.pipelines.data_generation.nodes import (
+    DataGenerationParams,
+    FoldParams,
+    check_rows_for_folds,
+)
+
+from .conftest import merged
+
+# (overrides, text the error must contain: the parameter's name and the allowed range)
+BAD_INPUTS = {
+    "feature_fractions_over_1": (
+        {"informative_fraction": 0.7, "redundant_fraction": 0.3, "repeated_fraction": 0.1},
+        ["informative_fraction + redundant_fraction + repeated_fraction must be <= 1", "= 1.1"],
+    ),
+    "too_few_informative": (
+        {"n_features": 4, "informative_fraction": 0.25},
+        ["informative_fraction=0.25 of n_features=4", "must be >= 0.5"],
+    ),
+    "n_splits_below_2": (
+        {"folds": {"n_splits": 1}},
+        ["folds.n_splits", "greater than or equal to 2"],
+    ),
+    "too_few_rows_for_folds": (
+        {"n_samples": 40, "folds": {"n_splits": 4, "test_size": 10}},
+        ["n_samples=40 is too few rows for folds", "use n_samples >= 41"],
+    ),
+    "gap_eats_the_train_window": (
+        {"n_samples": 50, "folds": {"n_splits": 4, "gap": 45}},
+        ["n_samples=50 is too few rows for folds", "gap=45"],
+    ),
+    "weight_of_1": (
+        {"weights": [1.0]},
+        ["weights", "must each lie in (0, 1)"],
+    ),
+    "weight_negative": (
+        {"weights": [-0.2]},
+        ["weights", "must each lie in (0, 1)"],
+    ),
+    "weights_not_summing_to_1": (
+        {"weights": [0.6, 0.6]},
+        ["weights", "must sum to 1"],
+    ),
+    "unknown_key": (
+        {"n_sample": 1000},
+        ["n_sample", "Extra inputs are not permitted"],
+    ),
+    "unknown_nested_key": (
+        {"folds": {"n_split": 3}},
+        ["folds.n_split", "Extra inputs are not permitted"],
+    ),
+    "ar_coefficient_of_1": (
+        {"time_effects": {"ar_coefficient": 1.0}},
+        ["time_effects.ar_coefficient", "less than 1"],
+    ),
+    "bad_period": (
+        {"time_effects": {"weekly_period": "weekly"}},
+        ["weekly_period must be a positive pandas Timedelta"],
+    ),
+    "period_shorter_than_two_steps": (
+        {"time_effects": {"monthly_period": "1h"}},
+        ["time_effects.monthly_period='1h' must span >= 2 steps of freq='h'"],
+    ),
+    "bad_freq": (
+        {"freq": "hourly"},
+        ["freq must be a pandas offset alias"],
+    ),
+    "regression_too_few_rows": (
+        {"regression": {"n_samples": 3, "n_splits": 4}},
+        ["regression.n_samples=3 is too few rows for regression.n_splits=4"],
+    ),
+    "n_features_below_4": (
+        {"n_features": 3},
+        ["n_features", "greater than or equal to 4"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_rejected_with_a_clear_message(base_raw_params, case):
+    overrides, expected = BAD_INPUTS[case]
+    with pytest.raises(ValidationError) as caught:
+        DataGenerationParams.model_validate(merged(base_raw_params, overrides))
+    assert caught.value.error_count() == 1
+    message = str(caught.value)
+    for text in expected:
+        assert text in message
+
+
+def test_base_parameters_are_valid(make_params):
+    params = make_params()
+    assert (params.n_samples, params.n_features, params.folds.n_splits) == (20_000, 20, 4)
+    assert params.feature_counts() == (14, 2, 1)
+    assert params.regression_shape() == (20_000, 20, 4)
+
+
+@pytest.mark.parametrize("n_features", [4, 5, 7, 20, 100, 1000])
+def test_scaling_n_features_alone_stays_valid(make_params, n_features):
+    params = make_params(n_features=n_features)
+    informative, redundant, repeated = params.feature_counts()
+    assert informative >= 2
+    assert informative + redundant + repeated <= n_features
+    assert params.regression_shape()[1:] == (n_features, max(1, n_features // 5))
+
+
+def _sklearn_fills_every_window(n_rows: int, folds: FoldParams) -> bool:
+    splitter = TimeSeriesSplit(n_splits=folds.n_splits, gap=folds.gap, test_size=folds.test_size)
+    try:
+        splits = list(splitter.split(np.zeros((n_rows, 1))))
+    except ValueError:
+        return False
+    return all(len(train) >= 1 and len(test) >= 1 for train, test in splits)
+
+
+@pytest.mark.parametrize(
+    "folds",
+    [
+        {"n_splits": 4},
+        {"n_splits": 4, "test_size": 10},
+        {"n_splits": 3, "gap": 2},
+        {"n_splits": 4, "gap": 45},
+    ],
+)
+def test_rows_check_agrees_with_time_series_split(folds):
+    """The check accepts exactly the row counts for which every fold has train and test rows."""
+    fold_params = FoldParams(**folds)
+    verdicts = []
+    for n_rows in range(1, 400):
+        try:
+            check_rows_for_folds(n_rows, fold_params)
+            ours = True
+        except ValueError as error:
+            assert f"n_samples={n_rows} is too few rows for folds" in str(error)
+            ours = False
+        assert ours == _sklearn_fills_every_window(n_rows, fold_params), n_rows
+        verdicts.append(ours)
+    assert not all(verdicts)
+    assert any(verdicts)
+
+
+def test_rows_check_suggests_a_sufficient_count():
+    folds = FoldParams(n_splits=4, gap=45)
+    with pytest.raises(ValueError, match="use n_samples >= 230") as caught:
+        check_rows_for_folds(225, folds)
+    assert "first training window would hold 0 rows" in str(caught.value)
+    for n_rows in range(230, 600):
+        check_rows_for_folds(n_rows, folds)
+
+
+def test_reference_env_differs_from_base_only_in_scale(project_root: Path):
+    base = yaml.safe_load((project_root / "conf/base/parameters_data_generation.yml").read_text())
+    ref = yaml.safe_load(
+        (project_root / "conf/reference/parameters_data_generation.yml").read_text()
+    )
+    assert ref["data_generation"]["n_samples"] == 300_000
+    assert ref["data_generation"]["n_features"] == 100
+    assert ref["data_generation"]["folds"]["n_splits"] == 4
+    scale = {"n_samples", "n_features"}
+    assert {k: v for k, v in ref["data_generation"].items() if k not in scale} == {
+        k: v for k, v in base["data_generation"].items() if k not in scale
+    }
+
+
+def test_params_override_selects_the_same_parameters_as_the_reference_env(project_root: Path):
+    conf = str(project_root / "conf")
+    # What `kedro run --params "data_generation.n_samples=300000,..."` passes on.
+    cli = OmegaConf.to_container(
+        OmegaConf.from_dotlist(
+            ["data_generation.n_samples=300000", "data_generation.n_features=100"]
+        )
+    )
+    from_cli = OmegaConfigLoader(conf, base_env="base", default_run_env="local", runtime_params=cli)
+    from_env = OmegaConfigLoader(conf, base_env="base", default_run_env="local", env="reference")
+    by_cli = DataGenerationParams.model_validate(from_cli["parameters"]["data_generation"])
+    by_env = DataGenerationParams.model_validate(from_env["parameters"]["data_generation"])
+    assert by_cli == by_env
+    assert (by_env.n_samples, by_env.n_features) == (300_000, 100)

@@ -1,0 +1,152 @@
+"""The data_generation pipeline: its catalog contract, a sliced in-memory run, and KedroSession
+runs in a scratch copy of the project (one that succeeds, and bad inputs that stop it early)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.config import OmegaConfigLoader
+from kedro.framework.session import KedroSession
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+from kedro.validation.exceptions import ParameterValidationError
+
+from spark_lgbm_tuning.pipelines.data_generation import create_pipeline
+from spark_lgbm_tuning.pipelines.data_generation.nodes import generate_timeseries
+
+from .conftest import merged
+
+NODE_NAMES = {
+    "generate_timeseries",
+    "generate_regression",
+    "make_timeseries_folds",
+    "make_regression_folds",
+    "summarise_folds",
+    "plot_sample_features",
+    "plot_folds_timeline",
+    "plot_fold_class_balance",
+}
+OUTPUTS = {
+    "timeseries_data@pandas": "data/01_raw/timeseries_classification.parquet",
+    "regression_data@pandas": "data/01_raw/regression.parquet",
+    "timeseries_folds@pandas": "data/05_model_input/timeseries_folds.parquet",
+    "regression_folds@pandas": "data/05_model_input/regression_folds.parquet",
+    "fold_summary": "data/08_reporting/fold_summary.csv",
+}
+PLOTS = ("sample_features", "folds_timeline", "fold_class_balance")
+
+
+def _files_under(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file())
+
+
+def test_node_names_are_the_expected_verbs():
+    names = [node.name for node in create_pipeline().nodes]
+    assert set(names) == NODE_NAMES
+    assert len(names) == len(set(names))
+
+
+def test_every_dataset_resolves_to_a_catalog_entry(project_root: Path):
+    """No dataset of the pipeline falls back to a silent MemoryDataset."""
+    conf = OmegaConfigLoader(str(project_root / "conf"), base_env="base", default_run_env="local")
+    catalog = DataCatalog.from_config(conf["catalog"])
+    datasets = {name for name in create_pipeline().datasets() if not name.startswith("params:")}
+    assert datasets == {*OUTPUTS, *(f"{plot}_plot" for plot in PLOTS)}
+    unresolved = sorted(name for name in datasets if name not in catalog)
+    assert unresolved == []
+    assert "timeseries_dat@pandas" not in catalog  # the check can tell a typo
+
+
+def test_sliced_pipeline_runs_on_an_in_memory_catalog(make_params):
+    """The fold part of the pipeline, fed from memory: folds -> summary -> both fold plots."""
+    params = make_params(n_samples=1_000, n_features=4, folds={"n_splits": 3})
+    sliced = create_pipeline().from_nodes("make_timeseries_folds")
+    assert {node.name for node in sliced.nodes} == {
+        "make_timeseries_folds",
+        "summarise_folds",
+        "plot_folds_timeline",
+        "plot_fold_class_balance",
+    }
+    catalog = DataCatalog(
+        datasets={
+            "timeseries_data@pandas": MemoryDataset(generate_timeseries(params)),
+            "params:data_generation": MemoryDataset(params, copy_mode="assign"),
+        }
+    )
+    outputs = SequentialRunner().run(sliced, catalog)
+    assert set(outputs) == {"folds_timeline_plot", "fold_class_balance_plot"}
+    timeline = outputs["folds_timeline_plot"].load()
+    # One train and one test bar per fold; the widest train bar spans 750 hourly rows.
+    bars = timeline.axes[0].patches
+    assert len(bars) == 6
+    assert max(bar.get_width() for bar in bars) == pytest.approx(749 / 24)
+
+
+@pytest.mark.slow
+def test_kedro_run_writes_every_output(kedro_project: Path, spark, caplog):
+    caplog.set_level(logging.INFO)
+    with KedroSession.create(project_path=kedro_project) as session:
+        session.run(pipeline_names=["data_generation"])
+    assert "Running node: generate_timeseries" in caplog.text
+
+    for path in OUTPUTS.values():
+        assert (kedro_project / path).is_file(), path
+    for plot in PLOTS:  # versioned: <name>.png/<version>/<name>.png
+        (png,) = (kedro_project / "data/08_reporting").glob(f"{plot}.png/*/{plot}.png")
+        assert png.read_bytes().startswith(b"\x89PNG")
+
+    data = pd.read_parquet(kedro_project / OUTPUTS["timeseries_data@pandas"])
+    assert data.shape == (20_000, 22)
+    folds = pd.read_parquet(kedro_project / OUTPUTS["timeseries_folds@pandas"])
+    assert folds.dtypes.astype(str).to_dict() == {
+        "fold_id": "int32",
+        "split": "object",
+        "row": "int64",
+    }
+    assert folds.groupby("split").size().to_dict() == {"test": 16_000, "train": 40_000}
+    summary = pd.read_csv(kedro_project / OUTPUTS["fold_summary"])
+    assert summary["n_train"].tolist() == [4_000, 8_000, 12_000, 16_000]
+
+    # Spark reads the same files: the schema the tuning pipeline relies on.
+    spark_folds = spark.read.parquet(str(kedro_project / OUTPUTS["timeseries_folds@pandas"]))
+    assert dict(spark_folds.dtypes) == {"fold_id": "int", "split": "string", "row": "bigint"}
+    assert spark_folds.count() == len(folds)
+    spark_data = spark.read.parquet(str(kedro_project / OUTPUTS["timeseries_data@pandas"]))
+    types = dict(spark_data.dtypes)
+    assert types["date"].startswith("timestamp")
+    assert types["feature_0"] == "float" and types["target"] == "int"
+    first = spark_data.orderBy("date").first()
+    assert first["date"].isoformat() == "2000-01-01T00:00:00"
+    assert np.isclose(first["feature_0"], data["feature_0"].iloc[0])
+    spark_reg = spark.read.parquet(str(kedro_project / OUTPUTS["regression_folds@pandas"]))
+    assert spark_reg.count() == 4 * 20_000
+
+
+BAD_RUNS = {
+    "feature_fractions_over_1": ({"redundant_fraction": 0.3, "repeated_fraction": 0.1}, "<= 1"),
+    "n_splits_below_2": ({"folds": {"n_splits": 1}}, "greater than or equal to 2"),
+    "too_few_rows": ({"n_samples": 30, "folds": {"test_size": 10}}, "use n_samples >= 41"),
+    "weight_above_1": ({"weights": [1.5]}, "must each lie in (0, 1)"),
+    "typo": ({"n_sample": 300_000}, "Extra inputs are not permitted"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(BAD_RUNS))
+def test_kedro_run_stops_before_any_node_on_bad_input(kedro_project: Path, spark, caplog, case):
+    overrides, expected = BAD_RUNS[case]
+    caplog.set_level(logging.INFO)
+    with KedroSession.create(
+        project_path=kedro_project, runtime_params={"data_generation": merged({}, overrides)}
+    ) as session:
+        with pytest.raises(ParameterValidationError) as caught:
+            session.run(pipeline_names=["data_generation"])
+    message = str(caught.value)
+    assert "Parameter 'data_generation'" in message
+    assert expected in message
+    assert "Running node" not in caplog.text
+    assert _files_under(kedro_project / "data") == []

@@ -1,0 +1,181 @@
+"""Hand-made inputs for the reporting tests: a small results table with known numbers, small data.
+
+Module-scoped (figures and the refit take a moment): tests derive new frames, never mutate these.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spark_lgbm_tuning.pipelines.reporting.nodes import ReportingParams
+
+N_ROWS = 400
+N_FEATURES = 5
+# One thread, as in the tuning trials: OpenMP threads on a busy 2-core machine only wait.
+FIXED_PARAMS = {
+    "objective": "binary",
+    "verbosity": -1,
+    "seed": 7,
+    "deterministic": True,
+    "num_threads": 1,
+}
+
+
+def make_trial(combo_id: str, fold_id: int, grid: dict, status: str = "ok", **values) -> dict:
+    """One row of tuning_results as the contract describes it; `values` overrides metrics etc."""
+    lgb_params = {**FIXED_PARAMS, **grid}
+    row = {
+        "trial_id": f"{combo_id}-f{fold_id}",
+        "combo_id": combo_id,
+        "fold_id": fold_id,
+        "task": "classification",
+        **{f"param_{name}": value for name, value in grid.items()},
+        "params_json": json.dumps(lgb_params, sort_keys=True),
+        "status": status,
+        "error": None if status == "ok" else f"{status}: LightGBMError on fold {fold_id}",
+        "accuracy": None,
+        "precision": None,
+        "recall": None,
+        "f1": None,
+        "auc_roc": None,
+        "logloss": None,
+        "rmse": None,
+        "mae": None,
+        "r2": None,
+        "best_iteration": None,
+        "n_train": 100 + 100 * fold_id,
+        "n_test": 60,
+        "data_load_s": 0.01,
+        "fit_s": None,
+        "predict_s": 0.001,
+        "peak_rss_mb": 300.0 + fold_id,
+        "cpu_utilisation": 0.9,
+        "executor_id": str(fold_id % 2),
+        "host": "127.0.0.1",
+        "started_at": pd.Timestamp("2026-11-25 10:00:00") + pd.Timedelta(seconds=fold_id),
+        "ended_at": pd.Timestamp("2026-11-25 10:00:02") + pd.Timedelta(seconds=fold_id),
+        "classification_report": None,
+    }
+    row.update(values)
+    return row
+
+
+@pytest.fixture(scope="module")
+def params() -> ReportingParams:
+    return ReportingParams()
+
+
+@pytest.fixture(scope="module")
+def results() -> pd.DataFrame:
+    """Three combinations x three folds with metrics chosen so the aggregates are easy by hand.
+
+    c_a: auc 0.70, 0.80, 0.90 -> mean 0.80, std 0.10; logloss 0.50, 0.40, 0.30 -> mean 0.40
+    c_b: auc 0.85, 0.87, failed -> mean 0.86, std sqrt(0.0002); logloss 0.35, 0.33 -> mean 0.34
+    c_c: auc 0.60, 0.62, 0.64 -> mean 0.62, std 0.02; logloss 0.60, 0.58, 0.62 -> mean 0.60
+    best_iteration of c_b: 40 and 51 -> median 45.5 -> 46 rounds.
+    """
+    rows = []
+    specs = {
+        "c_a": ({"num_leaves": 15, "learning_rate": 0.1}, [0.70, 0.80, 0.90], [0.50, 0.40, 0.30]),
+        "c_b": ({"num_leaves": 31, "learning_rate": 0.1}, [0.85, 0.87, None], [0.35, 0.33, None]),
+        "c_c": ({"num_leaves": 31, "learning_rate": 0.01}, [0.60, 0.62, 0.64], [0.60, 0.58, 0.62]),
+    }
+    iterations = {"c_a": [10, 20, 30], "c_b": [40, 51, None], "c_c": [90, 95, 100]}
+    for combo_id, (grid, aucs, loglosses) in specs.items():
+        for fold_id, (auc, logloss) in enumerate(zip(aucs, loglosses, strict=True)):
+            if auc is None:
+                rows.append(make_trial(combo_id, fold_id, grid, status="failed", fit_s=0.2))
+                continue
+            rows.append(
+                make_trial(
+                    combo_id,
+                    fold_id,
+                    grid,
+                    auc_roc=auc,
+                    logloss=logloss,
+                    accuracy=auc - 0.1,
+                    best_iteration=iterations[combo_id][fold_id],
+                    fit_s=1.0 + fold_id,
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def timeseries_data() -> pd.DataFrame:
+    """400 daily rows; the target depends mostly on feature_0, a little on feature_1."""
+    rng = np.random.default_rng(11)
+    features = rng.normal(size=(N_ROWS, N_FEATURES)).astype(np.float32)
+    logits = 2.5 * features[:, 0] + 0.5 * features[:, 1]
+    target = (logits + rng.normal(scale=0.5, size=N_ROWS) > 0).astype(np.int64)
+    frame = pd.DataFrame(features, columns=[f"feature_{i}" for i in range(N_FEATURES)])
+    frame.insert(0, "date", pd.date_range("2024-01-01", periods=N_ROWS, freq="D"))
+    frame["target"] = target
+    return frame
+
+
+@pytest.fixture(scope="module")
+def timeseries_folds() -> pd.DataFrame:
+    """Three expanding folds over rows 0..359; rows 360..399 belong to no fold."""
+    parts = []
+    for fold_id, train_end in enumerate((120, 240, 300)):
+        test_end = train_end + 60
+        for split, rows in (("train", range(train_end)), ("test", range(train_end, test_end))):
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "fold_id": np.int32(fold_id),
+                        "split": split,
+                        "row": np.arange(rows.start, rows.stop, dtype=np.int64),
+                    }
+                )
+            )
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def fold_summary() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "fold_id": [0, 1, 2],
+            "n_train": [120, 240, 300],
+            "n_test": [60, 60, 60],
+            "train_start": ["2024-01-01"] * 3,
+            "test_end": ["2024-07-19", "2024-11-16", "2025-01-15"],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def run_info() -> dict:
+    return {
+        "spark_master": "local[2]",
+        "app_id": "local-1764064800000",
+        "n_executors": 1,
+        "total_cores": 2,
+        "task_cpus": 1,
+        "wall_s": 10.0,
+        "started_at": "2026-11-25T10:00:00",
+        "ended_at": "2026-11-25T10:00:10",
+        "n_trials": 9,
+        "n_ok": 8,
+        "n_failed": 1,
+        "sum_fit_s": 15.0,
+        "efficiency": 0.75,
+    }
+
+
+@pytest.fixture(scope="module")
+def tuning_params() -> dict:
+    return {
+        "task": "classification",
+        "primary_metric": "auc_roc",
+        "fixed_params": dict(FIXED_PARAMS),
+        "grid": {"num_leaves": [15, 31], "learning_rate": [0.01, 0.1]},
+        "early_stopping_rounds": 20,
+        "num_boost_round": 200,
+    }

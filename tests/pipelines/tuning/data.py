@@ -1,0 +1,88 @@
+"""Small tuning inputs built here (not by data_generation): data tables and fold tables."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.datasets import make_classification, make_regression
+from kedro.framework.startup import bootstrap_project
+from sklearn.model_selection import KFold, TimeSeriesSplit
+
+
+def timeseries_data(n_rows: int = 600, n_features: int = 5, seed: int = 0) -> pd.DataFrame:
+    """date, feature_0..n-1 (float32), target (0/1), sorted by date: the timeseries_data contract."""
+    x, y = make_classification(
+        n_rows, n_features, n_informative=3, n_redundant=1, flip_y=0.05, random_state=seed
+    )
+    data = pd.DataFrame(x.astype(np.float32), columns=[f"feature_{i}" for i in range(n_features)])
+    data.insert(0, "date", pd.date_range("2000-01-01", periods=n_rows, freq="h"))
+    data["target"] = y.astype(np.int64)
+    return data
+
+
+def regression_data(n_rows: int = 600, n_features: int = 5, seed: int = 0) -> pd.DataFrame:
+    """feature_*, target (float), fold_id: the regression_data contract."""
+    x, y = make_regression(n_rows, n_features, n_informative=3, noise=5.0, random_state=seed)
+    data = pd.DataFrame(x.astype(np.float32), columns=[f"feature_{i}" for i in range(n_features)])
+    data["target"] = y
+    data["fold_id"] = np.int32(-1)
+    for fold_id, (_, test) in enumerate(KFold(3, shuffle=True, random_state=seed).split(x)):
+        data.loc[test, "fold_id"] = fold_id
+    return data
+
+
+def _long_table(splits) -> pd.DataFrame:
+    parts = []
+    for fold_id, (train, test) in enumerate(splits):
+        for split, rows in (("train", train), ("test", test)):
+            parts.append(pd.DataFrame({"fold_id": fold_id, "split": split, "row": rows}))
+    table = pd.concat(parts, ignore_index=True)
+    return table.astype({"fold_id": "int32", "split": "string", "row": "int64"})
+
+
+def time_folds(data: pd.DataFrame, n_splits: int = 3) -> pd.DataFrame:
+    """Expanding-window folds (TimeSeriesSplit) as the long (fold_id, split, row) table."""
+    return _long_table(TimeSeriesSplit(n_splits).split(data))
+
+
+def kfold_folds(data: pd.DataFrame) -> pd.DataFrame:
+    """Folds from regression_data's fold_id column: fold k tests on its rows, trains on the rest."""
+    positions = np.arange(len(data))
+    fold_of = data["fold_id"].to_numpy()
+    splits = [
+        (positions[fold_of != k], positions[fold_of == k]) for k in sorted(set(fold_of.tolist()))
+    ]
+    return _long_table(splits)
+
+
+@contextlib.contextmanager
+def scratch_project(project_root: Path, target: Path) -> Iterator[Path]:
+    """A copy of the project (conf, pyproject.toml, .telemetry, empty data/) to run Kedro in.
+
+    The package itself is installed, so src/ stays empty. bootstrap_project puts <target>/src on
+    sys.path and PYTHONPATH; both are restored on exit.
+    """
+    shutil.copytree(project_root / "conf", target / "conf")
+    for name in ("pyproject.toml", ".telemetry"):
+        if (project_root / name).exists():
+            shutil.copy(project_root / name, target / name)
+    (target / "src").mkdir()
+    for layer in ("01_raw", "05_model_input", "07_model_output", "08_reporting"):
+        (target / "data" / layer).mkdir(parents=True)
+    saved_path, saved_pythonpath = list(sys.path), os.environ.get("PYTHONPATH")
+    bootstrap_project(target)
+    try:
+        yield target
+    finally:
+        sys.path[:] = saved_path
+        if saved_pythonpath is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved_pythonpath
