@@ -4,7 +4,9 @@
 FROM python:3.11-slim-bookworm
 
 # Spark 4 needs Java 17; procps provides `ps`, which Spark's launch scripts call. The slim image
-# drops /usr/share/man/man1, where the JRE's post-install step links its man pages.
+# drops /usr/share/man/man1, where the JRE's post-install step links its man pages. Versions are
+# left to bookworm's archive (security updates replace pinned ones): DL3008 is waived on purpose.
+# hadolint ignore=DL3008
 RUN mkdir -p /usr/share/man/man1 \
     && apt-get update \
     && apt-get install -y --no-install-recommends openjdk-17-jre-headless procps \
@@ -56,7 +58,8 @@ ARG APP_UID=1000
 RUN useradd --create-home --uid "${APP_UID}" --shell /bin/bash app \
     && mkdir -p /opt/project/data /opt/project/conf/local "${SPARK_CONF_DIR}" "${SPARK_WORKER_DIR}" \
     && chown -R app:app /opt/project "${SPARK_CONF_DIR}" "${SPARK_WORKER_DIR}"
-USER app
+# Numeric, so that runtimes checking for a non-root user can tell without /etc/passwd.
+USER ${APP_UID}
 
 # The "Kedro (spark_lgbm_tuning)" Jupyter kernel (notebooks get `catalog`, `context`, `session`);
 # made here so the jupyterlab service runs `jupyter lab` itself, as PID 1's direct child.

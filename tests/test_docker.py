@@ -454,7 +454,12 @@ def test_dockerfile_runs_as_a_non_root_user_with_spark_settings(
     instructions: list[tuple[str, str]],
 ) -> None:
     users = [arguments for keyword, arguments in instructions if keyword == "USER"]
-    assert users and users[-1] not in {"root", "0"}, users
+    assert users, "the image runs as root"
+    build_args = dict(
+        arguments.partition("=")[::2] for keyword, arguments in instructions if keyword == "ARG"
+    )
+    user = re.sub(r"\$\{(\w+)\}", lambda m: build_args.get(m[1], ""), users[-1])
+    assert user.split(":")[0] not in {"", "root", "0"}, users[-1]
     env = _dockerfile_env(instructions)
     assert env["PYSPARK_PYTHON"] == "python"  # the same interpreter on the driver and executors
     assert env["PATH"].startswith(f"{env['SPARK_HOME']}/bin:"), "spark-class is pyspark's"
@@ -498,7 +503,7 @@ def test_dockerignore_admits_what_the_dockerfile_copies_and_nothing_private(
 def _run_entrypoint(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     base = {"PATH": os.environ["PATH"], "SPARK_CONF_DIR": str(tmp_path / "conf")}
     return subprocess.run(
-        [str(ENTRYPOINT), "sh", "-c", "echo ran $0", "ok"],
+        ["sh", str(ENTRYPOINT), "sh", "-c", "echo ran $0", "ok"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -528,7 +533,7 @@ def test_entrypoint_clears_authentication_without_a_secret(tmp_path: Path) -> No
 
 def test_entrypoint_fails_without_spark_conf_dir(tmp_path: Path) -> None:
     result = subprocess.run(
-        [str(ENTRYPOINT), "true"],
+        ["sh", str(ENTRYPOINT), "true"],
         capture_output=True,
         text=True,
         timeout=30,

@@ -27,7 +27,7 @@ from spark_lgbm_tuning.hooks import (
 )
 from spark_lgbm_tuning.local_cluster import LocalSparkCluster, free_ports
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
-from tests.cluster import flat_output, kedro_run
+from tests.cluster import flat_output, kedro_run, run_python
 
 FAIL_WITHIN_S = 30
 
@@ -302,3 +302,24 @@ def test_kedro_run_fails_when_no_executor_can_start(tmp_path, project_root):
     assert run.returncode != 0
     assert f"No executor of {cluster.master_url} ran a task within 5 s" in output
     assert elapsed < FAIL_WITHIN_S * 2
+
+
+# An IPython shell that loads the project as `kedro ipython` does; prints what the hook left.
+IPYTHON_SCRIPT = """
+import sys
+from IPython.core.interactiveshell import InteractiveShell
+from pyspark.sql import SparkSession
+
+shell = InteractiveShell.instance()
+shell.run_line_magic("load_ext", "kedro.ipython")
+shell.run_line_magic("reload_kedro", sys.argv[1])
+spark = SparkSession.getActiveSession()
+print("SESSION", spark.sparkContext.master if spark else None, spark.range(5).count() if spark else 0)
+"""
+
+
+@pytest.mark.slow
+def test_an_ipython_kernel_gets_the_session_at_context_creation(project_copy):
+    run = run_python(IPYTHON_SCRIPT, str(project_copy))
+    assert run.returncode == 0, flat_output(run)[-3000:]
+    assert "SESSION local[*] 5" in run.stdout

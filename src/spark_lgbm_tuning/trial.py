@@ -318,6 +318,12 @@ def regression_metrics(y_true: np.ndarray, prediction: np.ndarray) -> dict[str, 
     }
 
 
+def error_text(error: BaseException) -> str:
+    """ "ExceptionType: message" on one line (LightGBM's messages end in " .\n")."""
+    message = " ".join(str(error).split()).removesuffix(" .")
+    return f"{type(error).__name__}: {message}"
+
+
 def new_row(spec: TrialSpec) -> dict[str, Any]:
     """A result row with every column present and nothing measured yet."""
     row: dict[str, Any] = {
@@ -339,7 +345,7 @@ def failed_row(spec: TrialSpec, error: BaseException) -> dict[str, Any]:
     """The row of a trial that could not run at all (e.g. its fold could not be binned)."""
     row = new_row(spec)
     row["status"] = "failed"
-    row["error"] = f"{type(error).__name__}: {error}"
+    row["error"] = error_text(error)
     row["ended_at"] = row["started_at"]
     return row
 
@@ -397,7 +403,7 @@ def run_trial(spec: TrialSpec, fold: FoldData) -> dict[str, Any]:
         _fit_and_score(spec, fold, row)
     except Exception as error:
         row["status"] = "failed"
-        row["error"] = f"{type(error).__name__}: {error}"
+        row["error"] = error_text(error)
     else:
         row["status"] = "ok"
     row["ended_at"] = datetime.now(UTC)

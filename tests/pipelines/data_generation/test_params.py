@@ -56,11 +56,11 @@ BAD_INPUTS = {
     ),
     "unknown_key": (
         {"n_sample": 1000},
-        ["n_sample", "Extra inputs are not permitted"],
+        ["unknown key(s) ['n_sample']; the allowed keys are", "'n_samples'"],
     ),
     "unknown_nested_key": (
         {"folds": {"n_split": 3}},
-        ["folds.n_split", "Extra inputs are not permitted"],
+        ["folds\n", "unknown key(s) ['n_split']", "['gap', 'n_splits', 'test_size']"],
     ),
     "ar_coefficient_of_1": (
         {"time_effects": {"ar_coefficient": 1.0}},

@@ -15,14 +15,7 @@ from spark_lgbm_tuning.pipelines.reporting.nodes import ReportingParams
 
 N_ROWS = 400
 N_FEATURES = 5
-# One thread, as in the tuning trials: OpenMP threads on a busy 2-core machine only wait.
-FIXED_PARAMS = {
-    "objective": "binary",
-    "verbosity": -1,
-    "seed": 7,
-    "deterministic": True,
-    "num_threads": 1,
-}
+FIXED_PARAMS = {"objective": "binary", "verbosity": -1, "seed": 7, "deterministic": True}
 
 
 def make_trial(combo_id: str, fold_id: int, grid: dict, status: str = "ok", **values) -> dict:
@@ -66,7 +59,8 @@ def make_trial(combo_id: str, fold_id: int, grid: dict, status: str = "ok", **va
 
 @pytest.fixture(scope="module")
 def params() -> ReportingParams:
-    return ReportingParams()
+    # One refit thread: OpenMP threads on a busy 2-core test machine mostly wait for each other.
+    return ReportingParams(refit_num_threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +168,7 @@ def tuning_params() -> dict:
     return {
         "task": "classification",
         "primary_metric": "auc_roc",
-        "fixed_params": dict(FIXED_PARAMS),
+        "fixed": dict(FIXED_PARAMS),
         "grid": {"num_leaves": [15, 31], "learning_rate": [0.01, 0.1]},
         "early_stopping_rounds": 20,
         "num_boost_round": 200,

@@ -37,7 +37,7 @@ def best(leaderboard, results, tuning_params, params) -> dict:
 def test_best_params_merge_fixed_and_winning_grid_values(best):
     # c_b wins (mean auc 0.86); its folds' best iterations 40 and 51 -> median 45.5 -> 46.
     assert best["tuning"] == {
-        "fixed_params": {**FIXED_PARAMS, "num_leaves": 31, "learning_rate": 0.1},
+        "fixed": {**FIXED_PARAMS, "num_leaves": 31, "learning_rate": 0.1},
         "num_boost_round": 46,
     }
     selection = best["selection"]
@@ -59,7 +59,7 @@ def test_best_params_round_trip_through_the_yaml_dataset(best, tmp_path):
 
 def test_rounds_aggregate_and_round_aliases(leaderboard, results, tuning_params, params):
     recorded = json.dumps(
-        {**FIXED_PARAMS, "num_leaves": 31, "learning_rate": 0.1, "n_estimators": 9}
+        {**FIXED_PARAMS, "num_leaves": 31, "learning_rate": 0.1, "n_estimators": 9, "nthread": 2}
     )
     results = results.assign(
         params_json=results["params_json"].where(results["combo_id"] != "c_b", recorded)
@@ -68,20 +68,22 @@ def test_rounds_aggregate_and_round_aliases(leaderboard, results, tuning_params,
         leaderboard, results, tuning_params, params.model_copy(update={"rounds_aggregate": "max"})
     )
     assert best["tuning"]["num_boost_round"] == 51
-    # A recorded round count would fight the learned num_boost_round: it is dropped.
-    assert "n_estimators" not in best["tuning"]["fixed_params"]
+    # A recorded round count would fight the learned num_boost_round, and the search sets the
+    # threads itself (parameters_tuning.yml refuses both in `fixed`): they are dropped.
+    assert "n_estimators" not in best["tuning"]["fixed"]
+    assert "nthread" not in best["tuning"]["fixed"]
 
 
 def test_tuning_params_may_arrive_as_a_pydantic_model(leaderboard, results, tuning_params, params):
     class TuningLike(BaseModel):
-        fixed_params: dict
+        fixed: dict
         num_boost_round: int
         extra_fixed: int = 0
 
-    model = TuningLike(fixed_params={"min_data_in_leaf": 5}, num_boost_round=300)
+    model = TuningLike(fixed={"min_data_in_leaf": 5}, num_boost_round=300)
     best = select_best_params(leaderboard, results, model, params)
-    assert best["tuning"]["fixed_params"]["min_data_in_leaf"] == 5
-    assert best["tuning"]["fixed_params"]["num_leaves"] == 31
+    assert best["tuning"]["fixed"]["min_data_in_leaf"] == 5
+    assert best["tuning"]["fixed"]["num_leaves"] == 31
 
 
 def test_without_early_stopping_the_tuning_rounds_are_kept(
@@ -123,6 +125,7 @@ def test_refit_model_loads_from_the_catalog_file_and_predicts(
     booster = lgb.Booster(model_file=str(path))
     assert booster.num_feature() == N_FEATURES
     assert booster.num_trees() == best["tuning"]["num_boost_round"]  # binary: one tree a round
+    assert "[num_threads: 1]" in model_text  # reporting.refit_num_threads
     features = timeseries_data[[f"feature_{i}" for i in range(N_FEATURES)]]
     predictions = booster.predict(features.iloc[360:])
     assert predictions.shape == (40,)
@@ -149,7 +152,7 @@ def test_refit_model_loads_from_the_catalog_file_and_predicts(
 def test_refit_error_paths(best, timeseries_data, timeseries_folds, params):
     with pytest.raises(ReportingError, match="no target column 'target'"):
         refit_best_model(best, timeseries_data.drop(columns="target"), timeseries_folds, params)
-    with pytest.raises(ReportingError, match="lacks tuning.fixed_params or tuning.num_boost_round"):
+    with pytest.raises(ReportingError, match="lacks tuning.fixed or tuning.num_boost_round"):
         refit_best_model({"selection": {}}, timeseries_data, timeseries_folds, params)
     with pytest.raises(ReportingError, match="timeseries_folds is empty"):
         refit_best_model(best, timeseries_data, timeseries_folds.iloc[0:0], params)

@@ -1,4 +1,4 @@
-"""The reporting pipeline against the project's config, and `kedro viz build` over the whole project."""
+"""The reporting pipeline against the project's config; `kedro viz build` over the whole project."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _config(project_root: Path) -> OmegaConfigLoader:
 
 
 def test_every_reporting_dataset_is_in_the_catalog(project_root):
-    """No dataset silently becomes a MemoryDataset through a typo: each has an entry or a factory."""
+    """No dataset silently becomes a MemoryDataset by a typo: each has an entry or a factory."""
     catalog = DataCatalog.from_config(_config(project_root)["catalog"])
     datasets = {name for name in create_pipeline().datasets() if not name.startswith("params:")}
     assert sorted(name for name in datasets if name not in catalog) == []

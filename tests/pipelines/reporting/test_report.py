@@ -6,8 +6,12 @@ import base64
 import html
 import logging
 import re
+import subprocess
+from pathlib import Path
 
 import lightgbm as lgb
+import matplotlib.image
+import numpy as np
 import pytest
 import yaml
 from kedro.io import DataCatalog, MemoryDataset
@@ -140,6 +144,45 @@ def test_report_shows_best_params_leaderboard_and_run_facts(report, outputs):
     assert "local[2]" in report
     assert "360" in report  # rows of the refit: every row of the three folds
     assert "2024-01-01" in report  # data time range
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs headless Chromium at /usr/bin/chromium (Debian: apt-get install -y chromium)",
+)
+def test_report_renders_offline_in_headless_chromium(report, tmp_path):
+    page = tmp_path / "tuning_report.html"
+    page.write_text(report, encoding="utf-8")
+    screenshot = tmp_path / "screenshot.png"
+    subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",  # tests may run as root
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1200,8000",
+            f"--screenshot={screenshot}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    pixels = (matplotlib.image.imread(screenshot)[..., :3] * 255).astype(int)
+
+    def count(colour: tuple[int, int, int]) -> int:
+        return int((np.abs(pixels - np.array(colour)).max(axis=-1) <= 12).sum())
+
+    # Only the embedded feature-importance PNG paints steelblue gain bars and darkorange split
+    # bars: if they show, the base64 images decoded and displayed with no network.
+    assert count((70, 130, 180)) > 1000
+    assert count((255, 140, 0)) > 1000
 
 
 def test_report_escapes_error_text(report):

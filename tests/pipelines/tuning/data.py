@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import make_classification, make_regression
 from kedro.framework.startup import bootstrap_project
+from sklearn.datasets import make_classification, make_regression
 from sklearn.model_selection import KFold, TimeSeriesSplit
 
 

@@ -47,7 +47,24 @@ _MIN_INFORMATIVE = 2
 
 
 # ------------------------------------------------------------------------------- parameters
-class TimeEffectsParams(BaseModel):
+class _StrictParams(BaseModel):
+    """Unknown keys (typos) fail, naming the keys that are allowed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: object) -> object:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(cls.model_fields))
+            if unknown:
+                raise ValueError(
+                    f"unknown key(s) {unknown}; the allowed keys are {sorted(cls.model_fields)}"
+                )
+        return data
+
+
+class TimeEffectsParams(_StrictParams):
     """The four time effects; feature i gets effect i % 4 (trend, weekly, monthly, AR(1))."""
 
     model_config = ConfigDict(extra="forbid")
@@ -74,7 +91,7 @@ class TimeEffectsParams(BaseModel):
         return value
 
 
-class FoldParams(BaseModel):
+class FoldParams(_StrictParams):
     """Expanding-window folds, as sklearn's TimeSeriesSplit cuts them."""
 
     model_config = ConfigDict(extra="forbid")
@@ -86,7 +103,7 @@ class FoldParams(BaseModel):
     )
 
 
-class RegressionParams(BaseModel):
+class RegressionParams(_StrictParams):
     """sklearn make_regression data with a shuffled KFold `fold_id` column."""
 
     model_config = ConfigDict(extra="forbid")
@@ -103,12 +120,13 @@ class RegressionParams(BaseModel):
     n_splits: int = Field(ge=2, le=100)
 
 
-class DataGenerationParams(BaseModel):
+class DataGenerationParams(_StrictParams):
     """`params:data_generation`: sizes, class balance, time axis, time effects and folds."""
 
     model_config = ConfigDict(extra="forbid")
 
-    n_samples: int = Field(ge=10, le=50_000_000)
+    # Too few rows for the folds is refused by check_rows_for_folds, with the count needed.
+    n_samples: int = Field(ge=1, le=50_000_000)
     n_features: int = Field(ge=4, le=10_000, description="at least one feature per time effect")
     seed: int = Field(ge=0, lt=2**32)
     start: datetime
@@ -548,7 +566,7 @@ def plot_folds_timeline(fold_summary: pd.DataFrame) -> Figure:
     ax.invert_yaxis()
     ax.set_xlabel("date")
     ax.set_title(f"{len(summary)} expanding-window folds")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper right")  # the first (top) fold ends earliest: that corner is free
     return figure
 
 

@@ -73,6 +73,8 @@ ROUND_ALIASES = frozenset(
         "max_iter",
     }
 )
+# The threads of a trial are the executor's business (spark.task.cpus), not a model property.
+THREAD_ALIASES = frozenset({"num_threads", "num_thread", "nthread", "nthreads", "n_jobs"})
 # The refit has no validation set, and LightGBM refuses early stopping without one.
 EARLY_STOPPING_ALIASES = frozenset(
     {"early_stopping_round", "early_stopping_rounds", "early_stopping", "n_iter_no_change"}
@@ -96,7 +98,7 @@ def _in_range(low: int, high: int) -> AfterValidator:
 
 
 class ReportingParams(BaseModel):
-    """`params:reporting` (conf/base/parameters_reporting.yml), validated by Kedro before the run."""
+    """`params:reporting` (parameters_reporting.yml); Kedro validates it before the run."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -168,7 +170,7 @@ def _metrics_with_values(results: pd.DataFrame, params: ReportingParams) -> list
 
 
 def _validated_results(tuning_results: pd.DataFrame, params: ReportingParams) -> pd.DataFrame:
-    """Check tuning_results against the reporting contract; raise ReportingError naming the cause."""
+    """Check tuning_results against the reporting contract; ReportingError names what is wrong."""
     if tuning_results is None or tuning_results.empty:
         raise ReportingError(
             "tuning_results is empty: the tuning pipeline recorded no trials, so there is nothing "
@@ -298,12 +300,15 @@ def select_best_params(
 ) -> dict[str, Any]:
     """The winning combination as a `tuning:` block to paste into parameters_tuning.yml.
 
-    `tuning.fixed_params` = the tuning's fixed_params overlaid with the winner's recorded LightGBM
-    params (`params_json`: fixed + grid values, exactly what its folds trained with), without any
-    round-count alias; `tuning.num_boost_round` = the `rounds_aggregate` (default median) of the
-    winner's best_iteration over its ok folds, rounded up. When no fold recorded a best iteration
-    (no early stopping), the tuning's num_boost_round is kept. `tuning_params` is `params:tuning`
-    as a plain dict (a pydantic model is accepted too). `selection` records how it was chosen.
+    `tuning.fixed` = the tuning's `fixed` overlaid with the winner's recorded LightGBM params
+    (`params_json`: fixed + grid values, exactly what its folds trained with), without round-count,
+    early-stopping or thread aliases (the search sets those itself). `tuning.num_boost_round` =
+    the `rounds_aggregate` (default median) of the winner's best_iteration over its ok folds,
+    rounded up; when no fold recorded one (no early stopping), the tuning's num_boost_round.
+    `tuning_params` is `params:tuning` as a plain dict (its pydantic model is accepted too, as
+    Kedro passes it when the tuning pipeline runs in the same session). `selection` records how
+    the winner was chosen. When pasting, drop the winning names from `tuning.grid` (the tuning
+    refuses a name in both).
     """
     _require_rows(leaderboard, "leaderboard", ("rank", "combo_id"))
     primary = params.primary_metric
@@ -337,8 +342,9 @@ def select_best_params(
         )
 
     tuning = _plain(tuning_params) or {}
-    fixed = {**(tuning.get("fixed_params") or {}), **_plain(trial_params)}
-    fixed = {key: value for key, value in fixed.items() if key not in ROUND_ALIASES}
+    fixed = {**(tuning.get("fixed") or {}), **_plain(trial_params)}
+    reserved = ROUND_ALIASES | EARLY_STOPPING_ALIASES | THREAD_ALIASES
+    fixed = {key: value for key, value in fixed.items() if key not in reserved}
 
     iterations = pd.to_numeric(trials["best_iteration"], errors="coerce")
     iterations = iterations[iterations > 0]
@@ -360,7 +366,7 @@ def select_best_params(
 
     param_names = [column.removeprefix(PARAM_PREFIX) for column in _param_columns(leaderboard)]
     return {
-        "tuning": {"fixed_params": fixed, "num_boost_round": num_boost_round},
+        "tuning": {"fixed": fixed, "num_boost_round": num_boost_round},
         "selection": _plain(
             {
                 "combo_id": best["combo_id"],
@@ -391,7 +397,7 @@ def refit_rows(timeseries_folds: pd.DataFrame, n_rows: int) -> np.ndarray:
 
 
 def feature_columns(data: pd.DataFrame, params: ReportingParams) -> list[str]:
-    """The columns named `feature_prefix*`, in the data's order: what the tuning trials trained on."""
+    """The `feature_prefix*` columns in the data's order: what the tuning trials trained on."""
     if params.target_column not in data:
         raise ReportingError(
             f"timeseries_data has no target column {params.target_column!r} "
@@ -415,15 +421,16 @@ def refit_best_model(
     """Train the best combination on every row the CV saw (union of all folds' train and test rows).
 
     Trains for `best_params.tuning.num_boost_round` rounds with no early stopping (there is no
-    held-out set left), on `refit_num_threads` threads when set (else as the trials' params say). Returns the model in LightGBM's text format and its feature importance
-    (gain and split), sorted by gain.
+    held-out set left), on `refit_num_threads` threads (0: LightGBM's default, every core).
+    Returns the model in LightGBM's text format and its feature importance (gain and split),
+    sorted by gain.
     """
     try:
-        lgb_params = dict(best_params["tuning"]["fixed_params"])
+        lgb_params = dict(best_params["tuning"]["fixed"])
         num_boost_round = int(best_params["tuning"]["num_boost_round"])
     except (KeyError, TypeError) as error:
         raise ReportingError(
-            f"best_params lacks tuning.fixed_params or tuning.num_boost_round ({error!r})."
+            f"best_params lacks tuning.fixed or tuning.num_boost_round ({error!r})."
         ) from error
     _require_rows(timeseries_data, "timeseries_data")
     features = feature_columns(timeseries_data, params)
@@ -468,7 +475,7 @@ def refit_best_model(
 def plot_metric_per_fold(
     tuning_results: pd.DataFrame, leaderboard: pd.DataFrame, params: ReportingParams
 ) -> Figure:
-    """The primary metric on each fold for the top `top_n_plot` combinations; gaps = failed folds."""
+    """The primary metric per fold for the top `top_n_plot` combinations; gaps are failed folds."""
     _require_rows(tuning_results, "tuning_results", ("combo_id", "fold_id", "status"))
     _require_rows(leaderboard, "leaderboard", ("rank", "combo_id"))
     metric = params.primary_metric
@@ -537,9 +544,10 @@ def plot_param_effects(leaderboard: pd.DataFrame, params: ReportingParams) -> Fi
         ax.grid(alpha=0.3)
     for ax in axes[len(param_columns) :]:
         ax.set_visible(False)
+    direction = params.metric_directions[params.primary_metric]
     fig.suptitle(
         f"Parameter effects on {params.primary_metric} "
-        f"(dots: combinations, diamonds: average; {params.metric_directions[params.primary_metric]} is better)"
+        f"(dots: combinations, diamonds: average; {direction} is better)"
     )
     return fig
 
@@ -644,6 +652,7 @@ th { background: #f3f3f3; }
 td.text, th.text { text-align: left; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 td pre { margin: 0; padding: 0.3em; white-space: pre-wrap; max-width: 60em; }
+.wide { overflow-x: auto; }
 figure { margin: 1.5em 0; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.9em; }
@@ -665,8 +674,9 @@ $folds
 $leaderboard
 
 <h2>Best parameters</h2>
-<p>Paste the <code>tuning:</code> block into <code>conf/base/parameters_tuning.yml</code>
-to train with the winning combination as fixed parameters.</p>
+<p>The <code>tuning:</code> block holds the winning combination as fixed parameters and the
+learned number of rounds: paste it into <code>conf/base/parameters_tuning.yml</code> and drop the
+names it fixes from <code>tuning.grid</code>.</p>
 <pre>$best_params</pre>
 
 <h2>Refit model</h2>
@@ -709,9 +719,11 @@ def _format_value(value: Any) -> str:
 
 
 def _frame_table(frame: pd.DataFrame) -> str:
-    return frame.to_html(
+    """A DataFrame as an HTML table (cells escaped) that scrolls sideways when it is wide."""
+    table = frame.to_html(
         index=False, escape=True, border=0, na_rep="—", float_format=lambda value: f"{value:.5g}"
     )
+    return f'<div class="wide">\n{table}\n</div>'
 
 
 def _figure_png_base64(fig: Figure, dpi: int) -> str:
@@ -783,7 +795,8 @@ def _failed_trials(tuning_results: pd.DataFrame, limit: int) -> str:
         + f'<td class="text"><pre>{html.escape(_truncate(row["error"], limit))}</pre></td></tr>'
         for _, row in failed.iterrows()
     )
-    return f"<p>{len(failed)} of {len(tuning_results)} trials did not finish ok.</p>\n<table>\n<tr>{header}</tr>\n{body}\n</table>"
+    summary = f"<p>{len(failed)} of {len(tuning_results)} trials did not finish ok.</p>"
+    return f"{summary}\n<table>\n<tr>{header}</tr>\n{body}\n</table>"
 
 
 def render_report(
@@ -857,7 +870,12 @@ def render_report(
         n_combinations=len(leaderboard),
         ranking_rule=html.escape(ranking_rule),
         leaderboard=_frame_table(leaderboard.sort_values("rank").head(params.top_n)),
-        best_params=html.escape(yaml.safe_dump(_plain(best_params), sort_keys=False)),
+        # The paste-able `tuning:` block first, however the YAML dataset ordered the keys.
+        best_params=html.escape(
+            yaml.safe_dump(
+                _plain({"tuning": best_params.get("tuning"), **best_params}), sort_keys=False
+            )
+        ),
         refit=refit,
         figures=figure_html,
         failed=_failed_trials(tuning_results, params.max_error_chars),

@@ -14,7 +14,6 @@ import json
 import logging
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from typing import Any, Literal, Self
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validator, model_validator
-from pyspark import SparkContext
+from pyspark import InheritableThread, SparkContext
 from pyspark.sql import DataFrame as SparkDataFrame
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
@@ -380,7 +379,6 @@ def _ship_folds(
     data: pd.DataFrame,
     folds: pd.DataFrame,
     trials: pd.DataFrame,
-    params: TuningParams,
     workdir: Path,
 ) -> tuple[dict[tuple[int, str], dict[str, str]], dict[tuple[int, str], Exception], float]:
     """Bin each (fold, dataset params) once, save the binary and the test part, addFile them.
@@ -452,16 +450,17 @@ def _collect_with_progress(
             outcome["error"] = error
 
     sc.setJobDescription(f"LightGBM search: {len(specs)} trials")
-    worker = threading.Thread(target=collect, name="tuning-job", daemon=True)
+    # InheritableThread: the job keeps this thread's local properties (the job description).
+    worker = InheritableThread(target=collect, name="tuning-job", daemon=True)
     started = time.perf_counter()
     worker.start()
     while worker.is_alive():
         worker.join(params.progress_interval_s)
         done, failed, best = progress.value
         elapsed = time.perf_counter() - started
-        eta = elapsed / done * (len(specs) - done) if done else float("nan")
+        eta = f"{elapsed / done * (len(specs) - done):.0f} s" if done else "n/a"
         logger.info(
-            "Trials %d/%d done (%d failed), elapsed %.0f s, ETA %.0f s, best %s so far: %s",
+            "Trials %d/%d done (%d failed), elapsed %.0f s, ETA %s, best %s so far: %s",
             done,
             len(specs),
             failed,
@@ -488,6 +487,53 @@ def _cluster_shape(sc: SparkContext, rows: list[dict[str, Any]]) -> tuple[int, i
     return n_executors, total_cores
 
 
+def _trial_specs(
+    trials: pd.DataFrame,
+    params: TuningParams,
+    *,
+    shipped: Mapping[tuple[int, str], dict[str, str]],
+    errors: Mapping[tuple[int, str], Exception],
+    task_cpus: int,
+    run_token: str,
+) -> tuple[list[TrialSpec], list[dict[str, Any]]]:
+    """Specs of the trials to run, largest train part first, and rows of those that cannot run."""
+    ordered = trials.sort_values(["n_train", "fold_id"], ascending=[False, True], kind="stable")
+    specs, unrunnable = [], []
+    for record in ordered.to_dict("records"):
+        key = (int(record["fold_id"]), str(record["dataset_key"]))
+        spec = TrialSpec(
+            trial_id=record["trial_id"],
+            combo_id=record["combo_id"],
+            fold_id=int(record["fold_id"]),
+            task=params.task,
+            params={**json.loads(record["params_json"]), "num_threads": task_cpus},
+            grid_names=tuple(params.grid),
+            num_boost_round=params.num_boost_round,
+            early_stopping_rounds=params.early_stopping_rounds,
+            primary_metric=params.primary_metric,
+            run_token=run_token,
+            **shipped.get(key, {}),
+        )
+        if key in errors:
+            unrunnable.append(trial.failed_row(spec, errors[key]))
+        else:
+            specs.append(spec)
+    return specs, unrunnable
+
+
+def _results_frame(
+    spark: SparkSession, rows: list[dict[str, Any]], params: TuningParams
+) -> SparkDataFrame:
+    kinds = {name: _column_kind(list(values)) for name, values in params.grid.items()}
+    schema = result_schema(kinds)
+    records = []
+    for row in rows:
+        for name, kind in kinds.items():
+            row[f"param_{name}"] = _param_value(row[f"param_{name}"], kind)
+        records.append(tuple(row[name] for name in schema.fieldNames()))
+    return spark.createDataFrame(records, schema=schema)
+
+
 def run_trials(
     data: pd.DataFrame, folds: pd.DataFrame, trials: pd.DataFrame, params: TuningParams
 ) -> tuple[SparkDataFrame, dict[str, Any]]:
@@ -505,42 +551,29 @@ def run_trials(
     _check_trials(trials, params)
     sc = spark.sparkContext
     task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))
-    grid_names = tuple(params.grid)
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="lgbm_tuning_"))
     try:
-        shipped, errors, binning_s = _ship_folds(sc, data, folds, trials, params, workdir)
-        ordered = trials.sort_values(["n_train", "fold_id"], ascending=[False, True], kind="stable")
-        specs, rows = [], []
-        for record in ordered.to_dict("records"):
-            lgb_params = {**json.loads(record["params_json"]), "num_threads": task_cpus}
-            key = (int(record["fold_id"]), str(record["dataset_key"]))
-            spec = TrialSpec(
-                trial_id=record["trial_id"],
-                combo_id=record["combo_id"],
-                fold_id=int(record["fold_id"]),
-                task=params.task,
-                params=lgb_params,
-                grid_names=grid_names,
-                num_boost_round=params.num_boost_round,
-                early_stopping_rounds=params.early_stopping_rounds,
-                primary_metric=params.primary_metric,
-                run_token=workdir.name,
-                **shipped.get(key, {}),
-            )
-            if key in errors:
-                rows.append(trial.failed_row(spec, errors[key]))
-            else:
-                specs.append(spec)
+        shipped, errors, binning_s = _ship_folds(sc, data, folds, trials, workdir)
+        specs, rows = _trial_specs(
+            trials,
+            params,
+            shipped=shipped,
+            errors=errors,
+            task_cpus=task_cpus,
+            run_token=workdir.name,
+        )
         logger.info(
             "Running %d trials on %s, %d LightGBM thread(s) per trial (spark.task.cpus)",
             len(specs),
             sc.master,
             task_cpus,
         )
+        job_started = time.perf_counter()
         if specs:
             rows += _collect_with_progress(sc, specs, params)
+        job_s = time.perf_counter() - job_started
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     wall_s = time.perf_counter() - started
@@ -551,24 +584,18 @@ def run_trials(
 
     failed = [row for row in rows if row["status"] != "ok"]
     for row in failed[:5]:
-        logger.warning("Trial %s (fold %d) failed: %s", row["trial_id"], row["fold_id"], row["error"])
+        logger.warning(
+            "Trial %s (fold %d) failed: %s", row["trial_id"], row["fold_id"], row["error"]
+        )
     if len(failed) == len(rows):
         first = "; ".join(sorted({row["error"] for row in failed})[:3])
         raise AllTrialsFailedError(f"All {len(rows)} trials failed. First errors: {first}")
 
-    kinds = {name: _column_kind(list(params.grid[name])) for name in grid_names}
-    schema = result_schema(kinds)
-    for row in rows:
-        for name in grid_names:
-            row[f"param_{name}"] = _param_value(row[f"param_{name}"], kinds[name])
-    results = spark.createDataFrame(
-        [tuple(row[name] for name in schema.fieldNames()) for row in rows], schema=schema
-    )
-
     n_executors, total_cores = _cluster_shape(sc, rows)
     sum_fit_s = float(sum(row["fit_s"] or 0.0 for row in rows))
-    best = [trial.primary_score(row, params.primary_metric) for row in rows]
-    best = [score for score in best if score is not None]
+    scores = [trial.primary_score(row, params.primary_metric) for row in rows]
+    scores = [score for score in scores if score is not None]
+    best = max if params.higher_is_better else min
     run_info = {
         "task": params.task,
         "spark_master": sc.master,
@@ -578,17 +605,16 @@ def run_trials(
         "task_cpus": task_cpus,
         "wall_s": wall_s,
         "binning_s": binning_s,
+        "job_s": job_s,
         "started_at": started_at.isoformat(),
         "ended_at": ended_at.isoformat(),
         "n_trials": len(rows),
         "n_ok": len(rows) - len(failed),
         "n_failed": len(failed),
         "sum_fit_s": sum_fit_s,
-        "efficiency": sum_fit_s / (wall_s * total_cores) if wall_s > 0 and total_cores else None,
+        "efficiency": sum_fit_s / (wall_s * total_cores),
         "primary_metric": params.primary_metric,
-        "best_primary_metric": (max(best) if params.higher_is_better else min(best))
-        if best
-        else None,
+        "best_primary_metric": best(scores) if scores else None,
     }
     logger.info(
         "Search done: %d/%d trials ok in %.1f s on %d cores; sum fit %.1f s, efficiency %.2f",
@@ -597,6 +623,6 @@ def run_trials(
         wall_s,
         total_cores,
         sum_fit_s,
-        run_info["efficiency"] or 0.0,
+        run_info["efficiency"],
     )
-    return results, run_info
+    return _results_frame(spark, rows, params), run_info
