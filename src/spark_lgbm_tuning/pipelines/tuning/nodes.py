@@ -414,6 +414,7 @@ def _ship_folds(
             started = time.perf_counter()
             try:
                 binned = trial.bin_train_part(x_train, y_train, lgb_params)
+                # workdir is fresh: LightGBM's save_binary keeps (and warns about) an existing file.
                 binned.save_binary(str(workdir / train_bin))
             except Exception as error:
                 errors[(fold_id, str(dataset_key))] = error
