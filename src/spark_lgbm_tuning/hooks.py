@@ -285,3 +285,32 @@ class SparkHooks:
             return
         logger.info("Stopping the SparkSession on %s", spark.sparkContext.master)
         spark.stop()
+
+
+class ReportLocationHooks:
+    """Ends a run that wrote the HTML report by logging the report's path.
+
+    `tuning_report` is versioned: Kedro saves it under <filepath>/<run_id>/<file name>, where the
+    run id is the session id, so the path is known without touching the dataset's internals.
+    """
+
+    REPORT_DATASET = "tuning_report"
+
+    def __init__(self) -> None:
+        self._report_filepath: Path | None = None
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        entry = context.config_loader["catalog"].get(self.REPORT_DATASET, {})
+        filepath = entry.get("filepath")
+        self._report_filepath = Path(context.project_path, filepath) if filepath else None
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict[str, Any], pipeline) -> None:
+        if self._report_filepath is None or self.REPORT_DATASET not in pipeline.all_outputs():
+            return
+        report = self._report_filepath / run_params["run_id"] / self._report_filepath.name
+        if report.is_file():
+            logger.info("The tuning report is at %s", report)
+        else:
+            logger.warning("The run wrote '%s' but %s is missing", self.REPORT_DATASET, report)

@@ -2,9 +2,9 @@
 
 from omegaconf.resolvers import oc
 
-from spark_lgbm_tuning.hooks import SparkHooks
+from spark_lgbm_tuning.hooks import ReportLocationHooks, SparkHooks
 
-HOOKS = (SparkHooks(),)
+HOOKS = (SparkHooks(), ReportLocationHooks())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

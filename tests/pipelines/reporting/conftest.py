@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from spark_lgbm_tuning.pipelines.reporting.nodes import ReportingParams
+from spark_lgbm_tuning.pipelines.tuning.nodes import TuningParams
 
 N_ROWS = 400
 N_FEATURES = 5
@@ -164,12 +165,18 @@ def run_info() -> dict:
 
 
 @pytest.fixture(scope="module")
-def tuning_params() -> dict:
-    return {
-        "task": "classification",
-        "primary_metric": "auc_roc",
-        "fixed": dict(FIXED_PARAMS),
-        "grid": {"num_leaves": [15, 31], "learning_rate": [0.01, 0.1]},
-        "early_stopping_rounds": 20,
-        "num_boost_round": 200,
-    }
+def tuning_params() -> TuningParams:
+    """params:tuning as Kedro passes it: the validated model; its primary_metric ranks."""
+    return TuningParams(
+        task="classification",
+        primary_metric="auc_roc",
+        fixed=dict(FIXED_PARAMS),
+        grid={"num_leaves": [15, 31], "learning_rate": [0.01, 0.1]},
+        early_stopping_rounds=20,
+        num_boost_round=200,
+    )
+
+
+def tuning_with(tuning_params: TuningParams, **update) -> TuningParams:
+    """A copy with `update` applied and validated again (model_copy would skip validation)."""
+    return TuningParams.model_validate({**tuning_params.model_dump(), **update})

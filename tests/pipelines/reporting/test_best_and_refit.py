@@ -11,7 +11,6 @@ import pytest
 import yaml
 from kedro_datasets.text import TextDataset
 from kedro_datasets.yaml import YAMLDataset
-from pydantic import BaseModel
 
 from spark_lgbm_tuning.pipelines.reporting.nodes import (
     ReportingError,
@@ -21,12 +20,12 @@ from spark_lgbm_tuning.pipelines.reporting.nodes import (
     select_best_params,
 )
 
-from .conftest import FIXED_PARAMS, N_FEATURES
+from .conftest import FIXED_PARAMS, N_FEATURES, tuning_with
 
 
 @pytest.fixture
-def leaderboard(results, params) -> pd.DataFrame:
-    return rank_combinations(results, params)[0]
+def leaderboard(results, tuning_params, params) -> pd.DataFrame:
+    return rank_combinations(results, tuning_params, params)[0]
 
 
 @pytest.fixture
@@ -42,6 +41,7 @@ def test_best_params_merge_fixed_and_winning_grid_values(best):
     }
     selection = best["selection"]
     assert selection["combo_id"] == "c_b"
+    assert (selection["primary_metric"], selection["direction"]) == ("auc_roc", "higher is better")
     assert selection["mean"] == pytest.approx(0.86)
     assert (selection["n_ok_folds"], selection["n_failed_folds"]) == (2, 1)
     assert selection["grid_values"] == {"num_leaves": 31, "learning_rate": 0.1}
@@ -74,23 +74,20 @@ def test_rounds_aggregate_and_round_aliases(leaderboard, results, tuning_params,
     assert "nthread" not in best["tuning"]["fixed"]
 
 
-def test_tuning_params_may_arrive_as_a_pydantic_model(leaderboard, results, tuning_params, params):
-    class TuningLike(BaseModel):
-        fixed: dict
-        num_boost_round: int
-        extra_fixed: int = 0
-
-    model = TuningLike(fixed={"min_data_in_leaf": 5}, num_boost_round=300)
-    best = select_best_params(leaderboard, results, model, params)
+def test_the_tunings_fixed_params_underlie_the_winners(leaderboard, results, tuning_params, params):
+    tuning = tuning_with(tuning_params, fixed={"objective": "binary", "min_data_in_leaf": 5})
+    best = select_best_params(leaderboard, results, tuning, params)
     assert best["tuning"]["fixed"]["min_data_in_leaf"] == 5
     assert best["tuning"]["fixed"]["num_leaves"] == 31
+    # A plain dict (a direct call) is validated into the same model and gives the same result.
+    assert select_best_params(leaderboard, results, tuning.model_dump(), params) == best
 
 
 def test_without_early_stopping_the_tuning_rounds_are_kept(
     leaderboard, results, tuning_params, params
 ):
     best = select_best_params(leaderboard, results.assign(best_iteration=0), tuning_params, params)
-    assert best["tuning"]["num_boost_round"] == tuning_params["num_boost_round"]
+    assert best["tuning"]["num_boost_round"] == tuning_params.num_boost_round
     assert "no early stopping" in best["selection"]["num_boost_round_rule"]
 
 
@@ -98,9 +95,12 @@ def test_best_params_error_paths(leaderboard, results, tuning_params, params):
     broken = results.assign(params_json="{not json")
     with pytest.raises(ReportingError, match="params_json of trial 'c_b-f0' is not valid JSON"):
         select_best_params(leaderboard, broken, tuning_params, params)
-    no_rounds = {key: value for key, value in tuning_params.items() if key != "num_boost_round"}
-    with pytest.raises(ReportingError, match="no positive best_iteration"):
-        select_best_params(leaderboard, results.assign(best_iteration=None), no_rounds, params)
+    # A leaderboard ranked by auc_roc cannot name the best combination by logloss.
+    by_logloss = tuning_with(tuning_params, primary_metric="logloss")
+    with pytest.raises(ReportingError, match="ranked by 'auc_roc', but tuning.primary_metric is"):
+        select_best_params(leaderboard, results, by_logloss, params)
+    with pytest.raises(ReportingError, match="no ok fold with a auc_roc value"):
+        select_best_params(leaderboard.assign(auc_roc_mean=None), results, tuning_params, params)
     with pytest.raises(ReportingError, match="leaderboard is empty"):
         select_best_params(leaderboard.iloc[0:0], results, tuning_params, params)
     other = results[results["combo_id"] != "c_b"]

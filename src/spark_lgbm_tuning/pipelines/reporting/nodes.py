@@ -1,7 +1,10 @@
 """Reporting nodes: rank the tuning trials, pick and refit the best combination, plot, write HTML.
 
-Every node is pure: DataFrames, dicts and the typed `params:reporting` model in, DataFrames, dicts,
-strings and matplotlib Figures out; the catalog does all file I/O.
+Every node is pure: DataFrames, dicts and the typed `params:reporting` and `params:tuning` models
+in, DataFrames, dicts, strings and matplotlib Figures out; the catalog does all file I/O.
+
+The primary metric is `tuning.primary_metric` and its direction `trial.HIGHER_IS_BETTER`, the very
+setting and table the tuning ranks by, so the report cannot rank by another metric than the search.
 
 Figures are built with the object-oriented API (`matplotlib.figure.Figure`, no pyplot) so they
 need no GUI backend (the catalog writes them through Agg) and no global figure registry, which
@@ -25,23 +28,15 @@ import numpy as np
 import pandas as pd
 import yaml
 from matplotlib.figure import Figure
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from spark_lgbm_tuning import trial
+
+# A runtime import, not TYPE_CHECKING: Kedro reads the node type hints to validate params:tuning,
+# and typing it TuningParams here as in the tuning nodes gives every run the same validated model.
+from spark_lgbm_tuning.pipelines.tuning.nodes import TuningParams
 
 logger = logging.getLogger(__name__)
-
-Direction = Literal["higher", "lower"]
-
-DEFAULT_METRIC_DIRECTIONS: dict[str, Direction] = {
-    "auc_roc": "higher",
-    "accuracy": "higher",
-    "precision": "higher",
-    "recall": "higher",
-    "f1": "higher",
-    "r2": "higher",
-    "logloss": "lower",
-    "rmse": "lower",
-    "mae": "lower",
-}
 
 OK = "ok"
 STATUSES = ("ok", "failed", "timed_out")
@@ -102,10 +97,6 @@ class ReportingParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    primary_metric: str = "auc_roc"
-    metric_directions: dict[str, Direction] = Field(
-        default_factory=lambda: dict(DEFAULT_METRIC_DIRECTIONS)
-    )
     tie_decimals: Annotated[int, _in_range(1, 15)] = 10
     top_n: Annotated[int, _in_range(1, 500)] = 10
     top_n_plot: Annotated[int, _in_range(1, 20)] = 5
@@ -119,18 +110,15 @@ class ReportingParams(BaseModel):
     figure_dpi: Annotated[int, _in_range(50, 300)] = 110
     title: str = "LightGBM tuning report"
 
-    @model_validator(mode="after")
-    def _primary_metric_has_direction(self) -> ReportingParams:
-        if self.primary_metric not in self.metric_directions:
-            raise ValueError(
-                f"primary_metric {self.primary_metric!r} has no entry in metric_directions; "
-                f"allowed: {', '.join(sorted(self.metric_directions))}"
-            )
-        return self
 
-    @property
-    def higher_is_better(self) -> bool:
-        return self.metric_directions[self.primary_metric] == "higher"
+def _tuning(tuning_params: TuningParams | Mapping[str, Any]) -> TuningParams:
+    """`params:tuning` as Kedro's validated model; a plain dict (direct calls) is validated here."""
+    return TuningParams.model_validate(tuning_params)
+
+
+def _direction(metric: str) -> str:
+    """'higher' or 'lower': which way `metric` is better, from the tuning trials' own table."""
+    return "higher" if trial.HIGHER_IS_BETTER[metric] else "lower"
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -158,18 +146,18 @@ def _param_columns(frame: pd.DataFrame) -> list[str]:
     return [column for column in frame.columns if column.startswith(PARAM_PREFIX)]
 
 
-def _metrics_with_values(results: pd.DataFrame, params: ReportingParams) -> list[str]:
-    """The configured metrics that have at least one value in the ok trials, primary first."""
+def _metrics_with_values(results: pd.DataFrame, primary: str) -> list[str]:
+    """The trial metrics that have at least one value in the ok trials, primary first."""
     ok = results[results["status"] == OK]
     present = [
         metric
-        for metric in params.metric_directions
+        for metric in trial.HIGHER_IS_BETTER
         if metric in ok.columns and pd.to_numeric(ok[metric], errors="coerce").notna().any()
     ]
-    return sorted(present, key=lambda metric: metric != params.primary_metric)
+    return sorted(present, key=lambda metric: metric != primary)
 
 
-def _validated_results(tuning_results: pd.DataFrame, params: ReportingParams) -> pd.DataFrame:
+def _validated_results(tuning_results: pd.DataFrame, tuning: TuningParams) -> pd.DataFrame:
     """Check tuning_results against the reporting contract; ReportingError names what is wrong."""
     if tuning_results is None or tuning_results.empty:
         raise ReportingError(
@@ -188,7 +176,7 @@ def _validated_results(tuning_results: pd.DataFrame, params: ReportingParams) ->
             f"tuning_results has unknown status value(s) {unknown}; expected one of {STATUSES}."
         )
     results = tuning_results.copy()
-    for metric in params.metric_directions:
+    for metric in trial.HIGHER_IS_BETTER:
         if metric in results:
             results[metric] = pd.to_numeric(results[metric], errors="coerce")
     ok = results["status"] == OK
@@ -199,14 +187,17 @@ def _validated_results(tuning_results: pd.DataFrame, params: ReportingParams) ->
             f"All {len(results)} trials in tuning_results failed ({counts}); nothing to rank. "
             f"First error: {first_error or 'none recorded'}"
         )
-    metric = params.primary_metric
+    metric = tuning.primary_metric
     if metric not in results or results.loc[ok, metric].isna().all():
         tasks = sorted(results["task"].dropna().astype(str).unique()) if "task" in results else []
-        with_values = _metrics_with_values(results, params)
+        with_values = _metrics_with_values(results, metric)
         raise ReportingError(
-            f"The primary metric {metric!r} has no value in any ok trial (task: "
-            f"{', '.join(tasks) or 'unknown'}). Metrics with values: "
-            f"{', '.join(with_values) or 'none'}; set reporting.primary_metric to one of them."
+            f"The primary metric {metric!r} (tuning.primary_metric, tuning.task "
+            f"{tuning.task!r}) has no value in any ok trial of tuning_results (their task: "
+            f"{', '.join(tasks) or 'unknown'}; metrics with values: "
+            f"{', '.join(with_values) or 'none'}). The results come from another tuning "
+            "configuration: rerun the tuning pipeline with the current params:tuning, or set "
+            "tuning.task and tuning.primary_metric to those of the run that produced them."
         )
     return results
 
@@ -228,9 +219,9 @@ def _require_rows(frame: pd.DataFrame, name: str, columns: tuple[str, ...] = ())
 
 # ---------------------------------------------------------------------------------------- ranking
 def rank_combinations(
-    tuning_results: pd.DataFrame, params: ReportingParams
+    tuning_results: pd.DataFrame, tuning_params: TuningParams, params: ReportingParams
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per combination, ranked by the primary metric's mean over its ok folds.
+    """One row per combination, ranked by tuning.primary_metric's mean over its ok folds.
 
     Per metric with values: mean and sample std (ddof=1; NaN with one fold) over ok folds where it
     is defined. Failed and timed-out trials count in `n_failed`, never in the metrics. Order:
@@ -239,8 +230,10 @@ def rank_combinations(
     sums that differ only in the last bits (row order) tie, and the order is deterministic.
     Returns the leaderboard twice: full precision (parquet) and rounded to 6 decimals (CSV).
     """
-    results = _validated_results(tuning_results, params)
-    metrics = _metrics_with_values(results, params)
+    tuning = _tuning(tuning_params)
+    primary = tuning.primary_metric
+    results = _validated_results(tuning_results, tuning)
+    metrics = _metrics_with_values(results, primary)
     param_columns = _param_columns(results)
     ok = results[results["status"] == OK]
 
@@ -261,11 +254,10 @@ def rank_combinations(
     if param_columns:
         board = board.join(by_combo[param_columns].first())
 
-    primary = params.primary_metric
     rounded = board[f"{primary}_mean"].round(params.tie_decimals)
     sort_keys = pd.DataFrame(
         {
-            "metric": (-rounded if params.higher_is_better else rounded).fillna(np.inf),
+            "metric": (-rounded if trial.HIGHER_IS_BETTER[primary] else rounded).fillna(np.inf),
             "n_failed": board["n_failed"],
             "std": board[f"{primary}_std"].round(params.tie_decimals).fillna(np.inf),
             "combo_key": board.index.astype(str),
@@ -285,7 +277,7 @@ def rank_combinations(
         "Ranked %d combinations by %s (%s is better); best: %s with mean %.6g",
         len(board),
         primary,
-        params.metric_directions[primary],
+        _direction(primary),
         board.loc[0, "combo_id"],
         board.loc[0, f"{primary}_mean"],
     )
@@ -295,7 +287,7 @@ def rank_combinations(
 def select_best_params(
     leaderboard: pd.DataFrame,
     tuning_results: pd.DataFrame,
-    tuning_params: dict[str, Any],
+    tuning_params: TuningParams,
     params: ReportingParams,
 ) -> dict[str, Any]:
     """The winning combination as a `tuning:` block to paste into parameters_tuning.yml.
@@ -305,13 +297,19 @@ def select_best_params(
     early-stopping or thread aliases (the search sets those itself). `tuning.num_boost_round` =
     the `rounds_aggregate` (default median) of the winner's best_iteration over its ok folds,
     rounded up; when no fold recorded one (no early stopping), the tuning's num_boost_round.
-    `tuning_params` is `params:tuning` as a plain dict (its pydantic model is accepted too, as
-    Kedro passes it when the tuning pipeline runs in the same session). `selection` records how
-    the winner was chosen. When pasting, drop the winning names from `tuning.grid` (the tuning
+    `selection` records how the winner was chosen (by tuning.primary_metric). When pasting, drop the winning names from `tuning.grid` (the tuning
     refuses a name in both).
     """
     _require_rows(leaderboard, "leaderboard", ("rank", "combo_id"))
-    primary = params.primary_metric
+    tuning = _tuning(tuning_params)
+    primary = tuning.primary_metric
+    # rank_combinations puts the ranking metric's mean right after rank and combo_id.
+    ranked_by = str(leaderboard.columns[2]).removesuffix("_mean") if leaderboard.shape[1] > 2 else None
+    if ranked_by != primary:
+        raise ReportingError(
+            f"The leaderboard is ranked by {ranked_by!r}, but tuning.primary_metric is "
+            f"{primary!r}: it comes from another run; rerun the reporting pipeline."
+        )
     best = leaderboard.sort_values("rank").iloc[0]
     if best.get("n_ok", 0) == 0 or pd.isna(best.get(f"{primary}_mean")):
         raise ReportingError(
@@ -341,8 +339,7 @@ def select_best_params(
             first["fold_id"],
         )
 
-    tuning = _plain(tuning_params) or {}
-    fixed = {**(tuning.get("fixed") or {}), **_plain(trial_params)}
+    fixed = {**tuning.fixed, **_plain(trial_params)}
     reserved = ROUND_ALIASES | EARLY_STOPPING_ALIASES | THREAD_ALIASES
     fixed = {key: value for key, value in fixed.items() if key not in reserved}
 
@@ -355,14 +352,9 @@ def select_best_params(
             f"{params.rounds_aggregate} of best_iteration over {len(iterations)} ok folds "
             f"({', '.join(str(int(value)) for value in iterations)}), rounded up"
         )
-    elif tuning.get("num_boost_round"):
-        num_boost_round = int(tuning["num_boost_round"])
-        rule = "no fold recorded a best iteration (no early stopping): tuning.num_boost_round"
     else:
-        raise ReportingError(
-            f"Combination {best['combo_id']!r} has no positive best_iteration in its ok folds "
-            "and params:tuning has no num_boost_round to fall back on."
-        )
+        num_boost_round = tuning.num_boost_round
+        rule = "no fold recorded a best iteration (no early stopping): tuning.num_boost_round"
 
     param_names = [column.removeprefix(PARAM_PREFIX) for column in _param_columns(leaderboard)]
     return {
@@ -371,7 +363,7 @@ def select_best_params(
             {
                 "combo_id": best["combo_id"],
                 "primary_metric": primary,
-                "direction": f"{params.metric_directions[primary]} is better",
+                "direction": f"{_direction(primary)} is better",
                 "mean": best[f"{primary}_mean"],
                 "std": best.get(f"{primary}_std"),
                 "n_ok_folds": best.get("n_ok"),
@@ -473,12 +465,15 @@ def refit_best_model(
 
 # ------------------------------------------------------------------------------------------ plots
 def plot_metric_per_fold(
-    tuning_results: pd.DataFrame, leaderboard: pd.DataFrame, params: ReportingParams
+    tuning_results: pd.DataFrame,
+    leaderboard: pd.DataFrame,
+    tuning_params: TuningParams,
+    params: ReportingParams,
 ) -> Figure:
     """The primary metric per fold for the top `top_n_plot` combinations; gaps are failed folds."""
     _require_rows(tuning_results, "tuning_results", ("combo_id", "fold_id", "status"))
     _require_rows(leaderboard, "leaderboard", ("rank", "combo_id"))
-    metric = params.primary_metric
+    metric = _tuning(tuning_params).primary_metric
     param_columns = _param_columns(leaderboard)
     fig = Figure(figsize=(8, 4.5))
     ax = fig.subplots()
@@ -499,17 +494,18 @@ def plot_metric_per_fold(
     ax.set_ylabel(metric)
     ax.set_title(
         f"{metric} per fold, top {min(params.top_n_plot, len(leaderboard))} combinations "
-        f"({params.metric_directions[metric]} is better)"
+        f"({_direction(metric)} is better)"
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     return fig
 
 
-def plot_param_effects(leaderboard: pd.DataFrame, params: ReportingParams) -> Figure:
+def plot_param_effects(leaderboard: pd.DataFrame, tuning_params: TuningParams) -> Figure:
     """Each tuned parameter against the combinations' mean primary metric (dots) and its average."""
     _require_rows(leaderboard, "leaderboard", ("combo_id",))
-    metric_column = f"{params.primary_metric}_mean"
+    metric = _tuning(tuning_params).primary_metric
+    metric_column = f"{metric}_mean"
     param_columns = _param_columns(leaderboard)
     if not param_columns:
         fig = Figure(figsize=(6, 2))
@@ -544,17 +540,17 @@ def plot_param_effects(leaderboard: pd.DataFrame, params: ReportingParams) -> Fi
         ax.grid(alpha=0.3)
     for ax in axes[len(param_columns) :]:
         ax.set_visible(False)
-    direction = params.metric_directions[params.primary_metric]
     fig.suptitle(
-        f"Parameter effects on {params.primary_metric} "
-        f"(dots: combinations, diamonds: average; {direction} is better)"
+        f"Parameter effects on {metric} "
+        f"(dots: combinations, diamonds: average; {_direction(metric)} is better)"
     )
     return fig
 
 
-def plot_fit_time_vs_metric(leaderboard: pd.DataFrame, params: ReportingParams) -> Figure:
+def plot_fit_time_vs_metric(leaderboard: pd.DataFrame, tuning_params: TuningParams) -> Figure:
     """Mean fit time against the mean primary metric per combination; the best one highlighted."""
-    metric_column = f"{params.primary_metric}_mean"
+    metric = _tuning(tuning_params).primary_metric
+    metric_column = f"{metric}_mean"
     _require_rows(leaderboard, "leaderboard", ("rank", "fit_s_mean", metric_column))
     frame = leaderboard.dropna(subset=["fit_s_mean", metric_column]).sort_values("rank")
     fig = Figure(figsize=(7, 4.5))
@@ -572,7 +568,7 @@ def plot_fit_time_vs_metric(leaderboard: pd.DataFrame, params: ReportingParams) 
         )
     ax.set_xlabel("mean fit time per fold (s)")
     ax.set_ylabel(metric_column)
-    ax.set_title(f"Fit time vs {params.primary_metric}")
+    ax.set_title(f"Fit time vs {metric}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
@@ -810,6 +806,7 @@ def render_report(
     fold_summary: pd.DataFrame,
     feature_importance: pd.DataFrame,
     refit_model: str,
+    tuning_params: TuningParams,
     params: ReportingParams,
 ) -> str:
     """One self-contained HTML page: run facts, data and folds, leaderboard, best params, refit,
@@ -826,11 +823,12 @@ def render_report(
         )
     booster = lgb.Booster(model_str=refit_model)
     rows = refit_rows(timeseries_folds, len(timeseries_data))
-    primary = params.primary_metric
+    tuning = _tuning(tuning_params)
+    primary = tuning.primary_metric
     figures = {
-        "metric_per_fold": plot_metric_per_fold(tuning_results, leaderboard, params),
-        "param_effects": plot_param_effects(leaderboard, params),
-        "fit_time_vs_metric": plot_fit_time_vs_metric(leaderboard, params),
+        "metric_per_fold": plot_metric_per_fold(tuning_results, leaderboard, tuning, params),
+        "param_effects": plot_param_effects(leaderboard, tuning),
+        "fit_time_vs_metric": plot_fit_time_vs_metric(leaderboard, tuning),
         "feature_importance": plot_feature_importance(feature_importance, params),
         "resource_use": plot_resource_use(tuning_results),
     }
@@ -853,7 +851,7 @@ def render_report(
         ]
     )
     subtitle = (
-        f"Primary metric: {primary} ({params.metric_directions[primary]} is better). "
+        f"Primary metric: {primary} (tuning.primary_metric; {_direction(primary)} is better). "
         f"Tuning run ended {tuning_run_info.get('ended_at', 'at an unknown time')}."
     )
     ranking_rule = (

@@ -22,7 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 rank_combinations,
-                inputs=["tuning_results@pandas", "params:reporting"],
+                inputs=["tuning_results@pandas", "params:tuning", "params:reporting"],
                 outputs=["leaderboard", "leaderboard_csv"],
                 name="rank_combinations",
             ),
@@ -50,19 +50,24 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 plot_metric_per_fold,
-                inputs=["tuning_results@pandas", "leaderboard", "params:reporting"],
+                inputs=[
+                    "tuning_results@pandas",
+                    "leaderboard",
+                    "params:tuning",
+                    "params:reporting",
+                ],
                 outputs="metric_per_fold_plot",
                 name="plot_metric_per_fold",
             ),
             Node(
                 plot_param_effects,
-                inputs=["leaderboard", "params:reporting"],
+                inputs=["leaderboard", "params:tuning"],
                 outputs="param_effects_plot",
                 name="plot_param_effects",
             ),
             Node(
                 plot_fit_time_vs_metric,
-                inputs=["leaderboard", "params:reporting"],
+                inputs=["leaderboard", "params:tuning"],
                 outputs="fit_time_vs_metric_plot",
                 name="plot_fit_time_vs_metric",
             ),
@@ -90,6 +95,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "fold_summary": "fold_summary",
                     "feature_importance": "feature_importance",
                     "refit_model": "refit_model",
+                    "tuning_params": "params:tuning",
                     "params": "params:reporting",
                 },
                 outputs="tuning_report",

@@ -1,0 +1,90 @@
+"""The project as a whole: registry, catalog coverage in every env, and the default run end to end."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightgbm as lgb
+import pandas as pd
+import pytest
+from kedro.config import OmegaConfigLoader
+from kedro.framework.project import pipelines
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from kedro.io import DataCatalog
+
+from tests.pipelines.tuning.data import scratch_project
+
+ENVS = ("base", "local", "docker", "cluster", "reference")
+DEFAULT_PIPELINES = ("data_generation", "tuning", "reporting")
+# Small enough for CI, large enough that every fold has both classes.
+SMALL_RUN = {
+    "data_generation": {"n_samples": 3000, "n_features": 8},
+    "tuning": {"grid": {"num_leaves": [7, 15], "learning_rate": [0.1], "min_child_samples": [20]}},
+}
+
+
+@pytest.fixture(scope="module")
+def registered(project_root: Path):
+    bootstrap_project(project_root)
+    return pipelines
+
+
+def test_default_pipeline_is_generation_tuning_reporting(registered):
+    expected = sum((registered[name] for name in DEFAULT_PIPELINES), start=registered["tuning"])
+    assert {node.name for node in registered["__default__"].nodes} == {
+        node.name for node in expected.nodes
+    }
+    assert "tuning_regression" in registered
+    assert not set(registered["tuning_regression"].nodes) & set(registered["__default__"].nodes)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_dataset_of_every_pipeline_has_a_catalog_entry(registered, project_root, env):
+    """A typo in a node's dataset name would silently become a MemoryDataset: refuse that."""
+    config = OmegaConfigLoader(str(project_root / "conf"), base_env="base", default_run_env=env)
+    catalog = DataCatalog.from_config(config["catalog"])
+    parameters = config["parameters"]
+    missing = []
+    for name, pipeline in registered.items():
+        for dataset in sorted(pipeline.datasets()):
+            if dataset.startswith("params:"):
+                top = dataset.removeprefix("params:").split(".")
+                node = parameters
+                for key in top:
+                    node = node.get(key, {}) if isinstance(node, dict) else {}
+                if not node:
+                    missing.append(f"{name}: {dataset}")
+            elif dataset != "parameters" and dataset not in catalog:
+                missing.append(f"{name}: {dataset}")
+    assert missing == []
+
+
+@pytest.mark.slow
+def test_default_run_writes_the_report_and_says_where(spark, project_root, tmp_path, caplog):
+    """`kedro run` with no pipeline: data_generation -> tuning -> reporting, on small data."""
+    with scratch_project(project_root, tmp_path / "project") as project:
+        for layer in ("06_models",):
+            (project / "data" / layer).mkdir(parents=True, exist_ok=True)
+        caplog.set_level(logging.INFO)
+        with KedroSession.create(project_path=project, runtime_params=SMALL_RUN) as session:
+            session.run()
+
+    reports = sorted(
+        (project / "data/08_reporting/tuning_report.html").glob("*/tuning_report.html")
+    )
+    assert len(reports) == 1
+    html = reports[0].read_text()
+    assert html.lstrip().lower().startswith("<!doctype html")
+    assert f"The tuning report is at {reports[0]}" in caplog.text
+
+    results = pd.read_parquet(project / "data/07_model_output/tuning_results.parquet")
+    assert len(results) == 2 * 4  # combinations x folds
+    assert (results["status"] == "ok").all()
+    leaderboard = pd.read_parquet(project / "data/08_reporting/leaderboard.parquet")
+    assert len(leaderboard) == 2
+
+    models = sorted((project / "data/06_models/refit_model.txt").glob("*/refit_model.txt"))
+    booster = lgb.Booster(model_file=str(models[0]))
+    assert booster.num_feature() == 8
