@@ -53,7 +53,7 @@ def outputs(results, tuning_params, timeseries_data, timeseries_folds, params) -
     # A failed trial whose error text is hostile HTML: the report must show it, escaped.
     results = results.copy()
     results.loc[results["status"] == "failed", "error"] = f"Traceback: boom {XSS}"
-    board, _ = rank_combinations(results, params)
+    board, _ = rank_combinations(results, tuning_params, params)
     best = select_best_params(board, results, tuning_params, params)
     model, importance = refit_best_model(best, timeseries_data, timeseries_folds, params)
     return {
@@ -65,11 +65,12 @@ def outputs(results, tuning_params, timeseries_data, timeseries_folds, params) -
     }
 
 
-def test_each_plot_is_a_figure_the_catalog_saves_as_png(outputs, params, tmp_path):
+def test_each_plot_is_a_figure_the_catalog_saves_as_png(outputs, tuning_params, params, tmp_path):
+    results, board = outputs["results"], outputs["leaderboard"]
     figures = {
-        "metric_per_fold": plot_metric_per_fold(outputs["results"], outputs["leaderboard"], params),
-        "param_effects": plot_param_effects(outputs["leaderboard"], params),
-        "fit_time_vs_metric": plot_fit_time_vs_metric(outputs["leaderboard"], params),
+        "metric_per_fold": plot_metric_per_fold(results, board, tuning_params, params),
+        "param_effects": plot_param_effects(board, tuning_params),
+        "fit_time_vs_metric": plot_fit_time_vs_metric(board, tuning_params),
         "feature_importance": plot_feature_importance(outputs["feature_importance"], params),
         "resource_use": plot_resource_use(outputs["results"]),
     }
@@ -82,6 +83,10 @@ def test_each_plot_is_a_figure_the_catalog_saves_as_png(outputs, params, tmp_pat
     per_fold = figures["metric_per_fold"].axes[0]
     assert len(per_fold.get_lines()) == 3  # three combinations, fewer than top_n_plot
     assert per_fold.get_legend().get_texts()[0].get_text().startswith("#1 c_b")
+    assert (per_fold.get_ylabel(), figures["fit_time_vs_metric"].axes[0].get_ylabel()) == (
+        "auc_roc",
+        "auc_roc_mean",
+    )
     # Two tuned parameters -> two panels.
     assert [ax.get_xlabel() for ax in figures["param_effects"].axes] == [
         "num_leaves",
@@ -94,20 +99,25 @@ def test_each_plot_is_a_figure_the_catalog_saves_as_png(outputs, params, tmp_pat
 @pytest.mark.parametrize(
     ("plot", "make_args"),
     [
-        (plot_metric_per_fold, lambda o, p: (o["results"].iloc[0:0], o["leaderboard"], p)),
-        (plot_param_effects, lambda o, p: (o["leaderboard"].iloc[0:0], p)),
-        (plot_fit_time_vs_metric, lambda o, p: (o["leaderboard"].drop(columns="fit_s_mean"), p)),
-        (plot_feature_importance, lambda o, p: (o["feature_importance"].iloc[0:0], p)),
-        (plot_resource_use, lambda o, p: (o["results"].drop(columns="peak_rss_mb"),)),
+        (plot_metric_per_fold, lambda o, t, p: (o["results"].iloc[0:0], o["leaderboard"], t, p)),
+        (plot_param_effects, lambda o, t, p: (o["leaderboard"].iloc[0:0], t)),
+        (
+            plot_fit_time_vs_metric,
+            lambda o, t, p: (o["leaderboard"].drop(columns="fit_s_mean"), t),
+        ),
+        (plot_feature_importance, lambda o, t, p: (o["feature_importance"].iloc[0:0], p)),
+        (plot_resource_use, lambda o, t, p: (o["results"].drop(columns="peak_rss_mb"),)),
     ],
 )
-def test_plots_refuse_empty_or_incomplete_input(plot, make_args, outputs, params):
+def test_plots_refuse_empty_or_incomplete_input(plot, make_args, outputs, tuning_params, params):
     with pytest.raises(ReportingError, match="is empty|lacks the column"):
-        plot(*make_args(outputs, params))
+        plot(*make_args(outputs, tuning_params, params))
 
 
 @pytest.fixture(scope="module")
-def report(*, outputs, run_info, timeseries_data, timeseries_folds, fold_summary, params):
+def report(
+    *, outputs, run_info, timeseries_data, timeseries_folds, fold_summary, tuning_params, params
+):
     return render_report(
         leaderboard=outputs["leaderboard"],
         best_params=outputs["best_params"],
@@ -118,6 +128,7 @@ def report(*, outputs, run_info, timeseries_data, timeseries_folds, fold_summary
         fold_summary=fold_summary,
         feature_importance=outputs["feature_importance"],
         refit_model=outputs["refit_model"],
+        tuning_params=tuning_params,
         params=params,
     )
 
@@ -144,6 +155,7 @@ def test_report_shows_best_params_leaderboard_and_run_facts(report, outputs):
     assert "local[2]" in report
     assert "360" in report  # rows of the refit: every row of the three folds
     assert "2024-01-01" in report  # data time range
+    assert "Primary metric: auc_roc (tuning.primary_metric; higher is better)" in report
 
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -192,7 +204,7 @@ def test_report_escapes_error_text(report):
 
 
 def test_report_refuses_a_broken_model(
-    *, outputs, run_info, timeseries_data, timeseries_folds, fold_summary, params
+    *, outputs, run_info, timeseries_data, timeseries_folds, fold_summary, tuning_params, params
 ):
     with pytest.raises(ReportingError, match="not a LightGBM text model"):
         render_report(
@@ -205,6 +217,7 @@ def test_report_refuses_a_broken_model(
             fold_summary=fold_summary,
             feature_importance=outputs["feature_importance"],
             refit_model="",
+            tuning_params=tuning_params,
             params=params,
         )
 

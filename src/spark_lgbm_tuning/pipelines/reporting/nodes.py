@@ -304,7 +304,9 @@ def select_best_params(
     tuning = _tuning(tuning_params)
     primary = tuning.primary_metric
     # rank_combinations puts the ranking metric's mean right after rank and combo_id.
-    ranked_by = str(leaderboard.columns[2]).removesuffix("_mean") if leaderboard.shape[1] > 2 else None
+    ranked_by = (
+        str(leaderboard.columns[2]).removesuffix("_mean") if leaderboard.shape[1] > 2 else None
+    )
     if ranked_by != primary:
         raise ReportingError(
             f"The leaderboard is ranked by {ranked_by!r}, but tuning.primary_metric is "
