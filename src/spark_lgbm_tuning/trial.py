@@ -1,6 +1,7 @@
-"""One hyperparameter trial: load a fold, fit LightGBM with early stopping, score it.
+"""One hyperparameter trial: load a fold, fit LightGBM (early stopping or fixed rounds), score it.
 
-This is the code Spark executors run, one trial per task. It imports no Kedro and nothing from the
+This is the code Spark executors run, one task per group of trials that share a boosting run
+(trials that differ only in `num_boost_round`; most groups hold one trial). It imports no Kedro and nothing from the
 project, so executors only need LightGBM, scikit-learn, numpy, psutil and pyspark. The same
 `run_trial(spec, fold)` runs on the driver without Spark, so a notebook can debug a single trial:
 
@@ -16,7 +17,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,6 +81,34 @@ DATASET_PARAMS = frozenset(
     }
 )
 
+# Optimisations the benchmark switches off one at a time to measure what each saves
+# (`python -m spark_lgbm_tuning.benchmark --lever NAME`): a comma-separated list of names in this
+# environment variable, read by the driver and by every executor. Empty in normal runs.
+DISABLE_LEVERS_ENV = "SPARK_LGBM_TUNING_DISABLE_LEVERS"
+LEVERS = (
+    # Score from the validation predictions LightGBM keeps while boosting, not a second predict.
+    "validation_scores",
+    # A reused Python worker keeps each loaded fold; off: every task reloads its fold's files.
+    "fold_cache",
+    # LightGBM threads = spark.task.cpus; off: LightGBM's default (every core of the host).
+    "thread_match",
+    # Trials that differ only in num_boost_round share one boosting run; off: one run each.
+    "shared_rounds",
+    # Tasks start longest first (train rows x rounds), so the last task is a short one.
+    "longest_first",
+)
+
+
+def disabled_levers() -> frozenset[str]:
+    """The optimisations switched off in this process (see DISABLE_LEVERS_ENV)."""
+    names = {name.strip() for name in os.environ.get(DISABLE_LEVERS_ENV, "").split(",")}
+    names.discard("")
+    unknown = sorted(names - set(LEVERS))
+    if unknown:
+        raise ValueError(f"{DISABLE_LEVERS_ENV} names unknown levers {unknown}; known: {LEVERS}")
+    return frozenset(names)
+
+
 # Every column of a result row after trial_id/combo_id/fold_id and the param_<name> columns.
 RESULT_COLUMNS = (
     "params_json",
@@ -130,14 +159,20 @@ class TrialSpec:
     task: str
     params: dict[str, Any]
     grid_names: tuple[str, ...]
+    # Boosting rounds (the cap, with early stopping); never also in `params`, where LightGBM would
+    # read it as num_iterations.
     num_boost_round: int
-    early_stopping_rounds: int
+    # Rounds without improvement of the test part's metric before stopping; None or 0: fixed
+    # rounds (the test part is then only scored, at num_boost_round).
+    early_stopping_rounds: int | None
     primary_metric: str
     # Names (SparkFiles basenames) of the shipped fold files; None when run on local arrays.
     train_file: str | None = None
     test_x_file: str | None = None
     test_y_file: str | None = None
     run_token: str | None = None
+    # Train rows of the fold: with num_boost_round, the work estimate that orders the tasks.
+    n_train: int | None = None
 
 
 @dataclass
@@ -148,6 +183,17 @@ class FoldData:
     x_test: np.ndarray
     y_test: np.ndarray
     load_s: float = field(default=0.0)
+    # The test part binned with the train part's bins, built by the first trial that needs it
+    # and kept with the cached fold (LightGBM only reads a validation Dataset).
+    valid: lgb.Dataset | None = field(default=None, repr=False)
+
+    def validation_set(self, params: Mapping) -> lgb.Dataset:
+        """The test part as a LightGBM validation Dataset, binned once per fold."""
+        if self.valid is None:
+            self.valid = lgb.Dataset(
+                self.x_test, label=self.y_test, reference=self.train, params=dataset_params(params)
+            ).construct()
+        return self.valid
 
     @property
     def n_train(self) -> int:
@@ -235,7 +281,8 @@ def load_shipped_fold(spec: TrialSpec) -> tuple[FoldData, float]:
         SparkFiles.get(spec.test_y_file),
         spec.params,
     )
-    _STATE.folds[key] = fold
+    if "fold_cache" not in disabled_levers():
+        _STATE.folds[key] = fold
     return fold, fold.load_s
 
 
@@ -332,7 +379,9 @@ def new_row(spec: TrialSpec) -> dict[str, Any]:
         "fold_id": int(spec.fold_id),
     }
     for name in spec.grid_names:
-        row[f"param_{name}"] = spec.params.get(name)
+        row[f"param_{name}"] = (
+            spec.num_boost_round if name == "num_boost_round" else spec.params.get(name)
+        )
     row.update(dict.fromkeys(RESULT_COLUMNS))
     row["params_json"] = json.dumps(spec.params, sort_keys=True)
     row["executor_id"] = executor_id()
@@ -350,64 +399,203 @@ def failed_row(spec: TrialSpec, error: BaseException) -> dict[str, Any]:
     return row
 
 
-def _fit_and_score(spec: TrialSpec, fold: FoldData, row: dict[str, Any]) -> None:
-    row["n_train"] = fold.n_train
-    row["n_test"] = fold.n_test
-    started = time.perf_counter()
-    valid = lgb.Dataset(
-        fold.x_test, label=fold.y_test, reference=fold.train, params=dataset_params(spec.params)
-    ).construct()
-    row["data_load_s"] = fold.load_s + time.perf_counter() - started
+class ValidationRecorder:
+    """A LightGBM callback that keeps the test part's predictions the trials will be scored on.
 
+    LightGBM updates the validation scores every round anyway, so scoring from them saves a
+    second pass of every tree over the test part. With early stopping it copies them whenever a
+    metric improves, judged as `lgb.early_stopping` judges it (strictly better, first round
+    always), so the copy at `best_iteration` exists; at each round cap in `caps` it also notes
+    what a run capped there returns: the first metric's best so far (what `lgb.early_stopping`
+    raises at a run's last round). With fixed rounds it copies the predictions at each cap.
+    With `keep_predictions=False` it only tracks the iterations. `order` 20: it runs before
+    early stopping (30), so the round that stops is seen.
+    """
+
+    order = 20
+
+    def __init__(self, caps: Iterable[int], early_stopping: bool, keep_predictions: bool = True):
+        self.caps = frozenset(int(cap) for cap in caps)
+        self.early_stopping = early_stopping
+        self.keep_predictions = keep_predictions
+        # Per metric: (best score, its 1-based iteration, the predictions then).
+        self.best: list[tuple[float, int, np.ndarray | None]] = []
+        # Round cap -> (best iteration of a run capped there, its predictions).
+        self.at_cap: dict[int, tuple[int, np.ndarray | None]] = {}
+        self.copies = 0
+
+    def _predictions(self, booster: lgb.Booster) -> np.ndarray | None:
+        if not self.keep_predictions:
+            return None
+        self.copies += 1
+        # The converted scores (probabilities for binary) LightGBM holds for valid set 1; no
+        # public API returns them, and the buffer is reused, hence the copy.
+        return booster._Booster__inner_predict(data_idx=1).copy()
+
+    def __call__(self, env: lgb.callback.CallbackEnv) -> None:
+        rounds = env.iteration + 1
+        if self.early_stopping:
+            snapshot: np.ndarray | None = None
+            for index, result in enumerate(env.evaluation_result_list or []):
+                if index < len(self.best):
+                    best = self.best[index][0]
+                    improved = (
+                        result.metric_value > best
+                        if result.maximize
+                        else result.metric_value < best
+                    )
+                    if not improved:
+                        continue
+                if snapshot is None:
+                    snapshot = self._predictions(env.model)
+                entry = (result.metric_value, rounds, snapshot)
+                if index < len(self.best):
+                    self.best[index] = entry
+                else:
+                    self.best.append(entry)
+            if rounds in self.caps and self.best:
+                self.at_cap[rounds] = self.best[0][1:]
+        elif rounds in self.caps:
+            self.at_cap[rounds] = (rounds, self._predictions(env.model))
+
+    def result_at(self, cap: int, booster: lgb.Booster) -> tuple[int, np.ndarray | None]:
+        """(best iteration, predictions) of a run capped at `cap` rounds."""
+        if cap in self.at_cap:
+            return self.at_cap[cap]
+        # Early stopping ended the run before this cap; a run capped here stops at that round.
+        for _, iteration, predictions in self.best:
+            if iteration == booster.best_iteration:
+                return iteration, predictions
+        raise RuntimeError(
+            f"No predictions recorded for {cap} rounds (best iteration {booster.best_iteration})"
+        )
+
+
+def _fit_and_score(
+    specs: list[TrialSpec], fold: FoldData, rows: list[dict[str, Any]], load_s: float
+) -> None:
+    """One boosting run to the largest cap of `specs`; each spec's row scored at its own cap.
+
+    The largest cap's row carries the run's load and fit seconds; the other rows, whose work
+    it shared, carry 0.0, so summed fit seconds stay the compute actually spent.
+    """
+    levers = disabled_levers()
+    lead = max(specs, key=lambda spec: spec.num_boost_round)
+    params = dict(lead.params)
+    if "thread_match" in levers:
+        params.pop("num_threads", None)
+    early_stopping = bool(lead.early_stopping_rounds)
+    keep_predictions = "validation_scores" not in levers
+    started = time.perf_counter()
+    # Fixed rounds scored by predicting again need no validation set at all.
+    valid_sets = [fold.validation_set(params)] if early_stopping or keep_predictions else None
+    prepare_s = time.perf_counter() - started
+
+    recorder = ValidationRecorder(
+        [spec.num_boost_round for spec in specs], early_stopping, keep_predictions
+    )
+    callbacks: list[Any] = [recorder]
+    if early_stopping:
+        callbacks.append(lgb.early_stopping(lead.early_stopping_rounds, verbose=False))
     process = psutil.Process()
     peak_was_reset = _reset_peak_rss()
     rss_before = process.memory_info().rss
     cpu_before = process.cpu_times()
     started = time.perf_counter()
     booster = lgb.train(
-        spec.params,
+        params,
         fold.train,
-        num_boost_round=spec.num_boost_round,
-        valid_sets=[valid],
-        valid_names=["test"],
-        callbacks=[lgb.early_stopping(spec.early_stopping_rounds, verbose=False)],
+        num_boost_round=lead.num_boost_round,
+        valid_sets=valid_sets,
+        valid_names=["test"] if valid_sets else None,
+        callbacks=callbacks,
     )
     fit_s = time.perf_counter() - started
     cpu_after = process.cpu_times()
-    row["fit_s"] = fit_s
-    threads = int(spec.params.get("num_threads") or os.cpu_count() or 1)
+    threads = int(params.get("num_threads") or os.cpu_count() or 1)
     cpu_s = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
-    row["cpu_utilisation"] = cpu_s / (fit_s * threads) if fit_s > 0 else None
 
-    best_iteration = booster.best_iteration or booster.current_iteration()
-    row["best_iteration"] = int(best_iteration)
-    started = time.perf_counter()
-    prediction = booster.predict(fold.x_test, num_iteration=best_iteration)
-    row["predict_s"] = time.perf_counter() - started
-    row["peak_rss_mb"] = _peak_rss_mb(process, peak_was_reset, rss_before)
+    for spec, row in zip(specs, rows, strict=True):
+        best_iteration, prediction = recorder.result_at(spec.num_boost_round, booster)
+        started = time.perf_counter()
+        if prediction is None:
+            prediction = booster.predict(fold.x_test, num_iteration=best_iteration)
+        row["predict_s"] = time.perf_counter() - started
+        is_lead = spec is lead
+        row["n_train"] = fold.n_train
+        row["n_test"] = fold.n_test
+        row["data_load_s"] = load_s + prepare_s if is_lead else 0.0
+        row["fit_s"] = fit_s if is_lead else 0.0
+        row["cpu_utilisation"] = cpu_s / (fit_s * threads) if fit_s > 0 else None
+        row["best_iteration"] = int(best_iteration)
+        row["peak_rss_mb"] = _peak_rss_mb(process, peak_was_reset, rss_before)
+        if spec.task == "classification":
+            row.update(classification_metrics(fold.y_test, prediction))
+        else:
+            row.update(regression_metrics(fold.y_test, prediction))
 
-    if spec.task == "classification":
-        row.update(classification_metrics(fold.y_test, prediction))
+
+def run_group(
+    specs: list[TrialSpec], fold: FoldData, load_s: float | None = None
+) -> list[dict[str, Any]]:
+    """Train, evaluate and time trials that share one boosting run; never raises for their errors.
+
+    `specs` differ at most in num_boost_round (see `plan_tasks`). A failing run (bad parameter
+    value, degenerate fold) gives every trial status "failed" and "ExceptionType: message", so
+    Spark does not retry a failure that would repeat.
+    """
+    rows = [new_row(spec) for spec in specs]
+    try:
+        _fit_and_score(specs, fold, rows, fold.load_s if load_s is None else load_s)
+    except Exception as error:
+        for row in rows:
+            row["status"] = "failed"
+            row["error"] = error_text(error)
     else:
-        row.update(regression_metrics(fold.y_test, prediction))
+        for row in rows:
+            row["status"] = "ok"
+    ended_at = datetime.now(UTC)
+    for row in rows:
+        row["ended_at"] = ended_at
+    return rows
 
 
 def run_trial(spec: TrialSpec, fold: FoldData) -> dict[str, Any]:
-    """Train, evaluate and time one trial; never raises for a trial's own error.
+    """Train, evaluate and time one trial; never raises for a trial's own error."""
+    return run_group([spec], fold)[0]
 
-    A failing trial (bad parameter value, degenerate fold) comes back with status "failed" and
-    "ExceptionType: message", so Spark does not retry a failure that would repeat.
+
+def _shared_run_key(spec: TrialSpec) -> str:
+    """Trials with equal keys differ only in num_boost_round, so one boosting run serves them."""
+    return stable_hash(
+        [
+            spec.fold_id,
+            spec.task,
+            spec.params,
+            spec.early_stopping_rounds,
+            spec.train_file,
+            spec.test_x_file,
+            spec.test_y_file,
+        ]
+    )
+
+
+def plan_tasks(specs: Iterable[TrialSpec]) -> list[list[TrialSpec]]:
+    """Group the trials that can share a boosting run, and order the groups longest first.
+
+    A group's work is its fold's train rows times its largest cap; starting the longest tasks
+    first keeps a long one from running alone at the end. Levers `shared_rounds` and
+    `longest_first` (DISABLE_LEVERS_ENV) switch either off for the benchmark.
     """
-    row = new_row(spec)
-    try:
-        _fit_and_score(spec, fold, row)
-    except Exception as error:
-        row["status"] = "failed"
-        row["error"] = error_text(error)
-    else:
-        row["status"] = "ok"
-    row["ended_at"] = datetime.now(UTC)
-    return row
+    levers = disabled_levers()
+    groups: dict[str, list[TrialSpec]] = {}
+    for index, spec in enumerate(specs):
+        key = str(index) if "shared_rounds" in levers else _shared_run_key(spec)
+        groups.setdefault(key, []).append(spec)
+    planned = [sorted(group, key=lambda spec: spec.num_boost_round) for group in groups.values()]
+    if "longest_first" not in levers:
+        planned.sort(key=lambda group: -(group[0].n_train or 1) * group[-1].num_boost_round)
+    return planned
 
 
 def primary_score(row: Mapping[str, Any], metric: str) -> float | None:
@@ -439,16 +627,24 @@ class ProgressParam(AccumulatorParam):
         return (done1 + done2, failed1 + failed2, best)
 
 
-def run_spark_task(spec: TrialSpec, progress: Any = None) -> dict[str, Any]:
-    """Executor entry point: load the shipped fold (cached per process), run the trial, count it."""
+def run_spark_group(specs: list[TrialSpec], progress: Any = None) -> list[dict[str, Any]]:
+    """Executor entry point: load the shipped fold (cached per process), run the group, count it.
+
+    Returns one row per trial of the group (see `plan_tasks`), for an RDD's flatMap.
+    """
     try:
-        fold, load_s = load_shipped_fold(spec)
+        fold, load_s = load_shipped_fold(specs[0])
     except Exception as error:
-        row = failed_row(spec, error)
+        rows = [failed_row(spec, error) for spec in specs]
     else:
-        shipped = FoldData(fold.train, fold.x_test, fold.y_test, load_s=load_s)
-        row = run_trial(spec, shipped)
+        rows = run_group(specs, fold, load_s=load_s)
     if progress is not None:
-        failed = int(row["status"] != "ok")
-        progress.add((1, failed, primary_score(row, spec.primary_metric)))
-    return row
+        for spec, row in zip(specs, rows, strict=True):
+            failed = int(row["status"] != "ok")
+            progress.add((1, failed, primary_score(row, spec.primary_metric)))
+    return rows
+
+
+def run_spark_task(spec: TrialSpec, progress: Any = None) -> dict[str, Any]:
+    """Executor entry point for a single trial (a group of one)."""
+    return run_spark_group([spec], progress)[0]

@@ -81,8 +81,11 @@ class TuningParams(BaseModel):
     grid: dict[str, list[ParamValue]]
     # Fold ids to tune on; null = every fold in the fold table.
     folds: list[NonNegativeInt] | None = None
+    # Boosting rounds (the cap, with early stopping). A grid axis `num_boost_round` overrides it
+    # per trial; trials that differ only in it share one boosting run.
     num_boost_round: int = Field(500, ge=1, le=100_000)
-    early_stopping_rounds: int = Field(50, ge=1, le=10_000)
+    # Rounds without improvement before stopping; null or 0: fixed rounds (0..10000).
+    early_stopping_rounds: int | None = Field(50, ge=0, le=10_000)
     max_trials: int = Field(1000, ge=1, le=1_000_000)
     progress_interval_s: float = Field(5.0, gt=0, le=600)
 
@@ -121,10 +124,19 @@ class TuningParams(BaseModel):
             )
         for section, names in (("fixed", self.fixed), ("grid", self.grid)):
             for name in names:
-                if name in RESERVED_PARAMS:
+                if name in RESERVED_PARAMS and (section, name) != ("grid", "num_boost_round"):
                     raise ValueError(
                         f"{section}.{name} is set by the search ({RESERVED_PARAMS[name]})"
                     )
+        for rounds in self.grid.get("num_boost_round", []):
+            if (
+                isinstance(rounds, bool)
+                or not isinstance(rounds, int)
+                or not 1 <= rounds <= 100_000
+            ):
+                raise ValueError(
+                    f"grid.num_boost_round values must be integers in 1..100000, got {rounds!r}"
+                )
         both = sorted(set(self.fixed) & set(self.grid))
         if both:
             raise ValueError(f"{', '.join(both)} appear in both fixed and grid; keep one")
@@ -160,8 +172,16 @@ class TuningParams(BaseModel):
         for values in itertools.product(*(self.grid[name] for name in names)):
             yield dict(zip(names, values, strict=True))
 
+    def rounds(self, combination: Mapping[str, ParamValue]) -> int:
+        """The boosting rounds (cap) of one combination: its grid value, else num_boost_round."""
+        return int(combination.get("num_boost_round", self.num_boost_round))
+
     def lightgbm_params(self, combination: Mapping[str, ParamValue]) -> dict[str, Any]:
-        """The full LightGBM parameters of one combination (fixed ones included)."""
+        """The full LightGBM parameters of one combination (fixed ones included).
+
+        A num_boost_round grid value is not among them: LightGBM would read it as num_iterations.
+        """
+        combination = {k: v for k, v in combination.items() if k != "num_boost_round"}
         params: dict[str, Any] = {"verbosity": -1, **self.fixed, **combination}
         params["feature_pre_filter"] = params.get("feature_pre_filter", False)
         return params
@@ -291,8 +311,8 @@ def expand_search_space(
             combo_payload = {
                 "task": params.task,
                 "params": lgb_params,
-                "num_boost_round": params.num_boost_round,
-                "early_stopping_rounds": params.early_stopping_rounds,
+                "num_boost_round": params.rounds(combination),
+                "early_stopping_rounds": params.early_stopping_rounds or None,
             }
             row = {
                 "trial_id": trial.stable_hash(
@@ -440,8 +460,10 @@ def _collect_with_progress(
     progress = sc.accumulator((0, 0, None), trial.ProgressParam(params.higher_is_better))
     # A module function (pickled by reference) plus the accumulator: nothing from the driver's
     # globals travels, so executors in separate processes or hosts run it the same way.
-    task = functools.partial(trial.run_spark_task, progress=progress)
-    rdd = sc.parallelize(specs, numSlices=len(specs)).map(task)
+    task = functools.partial(trial.run_spark_group, progress=progress)
+    # One task per group of trials sharing a boosting run, longest first (trial.plan_tasks).
+    groups = trial.plan_tasks(specs)
+    rdd = sc.parallelize(groups, numSlices=len(groups)).flatMap(task)
     outcome: dict[str, Any] = {}
 
     def collect() -> None:
@@ -497,10 +519,9 @@ def _trial_specs(
     task_cpus: int,
     run_token: str,
 ) -> tuple[list[TrialSpec], list[dict[str, Any]]]:
-    """Specs of the trials to run, largest train part first, and rows of those that cannot run."""
-    ordered = trials.sort_values(["n_train", "fold_id"], ascending=[False, True], kind="stable")
+    """Specs of the trials to run (trial.plan_tasks orders them), and rows of those that cannot."""
     specs, unrunnable = [], []
-    for record in ordered.to_dict("records"):
+    for record in trials.to_dict("records"):
         key = (int(record["fold_id"]), str(record["dataset_key"]))
         spec = TrialSpec(
             trial_id=record["trial_id"],
@@ -509,10 +530,11 @@ def _trial_specs(
             task=params.task,
             params={**json.loads(record["params_json"]), "num_threads": task_cpus},
             grid_names=tuple(params.grid),
-            num_boost_round=params.num_boost_round,
+            num_boost_round=int(record.get("param_num_boost_round", params.num_boost_round)),
             early_stopping_rounds=params.early_stopping_rounds,
             primary_metric=params.primary_metric,
             run_token=run_token,
+            n_train=int(record["n_train"]),
             **shipped.get(key, {}),
         )
         if key in errors:
