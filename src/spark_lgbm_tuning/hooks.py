@@ -17,14 +17,17 @@ import logging
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from kedro.framework.hooks import hook_impl
+from kedro.framework.project import pipelines
 from pyspark import InheritableThread, SparkConf
 from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
@@ -314,3 +317,106 @@ class ReportLocationHooks:
             logger.info("The tuning report is at %s", report)
         else:
             logger.warning("The run wrote '%s' but %s is missing", self.REPORT_DATASET, report)
+
+
+class MissingInputError(RuntimeError):
+    """A dataset the run reads, and no node of it writes, does not exist."""
+
+
+class RunGuardHooks:
+    """Fails a run early on missing inputs, and makes SIGINT/SIGTERM stop it cleanly.
+
+    - `before_pipeline_run` (first of all hooks, so before the JVM starts): every dataset the
+      pipeline reads but does not produce must exist; the error names it and the pipeline that
+      produces it.
+    - During the run SIGTERM (`docker stop`, a cluster manager) raises KeyboardInterrupt like
+      Ctrl-C, so one path handles both: run_trials cancels its Spark jobs and keeps the finished
+      trials (docs/reliability.md). While the catalog saves a dataset, the interrupt waits for the
+      save to finish, so no output is left half-written; a second signal does not wait.
+    Signal handlers can only be set from the main thread; elsewhere the defaults stay.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self._previous: dict[int, Any] = {}
+        self._saving: list[str] = []
+        self._pending: int | None = None
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, pipeline, catalog) -> None:
+        check_inputs_exist(pipeline, catalog)
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in self.SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._on_signal)
+
+    @hook_impl
+    def before_dataset_saved(self, dataset_name: str) -> None:
+        self._saving.append(dataset_name)
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str) -> None:
+        if dataset_name in self._saving:
+            self._saving.remove(dataset_name)
+        if not self._saving and self._pending is not None:
+            signum, self._pending = self._pending, None
+            raise KeyboardInterrupt(f"{signal.Signals(signum).name} received during the run")
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._restore()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._restore()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self._saving and self._pending is None:
+            self._pending = signum
+            logger.warning(
+                "%s received while saving %s: stopping once the save is complete",
+                name,
+                ", ".join(self._saving),
+            )
+            return
+        logger.warning("%s received: stopping the run", name)
+        raise KeyboardInterrupt(f"{name} received during the run")
+
+    def _restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+        self._saving.clear()
+        self._pending = None
+
+
+def _producers(dataset: str) -> list[str]:
+    """Names of the registered pipelines that write `dataset` (transcoding ignored)."""
+    base = dataset.split("@", maxsplit=1)[0]
+    found = []
+    for name, registered in pipelines.items():
+        if name == "__default__":
+            continue
+        if any(output.split("@")[0] == base for output in registered.all_outputs()):
+            found.append(name)
+    return sorted(found)
+
+
+def check_inputs_exist(pipeline, catalog) -> None:
+    """Fail, naming the dataset and how to make it, when a free input of `pipeline` is missing."""
+    for name in sorted(pipeline.inputs()):
+        if name.startswith("params:") or name == "parameters" or name not in catalog:
+            continue
+        if catalog.exists(name):
+            continue
+        producers = _producers(name)
+        fix = (
+            f"run `kedro run --pipeline {producers[0]}` first"
+            if producers
+            else "create it, or point its catalog entry at existing data"
+        )
+        raise MissingInputError(
+            f"Input dataset '{name}' does not exist ({catalog.get(name)}): {fix}."
+        )

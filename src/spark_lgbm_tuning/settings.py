@@ -2,9 +2,9 @@
 
 from omegaconf.resolvers import oc
 
-from spark_lgbm_tuning.hooks import ReportLocationHooks, SparkHooks
+from spark_lgbm_tuning.hooks import ReportLocationHooks, RunGuardHooks, SparkHooks
 
-HOOKS = (SparkHooks(), ReportLocationHooks())
+HOOKS = (SparkHooks(), ReportLocationHooks(), RunGuardHooks())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -173,6 +173,8 @@ class TrialSpec:
     run_token: str | None = None
     # Train rows of the fold: with num_boost_round, the work estimate that orders the tasks.
     n_train: int | None = None
+    # Wall-time limit of the boosting run in seconds (TrialTimer); None: no limit.
+    timeout_s: float | None = None
 
 
 @dataclass
@@ -497,6 +499,8 @@ def _fit_and_score(
     callbacks: list[Any] = [recorder]
     if early_stopping:
         callbacks.append(lgb.early_stopping(lead.early_stopping_rounds, verbose=False))
+    if lead.timeout_s is not None:
+        callbacks.append(TrialTimer(lead.timeout_s))
     process = psutil.Process()
     peak_was_reset = _reset_peak_rss()
     rss_before = process.memory_info().rss
@@ -509,6 +513,9 @@ def _fit_and_score(
         valid_sets=valid_sets,
         valid_names=["test"] if valid_sets else None,
         callbacks=callbacks,
+        # The booster is only predicted from (if at all) and then dropped: skip lgb.train's
+        # save-and-reload of the model into a booster without the data.
+        keep_training_booster=True,
     )
     fit_s = time.perf_counter() - started
     cpu_after = process.cpu_times()
@@ -535,6 +542,37 @@ def _fit_and_score(
             row.update(regression_metrics(fold.y_test, prediction))
 
 
+class TrialTimeoutError(Exception):
+    """A trial's boosting run passed its wall-time limit (status "timed_out")."""
+
+    def __init__(self, limit_s: float, elapsed_s: float, rounds: int) -> None:
+        super().__init__(
+            f"stopped after {elapsed_s:.1f} s and {rounds} boosting rounds, over "
+            f"trial_timeout_s={limit_s:g}"
+        )
+        self.elapsed_s = elapsed_s
+
+
+class TrialTimer:
+    """A LightGBM callback that raises TrialTimeoutError once the run passes `limit_s`.
+
+    Checked after every boosting round, so a single endless round is not stopped here; the
+    driver cancels such a task's job (see pipelines/tuning/scheduler.py).
+    """
+
+    # After the recorder (20) and early stopping (30): a round that stops the run still counts.
+    order = 40
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.started = time.perf_counter()
+
+    def __call__(self, env: lgb.callback.CallbackEnv) -> None:
+        elapsed = time.perf_counter() - self.started
+        if elapsed > self.limit_s:
+            raise TrialTimeoutError(self.limit_s, elapsed, env.iteration + 1)
+
+
 def run_group(
     specs: list[TrialSpec], fold: FoldData, load_s: float | None = None
 ) -> list[dict[str, Any]]:
@@ -547,6 +585,11 @@ def run_group(
     rows = [new_row(spec) for spec in specs]
     try:
         _fit_and_score(specs, fold, rows, fold.load_s if load_s is None else load_s)
+    except TrialTimeoutError as error:
+        # The run was cut short for every trial of the group; its seconds count once.
+        for row in rows:
+            row.update(status="timed_out", error=error_text(error), fit_s=0.0)
+        rows[-1]["fit_s"] = error.elapsed_s
     except Exception as error:
         for row in rows:
             row["status"] = "failed"

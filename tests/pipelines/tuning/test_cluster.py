@@ -80,8 +80,10 @@ def test_tuning_runs_every_trial_on_both_workers(standalone_cluster, cluster_pro
     assert set(results["executor_id"]) == {"0", "1"}
 
 
-def test_a_failing_value_fails_only_its_trials(standalone_cluster, cluster_project):
-    _write_grid(cluster_project, {"num_leaves": [-1, 15], "learning_rate": [0.1]})
+def test_a_failing_combination_fails_only_its_trials(standalone_cluster, cluster_project):
+    # Random forests need bagging or feature_fraction < 1: (rf, 1.0) is refused by LightGBM on
+    # the executors, while each value is valid in another combination.
+    _write_grid(cluster_project, {"boosting": ["gbdt", "rf"], "feature_fraction": [1.0, 0.5]})
     run = kedro_run(
         cluster_project,
         "--env",
@@ -93,10 +95,10 @@ def test_a_failing_value_fails_only_its_trials(standalone_cluster, cluster_proje
     assert run.returncode == 0, flat_output(run)[-4000:]
 
     results = pd.read_parquet(cluster_project / "data/07_model_output/tuning_results.parquet")
-    failed = results[results["param_num_leaves"] == -1]
-    ok = results[results["param_num_leaves"] == 15]
-    assert len(failed) == len(ok) == 4
+    refused = (results["param_boosting"] == "rf") & (results["param_feature_fraction"] == 1.0)
+    failed, ok = results[refused], results[~refused]
+    assert len(failed) == 4 and len(ok) == 3 * 4
     assert (failed["status"] == "failed").all()
-    assert failed["error"].str.contains("num_leaves").all()
+    assert failed["error"].str.contains("feature_fraction").all()
     assert (ok["status"] == "ok").all()
     assert ok["auc_roc"].notna().all()

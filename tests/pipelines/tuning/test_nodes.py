@@ -7,6 +7,7 @@ import logging
 
 import lightgbm as lgb
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from pydantic import ValidationError
@@ -219,11 +220,30 @@ def test_run_trials_metrics_equal_a_plain_fit(successful_run, data, folds):
     assert row["auc_roc"] == roc_auc_score(y[test_rows], probability)
 
 
+def _refused_on_executors(trials, **lgb_params):
+    """`trials` whose LightGBM parameters carry values LightGBM refuses when the trial runs.
+
+    expand_search_space rejects a grid value that LightGBM refuses in every combination, so a
+    failing trial is made here, as a combination valid alone may fail on the executors.
+    """
+    changed = trials.copy()
+    changed["params_json"] = [
+        json.dumps({**json.loads(text), **lgb_params}, sort_keys=True)
+        for text in changed["params_json"]
+    ]
+    return changed
+
+
 def test_run_trials_keeps_going_past_failing_trials(spark, data, folds):
-    params = _params(grid={"num_leaves": [-1, 7], "learning_rate": [0.1]})
+    params = _params(grid={"num_leaves": [3, 7], "learning_rate": [0.1]})
     trials = expand_search_space(data, folds, params)
+    failing = trials["param_num_leaves"] == 3
+    trials = pd.concat(
+        [_refused_on_executors(trials[failing], num_leaves=-1), trials[~failing]]
+    ).sort_index()
     rows = run_trials(data, folds, trials, params)[0].toPandas()
 
+    # A row's param_<name> columns are the values its trial ran with.
     failed = rows[rows["param_num_leaves"] == -1]
     ok = rows[rows["param_num_leaves"] == 7]
     assert len(failed) == len(ok) == 3
@@ -234,8 +254,12 @@ def test_run_trials_keeps_going_past_failing_trials(spark, data, folds):
 
 
 def test_a_bad_dataset_param_fails_only_its_trials(spark, data, folds):
-    params = _params(grid={"num_leaves": [7], "max_bin": [1, 63]})
+    params = _params(grid={"num_leaves": [7], "max_bin": [2, 63]})
     trials = expand_search_space(data, folds, params)
+    failing = trials["param_max_bin"] == 2
+    trials = pd.concat(
+        [_refused_on_executors(trials[failing], max_bin=1), trials[~failing]]
+    ).sort_index()
     rows = run_trials(data, folds, trials, params)[0].toPandas()
 
     assert rows.groupby("param_max_bin")["status"].unique().map(list).to_dict() == {
@@ -246,8 +270,8 @@ def test_a_bad_dataset_param_fails_only_its_trials(spark, data, folds):
 
 
 def test_run_trials_raises_when_every_trial_fails(spark, data, folds):
-    params = _params(grid={"num_leaves": [-1]})
-    trials = expand_search_space(data, folds, params)
+    params = _params(grid={"num_leaves": [7]})
+    trials = _refused_on_executors(expand_search_space(data, folds, params), num_leaves=-1)
 
     with pytest.raises(AllTrialsFailedError, match=r"All 3 trials failed. First errors: Light"):
         run_trials(data, folds, trials, params)

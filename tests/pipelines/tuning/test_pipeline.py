@@ -37,6 +37,7 @@ def test_node_names_and_datasets():
         "timeseries_data@pandas",
         "timeseries_folds@pandas",
         "params:tuning",
+        "tuning_trial_store",
     }
     assert pipeline.outputs() == {"tuning_results@spark", "tuning_run_info"}
 

@@ -35,6 +35,7 @@ def test_nodes_datasets_and_parameters_are_namespaced():
         "regression_data@pandas",
         "regression_folds@pandas",
         "params:regression.tuning",
+        "regression.tuning_trial_store",
     }
     assert pipeline.outputs() == {
         "regression.tuning_results@spark",

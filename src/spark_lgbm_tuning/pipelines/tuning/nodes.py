@@ -7,7 +7,7 @@ SparkContext.addFile, runs the job while logging progress, and assembles the res
 
 from __future__ import annotations
 
-import functools
+import difflib
 import hashlib
 import itertools
 import json
@@ -20,15 +20,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Self
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validator, model_validator
-from pyspark import InheritableThread, SparkContext
+from pyspark import SparkContext
 from pyspark.sql import DataFrame as SparkDataFrame
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from spark_lgbm_tuning import trial
+from spark_lgbm_tuning.pipelines.tuning.scheduler import JobScheduler, SearchStats, task_slots
+from spark_lgbm_tuning.pipelines.tuning.trial_store import TrialStore
 from spark_lgbm_tuning.trial import TrialSpec
 
 logger = logging.getLogger(__name__)
@@ -62,6 +65,39 @@ RESERVED_PARAMS = {
 }
 
 
+# Stored outcomes a rerun reuses: they repeat for the same trial. A "timed_out" trial is reused
+# only while trial_timeout_s is not raised above the limit it ran under.
+REUSABLE_STATUSES = ("ok", "failed")
+# Rows of the fold data LightGBM checks each grid value on before any trial runs.
+VALUE_CHECK_ROWS = 200
+# At ~1 ms per combination, the check stays within seconds on the largest default grid.
+MAX_CHECKED_COMBINATIONS = 2000
+LIGHTGBM_PARAMS_DOC = "https://lightgbm.readthedocs.io/en/latest/Parameters.html"
+
+
+def _lightgbm_names() -> frozenset[str]:
+    """Every LightGBM parameter name and alias this LightGBM version knows."""
+    # The table LightGBM's C API dumps (LGBM_DumpParamAliases); the Python package reads it the
+    # same way to resolve aliases.
+    from lightgbm.basic import _ConfigAliases  # noqa: PLC0415 - the one use
+
+    aliases = _ConfigAliases._get_all_param_aliases()
+    return frozenset(set(aliases) | {alias for names in aliases.values() for alias in names})
+
+
+def _unknown_lightgbm_name(section: str, name: str) -> str | None:
+    """An error line when `name` is no LightGBM parameter (LightGBM itself only warns)."""
+    known = _lightgbm_names()
+    if name in known:
+        return None
+    close = difflib.get_close_matches(name, sorted(known), n=3)
+    hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+    return (
+        f"{section}.{name} is not a LightGBM parameter ({hint}see {LIGHTGBM_PARAMS_DOC}); "
+        "LightGBM would ignore it"
+    )
+
+
 class AllTrialsFailedError(RuntimeError):
     """Every trial of the search failed; the message carries the first errors."""
 
@@ -88,6 +124,10 @@ class TuningParams(BaseModel):
     early_stopping_rounds: int | None = Field(50, ge=0, le=10_000)
     max_trials: int = Field(1000, ge=1, le=1_000_000)
     progress_interval_s: float = Field(5.0, gt=0, le=600)
+    # Reuse the trial store's finished trials; false reruns every trial of the search.
+    resume: bool = True
+    # Wall-time limit of one trial's boosting run (seconds, 0 < value <= 86400); null: none.
+    trial_timeout_s: float | None = Field(None, gt=0, le=86_400)
 
     @field_validator("grid", mode="before")
     @classmethod
@@ -124,6 +164,9 @@ class TuningParams(BaseModel):
             )
         for section, names in (("fixed", self.fixed), ("grid", self.grid)):
             for name in names:
+                unknown = None if name in RESERVED_PARAMS else _unknown_lightgbm_name(section, name)
+                if unknown:
+                    raise ValueError(unknown)
                 if name in RESERVED_PARAMS and (section, name) != ("grid", "num_boost_round"):
                     raise ValueError(
                         f"{section}.{name} is set by the search ({RESERVED_PARAMS[name]})"
@@ -191,13 +234,114 @@ class TuningParams(BaseModel):
 
 
 def _feature_columns(data: pd.DataFrame) -> list[str]:
-    features = [column for column in data.columns if str(column).startswith(FEATURE_PREFIX)]
-    if not features or "target" not in data.columns:
+    """The numeric `feature_*` columns; fails naming what is missing or not numeric."""
+    if "target" not in data.columns:
         raise ValueError(
-            f"The data needs `{FEATURE_PREFIX}*` columns and a `target` column; "
-            f"got columns {list(data.columns)[:10]}"
+            f"The data has no `target` column (columns: {list(data.columns)[:10]}): the tuning "
+            "pipeline needs the label in `target`; rename it or rerun data_generation"
+        )
+    features = [column for column in data.columns if str(column).startswith(FEATURE_PREFIX)]
+    if not features:
+        raise ValueError(
+            f"The data has no `{FEATURE_PREFIX}*` columns (columns: {list(data.columns)[:10]}): "
+            f"name the model's inputs {FEATURE_PREFIX}0, {FEATURE_PREFIX}1, ..."
+        )
+    bad = {
+        str(column): str(data[column].dtype)
+        for column in features
+        if not (
+            pd.api.types.is_numeric_dtype(data[column]) or pd.api.types.is_bool_dtype(data[column])
+        )
+    }
+    if bad:
+        raise ValueError(
+            f"Feature column(s) {bad} are not numeric: LightGBM needs numbers. Encode them "
+            f"(e.g. category codes) or rename them without the `{FEATURE_PREFIX}` prefix"
         )
     return features
+
+
+def _check_target(
+    data: pd.DataFrame, fold_rows: Mapping[int, tuple[np.ndarray, np.ndarray]], task: str
+) -> None:
+    """A finite target; for classification 0/1 labels and both classes in every train part."""
+    if not pd.api.types.is_numeric_dtype(data["target"]) and not pd.api.types.is_bool_dtype(
+        data["target"]
+    ):
+        raise ValueError(
+            f"The target column has dtype {data['target'].dtype}: it must be numeric "
+            "(0/1 for classification)"
+        )
+    target = data["target"].to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = np.flatnonzero(~np.isfinite(target))
+    if len(bad):
+        raise ValueError(
+            f"The target has {len(bad)} NaN or infinite value(s) (first rows {bad[:5].tolist()}): "
+            "drop or fill those rows before tuning"
+        )
+    if task != "classification":
+        return
+    labels = sorted(set(np.unique(target).tolist()) - {0.0, 1.0})
+    if labels:
+        raise ValueError(
+            f"task classification needs a 0/1 target, found values {labels[:5]}: map the "
+            "classes to 0 and 1, or set tuning.task: regression"
+        )
+    for fold_id, (train, _) in fold_rows.items():
+        classes = np.unique(target[train])
+        if len(classes) < 2:
+            raise ValueError(
+                f"Fold {fold_id}'s training part ({len(train)} rows) has only class "
+                f"{int(classes[0])}: LightGBM cannot learn a binary classifier from it. Leave "
+                "the fold out (tuning.folds) or cut folds with a larger first training window"
+            )
+
+
+def _lightgbm_refusal(x: np.ndarray, y: np.ndarray, lgb_params: dict[str, Any]) -> str | None:
+    """LightGBM's reason for refusing `lgb_params` on (x, y), or None when it accepts them."""
+    try:
+        lgb.Booster(lgb_params, trial.bin_train_part(x, y, lgb_params))
+    except Exception as error:  # noqa: BLE001 - LightGBM raises LightGBMError or ValueError
+        # Drop LightGBM's source location (" at /path/config_auto.cpp, line 352").
+        return trial.error_text(error).split(" at /")[0]
+    return None
+
+
+def _check_grid_values(
+    data: pd.DataFrame,
+    features: list[str],
+    fold_rows: Mapping[int, tuple[np.ndarray, np.ndarray]],
+    params: TuningParams,
+) -> None:
+    """Let LightGBM check the grid's combinations on a slice of the data before any Spark work.
+
+    A value every checked combination with it is refused for (num_leaves: -1, max_bin: 1, ...)
+    would only fail trials: it is named here instead. Values valid alone but not together
+    (boosting: rf without bagging) still run and come back as failed trials.
+    """
+    train, _ = next(iter(fold_rows.values()))
+    sample = train[:VALUE_CHECK_ROWS]
+    x = data[features].to_numpy(dtype=np.float32)[sample]
+    y = data["target"].to_numpy(dtype=np.float64)[sample]
+    # value -> [combinations checked with it, reasons refused]
+    outcomes: dict[tuple[str, str], list[Any]] = {}
+    combinations = itertools.islice(params.combinations(), MAX_CHECKED_COMBINATIONS)
+    for combination in combinations:
+        lgb_params = {**params.lightgbm_params(combination), "num_threads": 1}
+        reason = _lightgbm_refusal(x, y, lgb_params)
+        for name, value in combination.items():
+            if name == "num_boost_round":  # not a LightGBM parameter; validated by the model
+                continue
+            outcome = outcomes.setdefault((name, json.dumps(value)), [0, []])
+            outcome[0] += 1
+            if reason is not None:
+                outcome[1].append(reason)
+    for (name, value), (checked, reasons) in outcomes.items():
+        if len(reasons) == checked:
+            raise ValueError(
+                f"tuning.grid.{name} value {value} is refused by LightGBM ({reasons[0]}): "
+                f"choose values it accepts, see {LIGHTGBM_PARAMS_DOC}"
+            )
 
 
 def _fold_rows(
@@ -295,6 +439,7 @@ def expand_search_space(
     """
     features = _feature_columns(data)
     fold_rows = _fold_rows(folds, params.folds, len(data))
+    _check_target(data, fold_rows, params.task)
     n_trials = params.n_combinations * len(fold_rows)
     if n_trials > params.max_trials:
         raise ValueError(
@@ -302,6 +447,7 @@ def expand_search_space(
             f"combinations x {len(fold_rows)} folds = {n_trials} trials (allowed 1..1000000): "
             "shrink tuning.grid, choose tuning.folds, or raise tuning.max_trials"
         )
+    _check_grid_values(data, features, fold_rows, params)
     kinds = {name: _column_kind(values) for name, values in params.grid.items()}
     rows = []
     for fold_id, (train, test) in fold_rows.items():
@@ -453,51 +599,6 @@ def _ship_folds(
     return shipped, errors, binning_s
 
 
-def _collect_with_progress(
-    sc: SparkContext, specs: list[TrialSpec], params: TuningParams
-) -> list[dict[str, Any]]:
-    """Run one trial per partition in a background thread; log progress every few seconds."""
-    progress = sc.accumulator((0, 0, None), trial.ProgressParam(params.higher_is_better))
-    # A module function (pickled by reference) plus the accumulator: nothing from the driver's
-    # globals travels, so executors in separate processes or hosts run it the same way.
-    task = functools.partial(trial.run_spark_group, progress=progress)
-    # One task per group of trials sharing a boosting run, longest first (trial.plan_tasks).
-    groups = trial.plan_tasks(specs)
-    rdd = sc.parallelize(groups, numSlices=len(groups)).flatMap(task)
-    outcome: dict[str, Any] = {}
-
-    def collect() -> None:
-        try:
-            outcome["rows"] = rdd.collect()
-        except Exception as error:
-            outcome["error"] = error
-
-    sc.setJobDescription(f"LightGBM search: {len(specs)} trials")
-    # InheritableThread: the job keeps this thread's local properties (the job description).
-    worker = InheritableThread(target=collect, name="tuning-job", daemon=True)
-    started = time.perf_counter()
-    worker.start()
-    while worker.is_alive():
-        worker.join(params.progress_interval_s)
-        done, failed, best = progress.value
-        elapsed = time.perf_counter() - started
-        eta = f"{elapsed / done * (len(specs) - done):.0f} s" if done else "n/a"
-        logger.info(
-            "Trials %d/%d done (%d failed), elapsed %.0f s, ETA %s, best %s so far: %s",
-            done,
-            len(specs),
-            failed,
-            elapsed,
-            eta,
-            params.primary_metric,
-            "n/a" if best is None else f"{best:.5f}",
-        )
-    sc.setJobDescription(None)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["rows"]
-
-
 def _cluster_shape(sc: SparkContext, rows: list[dict[str, Any]]) -> tuple[int, int]:
     """(number of executors, total cores) of the session, for the efficiency figure."""
     if sc.master.startswith("local"):
@@ -535,6 +636,7 @@ def _trial_specs(
             primary_metric=params.primary_metric,
             run_token=run_token,
             n_train=int(record["n_train"]),
+            timeout_s=params.trial_timeout_s,
             **shipped.get(key, {}),
         )
         if key in errors:
@@ -542,6 +644,27 @@ def _trial_specs(
         else:
             specs.append(spec)
     return specs, unrunnable
+
+
+_TO_PYTHON = {
+    T.IntegerType: int,
+    T.LongType: int,
+    T.DoubleType: float,
+    T.BooleanType: bool,
+    T.StringType: str,
+    T.TimestampType: lambda value: pd.Timestamp(value).to_pydatetime(),
+}
+
+
+def _spark_value(value: Any, data_type: T.DataType) -> Any:
+    """A stored or computed value as the Python type Spark's `data_type` takes (None for NA).
+
+    Rows read back from the trial store hold numpy/pandas values (NaN for a missing int).
+    """
+    if value is None or (not isinstance(value, str | bytes | list | dict) and pd.isna(value)):
+        return None
+    convert = _TO_PYTHON.get(type(data_type))
+    return value if convert is None else convert(value)
 
 
 def _results_frame(
@@ -552,18 +675,168 @@ def _results_frame(
     records = []
     for row in rows:
         for name, kind in kinds.items():
+            value = row[f"param_{name}"]
+            row[f"param_{name}"] = None if value is None or pd.isna(value) else value
             row[f"param_{name}"] = _param_value(row[f"param_{name}"], kind)
-        records.append(tuple(row[name] for name in schema.fieldNames()))
+        records.append(
+            tuple(_spark_value(row.get(field.name), field.dataType) for field in schema.fields)
+        )
     return spark.createDataFrame(records, schema=schema)
 
 
-def run_trials(
-    data: pd.DataFrame, folds: pd.DataFrame, trials: pd.DataFrame, params: TuningParams
-) -> tuple[SparkDataFrame, dict[str, Any]]:
-    """Run every trial as a Spark task (one per partition, largest train part first).
+# ------------------------------------------------------------------------------ resume
 
-    LightGBM uses spark.task.cpus threads per trial. Returns the results as a Spark DataFrame with
-    an explicit schema, and the run's info (cluster shape, wall time, efficiency).
+
+def _store_row(row: Mapping[str, Any], timeout_s: float | None) -> dict[str, Any]:
+    """What the trial store keeps of a result row: everything but the param_<name> columns.
+
+    Those follow the current grid (a value fixed in one search is a grid axis in the next), so
+    they are rebuilt from tuning_trials when the row is reused.
+    """
+    kept = {key: value for key, value in row.items() if not key.startswith("param_")}
+    kept["trial_timeout_s"] = timeout_s
+    return kept
+
+
+def _reusable_rows(
+    store: TrialStore | None, trials: pd.DataFrame, params: TuningParams
+) -> dict[str, dict[str, Any]]:
+    """trial_id -> result row of the current trials the store already holds a final result for."""
+    if store is None or not params.resume:
+        return {}
+    stored = store.load(trials["trial_id"])
+    if stored.empty:
+        return {}
+    status = stored["status"].astype(str)
+    reuse = status.isin(REUSABLE_STATUSES)
+    if params.trial_timeout_s is not None and "trial_timeout_s" in stored:
+        ran_under = pd.to_numeric(stored["trial_timeout_s"], errors="coerce")
+        reuse |= (status == "timed_out") & (ran_under >= params.trial_timeout_s)
+    stored = stored[reuse].set_index("trial_id")
+    rows = {}
+    for record in trials[trials["trial_id"].isin(stored.index)].to_dict("records"):
+        found = stored.loc[record["trial_id"]]
+        row = {key: record[key] for key in ("trial_id", "combo_id", "fold_id")}
+        row.update({f"param_{name}": record[f"param_{name}"] for name in params.grid})
+        row.update({column: found.get(column) for column in trial.RESULT_COLUMNS})
+        rows[record["trial_id"]] = row
+    return rows
+
+
+def _check_fingerprints(data: pd.DataFrame, folds: pd.DataFrame, trials: pd.DataFrame) -> None:
+    """Fail when tuning_trials was expanded from other data than `data` (any of its folds)."""
+    features = _feature_columns(data)
+    fold_ids = sorted(int(fold_id) for fold_id in trials["fold_id"].unique())
+    for fold_id, (train, test) in _fold_rows(folds, fold_ids, len(data)).items():
+        expected = set(trials.loc[trials["fold_id"] == fold_id, "fold_fingerprint"])
+        if expected != {_fingerprint(_fold_arrays(data, features, train, test), features)}:
+            raise ValueError(
+                f"tuning_trials was expanded from other data for fold {fold_id} (fingerprint "
+                "mismatch): rerun expand_search_space on the current data and folds"
+            )
+
+
+def _run_missing(
+    sc: SparkContext,
+    data: pd.DataFrame,
+    folds: pd.DataFrame,
+    to_run: pd.DataFrame,
+    *,
+    params: TuningParams,
+    progress: _Progress,
+    task_cpus: int,
+) -> tuple[SearchStats, float, float]:
+    """Bin and ship the folds of `to_run`, run its trials; returns (stats, binning s, job s)."""
+    workdir = Path(tempfile.mkdtemp(prefix="lgbm_tuning_"))
+    try:
+        shipped, errors, binning_s = _ship_folds(sc, data, folds, to_run, workdir)
+        specs, unrunnable = _trial_specs(
+            to_run,
+            params,
+            shipped=shipped,
+            errors=errors,
+            task_cpus=task_cpus,
+            run_token=workdir.name,
+        )
+        # A fold that LightGBM cannot bin fails the same way every time: stored as final.
+        progress.add(unrunnable, True)
+        groups = trial.plan_tasks(specs)
+        logger.info(
+            "Running %d trials as %d Spark jobs on %s (%d task slots now), %d LightGBM "
+            "thread(s) per trial (spark.task.cpus)%s",
+            len(specs),
+            len(groups),
+            sc.master,
+            task_slots(sc, task_cpus),
+            task_cpus,
+            f", trial_timeout_s={params.trial_timeout_s:g}" if params.trial_timeout_s else "",
+        )
+        job_started = time.perf_counter()
+        scheduler = JobScheduler(
+            sc,
+            run_token=workdir.name,
+            task_cpus=task_cpus,
+            on_rows=progress.add,
+            timeout_s=params.trial_timeout_s,
+            progress=progress.log,
+            progress_interval_s=params.progress_interval_s,
+        )
+        stats = scheduler.run(groups)
+        progress.log()
+        return stats, binning_s, time.perf_counter() - job_started
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class _Progress:
+    """Counts the rows of this run as they arrive; logs done/failed/ETA/best on demand."""
+
+    def __init__(self, params: TuningParams, total: int, store: TrialStore | None) -> None:
+        self.params = params
+        self.total = total
+        self.store = store
+        self.rows: list[dict[str, Any]] = []
+        self.started = time.perf_counter()
+
+    def add(self, rows: list[dict[str, Any]], durable: bool) -> None:
+        self.rows.extend(rows)
+        if durable and self.store is not None:
+            self.store.append(_store_row(row, self.params.trial_timeout_s) for row in rows)
+
+    def log(self) -> None:
+        done = len(self.rows)
+        failed = sum(row["status"] != "ok" for row in self.rows)
+        scores = [trial.primary_score(row, self.params.primary_metric) for row in self.rows]
+        scores = [score for score in scores if score is not None]
+        best = (max if self.params.higher_is_better else min)(scores) if scores else None
+        elapsed = time.perf_counter() - self.started
+        eta = f"{elapsed / done * (self.total - done):.0f} s" if done else "n/a"
+        logger.info(
+            "Trials %d/%d done (%d failed), elapsed %.0f s, ETA %s, best %s so far: %s",
+            done,
+            self.total,
+            failed,
+            elapsed,
+            eta,
+            self.params.primary_metric,
+            "n/a" if best is None else f"{best:.5f}",
+        )
+
+
+def run_trials(
+    data: pd.DataFrame,
+    folds: pd.DataFrame,
+    trials: pd.DataFrame,
+    params: TuningParams,
+    trial_store: TrialStore | None = None,
+) -> tuple[SparkDataFrame, dict[str, Any]]:
+    """Run the trials the trial store lacks, one Spark job per task group; return all results.
+
+    Each result is appended to `trial_store` as it reaches the driver, so an interrupted run
+    keeps its finished trials and the next one (with `resume: true`) runs only the rest. LightGBM
+    uses spark.task.cpus threads per trial. Returns every trial's result (reused and new) as a
+    Spark DataFrame with an explicit schema, and the run's info (cluster shape, wall time,
+    efficiency, trials reused and run, executors lost).
     """
     spark = SparkSession.getActiveSession()
     if spark is None:
@@ -572,50 +845,59 @@ def run_trials(
             "one from conf/<env>/spark.yml) or create one before calling it"
         )
     _check_trials(trials, params)
+    _check_fingerprints(data, folds, trials)
     sc = spark.sparkContext
     task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))
     started_at = datetime.now(UTC)
     started = time.perf_counter()
-    workdir = Path(tempfile.mkdtemp(prefix="lgbm_tuning_"))
-    try:
-        shipped, errors, binning_s = _ship_folds(sc, data, folds, trials, workdir)
-        specs, rows = _trial_specs(
-            trials,
-            params,
-            shipped=shipped,
-            errors=errors,
-            task_cpus=task_cpus,
-            run_token=workdir.name,
-        )
+    reused = _reusable_rows(trial_store, trials, params)
+    to_run = trials[~trials["trial_id"].isin(reused)]
+    if trial_store is not None and not params.resume:
         logger.info(
-            "Running %d trials on %s, %d LightGBM thread(s) per trial (spark.task.cpus)",
-            len(specs),
-            sc.master,
-            task_cpus,
+            "tuning.resume is false: running all %d trials again (the trial store keeps the "
+            "newest result of each)",
+            len(trials),
         )
-        job_started = time.perf_counter()
-        if specs:
-            rows += _collect_with_progress(sc, specs, params)
-        job_s = time.perf_counter() - job_started
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    logger.info(
+        "Trial store %s: %d of %d trials reused, %d to run",
+        trial_store.path if trial_store is not None else "not used",
+        len(reused),
+        len(trials),
+        len(to_run),
+    )
+    progress = _Progress(params, len(to_run), trial_store)
+    stats, binning_s, job_s = SearchStats(), 0.0, 0.0
+    if not to_run.empty:
+        stats, binning_s, job_s = _run_missing(
+            sc, data, folds, to_run, params=params, progress=progress, task_cpus=task_cpus
+        )
     wall_s = time.perf_counter() - started
     ended_at = datetime.now(UTC)
-    # Report in the trials table's order, not the longest-first execution order.
-    position = {trial_id: index for index, trial_id in enumerate(trials["trial_id"])}
-    rows.sort(key=lambda row: position[row["trial_id"]])
+    if trial_store is not None:
+        merged = trial_store.compact()
+        logger.info("Trial store %s: %d batch file(s) compacted", trial_store.path, merged)
+
+    new_rows = {row["trial_id"]: row for row in progress.rows}
+    by_id = {**reused, **new_rows}
+    # Report in the trials table's order, not the execution order; one row per trial.
+    rows = [by_id[trial_id] for trial_id in trials["trial_id"] if trial_id in by_id]
 
     failed = [row for row in rows if row["status"] != "ok"]
-    for row in failed[:5]:
+    for row in [row for row in failed if row["trial_id"] in new_rows][:5]:
         logger.warning(
-            "Trial %s (fold %d) failed: %s", row["trial_id"], row["fold_id"], row["error"]
+            "Trial %s (fold %d) %s: %s",
+            row["trial_id"],
+            row["fold_id"],
+            "timed out" if row["status"] == "timed_out" else "failed",
+            row["error"],
         )
     if len(failed) == len(rows):
-        first = "; ".join(sorted({row["error"] for row in failed})[:3])
+        first = "; ".join(sorted({str(row["error"]) for row in failed})[:3])
         raise AllTrialsFailedError(f"All {len(rows)} trials failed. First errors: {first}")
 
-    n_executors, total_cores = _cluster_shape(sc, rows)
-    sum_fit_s = float(sum(row["fit_s"] or 0.0 for row in rows))
+    new = list(new_rows.values())
+    n_executors, total_cores = _cluster_shape(sc, new or rows)
+    sum_fit_s = float(sum(row["fit_s"] or 0.0 for row in new))
     scores = [trial.primary_score(row, params.primary_metric) for row in rows]
     scores = [score for score in scores if score is not None]
     best = max if params.higher_is_better else min
@@ -633,16 +915,26 @@ def run_trials(
         "ended_at": ended_at.isoformat(),
         "n_trials": len(rows),
         "n_ok": len(rows) - len(failed),
-        "n_failed": len(failed),
+        "n_failed": sum(row["status"] == "failed" for row in rows),
+        "n_timed_out": sum(row["status"] == "timed_out" for row in rows),
+        "n_reused": len(reused),
+        "n_run": len(new),
+        "resume": params.resume,
+        "trial_timeout_s": params.trial_timeout_s,
+        "executors_lost": stats.executors_lost,
+        # Fit seconds of the trials run now (reused trials cost nothing in this run).
         "sum_fit_s": sum_fit_s,
         "efficiency": sum_fit_s / (wall_s * total_cores),
         "primary_metric": params.primary_metric,
         "best_primary_metric": best(scores) if scores else None,
     }
     logger.info(
-        "Search done: %d/%d trials ok in %.1f s on %d cores; sum fit %.1f s, efficiency %.2f",
+        "Search done: %d/%d trials ok (%d reused, %d run) in %.1f s on %d cores; sum fit "
+        "%.1f s, efficiency %.2f",
         run_info["n_ok"],
         run_info["n_trials"],
+        run_info["n_reused"],
+        run_info["n_run"],
         wall_s,
         total_cores,
         sum_fit_s,

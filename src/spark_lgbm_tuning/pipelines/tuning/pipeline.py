@@ -6,7 +6,10 @@ from .nodes import expand_search_space, run_trials
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """timeseries_data + timeseries_folds + params:tuning -> tuning_trials -> tuning_results."""
+    """timeseries_data + timeseries_folds + params:tuning -> tuning_trials -> tuning_results.
+
+    run_trials reuses the finished trials of `tuning_trial_store` and appends the new ones.
+    """
     return Pipeline(
         [
             Node(
@@ -22,6 +25,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "timeseries_folds@pandas",
                     "tuning_trials",
                     "params:tuning",
+                    # Finished trials of earlier runs; run_trials appends each new result.
+                    "tuning_trial_store",
                 ],
                 outputs=["tuning_results@spark", "tuning_run_info"],
                 name="run_trials",

@@ -1,0 +1,295 @@
+"""Driver side of a search: one Spark job per task group, results handed over as each job ends.
+
+A single `collect()` of every trial would bring nothing back until the last trial ended, so an
+interrupt or a driver crash would lose the whole search. Here each group of trials (see
+`trial.plan_tasks`; most groups hold one trial) is its own Spark job, submitted from a driver
+thread while fewer jobs than task slots are in flight, in the planned (longest-first) order. Each
+job's rows go to `on_rows` as soon as it returns, so an interrupt loses at most the jobs in
+flight.
+
+- Spark retries a task lost with its executor; a job still returns one result per trial, so a
+  retry cannot duplicate a trial. A lost executor is logged (the status tracker's executor list
+  shrinks).
+- Each job has its own job group: a job that runs past the trial timeout plus a grace period
+  (the executor-side LightGBM callback did not stop it, e.g. one endless boosting round) is
+  cancelled with `cancelJobGroup` and its trials recorded as timed out.
+- KeyboardInterrupt (Ctrl-C, or SIGTERM turned into it by the project's hook) cancels the jobs in
+  flight, hands over results that already arrived, and re-raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark import InheritableThread, SparkContext
+
+from spark_lgbm_tuning import trial
+from spark_lgbm_tuning.trial import TrialSpec
+
+logger = logging.getLogger(__name__)
+
+POLL_S = 0.25
+# How long past the trial timeout the driver waits for the executor's own timeout to answer
+# before it cancels the job: the LightGBM callback only fires between boosting rounds.
+CANCEL_GRACE_S = 30.0
+# How long an interrupted search waits for its cancelled jobs' threads to end.
+CANCEL_JOIN_S = 10.0
+
+# Durable rows go to the trial store; the rows of a job that Spark gave up on (its task failed
+# spark.task.maxFailures times, its executor kept dying) are reported but run again next time.
+RowsCallback = Callable[[list[dict[str, Any]], bool], None]
+
+
+@dataclass
+class SearchStats:
+    """What the scheduler saw: jobs run, executors lost, jobs cancelled past their deadline."""
+
+    jobs: int = 0
+    executors_lost: list[str] = field(default_factory=list)
+    cancelled_for_timeout: int = 0
+    job_failures: int = 0
+
+
+class ExecutorWatch:
+    """Notices executors leaving the application (a worker killed, a host gone)."""
+
+    def __init__(self, sc: SparkContext) -> None:
+        self._sc = sc
+        self._local = sc.master.startswith("local")
+        self._known: dict[str, int] = self._snapshot()
+
+    def _snapshot(self) -> dict[str, int]:
+        if self._local:
+            return {}
+        # PySpark's StatusTracker has no executor list; the JVM one (driver included) does.
+        infos = self._sc._jsc.sc().statusTracker().getExecutorInfos()
+        return {f"{info.host()}:{info.port()}": int(info.numRunningTasks()) for info in infos}
+
+    def poll(self) -> list[tuple[str, int]]:
+        """Executors gone since the last poll, each with the tasks it was running then."""
+        if self._local:
+            return []
+        current = self._snapshot()
+        lost = [(name, tasks) for name, tasks in self._known.items() if name not in current]
+        self._known = current
+        return lost
+
+
+def task_slots(sc: SparkContext, task_cpus: int) -> int:
+    """Tasks the cluster can run at once now (it grows as executors register)."""
+    return max(1, sc.defaultParallelism // max(task_cpus, 1))
+
+
+def _driver_row(spec: TrialSpec, status: str, error: str) -> dict[str, Any]:
+    """A result row the driver writes for a trial whose job returned nothing."""
+    row = trial.new_row(spec)
+    row.update(status=status, error=error, executor_id=None, host=None)
+    row["ended_at"] = datetime.now(UTC)
+    return row
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0] if lines else error!r}"
+
+
+@dataclass
+class _Job:
+    index: int
+    group: list[TrialSpec]
+    job_group: str
+    thread: threading.Thread
+    running_since: float | None = None
+    cancelled: bool = False
+
+
+class JobScheduler:
+    """Runs task groups as Spark jobs, at most one per task slot at a time (see module doc)."""
+
+    def __init__(
+        self,
+        sc: SparkContext,
+        *,
+        run_token: str,
+        task_cpus: int,
+        on_rows: RowsCallback,
+        timeout_s: float | None = None,
+        cancel_grace_s: float | None = None,
+        progress: Callable[[], None] | None = None,
+        progress_interval_s: float = 5.0,
+    ) -> None:
+        self.sc = sc
+        self.run_token = run_token
+        self.task_cpus = task_cpus
+        self.on_rows = on_rows
+        self.timeout_s = timeout_s
+        self.cancel_grace_s = CANCEL_GRACE_S if cancel_grace_s is None else cancel_grace_s
+        self.progress = progress
+        self.progress_interval_s = progress_interval_s
+        self.stats = SearchStats()
+        self._results: queue.Queue[tuple[int, list[dict[str, Any]] | None, BaseException | None]]
+        self._results = queue.Queue()
+        # A module function: pickled by reference, so nothing from the driver travels with it.
+        self._task = trial.run_spark_group
+
+    def _submit(self, index: int, group: list[TrialSpec]) -> _Job:
+        job_group = f"lgbm-{self.run_token}-{index}"
+        trial_ids = ", ".join(spec.trial_id for spec in group)
+        task = self._task
+        sc = self.sc
+
+        def run() -> None:
+            # Local properties are per thread (PySpark's pinned thread mode): this job only.
+            sc.setJobGroup(job_group, f"LightGBM trial(s) {trial_ids}", interruptOnCancel=True)
+            try:
+                rows = sc.parallelize([group], 1).flatMap(task).collect()
+            except BaseException as error:  # noqa: BLE001 - handed to the driver loop
+                self._results.put((index, None, error))
+            else:
+                self._results.put((index, rows, None))
+
+        thread = InheritableThread(target=run, name=f"tuning-job-{index}", daemon=True)
+        job = _Job(index, group, job_group, thread)
+        thread.start()
+        self.stats.jobs += 1
+        return job
+
+    def run(self, groups: Sequence[list[TrialSpec]]) -> SearchStats:
+        """Run every group; returns when all have ended (or raises KeyboardInterrupt)."""
+        pending = list(enumerate(groups))
+        pending.reverse()  # pop() from the end keeps the planned order
+        in_flight: dict[int, _Job] = {}
+        watch = ExecutorWatch(self.sc)
+        last_progress = time.monotonic()
+        try:
+            while pending or in_flight:
+                slots = task_slots(self.sc, self.task_cpus)
+                while pending and len(in_flight) < slots:
+                    index, group = pending.pop()
+                    in_flight[index] = self._submit(index, group)
+                self._hand_over(in_flight, block=True)
+                self._watch_executors(watch)
+                if self.timeout_s is not None:
+                    self._enforce_deadlines(in_flight)
+                if self.progress and time.monotonic() - last_progress >= self.progress_interval_s:
+                    self.progress()
+                    last_progress = time.monotonic()
+        except BaseException:
+            self._cancel(in_flight)
+            raise
+        return self.stats
+
+    def _hand_over(self, in_flight: dict[int, _Job], *, block: bool) -> None:
+        """Pass every result that has arrived to on_rows (one call per job)."""
+        try:
+            first = self._results.get(timeout=POLL_S) if block else self._results.get_nowait()
+        except queue.Empty:
+            return
+        arrived = [first]
+        while True:
+            try:
+                arrived.append(self._results.get_nowait())
+            except queue.Empty:
+                break
+        for index, rows, error in arrived:
+            job = in_flight.pop(index, None)
+            if job is None:
+                continue
+            if error is None:
+                self.on_rows(rows, True)
+            elif job.cancelled:
+                limit = self.timeout_s or 0.0
+                message = (
+                    f"TrialTimeoutError: no result within {limit + self.cancel_grace_s:.0f} s "
+                    f"(trial_timeout_s={limit:g} plus {self.cancel_grace_s:g} s grace); the "
+                    "driver cancelled its Spark job"
+                )
+                self.on_rows([_driver_row(spec, "timed_out", message) for spec in job.group], True)
+            else:
+                self.stats.job_failures += 1
+                message = f"SparkJobError: {_first_line(error)}"
+                logger.warning(
+                    "Spark gave up on the job of trial(s) %s: %s; they will run again on the "
+                    "next run",
+                    ", ".join(spec.trial_id for spec in job.group),
+                    message,
+                )
+                self.on_rows([_driver_row(spec, "failed", message) for spec in job.group], False)
+
+    def _watch_executors(self, watch: ExecutorWatch) -> None:
+        for name, tasks in watch.poll():
+            self.stats.executors_lost.append(name)
+            logger.warning(
+                "Executor %s was lost (it was running %d task(s)); Spark reruns its trials on "
+                "the remaining executors",
+                name,
+                tasks,
+            )
+
+    def _enforce_deadlines(self, in_flight: dict[int, _Job]) -> None:
+        """Cancel a job whose task has run past the trial timeout plus the grace period.
+
+        The clock starts when the job's task is seen running (not when it was queued), and
+        restarts when Spark reruns the task after losing it.
+        """
+        tracker = self.sc.statusTracker()
+        now = time.monotonic()
+        limit = self.timeout_s + self.cancel_grace_s
+        for job in in_flight.values():
+            if job.cancelled:
+                continue
+            active = 0
+            for job_id in tracker.getJobIdsForGroup(job.job_group):
+                info = tracker.getJobInfo(job_id)
+                for stage_id in info.stageIds if info else []:
+                    stage = tracker.getStageInfo(stage_id)
+                    active += stage.numActiveTasks if stage else 0
+            if active == 0:
+                job.running_since = None
+            elif job.running_since is None:
+                job.running_since = now
+            elif now - job.running_since > limit:
+                logger.warning(
+                    "Trial(s) %s ran %.0f s, past trial_timeout_s=%g plus %g s grace: "
+                    "cancelling the Spark job",
+                    ", ".join(spec.trial_id for spec in job.group),
+                    now - job.running_since,
+                    self.timeout_s,
+                    self.cancel_grace_s,
+                )
+                job.cancelled = True
+                self.stats.cancelled_for_timeout += 1
+                self.sc.cancelJobGroup(job.job_group)
+
+    def _cancel(self, in_flight: dict[int, _Job]) -> None:
+        """On interrupt: cancel what runs, keep what already finished."""
+        logger.warning(
+            "Search interrupted: cancelling %d Spark job(s) in flight; finished trials are "
+            "kept in the trial store and the next run resumes from them",
+            len(in_flight),
+        )
+        for job in in_flight.values():
+            job.cancelled = True
+            try:
+                self.sc.cancelJobGroup(job.job_group)
+            except Exception as error:  # noqa: BLE001 - the interrupt must still propagate
+                # The signal may have cut a Py4J call short; the JVM ends with this process.
+                logger.warning("Could not cancel %s: %s", job.job_group, _first_line(error))
+        deadline = time.monotonic() + CANCEL_JOIN_S
+        for job in list(in_flight.values()):
+            job.thread.join(max(0.0, deadline - time.monotonic()))
+        # Jobs that ended just before the cancel still count; cancelled ones are dropped.
+        while True:
+            try:
+                index, rows, error = self._results.get_nowait()
+            except queue.Empty:
+                break
+            if error is None and in_flight.pop(index, None) is not None:
+                self.on_rows(rows, True)

@@ -1,0 +1,126 @@
+"""Shared boosting runs (num_boost_round caps), fixed rounds and the benchmark's levers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from spark_lgbm_tuning import trial
+from spark_lgbm_tuning.trial import TrialSpec
+from tests.pipelines.tuning.data import timeseries_data
+
+FEATURES = [f"feature_{i}" for i in range(5)]
+SCORED = ("accuracy", "precision", "recall", "f1", "auc_roc", "logloss", "best_iteration")
+PARAMS = {
+    "objective": "binary",
+    "metric": "binary_logloss",
+    "num_leaves": 7,
+    "learning_rate": 0.2,
+    "min_child_samples": 10,
+    "seed": 1,
+    "verbosity": -1,
+    "num_threads": 1,
+    "feature_pre_filter": False,
+}
+
+
+@pytest.fixture(scope="module")
+def arrays():
+    data = timeseries_data(n_rows=900)
+    x = data[FEATURES].to_numpy(dtype=np.float32)
+    y = data["target"].to_numpy(dtype=np.float64)
+    return x[:600], y[:600], x[600:], y[600:]
+
+
+def _spec(rounds: int, early_stopping_rounds: int | None, **changes) -> TrialSpec:
+    spec = TrialSpec(
+        trial_id=f"t{rounds}",
+        combo_id=f"c{rounds}",
+        fold_id=0,
+        task="classification",
+        params=dict(PARAMS),
+        grid_names=("num_leaves", "num_boost_round"),
+        num_boost_round=rounds,
+        early_stopping_rounds=early_stopping_rounds,
+        primary_metric="auc_roc",
+        n_train=600,
+    )
+    return dataclasses.replace(spec, **changes)
+
+
+def _scores(row):
+    return {name: row[name] for name in SCORED}
+
+
+@pytest.mark.parametrize("early_stopping_rounds", [None, 0, 3])
+def test_a_shared_run_scores_each_cap_as_its_own_run(arrays, early_stopping_rounds):
+    caps = [4, 25, 200]
+    fold = trial.fold_from_arrays(*arrays, PARAMS)
+    shared = trial.run_group([_spec(cap, early_stopping_rounds) for cap in caps], fold)
+    for cap, row in zip(caps, shared, strict=True):
+        alone = trial.run_trial(_spec(cap, early_stopping_rounds), fold)
+        assert row["status"] == alone["status"] == "ok"
+        assert row["param_num_boost_round"] == cap
+        assert _scores(row) == _scores(alone)
+    assert [row["fit_s"] > 0 for row in shared] == [False, False, True]
+    if early_stopping_rounds:
+        # The largest cap stopped early: the shared run must have seen the stop.
+        assert shared[-1]["best_iteration"] < 200
+    else:
+        assert [row["best_iteration"] for row in shared] == caps
+
+
+def test_fixed_rounds_equal_a_plain_fit_predicted_at_the_cap(arrays):
+    x_train, y_train, x_test, y_test = arrays
+    row = trial.run_trial(_spec(40, None), trial.fold_from_arrays(*arrays, PARAMS))
+    booster = lgb.train(
+        PARAMS, lgb.Dataset(x_train, y_train, params=trial.dataset_params(PARAMS)), 40
+    )
+    expected = trial.classification_metrics(y_test, booster.predict(x_test))
+    assert row["best_iteration"] == 40
+    assert {name: row[name] for name in trial.CLASSIFICATION_METRICS} == {
+        name: expected[name] for name in trial.CLASSIFICATION_METRICS
+    }
+
+
+@pytest.mark.parametrize("early_stopping_rounds", [None, 3])
+def test_predicting_again_gives_the_validation_scores(arrays, monkeypatch, early_stopping_rounds):
+    fold = trial.fold_from_arrays(*arrays, PARAMS)
+    specs = [_spec(cap, early_stopping_rounds) for cap in (10, 60)]
+    recorded = trial.run_group(specs, fold)
+    monkeypatch.setenv(trial.DISABLE_LEVERS_ENV, "validation_scores")
+    predicted = trial.run_group(specs, fold)
+    for ours, again in zip(recorded, predicted, strict=True):
+        assert ours["best_iteration"] == again["best_iteration"]
+        for name in trial.CLASSIFICATION_METRICS:
+            assert ours[name] == pytest.approx(again[name], rel=1e-12, abs=1e-12)
+
+
+def test_plan_tasks_groups_caps_and_starts_the_longest(monkeypatch):
+    small_fold = [_spec(cap, 5, fold_id=1, n_train=100) for cap in (50, 10)]
+    other_leaves = _spec(50, 5, params={**PARAMS, "num_leaves": 15})
+    big = _spec(20, 5, fold_id=2, n_train=1000)
+    groups = trial.plan_tasks([*small_fold, other_leaves, big])
+    assert [[spec.num_boost_round for spec in group] for group in groups] == [[50], [20], [10, 50]]
+    assert groups[0][0] is other_leaves and groups[1][0] is big
+
+    monkeypatch.setenv(trial.DISABLE_LEVERS_ENV, "shared_rounds,longest_first")
+    alone = trial.plan_tasks([*small_fold, other_leaves, big])
+    assert [group[0] for group in alone] == [*small_fold, other_leaves, big]
+
+
+def test_an_unknown_lever_is_refused(monkeypatch):
+    monkeypatch.setenv(trial.DISABLE_LEVERS_ENV, "validation_scores, no_such_lever")
+    with pytest.raises(ValueError, match=r"unknown levers \['no_such_lever'\]"):
+        trial.disabled_levers()
+
+
+def test_a_failing_shared_run_fails_every_cap(arrays):
+    params = {**PARAMS, "num_leaves": -1}
+    fold = trial.fold_from_arrays(*arrays, PARAMS)
+    rows = trial.run_group([_spec(cap, None, params=params) for cap in (5, 10)], fold)
+    assert [row["status"] for row in rows] == ["failed", "failed"]
+    assert all("num_leaves" in row["error"] for row in rows)
