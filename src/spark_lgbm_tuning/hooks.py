@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from kedro.framework.hooks import hook_impl
-from kedro.framework.project import pipelines
+from kedro.framework.project import find_pipelines
 from pyspark import InheritableThread, SparkConf
 from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
@@ -396,7 +396,9 @@ def _producers(dataset: str) -> list[str]:
     """Names of the registered pipelines that write `dataset` (transcoding ignored)."""
     base = dataset.split("@", maxsplit=1)[0]
     found = []
-    for name, registered in pipelines.items():
+    # find_pipelines, not kedro.framework.project.pipelines: a run loads only the pipelines it
+    # was asked for, and the producer is usually another one.
+    for name, registered in find_pipelines().items():
         if name == "__default__":
             continue
         if any(output.split("@")[0] == base for output in registered.all_outputs()):

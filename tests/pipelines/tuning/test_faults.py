@@ -183,15 +183,24 @@ def test_sigint_then_sigterm_keep_finished_trials_and_the_rerun_finishes(
 def test_a_trial_over_its_timeout_is_stored_timed_out_and_the_search_goes_on(
     tmp_path, project_root, standalone_cluster
 ):
-    # Early stopping ends the fast learning rate within ~30 rounds; the slow one would improve
-    # for tens of thousands of rounds, so each of its trials hits the 1 s limit.
+    # Fixed rounds at a small learning rate: a tree that cannot split (min_child_samples above
+    # the row count) costs ~30 us a round, so 50000 rounds end in ~1.5 s; trees that keep
+    # splitting cost >= 170 us a round, so those trials pass the 4 s limit.
     project = _project(
         tmp_path / "project",
         project_root,
-        grid={"learning_rate": [0.5, 0.0005], "num_leaves": [15]},
-        num_boost_round=100_000,
-        early_stopping_rounds=5,
-        trial_timeout_s=1.0,
+        fixed={
+            "objective": "binary",
+            "metric": "binary_logloss",
+            "verbosity": -1,
+            "seed": 42,
+            "learning_rate": 0.001,
+            "num_leaves": 63,
+        },
+        grid={"min_child_samples": [2, 100_000]},
+        num_boost_round=50_000,
+        early_stopping_rounds=0,
+        trial_timeout_s=4.0,
     )
     run = kedro_run(
         project,
@@ -204,16 +213,16 @@ def test_a_trial_over_its_timeout_is_stored_timed_out_and_the_search_goes_on(
     assert run.returncode == 0, flat_output(run)[-4000:]
 
     results = _results(project)
-    slow = results[results["param_learning_rate"] == 0.0005]
-    fast = results[results["param_learning_rate"] == 0.5]
+    slow = results[results["param_min_child_samples"] == 2]
+    fast = results[results["param_min_child_samples"] == 100_000]
     assert len(slow) == len(fast) == 3
-    assert (slow["status"] == "timed_out").all()
+    assert (slow["status"] == "timed_out").all(), slow[["status", "error"]]
     assert (
-        slow["error"].str.match(r"TrialTimeoutError: stopped after 1\.\d s and \d+ boosting").all()
+        slow["error"].str.match(r"TrialTimeoutError: stopped after 4\.\d s and \d+ boosting").all()
     )
-    assert (fast["status"] == "ok").all() and fast["auc_roc"].notna().all()
+    assert (fast["status"] == "ok").all() and fast["best_iteration"].eq(50_000).all()
     info = json.loads((project / RUN_INFO).read_text())
-    assert info["n_timed_out"] == 3 and info["trial_timeout_s"] == 1.0
+    assert info["n_timed_out"] == 3 and info["trial_timeout_s"] == 4.0
     # Stored as final for this limit: a rerun with the same limit runs nothing again.
     again = kedro_run(
         project,

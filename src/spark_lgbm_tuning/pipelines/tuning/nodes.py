@@ -8,6 +8,7 @@ SparkContext.addFile, runs the job while logging progress, and assembles the res
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import itertools
 import json
@@ -75,22 +76,27 @@ MAX_CHECKED_COMBINATIONS = 2000
 LIGHTGBM_PARAMS_DOC = "https://lightgbm.readthedocs.io/en/latest/Parameters.html"
 
 
-def _lightgbm_names() -> frozenset[str]:
-    """Every LightGBM parameter name and alias this LightGBM version knows."""
+@functools.cache
+def _lightgbm_names() -> tuple[frozenset[str], frozenset[str]]:
+    """(canonical names, names and aliases) of every parameter this LightGBM version knows."""
     # The table LightGBM's C API dumps (LGBM_DumpParamAliases); the Python package reads it the
     # same way to resolve aliases.
     from lightgbm.basic import _ConfigAliases  # noqa: PLC0415 - the one use
 
     aliases = _ConfigAliases._get_all_param_aliases()
-    return frozenset(set(aliases) | {alias for names in aliases.values() for alias in names})
+    every = set(aliases) | {alias for names in aliases.values() for alias in names}
+    return frozenset(aliases), frozenset(every)
 
 
 def _unknown_lightgbm_name(section: str, name: str) -> str | None:
     """An error line when `name` is no LightGBM parameter (LightGBM itself only warns)."""
-    known = _lightgbm_names()
+    canonical, known = _lightgbm_names()
     if name in known:
         return None
-    close = difflib.get_close_matches(name, sorted(known), n=3)
+    # Suggest the documented names first; aliases only when no documented name is close.
+    close = difflib.get_close_matches(name, sorted(canonical), n=2) or difflib.get_close_matches(
+        name, sorted(known), n=2
+    )
     hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
     return (
         f"{section}.{name} is not a LightGBM parameter ({hint}see {LIGHTGBM_PARAMS_DOC}); "

@@ -147,7 +147,7 @@ class TrialStore:
                 continue
 
 
-class TrialStoreDataset(AbstractDataset[None, TrialStore]):
+class TrialStoreDataset(AbstractDataset[Any, TrialStore]):
     """Catalog entry whose load() returns the `TrialStore` at `path` (created on first append).
 
     Example catalog.yml entry:
@@ -164,7 +164,7 @@ class TrialStoreDataset(AbstractDataset[None, TrialStore]):
     def load(self) -> TrialStore:
         return TrialStore(Path(str(self._path)))
 
-    def save(self, data: None) -> None:
+    def save(self, data: Any) -> None:
         raise DatasetError(
             "tuning_trial_store is read-only in the catalog: run_trials appends to the "
             "TrialStore that load() returns"

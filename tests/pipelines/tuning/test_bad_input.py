@@ -1,0 +1,206 @@
+"""Bad inputs: each fails with one line naming the problem and the fix, before any Spark work.
+
+Each case runs `tuning` through a KedroSession on a scratch project (the `spark` fixture stands
+in for the hook's session) and checks that no node that touches Spark ran and that no output was
+written. Cases that concern the Spark environment are in tests/test_hooks.py:
+- unreachable master (fails within 30 s): test_unreachable_master_fails_fast_naming_the_url,
+  test_cluster_env_with_a_dead_master_fails_within_30_s_naming_it;
+- Java missing or too old: test_java_missing_is_explained, test_java_too_old_is_explained;
+- SPARK_MASTER unset with --env cluster: test_cluster_env_without_spark_master_fails_with_the_fix.
+The executors' Python is checked below on a real standalone cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from kedro.framework.session import KedroSession
+
+from spark_lgbm_tuning.hooks import MissingInputError
+from tests.cluster import flat_output, kedro_run
+
+from .data import scratch_project, time_folds, timeseries_data
+
+DATA_PATH = "data/01_raw/timeseries_classification.parquet"
+FOLDS_PATH = "data/05_model_input/timeseries_folds.parquet"
+OUTPUTS = (
+    "data/05_model_input/tuning_trials.parquet",
+    "data/07_model_output/tuning_results.parquet",
+    "data/07_model_output/tuning_run_info.json",
+    "data/07_model_output/tuning_trial_store",
+)
+SMALL = {"num_boost_round": 20, "early_stopping_rounds": 5}
+
+
+def _no_target(data):
+    return data.drop(columns="target")
+
+
+def _text_feature(data):
+    return data.assign(feature_2=data["feature_2"].map(lambda value: f"{value:.2f}"))
+
+
+def _nan_target(data):
+    return data.assign(target=data["target"].astype(float).where(data.index != 7, np.nan))
+
+
+def _inf_target(data):
+    return data.assign(target=data["target"].astype(float).where(data.index != 7, np.inf))
+
+
+def _one_class_first_fold(data):
+    # Fold 0 trains on rows 0..149 (TimeSeriesSplit of 600 rows into 3 folds).
+    target = data["target"].copy()
+    target.iloc[:150] = 1
+    return data.assign(target=target)
+
+
+CASES = {
+    "unknown_parameter": (
+        {"grid": {"num_leafs": [7, 15]}},
+        None,
+        "grid.num_leafs is not a LightGBM parameter (did you mean 'num_leaves'?",
+    ),
+    "invalid_value": (
+        {"grid": {"num_leaves": [-1, 15]}},
+        None,
+        "tuning.grid.num_leaves value -1 is refused by LightGBM (LightGBMError: Check failed: "
+        "(num_leaves) > (1)): choose values it accepts",
+    ),
+    "empty_grid": ({"grid": {}}, None, "grid must map at least one LightGBM parameter"),
+    "grid_above_max_trials": (
+        {"grid": {"num_leaves": [7, 15, 31]}, "max_trials": 4},
+        None,
+        "tuning.max_trials=4 but the grid has 3 combinations x 3 folds = 9 trials",
+    ),
+    "grid_above_max_trials_for_chosen_folds": (
+        {"grid": {"num_leaves": [7, 15, 31]}, "folds": [0, 1], "max_trials": 4},
+        None,
+        "= 6 trials, above max_trials=4 (allowed 1..1000000): shrink grid or raise max_trials",
+    ),
+    "target_missing": ({}, _no_target, "The data has no `target` column"),
+    "non_numeric_feature": (
+        {},
+        _text_feature,
+        "Feature column(s) {'feature_2': 'object'} are not numeric: LightGBM needs numbers",
+    ),
+    "nan_target": ({}, _nan_target, "The target has 1 NaN or infinite value(s) (first rows [7])"),
+    "inf_target": ({}, _inf_target, "The target has 1 NaN or infinite value(s) (first rows [7])"),
+    "one_class_training_fold": (
+        {},
+        _one_class_first_fold,
+        "Fold 0's training part (150 rows) has only class 1: LightGBM cannot learn a binary "
+        "classifier from it. Leave the fold out (tuning.folds)",
+    ),
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path, project_root: Path, spark):
+    with scratch_project(project_root, tmp_path) as root:
+        yield root
+
+
+def _write_inputs(project: Path, change=None) -> None:
+    data = timeseries_data()
+    folds = time_folds(data)
+    (change(data) if change else data).to_parquet(project / DATA_PATH)
+    folds.to_parquet(project / FOLDS_PATH)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_fails_with_one_clear_line_and_writes_nothing(project, caplog, case):
+    overrides, change, message = CASES[case]
+    _write_inputs(project, change)
+    # In the parameters file, not runtime params: those merge dicts key by key, so a grid could
+    # not be emptied or replaced.
+    path = project / "conf/base/parameters_tuning.yml"
+    parameters = yaml.safe_load(path.read_text())
+    parameters["tuning"].update({**SMALL, **overrides})
+    path.write_text(yaml.safe_dump(parameters, sort_keys=False))
+    caplog.set_level(logging.INFO)
+    with KedroSession.create(project_path=project) as session:
+        with pytest.raises(Exception) as caught:  # noqa: PT011 - the message is what matters
+            session.run(pipeline_names=["tuning"])
+
+    text = " ".join(str(caught.value).split())
+    assert message in text
+    assert "Running node: run_trials" not in caplog.text
+    assert [path for path in OUTPUTS if (project / path).exists()] == []
+
+
+def test_missing_input_dataset_names_the_pipeline_that_makes_it(project, caplog):
+    caplog.set_level(logging.INFO)
+    with KedroSession.create(project_path=project) as session:
+        with pytest.raises(MissingInputError) as caught:
+            session.run(pipeline_names=["tuning"])
+
+    message = str(caught.value)
+    assert "Input dataset 'timeseries_data@pandas' does not exist" in message
+    assert "timeseries_classification.parquet" in message
+    assert message.endswith("run `kedro run --pipeline data_generation` first.")
+    assert "Running node" not in caplog.text
+
+
+def _other_python() -> str | None:
+    """A Python on PATH whose minor version differs from this one (None if there is none)."""
+    for minor in range(8, 16):
+        if minor == sys.version_info[1]:
+            continue
+        found = shutil.which(f"python3.{minor}")
+        if found:
+            return found
+    return None
+
+
+def _bad_python_run(project: Path, cluster, python: str):
+    _write_inputs(project)
+    return kedro_run(
+        project,
+        "--env",
+        "cluster",
+        "--pipeline",
+        "tuning",
+        spark_master=cluster.master_url,
+        extra_env={"PYSPARK_PYTHON": python},
+    )
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+@pytest.mark.skipif(_other_python() is None, reason="no Python of another minor version on PATH")
+def test_executors_on_another_python_version_are_refused(project, standalone_cluster):
+    run = _bad_python_run(project, standalone_cluster, _other_python())
+    output = flat_output(run)
+    assert run.returncode != 0
+    assert f"Executors of {standalone_cluster.master_url}" in output
+    assert "Python 3." in output and "PYSPARK_PYTHON" in output
+    assert "Running node: run_trials" not in output
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_executors_that_cannot_run_the_drivers_python_are_refused(
+    project, standalone_cluster, tmp_path
+):
+    # An interpreter that reports another version and cannot run PySpark's worker: the same
+    # refusal as a real mismatch (the test above runs one where a second Python exists).
+    fake = tmp_path / "python3.99"
+    fake.write_text("#!/bin/sh\necho 'Python 3.99.0' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    run = _bad_python_run(project, standalone_cluster, os.fspath(fake))
+    output = flat_output(run)
+    assert run.returncode != 0
+    assert (
+        f"Executors of {standalone_cluster.master_url} cannot run this driver's Python "
+        f"3.{sys.version_info[1]}"
+    ) in output
+    assert "Point PYSPARK_PYTHON or spark.pyspark.python at a Python" in output
+    assert "Running node" not in output

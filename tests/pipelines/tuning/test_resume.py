@@ -1,0 +1,243 @@
+"""Resume: the trial store, reuse by trial_id, `resume: false`, and the driver's timeout backstop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.io import DatasetError
+
+from spark_lgbm_tuning import trial
+from spark_lgbm_tuning.pipelines.tuning import nodes
+from spark_lgbm_tuning.pipelines.tuning.nodes import (
+    TuningParams,
+    expand_search_space,
+    run_trials,
+)
+from spark_lgbm_tuning.pipelines.tuning.scheduler import JobScheduler
+from spark_lgbm_tuning.pipelines.tuning.trial_store import TrialStore, TrialStoreDataset
+from tests.pipelines.tuning.data import scratch_project, time_folds, timeseries_data
+
+METRICS = list(trial.CLASSIFICATION_METRICS)
+
+
+def _params(**overrides) -> TuningParams:
+    raw = {
+        "task": "classification",
+        "primary_metric": "auc_roc",
+        "fixed": {"objective": "binary", "seed": 1, "verbosity": -1},
+        "grid": {"num_leaves": [7, 15], "learning_rate": [0.1]},
+        "num_boost_round": 30,
+        "early_stopping_rounds": 5,
+        "progress_interval_s": 0.2,
+    }
+    return TuningParams.model_validate({**raw, **overrides})
+
+
+@pytest.fixture(scope="module")
+def data():
+    return timeseries_data()
+
+
+@pytest.fixture(scope="module")
+def folds(data):
+    return time_folds(data, n_splits=3)
+
+
+class _Messages(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _search(data, folds, params, store):
+    """run_trials with the log of the tuning nodes captured: (results, run_info, messages)."""
+    handler = _Messages()
+    nodes_logger = logging.getLogger(nodes.__name__)
+    nodes_logger.addHandler(handler)
+    level = nodes_logger.level
+    nodes_logger.setLevel(logging.INFO)
+    try:
+        trials = expand_search_space(data, folds, params)
+        results, info = run_trials(data, folds, trials, params, store)
+    finally:
+        nodes_logger.removeHandler(handler)
+        nodes_logger.setLevel(level)
+    return results.toPandas(), info, handler.messages
+
+
+# ------------------------------------------------------------------------------ the store
+
+
+def test_store_keeps_the_latest_row_and_ignores_temporary_files(tmp_path):
+    store = TrialStore(tmp_path / "store")
+    assert store.load().empty  # a store that does not exist yet is empty
+
+    store.append([{"trial_id": "a", "status": "failed", "fit_s": None}])
+    store.append([{"trial_id": "a", "status": "ok", "fit_s": 1.5}, {"trial_id": "b"}])
+    (store.path / ".batch-half-written.parquet.tmp").write_bytes(b"PAR1 cut short")
+    rows = store.load(["a"])
+
+    assert rows["trial_id"].tolist() == ["a"]
+    assert rows[["status", "fit_s"]].iloc[0].tolist() == ["ok", 1.5]
+    assert store.compact() == 2
+    assert len(store.batch_files()) == 1
+    assert sorted(store.load()["trial_id"]) == ["a", "b"]
+
+
+def test_an_unreadable_batch_is_named_with_the_fix(tmp_path):
+    store = TrialStore(tmp_path / "store")
+    store.append([{"trial_id": "a", "status": "ok"}])
+    damaged = store.path / "batch-20260101T000000000000Z-damaged.parquet"
+    damaged.write_bytes(b"not parquet")
+
+    with pytest.raises(DatasetError, match=f"Trial store batch {damaged} is unreadable.*move it"):
+        store.load()
+
+
+def test_the_catalog_entry_hands_out_the_store_and_refuses_saves(tmp_path):
+    dataset = TrialStoreDataset(path=str(tmp_path / "store"))
+
+    assert dataset.load().path == tmp_path / "store"
+    assert dataset.exists()
+    with pytest.raises(DatasetError, match="read-only in the catalog"):
+        dataset.save(pd.DataFrame({"trial_id": ["a"]}))
+
+
+# ------------------------------------------------------------------------------ run_trials
+
+
+def test_a_rerun_reuses_every_finished_trial(spark, data, folds, tmp_path):
+    store = TrialStore(tmp_path / "store")
+    first, first_info, _ = _search(data, folds, _params(), store)
+    again, info, messages = _search(data, folds, _params(), store)
+
+    assert first_info["n_run"] == 6 and first_info["n_reused"] == 0
+    assert info["n_reused"] == 6 and info["n_run"] == 0
+    assert f"Trial store {store.path}: 6 of 6 trials reused, 0 to run" in messages
+    pd.testing.assert_frame_equal(again, first)
+    assert len(store.batch_files()) == 1  # compacted at the end of each run
+
+
+def test_new_combinations_and_changed_data_run_exactly_what_changed(spark, data, folds, tmp_path):
+    store = TrialStore(tmp_path / "store")
+    _, _, _ = _search(data, folds, _params(), store)
+
+    wider = _params(grid={"num_leaves": [7, 15, 31], "learning_rate": [0.1]})
+    results, info, messages = _search(data, folds, wider, store)
+    assert info["n_reused"] == 6 and info["n_run"] == 3
+    assert any("6 of 9 trials reused, 3 to run" in message for message in messages)
+    assert results["trial_id"].is_unique and len(results) == 9
+    assert (results["status"] == "ok").all()
+    assert set(results["param_num_leaves"]) == {7, 15, 31}
+
+    changed = data.copy()
+    changed.loc[len(data) - 1, "feature_0"] += 1.0  # the last fold's test part only
+    results, info, _ = _search(changed, folds, wider, store)
+    assert info["n_reused"] == 6 and info["n_run"] == 3
+    # toPandas gives naive timestamps in the session time zone (UTC in the fixture).
+    ran_now = pd.Timestamp(info["started_at"]).tz_localize(None)
+    assert (results.loc[results["fold_id"] == 2, "started_at"] >= ran_now).all()
+    assert (results.loc[results["fold_id"] < 2, "started_at"] < ran_now).all()
+
+
+def test_resume_false_reruns_every_trial(spark, data, folds, tmp_path):
+    store = TrialStore(tmp_path / "store")
+    _search(data, folds, _params(), store)
+    results, info, messages = _search(data, folds, _params(resume=False), store)
+
+    assert info["n_reused"] == 0 and info["n_run"] == 6
+    assert any("tuning.resume is false: running all 6 trials again" in m for m in messages)
+    assert results["trial_id"].is_unique and len(results) == 6
+
+
+def test_timed_out_trials_run_again_only_when_the_limit_is_raised(spark, data, folds, tmp_path):
+    store = TrialStore(tmp_path / "store")
+    params = _params(num_boost_round=100_000, early_stopping_rounds=0, trial_timeout_s=0.2)
+    timed_out = _params(grid={"num_leaves": [7], "learning_rate": [0.001]})
+    # One combination, fixed rounds: every trial passes 0.2 s.
+    params = params.model_copy(update={"grid": timed_out.grid})
+    with pytest.raises(nodes.AllTrialsFailedError, match="TrialTimeoutError: stopped after 0.2"):
+        _search(data, folds, params, store)
+    stored = store.load()
+    assert (stored["status"] == "timed_out").all() and (stored["trial_timeout_s"] == 0.2).all()
+
+    with pytest.raises(nodes.AllTrialsFailedError):
+        _, _, _ = _search(data, folds, params, store)
+    assert len(store.batch_files()) == 1  # nothing ran: the same limit reuses them
+
+    raised = params.model_copy(update={"trial_timeout_s": 0.3})
+    with pytest.raises(nodes.AllTrialsFailedError, match="stopped after 0.3"):
+        _search(data, folds, raised, store)
+
+
+def test_the_driver_cancels_a_trial_its_executor_does_not_stop(spark, data, folds, tmp_path):
+    """The backstop: no executor-side limit, a driver deadline of 1 s -> job cancelled."""
+    # Trees that keep splitting on the largest fold: 100000 rounds would take minutes.
+    grid = {"num_leaves": [63], "learning_rate": [0.001], "min_child_samples": [2]}
+    params = _params(grid=grid, num_boost_round=100_000, early_stopping_rounds=0)
+    trials = expand_search_space(data, folds, params).tail(1)
+    sc = spark.sparkContext
+    workdir = Path(tempfile.mkdtemp(prefix="backstop_", dir=tmp_path))
+    shipped, errors, _ = nodes._ship_folds(sc, data, folds, trials, workdir)
+    specs, _ = nodes._trial_specs(
+        trials, params, shipped=shipped, errors=errors, task_cpus=1, run_token=workdir.name
+    )
+    assert specs[0].timeout_s is None
+    arrived = []
+    scheduler = JobScheduler(
+        sc,
+        run_token=workdir.name,
+        task_cpus=1,
+        on_rows=lambda rows, durable: arrived.extend((row, durable) for row in rows),
+        timeout_s=1.0,
+        cancel_grace_s=0.0,
+    )
+    began = time.monotonic()
+    stats = scheduler.run(trial.plan_tasks(specs))
+    elapsed = time.monotonic() - began
+    shutil.rmtree(workdir)
+
+    [(row, durable)] = arrived
+    assert stats.cancelled_for_timeout == 1 and durable
+    assert 1.0 < elapsed < 15
+    assert row["status"] == "timed_out"
+    assert "the driver cancelled its Spark job" in row["error"]
+    assert sc.parallelize(range(4), 2).sum() == 6  # the session is still usable
+
+
+# ------------------------------------------------------------------------------ through Kedro
+
+
+@pytest.mark.slow
+def test_a_second_kedro_run_reuses_the_stored_trials(tmp_path, project_root, spark, caplog):
+    caplog.set_level(logging.INFO)
+    search = {"grid": {"num_leaves": [7, 15], "learning_rate": [0.1], "min_child_samples": [20]}}
+    search |= {"num_boost_round": 30, "early_stopping_rounds": 5}
+    with scratch_project(project_root, tmp_path) as project:
+        data = timeseries_data()
+        data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
+        time_folds(data).to_parquet(project / "data/05_model_input/timeseries_folds.parquet")
+        infos = []
+        for _ in range(2):
+            with KedroSession.create(
+                project_path=project, runtime_params={"tuning": search}
+            ) as session:
+                session.run(pipeline_names=["tuning"])
+            info_path = project / "data/07_model_output/tuning_run_info.json"
+            infos.append(json.loads(info_path.read_text()))
+        results = pd.read_parquet(project / "data/07_model_output/tuning_results.parquet")
+
+    assert [(info["n_reused"], info["n_run"]) for info in infos] == [(0, 6), (6, 0)]
+    assert len(results) == 6 and results["trial_id"].is_unique
+    assert (project / "data/07_model_output/tuning_trial_store").is_dir()
