@@ -13,8 +13,10 @@ A session that already exists (a test fixture, a notebook's own) is reused and n
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import pkgutil
 import re
 import shutil
 import signal
@@ -27,7 +29,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 from kedro.framework.hooks import hook_impl
-from kedro.framework.project import find_pipelines
 from pyspark import InheritableThread, SparkConf
 from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
@@ -393,16 +394,23 @@ class RunGuardHooks:
 
 
 def _producers(dataset: str) -> list[str]:
-    """Names of the registered pipelines that write `dataset` (transcoding ignored)."""
+    """Names of the project's pipeline packages that write `dataset` (transcoding ignored).
+
+    Not `kedro.framework.project.pipelines` nor `find_pipelines`: a run loads only the pipelines
+    it was asked for, and the producer is usually another one.
+    """
+    package = importlib.import_module(f"{__package__}.pipelines")
     base = dataset.split("@", maxsplit=1)[0]
     found = []
-    # find_pipelines, not kedro.framework.project.pipelines: a run loads only the pipelines it
-    # was asked for, and the producer is usually another one.
-    for name, registered in find_pipelines().items():
-        if name == "__default__":
+    for module in pkgutil.iter_modules(package.__path__):
+        create = getattr(
+            importlib.import_module(f"{package.__name__}.{module.name}"), "create_pipeline", None
+        )
+        if create is None:
             continue
-        if any(output.split("@")[0] == base for output in registered.all_outputs()):
-            found.append(name)
+        outputs = create().all_outputs()
+        if any(output.split("@", maxsplit=1)[0] == base for output in outputs):
+            found.append(module.name)
     return sorted(found)
 
 

@@ -77,6 +77,8 @@ class ClusterState:
     memory: str
     python: str
     processes: list[ProcessInfo] = field(default_factory=list)
+    # The environment variable the spark.authenticate secret was read from (never the secret).
+    auth_secret_env: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClusterState:
@@ -145,6 +147,7 @@ class LocalSparkCluster:
         state_file: str | Path | None = None,
         python: str = sys.executable,
         startup_timeout_s: float = 90.0,
+        auth_secret_env: str | None = None,
     ) -> None:
         if workers < 0 or cores < 1:
             raise LocalClusterError(
@@ -159,6 +162,9 @@ class LocalSparkCluster:
         )
         self.python = python
         self.startup_timeout_s = startup_timeout_s
+        # spark.authenticate: the master, workers and every driver share the secret in this
+        # variable; drivers without it are refused.
+        self.auth_secret_env = auth_secret_env
         self.state: ClusterState | None = None
         # Popen handles exist only in the process that started the daemons; they let stop() reap.
         self._popens: dict[int, subprocess.Popen] = {}
@@ -177,6 +183,7 @@ class LocalSparkCluster:
             run_dir=state.run_dir,
             state_file=path,
             python=state.python,
+            auth_secret_env=state.auth_secret_env,
         )
         cluster.state = state
         return cluster
@@ -203,6 +210,8 @@ class LocalSparkCluster:
         env["SPARK_MASTER_OPTS"] = (
             env.get("SPARK_MASTER_OPTS", "") + " -Dspark.master.rest.enabled=false"
         ).strip()
+        if self.auth_secret_env:
+            env["SPARK_CONF_DIR"] = str(self.run_dir / "conf")
         # A SPARK_MASTER exported for `kedro run --env cluster` must not leak into the daemons.
         env.pop("SPARK_MASTER", None)
         return env
@@ -241,6 +250,7 @@ class LocalSparkCluster:
                 )
         began = time.monotonic()
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        self._write_auth_defaults()
         master_port, master_webui, *worker_webuis = free_ports(2 + self.workers)
         master_url = f"spark://{HOST}:{master_port}"
         self.state = ClusterState(
@@ -252,6 +262,7 @@ class LocalSparkCluster:
             cores=self.cores,
             memory=self.memory,
             python=self.python,
+            auth_secret_env=self.auth_secret_env,
         )
         try:
             master_args = ["--host", HOST, "--port", str(master_port)]
@@ -291,6 +302,30 @@ class LocalSparkCluster:
             self.state.master_webui_url,
         )
         return master_url
+
+    def _write_auth_defaults(self) -> None:
+        """spark-defaults.conf with the shared secret, readable by this user only.
+
+        A file in SPARK_CONF_DIR rather than -D options: command lines are visible to every
+        user in `ps`. docker/entrypoint.sh does the same for the compose cluster.
+        """
+        if not self.auth_secret_env:
+            return
+        secret = os.environ.get(self.auth_secret_env, "")
+        if not secret:
+            raise LocalClusterError(
+                f"--auth-secret-env {self.auth_secret_env}: that environment variable is unset or "
+                "empty; export a long random secret in it, e.g. "
+                f"export {self.auth_secret_env}=$(python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))')"
+            )
+        conf_dir = self.run_dir / "conf"
+        conf_dir.mkdir(parents=True, exist_ok=True)
+        defaults = conf_dir / "spark-defaults.conf"
+        descriptor = os.open(defaults, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(f"spark.authenticate true\nspark.authenticate.secret {secret}\n")
+        defaults.chmod(0o600)
 
     def _write_state(self) -> None:
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -432,6 +467,13 @@ def _parser() -> argparse.ArgumentParser:
         "--state-file", type=Path, default=None, help="default <run-dir>/state.json"
     )
     parser.add_argument("--timeout", type=float, default=90.0, help="start-up timeout, seconds")
+    parser.add_argument(
+        "--auth-secret-env",
+        metavar="VAR",
+        default=None,
+        help="turn on spark.authenticate with the secret in environment variable VAR; drivers "
+        "need SPARK_AUTHENTICATE=true and the same secret in SPARK_AUTH_SECRET (--env cluster)",
+    )
     return parser
 
 
@@ -449,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_dir=args.run_dir,
                 state_file=state_file,
                 startup_timeout_s=args.timeout,
+                auth_secret_env=args.auth_secret_env,
             )
             sys.stdout.write(cluster.start() + "\n")
         elif args.command == "stop":

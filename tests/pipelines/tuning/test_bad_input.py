@@ -12,9 +12,11 @@ The executors' Python is checked below on a real standalone cluster.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -66,7 +68,7 @@ CASES = {
     "unknown_parameter": (
         {"grid": {"num_leafs": [7, 15]}},
         None,
-        "grid.num_leafs is not a LightGBM parameter (did you mean 'num_leaves'?",
+        "grid.num_leafs is not a LightGBM parameter (did you mean 'num_leaves'",
     ),
     "invalid_value": (
         {"grid": {"num_leaves": [-1, 15]}},
@@ -149,13 +151,22 @@ def test_missing_input_dataset_names_the_pipeline_that_makes_it(project, caplog)
     assert "Running node" not in caplog.text
 
 
+@functools.cache
 def _other_python() -> str | None:
-    """A Python on PATH whose minor version differs from this one (None if there is none)."""
+    """A working Python on PATH of another minor version than this one (None if none)."""
     for minor in range(8, 16):
-        if minor == sys.version_info[1]:
-            continue
         found = shutil.which(f"python3.{minor}")
-        if found:
+        if minor == sys.version_info[1] or found is None:
+            continue
+        # pyenv shims exist for versions that are not installed: ask the interpreter itself.
+        probe = subprocess.run(
+            [found, "-c", "import sys; print(sys.version_info[1])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == str(minor):
             return found
     return None
 

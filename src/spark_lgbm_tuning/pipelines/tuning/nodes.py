@@ -662,12 +662,17 @@ _TO_PYTHON = {
 }
 
 
+def _is_missing(value: Any) -> bool:
+    """None, NaN, NaT or pd.NA (what a parquet round trip makes of a missing value)."""
+    return value is None or (not isinstance(value, str | bytes | list | dict) and pd.isna(value))
+
+
 def _spark_value(value: Any, data_type: T.DataType) -> Any:
     """A stored or computed value as the Python type Spark's `data_type` takes (None for NA).
 
     Rows read back from the trial store hold numpy/pandas values (NaN for a missing int).
     """
-    if value is None or (not isinstance(value, str | bytes | list | dict) and pd.isna(value)):
+    if _is_missing(value):
         return None
     convert = _TO_PYTHON.get(type(data_type))
     return value if convert is None else convert(value)
@@ -681,9 +686,9 @@ def _results_frame(
     records = []
     for row in rows:
         for name, kind in kinds.items():
+            # Reused rows take these from tuning_trials, where a missing value is pd.NA.
             value = row[f"param_{name}"]
-            row[f"param_{name}"] = None if value is None or pd.isna(value) else value
-            row[f"param_{name}"] = _param_value(row[f"param_{name}"], kind)
+            row[f"param_{name}"] = None if _is_missing(value) else _param_value(value, kind)
         records.append(
             tuple(_spark_value(row.get(field.name), field.dataType) for field in schema.fields)
         )

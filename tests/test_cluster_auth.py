@@ -1,0 +1,108 @@
+"""spark.authenticate on the no-Docker cluster: a driver with the shared secret runs, one without
+is refused. The secret comes from an environment variable, never a file in the repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from spark_lgbm_tuning.local_cluster import LocalClusterError, LocalSparkCluster
+from tests.cluster import flat_output, kedro_run, subprocess_env
+
+SECRET_ENV = "TEST_SPARK_AUTH_SECRET"
+REFUSAL = "Expected SaslMessage, received something else (maybe your client does not have SASL"
+REFUSAL_WITHIN_S = 60
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path, project_root: Path) -> Path:
+    """conf/ and pyproject.toml of this project (the package itself is installed)."""
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "conf").mkdir()
+    for env in ("base", "cluster"):
+        (project / "conf" / env).mkdir()
+        for path in (project_root / "conf" / env).glob("*.yml"):
+            (project / "conf" / env / path.name).write_text(path.read_text())
+    (project / "conf" / "local").mkdir()
+    (project / "pyproject.toml").write_text((project_root / "pyproject.toml").read_text())
+    return project
+
+
+def test_an_unset_secret_variable_is_refused_before_anything_starts(tmp_path, monkeypatch):
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    cluster = LocalSparkCluster(workers=0, run_dir=tmp_path, auth_secret_env=SECRET_ENV)
+
+    with pytest.raises(LocalClusterError, match=f"--auth-secret-env {SECRET_ENV}: that env"):
+        cluster.start()
+    assert not (tmp_path / "state.json").exists()
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_a_driver_needs_the_clusters_secret(tmp_path, monkeypatch, project_copy):
+    secret = secrets.token_urlsafe(24)
+    monkeypatch.setenv(SECRET_ENV, secret)
+    run_dir = tmp_path / "cluster"
+    with LocalSparkCluster(workers=1, run_dir=run_dir, auth_secret_env=SECRET_ENV) as cluster:
+        defaults = run_dir / "conf" / "spark-defaults.conf"
+        assert stat.S_IMODE(defaults.stat().st_mode) == 0o600
+        assert secret not in (run_dir / "state.json").read_text()
+        assert json.loads((run_dir / "state.json").read_text())["auth_secret_env"] == SECRET_ENV
+
+        # With SPARK_AUTHENTICATE and the secret, the hook's session runs a job on the executors
+        # (its Python probe) and the data_generation pipeline completes.
+        allowed = kedro_run(
+            project_copy,
+            "--env",
+            "cluster",
+            "--pipeline",
+            "data_generation",
+            "--params",
+            "data_generation.n_samples=500,data_generation.n_features=4",
+            spark_master=cluster.master_url,
+            extra_env={"SPARK_AUTHENTICATE": "true", "SPARK_AUTH_SECRET": secret},
+        )
+        assert allowed.returncode == 0, flat_output(allowed)[-3000:]
+        assert "Executors of " in flat_output(allowed)
+
+        # Without it the master refuses the connection (Spark would retry for a minute).
+        log = tmp_path / "refused.log"
+        with log.open("w") as handle:
+            refused = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "kedro",
+                    "run",
+                    "--env",
+                    "cluster",
+                    "--pipeline",
+                    "data_generation",
+                ],
+                cwd=project_copy,
+                env=subprocess_env(cluster.master_url),
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            deadline = time.monotonic() + REFUSAL_WITHIN_S
+            while time.monotonic() < deadline and REFUSAL not in log.read_text(errors="replace"):
+                time.sleep(0.5)
+        finally:
+            os.killpg(refused.pid, signal.SIGKILL)
+            refused.wait(30)
+    output = log.read_text(errors="replace")
+    assert REFUSAL in output
+    assert "Failed to connect to master" in output
+    assert "Executors of " not in output
