@@ -17,6 +17,7 @@ import pytest
 
 from spark_lgbm_tuning.local_cluster import LocalClusterError, LocalSparkCluster
 from tests.cluster import flat_output, kedro_run, subprocess_env
+from tests.project_copy import copy_project
 
 SECRET_ENV = "TEST_SPARK_AUTH_SECRET"
 REFUSAL = "Expected SaslMessage, received something else (maybe your client does not have SASL"
@@ -24,18 +25,8 @@ REFUSAL_WITHIN_S = 60
 
 
 @pytest.fixture
-def project_copy(tmp_path: Path, project_root: Path) -> Path:
-    """conf/ and pyproject.toml of this project (the package itself is installed)."""
-    project = tmp_path / "project"
-    (project / "src").mkdir(parents=True)
-    (project / "conf").mkdir()
-    for env in ("base", "cluster"):
-        (project / "conf" / env).mkdir()
-        for path in (project_root / "conf" / env).glob("*.yml"):
-            (project / "conf" / env / path.name).write_text(path.read_text())
-    (project / "conf" / "local").mkdir()
-    (project / "pyproject.toml").write_text((project_root / "pyproject.toml").read_text())
-    return project
+def project_copy(tmp_path: Path) -> Path:
+    return copy_project(tmp_path / "project")
 
 
 def test_an_unset_secret_variable_is_refused_before_anything_starts(tmp_path, monkeypatch):

@@ -28,21 +28,14 @@ from spark_lgbm_tuning.hooks import (
 from spark_lgbm_tuning.local_cluster import LocalSparkCluster, free_ports
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
 from tests.cluster import flat_output, kedro_run, run_python
+from tests.project_copy import copy_project
 
 FAIL_WITHIN_S = 30
 
 
 @pytest.fixture
-def project_copy(tmp_path: Path, project_root: Path) -> Path:
-    """conf/ and pyproject.toml of this project (the package itself is installed)."""
-    shutil.copytree(
-        project_root / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local")
-    )
-    (tmp_path / "conf" / "local").mkdir()
-    shutil.copy(project_root / "pyproject.toml", tmp_path / "pyproject.toml")
-    # Kedro's bootstrap wants the source dir to exist; the package comes from the venv.
-    (tmp_path / "src").mkdir()
-    return tmp_path
+def project_copy(tmp_path: Path) -> Path:
+    return copy_project(tmp_path)
 
 
 @pytest.fixture

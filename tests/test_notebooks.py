@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,22 +19,14 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from tests.project_copy import copy_project
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 EXPECTED_NOTEBOOKS = (
     "01_data_and_folds.ipynb",
     "02_tuning_results.ipynb",
     "03_debug_one_trial.ipynb",
-)
-DATA_LAYERS = (
-    "01_raw",
-    "02_intermediate",
-    "03_primary",
-    "04_feature",
-    "05_model_input",
-    "06_models",
-    "07_model_output",
-    "08_reporting",
 )
 # Small enough for CI (the run takes ~20 s on 2 cores): 4000 rows x 8 features, 4 folds and a
 # 2-combination grid (learning_rate keeps its two values) = 8 trials.
@@ -83,24 +74,6 @@ PROBES = {
 
 def _env() -> dict[str, str]:
     return {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
-
-
-def _copy_project(destination: Path) -> Path:
-    """conf/ (without local/), pyproject.toml, .telemetry, notebooks/, an empty src/, data layers.
-
-    The package itself is installed (editable); Kedro's bootstrap only needs src/ to exist.
-    """
-    shutil.copytree(
-        PROJECT_ROOT / "conf", destination / "conf", ignore=shutil.ignore_patterns("local")
-    )
-    (destination / "conf" / "local").mkdir()
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy(PROJECT_ROOT / name, destination / name)
-    shutil.copytree(NOTEBOOKS_DIR, destination / "notebooks")
-    (destination / "src").mkdir()
-    for layer in DATA_LAYERS:
-        (destination / "data" / layer).mkdir(parents=True)
-    return destination
 
 
 def _execute(notebook_path: Path, probe: str | None = None) -> nbformat.NotebookNode:
@@ -197,7 +170,7 @@ def test_kedro_jupyter_lab_help_starts_no_server(tmp_path):
 @pytest.fixture(scope="module")
 def executed_project(tmp_path_factory) -> Path:
     """A copy of the project after a small default `kedro run` (data_generation, tuning, reporting)."""
-    project = _copy_project(tmp_path_factory.mktemp("notebook_project"))
+    project = copy_project(tmp_path_factory.mktemp("notebook_project"), notebooks=True)
     result = subprocess.run(
         [KEDRO, "run", "--params", SMALL_RUN_PARAMS],
         cwd=project,
@@ -259,7 +232,7 @@ def test_debug_notebook_reproduces_the_executor_trial_on_the_driver(executed_pro
 @pytest.mark.slow
 def test_results_notebook_fails_on_a_project_that_has_not_run(tmp_path):
     """Before any `kedro run` the first catalog.load fails the cell, and the test sees it."""
-    project = _copy_project(tmp_path)
+    project = copy_project(tmp_path, notebooks=True)
     with pytest.raises(CellExecutionError) as raised:
         _execute(project / "notebooks" / "02_tuning_results.ipynb")
     # The first dataset the notebook loads, named in the error the reader sees.

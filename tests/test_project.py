@@ -14,7 +14,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog
 
-from tests.pipelines.tuning.data import scratch_project
+from tests.project_copy import scratch_project
 
 ENVS = ("base", "local", "docker", "cluster", "reference")
 DEFAULT_PIPELINES = ("data_generation", "tuning", "reporting")
@@ -64,9 +64,7 @@ def test_every_dataset_of_every_pipeline_has_a_catalog_entry(registered, project
 @pytest.mark.slow
 def test_default_run_writes_the_report_and_says_where(spark, project_root, tmp_path, caplog):
     """`kedro run` with no pipeline: data_generation -> tuning -> reporting, on small data."""
-    with scratch_project(project_root, tmp_path / "project") as project:
-        for layer in ("06_models",):
-            (project / "data" / layer).mkdir(parents=True, exist_ok=True)
+    with scratch_project(tmp_path / "project") as project:
         caplog.set_level(logging.INFO)
         with KedroSession.create(project_path=project, runtime_params=SMALL_RUN) as session:
             session.run()

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import copy
-import os
-import shutil
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from kedro.framework.startup import bootstrap_project
 
 from spark_lgbm_tuning.pipelines.data_generation.nodes import DataGenerationParams
+from tests.project_copy import scratch_project
 
 RawParams = dict[str, Any]
 
@@ -48,23 +45,10 @@ def make_params(base_raw_params: RawParams) -> Callable[..., DataGenerationParam
 
 
 @pytest.fixture
-def kedro_project(tmp_path: Path, project_root: Path, spark) -> Iterator[Path]:
-    """A scratch copy of the project (conf, pyproject.toml, .telemetry, empty data/ layers).
+def kedro_project(tmp_path: Path, spark) -> Iterator[Path]:
+    """A bootstrapped scratch copy of the project (tests/project_copy.py).
 
     Depends on `spark` so the project's hook reuses the test session instead of starting one.
-    bootstrap_project puts <project>/src on sys.path and PYTHONPATH; both are restored after.
     """
-    shutil.copytree(project_root / "conf", tmp_path / "conf")
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy(project_root / name, tmp_path / name)
-    (tmp_path / "src").mkdir()  # bootstrap_project checks that the source dir exists
-    for layer in ("01_raw", "05_model_input", "08_reporting"):
-        (tmp_path / "data" / layer).mkdir(parents=True)
-    saved_path, saved_pythonpath = list(sys.path), os.environ.get("PYTHONPATH")
-    bootstrap_project(tmp_path)
-    yield tmp_path
-    sys.path[:] = saved_path
-    if saved_pythonpath is None:
-        os.environ.pop("PYTHONPATH", None)
-    else:
-        os.environ["PYTHONPATH"] = saved_pythonpath
+    with scratch_project(tmp_path) as project:
+        yield project

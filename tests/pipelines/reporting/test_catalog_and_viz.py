@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog
 
 from spark_lgbm_tuning.pipelines.reporting import create_pipeline
+from tests.project_copy import copy_project
 
 VIZ_PIPELINES = ("data_generation", "tuning", "reporting")
 
@@ -39,12 +39,7 @@ def test_reporting_parameters_are_in_the_config(project_root):
 @pytest.mark.slow
 def test_kedro_viz_build_lists_every_node_of_the_three_pipelines(project_root, tmp_path):
     """`kedro viz build` (offline) on a copy of the project shows every registered node."""
-    shutil.copytree(
-        project_root / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local")
-    )
-    shutil.copy(project_root / "pyproject.toml", tmp_path)
-    (tmp_path / "conf" / "local").mkdir()
-    (tmp_path / "src").mkdir()  # the package itself is installed (editable)
+    copy_project(tmp_path)
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
     kedro = Path(sys.executable).with_name("kedro")
     result = subprocess.run(

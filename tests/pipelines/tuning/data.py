@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import sys
-from collections.abc import Iterator
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-from kedro.framework.startup import bootstrap_project
 from sklearn.datasets import make_classification, make_regression
 from sklearn.model_selection import KFold, TimeSeriesSplit
 
@@ -60,29 +52,3 @@ def kfold_folds(data: pd.DataFrame) -> pd.DataFrame:
         (positions[fold_of != k], positions[fold_of == k]) for k in sorted(set(fold_of.tolist()))
     ]
     return _long_table(splits)
-
-
-@contextlib.contextmanager
-def scratch_project(project_root: Path, target: Path) -> Iterator[Path]:
-    """A copy of the project (conf, pyproject.toml, .telemetry, empty data/) to run Kedro in.
-
-    The package itself is installed, so src/ stays empty. bootstrap_project puts <target>/src on
-    sys.path and PYTHONPATH; both are restored on exit.
-    """
-    shutil.copytree(project_root / "conf", target / "conf")
-    for name in ("pyproject.toml", ".telemetry"):
-        if (project_root / name).exists():
-            shutil.copy(project_root / name, target / name)
-    (target / "src").mkdir()
-    for layer in ("01_raw", "05_model_input", "07_model_output", "08_reporting"):
-        (target / "data" / layer).mkdir(parents=True)
-    saved_path, saved_pythonpath = list(sys.path), os.environ.get("PYTHONPATH")
-    bootstrap_project(target)
-    try:
-        yield target
-    finally:
-        sys.path[:] = saved_path
-        if saved_pythonpath is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved_pythonpath

@@ -27,8 +27,9 @@ from kedro.framework.session import KedroSession
 
 from spark_lgbm_tuning.hooks import MissingInputError
 from tests.cluster import flat_output, kedro_run
+from tests.project_copy import scratch_project
 
-from .data import scratch_project, time_folds, timeseries_data
+from .data import time_folds, timeseries_data
 
 DATA_PATH = "data/01_raw/timeseries_classification.parquet"
 FOLDS_PATH = "data/05_model_input/timeseries_folds.parquet"
@@ -106,7 +107,7 @@ CASES = {
 
 @pytest.fixture
 def project(tmp_path: Path, project_root: Path, spark):
-    with scratch_project(project_root, tmp_path) as root:
+    with scratch_project(tmp_path) as root:
         yield root
 
 

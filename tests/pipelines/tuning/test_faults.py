@@ -24,8 +24,9 @@ import yaml
 from spark_lgbm_tuning.local_cluster import LocalSparkCluster
 from spark_lgbm_tuning.pipelines.tuning.trial_store import TrialStore
 from tests.cluster import flat_output, kedro_run, subprocess_env
+from tests.project_copy import copy_project
 
-from .data import scratch_project, time_folds, timeseries_data
+from .data import time_folds, timeseries_data
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -48,8 +49,7 @@ WAIT_S = 240
 
 
 def _project(root: Path, project_root: Path, **overrides) -> Path:
-    with scratch_project(project_root, root) as project:
-        pass
+    project = copy_project(root)
     data = timeseries_data(n_rows=2000, n_features=6)
     data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
     time_folds(data, n_splits=3).to_parquet(

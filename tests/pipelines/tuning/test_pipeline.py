@@ -17,7 +17,8 @@ from kedro.validation.exceptions import ParameterValidationError
 
 from spark_lgbm_tuning.pipelines.tuning import create_pipeline
 from spark_lgbm_tuning.pipelines.tuning.nodes import TuningParams
-from tests.pipelines.tuning.data import scratch_project, time_folds, timeseries_data
+from tests.pipelines.tuning.data import time_folds, timeseries_data
+from tests.project_copy import scratch_project
 
 DATA_PATH = "data/01_raw/timeseries_classification.parquet"
 FOLDS_PATH = "data/05_model_input/timeseries_folds.parquet"
@@ -75,7 +76,7 @@ def test_sliced_expansion_runs_on_an_in_memory_catalog(project_root: Path):
 @pytest.fixture
 def kedro_project(tmp_path: Path, project_root: Path, spark):
     """A scratch project with small inputs; `spark` makes the hook reuse the test session."""
-    with scratch_project(project_root, tmp_path) as root:
+    with scratch_project(tmp_path) as root:
         data = timeseries_data()
         data.to_parquet(root / DATA_PATH)
         time_folds(data).to_parquet(root / FOLDS_PATH)

@@ -23,7 +23,8 @@ from spark_lgbm_tuning.pipelines.tuning.nodes import (
 )
 from spark_lgbm_tuning.pipelines.tuning.scheduler import JobScheduler
 from spark_lgbm_tuning.pipelines.tuning.trial_store import TrialStore, TrialStoreDataset
-from tests.pipelines.tuning.data import scratch_project, time_folds, timeseries_data
+from tests.pipelines.tuning.data import time_folds, timeseries_data
+from tests.project_copy import scratch_project
 
 METRICS = list(trial.CLASSIFICATION_METRICS)
 
@@ -224,7 +225,7 @@ def test_a_second_kedro_run_reuses_the_stored_trials(tmp_path, project_root, spa
     caplog.set_level(logging.INFO)
     search = {"grid": {"num_leaves": [7, 15], "learning_rate": [0.1], "min_child_samples": [20]}}
     search |= {"num_boost_round": 30, "early_stopping_rounds": 5}
-    with scratch_project(project_root, tmp_path) as project:
+    with scratch_project(tmp_path) as project:
         data = timeseries_data()
         data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
         time_folds(data).to_parquet(project / "data/05_model_input/timeseries_folds.parquet")

@@ -17,7 +17,8 @@ from kedro.validation.exceptions import ParameterValidationError
 from spark_lgbm_tuning import trial
 from spark_lgbm_tuning.pipeline_registry import register_pipelines
 from spark_lgbm_tuning.pipelines.tuning_regression import create_pipeline
-from tests.pipelines.tuning.data import kfold_folds, regression_data, scratch_project
+from tests.pipelines.tuning.data import kfold_folds, regression_data
+from tests.project_copy import scratch_project
 
 DATA_PATH = "data/01_raw/regression.parquet"
 FOLDS_PATH = "data/05_model_input/regression_folds.parquet"
@@ -67,7 +68,7 @@ def test_find_pipelines_registers_both_tuning_pipelines():
 @pytest.fixture
 def kedro_project(tmp_path: Path, project_root: Path, spark):
     """A scratch project with small regression inputs; the hook reuses the `spark` session."""
-    with scratch_project(project_root, tmp_path) as root:
+    with scratch_project(tmp_path) as root:
         data = regression_data()
         data.to_parquet(root / DATA_PATH)
         kfold_folds(data).to_parquet(root / FOLDS_PATH)
