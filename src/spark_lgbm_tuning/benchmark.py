@@ -405,6 +405,8 @@ def measure_limit(
     built: dict[tuple[int, str], tuple[lgb.Dataset, lgb.Dataset]] = {}
     binning: dict[str, dict[str, float]] = {}
     boosting_s: dict[str, float] = {}
+    boosting_cpu_s: dict[str, float] = {}
+    process = psutil.Process()
     rows = {fold_id: (train, test) for fold_id, train, test in fold_indices(folds)}
     for trial_id, fold_id, params, rounds in trials:
         key = (fold_id, trial.stable_hash(trial.dataset_params(params)))
@@ -436,10 +438,15 @@ def measure_limit(
                 "valid_sets": [valid_set],
                 "callbacks": [lgb.early_stopping(early_stopping_rounds, verbose=False)],
             }
+        cpu_before = process.cpu_times()
         started = time.perf_counter()
         lgb.train(params, train_set, num_boost_round=rounds, **kwargs)
         boosting_s[trial_id] = time.perf_counter() - started
-    return {"boosting_s": boosting_s, "binning": binning}
+        cpu_after = process.cpu_times()
+        boosting_cpu_s[trial_id] = (cpu_after.user - cpu_before.user) + (
+            cpu_after.system - cpu_before.system
+        )
+    return {"boosting_s": boosting_s, "boosting_cpu_s": boosting_cpu_s, "binning": binning}
 
 
 # ------------------------------------------------------------------------------ one run
@@ -541,6 +548,8 @@ def run_mode(
     if "limit" in extra:
         entry["limit_detail"] = {
             "sum_boosting_s": sum(extra["limit"]["boosting_s"].values()),
+            # CPU seconds of those runs: below sum_boosting_s when other processes took cores.
+            "sum_boosting_cpu_s": sum(extra["limit"]["boosting_cpu_s"].values()),
             "slots": n_slots,
             "binning": extra["limit"]["binning"],
         }
@@ -555,6 +564,10 @@ def trial_figures(results: pd.DataFrame, run_info: dict[str, Any]) -> dict[str, 
         "driver_binning_s": run_info["binning_s"],
         "job_s": run_info["job_s"],
         "sum_fit_s": float(ok["fit_s"].sum()),
+        # CPU seconds of the fits (cpu_utilisation x fit_s x 1 thread): the work itself, which
+        # other processes on the machine do not inflate the way they inflate wall seconds.
+        "sum_fit_cpu_s": float((ok["cpu_utilisation"] * ok["fit_s"]).sum()),
+        "median_cpu_utilisation": float(ok["cpu_utilisation"].median()),
         "sum_data_load_s": float(ok["data_load_s"].sum()),
         "sum_predict_s": float(ok["predict_s"].sum()),
         "median_peak_rss_mb": float(ok["peak_rss_mb"].median()),
