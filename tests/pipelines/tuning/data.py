@@ -7,6 +7,8 @@ import pandas as pd
 from sklearn.datasets import make_classification, make_regression
 from sklearn.model_selection import KFold, TimeSeriesSplit
 
+from spark_lgbm_tuning.pipelines.tuning.nodes import TuningParams
+
 
 def timeseries_data(n_rows: int = 600, n_features: int = 5, seed: int = 0) -> pd.DataFrame:
     """date, feature_0..n-1 (float32), target (0/1), sorted by date: the timeseries_data contract."""
@@ -52,3 +54,17 @@ def kfold_folds(data: pd.DataFrame) -> pd.DataFrame:
         (positions[fold_of != k], positions[fold_of == k]) for k in sorted(set(fold_of.tolist()))
     ]
     return _long_table(splits)
+
+
+def tuning_params(**overrides) -> TuningParams:
+    """Small, fast tuning parameters (2 combinations, 30 rounds), with top-level overrides."""
+    raw = {
+        "task": "classification",
+        "primary_metric": "auc_roc",
+        "fixed": {"objective": "binary", "seed": 1, "verbosity": -1},
+        "grid": {"num_leaves": [7, 15], "learning_rate": [0.1]},
+        "num_boost_round": 30,
+        "early_stopping_rounds": 5,
+        "progress_interval_s": 0.2,
+    }
+    return TuningParams.model_validate({**raw, **overrides})

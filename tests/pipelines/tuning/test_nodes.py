@@ -20,31 +20,7 @@ from spark_lgbm_tuning.pipelines.tuning.nodes import (
     expand_search_space,
     run_trials,
 )
-from tests.pipelines.tuning.data import time_folds, timeseries_data
-
-
-def _params(**overrides) -> TuningParams:
-    raw = {
-        "task": "classification",
-        "primary_metric": "auc_roc",
-        "fixed": {"objective": "binary", "seed": 1, "verbosity": -1},
-        "grid": {"num_leaves": [7, 15], "learning_rate": [0.1]},
-        "num_boost_round": 30,
-        "early_stopping_rounds": 5,
-        "progress_interval_s": 0.2,
-    }
-    return TuningParams.model_validate({**raw, **overrides})
-
-
-@pytest.fixture(scope="module")
-def data():
-    return timeseries_data()
-
-
-@pytest.fixture(scope="module")
-def folds(data):
-    return time_folds(data, n_splits=3)
-
+from tests.pipelines.tuning.data import tuning_params
 
 # ------------------------------------------------------------------------------ parameters
 
@@ -86,7 +62,7 @@ def test_shipped_parameter_files_validate(project_root, path, key, combinations)
 )
 def test_invalid_parameters_name_the_parameter(overrides, message):
     with pytest.raises(ValidationError) as error:
-        _params(**overrides)
+        tuning_params(**overrides)
 
     assert message in str(error.value)
 
@@ -95,7 +71,7 @@ def test_invalid_parameters_name_the_parameter(overrides, message):
 
 
 def test_expand_counts_columns_and_stable_ids(data, folds):
-    params = _params(grid={"num_leaves": [7, 15], "learning_rate": [0.05, 0.1]})
+    params = tuning_params(grid={"num_leaves": [7, 15], "learning_rate": [0.05, 0.1]})
     trials = expand_search_space(data, folds, params)
     again = expand_search_space(data.copy(), folds.copy(), params)
 
@@ -111,7 +87,7 @@ def test_expand_counts_columns_and_stable_ids(data, folds):
 
 
 def test_trial_ids_change_only_for_folds_whose_data_changed(data, folds):
-    params = _params()
+    params = tuning_params()
     before = expand_search_space(data, folds, params).set_index(["combo_id", "fold_id"])
     changed = data.copy()
     changed.loc[len(data) - 1, "feature_0"] += 1.0  # a row of the last fold's test part only
@@ -123,7 +99,7 @@ def test_trial_ids_change_only_for_folds_whose_data_changed(data, folds):
 
 
 def test_expand_uses_only_the_chosen_folds(data, folds):
-    trials = expand_search_space(data, folds, _params(folds=[2]))
+    trials = expand_search_space(data, folds, tuning_params(folds=[2]))
 
     assert trials["fold_id"].unique().tolist() == [2]
 
@@ -143,7 +119,7 @@ def test_expand_rejects_bad_inputs(data, folds, params, folds_change, message):
     elif folds_change == "bad_row":
         folds = folds.assign(row=folds["row"] + 10)
     with pytest.raises(ValueError, match=message):
-        expand_search_space(data, folds, _params(**params))
+        expand_search_space(data, folds, tuning_params(**params))
 
 
 # ------------------------------------------------------------------------------ run_trials
@@ -152,7 +128,7 @@ def test_expand_rejects_bad_inputs(data, folds, params, folds_change, message):
 @pytest.fixture(scope="module")
 def successful_run(spark, data, folds):
     """One search of 2 combinations x 3 folds, with its log records."""
-    params = _params()
+    params = tuning_params()
     trials = expand_search_space(data, folds, params)
     handler = _Records()
     nodes_logger = logging.getLogger("spark_lgbm_tuning.pipelines.tuning.nodes")
@@ -235,7 +211,7 @@ def _refused_on_executors(trials, **lgb_params):
 
 
 def test_run_trials_keeps_going_past_failing_trials(spark, data, folds):
-    params = _params(grid={"num_leaves": [3, 7], "learning_rate": [0.1]})
+    params = tuning_params(grid={"num_leaves": [3, 7], "learning_rate": [0.1]})
     trials = expand_search_space(data, folds, params)
     failing = trials["param_num_leaves"] == 3
     trials = pd.concat(
@@ -254,7 +230,7 @@ def test_run_trials_keeps_going_past_failing_trials(spark, data, folds):
 
 
 def test_a_bad_dataset_param_fails_only_its_trials(spark, data, folds):
-    params = _params(grid={"num_leaves": [7], "max_bin": [2, 63]})
+    params = tuning_params(grid={"num_leaves": [7], "max_bin": [2, 63]})
     trials = expand_search_space(data, folds, params)
     failing = trials["param_max_bin"] == 2
     trials = pd.concat(
@@ -270,7 +246,7 @@ def test_a_bad_dataset_param_fails_only_its_trials(spark, data, folds):
 
 
 def test_run_trials_raises_when_every_trial_fails(spark, data, folds):
-    params = _params(grid={"num_leaves": [7]})
+    params = tuning_params(grid={"num_leaves": [7]})
     trials = _refused_on_executors(expand_search_space(data, folds, params), num_leaves=-1)
 
     with pytest.raises(AllTrialsFailedError, match=r"All 3 trials failed. First errors: Light"):
@@ -278,7 +254,7 @@ def test_run_trials_raises_when_every_trial_fails(spark, data, folds):
 
 
 def test_run_trials_refuses_trials_of_other_data(spark, data, folds):
-    params = _params()
+    params = tuning_params()
     trials = expand_search_space(data, folds, params)
     changed = data.assign(feature_1=data["feature_1"] * 2)
 
@@ -287,8 +263,8 @@ def test_run_trials_refuses_trials_of_other_data(spark, data, folds):
 
 
 def test_run_trials_refuses_trials_of_another_grid(spark, data, folds):
-    trials = expand_search_space(data, folds, _params())
-    other = _params(grid={"max_depth": [3]})
+    trials = expand_search_space(data, folds, tuning_params())
+    other = tuning_params(grid={"max_depth": [3]})
 
     with pytest.raises(ValueError, match=r"grid asks for \['param_max_depth'\]"):
         run_trials(data, folds, trials, other)

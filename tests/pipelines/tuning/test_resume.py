@@ -17,39 +17,15 @@ from kedro.io import DatasetError
 from spark_lgbm_tuning import trial
 from spark_lgbm_tuning.pipelines.tuning import nodes
 from spark_lgbm_tuning.pipelines.tuning.nodes import (
-    TuningParams,
     expand_search_space,
     run_trials,
 )
 from spark_lgbm_tuning.pipelines.tuning.scheduler import JobScheduler
 from spark_lgbm_tuning.pipelines.tuning.trial_store import TrialStore, TrialStoreDataset
-from tests.pipelines.tuning.data import time_folds, timeseries_data
+from tests.pipelines.tuning.data import time_folds, timeseries_data, tuning_params
 from tests.project_copy import scratch_project
 
 METRICS = list(trial.CLASSIFICATION_METRICS)
-
-
-def _params(**overrides) -> TuningParams:
-    raw = {
-        "task": "classification",
-        "primary_metric": "auc_roc",
-        "fixed": {"objective": "binary", "seed": 1, "verbosity": -1},
-        "grid": {"num_leaves": [7, 15], "learning_rate": [0.1]},
-        "num_boost_round": 30,
-        "early_stopping_rounds": 5,
-        "progress_interval_s": 0.2,
-    }
-    return TuningParams.model_validate({**raw, **overrides})
-
-
-@pytest.fixture(scope="module")
-def data():
-    return timeseries_data()
-
-
-@pytest.fixture(scope="module")
-def folds(data):
-    return time_folds(data, n_splits=3)
 
 
 class _Messages(logging.Handler):
@@ -120,8 +96,8 @@ def test_the_catalog_entry_hands_out_the_store_and_refuses_saves(tmp_path):
 
 def test_a_rerun_reuses_every_finished_trial(spark, data, folds, tmp_path):
     store = TrialStore(tmp_path / "store")
-    first, first_info, _ = _search(data, folds, _params(), store)
-    again, info, messages = _search(data, folds, _params(), store)
+    first, first_info, _ = _search(data, folds, tuning_params(), store)
+    again, info, messages = _search(data, folds, tuning_params(), store)
 
     assert first_info["n_run"] == 6 and first_info["n_reused"] == 0
     assert info["n_reused"] == 6 and info["n_run"] == 0
@@ -132,9 +108,9 @@ def test_a_rerun_reuses_every_finished_trial(spark, data, folds, tmp_path):
 
 def test_new_combinations_and_changed_data_run_exactly_what_changed(spark, data, folds, tmp_path):
     store = TrialStore(tmp_path / "store")
-    _, _, _ = _search(data, folds, _params(), store)
+    _, _, _ = _search(data, folds, tuning_params(), store)
 
-    wider = _params(grid={"num_leaves": [7, 15, 31], "learning_rate": [0.1]})
+    wider = tuning_params(grid={"num_leaves": [7, 15, 31], "learning_rate": [0.1]})
     results, info, messages = _search(data, folds, wider, store)
     assert info["n_reused"] == 6 and info["n_run"] == 3
     assert any("6 of 9 trials reused, 3 to run" in message for message in messages)
@@ -154,8 +130,8 @@ def test_new_combinations_and_changed_data_run_exactly_what_changed(spark, data,
 
 def test_resume_false_reruns_every_trial(spark, data, folds, tmp_path):
     store = TrialStore(tmp_path / "store")
-    _search(data, folds, _params(), store)
-    results, info, messages = _search(data, folds, _params(resume=False), store)
+    _search(data, folds, tuning_params(), store)
+    results, info, messages = _search(data, folds, tuning_params(resume=False), store)
 
     assert info["n_reused"] == 0 and info["n_run"] == 6
     assert any("tuning.resume is false: running all 6 trials again" in m for m in messages)
@@ -164,8 +140,8 @@ def test_resume_false_reruns_every_trial(spark, data, folds, tmp_path):
 
 def test_timed_out_trials_run_again_only_when_the_limit_is_raised(spark, data, folds, tmp_path):
     store = TrialStore(tmp_path / "store")
-    params = _params(num_boost_round=100_000, early_stopping_rounds=0, trial_timeout_s=0.2)
-    timed_out = _params(grid={"num_leaves": [7], "learning_rate": [0.001]})
+    params = tuning_params(num_boost_round=100_000, early_stopping_rounds=0, trial_timeout_s=0.2)
+    timed_out = tuning_params(grid={"num_leaves": [7], "learning_rate": [0.001]})
     # One combination, fixed rounds: every trial passes 0.2 s.
     params = params.model_copy(update={"grid": timed_out.grid})
     with pytest.raises(nodes.AllTrialsFailedError, match="TrialTimeoutError: stopped after 0.2"):
@@ -186,7 +162,7 @@ def test_the_driver_cancels_a_trial_its_executor_does_not_stop(spark, data, fold
     """The backstop: no executor-side limit, a driver deadline of 1 s -> job cancelled."""
     # Trees that keep splitting on the largest fold: 100000 rounds would take minutes.
     grid = {"num_leaves": [63], "learning_rate": [0.001], "min_child_samples": [2]}
-    params = _params(grid=grid, num_boost_round=100_000, early_stopping_rounds=0)
+    params = tuning_params(grid=grid, num_boost_round=100_000, early_stopping_rounds=0)
     trials = expand_search_space(data, folds, params).tail(1)
     sc = spark.sparkContext
     workdir = Path(tempfile.mkdtemp(prefix="backstop_", dir=tmp_path))

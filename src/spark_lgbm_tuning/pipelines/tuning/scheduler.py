@@ -242,6 +242,11 @@ class JobScheduler:
         tracker = self.sc.statusTracker()
         now = time.monotonic()
         limit = self.timeout_s + self.cancel_grace_s
+        # With spark.ui.enabled=false Spark keeps no live task counts (numActiveTasks stays 0);
+        # an active stage is then the signal. Jobs are submitted only into free task slots, so
+        # a submitted job's task starts at once.
+        live_task_counts = self.sc.getConf().get("spark.ui.enabled", "true").lower() != "false"
+        active_stages = set(tracker.getActiveStageIds())
         for job in in_flight.values():
             if job.cancelled:
                 continue
@@ -250,7 +255,12 @@ class JobScheduler:
                 info = tracker.getJobInfo(job_id)
                 for stage_id in info.stageIds if info else []:
                     stage = tracker.getStageInfo(stage_id)
-                    active += stage.numActiveTasks if stage else 0
+                    if stage is None:
+                        continue
+                    if live_task_counts:
+                        active += stage.numActiveTasks
+                    else:
+                        active += int(stage_id in active_stages)
             if active == 0:
                 job.running_since = None
             elif job.running_since is None:
