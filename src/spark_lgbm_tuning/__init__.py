@@ -1,4 +1,3 @@
-"""spark-lgbm-tuning
-"""
+"""spark-lgbm-tuning"""
 
 __version__ = "0.1"
