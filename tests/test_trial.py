@@ -84,7 +84,9 @@ def test_ok_trial_has_every_column(classification_arrays):
     assert (row["n_train"], row["n_test"]) == (400, 200)
     assert 1 <= row["best_iteration"] <= 60
     assert row["fit_s"] > 0 and row["predict_s"] >= 0 and row["data_load_s"] > 0
-    assert row["peak_rss_mb"] > 10 and row["cpu_utilisation"] > 0
+    # Process CPU time ticks every 10 ms, about as long as this whole fit: on such a short fit the
+    # ratio is quantised (0, 1, 2, ...), so only its presence is checked here.
+    assert row["peak_rss_mb"] > 10 and row["cpu_utilisation"] >= 0
     assert row["executor_id"] == "local" and row["host"]
     assert row["started_at"] <= row["ended_at"]
     assert json.loads(row["params_json"]) == params
