@@ -71,6 +71,34 @@ def kedro_run(
     )
 
 
+def run_tuning_on_cluster(
+    project_dir: Path, cluster: LocalSparkCluster, *args: str, **kwargs
+) -> subprocess.CompletedProcess[str]:
+    """`kedro run --env cluster --pipeline tuning ARGS` against `cluster`."""
+    return kedro_run(
+        project_dir,
+        "--env",
+        "cluster",
+        "--pipeline",
+        "tuning",
+        *args,
+        spark_master=cluster.master_url,
+        **kwargs,
+    )
+
+
+def executors_per_worker(cluster: LocalSparkCluster, app_id: str) -> list[int]:
+    """How many executors (running or finished) each worker gave application `app_id`."""
+    return [
+        sum(
+            1
+            for executor in page["executors"] + page["finishedexecutors"]
+            if executor["appid"] == app_id
+        )
+        for page in worker_json(cluster)
+    ]
+
+
 def run_python(script: str, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
     """`python -c script ARGS` with this venv's Python, output captured as text."""
     return subprocess.run(

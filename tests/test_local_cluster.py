@@ -16,7 +16,7 @@ from spark_lgbm_tuning.local_cluster import (
     free_ports,
     spark_home,
 )
-from tests.cluster import run_python, worker_json
+from tests.cluster import executors_per_worker, run_python
 
 # A plain SparkSession on the cluster, as the issue specifies; prints the application id.
 JOB_SCRIPT = """
@@ -97,15 +97,7 @@ def test_a_job_runs_with_an_executor_on_each_worker(standalone_cluster):
 
     apps = {app["id"]: app for app in standalone_cluster.master_json()["completedapps"]}
     assert apps[job["app_id"]]["name"] == "local-cluster-test-job"
-    executors_per_worker = [
-        sum(
-            1
-            for executor in page["executors"] + page["finishedexecutors"]
-            if executor["appid"] == job["app_id"]
-        )
-        for page in worker_json(standalone_cluster)
-    ]
-    assert executors_per_worker == [1, 1]
+    assert executors_per_worker(standalone_cluster, job["app_id"]) == [1, 1]
 
 
 @pytest.mark.cluster

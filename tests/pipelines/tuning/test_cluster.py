@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.cluster import flat_output, kedro_run, worker_json
+from tests.cluster import executors_per_worker, flat_output, kedro_run, run_tuning_on_cluster
 from tests.project_copy import copy_project
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -39,35 +39,17 @@ def _write_grid(project: Path, grid: dict) -> None:
     path.write_text(yaml.safe_dump(parameters, sort_keys=False))
 
 
-def _executors_per_worker(cluster, app_id: str) -> list[int]:
-    return [
-        sum(
-            1
-            for executor in page["executors"] + page["finishedexecutors"]
-            if executor["appid"] == app_id
-        )
-        for page in worker_json(cluster)
-    ]
-
-
 def test_tuning_runs_every_trial_on_both_workers(standalone_cluster, cluster_project):
     grid = {"num_leaves": [7, 15], "learning_rate": [0.05, 0.1], "min_child_samples": [10, 40]}
     _write_grid(cluster_project, grid)
-    run = kedro_run(
-        cluster_project,
-        "--env",
-        "cluster",
-        "--pipeline",
-        "tuning",
-        spark_master=standalone_cluster.master_url,
-    )
+    run = run_tuning_on_cluster(cluster_project, standalone_cluster)
     assert run.returncode == 0, flat_output(run)[-4000:]
 
     info = json.loads((cluster_project / "data/07_model_output/tuning_run_info.json").read_text())
     assert info["spark_master"] == standalone_cluster.master_url
     apps = {app["id"]: app for app in standalone_cluster.master_json()["completedapps"]}
     assert info["app_id"] in apps
-    assert _executors_per_worker(standalone_cluster, info["app_id"]) == [1, 1]
+    assert executors_per_worker(standalone_cluster, info["app_id"]) == [1, 1]
 
     results = pd.read_parquet(cluster_project / "data/07_model_output/tuning_results.parquet")
     assert len(results) == 8 * 4  # combinations x folds
@@ -82,14 +64,7 @@ def test_a_failing_combination_fails_only_its_trials(standalone_cluster, cluster
     # Random forests need bagging or feature_fraction < 1: (rf, 1.0) is refused by LightGBM on
     # the executors, while each value is valid in another combination.
     _write_grid(cluster_project, {"boosting": ["gbdt", "rf"], "feature_fraction": [1.0, 0.5]})
-    run = kedro_run(
-        cluster_project,
-        "--env",
-        "cluster",
-        "--pipeline",
-        "tuning",
-        spark_master=standalone_cluster.master_url,
-    )
+    run = run_tuning_on_cluster(cluster_project, standalone_cluster)
     assert run.returncode == 0, flat_output(run)[-4000:]
 
     results = pd.read_parquet(cluster_project / "data/07_model_output/tuning_results.parquet")

@@ -23,7 +23,7 @@ import yaml
 
 from spark_lgbm_tuning.local_cluster import LocalSparkCluster
 from spark_lgbm_tuning.pipelines.tuning.trial_store import TrialStore
-from tests.cluster import flat_output, kedro_run, subprocess_env
+from tests.cluster import flat_output, kedro_run, run_tuning_on_cluster, subprocess_env
 from tests.project_copy import copy_project
 
 from .data import time_folds, timeseries_data
@@ -202,14 +202,7 @@ def test_a_trial_over_its_timeout_is_stored_timed_out_and_the_search_goes_on(
         early_stopping_rounds=0,
         trial_timeout_s=4.0,
     )
-    run = kedro_run(
-        project,
-        "--env",
-        "cluster",
-        "--pipeline",
-        "tuning",
-        spark_master=standalone_cluster.master_url,
-    )
+    run = run_tuning_on_cluster(project, standalone_cluster)
     assert run.returncode == 0, flat_output(run)[-4000:]
 
     results = _results(project)
@@ -224,13 +217,6 @@ def test_a_trial_over_its_timeout_is_stored_timed_out_and_the_search_goes_on(
     info = json.loads((project / RUN_INFO).read_text())
     assert info["n_timed_out"] == 3 and info["trial_timeout_s"] == 4.0
     # Stored as final for this limit: a rerun with the same limit runs nothing again.
-    again = kedro_run(
-        project,
-        "--env",
-        "cluster",
-        "--pipeline",
-        "tuning",
-        spark_master=standalone_cluster.master_url,
-    )
+    again = run_tuning_on_cluster(project, standalone_cluster)
     assert again.returncode == 0, flat_output(again)[-4000:]
     assert "6 of 6 trials reused, 0 to run" in flat_output(again)
