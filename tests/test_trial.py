@@ -7,7 +7,16 @@ import json
 import lightgbm as lgb
 import numpy as np
 import pytest
-from sklearn.metrics import log_loss, mean_absolute_error, roc_auc_score, root_mean_squared_error
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    log_loss,
+    mean_absolute_error,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    root_mean_squared_error,
+)
 
 from spark_lgbm_tuning import trial
 from spark_lgbm_tuning.trial import TrialSpec
@@ -120,6 +129,30 @@ def test_metrics_equal_a_plain_fit_from_the_shipped_binary(classification_arrays
     assert row["auc_roc"] == roc_auc_score(y_test, probability)
     assert row["logloss"] == log_loss(y_test, probability)
     assert row["accuracy"] == np.mean((probability >= 0.5) == y_test)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.random.default_rng(3).integers(0, 2, 500),
+        np.zeros(50, dtype=int),  # a single-class test part: no AUC, the rest defined
+        np.ones(50, dtype=int),
+    ],
+    ids=["both classes", "only 0", "only 1"],
+)
+def test_classification_metrics_equal_sklearn_scorers(labels):
+    """Accuracy/precision/recall/F1 read from the report equal sklearn's own scorers."""
+    probability = np.random.default_rng(4).random(len(labels))
+    predicted = (probability >= 0.5).astype(int)
+
+    metrics = trial.classification_metrics(labels.astype(float), probability)
+
+    assert metrics["accuracy"] == accuracy_score(labels, predicted)
+    assert metrics["precision"] == precision_score(labels, predicted, zero_division=0)
+    assert metrics["recall"] == recall_score(labels, predicted, zero_division=0)
+    assert metrics["f1"] == f1_score(labels, predicted, zero_division=0)
+    assert (metrics["auc_roc"] is None) == (len(np.unique(labels)) == 1)
+    assert set(json.loads(metrics["classification_report"])) >= {"0", "1", "accuracy"}
 
 
 def test_regression_metrics_equal_a_plain_fit():

@@ -29,14 +29,10 @@ import psutil
 from pyspark import SparkFiles, TaskContext
 from pyspark.accumulators import AccumulatorParam
 from sklearn.metrics import (
-    accuracy_score,
     classification_report,
-    f1_score,
     log_loss,
     mean_absolute_error,
-    precision_score,
     r2_score,
-    recall_score,
     roc_auc_score,
     root_mean_squared_error,
 )
@@ -341,17 +337,26 @@ def _peak_rss_mb(process: psutil.Process, peak_was_reset: bool, sampled_rss: int
 
 
 def classification_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, Any]:
-    """Metrics of P(class 1) against 0/1 labels; the report is sklearn's, as JSON."""
+    """Metrics of P(class 1) against 0/1 labels; the report is sklearn's, as JSON.
+
+    Accuracy, precision, recall and F1 are read from sklearn's classification report (class 1)
+    rather than computed again by four more sklearn calls: the same numbers, a few
+    milliseconds less per trial.
+    """
     labels = np.asarray(y_true).astype(int)
     predicted = (probability >= CLASSIFICATION_THRESHOLD).astype(int)
     # AUC is undefined on a test part with a single class; keep the other metrics.
     auc = roc_auc_score(labels, probability) if len(np.unique(labels)) == 2 else None
-    report = classification_report(labels, predicted, output_dict=True, zero_division=0)
+    # Both labels named: a single-class test part still has a row for class 1.
+    report = classification_report(
+        labels, predicted, labels=[0, 1], output_dict=True, zero_division=0
+    )
+    positive = report["1"]
     return {
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "precision": float(precision_score(labels, predicted, zero_division=0)),
-        "recall": float(recall_score(labels, predicted, zero_division=0)),
-        "f1": float(f1_score(labels, predicted, zero_division=0)),
+        "accuracy": float(report["accuracy"]),
+        "precision": float(positive["precision"]),
+        "recall": float(positive["recall"]),
+        "f1": float(positive["f1-score"]),
         "auc_roc": None if auc is None else float(auc),
         "logloss": float(log_loss(labels, probability, labels=[0, 1])),
         "classification_report": json.dumps(report, sort_keys=True),

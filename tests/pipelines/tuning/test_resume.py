@@ -166,10 +166,9 @@ def test_the_driver_cancels_a_trial_its_executor_does_not_stop(spark, data, fold
     trials = expand_search_space(data, folds, params).tail(1)
     sc = spark.sparkContext
     workdir = Path(tempfile.mkdtemp(prefix="backstop_", dir=tmp_path))
-    shipped, errors, _ = nodes._ship_folds(sc, data, folds, trials, workdir)
-    specs, _ = nodes._trial_specs(
-        trials, params, shipped=shipped, errors=errors, task_cpus=1, run_token=workdir.name
-    )
+    arrays = nodes._FoldArrays(data, nodes._fold_rows(folds, None, len(data)))
+    shipper = nodes._FoldShipper(sc, arrays, trials, workdir)
+    specs = nodes._trial_specs(trials, params, task_cpus=1, run_token=workdir.name)
     assert specs[0].timeout_s is None
     arrived = []
     scheduler = JobScheduler(
@@ -177,12 +176,14 @@ def test_the_driver_cancels_a_trial_its_executor_does_not_stop(spark, data, fold
         run_token=workdir.name,
         task_cpus=1,
         on_rows=lambda rows, durable: arrived.extend((row, durable) for row in rows),
+        prepare=shipper.prepare,
         timeout_s=1.0,
         cancel_grace_s=0.0,
     )
     began = time.monotonic()
     stats = scheduler.run(trial.plan_tasks(specs))
     elapsed = time.monotonic() - began
+    shipper.close()
     shutil.rmtree(workdir)
 
     [(row, durable)] = arrived

@@ -7,6 +7,7 @@ SparkContext.addFile, runs the job while logging progress, and assembles the res
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import hashlib
@@ -16,7 +17,8 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -313,22 +315,16 @@ def _lightgbm_refusal(x: np.ndarray, y: np.ndarray, lgb_params: dict[str, Any]) 
     return None
 
 
-def _check_grid_values(
-    data: pd.DataFrame,
-    features: list[str],
-    fold_rows: Mapping[int, tuple[np.ndarray, np.ndarray]],
-    params: TuningParams,
-) -> None:
+def _check_grid_values(arrays: _FoldArrays, params: TuningParams) -> None:
     """Let LightGBM check the grid's combinations on a slice of the data before any Spark work.
 
     A value every checked combination with it is refused for (num_leaves: -1, max_bin: 1, ...)
     would only fail trials: it is named here instead. Values valid alone but not together
     (boosting: rf without bagging) still run and come back as failed trials.
     """
-    train, _ = next(iter(fold_rows.values()))
+    train, _ = next(iter(arrays.rows.values()))
     sample = train[:VALUE_CHECK_ROWS]
-    x = data[features].to_numpy(dtype=np.float32)[sample]
-    y = data["target"].to_numpy(dtype=np.float64)[sample]
+    x, y = arrays.x[sample], arrays.y[sample]
     # value -> [combinations checked with it, reasons refused]
     outcomes: dict[tuple[str, str], list[Any]] = {}
     combinations = itertools.islice(params.combinations(), MAX_CHECKED_COMBINATIONS)
@@ -390,20 +386,32 @@ def _fold_rows(
     return result
 
 
-def _fold_arrays(
-    data: pd.DataFrame, features: list[str], train: np.ndarray, test: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    x = data[features].to_numpy(dtype=np.float32)
-    y = data["target"].to_numpy(dtype=np.float64)
-    return x[train], y[train], x[test], y[test]
+class _FoldArrays:
+    """The data as float32 features and float64 labels, converted once, with each fold's rows.
 
+    Fold parts are sliced on demand (a copy per call) rather than kept, so a search holds one
+    copy of the data however many folds it has.
+    """
 
-def _fingerprint(arrays: tuple[np.ndarray, ...], features: list[str]) -> str:
-    """A digest of a fold's exact data: trial ids change whenever the data does."""
-    payload = [features]
-    for array in arrays:
-        payload.append(hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest())
-    return trial.stable_hash(payload, length=32)
+    def __init__(
+        self, data: pd.DataFrame, fold_rows: Mapping[int, tuple[np.ndarray, np.ndarray]]
+    ) -> None:
+        self.features = _feature_columns(data)
+        self.x = data[self.features].to_numpy(dtype=np.float32)
+        self.y = data["target"].to_numpy(dtype=np.float64)
+        self.rows = dict(fold_rows)
+
+    def split(self, fold_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(x_train, y_train, x_test, y_test) of one fold."""
+        train, test = self.rows[fold_id]
+        return self.x[train], self.y[train], self.x[test], self.y[test]
+
+    def fingerprint(self, fold_id: int) -> str:
+        """A digest of the fold's exact data: trial ids change whenever the data does."""
+        payload: list[Any] = [self.features]
+        for array in self.split(fold_id):
+            payload.append(hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest())
+        return trial.stable_hash(payload, length=32)
 
 
 # ------------------------------------------------------------------------------ trials table
@@ -443,7 +451,7 @@ def expand_search_space(
     `combo_id` hashes the LightGBM parameters and boosting settings; `trial_id` adds the fold id
     and a fingerprint of the fold's data, so results of a changed dataset never share an id.
     """
-    features = _feature_columns(data)
+    _feature_columns(data)  # names a missing target or bad feature column first
     fold_rows = _fold_rows(folds, params.folds, len(data))
     _check_target(data, fold_rows, params.task)
     n_trials = params.n_combinations * len(fold_rows)
@@ -453,11 +461,12 @@ def expand_search_space(
             f"combinations x {len(fold_rows)} folds = {n_trials} trials (allowed 1..1000000): "
             "shrink tuning.grid, choose tuning.folds, or raise tuning.max_trials"
         )
-    _check_grid_values(data, features, fold_rows, params)
+    arrays = _FoldArrays(data, fold_rows)
+    _check_grid_values(arrays, params)
     kinds = {name: _column_kind(values) for name, values in params.grid.items()}
     rows = []
     for fold_id, (train, test) in fold_rows.items():
-        fingerprint = _fingerprint(_fold_arrays(data, features, train, test), features)
+        fingerprint = arrays.fingerprint(fold_id)
         for combination in params.combinations():
             lgb_params = params.lightgbm_params(combination)
             combo_payload = {
@@ -546,63 +555,91 @@ def _check_trials(trials: pd.DataFrame, params: TuningParams) -> None:
         )
 
 
-def _ship_folds(
-    sc: SparkContext,
-    data: pd.DataFrame,
-    folds: pd.DataFrame,
-    trials: pd.DataFrame,
-    workdir: Path,
-) -> tuple[dict[tuple[int, str], dict[str, str]], dict[tuple[int, str], Exception], float]:
-    """Bin each (fold, dataset params) once, save the binary and the test part, addFile them.
+class _FoldShipper:
+    """Bins each (fold, Dataset params) of a search once, saves the binary, ships it with addFile.
 
-    Returns file names per (fold_id, dataset_key), the binning errors, and the binning seconds.
+    A background thread works through the folds in the order the planned task groups first
+    need them: the first job starts as soon as its own fold is ready, and the other folds are
+    binned while it runs (LightGBM, hashlib and file writes release the GIL) instead of keeping
+    every executor idle until the last fold is binned. `files(group)` waits for its group's fold.
     """
-    features = _feature_columns(data)
-    fold_ids = sorted(int(fold_id) for fold_id in trials["fold_id"].unique())
-    fold_rows = _fold_rows(folds, fold_ids, len(data))
-    token = workdir.name
-    shipped: dict[tuple[int, str], dict[str, str]] = {}
-    errors: dict[tuple[int, str], Exception] = {}
-    binning_s = 0.0
-    for fold_id, (train, test) in fold_rows.items():
-        arrays = _fold_arrays(data, features, train, test)
-        fold_trials = trials[trials["fold_id"] == fold_id]
-        if set(fold_trials["fold_fingerprint"]) != {_fingerprint(arrays, features)}:
-            raise ValueError(
-                f"tuning_trials was expanded from other data for fold {fold_id} (fingerprint "
-                "mismatch): rerun expand_search_space on the current data and folds"
-            )
-        x_train, y_train, x_test, y_test = arrays
+
+    def __init__(
+        self, sc: SparkContext, arrays: _FoldArrays, trials: pd.DataFrame, workdir: Path
+    ) -> None:
+        self.sc = sc
+        self.arrays = arrays
+        self.workdir = workdir
         # Names carry the run token: SparkFiles is flat, and a name added twice with other
         # content is refused.
-        test_x = f"{token}_fold{fold_id}_test_x.npy"
-        test_y = f"{token}_fold{fold_id}_test_y.npy"
-        trial.write_test_part(x_test, y_test, workdir / test_x, workdir / test_y)
-        sc.addFile(str(workdir / test_x))
-        sc.addFile(str(workdir / test_y))
-        for dataset_key, group in fold_trials.groupby("dataset_key", sort=True):
-            lgb_params = json.loads(group["params_json"].iloc[0])
-            train_bin = f"{token}_fold{fold_id}_train_{dataset_key}.bin"
-            started = time.perf_counter()
-            try:
-                binned = trial.bin_train_part(x_train, y_train, lgb_params)
-                # workdir is fresh: LightGBM's save_binary keeps (and warns about) an existing file.
-                binned.save_binary(str(workdir / train_bin))
-            except Exception as error:
-                errors[(fold_id, str(dataset_key))] = error
-                continue
-            finally:
-                binning_s += time.perf_counter() - started
-            sc.addFile(str(workdir / train_bin))
-            shipped[(fold_id, str(dataset_key))] = {
-                "train_file": train_bin,
-                "test_x_file": test_x,
-                "test_y_file": test_y,
-            }
+        self.token = workdir.name
+        self.key_of = {
+            record["trial_id"]: (int(record["fold_id"]), str(record["dataset_key"]))
+            for record in trials[["trial_id", "fold_id", "dataset_key"]].to_dict("records")
+        }
+        first = trials.drop_duplicates(["fold_id", "dataset_key"])
+        self.params_of = {
+            (int(fold_id), str(key)): json.loads(params_json)
+            for fold_id, key, params_json in first[
+                ["fold_id", "dataset_key", "params_json"]
+            ].itertuples(index=False)
+        }
+        self.binning_s = 0.0
+        self._test_parts: dict[int, tuple[str, str]] = {}
+        self._shipped: dict[tuple[int, str], Future[dict[str, str] | Exception]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fold-shipper")
+
+    def start(self, groups: Sequence[list[TrialSpec]]) -> None:
+        """Queue every fold the groups use, in the order they first appear."""
+        for group in groups:
+            key = self.key_of[group[0].trial_id]
+            if key not in self._shipped:
+                self._shipped[key] = self._pool.submit(self._ship, key)
+
+    def close(self) -> None:
+        """Drop the folds not started yet and wait for the one being binned."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def prepare(self, group: list[TrialSpec]) -> tuple[list[TrialSpec], list[dict[str, Any]]]:
+        """The group with its shipped files, or no specs and failed rows if LightGBM cannot bin
+        its fold (that fails the same way every time: stored as final)."""
+        key = self.key_of[group[0].trial_id]
+        if key not in self._shipped:
+            self._shipped[key] = self._pool.submit(self._ship, key)
+        outcome = self._shipped[key].result()
+        if isinstance(outcome, Exception):
+            return [], [trial.failed_row(spec, outcome) for spec in group]
+        return [dataclasses.replace(spec, **outcome) for spec in group], []
+
+    def _ship(self, key: tuple[int, str]) -> dict[str, str] | Exception:
+        fold_id, dataset_key = key
+        x_train, y_train, x_test, y_test = self.arrays.split(fold_id)
+        if fold_id not in self._test_parts:
+            test_x = f"{self.token}_fold{fold_id}_test_x.npy"
+            test_y = f"{self.token}_fold{fold_id}_test_y.npy"
+            trial.write_test_part(x_test, y_test, self.workdir / test_x, self.workdir / test_y)
+            self.sc.addFile(str(self.workdir / test_x))
+            self.sc.addFile(str(self.workdir / test_y))
+            self._test_parts[fold_id] = (test_x, test_y)
+        test_x, test_y = self._test_parts[fold_id]
+        train_bin = f"{self.token}_fold{fold_id}_train_{dataset_key}.bin"
+        started = time.perf_counter()
+        try:
+            binned = trial.bin_train_part(x_train, y_train, self.params_of[key])
+            # workdir is fresh: LightGBM's save_binary keeps (and warns about) an existing file.
+            binned.save_binary(str(self.workdir / train_bin))
+        except Exception as error:  # noqa: BLE001 - LightGBM's refusal becomes failed trials
+            return error
+        finally:
+            self.binning_s += time.perf_counter() - started
+        self.sc.addFile(str(self.workdir / train_bin))
         logger.info(
-            "Fold %d: %d train / %d test rows binned and shipped", fold_id, len(train), len(test)
+            "Fold %d: %d train / %d test rows binned and shipped",
+            fold_id,
+            len(y_train),
+            len(y_test),
         )
-    return shipped, errors, binning_s
+        return {"train_file": train_bin, "test_x_file": test_x, "test_y_file": test_y}
 
 
 def _cluster_shape(sc: SparkContext, rows: list[dict[str, Any]]) -> tuple[int, int]:
@@ -618,19 +655,11 @@ def _cluster_shape(sc: SparkContext, rows: list[dict[str, Any]]) -> tuple[int, i
 
 
 def _trial_specs(
-    trials: pd.DataFrame,
-    params: TuningParams,
-    *,
-    shipped: Mapping[tuple[int, str], dict[str, str]],
-    errors: Mapping[tuple[int, str], Exception],
-    task_cpus: int,
-    run_token: str,
-) -> tuple[list[TrialSpec], list[dict[str, Any]]]:
-    """Specs of the trials to run (trial.plan_tasks orders them), and rows of those that cannot."""
-    specs, unrunnable = [], []
-    for record in trials.to_dict("records"):
-        key = (int(record["fold_id"]), str(record["dataset_key"]))
-        spec = TrialSpec(
+    trials: pd.DataFrame, params: TuningParams, *, task_cpus: int, run_token: str
+) -> list[TrialSpec]:
+    """Specs of the trials to run (trial.plan_tasks orders them; the shipper adds the files)."""
+    return [
+        TrialSpec(
             trial_id=record["trial_id"],
             combo_id=record["combo_id"],
             fold_id=int(record["fold_id"]),
@@ -643,13 +672,9 @@ def _trial_specs(
             run_token=run_token,
             n_train=int(record["n_train"]),
             timeout_s=params.trial_timeout_s,
-            **shipped.get(key, {}),
         )
-        if key in errors:
-            unrunnable.append(trial.failed_row(spec, errors[key]))
-        else:
-            specs.append(spec)
-    return specs, unrunnable
+        for record in trials.to_dict("records")
+    ]
 
 
 _TO_PYTHON = {
@@ -734,13 +759,11 @@ def _reusable_rows(
     return rows
 
 
-def _check_fingerprints(data: pd.DataFrame, folds: pd.DataFrame, trials: pd.DataFrame) -> None:
-    """Fail when tuning_trials was expanded from other data than `data` (any of its folds)."""
-    features = _feature_columns(data)
-    fold_ids = sorted(int(fold_id) for fold_id in trials["fold_id"].unique())
-    for fold_id, (train, test) in _fold_rows(folds, fold_ids, len(data)).items():
+def _check_fingerprints(arrays: _FoldArrays, trials: pd.DataFrame) -> None:
+    """Fail when tuning_trials was expanded from other data than `arrays` (any of its folds)."""
+    for fold_id in arrays.rows:
         expected = set(trials.loc[trials["fold_id"] == fold_id, "fold_fingerprint"])
-        if expected != {_fingerprint(_fold_arrays(data, features, train, test), features)}:
+        if expected != {arrays.fingerprint(fold_id)}:
             raise ValueError(
                 f"tuning_trials was expanded from other data for fold {fold_id} (fingerprint "
                 "mismatch): rerun expand_search_space on the current data and folds"
@@ -749,8 +772,7 @@ def _check_fingerprints(data: pd.DataFrame, folds: pd.DataFrame, trials: pd.Data
 
 def _run_missing(
     sc: SparkContext,
-    data: pd.DataFrame,
-    folds: pd.DataFrame,
+    arrays: _FoldArrays,
     to_run: pd.DataFrame,
     *,
     params: TuningParams,
@@ -759,19 +781,11 @@ def _run_missing(
 ) -> tuple[SearchStats, float, float]:
     """Bin and ship the folds of `to_run`, run its trials; returns (stats, binning s, job s)."""
     workdir = Path(tempfile.mkdtemp(prefix="lgbm_tuning_"))
+    shipper = _FoldShipper(sc, arrays, to_run, workdir)
     try:
-        shipped, errors, binning_s = _ship_folds(sc, data, folds, to_run, workdir)
-        specs, unrunnable = _trial_specs(
-            to_run,
-            params,
-            shipped=shipped,
-            errors=errors,
-            task_cpus=task_cpus,
-            run_token=workdir.name,
-        )
-        # A fold that LightGBM cannot bin fails the same way every time: stored as final.
-        progress.add(unrunnable, True)
+        specs = _trial_specs(to_run, params, task_cpus=task_cpus, run_token=workdir.name)
         groups = trial.plan_tasks(specs)
+        shipper.start(groups)
         logger.info(
             "Running %d trials as %d Spark jobs on %s (%d task slots now), %d LightGBM "
             "thread(s) per trial (spark.task.cpus)%s",
@@ -788,14 +802,16 @@ def _run_missing(
             run_token=workdir.name,
             task_cpus=task_cpus,
             on_rows=progress.add,
+            prepare=shipper.prepare,
             timeout_s=params.trial_timeout_s,
             progress=progress.log,
             progress_interval_s=params.progress_interval_s,
         )
         stats = scheduler.run(groups)
         progress.log()
-        return stats, binning_s, time.perf_counter() - job_started
+        return stats, shipper.binning_s, time.perf_counter() - job_started
     finally:
+        shipper.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -856,7 +872,9 @@ def run_trials(
             "one from conf/<env>/spark.yml) or create one before calling it"
         )
     _check_trials(trials, params)
-    _check_fingerprints(data, folds, trials)
+    fold_ids = sorted(int(fold_id) for fold_id in trials["fold_id"].unique())
+    arrays = _FoldArrays(data, _fold_rows(folds, fold_ids, len(data)))
+    _check_fingerprints(arrays, trials)
     sc = spark.sparkContext
     task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))
     started_at = datetime.now(UTC)
@@ -880,7 +898,7 @@ def run_trials(
     stats, binning_s, job_s = SearchStats(), 0.0, 0.0
     if not to_run.empty:
         stats, binning_s, job_s = _run_missing(
-            sc, data, folds, to_run, params=params, progress=progress, task_cpus=task_cpus
+            sc, arrays, to_run, params=params, progress=progress, task_cpus=task_cpus
         )
     wall_s = time.perf_counter() - started
     ended_at = datetime.now(UTC)

@@ -3,9 +3,9 @@
 A single `collect()` of every trial would bring nothing back until the last trial ended, so an
 interrupt or a driver crash would lose the whole search. Here each group of trials (see
 `trial.plan_tasks`; most groups hold one trial) is its own Spark job, submitted from a driver
-thread while fewer jobs than task slots are in flight, in the planned (longest-first) order. Each
-job's rows go to `on_rows` as soon as it returns, so an interrupt loses at most the jobs in
-flight.
+thread while fewer jobs than task slots (plus one queued) are in flight, in the planned
+(longest-first) order. Each job's rows go to `on_rows` as soon as it returns, so an interrupt
+loses at most the jobs in flight.
 
 - Spark retries a task lost with its executor; a job still returns one result per trial, so a
   retry cannot duplicate a trial. A lost executor is logged (the status tracker's executor list
@@ -42,6 +42,9 @@ CANCEL_GRACE_S = 30.0
 # How long an interrupted search waits for its cancelled jobs' threads to end.
 CANCEL_JOIN_S = 10.0
 
+# Called with a task group before it is submitted: returns the group ready to run (e.g. with its
+# fold's shipped files) and result rows for trials that cannot run (an empty group is skipped).
+PrepareCallback = Callable[[list[TrialSpec]], tuple[list[TrialSpec], list[dict[str, Any]]]]
 # Durable rows go to the trial store; the rows of a job that Spark gave up on (its task failed
 # spark.task.maxFailures times, its executor kept dying) are reported but run again next time.
 RowsCallback = Callable[[list[dict[str, Any]], bool], None]
@@ -111,7 +114,7 @@ class _Job:
 
 
 class JobScheduler:
-    """Runs task groups as Spark jobs, at most one per task slot at a time (see module doc)."""
+    """Runs task groups as Spark jobs, one per task slot plus one queued (see module doc)."""
 
     def __init__(
         self,
@@ -120,6 +123,7 @@ class JobScheduler:
         run_token: str,
         task_cpus: int,
         on_rows: RowsCallback,
+        prepare: PrepareCallback | None = None,
         timeout_s: float | None = None,
         cancel_grace_s: float | None = None,
         progress: Callable[[], None] | None = None,
@@ -129,11 +133,19 @@ class JobScheduler:
         self.run_token = run_token
         self.task_cpus = task_cpus
         self.on_rows = on_rows
+        self.prepare = prepare
         self.timeout_s = timeout_s
         self.cancel_grace_s = CANCEL_GRACE_S if cancel_grace_s is None else cancel_grace_s
         self.progress = progress
         self.progress_interval_s = progress_interval_s
         self.stats = SearchStats()
+        # With spark.ui.enabled=false Spark keeps no live task counts (numActiveTasks stays 0).
+        self._live_task_counts = sc.getConf().get("spark.ui.enabled", "true").lower() != "false"
+        # One job more than there are slots waits in Spark's FIFO queue, so a slot that frees
+        # up starts the next trial at once instead of after the driver's round trip (noticing
+        # the result, submitting a job). Without live task counts a queued job would look
+        # running to the timeout backstop, so then none waits.
+        self._queued = 1 if timeout_s is None or self._live_task_counts else 0
         self._results: queue.Queue[tuple[int, list[dict[str, Any]] | None, BaseException | None]]
         self._results = queue.Queue()
         # A module function: pickled by reference, so nothing from the driver travels with it.
@@ -171,8 +183,14 @@ class JobScheduler:
         try:
             while pending or in_flight:
                 slots = task_slots(self.sc, self.task_cpus)
-                while pending and len(in_flight) < slots:
+                while pending and len(in_flight) < slots + self._queued:
                     index, group = pending.pop()
+                    if self.prepare is not None:
+                        group, unrunnable = self.prepare(group)
+                        if unrunnable:
+                            self.on_rows(unrunnable, True)
+                        if not group:
+                            continue
                     in_flight[index] = self._submit(index, group)
                 self._hand_over(in_flight, block=True)
                 self._watch_executors(watch)
@@ -243,9 +261,9 @@ class JobScheduler:
         now = time.monotonic()
         limit = self.timeout_s + self.cancel_grace_s
         # With spark.ui.enabled=false Spark keeps no live task counts (numActiveTasks stays 0);
-        # an active stage is then the signal. Jobs are submitted only into free task slots, so
-        # a submitted job's task starts at once.
-        live_task_counts = self.sc.getConf().get("spark.ui.enabled", "true").lower() != "false"
+        # an active stage is then the signal. No job is queued then (see __init__), so a
+        # submitted job's task starts at once.
+        live_task_counts = self._live_task_counts
         active_stages = set(tracker.getActiveStageIds())
         for job in in_flight.values():
             if job.cancelled:
