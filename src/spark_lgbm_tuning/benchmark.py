@@ -116,6 +116,8 @@ class Settings:
     modes: tuple[str, ...] = MODES
     levers: tuple[str, ...] = ()
     rounds_grid: tuple[int, ...] = ()
+    # spark.task.cpus (LightGBM threads per trial); None: conf/base/spark.yml's.
+    task_cpus: int | None = None
     out_dir: Path | None = PROJECT_ROOT / "docs" / "benchmarks"
     tag: str | None = None
     seed: int = 42
@@ -193,9 +195,13 @@ def trial_list(
 # ------------------------------------------------------------------------------ Spark
 
 
-def spark_settings(master: str, worker_reuse: bool = True) -> dict[str, Any]:
+def spark_settings(
+    master: str, worker_reuse: bool = True, task_cpus: int | None = None
+) -> dict[str, Any]:
     """conf/base/spark.yml with the benchmark's master (what the hook reads for `kedro run`)."""
     settings = yaml.safe_load((CONF / "spark.yml").read_text())
+    if task_cpus is not None:
+        settings["spark.task.cpus"] = task_cpus
     settings.update(
         {
             "spark.master": master,
@@ -224,7 +230,9 @@ def spark_session(
     trial_levers = [name for name in disabled if name in trial.LEVERS]
     previous = os.environ.get(trial.DISABLE_LEVERS_ENV)
     os.environ[trial.DISABLE_LEVERS_ENV] = ",".join(trial_levers)
-    conf = build_spark_conf(spark_settings(settings.master, "worker_reuse" not in disabled))
+    conf = build_spark_conf(
+        spark_settings(settings.master, "worker_reuse" not in disabled, settings.task_cpus)
+    )
     conf.set(f"spark.executorEnv.{trial.DISABLE_LEVERS_ENV}", ",".join(trial_levers))
     executor_python(conf)
     spark = SparkSession.builder.config(conf=conf).getOrCreate()
@@ -529,6 +537,16 @@ def run_mode(
                 limit = measure_limit(data, folds, trials, params.early_stopping_rounds, workdir)
                 wall_s = sum(limit["boosting_s"].values()) / n_slots
                 extra["limit"] = limit
+                if task_cpus > 1:
+                    # The same work in single-thread core-seconds over every core: what one
+                    # thread per trial could reach, to compare layouts (threads x slots).
+                    single = [(tid, fid, {**p, "num_threads": 1}, r) for tid, fid, p, r in trials]
+                    single_limit = measure_limit(
+                        data, folds, single, params.early_stopping_rounds, workdir
+                    )
+                    extra["single_thread_limit_s"] = sum(single_limit["boosting_s"].values()) / (
+                        n_slots * task_cpus
+                    )
             times[method].append(wall_s)
             logger.info("%s, %s: %.2f s", mode, method, wall_s)
     table = {method: summarise(values) for method, values in times.items()}
@@ -539,6 +557,12 @@ def run_mode(
         "methods": table,
     }
     entry.update(ratios(table, len(trials)))
+    if "single_thread_limit_s" in extra:
+        ours = _median(table, "ours")
+        entry["single_thread_limit_s"] = extra["single_thread_limit_s"]
+        entry["ratio_to_single_thread_limit"] = (
+            ours / extra["single_thread_limit_s"] if ours else None
+        )
     if "ours_results" in extra and "reference_results" in extra:
         entry["metrics_vs_reference"] = metric_differences(
             extra["ours_results"], extra["reference_results"]
@@ -674,6 +698,15 @@ def table_markdown(report: dict[str, Any]) -> str:
                 + ("" if speedup is None else f"{speedup:.3f}x")
                 + " |"
             )
+        if entry.get("single_thread_limit_s"):
+            ratio = entry.get("ratio_to_single_thread_limit")
+            lines += [
+                "",
+                f"Limit with one LightGBM thread per trial on every core (the same work in "
+                f"single-thread core-seconds / cores): {entry['single_thread_limit_s']:.2f} s"
+                + ("" if ratio is None else f"; ours is {ratio:.3f} x that")
+                + ".",
+            ]
         check = entry.get("metrics_vs_reference")
         if check:
             worst = max(check["max_abs_diff"].values())
@@ -807,6 +840,11 @@ def _parser() -> argparse.ArgumentParser:
         help="also time ours with this optimisation off (repeatable)",
     )
     parser.add_argument("--rounds-grid", default="", help="e.g. 100,200,400: shared-rounds run")
+    parser.add_argument(
+        "--task-cpus",
+        type=int,
+        help="spark.task.cpus: LightGBM threads per trial (default: conf/base/spark.yml's)",
+    )
     parser.add_argument("--rows", type=int, help="override the size's rows")
     parser.add_argument("--combos", type=int, choices=(2, 4, 8), help="override the combinations")
     parser.add_argument("--fixed-rounds", type=int, help="override the fixed rounds")
@@ -838,6 +876,7 @@ def main(argv: list[str] | None = None) -> int:
         modes=tuple(name for name in args.modes.split(",") if name),
         levers=tuple(args.lever),
         rounds_grid=tuple(int(value) for value in args.rounds_grid.split(",") if value),
+        task_cpus=args.task_cpus,
         out_dir=args.out_dir,
         tag=args.tag or (f"{args.size}-custom" if changed else None),
     )

@@ -164,6 +164,8 @@ class TrialSpec:
     primary_metric: str
     # Names (SparkFiles basenames) of the shipped fold files; None when run on local arrays.
     train_file: str | None = None
+    # The test part binned with the train part's bins (a LightGBM binary).
+    valid_file: str | None = None
     test_x_file: str | None = None
     test_y_file: str | None = None
     run_token: str | None = None
@@ -175,22 +177,24 @@ class TrialSpec:
 
 @dataclass
 class FoldData:
-    """A fold ready for training: the binned train part and the raw test part."""
+    """A fold ready for training: the binned train part and the test part.
+
+    A shipped fold's raw test features are memory-mapped: trials score from LightGBM's
+    validation predictions, so the pages are read only when a trial predicts again.
+    """
 
     train: lgb.Dataset
     x_test: np.ndarray
     y_test: np.ndarray
     load_s: float = field(default=0.0)
-    # The test part binned with the train part's bins, built by the first trial that needs it
-    # and kept with the cached fold (LightGBM only reads a validation Dataset).
+    # The test part binned with the train part's bins: shipped binned, or built by the first
+    # trial that needs it; kept with the cached fold (LightGBM only reads a validation Dataset).
     valid: lgb.Dataset | None = field(default=None, repr=False)
 
     def validation_set(self, params: Mapping) -> lgb.Dataset:
         """The test part as a LightGBM validation Dataset, binned once per fold."""
         if self.valid is None:
-            self.valid = lgb.Dataset(
-                self.x_test, label=self.y_test, reference=self.train, params=dataset_params(params)
-            ).construct()
+            self.valid = bin_test_part(self.x_test, self.y_test, self.train, params)
         return self.valid
 
     @property
@@ -206,6 +210,15 @@ def bin_train_part(x_train: np.ndarray, y_train: np.ndarray, params: Mapping) ->
     """Bin the train part once, with the Dataset parameters found in `params`."""
     train = lgb.Dataset(x_train, label=y_train, params=dataset_params(params))
     return train.construct()
+
+
+def bin_test_part(
+    x_test: np.ndarray, y_test: np.ndarray, train: lgb.Dataset, params: Mapping
+) -> lgb.Dataset:
+    """Bin the test part with the train part's bin boundaries, as a validation Dataset."""
+    return lgb.Dataset(
+        x_test, label=y_test, reference=train, params=dataset_params(params)
+    ).construct()
 
 
 def fold_from_arrays(
@@ -232,15 +245,30 @@ def write_test_part(x_test: np.ndarray, y_test: np.ndarray, x_path: Path, y_path
     np.save(y_path, np.asarray(y_test, dtype=np.float64))
 
 
-def load_fold(train_path: str, test_x_path: str, test_y_path: str, params: Mapping) -> FoldData:
-    """Load a fold from a LightGBM binary and the test part's .npy files."""
+def load_fold(
+    train_path: str,
+    test_x_path: str,
+    test_y_path: str,
+    params: Mapping,
+    valid_path: str | None = None,
+) -> FoldData:
+    """Load a fold from LightGBM binaries (train part, optionally the binned test part) and the
+    test part's .npy files (features memory-mapped)."""
     started = time.perf_counter()
     train = lgb.Dataset(str(train_path), params=dataset_params(params)).construct()
+    valid = None
+    if valid_path is not None:
+        # With the train part as reference, lgb.train accepts it as is; LightGBM refuses a
+        # binary whose bins differ from the train part's.
+        valid = lgb.Dataset(
+            str(valid_path), reference=train, params=dataset_params(params)
+        ).construct()
     return FoldData(
         train=train,
-        x_test=np.load(test_x_path),
+        x_test=np.load(test_x_path, mmap_mode="r"),
         y_test=np.load(test_y_path),
         load_s=time.perf_counter() - started,
+        valid=valid,
     )
 
 
@@ -253,7 +281,7 @@ class _ProcessState:
 
     def __init__(self) -> None:
         self.run_token: str | None = None
-        self.folds: dict[tuple[str, str, str], FoldData] = {}
+        self.folds: dict[tuple[str, str | None, str, str], FoldData] = {}
         self.executor_id: str | None = None
 
 
@@ -270,7 +298,7 @@ def load_shipped_fold(spec: TrialSpec) -> tuple[FoldData, float]:
     if _STATE.run_token != spec.run_token:
         _STATE.folds.clear()
         _STATE.run_token = spec.run_token
-    key = (spec.train_file, spec.test_x_file, spec.test_y_file)
+    key = (spec.train_file, spec.valid_file, spec.test_x_file, spec.test_y_file)
     if key in _STATE.folds:
         return _STATE.folds[key], 0.0
     fold = load_fold(
@@ -278,6 +306,7 @@ def load_shipped_fold(spec: TrialSpec) -> tuple[FoldData, float]:
         SparkFiles.get(spec.test_x_file),
         SparkFiles.get(spec.test_y_file),
         spec.params,
+        None if spec.valid_file is None else SparkFiles.get(spec.valid_file),
     )
     if "fold_cache" not in disabled_levers():
         _STATE.folds[key] = fold
@@ -622,6 +651,7 @@ def _shared_run_key(spec: TrialSpec) -> str:
             spec.params,
             spec.early_stopping_rounds,
             spec.train_file,
+            spec.valid_file,
             spec.test_x_file,
             spec.test_y_file,
         ]

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 
 from spark_lgbm_tuning import trial
+from spark_lgbm_tuning.pipelines.tuning import nodes
 from spark_lgbm_tuning.pipelines.tuning.nodes import (
     AllTrialsFailedError,
     TuningParams,
@@ -243,6 +244,44 @@ def test_a_bad_dataset_param_fails_only_its_trials(spark, data, folds):
         63: ["ok"],
     }
     assert rows.loc[rows["param_max_bin"] == 1, "error"].str.contains("max_bin").all()
+
+
+def test_each_fold_is_binned_once_in_the_order_the_jobs_need_it(spark, data, folds, caplog):
+    """Longest first: the largest fold is binned (and its jobs can start) before the others."""
+    params = tuning_params(grid={"num_leaves": [7, 15], "max_bin": [15, 63]})
+    trials = expand_search_space(data, folds, params)
+    arrays = nodes._FoldArrays(data, nodes._fold_rows(folds, None, len(data)))
+    workdir = nodes._shipping_dir(spark.sparkContext)
+    specs = nodes._trial_specs(trials, params, task_cpus=1, run_token=workdir.name)
+    groups = trial.plan_tasks(specs)
+    shipper = nodes._FoldShipper(spark.sparkContext, arrays, trials, workdir)
+    with caplog.at_level(logging.INFO, logger=nodes.__name__):
+        shipper.start(groups)
+        prepared = [shipper.prepare(group) for group in groups]
+        shipper.close()
+    binaries = sorted(path.name for path in workdir.glob("*.bin"))
+
+    shipped = [
+        int(record.getMessage().split()[1].rstrip(":"))
+        for record in caplog.records
+        if "binned and shipped" in record.getMessage()
+    ]
+    assert shipped == [2, 2, 1, 1, 0, 0]  # fold 2 has the most train rows
+    assert len(binaries) == 12  # train and test part x 3 folds x 2 max_bin values
+    for group, (ready, failed) in zip(groups, prepared, strict=True):
+        assert failed == []
+        assert [spec.trial_id for spec in ready] == [spec.trial_id for spec in group]
+        for spec in ready:
+            assert f"_fold{spec.fold_id}_train_" in spec.train_file
+            assert spec.train_file in binaries
+            assert spec.valid_file == spec.train_file.replace("_train_", "_valid_")
+            assert spec.valid_file in binaries
+            assert spec.test_x_file.endswith(f"_fold{spec.fold_id}_test_x.npy")
+
+    # No task fetched those files (as after an interrupt): the executor fetches them at its
+    # next task, so their sources must outlive the search or the next search fails.
+    rows = run_trials(data, folds, trials, params)[0].toPandas()
+    assert (rows["status"] == "ok").all()
 
 
 def test_run_trials_raises_when_every_trial_fails(spark, data, folds):

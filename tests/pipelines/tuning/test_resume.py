@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -158,14 +155,14 @@ def test_timed_out_trials_run_again_only_when_the_limit_is_raised(spark, data, f
         _search(data, folds, raised, store)
 
 
-def test_the_driver_cancels_a_trial_its_executor_does_not_stop(spark, data, folds, tmp_path):
+def test_the_driver_cancels_a_trial_its_executor_does_not_stop(spark, data, folds):
     """The backstop: no executor-side limit, a driver deadline of 1 s -> job cancelled."""
     # Trees that keep splitting on the largest fold: 100000 rounds would take minutes.
     grid = {"num_leaves": [63], "learning_rate": [0.001], "min_child_samples": [2]}
     params = tuning_params(grid=grid, num_boost_round=100_000, early_stopping_rounds=0)
     trials = expand_search_space(data, folds, params).tail(1)
     sc = spark.sparkContext
-    workdir = Path(tempfile.mkdtemp(prefix="backstop_", dir=tmp_path))
+    workdir = nodes._shipping_dir(sc)
     arrays = nodes._FoldArrays(data, nodes._fold_rows(folds, None, len(data)))
     shipper = nodes._FoldShipper(sc, arrays, trials, workdir)
     specs = nodes._trial_specs(trials, params, task_cpus=1, run_token=workdir.name)
@@ -184,7 +181,6 @@ def test_the_driver_cancels_a_trial_its_executor_does_not_stop(spark, data, fold
     stats = scheduler.run(trial.plan_tasks(specs))
     elapsed = time.monotonic() - began
     shipper.close()
-    shutil.rmtree(workdir)
 
     [(row, durable)] = arrived
     assert stats.cancelled_for_timeout == 1 and durable

@@ -7,6 +7,7 @@ SparkContext.addFile, runs the job while logging progress, and assembles the res
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import difflib
 import functools
@@ -555,6 +556,29 @@ def _check_trials(trials: pd.DataFrame, params: TuningParams) -> None:
         )
 
 
+# Shipped fold files must outlive their search: an executor fetches every file added to its
+# SparkContext when it starts its next task, which may belong to a later search (or be a
+# replacement executor's first task), and a missing source fails that task. They are removed
+# once their SparkContext has stopped (a new one runs the next search) or when Python exits.
+_SHIPPED_DIRS: dict[str, list[Path]] = {}
+
+
+def _remove_shipped(keep_app_id: str | None = None) -> None:
+    for app_id in [app_id for app_id in _SHIPPED_DIRS if app_id != keep_app_id]:
+        for path in _SHIPPED_DIRS.pop(app_id):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _shipping_dir(sc: SparkContext) -> Path:
+    """A fresh folder for one search's fold files, kept while `sc` lives (see _SHIPPED_DIRS)."""
+    if not _SHIPPED_DIRS:
+        atexit.register(_remove_shipped)
+    _remove_shipped(keep_app_id=sc.applicationId)
+    workdir = Path(tempfile.mkdtemp(prefix="lgbm_tuning_"))
+    _SHIPPED_DIRS.setdefault(sc.applicationId, []).append(workdir)
+    return workdir
+
+
 class _FoldShipper:
     """Bins each (fold, Dataset params) of a search once, saves the binary, ships it with addFile.
 
@@ -623,23 +647,33 @@ class _FoldShipper:
             self._test_parts[fold_id] = (test_x, test_y)
         test_x, test_y = self._test_parts[fold_id]
         train_bin = f"{self.token}_fold{fold_id}_train_{dataset_key}.bin"
+        valid_bin = f"{self.token}_fold{fold_id}_valid_{dataset_key}.bin"
         started = time.perf_counter()
         try:
             binned = trial.bin_train_part(x_train, y_train, self.params_of[key])
+            # Binned here once rather than by every executor process that runs this fold.
+            valid = trial.bin_test_part(x_test, y_test, binned, self.params_of[key])
             # workdir is fresh: LightGBM's save_binary keeps (and warns about) an existing file.
             binned.save_binary(str(self.workdir / train_bin))
+            valid.save_binary(str(self.workdir / valid_bin))
         except Exception as error:  # noqa: BLE001 - LightGBM's refusal becomes failed trials
             return error
         finally:
             self.binning_s += time.perf_counter() - started
         self.sc.addFile(str(self.workdir / train_bin))
+        self.sc.addFile(str(self.workdir / valid_bin))
         logger.info(
             "Fold %d: %d train / %d test rows binned and shipped",
             fold_id,
             len(y_train),
             len(y_test),
         )
-        return {"train_file": train_bin, "test_x_file": test_x, "test_y_file": test_y}
+        return {
+            "train_file": train_bin,
+            "valid_file": valid_bin,
+            "test_x_file": test_x,
+            "test_y_file": test_y,
+        }
 
 
 def _cluster_shape(sc: SparkContext, rows: list[dict[str, Any]]) -> tuple[int, int]:
@@ -780,7 +814,7 @@ def _run_missing(
     task_cpus: int,
 ) -> tuple[SearchStats, float, float]:
     """Bin and ship the folds of `to_run`, run its trials; returns (stats, binning s, job s)."""
-    workdir = Path(tempfile.mkdtemp(prefix="lgbm_tuning_"))
+    workdir = _shipping_dir(sc)
     shipper = _FoldShipper(sc, arrays, to_run, workdir)
     try:
         specs = _trial_specs(to_run, params, task_cpus=task_cpus, run_token=workdir.name)
@@ -812,7 +846,6 @@ def _run_missing(
         return stats, shipper.binning_s, time.perf_counter() - job_started
     finally:
         shipper.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class _Progress:
