@@ -56,6 +56,9 @@ HIGHER_IS_BETTER = {
 CLASSIFICATION_OBJECTIVES = frozenset({"binary", "cross_entropy", "xentropy"})
 CLASSIFICATION_THRESHOLD = 0.5
 
+# LightGBM's names for its evaluation metric parameter.
+METRIC_ALIASES = ("metric", "metrics", "metric_types")
+
 # LightGBM parameters fixed when a Dataset is binned (LightGBM refuses to change them on a
 # constructed Dataset): trials that differ in one of these need their own binary.
 DATASET_PARAMS = frozenset(
@@ -522,6 +525,12 @@ def _fit_and_score(
         params.pop("num_threads", None)
     early_stopping = bool(lead.early_stopping_rounds)
     keep_predictions = "validation_scores" not in levers
+    if not early_stopping:
+        # Fixed rounds read no metric while boosting (the test part is scored at the caps):
+        # LightGBM need not evaluate one on the validation set every round. Training is the same.
+        for alias in METRIC_ALIASES:
+            params.pop(alias, None)
+        params["metric"] = "None"
     started = time.perf_counter()
     # Fixed rounds scored by predicting again need no validation set at all.
     valid_sets = [fold.validation_set(params)] if early_stopping or keep_predictions else None
