@@ -3,8 +3,8 @@
 A single `collect()` of every trial would bring nothing back until the last trial ended, so an
 interrupt or a driver crash would lose the whole search. Here each group of trials (see
 `trial.plan_tasks`; most groups hold one trial) is its own Spark job, submitted from a driver
-thread while fewer jobs than task slots (plus one queued) are in flight, in the planned
-(longest-first) order. Each job's rows go to `on_rows` as soon as it returns, so an interrupt
+thread while fewer jobs than task slots are in flight, in the planned (longest-first)
+order. Each job's rows go to `on_rows` as soon as it returns, so an interrupt
 loses at most the jobs in flight.
 
 - Spark retries a task lost with its executor; a job still returns one result per trial, so a
@@ -114,7 +114,7 @@ class _Job:
 
 
 class JobScheduler:
-    """Runs task groups as Spark jobs, one per task slot plus one queued (see module doc)."""
+    """Runs task groups as Spark jobs, at most one per task slot at a time (see module doc)."""
 
     def __init__(
         self,
@@ -139,13 +139,6 @@ class JobScheduler:
         self.progress = progress
         self.progress_interval_s = progress_interval_s
         self.stats = SearchStats()
-        # With spark.ui.enabled=false Spark keeps no live task counts (numActiveTasks stays 0).
-        self._live_task_counts = sc.getConf().get("spark.ui.enabled", "true").lower() != "false"
-        # One job more than there are slots waits in Spark's FIFO queue, so a slot that frees
-        # up starts the next trial at once instead of after the driver's round trip (noticing
-        # the result, submitting a job). Without live task counts a queued job would look
-        # running to the timeout backstop, so then none waits.
-        self._queued = 1 if timeout_s is None or self._live_task_counts else 0
         self._results: queue.Queue[tuple[int, list[dict[str, Any]] | None, BaseException | None]]
         self._results = queue.Queue()
         # A module function: pickled by reference, so nothing from the driver travels with it.
@@ -183,7 +176,7 @@ class JobScheduler:
         try:
             while pending or in_flight:
                 slots = task_slots(self.sc, self.task_cpus)
-                while pending and len(in_flight) < slots + self._queued:
+                while pending and len(in_flight) < slots:
                     index, group = pending.pop()
                     if self.prepare is not None:
                         group, unrunnable = self.prepare(group)
@@ -261,9 +254,9 @@ class JobScheduler:
         now = time.monotonic()
         limit = self.timeout_s + self.cancel_grace_s
         # With spark.ui.enabled=false Spark keeps no live task counts (numActiveTasks stays 0);
-        # an active stage is then the signal. No job is queued then (see __init__), so a
-        # submitted job's task starts at once.
-        live_task_counts = self._live_task_counts
+        # an active stage is then the signal. Jobs are submitted only into free task slots, so
+        # a submitted job's task starts at once.
+        live_task_counts = self.sc.getConf().get("spark.ui.enabled", "true").lower() != "false"
         active_stages = set(tracker.getActiveStageIds())
         for job in in_flight.values():
             if job.cancelled:
