@@ -155,6 +155,49 @@ def test_classification_metrics_equal_sklearn_scorers(labels):
     assert set(json.loads(metrics["classification_report"])) >= {"0", "1", "accuracy"}
 
 
+def test_a_shipped_binned_test_part_scores_as_binning_it_in_the_worker(
+    classification_arrays, tmp_path
+):
+    """The driver bins the test part once; the worker loads it (features only memory-mapped)."""
+    x_train, y_train, x_test, y_test = classification_arrays
+    params = _params(max_bin=63)
+    train = trial.bin_train_part(x_train, y_train, params)
+    train.save_binary(str(tmp_path / "train.bin"))
+    trial.bin_test_part(x_test, y_test, train, params).save_binary(str(tmp_path / "valid.bin"))
+    trial.write_test_part(x_test, y_test, tmp_path / "x.npy", tmp_path / "y.npy")
+    paths = (tmp_path / "train.bin", tmp_path / "x.npy", tmp_path / "y.npy", params)
+
+    shipped = trial.load_fold(*paths, valid_path=tmp_path / "valid.bin")
+    binned_here = trial.load_fold(*paths)
+
+    assert isinstance(shipped.x_test, np.memmap) and shipped.valid is not None
+    rows = [trial.run_trial(_spec(params), fold) for fold in (shipped, binned_here)]
+    assert rows[0]["status"] == rows[1]["status"] == "ok"
+    for name in (*trial.CLASSIFICATION_METRICS, "best_iteration"):
+        assert rows[0][name] == rows[1][name]
+
+
+def test_a_test_part_binned_with_other_bins_is_refused(classification_arrays, tmp_path):
+    x_train, y_train, x_test, y_test = classification_arrays
+    params = _params(max_bin=63)
+    trial.bin_train_part(x_train, y_train, params).save_binary(str(tmp_path / "train.bin"))
+    other = trial.bin_train_part(x_train[:100], y_train[:100], params)
+    trial.bin_test_part(x_test, y_test, other, params).save_binary(str(tmp_path / "valid.bin"))
+    trial.write_test_part(x_test, y_test, tmp_path / "x.npy", tmp_path / "y.npy")
+    fold = trial.load_fold(
+        tmp_path / "train.bin",
+        tmp_path / "x.npy",
+        tmp_path / "y.npy",
+        params,
+        valid_path=tmp_path / "valid.bin",
+    )
+
+    row = trial.run_trial(_spec(params), fold)
+
+    assert row["status"] == "failed"
+    assert "different bin mappers" in row["error"]
+
+
 def test_regression_metrics_equal_a_plain_fit():
     arrays = _arrays(regression_data())
     params = _params(objective="regression")

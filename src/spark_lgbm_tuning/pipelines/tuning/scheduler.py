@@ -3,9 +3,10 @@
 A single `collect()` of every trial would bring nothing back until the last trial ended, so an
 interrupt or a driver crash would lose the whole search. Here each group of trials (see
 `trial.plan_tasks`; most groups hold one trial) is its own Spark job, submitted from a driver
-thread while fewer jobs than task slots are in flight, in the planned (longest-first)
-order. Each job's rows go to `on_rows` as soon as it returns, so an interrupt
-loses at most the jobs in flight.
+thread while fewer jobs than task slots are in flight, in the planned (longest-first) order. Each
+job's rows go to `on_rows` as soon as it returns, so an interrupt loses at most the jobs in
+flight. A `prepare` callback readies each group just before it is submitted (the tuning node
+uses it to wait for the group's fold, binned in the background).
 
 - Spark retries a task lost with its executor; a job still returns one result per trial, so a
   retry cannot duplicate a trial. A lost executor is logged (the status tracker's executor list
