@@ -580,12 +580,15 @@ def _shipping_dir(sc: SparkContext) -> Path:
 
 
 class _FoldShipper:
-    """Bins each (fold, Dataset params) of a search once, saves the binary, ships it with addFile.
+    """Bins each (fold, Dataset params) of a search once and ships it with addFile: the train
+    part and the test part (binned with the train part's bins) as LightGBM binaries, and the
+    raw test part as .npy.
 
     A background thread works through the folds in the order the planned task groups first
     need them: the first job starts as soon as its own fold is ready, and the other folds are
     binned while it runs (LightGBM, hashlib and file writes release the GIL) instead of keeping
-    every executor idle until the last fold is binned. `files(group)` waits for its group's fold.
+    every executor idle until the last fold is binned. `prepare(group)` waits for its group's
+    fold only.
     """
 
     def __init__(
