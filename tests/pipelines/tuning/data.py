@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 from sklearn.datasets import make_classification, make_regression
@@ -68,3 +70,14 @@ def tuning_params(**overrides) -> TuningParams:
         "progress_interval_s": 0.2,
     }
     return TuningParams.model_validate({**raw, **overrides})
+
+
+class LogMessages(logging.Handler):
+    """Collects the messages of the records it handles (attach it to a logger)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())

@@ -21,7 +21,7 @@ from spark_lgbm_tuning.pipelines.tuning.nodes import (
     expand_search_space,
     run_trials,
 )
-from tests.pipelines.tuning.data import tuning_params
+from tests.pipelines.tuning.data import LogMessages, tuning_params
 
 # ------------------------------------------------------------------------------ parameters
 
@@ -131,7 +131,7 @@ def successful_run(spark, data, folds):
     """One search of 2 combinations x 3 folds, with its log records."""
     params = tuning_params()
     trials = expand_search_space(data, folds, params)
-    handler = _Records()
+    handler = LogMessages()
     nodes_logger = logging.getLogger("spark_lgbm_tuning.pipelines.tuning.nodes")
     nodes_logger.addHandler(handler)
     level = nodes_logger.level
@@ -142,15 +142,6 @@ def successful_run(spark, data, folds):
         nodes_logger.removeHandler(handler)
         nodes_logger.setLevel(level)
     return trials, results, run_info, handler.messages
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
 
 
 def test_run_trials_all_ok(successful_run):

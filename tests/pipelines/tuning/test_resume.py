@@ -19,24 +19,15 @@ from spark_lgbm_tuning.pipelines.tuning.nodes import (
 )
 from spark_lgbm_tuning.pipelines.tuning.scheduler import JobScheduler
 from spark_lgbm_tuning.pipelines.tuning.trial_store import TrialStore, TrialStoreDataset
-from tests.pipelines.tuning.data import time_folds, timeseries_data, tuning_params
+from tests.pipelines.tuning.data import LogMessages, time_folds, timeseries_data, tuning_params
 from tests.project_copy import scratch_project
 
 METRICS = list(trial.CLASSIFICATION_METRICS)
 
 
-class _Messages(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
 def _search(data, folds, params, store):
     """run_trials with the log of the tuning nodes captured: (results, run_info, messages)."""
-    handler = _Messages()
+    handler = LogMessages()
     nodes_logger = logging.getLogger(nodes.__name__)
     nodes_logger.addHandler(handler)
     level = nodes_logger.level
