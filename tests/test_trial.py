@@ -18,7 +18,7 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from spark_lgbm_tuning import trial
+from spark_lgbm_tuning import lightgbm_params, trial
 from spark_lgbm_tuning.trial import TrialSpec
 from tests.pipelines.tuning.data import regression_data, timeseries_data
 
@@ -61,7 +61,7 @@ def _spec(params, task="classification", metric="auc_roc"):
 
 def _plain_fit(params, x_train, y_train, x_test, y_test):
     """What a user would write with LightGBM alone, binning from the arrays."""
-    train = lgb.Dataset(x_train, y_train, params=trial.dataset_params(params))
+    train = lgb.Dataset(x_train, y_train, params=lightgbm_params.dataset_params(params))
     valid = lgb.Dataset(x_test, y_test, reference=train)
     booster = lgb.train(
         params,
@@ -86,9 +86,9 @@ def test_ok_trial_has_every_column(classification_arrays):
     assert list(row) == expected + list(trial.RESULT_COLUMNS)
     assert row["status"] == "ok" and row["error"] is None
     assert row["param_num_leaves"] == 7 and row["param_learning_rate"] == 0.1
-    for metric in trial.CLASSIFICATION_METRICS:
+    for metric in lightgbm_params.CLASSIFICATION_METRICS:
         assert row[metric] is not None and np.isfinite(row[metric])
-    assert all(row[metric] is None for metric in trial.REGRESSION_METRICS)
+    assert all(row[metric] is None for metric in lightgbm_params.REGRESSION_METRICS)
     assert 0.5 < row["auc_roc"] <= 1.0
     assert (row["n_train"], row["n_test"]) == (400, 200)
     assert 1 <= row["best_iteration"] <= 60
@@ -110,7 +110,7 @@ def test_failing_trial_is_a_row_not_an_exception(classification_arrays):
 
     assert row["status"] == "failed"
     assert row["error"].startswith("LightGBMError: ") and "num_leaves" in row["error"]
-    assert all(metric in row and row[metric] is None for metric in trial.METRICS)
+    assert all(metric in row and row[metric] is None for metric in lightgbm_params.METRICS)
     assert row["param_num_leaves"] == -1 and row["ended_at"] >= row["started_at"]
 
 
@@ -173,7 +173,7 @@ def test_a_shipped_binned_test_part_scores_as_binning_it_in_the_worker(
     assert isinstance(shipped.x_test, np.memmap) and shipped.valid is not None
     rows = [trial.run_trial(_spec(params), fold) for fold in (shipped, binned_here)]
     assert rows[0]["status"] == rows[1]["status"] == "ok"
-    for name in (*trial.CLASSIFICATION_METRICS, "best_iteration"):
+    for name in (*lightgbm_params.CLASSIFICATION_METRICS, "best_iteration"):
         assert rows[0][name] == rows[1][name]
 
 
@@ -208,7 +208,7 @@ def test_regression_metrics_equal_a_plain_fit():
     assert row["status"] == "ok"
     assert row["rmse"] == root_mean_squared_error(arrays[3], prediction)
     assert row["mae"] == mean_absolute_error(arrays[3], prediction)
-    assert all(row[metric] is None for metric in trial.CLASSIFICATION_METRICS)
+    assert all(row[metric] is None for metric in lightgbm_params.CLASSIFICATION_METRICS)
     assert row["classification_report"] is None
 
 
@@ -233,7 +233,7 @@ def test_a_trial_whose_fold_files_are_missing_fails_in_its_row():
 def test_dataset_params_keep_only_binning_params():
     params = _params(max_bin=63, min_data_in_bin=5)
 
-    assert trial.dataset_params(params) == {
+    assert lightgbm_params.dataset_params(params) == {
         "max_bin": 63,
         "min_data_in_bin": 5,
         "feature_pre_filter": False,

@@ -8,7 +8,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from spark_lgbm_tuning import trial
+from spark_lgbm_tuning import lightgbm_params, trial
 from spark_lgbm_tuning.trial import TrialSpec
 from tests.pipelines.tuning.data import timeseries_data
 
@@ -77,12 +77,12 @@ def test_fixed_rounds_equal_a_plain_fit_predicted_at_the_cap(arrays):
     x_train, y_train, x_test, y_test = arrays
     row = trial.run_trial(_spec(40, None), trial.fold_from_arrays(*arrays, PARAMS))
     booster = lgb.train(
-        PARAMS, lgb.Dataset(x_train, y_train, params=trial.dataset_params(PARAMS)), 40
+        PARAMS, lgb.Dataset(x_train, y_train, params=lightgbm_params.dataset_params(PARAMS)), 40
     )
     expected = trial.classification_metrics(y_test, booster.predict(x_test))
     assert row["best_iteration"] == 40
-    assert {name: row[name] for name in trial.CLASSIFICATION_METRICS} == {
-        name: expected[name] for name in trial.CLASSIFICATION_METRICS
+    assert {name: row[name] for name in lightgbm_params.CLASSIFICATION_METRICS} == {
+        name: expected[name] for name in lightgbm_params.CLASSIFICATION_METRICS
     }
 
 
@@ -95,7 +95,7 @@ def test_predicting_again_gives_the_validation_scores(arrays, monkeypatch, early
     predicted = trial.run_group(specs, fold)
     for ours, again in zip(recorded, predicted, strict=True):
         assert ours["best_iteration"] == again["best_iteration"]
-        for name in trial.CLASSIFICATION_METRICS:
+        for name in lightgbm_params.CLASSIFICATION_METRICS:
             assert ours[name] == pytest.approx(again[name], rel=1e-12, abs=1e-12)
 
 

@@ -48,7 +48,7 @@ import yaml
 from pyspark.sql import SparkSession
 from sklearn.model_selection import GridSearchCV
 
-from spark_lgbm_tuning import trial
+from spark_lgbm_tuning import lightgbm_params, trial
 from spark_lgbm_tuning.hooks import build_spark_conf, executor_python
 from spark_lgbm_tuning.pipelines.data_generation.nodes import (
     DataGenerationParams,
@@ -56,10 +56,10 @@ from spark_lgbm_tuning.pipelines.data_generation.nodes import (
     make_timeseries_folds,
 )
 from spark_lgbm_tuning.pipelines.tuning.nodes import (
-    TuningParams,
     expand_search_space,
     run_trials,
 )
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.trial_store import TrialStore
 
 logger = logging.getLogger(__name__)
@@ -417,7 +417,7 @@ def measure_limit(
     process = psutil.Process()
     rows = {fold_id: (train, test) for fold_id, train, test in fold_indices(folds)}
     for trial_id, fold_id, params, rounds in trials:
-        key = (fold_id, trial.stable_hash(trial.dataset_params(params)))
+        key = (fold_id, trial.stable_hash(lightgbm_params.dataset_params(params)))
         if key not in built:
             train, test = rows[fold_id]
             started = time.perf_counter()
@@ -425,7 +425,10 @@ def measure_limit(
             train_s = time.perf_counter() - started
             started = time.perf_counter()
             valid_set = lgb.Dataset(
-                x[test], label=y[test], reference=train_set, params=trial.dataset_params(params)
+                x[test],
+                label=y[test],
+                reference=train_set,
+                params=lightgbm_params.dataset_params(params),
             ).construct()
             valid_s = time.perf_counter() - started
             binary = workdir / f"limit_fold{fold_id}_{key[1]}.bin"

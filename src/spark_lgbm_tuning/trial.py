@@ -37,47 +37,11 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "auc_roc", "logloss")
-REGRESSION_METRICS = ("rmse", "mae", "r2")
-METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
-TASK_METRICS = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS}
-HIGHER_IS_BETTER = {
-    "accuracy": True,
-    "precision": True,
-    "recall": True,
-    "f1": True,
-    "auc_roc": True,
-    "logloss": False,
-    "rmse": False,
-    "mae": False,
-    "r2": True,
-}
-# Objectives whose predictions are P(class 1), which the classification metrics assume.
-CLASSIFICATION_OBJECTIVES = frozenset({"binary", "cross_entropy", "xentropy"})
-CLASSIFICATION_THRESHOLD = 0.5
-
-# LightGBM's names for its evaluation metric parameter.
-METRIC_ALIASES = ("metric", "metrics", "metric_types")
-
-# LightGBM parameters fixed when a Dataset is binned (LightGBM refuses to change them on a
-# constructed Dataset): trials that differ in one of these need their own binary.
-DATASET_PARAMS = frozenset(
-    {
-        "bin_construct_sample_cnt",
-        "data_random_seed",
-        "enable_bundle",
-        "feature_pre_filter",
-        "forcedbins_filename",
-        "is_enable_sparse",
-        "linear_tree",
-        "max_bin",
-        "max_bin_by_feature",
-        "min_data_in_bin",
-        "pre_partition",
-        "two_round",
-        "use_missing",
-        "zero_as_missing",
-    }
+from spark_lgbm_tuning.lightgbm_params import (
+    CLASSIFICATION_THRESHOLD,
+    METRIC_ALIASES,
+    METRICS,
+    dataset_params,
 )
 
 # Optimisations the benchmark switches off one at a time to measure what each saves
@@ -134,18 +98,6 @@ def stable_hash(payload: Any, length: int = 16) -> str:
     """Hex digest of a JSON-serialisable payload that is the same in every process and run."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
-
-
-def dataset_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The subset of LightGBM `params` that binning depends on, as used to build a Dataset.
-
-    `feature_pre_filter` defaults to False: with it on, LightGBM drops features that cannot split
-    under the first `min_child_samples` it sees, and a later trial may not lower that value.
-    """
-    subset = {name: value for name, value in params.items() if name in DATASET_PARAMS}
-    subset.setdefault("feature_pre_filter", False)
-    subset["verbosity"] = params.get("verbosity", -1)
-    return subset
 
 
 @dataclass

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from spark_lgbm_tuning.pipelines.reporting.nodes import ReportingParams
-from spark_lgbm_tuning.pipelines.tuning.nodes import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 
 N_ROWS = 400
 N_FEATURES = 5

@@ -13,7 +13,7 @@ from kedro.validation.exceptions import ParameterValidationError
 from kedro.validation.parameter_validator import ParameterValidator
 from pydantic import ValidationError
 
-from spark_lgbm_tuning import trial
+from spark_lgbm_tuning import lightgbm_params
 from spark_lgbm_tuning.pipelines.reporting import create_pipeline
 from spark_lgbm_tuning.pipelines.reporting.nodes import (
     ReportingError,
@@ -21,7 +21,7 @@ from spark_lgbm_tuning.pipelines.reporting.nodes import (
     rank_combinations,
 )
 from spark_lgbm_tuning.pipelines.tuning import create_pipeline as create_tuning_pipeline
-from spark_lgbm_tuning.pipelines.tuning.nodes import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 
 from .conftest import make_trial, tuning_with
 
@@ -62,7 +62,7 @@ def test_ranks_lower_is_better_metric_ascending(results, tuning_params, params, 
 
     # The direction is the tuning trials' own table: flip it there and the same means rank the
     # other way round.
-    monkeypatch.setitem(trial.HIGHER_IS_BETTER, "logloss", True)
+    monkeypatch.setitem(lightgbm_params.HIGHER_IS_BETTER, "logloss", True)
     flipped, _ = rank_combinations(results, by_logloss, params)
     assert flipped["combo_id"].tolist() == ["c_c", "c_a", "c_b"]
 

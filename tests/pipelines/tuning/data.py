@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.datasets import make_classification, make_regression
 from sklearn.model_selection import KFold, TimeSeriesSplit
 
-from spark_lgbm_tuning.pipelines.tuning.nodes import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 
 
 def timeseries_data(n_rows: int = 600, n_features: int = 5, seed: int = 0) -> pd.DataFrame:

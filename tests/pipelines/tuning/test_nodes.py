@@ -13,14 +13,15 @@ import yaml
 from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 
-from spark_lgbm_tuning import trial
+from spark_lgbm_tuning import lightgbm_params, trial
 from spark_lgbm_tuning.pipelines.tuning import nodes
+from spark_lgbm_tuning.pipelines.tuning.folds import fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import (
     AllTrialsFailedError,
-    TuningParams,
     expand_search_space,
     run_trials,
 )
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from tests.pipelines.tuning.data import LogMessages, tuning_params
 
 # ------------------------------------------------------------------------------ parameters
@@ -151,8 +152,8 @@ def test_run_trials_all_ok(successful_run):
     assert len(rows) == 2 * 3 == len(trials)
     assert rows["trial_id"].tolist() == trials["trial_id"].tolist()
     assert (rows["status"] == "ok").all() and rows["error"].isna().all()
-    assert rows[list(trial.CLASSIFICATION_METRICS)].notna().all().all()
-    assert rows[list(trial.REGRESSION_METRICS)].isna().all().all()
+    assert rows[list(lightgbm_params.CLASSIFICATION_METRICS)].notna().all().all()
+    assert rows[list(lightgbm_params.REGRESSION_METRICS)].isna().all().all()
     assert rows["param_num_leaves"].tolist() == trials["param_num_leaves"].tolist()
     assert (rows["executor_id"] == "driver").all()
     assert results.schema["started_at"].dataType.typeName() == "timestamp"
@@ -174,7 +175,9 @@ def test_run_trials_metrics_equal_a_plain_fit(successful_run, data, folds):
     train_rows = member.loc[member["split"] == "train", "row"].to_numpy()
     test_rows = member.loc[member["split"] == "test", "row"].to_numpy()
     lgb_params = json.loads(row["params_json"])
-    train = lgb.Dataset(x[train_rows], y[train_rows], params=trial.dataset_params(lgb_params))
+    train = lgb.Dataset(
+        x[train_rows], y[train_rows], params=lightgbm_params.dataset_params(lgb_params)
+    )
     booster = lgb.train(
         lgb_params,
         train,
@@ -241,7 +244,7 @@ def test_each_fold_is_binned_once_in_the_order_the_jobs_need_it(spark, data, fol
     """Longest first: the largest fold is binned (and its jobs can start) before the others."""
     params = tuning_params(grid={"num_leaves": [7, 15], "max_bin": [15, 63]})
     trials = expand_search_space(data, folds, params)
-    arrays = nodes._FoldArrays(data, nodes._fold_rows(folds, None, len(data)))
+    arrays = nodes._FoldArrays(data, fold_rows(folds, None, len(data)))
     workdir = nodes._shipping_dir(spark.sparkContext)
     specs = nodes._trial_specs(trials, params, task_cpus=1, run_token=workdir.name)
     groups = trial.plan_tasks(specs)

@@ -16,7 +16,7 @@ from kedro.runner import SequentialRunner
 from kedro.validation.exceptions import ParameterValidationError
 
 from spark_lgbm_tuning.pipelines.tuning import create_pipeline
-from spark_lgbm_tuning.pipelines.tuning.nodes import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from tests.pipelines.tuning.data import time_folds, timeseries_data
 from tests.project_copy import scratch_project
 

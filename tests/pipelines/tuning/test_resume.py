@@ -11,8 +11,9 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.io import DatasetError
 
-from spark_lgbm_tuning import trial
+from spark_lgbm_tuning import lightgbm_params, trial
 from spark_lgbm_tuning.pipelines.tuning import nodes
+from spark_lgbm_tuning.pipelines.tuning.folds import fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import (
     expand_search_space,
     run_trials,
@@ -22,7 +23,7 @@ from spark_lgbm_tuning.pipelines.tuning.trial_store import TrialStore, TrialStor
 from tests.pipelines.tuning.data import LogMessages, time_folds, timeseries_data, tuning_params
 from tests.project_copy import scratch_project
 
-METRICS = list(trial.CLASSIFICATION_METRICS)
+METRICS = list(lightgbm_params.CLASSIFICATION_METRICS)
 
 
 def _search(data, folds, params, store):
@@ -154,7 +155,7 @@ def test_the_driver_cancels_a_trial_its_executor_does_not_stop(spark, data, fold
     trials = expand_search_space(data, folds, params).tail(1)
     sc = spark.sparkContext
     workdir = nodes._shipping_dir(sc)
-    arrays = nodes._FoldArrays(data, nodes._fold_rows(folds, None, len(data)))
+    arrays = nodes._FoldArrays(data, fold_rows(folds, None, len(data)))
     shipper = nodes._FoldShipper(sc, arrays, trials, workdir)
     specs = nodes._trial_specs(trials, params, task_cpus=1, run_token=workdir.name)
     assert specs[0].timeout_s is None

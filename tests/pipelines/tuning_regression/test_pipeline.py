@@ -14,7 +14,7 @@ from kedro.framework.session import KedroSession
 from kedro.io import DataCatalog
 from kedro.validation.exceptions import ParameterValidationError
 
-from spark_lgbm_tuning import trial
+from spark_lgbm_tuning import lightgbm_params
 from spark_lgbm_tuning.pipeline_registry import register_pipelines
 from spark_lgbm_tuning.pipelines.tuning_regression import create_pipeline
 from tests.pipelines.tuning.data import kfold_folds, regression_data
@@ -93,8 +93,8 @@ def test_kedro_run_writes_namespaced_results(kedro_project: Path, caplog):
     ran = [message for message in caplog.messages if message.startswith("Running node")]
     assert len(ran) == 2 and "-> [regression.tuning_results@spark;" in ran[1]
     assert len(results) == 2 * 3 and (results["status"] == "ok").all()
-    assert results[list(trial.REGRESSION_METRICS)].notna().all().all()
-    assert results[list(trial.CLASSIFICATION_METRICS)].isna().all().all()
+    assert results[list(lightgbm_params.REGRESSION_METRICS)].notna().all().all()
+    assert results[list(lightgbm_params.CLASSIFICATION_METRICS)].isna().all().all()
     assert results["classification_report"].isna().all()
     assert sorted(results.filter(like="param_").columns) == [
         "param_learning_rate",

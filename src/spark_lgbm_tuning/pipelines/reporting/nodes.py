@@ -3,7 +3,7 @@
 Every node is pure: DataFrames, dicts and the typed `params:reporting` and `params:tuning` models
 in, DataFrames, dicts, strings and matplotlib Figures out; the catalog does all file I/O.
 
-The primary metric is `tuning.primary_metric` and its direction `trial.HIGHER_IS_BETTER`, the very
+The primary metric is `tuning.primary_metric` and its direction `HIGHER_IS_BETTER`, the very
 setting and table the tuning ranks by, so the report cannot rank by another metric than the search.
 
 Figures are built with the object-oriented API (`matplotlib.figure.Figure`, no pyplot) so they
@@ -30,11 +30,16 @@ import yaml
 from matplotlib.figure import Figure
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from spark_lgbm_tuning import trial
+from spark_lgbm_tuning.lightgbm_params import (
+    EARLY_STOPPING_ALIASES,
+    HIGHER_IS_BETTER,
+    ROUND_ALIASES,
+    THREAD_ALIASES,
+)
 
 # A runtime import, not TYPE_CHECKING: Kedro reads the node type hints to validate params:tuning,
 # and typing it TuningParams here as in the tuning nodes gives every run the same validated model.
-from spark_lgbm_tuning.pipelines.tuning.nodes import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 
 logger = logging.getLogger(__name__)
 
@@ -51,29 +56,6 @@ REQUIRED_RESULT_COLUMNS = (
     "fit_s",
 )
 PARAM_PREFIX = "param_"
-
-# LightGBM's aliases for the number of rounds: the learned num_boost_round replaces all of them.
-ROUND_ALIASES = frozenset(
-    {
-        "num_iterations",
-        "num_iteration",
-        "n_iter",
-        "num_tree",
-        "num_trees",
-        "num_round",
-        "num_rounds",
-        "nrounds",
-        "num_boost_round",
-        "n_estimators",
-        "max_iter",
-    }
-)
-# The threads of a trial are the executor's business (spark.task.cpus), not a model property.
-THREAD_ALIASES = frozenset({"num_threads", "num_thread", "nthread", "nthreads", "n_jobs"})
-# The refit has no validation set, and LightGBM refuses early stopping without one.
-EARLY_STOPPING_ALIASES = frozenset(
-    {"early_stopping_round", "early_stopping_rounds", "early_stopping", "n_iter_no_change"}
-)
 
 REPORT_DATASET = "tuning_report"
 REPORT_PATH = "data/08_reporting/tuning_report.html/<version>/tuning_report.html"
@@ -118,7 +100,7 @@ def _tuning(tuning_params: TuningParams | Mapping[str, Any]) -> TuningParams:
 
 def _direction(metric: str) -> str:
     """'higher' or 'lower': which way `metric` is better, from the tuning trials' own table."""
-    return "higher" if trial.HIGHER_IS_BETTER[metric] else "lower"
+    return "higher" if HIGHER_IS_BETTER[metric] else "lower"
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -151,7 +133,7 @@ def _metrics_with_values(results: pd.DataFrame, primary: str) -> list[str]:
     ok = results[results["status"] == OK]
     present = [
         metric
-        for metric in trial.HIGHER_IS_BETTER
+        for metric in HIGHER_IS_BETTER
         if metric in ok.columns and pd.to_numeric(ok[metric], errors="coerce").notna().any()
     ]
     return sorted(present, key=lambda metric: metric != primary)
@@ -176,7 +158,7 @@ def _validated_results(tuning_results: pd.DataFrame, tuning: TuningParams) -> pd
             f"tuning_results has unknown status value(s) {unknown}; expected one of {STATUSES}."
         )
     results = tuning_results.copy()
-    for metric in trial.HIGHER_IS_BETTER:
+    for metric in HIGHER_IS_BETTER:
         if metric in results:
             results[metric] = pd.to_numeric(results[metric], errors="coerce")
     ok = results["status"] == OK
@@ -257,7 +239,7 @@ def rank_combinations(
     rounded = board[f"{primary}_mean"].round(params.tie_decimals)
     sort_keys = pd.DataFrame(
         {
-            "metric": (-rounded if trial.HIGHER_IS_BETTER[primary] else rounded).fillna(np.inf),
+            "metric": (-rounded if HIGHER_IS_BETTER[primary] else rounded).fillna(np.inf),
             "n_failed": board["n_failed"],
             "std": board[f"{primary}_std"].round(params.tie_decimals).fillna(np.inf),
             "combo_key": board.index.astype(str),

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import difflib
-import functools
 import hashlib
 import itertools
 import json
@@ -18,22 +16,24 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validator, model_validator
 from pyspark import SparkContext
 from pyspark.sql import DataFrame as SparkDataFrame
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from spark_lgbm_tuning import trial
+from spark_lgbm_tuning import lightgbm_params, trial
+from spark_lgbm_tuning.lightgbm_params import LIGHTGBM_PARAMS_DOC
+from spark_lgbm_tuning.pipelines.tuning.folds import fold_rows
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.scheduler import JobScheduler, SearchStats, task_slots
 from spark_lgbm_tuning.pipelines.tuning.trial_store import TrialStore
 from spark_lgbm_tuning.trial import TrialSpec
@@ -42,32 +42,6 @@ logger = logging.getLogger(__name__)
 
 ParamValue = bool | int | float | str
 FEATURE_PREFIX = "feature_"
-FOLD_COLUMNS = ("fold_id", "split", "row")
-
-# Parameters the search sets itself: threads come from spark.task.cpus, boosting rounds from
-# num_boost_round, early stopping from early_stopping_rounds.
-RESERVED_PARAMS = {
-    "num_threads": "it is spark.task.cpus",
-    "num_thread": "it is spark.task.cpus",
-    "nthread": "it is spark.task.cpus",
-    "nthreads": "it is spark.task.cpus",
-    "n_jobs": "it is spark.task.cpus",
-    "num_iterations": "use num_boost_round",
-    "num_iteration": "use num_boost_round",
-    "n_iter": "use num_boost_round",
-    "num_tree": "use num_boost_round",
-    "num_trees": "use num_boost_round",
-    "num_round": "use num_boost_round",
-    "num_rounds": "use num_boost_round",
-    "num_boost_round": "use num_boost_round",
-    "n_estimators": "use num_boost_round",
-    "max_iter": "use num_boost_round",
-    "early_stopping_round": "use early_stopping_rounds",
-    "early_stopping_rounds": "use early_stopping_rounds",
-    "early_stopping": "use early_stopping_rounds",
-    "n_iter_no_change": "use early_stopping_rounds",
-}
-
 
 # Stored outcomes a rerun reuses: they repeat for the same trial. A "timed_out" trial is reused
 # only while trial_timeout_s is not raised above the limit it ran under.
@@ -76,167 +50,10 @@ REUSABLE_STATUSES = ("ok", "failed")
 VALUE_CHECK_ROWS = 200
 # At ~1 ms per combination, the check stays within seconds on the largest default grid.
 MAX_CHECKED_COMBINATIONS = 2000
-LIGHTGBM_PARAMS_DOC = "https://lightgbm.readthedocs.io/en/latest/Parameters.html"
-
-
-@functools.cache
-def _lightgbm_names() -> tuple[frozenset[str], frozenset[str]]:
-    """(canonical names, names and aliases) of every parameter this LightGBM version knows."""
-    # The table LightGBM's C API dumps (LGBM_DumpParamAliases); the Python package reads it the
-    # same way to resolve aliases.
-    from lightgbm.basic import _ConfigAliases  # noqa: PLC0415 - the one use
-
-    aliases = _ConfigAliases._get_all_param_aliases()
-    every = set(aliases) | {alias for names in aliases.values() for alias in names}
-    return frozenset(aliases), frozenset(every)
-
-
-def _unknown_lightgbm_name(section: str, name: str) -> str | None:
-    """An error line when `name` is no LightGBM parameter (LightGBM itself only warns)."""
-    canonical, known = _lightgbm_names()
-    if name in known:
-        return None
-    # Suggest the documented names first; aliases only when no documented name is close.
-    close = difflib.get_close_matches(name, sorted(canonical), n=2) or difflib.get_close_matches(
-        name, sorted(known), n=2
-    )
-    hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
-    return (
-        f"{section}.{name} is not a LightGBM parameter ({hint}see {LIGHTGBM_PARAMS_DOC}); "
-        "LightGBM would ignore it"
-    )
 
 
 class AllTrialsFailedError(RuntimeError):
     """Every trial of the search failed; the message carries the first errors."""
-
-
-class TuningParams(BaseModel):
-    """The search space of `params:tuning` (and `params:regression.tuning`)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    task: Literal["classification", "regression"] = "classification"
-    primary_metric: Literal[
-        "accuracy", "precision", "recall", "f1", "auc_roc", "logloss", "rmse", "mae", "r2"
-    ]
-    # LightGBM parameters shared by every trial.
-    fixed: dict[str, ParamValue] = Field(default_factory=dict)
-    # LightGBM parameter name -> the values to try; trials are the cartesian product.
-    grid: dict[str, list[ParamValue]]
-    # Fold ids to tune on; null = every fold in the fold table.
-    folds: list[NonNegativeInt] | None = None
-    # Boosting rounds (the cap, with early stopping). A grid axis `num_boost_round` overrides it
-    # per trial; trials that differ only in it share one boosting run.
-    num_boost_round: int = Field(500, ge=1, le=100_000)
-    # Rounds without improvement before stopping; null or 0: fixed rounds (0..10000).
-    early_stopping_rounds: int | None = Field(50, ge=0, le=10_000)
-    max_trials: int = Field(1000, ge=1, le=1_000_000)
-    progress_interval_s: float = Field(5.0, gt=0, le=600)
-    # Reuse the trial store's finished trials; false reruns every trial of the search.
-    resume: bool = True
-    # Wall-time limit of one trial's boosting run (seconds, 0 < value <= 86400); null: none.
-    trial_timeout_s: float | None = Field(None, gt=0, le=86_400)
-
-    @field_validator("grid", mode="before")
-    @classmethod
-    def _grid_axes_are_lists(cls, grid: Any) -> Any:
-        if not isinstance(grid, Mapping) or not grid:
-            raise ValueError(
-                "grid must map at least one LightGBM parameter to a list of values, "
-                f"e.g. {{num_leaves: [15, 63]}}; got {grid!r}"
-            )
-        for name, values in grid.items():
-            if not isinstance(values, list | tuple):
-                raise ValueError(
-                    f"grid.{name} must be a list of values (e.g. [{values!r}]), "
-                    f"got {type(values).__name__} {values!r}"
-                )
-            if len(values) == 0:
-                raise ValueError(f"grid.{name} is an empty list: give at least one value")
-        return grid
-
-    @field_validator("folds")
-    @classmethod
-    def _folds_unique(cls, folds: list[int] | None) -> list[int] | None:
-        if folds is not None and (not folds or len(set(folds)) != len(folds)):
-            raise ValueError(f"folds must be null (all folds) or distinct fold ids, got {folds}")
-        return folds
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        allowed = trial.TASK_METRICS[self.task]
-        if self.primary_metric not in allowed:
-            raise ValueError(
-                f"primary_metric {self.primary_metric!r} does not apply to task {self.task!r}; "
-                f"allowed: {', '.join(allowed)}"
-            )
-        for section, names in (("fixed", self.fixed), ("grid", self.grid)):
-            for name in names:
-                unknown = None if name in RESERVED_PARAMS else _unknown_lightgbm_name(section, name)
-                if unknown:
-                    raise ValueError(unknown)
-                if name in RESERVED_PARAMS and (section, name) != ("grid", "num_boost_round"):
-                    raise ValueError(
-                        f"{section}.{name} is set by the search ({RESERVED_PARAMS[name]})"
-                    )
-        for rounds in self.grid.get("num_boost_round", []):
-            if (
-                isinstance(rounds, bool)
-                or not isinstance(rounds, int)
-                or not 1 <= rounds <= 100_000
-            ):
-                raise ValueError(
-                    f"grid.num_boost_round values must be integers in 1..100000, got {rounds!r}"
-                )
-        both = sorted(set(self.fixed) & set(self.grid))
-        if both:
-            raise ValueError(f"{', '.join(both)} appear in both fixed and grid; keep one")
-        objective = self.fixed.get("objective")
-        if self.task == "classification" and objective not in trial.CLASSIFICATION_OBJECTIVES:
-            raise ValueError(
-                f"fixed.objective must be one of {sorted(trial.CLASSIFICATION_OBJECTIVES)} "
-                f"for task classification (metrics use P(class 1)), got {objective!r}"
-            )
-        if self.task == "regression" and objective in trial.CLASSIFICATION_OBJECTIVES:
-            raise ValueError(f"fixed.objective {objective!r} is a classification objective")
-        n_trials = self.n_combinations * len(self.folds or [0])
-        if n_trials > self.max_trials:
-            raise ValueError(
-                f"the grid has {self.n_combinations} combinations"
-                + (f" x {len(self.folds)} folds" if self.folds else "")
-                + f" = {n_trials} trials, above max_trials={self.max_trials} "
-                "(allowed 1..1000000): shrink grid or raise max_trials"
-            )
-        return self
-
-    @property
-    def n_combinations(self) -> int:
-        return int(np.prod([len(values) for values in self.grid.values()]))
-
-    @property
-    def higher_is_better(self) -> bool:
-        return trial.HIGHER_IS_BETTER[self.primary_metric]
-
-    def combinations(self) -> Iterator[dict[str, ParamValue]]:
-        """Each grid combination, in grid order (the last axis varies fastest)."""
-        names = list(self.grid)
-        for values in itertools.product(*(self.grid[name] for name in names)):
-            yield dict(zip(names, values, strict=True))
-
-    def rounds(self, combination: Mapping[str, ParamValue]) -> int:
-        """The boosting rounds (cap) of one combination: its grid value, else num_boost_round."""
-        return int(combination.get("num_boost_round", self.num_boost_round))
-
-    def lightgbm_params(self, combination: Mapping[str, ParamValue]) -> dict[str, Any]:
-        """The full LightGBM parameters of one combination (fixed ones included).
-
-        A num_boost_round grid value is not among them: LightGBM would read it as num_iterations.
-        """
-        combination = {k: v for k, v in combination.items() if k != "num_boost_round"}
-        params: dict[str, Any] = {"verbosity": -1, **self.fixed, **combination}
-        params["feature_pre_filter"] = params.get("feature_pre_filter", False)
-        return params
 
 
 # ------------------------------------------------------------------------------ fold data
@@ -347,46 +164,6 @@ def _check_grid_values(arrays: _FoldArrays, params: TuningParams) -> None:
             )
 
 
-def _fold_rows(
-    folds: pd.DataFrame, fold_ids: list[int] | None, n_rows: int
-) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """fold_id -> (train row positions, test row positions), checked against the data size."""
-    missing = [column for column in FOLD_COLUMNS if column not in folds.columns]
-    if missing:
-        raise ValueError(
-            f"The fold table lacks columns {missing}; expected {list(FOLD_COLUMNS)} "
-            "(one row per fold_id, split train/test, row)"
-        )
-    available = sorted(int(fold_id) for fold_id in folds["fold_id"].unique())
-    if not available:
-        raise ValueError("The fold table is empty")
-    wanted = available if fold_ids is None else list(fold_ids)
-    unknown = sorted(set(wanted) - set(available))
-    if unknown:
-        raise ValueError(f"tuning.folds names unknown fold ids {unknown}; available: {available}")
-    splits = set(folds["split"].unique()) - {"train", "test"}
-    if splits:
-        raise ValueError(f"The fold table's split must be 'train' or 'test', got {sorted(splits)}")
-    rows = folds["row"].to_numpy()
-    if len(rows) and (rows.min() < 0 or rows.max() >= n_rows):
-        raise ValueError(
-            f"The fold table's row positions must lie in 0..{n_rows - 1} (the data has "
-            f"{n_rows} rows), got {int(rows.min())}..{int(rows.max())}"
-        )
-    result = {}
-    for fold_id in wanted:
-        member = folds[folds["fold_id"] == fold_id]
-        train = np.sort(member.loc[member["split"] == "train", "row"].to_numpy(dtype=np.int64))
-        test = np.sort(member.loc[member["split"] == "test", "row"].to_numpy(dtype=np.int64))
-        if len(train) == 0 or len(test) == 0:
-            raise ValueError(
-                f"Fold {fold_id} has {len(train)} train and {len(test)} test rows; "
-                "both parts must be non-empty"
-            )
-        result[fold_id] = (train, test)
-    return result
-
-
 class _FoldArrays:
     """The data as float32 features and float64 labels, converted once, with each fold's rows.
 
@@ -453,20 +230,20 @@ def expand_search_space(
     and a fingerprint of the fold's data, so results of a changed dataset never share an id.
     """
     _feature_columns(data)  # names a missing target or bad feature column first
-    fold_rows = _fold_rows(folds, params.folds, len(data))
-    _check_target(data, fold_rows, params.task)
-    n_trials = params.n_combinations * len(fold_rows)
+    rows_by_fold = fold_rows(folds, params.folds, len(data))
+    _check_target(data, rows_by_fold, params.task)
+    n_trials = params.n_combinations * len(rows_by_fold)
     if n_trials > params.max_trials:
         raise ValueError(
             f"tuning.max_trials={params.max_trials} but the grid has {params.n_combinations} "
-            f"combinations x {len(fold_rows)} folds = {n_trials} trials (allowed 1..1000000): "
+            f"combinations x {len(rows_by_fold)} folds = {n_trials} trials (allowed 1..1000000): "
             "shrink tuning.grid, choose tuning.folds, or raise tuning.max_trials"
         )
-    arrays = _FoldArrays(data, fold_rows)
+    arrays = _FoldArrays(data, rows_by_fold)
     _check_grid_values(arrays, params)
     kinds = {name: _column_kind(values) for name, values in params.grid.items()}
     rows = []
-    for fold_id, (train, test) in fold_rows.items():
+    for fold_id, (train, test) in rows_by_fold.items():
         fingerprint = arrays.fingerprint(fold_id)
         for combination in params.combinations():
             lgb_params = params.lightgbm_params(combination)
@@ -486,7 +263,9 @@ def expand_search_space(
             for name, value in combination.items():
                 row[f"param_{name}"] = _param_value(value, kinds[name])
             row["params_json"] = json.dumps(lgb_params, sort_keys=True)
-            row["dataset_key"] = trial.stable_hash(trial.dataset_params(lgb_params), length=8)
+            row["dataset_key"] = trial.stable_hash(
+                lightgbm_params.dataset_params(lgb_params), length=8
+            )
             row["fold_fingerprint"] = fingerprint
             row["n_train"] = len(train)
             row["n_test"] = len(test)
@@ -499,7 +278,7 @@ def expand_search_space(
     logger.info(
         "Search space: %d combinations x %d folds = %d trials (%d distinct trial ids)",
         params.n_combinations,
-        len(fold_rows),
+        len(rows_by_fold),
         len(table),
         table["trial_id"].nunique(),
     )
@@ -524,7 +303,7 @@ def result_schema(grid_kinds: Mapping[str, str]) -> T.StructType:
         "params_json": T.StringType(),
         "status": T.StringType(),
         "error": T.StringType(),
-        **{metric: T.DoubleType() for metric in trial.METRICS},
+        **{metric: T.DoubleType() for metric in lightgbm_params.METRICS},
         "best_iteration": T.IntegerType(),
         "n_train": T.LongType(),
         "n_test": T.LongType(),
@@ -909,7 +688,7 @@ def run_trials(
         )
     _check_trials(trials, params)
     fold_ids = sorted(int(fold_id) for fold_id in trials["fold_id"].unique())
-    arrays = _FoldArrays(data, _fold_rows(folds, fold_ids, len(data)))
+    arrays = _FoldArrays(data, fold_rows(folds, fold_ids, len(data)))
     _check_fingerprints(arrays, trials)
     sc = spark.sparkContext
     task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))

@@ -1,0 +1,136 @@
+"""The one table of LightGBM facts the project relies on: metrics, aliases, reserved names.
+
+Executors import it too (through `trial.py`), so it imports neither Kedro nor pyspark. Alias sets
+come from LightGBM's own table (the C API's LGBM_DumpParamAliases, as the Python package reads
+it), so every spelling LightGBM accepts is covered by the version installed, `nrounds` included.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from lightgbm.basic import _ConfigAliases
+
+LIGHTGBM_PARAMS_DOC = "https://lightgbm.readthedocs.io/en/latest/Parameters.html"
+
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "auc_roc", "logloss")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
+TASK_METRICS = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS}
+HIGHER_IS_BETTER = {
+    "accuracy": True,
+    "precision": True,
+    "recall": True,
+    "f1": True,
+    "auc_roc": True,
+    "logloss": False,
+    "rmse": False,
+    "mae": False,
+    "r2": True,
+}
+# Objectives whose predictions are P(class 1), which the classification metrics assume.
+CLASSIFICATION_OBJECTIVES = frozenset({"binary", "cross_entropy", "xentropy"})
+CLASSIFICATION_THRESHOLD = 0.5
+
+
+@functools.cache
+def _alias_table() -> dict[str, frozenset[str]]:
+    """Canonical LightGBM parameter name -> every name LightGBM accepts for it (itself included)."""
+    return {
+        name: frozenset({name, *aliases})
+        for name, aliases in _ConfigAliases._get_all_param_aliases().items()
+    }
+
+
+def aliases(canonical: str) -> frozenset[str]:
+    """Every name LightGBM reads as `canonical` (e.g. num_iterations: n_estimators, nrounds...)."""
+    return _alias_table()[canonical]
+
+
+# The number of boosting rounds: the search sets it from num_boost_round (a grid axis allowed).
+ROUND_ALIASES = aliases("num_iterations")
+# Threads are the executor's business: spark.task.cpus.
+THREAD_ALIASES = aliases("num_threads")
+# Early stopping comes from early_stopping_rounds (the refit, without a validation set, drops it).
+EARLY_STOPPING_ALIASES = aliases("early_stopping_round")
+# LightGBM's names for its evaluation metric parameter.
+METRIC_ALIASES = aliases("metric")
+
+# Names the search sets itself, with what to use instead. `num_boost_round` is allowed as a grid
+# axis (trials that differ only in it share one boosting run), nowhere else.
+RESERVED_PARAMS: dict[str, str] = {
+    **dict.fromkeys(THREAD_ALIASES, "it is spark.task.cpus"),
+    **dict.fromkeys(ROUND_ALIASES, "use num_boost_round"),
+    **dict.fromkeys(EARLY_STOPPING_ALIASES, "use early_stopping_rounds"),
+}
+GRID_ONLY_ROUNDS = "num_boost_round"
+
+# LightGBM parameters fixed when a Dataset is binned (LightGBM refuses to change them on a
+# constructed Dataset): trials that differ in one of these need their own binary.
+DATASET_PARAMS = frozenset(
+    {
+        "bin_construct_sample_cnt",
+        "data_random_seed",
+        "enable_bundle",
+        "feature_pre_filter",
+        "forcedbins_filename",
+        "is_enable_sparse",
+        "linear_tree",
+        "max_bin",
+        "max_bin_by_feature",
+        "min_data_in_bin",
+        "pre_partition",
+        "two_round",
+        "use_missing",
+        "zero_as_missing",
+    }
+)
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a larger value of `metric` is better (KeyError for a metric we do not compute)."""
+    return HIGHER_IS_BETTER[metric]
+
+
+def dataset_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The subset of LightGBM `params` that binning depends on, as used to build a Dataset.
+
+    `feature_pre_filter` defaults to False: with it on, LightGBM drops features that cannot split
+    under the first `min_child_samples` it sees, and a later trial may not lower that value.
+    """
+    subset = {name: value for name, value in params.items() if name in DATASET_PARAMS}
+    subset.setdefault("feature_pre_filter", False)
+    subset["verbosity"] = params.get("verbosity", -1)
+    return subset
+
+
+def model_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """`params` without the names the search sets itself (rounds, early stopping, threads)."""
+    return {name: value for name, value in params.items() if name not in RESERVED_PARAMS}
+
+
+def unknown_name_error(section: str, name: str) -> str | None:
+    """An error line when `name` is no LightGBM parameter (LightGBM itself only warns)."""
+    table = _alias_table()
+    if any(name in names for names in table.values()):
+        return None
+    every = sorted({alias for names in table.values() for alias in names})
+    # Suggest the documented names first; aliases only when no documented name is close.
+    close = difflib.get_close_matches(name, sorted(table), n=2) or difflib.get_close_matches(
+        name, every, n=2
+    )
+    hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+    return (
+        f"{section}.{name} is not a LightGBM parameter ({hint}see {LIGHTGBM_PARAMS_DOC}); "
+        "LightGBM would ignore it"
+    )
+
+
+def reserved_name_error(section: str, name: str) -> str | None:
+    """An error line when the search sets `name` itself (num_boost_round is allowed in the grid)."""
+    if name not in RESERVED_PARAMS or (section.endswith("grid") and name == GRID_ONLY_ROUNDS):
+        return None
+    return f"{section}.{name} is set by the search ({RESERVED_PARAMS[name]})"
