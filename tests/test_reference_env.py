@@ -1,0 +1,96 @@
+"""`--env reference` is the seed notebooks' experiment, value for value (issue: the seed's
+experiments, faithfully). The values below are the seed's own calls, written out once here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kedro.config import OmegaConfigLoader
+
+from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
+
+# make_classification(n_samples=300_000, n_features=100, weights=[0.6, 0.4], flip_y=0.05,
+# class_sep=1.5, random_state=42): sklearn's defaults give 2 informative, 2 redundant, 0 repeated.
+SEED_CLASSIFICATION_DATA = {
+    "n_samples": 300_000,
+    "n_features": 100,
+    "weights": [0.6, 0.4],
+    "flip_y": 0.05,
+    "class_sep": 1.5,
+    "seed": 42,
+    "start": "2000-01-01 00:00:00",
+    "freq": "h",
+}
+SEED_FEATURE_COUNTS = (2, 2, 0)
+SEED_FOLDS = {"n_splits": 4, "gap": 0, "test_size": None}
+# make_regression(n_samples=200_000, n_features=100, n_informative=20, random_state=42),
+# KFold(4, shuffle=True, random_state=42).
+SEED_REGRESSION_DATA = {"n_samples": 200_000, "n_features": 100, "seed": 42, "n_splits": 4}
+SEED_CLASSIFICATION_GRID = {
+    "lambda_l1": [0.3, 12, 40],
+    "max_depth": [10, 15, 17],
+    "colsample_bytree": [0.1, 0.3, 0.4],
+    "lambda_l2": [0.01, 0.1],
+}
+SEED_CLASSIFICATION_FIXED = {
+    "objective": "binary",
+    "metric": "binary_logloss",
+    "num_leaves": 2048,
+    "learning_rate": 0.03,
+    "max_bin": 256,
+    "bagging_fraction": 1.0,
+    "seed": 42,
+}
+SEED_REGRESSION_GRID = {
+    "learning_rate": [0.01, 0.05, 0.1],
+    "max_depth": [-1, 5, 9],
+    "num_boost_round": [1000, 2000, 4000],
+    "num_leaves": [31, 63, 127],
+    "min_child_samples": [5, 20, 50],
+    "subsample": [0.8, 1.0],
+    "colsample_bytree": [0.8, 1.0],
+}
+
+
+@pytest.fixture(scope="module")
+def reference_params(project_root: Path) -> dict:
+    loader = OmegaConfigLoader(str(project_root / "conf"), env="reference", **CONFIG_LOADER_ARGS)
+    return loader["parameters"]
+
+
+def test_reference_data_is_the_seeds(reference_params):
+    data = reference_params["data_generation"]
+    assert {key: data[key] for key in SEED_CLASSIFICATION_DATA} == SEED_CLASSIFICATION_DATA
+    counts = tuple(
+        int(data["n_features"] * data[f"{kind}_fraction"])
+        for kind in ("informative", "redundant", "repeated")
+    )
+    assert counts == SEED_FEATURE_COUNTS
+    assert data["folds"] == SEED_FOLDS
+    regression = data["regression"]
+    assert {key: regression[key] for key in SEED_REGRESSION_DATA} == SEED_REGRESSION_DATA
+    assert int(regression["n_features"] * regression["informative_fraction"]) == 20
+    assert regression["noise"] == 0.0
+
+
+def test_reference_classification_search_is_the_seeds(reference_params):
+    tuning = reference_params["tuning"]
+    assert tuning["grid"] == SEED_CLASSIFICATION_GRID
+    assert {key: tuning["fixed"][key] for key in SEED_CLASSIFICATION_FIXED} == (
+        SEED_CLASSIFICATION_FIXED
+    )
+    assert (tuning["num_boost_round"], tuning["early_stopping_rounds"]) == (20_000, 500)
+    assert tuning["folds"] is None
+
+
+def test_reference_regression_search_is_the_seeds(reference_params):
+    tuning = reference_params["regression"]["tuning"]
+    assert tuning["grid"] == SEED_REGRESSION_GRID
+    assert tuning["early_stopping_rounds"] in (None, 0)
+    assert tuning["max_trials"] >= 3_888
+
+
+def test_base_class_balance_is_the_seeds(project_root: Path):
+    loader = OmegaConfigLoader(str(project_root / "conf"), **CONFIG_LOADER_ARGS)
+    assert loader["parameters"]["data_generation"]["weights"] == [0.6, 0.4]
