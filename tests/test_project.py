@@ -86,3 +86,23 @@ def test_default_run_writes_the_report_and_says_where(spark, project_root, tmp_p
     models = sorted((project / "data/06_models/refit_model.txt").glob("*/refit_model.txt"))
     booster = lgb.Booster(model_file=str(models[0]))
     assert booster.num_feature() == 8
+
+
+@pytest.mark.slow
+def test_renamed_columns_apply_to_every_pipeline(spark, tmp_path):
+    """`columns` is one setting: generation writes the names, tuning and the refit read them."""
+    columns = {"target": "label", "feature_prefix": "x_", "time": "ts"}
+    with scratch_project(tmp_path / "project") as project:
+        with KedroSession.create(
+            project_path=project, runtime_params={**SMALL_RUN, "columns": columns}
+        ) as session:
+            session.run()
+
+    data = pd.read_parquet(project / "data/01_raw/timeseries_classification.parquet")
+    assert list(data.columns) == ["ts", *(f"x_{i}" for i in range(8)), "label"]
+    results = pd.read_parquet(project / "data/07_model_output/tuning_results.parquet")
+    assert len(results) == 2 * 4
+    assert (results["status"] == "ok").all()
+    models = sorted((project / "data/06_models/refit_model.txt").glob("*/refit_model.txt"))
+    booster = lgb.Booster(model_file=str(models[0]))
+    assert booster.feature_name() == [f"x_{i}" for i in range(8)]
