@@ -175,7 +175,6 @@ def test_regression_pipeline_runs_on_an_in_memory_catalog(
     page = outputs[REPORT_DATASET].load()
     assert page.count("data:image/png;base64,") == len(REGRESSION_PLOTS)
     assert catalog.load("best_params")["selection"]["combo_id"] == "r_15"
-    predictions = outputs["test_predictions"].load() if "test_predictions" in outputs else None
-    assert predictions is None  # consumed by the plots and the report, not a free output
+    assert "test_predictions" not in outputs  # consumed by its plots and the report
     for name in ("predicted_vs_actual", "residuals"):
         assert isinstance(outputs[f"{name}_plot"].load(), Figure)
