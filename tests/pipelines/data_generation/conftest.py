@@ -10,10 +10,15 @@ from typing import Any
 import pytest
 import yaml
 
-from spark_lgbm_tuning.pipelines.data_generation.nodes import DataGenerationParams
+from spark_lgbm_tuning.columns import ColumnParams
+from spark_lgbm_tuning.pipelines.data_generation.params import DataGenerationParams
 from tests.project_copy import scratch_project
 
 RawParams = dict[str, Any]
+#: `params:columns` as conf/base/parameters.yml sets it (the ColumnParams defaults).
+COLUMNS = ColumnParams()
+#: Every column renamed: what the data_generation nodes write must follow params:columns.
+RENAMED = ColumnParams(target="label", feature_prefix="x_", time="ts")
 
 
 @pytest.fixture(scope="session")

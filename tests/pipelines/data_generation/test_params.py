@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from pydantic import ValidationError
 from sklearn.model_selection import TimeSeriesSplit
 
-from spark_lgbm_tuning.pipelines.data_generation.nodes import (
+from spark_lgbm_tuning.pipelines.data_generation.params import (
     DataGenerationParams,
     FoldParams,
     check_rows_for_folds,
@@ -44,11 +44,11 @@ BAD_INPUTS = {
     ),
     "weight_of_1": (
         {"weights": [1.0]},
-        ["weights", "must each lie in (0, 1)"],
+        ["weights.0", "less than 1"],
     ),
     "weight_negative": (
         {"weights": [-0.2]},
-        ["weights", "must each lie in (0, 1)"],
+        ["weights.0", "greater than 0"],
     ),
     "weights_not_summing_to_1": (
         {"weights": [0.6, 0.6]},

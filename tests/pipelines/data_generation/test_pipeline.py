@@ -15,11 +15,12 @@ from kedro.framework.session import KedroSession
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from kedro.validation.exceptions import ParameterValidationError
+from kedro_datasets.pandas import CSVDataset, ParquetDataset
 
 from spark_lgbm_tuning.pipelines.data_generation import create_pipeline
 from spark_lgbm_tuning.pipelines.data_generation.nodes import generate_timeseries
 
-from .conftest import merged
+from .conftest import COLUMNS, RENAMED, merged
 
 NODE_NAMES = {
     "generate_timeseries",
@@ -74,8 +75,9 @@ def test_sliced_pipeline_runs_on_an_in_memory_catalog(make_params):
     }
     catalog = DataCatalog(
         datasets={
-            "timeseries_data@pandas": MemoryDataset(generate_timeseries(params)),
+            "timeseries_data@pandas": MemoryDataset(generate_timeseries(params, COLUMNS)),
             "params:data_generation": MemoryDataset(params, copy_mode="assign"),
+            "params:columns": MemoryDataset(COLUMNS, copy_mode="assign"),
         }
     )
     outputs = SequentialRunner().run(sliced, catalog)
@@ -85,6 +87,32 @@ def test_sliced_pipeline_runs_on_an_in_memory_catalog(make_params):
     bars = timeline.axes[0].patches
     assert len(bars) == 6
     assert max(bar.get_width() for bar in bars) == pytest.approx(749 / 24)
+
+
+def test_whole_pipeline_follows_params_columns(make_params, tmp_path):
+    """Every node gets params:columns: renamed columns flow through to the folds and plots."""
+    params = make_params(n_samples=600, n_features=4, folds={"n_splits": 3})
+    catalog = DataCatalog(
+        datasets={
+            "params:data_generation": MemoryDataset(params, copy_mode="assign"),
+            "params:columns": MemoryDataset(RENAMED, copy_mode="assign"),
+            # Files, not memory: the runner frees in-memory intermediates once consumed.
+            **{
+                name: ParquetDataset(filepath=str(tmp_path / f"{name}.parquet"))
+                for name in ("timeseries_data@pandas", "regression_data@pandas")
+            },
+            "fold_summary": CSVDataset(filepath=str(tmp_path / "fold_summary.csv")),
+        }
+    )
+    pipeline = create_pipeline()
+    assert pipeline.inputs() == {"params:data_generation", "params:columns"}
+    outputs = SequentialRunner().run(pipeline, catalog)
+    for name in ("timeseries_data@pandas", "regression_data@pandas"):
+        assert "label" in catalog.load(name).columns, name
+    assert list(catalog.load("timeseries_data@pandas").columns[:2]) == ["ts", "x_0"]
+    assert catalog.load("fold_summary")["n_test"].tolist() == [150, 150, 150]
+    titles = [ax.get_title() for ax in outputs["sample_features_plot"].load().axes]
+    assert titles[0].startswith("x_0: linear trend")
 
 
 @pytest.mark.slow
@@ -140,7 +168,7 @@ BAD_RUNS = {
     "feature_fractions_over_1": ({"redundant_fraction": 0.3, "repeated_fraction": 0.1}, "<= 1"),
     "n_splits_below_2": ({"folds": {"n_splits": 1}}, "greater than or equal to 2"),
     "too_few_rows": ({"n_samples": 30, "folds": {"test_size": 10}}, "use n_samples >= 41"),
-    "weight_above_1": ({"weights": [1.5]}, "must each lie in (0, 1)"),
+    "weight_above_1": ({"weights": [1.5]}, "less than 1"),
     "typo": ({"n_sample": 300_000}, "unknown key(s) ['n_sample']"),
 }
 

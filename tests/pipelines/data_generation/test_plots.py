@@ -9,16 +9,18 @@ import pytest
 from matplotlib.figure import Figure
 
 from spark_lgbm_tuning.pipelines.data_generation.nodes import (
-    DataGenerationParams,
     generate_timeseries,
     make_timeseries_folds,
+    summarise_folds,
+)
+from spark_lgbm_tuning.pipelines.data_generation.params import DataGenerationParams
+from spark_lgbm_tuning.pipelines.data_generation.plots import (
     plot_fold_class_balance,
     plot_folds_timeline,
     plot_sample_features,
-    summarise_folds,
 )
 
-from .conftest import merged
+from .conftest import COLUMNS, RENAMED, merged
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +28,8 @@ def small(base_raw_params):
     params = DataGenerationParams.model_validate(
         merged(base_raw_params, {"n_samples": 3_000, "n_features": 8})
     )
-    data = generate_timeseries(params)
-    summary = summarise_folds(data, make_timeseries_folds(data, params))
+    data = generate_timeseries(params, COLUMNS)
+    summary = summarise_folds(data, make_timeseries_folds(data, params, COLUMNS), COLUMNS)
     return params, data, summary
 
 
@@ -39,7 +41,7 @@ def _png(figure: Figure) -> bytes:
 
 def test_sample_features_has_one_panel_per_time_effect(small):
     params, data, _ = small
-    figure = plot_sample_features(data, params)
+    figure = plot_sample_features(data, params, COLUMNS)
     titles = [ax.get_title() for ax in figure.axes]
     assert len(titles) == 4
     for title, word in zip(titles, ("trend", "weekly", "monthly", "AR(1)"), strict=True):
@@ -50,7 +52,16 @@ def test_sample_features_has_one_panel_per_time_effect(small):
 def test_sample_features_needs_the_effect_columns(small):
     params, data, _ = small
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['feature_3'\]"):
-        plot_sample_features(data.drop(columns="feature_3"), params)
+        plot_sample_features(data.drop(columns="feature_3"), params, COLUMNS)
+
+
+def test_sample_features_reads_the_columns_setting(small):
+    params, data, _ = small
+    renamed = data.rename(columns=lambda c: {"date": "ts", "target": "label"}.get(c, "x" + c[7:]))
+    titles = [ax.get_title() for ax in plot_sample_features(renamed, params, RENAMED).axes]
+    assert [title.split(":")[0] for title in titles] == ["x_0", "x_1", "x_2", "x_3"]
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['date', 'feature_0'"):
+        plot_sample_features(renamed, params, COLUMNS)
 
 
 def test_folds_timeline_draws_each_window(small):

@@ -11,11 +11,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spark_lgbm_tuning.pipelines.reporting.nodes import ReportingParams
+from spark_lgbm_tuning.columns import ColumnParams
+from spark_lgbm_tuning.pipelines.reporting.nodes import (
+    rank_combinations,
+    refit_best_model,
+    select_best_params,
+)
+from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 
 N_ROWS = 400
 N_FEATURES = 5
+#: params:columns as conf/base/parameters.yml sets it, and every column renamed.
+COLUMNS = ColumnParams()
+RENAMED = ColumnParams(target="label", feature_prefix="x_", time="ts")
+XSS = "<script>alert('x')</script>"
 FIXED_PARAMS = {"objective": "binary", "verbosity": -1, "seed": 7, "deterministic": True}
 
 
@@ -180,3 +190,86 @@ def tuning_params() -> TuningParams:
 def tuning_with(tuning_params: TuningParams, **update) -> TuningParams:
     """A copy with `update` applied and validated again (model_copy would skip validation)."""
     return TuningParams.model_validate({**tuning_params.model_dump(), **update})
+
+
+def renamed(data: pd.DataFrame) -> pd.DataFrame:
+    """`data` with COLUMNS' names replaced by RENAMED's (date -> ts, feature_i -> x_i, ...)."""
+    names = {COLUMNS.time: RENAMED.time, COLUMNS.target: RENAMED.target}
+    return data.rename(
+        columns=lambda c: names.get(c, c.replace(COLUMNS.feature_prefix, RENAMED.feature_prefix))
+    )
+
+
+@pytest.fixture(scope="module")
+def outputs(results, tuning_params, timeseries_data, timeseries_folds, params) -> dict:
+    """Every reporting output the report needs, from the hand-made inputs."""
+    # A failed trial whose error text is hostile HTML: the report must show it, escaped.
+    results = results.copy()
+    results.loc[results["status"] == "failed", "error"] = f"Traceback: boom {XSS}"
+    board, _ = rank_combinations(results, tuning_params, params)
+    best = select_best_params(board, results, tuning_params, params)
+    model, importance = refit_best_model(best, timeseries_data, timeseries_folds, COLUMNS, params)
+    return {
+        "results": results,
+        "leaderboard": board,
+        "best_params": best,
+        "refit_model": model,
+        "feature_importance": importance,
+    }
+
+
+# ------------------------------------------------------------------------------------ regression
+@pytest.fixture(scope="module")
+def regression_tuning() -> TuningParams:
+    return TuningParams(
+        task="regression",
+        primary_metric="rmse",
+        fixed={"objective": "regression", "verbosity": -1, "seed": 7, "deterministic": True},
+        grid={"num_leaves": [7, 15]},
+        num_boost_round=40,
+    )
+
+
+@pytest.fixture(scope="module")
+def regression_data() -> pd.DataFrame:
+    """300 rows; the target is 3 x feature_0 - feature_1 plus a little noise; KFold-like folds."""
+    rng = np.random.default_rng(5)
+    features = rng.normal(size=(300, 3)).astype(np.float32)
+    frame = pd.DataFrame(features, columns=[f"feature_{i}" for i in range(3)])
+    frame["target"] = 3 * features[:, 0] - features[:, 1] + rng.normal(scale=0.1, size=300)
+    frame["fold_id"] = np.arange(300, dtype=np.int32) % 3
+    return frame
+
+
+@pytest.fixture(scope="module")
+def regression_folds(regression_data) -> pd.DataFrame:
+    """Fold k tests the rows with fold_id k and trains on the others."""
+    fold_id = regression_data["fold_id"].to_numpy()
+    parts = [
+        pd.DataFrame({"fold_id": np.int32(k), "split": split, "row": np.flatnonzero(rows)})
+        for k in range(3)
+        for split, rows in (("train", fold_id != k), ("test", fold_id == k))
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def regression_results(regression_tuning) -> pd.DataFrame:
+    """Two combinations x three folds: num_leaves 15 has the lower RMSE."""
+    rows = [
+        make_trial(
+            f"r_{leaves}",
+            fold,
+            {"num_leaves": leaves},
+            task="regression",
+            params_json=json.dumps({**regression_tuning.fixed, "num_leaves": leaves}),
+            rmse=rmse + 0.01 * fold,
+            mae=rmse / 2,
+            r2=0.9,
+            fit_s=1.0,
+            best_iteration=30 + fold,
+        )
+        for leaves, rmse in ((7, 0.5), (15, 0.3))
+        for fold in range(3)
+    ]
+    return pd.DataFrame(rows)

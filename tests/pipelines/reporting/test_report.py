@@ -1,40 +1,28 @@
-"""Plots, the HTML report, and the reporting pipeline run on an in-memory catalog."""
+"""The HTML report: every plot embedded, the facts it shows, escaping, offline rendering."""
 
 from __future__ import annotations
 
 import base64
 import html
-import logging
 import re
 import subprocess
 from pathlib import Path
 
-import lightgbm as lgb
 import matplotlib.image
 import numpy as np
 import pytest
 import yaml
-from kedro.io import DataCatalog, MemoryDataset
-from kedro.runner import SequentialRunner
-from kedro_datasets.matplotlib import MatplotlibDataset
-from kedro_datasets.pandas import ParquetDataset
-from kedro_datasets.text import TextDataset
-from kedro_datasets.yaml import YAMLDataset
-from matplotlib.figure import Figure
 
-from spark_lgbm_tuning.pipelines.reporting import create_pipeline
 from spark_lgbm_tuning.pipelines.reporting.nodes import (
-    ReportingError,
-    plot_feature_importance,
-    plot_fit_time_vs_metric,
-    plot_metric_per_fold,
-    plot_param_effects,
-    plot_resource_use,
+    predict_test_parts,
     rank_combinations,
     refit_best_model,
-    render_report,
     select_best_params,
 )
+from spark_lgbm_tuning.pipelines.reporting.report import render_report
+from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
+
+from .conftest import COLUMNS, RENAMED, XSS, renamed
 
 PLOTS = (
     "metric_per_fold",
@@ -44,74 +32,6 @@ PLOTS = (
     "resource_use",
 )
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-XSS = "<script>alert('x')</script>"
-
-
-@pytest.fixture(scope="module")
-def outputs(results, tuning_params, timeseries_data, timeseries_folds, params) -> dict:
-    """Every reporting output the report needs, from the hand-made inputs."""
-    # A failed trial whose error text is hostile HTML: the report must show it, escaped.
-    results = results.copy()
-    results.loc[results["status"] == "failed", "error"] = f"Traceback: boom {XSS}"
-    board, _ = rank_combinations(results, tuning_params, params)
-    best = select_best_params(board, results, tuning_params, params)
-    model, importance = refit_best_model(best, timeseries_data, timeseries_folds, params)
-    return {
-        "results": results,
-        "leaderboard": board,
-        "best_params": best,
-        "refit_model": model,
-        "feature_importance": importance,
-    }
-
-
-def test_each_plot_is_a_figure_the_catalog_saves_as_png(outputs, tuning_params, params, tmp_path):
-    results, board = outputs["results"], outputs["leaderboard"]
-    figures = {
-        "metric_per_fold": plot_metric_per_fold(results, board, tuning_params, params),
-        "param_effects": plot_param_effects(board, tuning_params),
-        "fit_time_vs_metric": plot_fit_time_vs_metric(board, tuning_params),
-        "feature_importance": plot_feature_importance(outputs["feature_importance"], params),
-        "resource_use": plot_resource_use(outputs["results"]),
-    }
-    for name, figure in figures.items():
-        assert isinstance(figure, Figure), name
-        path = tmp_path / f"{name}.png"
-        MatplotlibDataset(filepath=str(path), save_args={"format": "png"}).save(figure)
-        assert path.read_bytes().startswith(PNG_MAGIC), name
-
-    per_fold = figures["metric_per_fold"].axes[0]
-    assert len(per_fold.get_lines()) == 3  # three combinations, fewer than top_n_plot
-    assert per_fold.get_legend().get_texts()[0].get_text().startswith("#1 c_b")
-    assert (per_fold.get_ylabel(), figures["fit_time_vs_metric"].axes[0].get_ylabel()) == (
-        "auc_roc",
-        "auc_roc_mean",
-    )
-    # Two tuned parameters -> two panels.
-    assert [ax.get_xlabel() for ax in figures["param_effects"].axes] == [
-        "num_leaves",
-        "learning_rate",
-    ]
-    # Executors "0" and "1" each get a colour on both panels.
-    assert len(figures["resource_use"].axes[0].get_legend().get_texts()) == 2
-
-
-@pytest.mark.parametrize(
-    ("plot", "make_args"),
-    [
-        (plot_metric_per_fold, lambda o, t, p: (o["results"].iloc[0:0], o["leaderboard"], t, p)),
-        (plot_param_effects, lambda o, t, p: (o["leaderboard"].iloc[0:0], t)),
-        (
-            plot_fit_time_vs_metric,
-            lambda o, t, p: (o["leaderboard"].drop(columns="fit_s_mean"), t),
-        ),
-        (plot_feature_importance, lambda o, t, p: (o["feature_importance"].iloc[0:0], p)),
-        (plot_resource_use, lambda o, t, p: (o["results"].drop(columns="peak_rss_mb"),)),
-    ],
-)
-def test_plots_refuse_empty_or_incomplete_input(plot, make_args, outputs, tuning_params, params):
-    with pytest.raises(ReportingError, match="is empty|lacks the column"):
-        plot(*make_args(outputs, tuning_params, params))
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +49,7 @@ def report(
         feature_importance=outputs["feature_importance"],
         refit_model=outputs["refit_model"],
         tuning_params=tuning_params,
+        columns=COLUMNS,
         params=params,
     )
 
@@ -218,50 +139,83 @@ def test_report_refuses_a_broken_model(
             feature_importance=outputs["feature_importance"],
             refit_model="",
             tuning_params=tuning_params,
+            columns=COLUMNS,
             params=params,
         )
 
 
-def test_pipeline_runs_on_an_in_memory_catalog(
-    *,
-    results,
-    run_info,
-    timeseries_data,
-    timeseries_folds,
-    fold_summary,
-    tuning_params,
-    params,
-    tmp_path,
-    caplog,
+def test_report_shows_the_efficiency_the_tuning_recorded(
+    *, outputs, run_info, timeseries_data, timeseries_folds, fold_summary, tuning_params, params
 ):
-    inputs = {
-        "tuning_results@pandas": results,
-        "tuning_run_info": run_info,
-        "timeseries_data@pandas": timeseries_data,
-        "timeseries_folds@pandas": timeseries_folds,
-        "fold_summary": fold_summary,
-        "params:tuning": tuning_params,
-        "params:reporting": params,
-    }
-    pipeline = create_pipeline()
-    assert pipeline.inputs() == set(inputs)
-    datasets = {name: MemoryDataset(data) for name, data in inputs.items()}
-    # The intermediate outputs go through their catalog formats, so the next node reads what a
-    # real run reads (the runner frees in-memory intermediates once consumed).
-    datasets["leaderboard"] = ParquetDataset(filepath=str(tmp_path / "leaderboard.parquet"))
-    datasets["best_params"] = YAMLDataset(filepath=str(tmp_path / "best_params.yml"))
-    datasets["refit_model"] = TextDataset(filepath=str(tmp_path / "refit_model.txt"))
-    catalog = DataCatalog(datasets)
-    with caplog.at_level(logging.INFO):
-        SequentialRunner().run(pipeline, catalog)
+    """One formula (the tuning's run_info): the report shows its value and computes none."""
+    recorded = {**run_info, "efficiency": 0.6123}  # not 15 / (10 x 2)
+    page = render_report(
+        leaderboard=outputs["leaderboard"],
+        best_params=outputs["best_params"],
+        tuning_results=outputs["results"],
+        tuning_run_info=recorded,
+        timeseries_data=timeseries_data,
+        timeseries_folds=timeseries_folds,
+        fold_summary=fold_summary,
+        feature_importance=outputs["feature_importance"],
+        refit_model=outputs["refit_model"],
+        tuning_params=tuning_params,
+        columns=COLUMNS,
+        params=params,
+    )
+    assert re.search(r"Σ fit time ÷ \(wall × cores\)</th>\s*<td[^>]*>0.6123</td>", page)
 
-    page = catalog.load("tuning_report")
-    assert page.count("data:image/png;base64,") == len(PLOTS)
-    assert catalog.load("leaderboard")["combo_id"].tolist() == ["c_b", "c_a", "c_c"]
-    assert catalog.load("leaderboard_csv")["combo_id"].tolist() == ["c_b", "c_a", "c_c"]
-    assert catalog.load("best_params")["selection"]["combo_id"] == "c_b"
-    assert lgb.Booster(model_file=str(tmp_path / "refit_model.txt")).num_trees() == 46
-    for name in PLOTS:
-        assert isinstance(catalog.load(f"{name}_plot"), Figure)
-    # The last node says which catalog dataset holds the report.
-    assert any("'tuning_report'" in record.getMessage() for record in caplog.records)
+
+def test_report_reads_the_columns_setting(
+    *, outputs, run_info, timeseries_data, timeseries_folds, tuning_params, params
+):
+    """Renamed columns: the data summary finds the time, target and features by params:columns."""
+    arguments = {
+        "leaderboard": outputs["leaderboard"],
+        "best_params": outputs["best_params"],
+        "tuning_results": outputs["results"],
+        "tuning_run_info": run_info,
+        "timeseries_folds": timeseries_folds,
+        "feature_importance": outputs["feature_importance"],
+        "refit_model": outputs["refit_model"],
+        "tuning_params": tuning_params,
+        "params": params,
+    }
+    page = render_report(**arguments, timeseries_data=renamed(timeseries_data), columns=RENAMED)
+    assert re.search(r"features</th>\s*<td[^>]*>5</td>", page)
+    assert "2024-01-01 00:00:00 → 2025-02-03 00:00:00" in page  # the `ts` column's range
+    assert "positive ratio" in page
+    # No fold_summary: the fold sizes come from the fold table.
+    assert re.search(r"<th>n_test</th>", page)
+    with pytest.raises(ValueError, match="no target column 'target'"):
+        render_report(**arguments, timeseries_data=renamed(timeseries_data), columns=COLUMNS)
+
+
+def test_regression_report_adds_the_test_part_plots(
+    *, regression_results, regression_tuning, regression_data, regression_folds, run_info, params
+):
+    board, _ = rank_combinations(regression_results, regression_tuning, params)
+    best = select_best_params(board, regression_results, regression_tuning, params)
+    model, importance = refit_best_model(best, regression_data, regression_folds, COLUMNS, params)
+    page = render_report(
+        leaderboard=board,
+        best_params=best,
+        tuning_results=regression_results,
+        tuning_run_info=run_info,
+        timeseries_data=regression_data,
+        timeseries_folds=regression_folds,
+        feature_importance=importance,
+        refit_model=model,
+        tuning_params=regression_tuning,
+        columns=COLUMNS,
+        params=params,
+        test_predictions=predict_test_parts(
+            best, regression_data, regression_folds, COLUMNS, params
+        ),
+    )
+    names = re.findall(r'<figure id="(\w+)_plot">', page)
+    assert names == [*PLOTS, "predicted_vs_actual", "residuals"]
+    assert "Primary metric: rmse (tuning.primary_metric; lower is better)" in page
+    assert "target mean / std" in page and "positive ratio" not in page
+    assert "time range" not in page  # the regression data has no time column
+    assert re.findall(r"<td>(r_\d+)</td>", page) == ["r_15", "r_7"]

@@ -9,11 +9,9 @@ from .nodes import (
     generate_timeseries,
     make_regression_folds,
     make_timeseries_folds,
-    plot_fold_class_balance,
-    plot_folds_timeline,
-    plot_sample_features,
     summarise_folds,
 )
+from .plots import plot_fold_class_balance, plot_folds_timeline, plot_sample_features
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -22,19 +20,19 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 generate_timeseries,
-                inputs="params:data_generation",
+                inputs=["params:data_generation", "params:columns"],
                 outputs="timeseries_data@pandas",
                 name="generate_timeseries",
             ),
             Node(
                 make_timeseries_folds,
-                inputs=["timeseries_data@pandas", "params:data_generation"],
+                inputs=["timeseries_data@pandas", "params:data_generation", "params:columns"],
                 outputs="timeseries_folds@pandas",
                 name="make_timeseries_folds",
             ),
             Node(
                 generate_regression,
-                inputs="params:data_generation",
+                inputs=["params:data_generation", "params:columns"],
                 outputs="regression_data@pandas",
                 name="generate_regression",
             ),
@@ -46,13 +44,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 summarise_folds,
-                inputs=["timeseries_data@pandas", "timeseries_folds@pandas"],
+                inputs=["timeseries_data@pandas", "timeseries_folds@pandas", "params:columns"],
                 outputs="fold_summary",
                 name="summarise_folds",
             ),
             Node(
                 plot_sample_features,
-                inputs=["timeseries_data@pandas", "params:data_generation"],
+                inputs=["timeseries_data@pandas", "params:data_generation", "params:columns"],
                 outputs="sample_features_plot",
                 name="plot_sample_features",
             ),

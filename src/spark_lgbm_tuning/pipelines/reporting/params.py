@@ -1,0 +1,30 @@
+"""`params:reporting` as one typed model; Kedro validates it before any node runs.
+
+What to rank by is not here: it is `tuning.primary_metric` (TuningParams), the setting the search
+itself ranks by. Column names are not here either: they are `params:columns` (ColumnParams).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from spark_lgbm_tuning.params_model import ParamsModel
+
+
+class ReportingParams(ParamsModel):
+    """`params:reporting` (parameters_reporting.yml): ranking ties, the refit, what to show."""
+
+    # Means equal at this many decimals tie (then fewer failed folds, lower std, combo_id).
+    tie_decimals: int = Field(10, ge=1, le=15)
+    top_n: int = Field(10, ge=1, le=500)
+    top_n_plot: int = Field(5, ge=1, le=20)
+    top_n_features: int = Field(20, ge=1, le=200)
+    # The refit's rounds: this aggregate of the winner's best_iteration over its ok folds.
+    rounds_aggregate: Literal["median", "mean", "max"] = "median"
+    # Threads for the refit on the driver; 0: LightGBM's default (every core).
+    refit_num_threads: int = Field(0, ge=0, le=1024)
+    max_error_chars: int = Field(2000, ge=80, le=20_000)
+    figure_dpi: int = Field(110, ge=50, le=300)
+    title: str = "LightGBM tuning report"

@@ -1,0 +1,180 @@
+"""The reporting pipeline: its catalog contract, in-memory runs (classification and regression),
+and `kedro viz build` over the whole project."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import lightgbm as lgb
+import pytest
+from kedro.config import OmegaConfigLoader
+from kedro.framework.project import pipelines
+from kedro.framework.startup import bootstrap_project
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+from kedro_datasets.pandas import ParquetDataset
+from kedro_datasets.text import TextDataset
+from kedro_datasets.yaml import YAMLDataset
+from matplotlib.figure import Figure
+
+from spark_lgbm_tuning.pipelines.reporting import create_pipeline
+from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
+from tests.project_copy import copy_project
+
+from .conftest import COLUMNS
+
+PLOTS = (
+    "metric_per_fold",
+    "param_effects",
+    "fit_time_vs_metric",
+    "feature_importance",
+    "resource_use",
+)
+REGRESSION_PLOTS = (*PLOTS, "predicted_vs_actual", "residuals")
+
+VIZ_PIPELINES = ("data_generation", "tuning", "reporting")
+
+
+def _config(project_root: Path) -> OmegaConfigLoader:
+    return OmegaConfigLoader(str(project_root / "conf"), base_env="base", default_run_env="base")
+
+
+def test_every_reporting_dataset_is_in_the_catalog(project_root):
+    """No dataset silently becomes a MemoryDataset by a typo: each has an entry or a factory."""
+    catalog = DataCatalog.from_config(_config(project_root)["catalog"])
+    datasets = {name for name in create_pipeline().datasets() if not name.startswith("params:")}
+    assert sorted(name for name in datasets if name not in catalog) == []
+
+
+def test_reporting_parameters_are_in_the_config(project_root):
+    parameters = _config(project_root)["parameters"]
+    assert "reporting" in parameters
+    # Column names live once, in params:columns (parameters.yml), not in the reporting block.
+    assert parameters["columns"] == COLUMNS.model_dump()
+    assert not {"target_column", "feature_prefix", "time_column"} & set(parameters["reporting"])
+
+
+def _file_backed(datasets: dict, tmp_path: Path) -> dict:
+    """Intermediate outputs through their catalog formats, so the next node reads what a real
+    run reads (the runner frees in-memory intermediates once consumed)."""
+    return {
+        **datasets,
+        "leaderboard": ParquetDataset(filepath=str(tmp_path / "leaderboard.parquet")),
+        "best_params": YAMLDataset(filepath=str(tmp_path / "best_params.yml")),
+        "refit_model": TextDataset(filepath=str(tmp_path / "refit_model.txt")),
+    }
+
+
+@pytest.mark.slow
+def test_kedro_viz_build_lists_every_node_of_the_three_pipelines(project_root, tmp_path):
+    """`kedro viz build` (offline) on a copy of the project shows every registered node."""
+    copy_project(tmp_path)
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
+    kedro = Path(sys.executable).with_name("kedro")
+    result = subprocess.run(
+        [str(kedro), "viz", "build"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    build = tmp_path / "build" / "api"
+    # kedro viz build exits 0 even when it fails, so the output files are the evidence.
+    output = result.stdout + result.stderr
+    error = output[output.find("ERROR:") :][:1500] if "ERROR:" in output else output[-1500:]
+    assert (build / "main").is_file(), f"kedro viz build failed: {error}"
+
+    bootstrap_project(tmp_path)
+    missing = [name for name in VIZ_PIPELINES if name not in pipelines]
+    assert not missing, f"pipelines not registered yet: {missing}"
+    for name in VIZ_PIPELINES:
+        registered = {node.name for node in pipelines[name].nodes}
+        shown = json.loads((build / "pipelines" / name).read_text())["nodes"]
+        assert {node["name"] for node in shown if node["type"] == "task"} == registered, name
+    main = json.loads((build / "main").read_text())
+    data_nodes = {node["name"]: node for node in main["nodes"] if node["type"] == "data"}
+    assert data_nodes["tuning_report"]["layer"] == "reporting"
+    assert data_nodes["refit_model"]["layer"] == "models"
+
+
+def test_pipeline_runs_on_an_in_memory_catalog(
+    *,
+    results,
+    run_info,
+    timeseries_data,
+    timeseries_folds,
+    fold_summary,
+    tuning_params,
+    params,
+    tmp_path,
+    caplog,
+):
+    inputs = {
+        "tuning_results@pandas": results,
+        "tuning_run_info": run_info,
+        "timeseries_data@pandas": timeseries_data,
+        "timeseries_folds@pandas": timeseries_folds,
+        "fold_summary": fold_summary,
+        "params:tuning": tuning_params,
+        "params:columns": COLUMNS,
+        "params:reporting": params,
+    }
+    pipeline = create_pipeline()
+    assert pipeline.inputs() == set(inputs)
+    datasets = {name: MemoryDataset(data) for name, data in inputs.items()}
+    catalog = DataCatalog(_file_backed(datasets, tmp_path))
+    with caplog.at_level(logging.INFO):
+        SequentialRunner().run(pipeline, catalog)
+
+    page = catalog.load("tuning_report")
+    assert page.count("data:image/png;base64,") == len(PLOTS)
+    assert catalog.load("leaderboard")["combo_id"].tolist() == ["c_b", "c_a", "c_c"]
+    assert catalog.load("leaderboard_csv")["combo_id"].tolist() == ["c_b", "c_a", "c_c"]
+    assert catalog.load("best_params")["selection"]["combo_id"] == "c_b"
+    assert lgb.Booster(model_file=str(tmp_path / "refit_model.txt")).num_trees() == 46
+    for name in PLOTS:
+        assert isinstance(catalog.load(f"{name}_plot"), Figure)
+    # The last node says which catalog dataset holds the report.
+    assert any(f"'{REPORT_DATASET}'" in record.getMessage() for record in caplog.records)
+    assert REPORT_DATASET == "tuning_report"  # hooks.ReportLocationHooks and the catalog use it
+
+
+def test_regression_pipeline_runs_on_an_in_memory_catalog(
+    *,
+    regression_results,
+    run_info,
+    regression_data,
+    regression_folds,
+    regression_tuning,
+    params,
+    tmp_path,
+):
+    """create_pipeline(task="regression"): test-part predictions and their plots, no fold summary."""
+    inputs = {
+        "tuning_results@pandas": regression_results,
+        "tuning_run_info": run_info,
+        "timeseries_data@pandas": regression_data,
+        "timeseries_folds@pandas": regression_folds,
+        "params:tuning": regression_tuning,
+        "params:columns": COLUMNS,
+        "params:reporting": params,
+    }
+    pipeline = create_pipeline(task="regression")
+    assert pipeline.inputs() == set(inputs)
+    datasets = {name: MemoryDataset(data) for name, data in inputs.items()}
+    catalog = DataCatalog(_file_backed(datasets, tmp_path))
+    outputs = SequentialRunner().run(pipeline, catalog)
+
+    page = outputs[REPORT_DATASET].load()
+    assert page.count("data:image/png;base64,") == len(REGRESSION_PLOTS)
+    assert catalog.load("best_params")["selection"]["combo_id"] == "r_15"
+    assert "test_predictions" not in outputs  # consumed by its plots and the report
+    for name in ("predicted_vs_actual", "residuals"):
+        assert isinstance(outputs[f"{name}_plot"].load(), Figure)

@@ -1,0 +1,148 @@
+"""The reporting nodes reused under the `regression` namespace, and a small regression search
+reported end to end (tuning_regression then reporting_regression in one KedroSession)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from kedro.config import OmegaConfigLoader
+from kedro.framework.project import configure_project
+from kedro.framework.session import KedroSession
+from kedro.io import DataCatalog
+from kedro.validation.exceptions import ParameterValidationError
+from kedro.validation.parameter_validator import ParameterValidator
+
+from spark_lgbm_tuning.columns import ColumnParams
+from spark_lgbm_tuning.pipeline_registry import register_pipelines
+from spark_lgbm_tuning.pipelines.data_generation.nodes import (
+    generate_regression,
+    make_regression_folds,
+)
+from spark_lgbm_tuning.pipelines.data_generation.params import DataGenerationParams
+from spark_lgbm_tuning.pipelines.reporting_regression import create_pipeline
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from tests.project_copy import scratch_project
+
+REPORT = "data/08_reporting/regression_tuning_report.html"
+PLOTS = (
+    "metric_per_fold",
+    "param_effects",
+    "fit_time_vs_metric",
+    "feature_importance",
+    "resource_use",
+    "predicted_vs_actual",
+    "residuals",
+)
+
+
+def _config(project_root: Path) -> OmegaConfigLoader:
+    return OmegaConfigLoader(str(project_root / "conf"), base_env="base", default_run_env="local")
+
+
+def test_nodes_datasets_and_parameters_are_namespaced():
+    pipeline = create_pipeline()
+    assert {node.name for node in pipeline.nodes} >= {
+        "regression.rank_combinations",
+        "regression.predict_test_parts",
+        "regression.plot_residuals",
+        "regression.render_report",
+    }
+    assert pipeline.inputs() == {
+        "regression.tuning_results@pandas",
+        "regression.tuning_run_info",
+        "regression_data@pandas",
+        "regression_folds@pandas",
+        "params:regression.tuning",
+        "params:reporting",
+        "params:columns",
+    }
+    assert "regression.tuning_report" in pipeline.outputs()
+    assert {f"regression.{name}_plot" for name in PLOTS} <= pipeline.outputs()
+
+
+def test_every_dataset_resolves_to_a_catalog_entry(project_root: Path):
+    """No dataset becomes a silent MemoryDataset; the report and plots are versioned files
+    apart from the classification ones."""
+    config = _config(project_root)["catalog"]
+    catalog = DataCatalog.from_config(config)
+    datasets = {name for name in create_pipeline().datasets() if not name.startswith("params:")}
+    assert sorted(name for name in datasets if name not in catalog) == []
+    assert config["regression.tuning_report"]["versioned"] is True
+    assert config["regression.tuning_report"]["filepath"] == REPORT
+    assert config["regression.tuning_report"]["filepath"] != config["tuning_report"]["filepath"]
+    plot = catalog.get("regression.residuals_plot")
+    assert str(plot._filepath).endswith("data/08_reporting/regression_residuals.png")
+
+
+def test_find_pipelines_registers_it():
+    configure_project("spark_lgbm_tuning")
+    pipelines = register_pipelines()
+    assert "reporting_regression" in pipelines
+    assert "regression.render_report" in {
+        node.name for node in pipelines["reporting_regression"].nodes
+    }
+
+
+def test_kedro_validates_the_namespaced_tuning_parameters(project_root: Path):
+    parameters = _config(project_root)["parameters"]
+    validator = ParameterValidator({"reporting_regression": create_pipeline()})
+    validated = validator.validate_raw_params(parameters)
+    assert type(validated["regression"]["tuning"]) is TuningParams
+    assert validated["regression"]["tuning"].primary_metric == "rmse"
+    bad = {**parameters, "regression": {"tuning": {**parameters["regression"]["tuning"]}}}
+    bad["regression"]["tuning"]["primary_metric"] = "auc_roc"
+    with pytest.raises(ParameterValidationError, match="'auc_roc' does not apply"):
+        validator.validate_raw_params(bad)
+
+
+@pytest.fixture
+def kedro_project(tmp_path: Path, project_root: Path, spark):
+    """A scratch project holding small regression data and folds from the data_generation nodes
+    (the hook reuses the `spark` session)."""
+    with scratch_project(tmp_path) as root:
+        raw = yaml.safe_load(
+            (project_root / "conf/base/parameters_data_generation.yml").read_text()
+        )
+        params = DataGenerationParams.model_validate(
+            {**raw["data_generation"], "n_samples": 1200, "n_features": 6}
+        )
+        data = generate_regression(params, ColumnParams())
+        data.to_parquet(root / "data/01_raw/regression.parquet")
+        make_regression_folds(data).to_parquet(
+            root / "data/05_model_input/regression_folds.parquet"
+        )
+        yield root
+
+
+@pytest.mark.slow
+def test_a_regression_search_gets_its_html_report(kedro_project: Path, caplog):
+    caplog.set_level(logging.INFO)
+    # Runtime params merge key by key: conf/base's learning_rate axis stays unless named here.
+    grid = {"num_leaves": [7, 15], "learning_rate": [0.1]}
+    small = {"grid": grid, "num_boost_round": 40, "early_stopping_rounds": 5}
+    with KedroSession.create(
+        project_path=kedro_project, runtime_params={"regression": {"tuning": small}}
+    ) as session:
+        session.run(pipeline_names=["tuning_regression", "reporting_regression"])
+
+    (report,) = (kedro_project / REPORT).glob("*/regression_tuning_report.html")
+    page = report.read_text()
+    assert re.findall(r'<figure id="(\w+)_plot">', page) == list(PLOTS)
+    assert "Primary metric: rmse (tuning.primary_metric; lower is better)" in page
+    assert "target mean / std" in page
+    board = pd.read_parquet(kedro_project / "data/08_reporting/regression_leaderboard.parquet")
+    assert len(board) == 2 and board["rmse_mean"].is_monotonic_increasing
+    predictions = pd.read_parquet(
+        kedro_project / "data/07_model_output/regression_test_predictions.parquet"
+    )
+    assert sorted(predictions["row"]) == list(range(1200))  # each row tested once (KFold)
+    for name in ("predicted_vs_actual", "residuals"):
+        (png,) = (kedro_project / "data/08_reporting").glob(f"regression_{name}.png/*/*.png")
+        assert png.read_bytes().startswith(b"\x89PNG")
+    # The classification report is not touched.
+    assert not (kedro_project / "data/08_reporting/tuning_report.html").exists()
