@@ -404,6 +404,7 @@ def _content_hash(frame: pd.DataFrame) -> str:
 
 
 def test_the_default_seed_gives_the_recorded_data(make_params):
-    params = make_params(n_samples=1_000, n_features=8)
+    # The class balance the data was recorded with (conf/base now has the seed's 0.6/0.4).
+    params = make_params(n_samples=1_000, n_features=8, weights=[0.8])
     assert _content_hash(generate_timeseries(params, COLUMNS)) == PINNED["timeseries"]
     assert _content_hash(generate_regression(params, COLUMNS)) == PINNED["regression"]

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-import yaml
-from kedro.config import OmegaConfigLoader
-from omegaconf import OmegaConf
 from pydantic import ValidationError
 from sklearn.model_selection import TimeSeriesSplit
 
@@ -158,33 +153,3 @@ def test_rows_check_suggests_a_sufficient_count():
     assert "first training window would hold 0 rows" in str(caught.value)
     for n_rows in range(230, 600):
         check_rows_for_folds(n_rows, folds)
-
-
-def test_reference_env_differs_from_base_only_in_scale(project_root: Path):
-    base = yaml.safe_load((project_root / "conf/base/parameters_data_generation.yml").read_text())
-    ref = yaml.safe_load(
-        (project_root / "conf/reference/parameters_data_generation.yml").read_text()
-    )
-    assert ref["data_generation"]["n_samples"] == 300_000
-    assert ref["data_generation"]["n_features"] == 100
-    assert ref["data_generation"]["folds"]["n_splits"] == 4
-    scale = {"n_samples", "n_features"}
-    assert {k: v for k, v in ref["data_generation"].items() if k not in scale} == {
-        k: v for k, v in base["data_generation"].items() if k not in scale
-    }
-
-
-def test_params_override_selects_the_same_parameters_as_the_reference_env(project_root: Path):
-    conf = str(project_root / "conf")
-    # What `kedro run --params "data_generation.n_samples=300000,..."` passes on.
-    cli = OmegaConf.to_container(
-        OmegaConf.from_dotlist(
-            ["data_generation.n_samples=300000", "data_generation.n_features=100"]
-        )
-    )
-    from_cli = OmegaConfigLoader(conf, base_env="base", default_run_env="local", runtime_params=cli)
-    from_env = OmegaConfigLoader(conf, base_env="base", default_run_env="local", env="reference")
-    by_cli = DataGenerationParams.model_validate(from_cli["parameters"]["data_generation"])
-    by_env = DataGenerationParams.model_validate(from_env["parameters"]["data_generation"])
-    assert by_cli == by_env
-    assert (by_env.n_samples, by_env.n_features) == (300_000, 100)
