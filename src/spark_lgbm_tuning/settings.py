@@ -1,8 +1,20 @@
 """Project settings: the Spark hook and where the config loader finds each kind of file."""
 
+import warnings
+
 from omegaconf.resolvers import oc
 
 from spark_lgbm_tuning.hooks import ReportLocationHooks, RunGuardHooks, SparkHooks
+
+# OmegaConf 2.4 deprecated register_new_resolver() (omry/omegaconf#1322), which Kedro 1.7's config
+# loader still calls for every resolver it registers: ~36 lines of UserWarning at each start. Not
+# actionable here, so ignored for that message from that module only.
+warnings.filterwarnings(
+    "ignore",
+    message=r"register_new_resolver\(\) is deprecated",
+    category=UserWarning,
+    module=r"kedro\.config\.omegaconf_config",
+)
 
 HOOKS = (SparkHooks(), ReportLocationHooks(), RunGuardHooks())
 
