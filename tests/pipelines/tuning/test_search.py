@@ -12,6 +12,8 @@ from kedro.framework.session import KedroSession
 from spark_lgbm_tuning import lightgbm_params
 from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.pipelines.tuning import search, search_space
+from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
 from spark_lgbm_tuning.pipelines.tuning.search import AllTrialsFailedError
 from tests.pipelines.tuning.data import LogMessages, time_folds, timeseries_data, tuning_params
@@ -128,3 +130,15 @@ def test_a_second_kedro_run_reuses_the_stored_trials(tmp_path, project_root, spa
     assert [(info["n_reused"], info["n_run"]) for info in infos] == [(0, 6), (6, 0)]
     assert len(results) == 6 and results["trial_id"].is_unique
     assert (project / "data/07_model_output/tuning_trial_store").is_dir()
+
+
+def test_the_driver_adds_threads_token_and_levers_to_each_trial(data, folds):
+    arrays = FoldArrays(data, fold_rows(folds, None, len(data)), ColumnParams())
+    specs = search_space.expand(arrays, tuning_params())
+    ready = search._ready(specs, 3, "token-1", frozenset({"fold_cache"}))
+
+    assert [spec.trial_id for spec in ready] == [spec.trial_id for spec in specs]
+    assert all(spec.params["num_threads"] == 3 for spec in ready)
+    assert all("num_threads" not in spec.params for spec in specs)  # the expansion's are kept
+    assert {spec.run_token for spec in ready} == {"token-1"}
+    assert {spec.disabled_levers for spec in ready} == {frozenset({"fold_cache"})}

@@ -19,8 +19,7 @@ from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.tuning import search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, check_target, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.pipelines.tuning.results import results_frame
-from spark_lgbm_tuning.pipelines.tuning.search import run_search
+from spark_lgbm_tuning.pipelines.tuning.search import run_from_table
 
 logger = logging.getLogger(__name__)
 
@@ -79,14 +78,4 @@ def run_trials(  # noqa: PLR0917 - Kedro passes a node's inputs by position
             "run_trials needs an active SparkSession: run it through Kedro (SparkHooks builds "
             "one from conf/<env>/spark.yml) or create one before calling it"
         )
-    specs = search_space.specs_from_table(trials, params)
-    fold_ids = sorted({spec.fold_id for spec in specs})
-    arrays = FoldArrays(data, fold_rows(folds, fold_ids, len(data)), columns)
-    arrays.check_fingerprints(
-        {
-            fold_id: {spec.fold_fingerprint for spec in specs if spec.fold_id == fold_id}
-            for fold_id in fold_ids
-        }
-    )
-    records, run_info = run_search(spark.sparkContext, arrays, specs, params, store=trial_store)
-    return results_frame(spark, records, params), run_info
+    return run_from_table(spark, data, folds, trials, params, columns=columns, store=trial_store)

@@ -1,8 +1,8 @@
 """Running a search on Spark: reuse the stored trials, ship the folds, run the rest, sum it up.
 
-`run_search` is what the `run_trials` node does once its inputs are checked; the benchmark calls
-it directly to switch optimisations off (`disabled_levers`), which travel to the executors in
-each `TrialSpec`.
+`run_from_table` is the `run_trials` node's work; the benchmark (tools/benchmark.py) calls it
+directly to switch optimisations off (`disabled_levers`), which travel to the executors in each
+`TrialSpec`, never through the environment.
 """
 
 from __future__ import annotations
@@ -15,13 +15,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from pyspark import SparkContext
+from pyspark.sql import DataFrame as SparkDataFrame
+from pyspark.sql import SparkSession
 
+from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
-from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
+from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.results import (
     result_record,
+    results_frame,
     reusable_records,
     store_record,
 )
@@ -32,6 +37,7 @@ from spark_lgbm_tuning.pipelines.tuning.scheduler import (
     task_cpus,
     task_slots,
 )
+from spark_lgbm_tuning.pipelines.tuning.search_space import specs_from_table
 from spark_lgbm_tuning.pipelines.tuning.shipping import FoldShipper, shipping_dir
 from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
 from spark_lgbm_tuning.scoring import primary_score
@@ -305,3 +311,31 @@ def run_info(
         info["efficiency"],
     )
     return info
+
+
+def run_from_table(
+    spark: SparkSession,
+    data: pd.DataFrame,
+    folds: pd.DataFrame,
+    trials: pd.DataFrame,
+    params: TuningParams,
+    *,
+    columns: ColumnParams,
+    store: TrialStore | None = None,
+    disabled_levers: frozenset[str] = frozenset(),
+) -> tuple[SparkDataFrame, dict[str, Any]]:
+    """The trials of `tuning_trials` run on `data` (checked to be the data they were expanded
+    from); returns `tuning_results` and `tuning_run_info`."""
+    specs = specs_from_table(trials, params)
+    fold_ids = sorted({spec.fold_id for spec in specs})
+    arrays = FoldArrays(data, fold_rows(folds, fold_ids, len(data)), columns)
+    arrays.check_fingerprints(
+        {
+            fold_id: {spec.fold_fingerprint for spec in specs if spec.fold_id == fold_id}
+            for fold_id in fold_ids
+        }
+    )
+    records, info = run_search(
+        spark.sparkContext, arrays, specs, params, store=store, disabled_levers=disabled_levers
+    )
+    return results_frame(spark, records, params), info

@@ -1,8 +1,12 @@
 """Benchmark: the `tuning` node against the reference method, GridSearchCV and the hardware limit.
 
-    python -m spark_lgbm_tuning.benchmark                      # small size, medians of 3
-    python -m spark_lgbm_tuning.benchmark --size medium        # writes docs/benchmarks/latest.json
-    python -m spark_lgbm_tuning.benchmark --size medium --lever validation_scores --methods ours
+    python tools/benchmark.py                      # small size, medians of 3
+    python tools/benchmark.py --size medium        # writes docs/benchmarks/latest.json
+    python tools/benchmark.py --size medium --lever validation_scores --methods ours
+    python tools/benchmark.py --project /path/to/project   # conf/ and docs/ of another checkout
+
+Run from the project's root (or pass --project): it reads conf/base/ there and writes the report
+to docs/benchmarks/ there. It is a developer tool, not part of the installed package.
 
 On one generated dataset, one set of folds and one grid, on one Spark master, it times:
 - `ours`: the tuning pipeline's node functions (expand_search_space, run_trials) with the same
@@ -15,8 +19,8 @@ On one generated dataset, one set of folds and one grid, on one Spark master, it
 - `limit`: the sum over trials of the pure boosting seconds (lgb.train on a constructed Dataset,
   same params and threads, one trial at a time) divided by the cores.
 Methods are interleaved and repeated; the table and the JSON give medians and ratios of one run.
-`--lever NAME` also times `ours` with one optimisation switched off (trial.LEVERS, or
-`worker_reuse`), and `--rounds-grid 100,200,400` adds a num_boost_round grid axis, timed with and
+`--lever NAME` also times `ours` with one optimisation switched off (trial.LEVERS, passed to
+the search in each TrialSpec; or `worker_reuse`, a Spark setting that needs a session of its own), and `--rounds-grid 100,200,400` adds a num_boost_round grid axis, timed with and
 without the shared boosting runs.
 """
 
@@ -48,7 +52,9 @@ import yaml
 from pyspark.sql import SparkSession
 from sklearn.model_selection import GridSearchCV
 
-from spark_lgbm_tuning import lightgbm_params, trial
+from spark_lgbm_tuning import fold_data, lightgbm_params, scoring, trial
+from spark_lgbm_tuning.columns import ColumnParams, feature_columns, target_values
+from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.hooks import build_spark_conf, executor_python
 from spark_lgbm_tuning.pipelines.data_generation.nodes import (
     DataGenerationParams,
@@ -57,15 +63,12 @@ from spark_lgbm_tuning.pipelines.data_generation.nodes import (
 )
 from spark_lgbm_tuning.pipelines.tuning.nodes import (
     expand_search_space,
-    run_trials,
 )
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.pipelines.tuning.trial_store import TrialStore
+from spark_lgbm_tuning.pipelines.tuning.search import run_from_table
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CONF = PROJECT_ROOT / "conf" / "base"
 METHODS = ("ours", "reference", "gridsearch", "limit")
 MODES = ("fixed", "early_stopping")
 # The five metrics the reference method reports (trial.py's names).
@@ -118,7 +121,10 @@ class Settings:
     rounds_grid: tuple[int, ...] = ()
     # spark.task.cpus (LightGBM threads per trial); None: conf/base/spark.yml's.
     task_cpus: int | None = None
-    out_dir: Path | None = PROJECT_ROOT / "docs" / "benchmarks"
+    # The project whose conf/base/ the benchmark reads (data, tuning, Spark and column settings).
+    project: Path = field(default_factory=Path.cwd)
+    # Where the report files go; None: none are written.
+    out_dir: Path | None = None
     tag: str | None = None
     seed: int = 42
 
@@ -126,13 +132,25 @@ class Settings:
     def name(self) -> str:
         return self.tag or self.size_name
 
+    @property
+    def conf(self) -> Path:
+        return self.project / "conf" / "base"
+
+    @property
+    def columns(self) -> ColumnParams:
+        """The project's column setting (`columns:` in conf/base/parameters.yml)."""
+        raw = yaml.safe_load((self.conf / "parameters.yml").read_text())
+        return ColumnParams.model_validate(raw["columns"])
+
 
 # ------------------------------------------------------------------------------ inputs
 
 
-def make_inputs(size: Size, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+def make_inputs(
+    size: Size, seed: int, conf: Path
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """The data and folds data_generation would make from its parameters at this size."""
-    raw = yaml.safe_load((CONF / "parameters_data_generation.yml").read_text())["data_generation"]
+    raw = yaml.safe_load((conf / "parameters_data_generation.yml").read_text())["data_generation"]
     raw.update({"n_samples": size.rows, "n_features": size.features, "seed": seed})
     raw["folds"] = {**raw["folds"], "n_splits": size.folds}
     params = DataGenerationParams.model_validate(raw)
@@ -149,9 +167,11 @@ def grid_for(combos: int) -> dict[str, list[Any]]:
     return dict(list(GRID.items())[:axes])
 
 
-def tuning_params(size: Size, mode: str, rounds_grid: tuple[int, ...] = ()) -> TuningParams:
+def tuning_params(
+    size: Size, mode: str, conf: Path, rounds_grid: tuple[int, ...] = ()
+) -> TuningParams:
     """conf/base's tuning parameters at this size; early_stopping_rounds null in fixed mode."""
-    raw = yaml.safe_load((CONF / "parameters_tuning.yml").read_text())["tuning"]
+    raw = yaml.safe_load((conf / "parameters_tuning.yml").read_text())["tuning"]
     grid = grid_for(size.combos)
     fixed = mode == "fixed"
     raw.update(
@@ -176,8 +196,10 @@ def fold_indices(folds: pd.DataFrame) -> list[tuple[int, np.ndarray, np.ndarray]
     return result
 
 
-def feature_names(data: pd.DataFrame) -> list[str]:
-    return [column for column in data.columns if column.startswith("feature_")]
+def xy(data: pd.DataFrame, columns: ColumnParams) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(feature names, float32 features, float64 target) as the tuning pipeline reads them."""
+    features = feature_columns(data, columns)
+    return features, data[features].to_numpy(np.float32), target_values(data, columns)
 
 
 def trial_list(
@@ -196,10 +218,10 @@ def trial_list(
 
 
 def spark_settings(
-    master: str, worker_reuse: bool = True, task_cpus: int | None = None
+    conf: Path, master: str, worker_reuse: bool = True, task_cpus: int | None = None
 ) -> dict[str, Any]:
     """conf/base/spark.yml with the benchmark's master (what the hook reads for `kedro run`)."""
-    settings = yaml.safe_load((CONF / "spark.yml").read_text())
+    settings = yaml.safe_load((conf / "spark.yml").read_text())
     if task_cpus is not None:
         settings["spark.task.cpus"] = task_cpus
     settings.update(
@@ -217,23 +239,22 @@ def spark_settings(
 def spark_session(
     settings: Settings, disabled: tuple[str, ...] = (), existing: SparkSession | None = None
 ) -> Iterator[SparkSession]:
-    """A session built as SparkHooks builds it, with `disabled` levers set for every process.
+    """A session built as SparkHooks builds it; `worker_reuse` in `disabled` turns that off.
 
-    The lever variable must be in the environment before the JVM starts: local-mode Python
-    workers inherit the JVM's environment. An `existing` session (a test's) is used as it is.
+    Trial levers need no session of their own: the search passes them to every trial. An
+    `existing` session (a test's) is used as it is.
     """
+    spark_levers = [name for name in disabled if name in SPARK_LEVERS]
     if existing is not None:
-        if disabled:
-            raise ValueError("Levers need a session of their own; got an existing session")
+        if spark_levers:
+            raise ValueError(f"Spark levers {spark_levers} need a session of their own")
         yield existing
         return
-    trial_levers = [name for name in disabled if name in trial.LEVERS]
-    previous = os.environ.get(trial.DISABLE_LEVERS_ENV)
-    os.environ[trial.DISABLE_LEVERS_ENV] = ",".join(trial_levers)
     conf = build_spark_conf(
-        spark_settings(settings.master, "worker_reuse" not in disabled, settings.task_cpus)
+        spark_settings(
+            settings.conf, settings.master, "worker_reuse" not in disabled, settings.task_cpus
+        )
     )
-    conf.set(f"spark.executorEnv.{trial.DISABLE_LEVERS_ENV}", ",".join(trial_levers))
     executor_python(conf)
     spark = SparkSession.builder.config(conf=conf).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
@@ -242,10 +263,6 @@ def spark_session(
         yield spark
     finally:
         spark.stop()
-        if previous is None:
-            os.environ.pop(trial.DISABLE_LEVERS_ENV, None)
-        else:
-            os.environ[trial.DISABLE_LEVERS_ENV] = previous
 
 
 def _import_trial_code(_: int) -> str:
@@ -276,18 +293,34 @@ def slots(spark: SparkSession) -> tuple[int, int]:
 
 
 def run_ours(
-    data: pd.DataFrame, folds: pd.DataFrame, params: TuningParams
+    spark: SparkSession,
+    data: pd.DataFrame,
+    folds: pd.DataFrame,
+    params: TuningParams,
+    *,
+    columns: ColumnParams,
+    disabled_levers: frozenset[str] = frozenset(),
 ) -> tuple[float, pd.DataFrame, dict[str, Any]]:
-    """The tuning pipeline's two nodes, as `kedro run` calls them; (wall s, results, run info).
+    """The tuning pipeline's two nodes' work, as `kedro run` does it; (wall s, results, info).
 
     Each call gets an empty trial store, as a first `kedro run` has: every result is appended to
-    it as it arrives (that cost is timed), and nothing is reused.
+    it as it arrives (that cost is timed), and nothing is reused. `disabled_levers` travel to the
+    trials in their specs.
     """
     store_dir = Path(tempfile.mkdtemp(prefix="lgbm_benchmark_store_"))
     try:
         started = time.perf_counter()
-        trials = expand_search_space(data, folds, params)
-        results, run_info = run_trials(data, folds, trials, params, TrialStore(store_dir))
+        trials = expand_search_space(data, folds, params, columns)
+        results, run_info = run_from_table(
+            spark,
+            data,
+            folds,
+            trials,
+            params,
+            columns=columns,
+            store=TrialStore(store_dir),
+            disabled_levers=disabled_levers,
+        )
         wall_s = time.perf_counter() - started
     finally:
         shutil.rmtree(store_dir, ignore_errors=True)
@@ -295,17 +328,21 @@ def run_ours(
 
 
 def write_fold_parquet(
-    data: pd.DataFrame, folds: pd.DataFrame, directory: Path
+    data: pd.DataFrame, folds: pd.DataFrame, directory: Path, columns: ColumnParams
 ) -> dict[int, tuple[str, str]]:
-    """The reference's preparation: one train and one test parquet per fold (not timed)."""
+    """The reference's preparation: one train and one test parquet per fold (not timed).
+
+    Its files name the label `target`, as the reference notebook's do.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    columns = [*feature_names(data), "target"]
+    features = feature_columns(data, columns)
+    table = data[features].assign(target=target_values(data, columns))
     paths = {}
     for fold_id, train, test in fold_indices(folds):
         train_path = directory / f"fold{fold_id}_train.parquet"
         test_path = directory / f"fold{fold_id}_test.parquet"
-        data.iloc[train][columns].to_parquet(train_path, index=False)
-        data.iloc[test][columns].to_parquet(test_path, index=False)
+        table.iloc[train].to_parquet(train_path, index=False)
+        table.iloc[test].to_parquet(test_path, index=False)
         paths[fold_id] = (str(train_path), str(test_path))
     return paths
 
@@ -325,7 +362,7 @@ def reference_train(param_dict: dict[str, Any]) -> dict[str, Any]:
         }
     model.fit(train[features], train["target"], **fit_args)
     probability = model.predict_proba(test[features])[:, 1]
-    metrics = trial.classification_metrics(test["target"].to_numpy(), probability)
+    metrics = scoring.classification_metrics(test["target"].to_numpy(), probability)
     row = {
         "trial_id": param_dict["trial_id"],
         "fold_id": param_dict["fold_id"],
@@ -373,11 +410,10 @@ def run_reference(
 
 
 def run_gridsearch(
-    data: pd.DataFrame, folds: pd.DataFrame, params: TuningParams, cores: int
+    data: pd.DataFrame, folds: pd.DataFrame, params: TuningParams, cores: int, columns: ColumnParams
 ) -> tuple[float, pd.DataFrame]:
     """GridSearchCV(LGBMClassifier(n_jobs=1), grid, cv=the same folds, n_jobs=cores)."""
-    x = data[feature_names(data)].to_numpy(np.float32)
-    y = data["target"].to_numpy()
+    _, x, y = xy(data, columns)
     cv = [(train, test) for _, train, test in fold_indices(folds)]
     fixed = params.lightgbm_params({})
     estimator = lgb.LGBMClassifier(n_jobs=1, n_estimators=params.num_boost_round, **fixed)
@@ -401,15 +437,15 @@ def measure_limit(
     trials: list[tuple[str, int, dict[str, Any], int]],
     early_stopping_rounds: int | None,
     workdir: Path,
+    *,
+    columns: ColumnParams,
 ) -> dict[str, Any]:
     """Pure boosting seconds of every trial, one at a time, on Datasets built beforehand.
 
     Also times each fold's binning and records its binary's size, for the bin-once lever and
     the memory figures.
     """
-    features = feature_names(data)
-    x = data[features].to_numpy(np.float32)
-    y = data["target"].to_numpy(np.float64)
+    _, x, y = xy(data, columns)
     built: dict[tuple[int, str], tuple[lgb.Dataset, lgb.Dataset]] = {}
     binning: dict[str, dict[str, float]] = {}
     boosting_s: dict[str, float] = {}
@@ -421,7 +457,7 @@ def measure_limit(
         if key not in built:
             train, test = rows[fold_id]
             started = time.perf_counter()
-            train_set = trial.bin_train_part(x[train], y[train], params)
+            train_set = fold_data.bin_train_part(x[train], y[train], params)
             train_s = time.perf_counter() - started
             started = time.perf_counter()
             valid_set = lgb.Dataset(
@@ -516,9 +552,10 @@ def run_mode(
     paths: dict[int, tuple[str, str]],
 ) -> dict[str, Any]:
     """Every method of one mode, interleaved and repeated; medians, ratios and the checks."""
-    params = tuning_params(settings.size, mode)
+    params = tuning_params(settings.size, mode, settings.conf)
+    columns = settings.columns
     n_slots, task_cpus = slots(spark)
-    trials = trial_list(expand_search_space(data, folds, params), params, task_cpus)
+    trials = trial_list(expand_search_space(data, folds, params, columns), params, task_cpus)
     methods = [
         method for method in settings.methods if not (method == "gridsearch" and mode != "fixed")
     ]
@@ -528,16 +565,18 @@ def run_mode(
         for method in methods:
             logger.info("%s, %s, repeat %d/%d", mode, method, repeat + 1, settings.size.repeats)
             if method == "ours":
-                wall_s, results, run_info = run_ours(data, folds, params)
+                wall_s, results, run_info = run_ours(spark, data, folds, params, columns=columns)
                 extra["ours_results"], extra["run_info"] = results, run_info
             elif method == "reference":
                 wall_s, extra["reference_results"] = run_reference(
                     spark, trials, paths, params.early_stopping_rounds, workdir / "reference_out"
                 )
             elif method == "gridsearch":
-                wall_s, _ = run_gridsearch(data, folds, params, n_slots * task_cpus)
+                wall_s, _ = run_gridsearch(data, folds, params, n_slots * task_cpus, columns)
             else:
-                limit = measure_limit(data, folds, trials, params.early_stopping_rounds, workdir)
+                limit = measure_limit(
+                    data, folds, trials, params.early_stopping_rounds, workdir, columns=columns
+                )
                 wall_s = sum(limit["boosting_s"].values()) / n_slots
                 extra["limit"] = limit
                 if task_cpus > 1:
@@ -545,7 +584,7 @@ def run_mode(
                     # thread per trial could reach, to compare layouts (threads x slots).
                     single = [(tid, fid, {**p, "num_threads": 1}, r) for tid, fid, p, r in trials]
                     single_limit = measure_limit(
-                        data, folds, single, params.early_stopping_rounds, workdir
+                        data, folds, single, params.early_stopping_rounds, workdir, columns=columns
                     )
                     extra["single_thread_limit_s"] = sum(single_limit["boosting_s"].values()) / (
                         n_slots * task_cpus
@@ -606,15 +645,21 @@ def trial_figures(results: pd.DataFrame, run_info: dict[str, Any]) -> dict[str, 
 def run_levers(
     settings: Settings, data: pd.DataFrame, folds: pd.DataFrame, baseline: dict[str, Any]
 ) -> dict[str, Any]:
-    """`ours` with each lever off in a session of its own, against `ours` with all on."""
+    """`ours` with each lever off, against `ours` with all on (a Spark lever gets a session of
+    its own; a trial lever is passed to the search)."""
     result = {}
+    columns = settings.columns
     for lever in settings.levers:
+        off_in_trials = frozenset({lever}) & frozenset(trial.LEVERS)
         for mode in settings.modes:
-            params = tuning_params(settings.size, mode)
+            params = tuning_params(settings.size, mode, settings.conf)
             walls = []
-            with spark_session(settings, disabled=(lever,)):
+            with spark_session(settings, disabled=(lever,)) as spark:
                 for _ in range(settings.size.repeats):
-                    walls.append(run_ours(data, folds, params)[0])
+                    run = run_ours(
+                        spark, data, folds, params, columns=columns, disabled_levers=off_in_trials
+                    )
+                    walls.append(run[0])
             on = baseline.get(mode, {}).get("methods", {}).get("ours", {}).get("median_s")
             off = statistics.median(walls)
             result[f"{lever}:{mode}"] = {
@@ -633,11 +678,18 @@ def run_shared_rounds(
     settings: Settings, data: pd.DataFrame, folds: pd.DataFrame
 ) -> dict[str, Any]:
     """A num_boost_round grid axis, with shared boosting runs and with one run per trial."""
-    params = tuning_params(settings.size, "fixed", settings.rounds_grid)
-    with spark_session(settings):
-        shared_s, shared, _ = run_ours(data, folds, params)
-    with spark_session(settings, disabled=("shared_rounds",)):
-        separate_s, separate, _ = run_ours(data, folds, params)
+    params = tuning_params(settings.size, "fixed", settings.conf, settings.rounds_grid)
+    columns = settings.columns
+    with spark_session(settings) as spark:
+        shared_s, shared, _ = run_ours(spark, data, folds, params, columns=columns)
+        separate_s, separate, _ = run_ours(
+            spark,
+            data,
+            folds,
+            params,
+            columns=columns,
+            disabled_levers=frozenset({"shared_rounds"}),
+        )
     merged = shared.merge(separate, on="trial_id", suffixes=("_shared", "_separate"))
     diffs = {
         name: float((merged[f"{name}_shared"] - merged[f"{name}_separate"]).abs().max())
@@ -777,10 +829,10 @@ def run_benchmark(settings: Settings, spark: SparkSession | None = None) -> dict
     """Run the benchmark; with `spark` given (a test's session) it is used and not stopped."""
     started = time.perf_counter()
     load_before = list(os.getloadavg())
-    data, folds, data_params = make_inputs(settings.size, settings.seed)
+    data, folds, data_params = make_inputs(settings.size, settings.seed, settings.conf)
     report: dict[str, Any] = {
-        "benchmark": "python -m spark_lgbm_tuning.benchmark",
-        "command": " ".join(["python -m spark_lgbm_tuning.benchmark", *sys.argv[1:]])
+        "benchmark": "python tools/benchmark.py",
+        "command": " ".join(["python tools/benchmark.py", *sys.argv[1:]])
         if spark is None
         else "run_benchmark (test)",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -797,7 +849,7 @@ def run_benchmark(settings: Settings, spark: SparkSession | None = None) -> dict
     }
     workdir = Path(tempfile.mkdtemp(prefix="lgbm_benchmark_"))
     try:
-        paths = write_fold_parquet(data, folds, workdir / "folds")
+        paths = write_fold_parquet(data, folds, workdir / "folds", settings.columns)
         with spark_session(settings, existing=spark) as session:
             report["warm_up_s"] = warm_up(session)
             report["parameters"]["slots_and_task_cpus"] = slots(session)
@@ -829,7 +881,7 @@ def run_benchmark(settings: Settings, spark: SparkSession | None = None) -> dict
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m spark_lgbm_tuning.benchmark", description=__doc__.splitlines()[0]
+        prog="python tools/benchmark.py", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--master", default="local[2]", help="local[N] or spark://host:port")
@@ -854,7 +906,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, help="override the repeats")
     parser.add_argument("--tag", help="output name (default: the size)")
     parser.add_argument(
-        "--out-dir", type=Path, default=PROJECT_ROOT / "docs" / "benchmarks", help="report folder"
+        "--out-dir", type=Path, help="report folder (default: <project>/docs/benchmarks)"
+    )
+    parser.add_argument(
+        "--project",
+        type=Path,
+        default=Path.cwd(),
+        help="the project root whose conf/base/ is read (default: the current directory)",
     )
     return parser
 
@@ -880,7 +938,8 @@ def main(argv: list[str] | None = None) -> int:
         levers=tuple(args.lever),
         rounds_grid=tuple(int(value) for value in args.rounds_grid.split(",") if value),
         task_cpus=args.task_cpus,
-        out_dir=args.out_dir,
+        project=args.project,
+        out_dir=args.out_dir or args.project / "docs" / "benchmarks",
         tag=args.tag or (f"{args.size}-custom" if changed else None),
     )
     unknown = sorted(set(settings.methods) - set(METHODS)) + sorted(
