@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tools import benchmark
-from tools.benchmark import SIZES, Settings
+from tools import benchmark, benchmark_methods, benchmark_setup
+from tools.benchmark_setup import SIZES, Settings
 
 TINY = replace(SIZES["tiny"], rows=2000, folds=2, combos=2, repeats=1)
 PROJECT_CONF = PROJECT_ROOT / "conf" / "base"
@@ -65,32 +65,15 @@ def test_our_metrics_equal_the_reference_methods(report):
         assert max(check["max_abs_diff"].values()) <= 1e-12
 
 
-def test_ratios_are_medians_over_the_limit_and_over_ours():
-    methods = {
-        "ours": benchmark.summarise([3.0, 2.0, 9.0]),
-        "reference": benchmark.summarise([6.0]),
-        "gridsearch": {},
-        "limit": benchmark.summarise([1.5, 1.5]),
-    }
-    ratios = benchmark.ratios(methods, n_trials=12)
-
-    assert ratios == {
-        "ratio_to_limit": 2.0,
-        "speedup_vs_reference": 2.0,
-        "speedup_vs_gridsearch": None,
-    }
-    assert methods["ours"]["trials_per_minute"] == 240.0
-    assert methods["reference"]["ours_speedup"] == 2.0
-    assert methods["limit"]["ratio_to_limit"] == 1.0
-
-
 def test_only_spark_levers_need_a_session_of_their_own(spark, project_root):
     settings = Settings(size_name="tiny", size=TINY, project=project_root)
-    with benchmark.spark_session(settings, disabled=("fold_cache",), existing=spark) as session:
+    with benchmark_setup.spark_session(
+        settings, disabled=("fold_cache",), existing=spark
+    ) as session:
         assert session is spark
     with (
         pytest.raises(ValueError, match=r"Spark levers \['worker_reuse'\] need a session"),
-        benchmark.spark_session(settings, disabled=("worker_reuse",), existing=spark),
+        benchmark_setup.spark_session(settings, disabled=("worker_reuse",), existing=spark),
     ):
         pass
 
@@ -101,28 +84,28 @@ def test_a_trial_lever_is_passed_to_the_search_not_the_environment(
     """Levers travel in the TrialSpec (tests/test_trial.py checks the executor side)."""
     monkeypatch.delenv("SPARK_LGBM_TUNING_DISABLE_LEVERS", raising=False)
     settings = Settings(size_name="tiny", size=TINY, project=project_root)
-    data, folds, _ = benchmark.make_inputs(TINY, 1, settings.conf)
-    params = benchmark.tuning_params(TINY, "fixed", settings.conf)
+    data, folds, _ = benchmark_setup.make_inputs(TINY, 1, settings.conf)
+    params = benchmark_setup.tuning_params(TINY, "fixed", settings.conf)
     columns = settings.columns
-    _, on, _ = benchmark.run_ours(spark, data, folds, params, columns=columns)
+    _, on, _ = benchmark_methods.run_ours(spark, data, folds, params, columns=columns)
     off_levers = frozenset({"fold_cache", "validation_scores", "shared_rounds"})
-    _, off, _ = benchmark.run_ours(
+    _, off, _ = benchmark_methods.run_ours(
         spark, data, folds, params, columns=columns, disabled_levers=off_levers
     )
 
     assert (on["status"] == "ok").all() and (off["status"] == "ok").all()
     # The optimisations change the work, not the results.
-    for name in benchmark.FIVE_METRICS:
+    for name in benchmark_setup.FIVE_METRICS:
         assert off[name].tolist() == pytest.approx(on[name].tolist(), rel=1e-12, abs=1e-12)
     with pytest.raises(ValueError, match=r"Unknown levers \['nope'\]"):
-        benchmark.run_ours(
+        benchmark_methods.run_ours(
             spark, data, folds, params, columns=columns, disabled_levers=frozenset({"nope"})
         )
 
 
 def test_the_conf_is_read_from_the_project_argument(tmp_path):
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "conf" / "base")):
-        benchmark.tuning_params(TINY, "fixed", tmp_path / "conf" / "base")
+        benchmark_setup.tuning_params(TINY, "fixed", tmp_path / "conf" / "base")
     settings = benchmark._parser().parse_args(["--project", str(tmp_path)])
     assert settings.project == tmp_path
 
@@ -136,4 +119,4 @@ def test_the_cli_refuses_unknown_methods_and_levers():
 
 def test_a_bad_combination_count_is_refused():
     with pytest.raises(ValueError, match="combos must be 2, 4 or 8"):
-        benchmark.tuning_params(replace(TINY, combos=3), "fixed", PROJECT_CONF)
+        benchmark_setup.tuning_params(replace(TINY, combos=3), "fixed", PROJECT_CONF)
