@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -53,14 +52,16 @@ class AllTrialsFailedError(RuntimeError):
 class Progress:
     """Turns the rows of this run into records as they arrive, stores them, logs progress."""
 
-    def __init__(
-        self, params: TuningParams, specs: Sequence[TrialSpec], store: TrialStore | None
-    ) -> None:
+    def __init__(self, params: TuningParams, store: TrialStore | None) -> None:
         self.params = params
-        self.spec_of = {spec.trial_id: spec for spec in specs}
         self.store = store
+        self.spec_of: dict[str, TrialSpec] = {}
         self.records: dict[str, dict[str, Any]] = {}
         self.started = time.perf_counter()
+
+    def expect(self, specs: Sequence[TrialSpec]) -> None:
+        """The trials of this run, as they are sent to the executors."""
+        self.spec_of = {spec.trial_id: spec for spec in specs}
 
     def add(self, rows: list[dict[str, Any]], durable: bool) -> None:
         records = [result_record(self.spec_of[row["trial_id"]], row) for row in rows]
@@ -105,13 +106,14 @@ def _run_missing(
     *,
     params: TuningParams,
     progress: Progress,
-    workdir: Path,
     disabled_levers: frozenset[str],
 ) -> tuple[SearchStats, float, float]:
-    """Bin and ship the folds of `specs` into `workdir`, run the trials; returns (stats,
-    binning s, job s)."""
+    """Bin and ship the folds of `specs`, run the trials; returns (stats, binning s, job s)."""
     cpus = task_cpus(sc)
+    workdir = shipping_dir(sc)
     token = workdir.name
+    specs = _ready(specs, cpus, token, disabled_levers)
+    progress.expect(specs)
     shipper = FoldShipper(sc, arrays, specs, workdir)
     try:
         groups = plan_tasks(specs, disabled_levers)
@@ -199,19 +201,10 @@ def run_search(
         len(to_run),
     )
     stats, binning_s, job_s = SearchStats(), 0.0, 0.0
-    progress = Progress(params, to_run, store)
+    progress = Progress(params, store)
     if to_run:
-        workdir = shipping_dir(sc)
-        to_run = _ready(to_run, task_cpus(sc), workdir.name, disabled_levers)
-        progress = Progress(params, to_run, store)
         stats, binning_s, job_s = _run_missing(
-            sc,
-            arrays,
-            to_run,
-            params=params,
-            progress=progress,
-            workdir=workdir,
-            disabled_levers=disabled_levers,
+            sc, arrays, to_run, params=params, progress=progress, disabled_levers=disabled_levers
         )
     timing = {
         "wall_s": time.perf_counter() - started,
