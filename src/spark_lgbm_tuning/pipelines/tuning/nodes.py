@@ -1,8 +1,9 @@
 """Nodes of the tuning pipeline: expand the grid into trials, run every trial as a Spark task.
 
-The work lives in modules named after their job: `folds` (the fold data and its checks),
-`search_space` (trials and their ids), `search` (reuse, shipping, scheduling, run info),
-`results` (the stored rows); the executor side is `spark_lgbm_tuning.trial`.
+The work lives in modules named after their job: `params` (the search settings), `folds` (the
+fold data and its checks), `search_space` (trials and their ids), `search` (reuse of stored
+trials, run info) with `shipping` (binned folds), `tasks` (task groups) and `scheduler` (Spark
+jobs), and `results` (the stored rows); the executor side is `spark_lgbm_tuning.trial`.
 """
 
 from __future__ import annotations
