@@ -1,4 +1,4 @@
-"""How a boosting run is scored: the metrics of a trial and the LightGBM callbacks of its run.
+"""How a boosting run is scored and measured: metrics, LightGBM callbacks, peak memory.
 
 Executor side (imported by `trial.py`): no Kedro, no pyspark. `ValidationRecorder` keeps the test
 part's predictions LightGBM computes anyway; `TrialTimer` stops a run past its wall-time limit.
@@ -10,10 +10,12 @@ import json
 import math
 import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+import psutil
 from sklearn.metrics import (
     classification_report,
     log_loss,
@@ -171,3 +173,26 @@ class TrialTimer:
         elapsed = time.perf_counter() - self.started
         if elapsed > self.limit_s:
             raise TrialTimeoutError(self.limit_s, elapsed, env.iteration + 1)
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark of this process (Linux); False where not allowed."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_rss_mb(process: psutil.Process, peak_was_reset: bool, sampled_rss: int) -> float:
+    """Peak RSS since the reset (VmHWM), else the largest RSS psutil sampled during the trial."""
+    rss = max(sampled_rss, process.memory_info().rss)
+    if peak_was_reset:
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    rss = max(rss, int(line.split()[1]) * 1024)
+                    break
+        except (OSError, ValueError):
+            pass
+    return rss / 2**20

@@ -19,7 +19,6 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -33,7 +32,9 @@ from spark_lgbm_tuning.scoring import (
     TrialTimer,
     ValidationRecorder,
     classification_metrics,
+    peak_rss_mb,
     regression_metrics,
+    reset_peak_rss,
 )
 
 # Optimisations the benchmark switches off one at a time to measure what each saves
@@ -207,29 +208,6 @@ def executor_id() -> str:
     return _STATE.executor_id
 
 
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS mark of this process (Linux); False where not allowed."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def _peak_rss_mb(process: psutil.Process, peak_was_reset: bool, sampled_rss: int) -> float:
-    """Peak RSS since the reset (VmHWM), else the largest RSS psutil sampled during the trial."""
-    rss = max(sampled_rss, process.memory_info().rss)
-    if peak_was_reset:
-        try:
-            for line in Path("/proc/self/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    rss = max(rss, int(line.split()[1]) * 1024)
-                    break
-        except (OSError, ValueError):
-            pass
-    return rss / 2**20
-
-
 def error_text(error: BaseException) -> str:
     """ "ExceptionType: message" on one line (LightGBM's messages end in " .\n")."""
     message = " ".join(str(error).split()).removesuffix(" .")
@@ -304,7 +282,7 @@ def _boost(specs: list[TrialSpec], fold: FoldData) -> _Run:
     if lead.timeout_s is not None:
         callbacks.append(TrialTimer(lead.timeout_s))
     process = psutil.Process()
-    peak_was_reset = _reset_peak_rss()
+    peak_was_reset = reset_peak_rss()
     rss_before = process.memory_info().rss
     cpu_before = process.cpu_times()
     started = time.perf_counter()
@@ -329,7 +307,7 @@ def _boost(specs: list[TrialSpec], fold: FoldData) -> _Run:
         prepare_s=prepare_s,
         fit_s=fit_s,
         cpu_utilisation=cpu_s / (fit_s * threads) if fit_s > 0 else None,
-        peak_rss_mb=_peak_rss_mb(process, peak_was_reset, rss_before),
+        peak_rss_mb=peak_rss_mb(process, peak_was_reset, rss_before),
     )
 
 
