@@ -75,7 +75,7 @@ def write_fold_parquet(
     features = feature_columns(data, columns)
     table = data[features].assign(target=target_values(data, columns))
     paths = {}
-    for fold_id, train, test in fold_indices(folds):
+    for fold_id, train, test in fold_indices(folds, len(data)):
         train_path = directory / f"fold{fold_id}_train.parquet"
         test_path = directory / f"fold{fold_id}_test.parquet"
         table.iloc[train].to_parquet(train_path, index=False)
@@ -151,7 +151,7 @@ def run_gridsearch(
 ) -> tuple[float, pd.DataFrame]:
     """GridSearchCV(LGBMClassifier(n_jobs=1), grid, cv=the same folds, n_jobs=cores)."""
     _, x, y = xy(data, columns)
-    cv = [(train, test) for _, train, test in fold_indices(folds)]
+    cv = [(train, test) for _, train, test in fold_indices(folds, len(data))]
     fixed = params.lightgbm_params({})
     estimator = lgb.LGBMClassifier(n_jobs=1, n_estimators=params.num_boost_round, **fixed)
     search = GridSearchCV(
@@ -216,7 +216,7 @@ def measure_limit(
     boosting_s: dict[str, float] = {}
     boosting_cpu_s: dict[str, float] = {}
     process = psutil.Process()
-    rows = {fold_id: (train, test) for fold_id, train, test in fold_indices(folds)}
+    rows = {fold_id: (train, test) for fold_id, train, test in fold_indices(folds, len(data))}
     for trial_id, fold_id, params, rounds in trials:
         key = (fold_id, trial.stable_hash(lightgbm_params.dataset_params(params)))
         if key not in built:

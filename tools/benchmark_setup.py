@@ -24,7 +24,9 @@ from spark_lgbm_tuning.pipelines.data_generation.nodes import (
     generate_timeseries,
     make_timeseries_folds,
 )
+from spark_lgbm_tuning.pipelines.tuning.folds import fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.scheduler import task_cpus, task_slots
 
 logger = logging.getLogger(__name__)
 
@@ -145,14 +147,11 @@ def tuning_params(
     return TuningParams.model_validate(raw)
 
 
-def fold_indices(folds: pd.DataFrame) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """(fold_id, train rows, test rows) in fold order."""
-    result = []
-    for fold_id, member in folds.groupby("fold_id", sort=True):
-        train = np.sort(member.loc[member["split"] == "train", "row"].to_numpy(np.int64))
-        test = np.sort(member.loc[member["split"] == "test", "row"].to_numpy(np.int64))
-        result.append((int(fold_id), train, test))
-    return result
+def fold_indices(folds: pd.DataFrame, n_rows: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(fold_id, train rows, test rows) in fold order, as the tuning reads the fold table."""
+    return [
+        (fold_id, train, test) for fold_id, (train, test) in fold_rows(folds, None, n_rows).items()
+    ]
 
 
 def xy(data: pd.DataFrame, columns: ColumnParams) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -243,6 +242,5 @@ def warm_up(spark: SparkSession) -> float:
 
 def slots(spark: SparkSession) -> tuple[int, int]:
     """(task slots, spark.task.cpus) of the session: trials that run at once, threads each."""
-    sc = spark.sparkContext
-    task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))
-    return max(sc.defaultParallelism // task_cpus, 1), task_cpus
+    cpus = task_cpus(spark.sparkContext)
+    return task_slots(spark.sparkContext, cpus), cpus
