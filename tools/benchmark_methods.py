@@ -16,7 +16,7 @@ import psutil
 from pyspark.sql import SparkSession
 from sklearn.model_selection import GridSearchCV
 
-from spark_lgbm_tuning import fold_data, lightgbm_params, scoring, trial
+from spark_lgbm_tuning import fold_data, hashing, lightgbm_params, scoring
 from spark_lgbm_tuning.columns import ColumnParams, feature_columns, target_values
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space
@@ -218,7 +218,7 @@ def measure_limit(
     process = psutil.Process()
     rows = {fold_id: (train, test) for fold_id, train, test in fold_indices(folds, len(data))}
     for trial_id, fold_id, params, rounds in trials:
-        key = (fold_id, trial.stable_hash(lightgbm_params.dataset_params(params)))
+        key = (fold_id, hashing.stable_hash(lightgbm_params.dataset_params(params)))
         if key not in built:
             train, test = rows[fold_id]
             built[key], binning[f"{fold_id}:{key[1]}"] = _bin_fold(

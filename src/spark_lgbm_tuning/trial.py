@@ -12,8 +12,6 @@ a notebook can debug a single trial:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import socket
 import time
@@ -88,12 +86,6 @@ RESULT_FIELDS: dict[str, str] = {
 }
 # Outcomes of a trial ("timed_out": its boosting run passed TrialSpec.timeout_s).
 STATUSES = ("ok", "failed", "timed_out")
-
-
-def stable_hash(payload: Any, length: int = 16) -> str:
-    """Hex digest of a JSON-serialisable payload that is the same in every process and run."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
 
 
 @dataclass

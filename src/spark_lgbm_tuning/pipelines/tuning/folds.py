@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from spark_lgbm_tuning.columns import ColumnParams, feature_columns, target_values
-from spark_lgbm_tuning.trial import stable_hash
+from spark_lgbm_tuning.hashing import stable_hash
 
 FOLD_COLUMNS = ("fold_id", "split", "row")
 SPLITS = ("train", "test")

@@ -20,10 +20,11 @@ import pandas as pd
 
 from spark_lgbm_tuning import lightgbm_params
 from spark_lgbm_tuning.fold_data import bin_train_part
+from spark_lgbm_tuning.hashing import stable_hash
 from spark_lgbm_tuning.lightgbm_params import LIGHTGBM_PARAMS_DOC, ParamValue
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.trial import TrialSpec, error_text, stable_hash
+from spark_lgbm_tuning.trial import TrialSpec, error_text
 
 logger = logging.getLogger(__name__)
 

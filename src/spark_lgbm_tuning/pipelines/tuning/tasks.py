@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from spark_lgbm_tuning.trial import TrialSpec, stable_hash
+from spark_lgbm_tuning.hashing import stable_hash
+from spark_lgbm_tuning.trial import TrialSpec
 
 
 def _shared_run_key(spec: TrialSpec) -> str:
