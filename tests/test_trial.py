@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import lightgbm as lgb
 import numpy as np
 import pytest
+from pyspark import SparkFiles
 from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
     log_loss,
     mean_absolute_error,
-    precision_score,
-    recall_score,
     roc_auc_score,
     root_mean_squared_error,
 )
 
-from spark_lgbm_tuning import lightgbm_params, trial
+from spark_lgbm_tuning import fold_data, lightgbm_params, trial
 from spark_lgbm_tuning.trial import TrialSpec
 from tests.pipelines.tuning.data import regression_data, timeseries_data
 
@@ -45,18 +43,18 @@ def _params(**overrides):
     return {**params, **overrides}
 
 
-def _spec(params, task="classification", metric="auc_roc"):
-    return TrialSpec(
+def _spec(params, task="classification", **changes):
+    spec = TrialSpec(
         trial_id="t",
         combo_id="c",
         fold_id=0,
         task=task,
         params=params,
-        grid_names=("num_leaves", "learning_rate"),
+        grid_values={"num_leaves": params["num_leaves"], "learning_rate": params["learning_rate"]},
         num_boost_round=60,
         early_stopping_rounds=5,
-        primary_metric=metric,
     )
+    return dataclasses.replace(spec, **changes)
 
 
 def _plain_fit(params, x_train, y_train, x_test, y_test):
@@ -80,12 +78,10 @@ def classification_arrays():
 
 def test_ok_trial_has_every_column(classification_arrays):
     params = _params()
-    row = trial.run_trial(_spec(params), trial.fold_from_arrays(*classification_arrays, params))
+    row = trial.run_trial(_spec(params), fold_data.fold_from_arrays(*classification_arrays, params))
 
-    expected = ["trial_id", "combo_id", "fold_id", "param_num_leaves", "param_learning_rate"]
-    assert list(row) == expected + list(trial.RESULT_COLUMNS)
+    assert list(row) == [*trial.ID_FIELDS, *trial.RESULT_FIELDS]
     assert row["status"] == "ok" and row["error"] is None
-    assert row["param_num_leaves"] == 7 and row["param_learning_rate"] == 0.1
     for metric in lightgbm_params.CLASSIFICATION_METRICS:
         assert row[metric] is not None and np.isfinite(row[metric])
     assert all(row[metric] is None for metric in lightgbm_params.REGRESSION_METRICS)
@@ -98,7 +94,6 @@ def test_ok_trial_has_every_column(classification_arrays):
     assert row["peak_rss_mb"] > 10 and row["cpu_utilisation"] >= 0
     assert row["executor_id"] == "local" and row["host"]
     assert row["started_at"] <= row["ended_at"]
-    assert json.loads(row["params_json"]) == params
     report = json.loads(row["classification_report"])
     assert set(report) >= {"0", "1", "accuracy"}
     assert report["accuracy"] == pytest.approx(row["accuracy"])
@@ -106,20 +101,22 @@ def test_ok_trial_has_every_column(classification_arrays):
 
 def test_failing_trial_is_a_row_not_an_exception(classification_arrays):
     params = _params(num_leaves=-1)
-    row = trial.run_trial(_spec(params), trial.fold_from_arrays(*classification_arrays, params))
+    row = trial.run_trial(_spec(params), fold_data.fold_from_arrays(*classification_arrays, params))
 
     assert row["status"] == "failed"
     assert row["error"].startswith("LightGBMError: ") and "num_leaves" in row["error"]
     assert all(metric in row and row[metric] is None for metric in lightgbm_params.METRICS)
-    assert row["param_num_leaves"] == -1 and row["ended_at"] >= row["started_at"]
+    assert row["ended_at"] >= row["started_at"]
 
 
 def test_metrics_equal_a_plain_fit_from_the_shipped_binary(classification_arrays, tmp_path):
     x_train, y_train, x_test, y_test = classification_arrays
     params = _params(max_bin=63)
-    trial.bin_train_part(x_train, y_train, params).save_binary(str(tmp_path / "train.bin"))
-    trial.write_test_part(x_test, y_test, tmp_path / "x.npy", tmp_path / "y.npy")
-    fold = trial.load_fold(tmp_path / "train.bin", tmp_path / "x.npy", tmp_path / "y.npy", params)
+    fold_data.bin_train_part(x_train, y_train, params).save_binary(str(tmp_path / "train.bin"))
+    fold_data.write_test_part(x_test, y_test, tmp_path / "x.npy", tmp_path / "y.npy")
+    fold = fold_data.load_fold(
+        tmp_path / "train.bin", tmp_path / "x.npy", tmp_path / "y.npy", params
+    )
 
     row = trial.run_trial(_spec(params), fold)
     best_iteration, probability = _plain_fit(params, *classification_arrays)
@@ -131,78 +128,11 @@ def test_metrics_equal_a_plain_fit_from_the_shipped_binary(classification_arrays
     assert row["accuracy"] == np.mean((probability >= 0.5) == y_test)
 
 
-@pytest.mark.parametrize(
-    "labels",
-    [
-        np.random.default_rng(3).integers(0, 2, 500),
-        np.zeros(50, dtype=int),  # a single-class test part: no AUC, the rest defined
-        np.ones(50, dtype=int),
-    ],
-    ids=["both classes", "only 0", "only 1"],
-)
-def test_classification_metrics_equal_sklearn_scorers(labels):
-    """Accuracy/precision/recall/F1 read from the report equal sklearn's own scorers."""
-    probability = np.random.default_rng(4).random(len(labels))
-    predicted = (probability >= 0.5).astype(int)
-
-    metrics = trial.classification_metrics(labels.astype(float), probability)
-
-    assert metrics["accuracy"] == accuracy_score(labels, predicted)
-    assert metrics["precision"] == precision_score(labels, predicted, zero_division=0)
-    assert metrics["recall"] == recall_score(labels, predicted, zero_division=0)
-    assert metrics["f1"] == f1_score(labels, predicted, zero_division=0)
-    assert (metrics["auc_roc"] is None) == (len(np.unique(labels)) == 1)
-    assert set(json.loads(metrics["classification_report"])) >= {"0", "1", "accuracy"}
-
-
-def test_a_shipped_binned_test_part_scores_as_binning_it_in_the_worker(
-    classification_arrays, tmp_path
-):
-    """The driver bins the test part once; the worker loads it (features only memory-mapped)."""
-    x_train, y_train, x_test, y_test = classification_arrays
-    params = _params(max_bin=63)
-    train = trial.bin_train_part(x_train, y_train, params)
-    train.save_binary(str(tmp_path / "train.bin"))
-    trial.bin_test_part(x_test, y_test, train, params).save_binary(str(tmp_path / "valid.bin"))
-    trial.write_test_part(x_test, y_test, tmp_path / "x.npy", tmp_path / "y.npy")
-    paths = (tmp_path / "train.bin", tmp_path / "x.npy", tmp_path / "y.npy", params)
-
-    shipped = trial.load_fold(*paths, valid_path=tmp_path / "valid.bin")
-    binned_here = trial.load_fold(*paths)
-
-    assert isinstance(shipped.x_test, np.memmap) and shipped.valid is not None
-    rows = [trial.run_trial(_spec(params), fold) for fold in (shipped, binned_here)]
-    assert rows[0]["status"] == rows[1]["status"] == "ok"
-    for name in (*lightgbm_params.CLASSIFICATION_METRICS, "best_iteration"):
-        assert rows[0][name] == rows[1][name]
-
-
-def test_a_test_part_binned_with_other_bins_is_refused(classification_arrays, tmp_path):
-    x_train, y_train, x_test, y_test = classification_arrays
-    params = _params(max_bin=63)
-    trial.bin_train_part(x_train, y_train, params).save_binary(str(tmp_path / "train.bin"))
-    other = trial.bin_train_part(x_train[:100], y_train[:100], params)
-    trial.bin_test_part(x_test, y_test, other, params).save_binary(str(tmp_path / "valid.bin"))
-    trial.write_test_part(x_test, y_test, tmp_path / "x.npy", tmp_path / "y.npy")
-    fold = trial.load_fold(
-        tmp_path / "train.bin",
-        tmp_path / "x.npy",
-        tmp_path / "y.npy",
-        params,
-        valid_path=tmp_path / "valid.bin",
-    )
-
-    row = trial.run_trial(_spec(params), fold)
-
-    assert row["status"] == "failed"
-    assert "different bin mappers" in row["error"]
-
-
 def test_regression_metrics_equal_a_plain_fit():
     arrays = _arrays(regression_data())
     params = _params(objective="regression")
-    spec = _spec(params, task="regression", metric="rmse")
-    row = trial.run_trial(spec, trial.fold_from_arrays(*arrays, params))
+    spec = _spec(params, task="regression")
+    row = trial.run_trial(spec, fold_data.fold_from_arrays(*arrays, params))
     _, prediction = _plain_fit(params, *arrays)
 
     assert row["status"] == "ok"
@@ -212,54 +142,71 @@ def test_regression_metrics_equal_a_plain_fit():
     assert row["classification_report"] is None
 
 
-def test_a_cached_fold_gives_the_same_result_after_other_trials(classification_arrays):
-    params = _params()
-    fold = trial.fold_from_arrays(*classification_arrays, params)
-    first = trial.run_trial(_spec(params), fold)
-    trial.run_trial(_spec(_params(num_leaves=31, min_child_samples=50)), fold)
-    again = trial.run_trial(_spec(params), fold)
-
-    assert again["auc_roc"] == first["auc_roc"]
-    assert again["best_iteration"] == first["best_iteration"]
-
-
 def test_a_trial_whose_fold_files_are_missing_fails_in_its_row():
-    row = trial.run_spark_task(_spec(_params()))
+    [row] = trial.run_spark_group([_spec(_params())])
 
     assert row["status"] == "failed"
     assert row["error"].startswith("ValueError: Trial t names no shipped fold files")
 
 
-def test_dataset_params_keep_only_binning_params():
-    params = _params(max_bin=63, min_data_in_bin=5)
-
-    assert lightgbm_params.dataset_params(params) == {
-        "max_bin": 63,
-        "min_data_in_bin": 5,
-        "feature_pre_filter": False,
-        "verbosity": -1,
-    }
-
-
-def test_stable_hash_ignores_key_order_and_sees_values():
-    assert trial.stable_hash({"a": 1, "b": [1, 2]}) == trial.stable_hash({"b": [1, 2], "a": 1})
-    assert trial.stable_hash({"a": 1}) != trial.stable_hash({"a": 2})
-    assert trial.stable_hash({"a": 1}) != trial.stable_hash({"a": 1.0})
-
-
-@pytest.mark.parametrize(
-    ("higher_is_better", "expected_best"), [(True, 0.9), (False, 0.7)], ids=["max", "min"]
-)
-def test_progress_accumulates_counts_and_best_score(higher_is_better, expected_best):
-    progress = trial.ProgressParam(higher_is_better)
-    value = progress.zero(None)
-    for update in [(1, 0, 0.8), (1, 1, None), (1, 0, 0.9), (1, 0, 0.7)]:
-        value = progress.addInPlace(value, update)
-
-    assert value == (4, 1, expected_best)
+def _ship(arrays, params, directory, name):
+    """Write a fold as the driver ships it; returns the spec naming its files."""
+    x_train, y_train, x_test, y_test = arrays
+    fold_data.bin_train_part(x_train, y_train, params).save_binary(str(directory / f"{name}.bin"))
+    fold_data.write_test_part(
+        x_test, y_test, directory / f"{name}_x.npy", directory / f"{name}_y.npy"
+    )
+    return _spec(
+        params,
+        train_file=f"{name}.bin",
+        test_x_file=f"{name}_x.npy",
+        test_y_file=f"{name}_y.npy",
+        run_token="run-1",
+    )
 
 
-def test_primary_score_is_none_for_failed_or_undefined():
-    assert trial.primary_score({"status": "ok", "auc_roc": 0.7}, "auc_roc") == 0.7
-    assert trial.primary_score({"status": "failed", "auc_roc": 0.7}, "auc_roc") is None
-    assert trial.primary_score({"status": "ok", "auc_roc": None}, "auc_roc") is None
+@pytest.fixture
+def shipped_files(tmp_path, monkeypatch):
+    """SparkFiles resolving to tmp_path, as on an executor, and an empty fold cache."""
+    monkeypatch.setattr(SparkFiles, "_root_directory", str(tmp_path))
+    monkeypatch.setattr(SparkFiles, "_is_running_on_worker", True)
+    monkeypatch.setattr(trial, "_STATE", trial._ProcessState())
+    return tmp_path
+
+
+def test_a_cached_fold_is_loaded_once_and_gives_the_same_result(
+    classification_arrays, shipped_files
+):
+    params = _params()
+    spec = _ship(classification_arrays, params, shipped_files, "fold0")
+    [first] = trial.run_spark_group([spec])
+    # The files are gone: only the cache can serve the second task of the same search.
+    for path in shipped_files.iterdir():
+        path.unlink()
+    [again] = trial.run_spark_group([spec])
+
+    assert first["status"] == again["status"] == "ok"
+    assert first["data_load_s"] > 0 and again["data_load_s"] < first["data_load_s"]
+    assert again["auc_roc"] == first["auc_roc"]
+    assert again["best_iteration"] == first["best_iteration"]
+    # A new search (run token) drops the cache: its files must be loaded again.
+    [other_run] = trial.run_spark_group([dataclasses.replace(spec, run_token="run-2")])
+    assert other_run["status"] == "failed" and "Cannot open data file" in other_run["error"]
+
+
+def test_without_the_fold_cache_every_task_loads_its_files(classification_arrays, shipped_files):
+    spec = _ship(classification_arrays, _params(), shipped_files, "fold0")
+    spec = dataclasses.replace(spec, disabled_levers=frozenset({"fold_cache"}))
+    [first] = trial.run_spark_group([spec])
+    for path in shipped_files.iterdir():
+        path.unlink()
+    [again] = trial.run_spark_group([spec])
+
+    assert first["status"] == "ok"
+    assert again["status"] == "failed"
+
+
+def test_unknown_levers_are_refused():
+    assert trial.check_levers(frozenset({"fold_cache"})) == {"fold_cache"}
+    with pytest.raises(ValueError, match=r"Unknown levers \['no_such_lever'\]"):
+        trial.check_levers(frozenset({"validation_scores", "no_such_lever"}))

@@ -8,7 +8,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from spark_lgbm_tuning import lightgbm_params, trial
+from spark_lgbm_tuning import fold_data, lightgbm_params, scoring, trial
 from spark_lgbm_tuning.trial import TrialSpec
 from tests.pipelines.tuning.data import timeseries_data
 
@@ -42,10 +42,9 @@ def _spec(rounds: int, early_stopping_rounds: int | None, **changes) -> TrialSpe
         fold_id=0,
         task="classification",
         params=dict(PARAMS),
-        grid_names=("num_leaves", "num_boost_round"),
+        grid_values={"num_leaves": PARAMS["num_leaves"], "num_boost_round": rounds},
         num_boost_round=rounds,
         early_stopping_rounds=early_stopping_rounds,
-        primary_metric="auc_roc",
         n_train=600,
     )
     return dataclasses.replace(spec, **changes)
@@ -58,12 +57,11 @@ def _scores(row):
 @pytest.mark.parametrize("early_stopping_rounds", [None, 0, 3])
 def test_a_shared_run_scores_each_cap_as_its_own_run(arrays, early_stopping_rounds):
     caps = [4, 25, 200]
-    fold = trial.fold_from_arrays(*arrays, PARAMS)
+    fold = fold_data.fold_from_arrays(*arrays, PARAMS)
     shared = trial.run_group([_spec(cap, early_stopping_rounds) for cap in caps], fold)
     for cap, row in zip(caps, shared, strict=True):
         alone = trial.run_trial(_spec(cap, early_stopping_rounds), fold)
         assert row["status"] == alone["status"] == "ok"
-        assert row["param_num_boost_round"] == cap
         assert _scores(row) == _scores(alone)
     assert [row["fit_s"] > 0 for row in shared] == [False, False, True]
     if early_stopping_rounds:
@@ -75,11 +73,11 @@ def test_a_shared_run_scores_each_cap_as_its_own_run(arrays, early_stopping_roun
 
 def test_fixed_rounds_equal_a_plain_fit_predicted_at_the_cap(arrays):
     x_train, y_train, x_test, y_test = arrays
-    row = trial.run_trial(_spec(40, None), trial.fold_from_arrays(*arrays, PARAMS))
+    row = trial.run_trial(_spec(40, None), fold_data.fold_from_arrays(*arrays, PARAMS))
     booster = lgb.train(
         PARAMS, lgb.Dataset(x_train, y_train, params=lightgbm_params.dataset_params(PARAMS)), 40
     )
-    expected = trial.classification_metrics(y_test, booster.predict(x_test))
+    expected = scoring.classification_metrics(y_test, booster.predict(x_test))
     assert row["best_iteration"] == 40
     assert {name: row[name] for name in lightgbm_params.CLASSIFICATION_METRICS} == {
         name: expected[name] for name in lightgbm_params.CLASSIFICATION_METRICS
@@ -87,40 +85,21 @@ def test_fixed_rounds_equal_a_plain_fit_predicted_at_the_cap(arrays):
 
 
 @pytest.mark.parametrize("early_stopping_rounds", [None, 3])
-def test_predicting_again_gives_the_validation_scores(arrays, monkeypatch, early_stopping_rounds):
-    fold = trial.fold_from_arrays(*arrays, PARAMS)
+def test_predicting_again_gives_the_validation_scores(arrays, early_stopping_rounds):
+    fold = fold_data.fold_from_arrays(*arrays, PARAMS)
     specs = [_spec(cap, early_stopping_rounds) for cap in (10, 60)]
     recorded = trial.run_group(specs, fold)
-    monkeypatch.setenv(trial.DISABLE_LEVERS_ENV, "validation_scores")
-    predicted = trial.run_group(specs, fold)
+    off = frozenset({"validation_scores"})
+    predicted = trial.run_group([dataclasses.replace(s, disabled_levers=off) for s in specs], fold)
     for ours, again in zip(recorded, predicted, strict=True):
         assert ours["best_iteration"] == again["best_iteration"]
         for name in lightgbm_params.CLASSIFICATION_METRICS:
             assert ours[name] == pytest.approx(again[name], rel=1e-12, abs=1e-12)
 
 
-def test_plan_tasks_groups_caps_and_starts_the_longest(monkeypatch):
-    small_fold = [_spec(cap, 5, fold_id=1, n_train=100) for cap in (50, 10)]
-    other_leaves = _spec(50, 5, params={**PARAMS, "num_leaves": 15})
-    big = _spec(20, 5, fold_id=2, n_train=1000)
-    groups = trial.plan_tasks([*small_fold, other_leaves, big])
-    assert [[spec.num_boost_round for spec in group] for group in groups] == [[50], [20], [10, 50]]
-    assert groups[0][0] is other_leaves and groups[1][0] is big
-
-    monkeypatch.setenv(trial.DISABLE_LEVERS_ENV, "shared_rounds,longest_first")
-    alone = trial.plan_tasks([*small_fold, other_leaves, big])
-    assert [group[0] for group in alone] == [*small_fold, other_leaves, big]
-
-
-def test_an_unknown_lever_is_refused(monkeypatch):
-    monkeypatch.setenv(trial.DISABLE_LEVERS_ENV, "validation_scores, no_such_lever")
-    with pytest.raises(ValueError, match=r"unknown levers \['no_such_lever'\]"):
-        trial.disabled_levers()
-
-
 def test_a_failing_shared_run_fails_every_cap(arrays):
     params = {**PARAMS, "num_leaves": -1}
-    fold = trial.fold_from_arrays(*arrays, PARAMS)
+    fold = fold_data.fold_from_arrays(*arrays, PARAMS)
     rows = trial.run_group([_spec(cap, None, params=params) for cap in (5, 10)], fold)
     assert [row["status"] for row in rows] == ["failed", "failed"]
     assert all("num_leaves" in row["error"] for row in rows)

@@ -16,6 +16,9 @@ from lightgbm.basic import _ConfigAliases
 
 LIGHTGBM_PARAMS_DOC = "https://lightgbm.readthedocs.io/en/latest/Parameters.html"
 
+# A parameter value as the YAML parameters give it (LightGBM takes each as it is).
+ParamValue = bool | int | float | str
+
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "auc_roc", "logloss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS

@@ -88,7 +88,7 @@ CASES = {
         None,
         "= 6 trials, above max_trials=4 (allowed 1..1000000): shrink grid or raise max_trials",
     ),
-    "target_missing": ({}, _no_target, "The data has no `target` column"),
+    "target_missing": ({}, _no_target, "The data has no target column 'target' (columns:"),
     "non_numeric_feature": (
         {},
         _text_feature,

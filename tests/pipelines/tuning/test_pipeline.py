@@ -15,9 +15,11 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from kedro.validation.exceptions import ParameterValidationError
 
+from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.pipelines.tuning import create_pipeline
+from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from tests.pipelines.tuning.data import time_folds, timeseries_data
+from tests.pipelines.tuning.data import time_folds, timeseries_data, tuning_params
 from tests.project_copy import scratch_project
 
 DATA_PATH = "data/01_raw/timeseries_classification.parquet"
@@ -38,6 +40,7 @@ def test_node_names_and_datasets():
         "timeseries_data@pandas",
         "timeseries_folds@pandas",
         "params:tuning",
+        "params:columns",
         "tuning_trial_store",
     }
     assert pipeline.outputs() == {"tuning_results@spark", "tuning_run_info"}
@@ -63,6 +66,7 @@ def test_sliced_expansion_runs_on_an_in_memory_catalog(project_root: Path):
             "timeseries_data@pandas": MemoryDataset(data),
             "timeseries_folds@pandas": MemoryDataset(time_folds(data)),
             "params:tuning": MemoryDataset(params, copy_mode="assign"),
+            "params:columns": MemoryDataset(ColumnParams(), copy_mode="assign"),
             "tuning_trials": MemoryDataset(),
         }
     )
@@ -71,6 +75,47 @@ def test_sliced_expansion_runs_on_an_in_memory_catalog(project_root: Path):
 
     assert len(trials) == 8 * 3
     assert trials["combo_id"].nunique() == 8
+
+
+def _renamed_catalog(data: pd.DataFrame, columns: ColumnParams) -> DataCatalog:
+    renamed = data.rename(
+        columns=lambda name: name.replace("feature_", "x_").replace("target", "label")
+    )
+    return DataCatalog(
+        datasets={
+            "timeseries_data@pandas": MemoryDataset(renamed),
+            "timeseries_folds@pandas": MemoryDataset(time_folds(data)),
+            "params:tuning": MemoryDataset(tuning_params(), copy_mode="assign"),
+            "params:columns": MemoryDataset(columns, copy_mode="assign"),
+            "tuning_trial_store": MemoryDataset(None),
+        }
+    )
+
+
+def test_renamed_columns_flow_through_both_nodes(spark):
+    """params:columns names the label and the inputs: both nodes train on exactly those."""
+    data = timeseries_data()
+    columns = ColumnParams(target="label", feature_prefix="x_")
+    catalog = _renamed_catalog(data, columns)
+    SequentialRunner().run(create_pipeline(), catalog)
+    results = catalog.load("tuning_results@spark").toPandas()
+
+    assert len(results) == 2 * 3 and (results["status"] == "ok").all()
+    # The same data under other names: the same metrics as the default names give.
+    expected = run_trials(
+        data,
+        time_folds(data),
+        expand_search_space(data, time_folds(data), tuning_params(), ColumnParams()),
+        tuning_params(),
+        ColumnParams(),
+    )[0].toPandas()
+    assert results["auc_roc"].tolist() == expected["auc_roc"].tolist()
+
+
+def test_data_without_the_configured_columns_is_refused_by_name():
+    catalog = _renamed_catalog(timeseries_data(), ColumnParams())
+    with pytest.raises(ValueError, match="The data has no target column 'target'"):
+        SequentialRunner().run(create_pipeline().only_nodes("expand_search_space"), catalog)
 
 
 @pytest.fixture

@@ -36,6 +36,8 @@ def test_nodes_datasets_and_parameters_are_namespaced():
         "regression_data@pandas",
         "regression_folds@pandas",
         "params:regression.tuning",
+        # One column setting for every pipeline: not namespaced.
+        "params:columns",
         "regression.tuning_trial_store",
     }
     assert pipeline.outputs() == {

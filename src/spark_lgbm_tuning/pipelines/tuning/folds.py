@@ -1,13 +1,21 @@
-"""The fold table: one row per (fold_id, split, row), and its row positions per fold.
+"""The fold table: one row per (fold_id, split, row), its row positions per fold, the fold data.
 
 data_generation writes the table, tuning trains on its folds and reporting refits on the rows it
-covers; this module is the one place that knows its columns.
+covers; this module is the one place that knows its columns. `FoldArrays` is the tuning side's
+view of the data: features and target converted once, sliced per fold, fingerprinted.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
+
+from spark_lgbm_tuning.columns import ColumnParams, feature_columns, target_values
+from spark_lgbm_tuning.hashing import stable_hash
 
 FOLD_COLUMNS = ("fold_id", "split", "row")
 SPLITS = ("train", "test")
@@ -61,3 +69,70 @@ def covered_rows(folds: pd.DataFrame, n_rows: int) -> np.ndarray:
     """Every row any fold uses (train or test), sorted: the data the cross-validation saw."""
     rows = fold_rows(folds, None, n_rows)
     return np.unique(np.concatenate([part for pair in rows.values() for part in pair]))
+
+
+def check_target(
+    target: np.ndarray, rows: Mapping[int, tuple[np.ndarray, np.ndarray]], task: str
+) -> None:
+    """For classification: 0/1 labels and both classes in every fold's training part."""
+    if task != "classification":
+        return
+    labels = sorted(set(np.unique(target).tolist()) - {0.0, 1.0})
+    if labels:
+        raise ValueError(
+            f"task classification needs a 0/1 target, found values {labels[:5]}: map the "
+            "classes to 0 and 1, or set tuning.task: regression"
+        )
+    for fold_id, (train, _) in rows.items():
+        classes = np.unique(target[train])
+        if len(classes) < 2:
+            raise ValueError(
+                f"Fold {fold_id}'s training part ({len(train)} rows) has only class "
+                f"{int(classes[0])}: LightGBM cannot learn a binary classifier from it. Leave "
+                "the fold out (tuning.folds) or cut folds with a larger first training window"
+            )
+
+
+class FoldArrays:
+    """The data as float32 features and float64 labels, converted once, with each fold's rows.
+
+    Fold parts are sliced on demand (a copy per call) rather than kept, so a search holds one
+    copy of the data however many folds it has. Fails naming a missing or non-numeric column
+    and a NaN or infinite target.
+    """
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        rows: Mapping[int, tuple[np.ndarray, np.ndarray]],
+        columns: ColumnParams,
+    ) -> None:
+        self.features = feature_columns(data, columns)
+        self.y = target_values(data, columns)
+        self.x = data[self.features].to_numpy(dtype=np.float32)
+        self.rows = dict(rows)
+
+    def split(self, fold_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(x_train, y_train, x_test, y_test) of one fold."""
+        train, test = self.rows[fold_id]
+        return self.x[train], self.y[train], self.x[test], self.y[test]
+
+    def fingerprint(self, fold_id: int) -> str:
+        """A digest of the fold's exact data: trial ids change whenever the data does."""
+        payload: list[Any] = [self.features]
+        for array in self.split(fold_id):
+            payload.append(hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest())
+        return stable_hash(payload, length=32)
+
+    def check_fingerprints(self, expected: Mapping[int, set[str]]) -> None:
+        """Fail when the trials (fold id -> their fingerprints) were expanded from other data.
+
+        The one recomputation of the fingerprints: it guards a run of `run_trials` alone (e.g.
+        `kedro run --from-nodes run_trials`) after the data changed.
+        """
+        for fold_id in self.rows:
+            if expected.get(fold_id) != {self.fingerprint(fold_id)}:
+                raise ValueError(
+                    f"tuning_trials was expanded from other data for fold {fold_id} (fingerprint "
+                    "mismatch): rerun expand_search_space on the current data and folds"
+                )

@@ -16,12 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validat
 from spark_lgbm_tuning.lightgbm_params import (
     CLASSIFICATION_OBJECTIVES,
     TASK_METRICS,
+    ParamValue,
     higher_is_better,
     reserved_name_error,
     unknown_name_error,
 )
-
-ParamValue = bool | int | float | str
 
 
 class TuningParams(BaseModel):

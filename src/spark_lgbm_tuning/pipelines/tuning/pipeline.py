@@ -6,7 +6,7 @@ from .nodes import expand_search_space, run_trials
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """timeseries_data + timeseries_folds + params:tuning -> tuning_trials -> tuning_results.
+    """timeseries_data + timeseries_folds + params:tuning/columns -> tuning_trials -> results.
 
     run_trials reuses the finished trials of `tuning_trial_store` and appends the new ones.
     """
@@ -14,7 +14,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 expand_search_space,
-                inputs=["timeseries_data@pandas", "timeseries_folds@pandas", "params:tuning"],
+                inputs=[
+                    "timeseries_data@pandas",
+                    "timeseries_folds@pandas",
+                    "params:tuning",
+                    "params:columns",
+                ],
                 outputs="tuning_trials",
                 name="expand_search_space",
             ),
@@ -25,6 +30,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "timeseries_folds@pandas",
                     "tuning_trials",
                     "params:tuning",
+                    "params:columns",
                     # Finished trials of earlier runs; run_trials appends each new result.
                     "tuning_trial_store",
                 ],

@@ -2,7 +2,7 @@
 
 A single `collect()` of every trial would bring nothing back until the last trial ended, so an
 interrupt or a driver crash would lose the whole search. Here each group of trials (see
-`trial.plan_tasks`; most groups hold one trial) is its own Spark job, submitted from a driver
+`tasks.plan_tasks`; most groups hold one trial) is its own Spark job, submitted from a driver
 thread while fewer jobs than task slots are in flight, in the planned (longest-first) order. Each
 job's rows go to `on_rows` as soon as it returns, so an interrupt loses at most the jobs in
 flight. A `prepare` callback readies each group just before it is submitted (the tuning node
@@ -24,15 +24,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pyspark import InheritableThread, SparkContext
 
-from spark_lgbm_tuning import trial
-from spark_lgbm_tuning.trial import TrialSpec
+from spark_lgbm_tuning.trial import TrialSpec, new_row, run_spark_group
 
 logger = logging.getLogger(__name__)
 
@@ -70,30 +69,71 @@ class ExecutorWatch:
         self._known: dict[str, int] = self._snapshot()
 
     def _snapshot(self) -> dict[str, int]:
-        if self._local:
-            return {}
-        # PySpark's StatusTracker has no executor list; the JVM one (driver included) does.
-        infos = self._sc._jsc.sc().statusTracker().getExecutorInfos()
+        infos = executor_infos(self._sc)
         return {f"{info.host()}:{info.port()}": int(info.numRunningTasks()) for info in infos}
 
-    def poll(self) -> list[tuple[str, int]]:
-        """Executors gone since the last poll, each with the tasks it was running then."""
+    def poll(self, stats: SearchStats) -> None:
+        """Log (and count in `stats`) the executors gone since the last poll."""
         if self._local:
-            return []
+            return
         current = self._snapshot()
-        lost = [(name, tasks) for name, tasks in self._known.items() if name not in current]
+        for name, tasks in self._known.items():
+            if name not in current:
+                stats.executors_lost.append(name)
+                logger.warning(
+                    "Executor %s was lost (it was running %d task(s)); Spark reruns its trials "
+                    "on the remaining executors",
+                    name,
+                    tasks,
+                )
         self._known = current
-        return lost
 
 
-def task_slots(sc: SparkContext, task_cpus: int) -> int:
+def executor_infos(sc: SparkContext) -> list[Any]:
+    """The JVM's executor infos (the driver's included); none in local mode.
+
+    PySpark's StatusTracker has no executor list; the JVM one has.
+    """
+    if sc.master.startswith("local"):
+        return []
+    return list(sc._jsc.sc().statusTracker().getExecutorInfos())
+
+
+def task_cpus(sc: SparkContext) -> int:
+    """spark.task.cpus: the cores (LightGBM threads) of one trial."""
+    return int(sc.getConf().get("spark.task.cpus", "1"))
+
+
+def task_slots(sc: SparkContext, cpus_per_task: int) -> int:
     """Tasks the cluster can run at once now (it grows as executors register)."""
-    return max(1, sc.defaultParallelism // max(task_cpus, 1))
+    return max(1, sc.defaultParallelism // max(cpus_per_task, 1))
+
+
+def _active_tasks(sc: SparkContext, job_group: str, active_stages: set[int] | None) -> int:
+    """Tasks of `job_group` running now.
+
+    With spark.ui.enabled=false Spark keeps no live task counts (numActiveTasks stays 0): pass
+    the active stage ids, and a stage of the group among them counts as one task. Jobs are
+    submitted only into free task slots, so a submitted job's task starts at once.
+    """
+    tracker = sc.statusTracker()
+    active = 0
+    for job_id in tracker.getJobIdsForGroup(job_group):
+        info = tracker.getJobInfo(job_id)
+        for stage_id in info.stageIds if info else []:
+            stage = tracker.getStageInfo(stage_id)
+            if stage is None:
+                continue
+            if active_stages is None:
+                active += stage.numActiveTasks
+            else:
+                active += int(stage_id in active_stages)
+    return active
 
 
 def _driver_row(spec: TrialSpec, status: str, error: str) -> dict[str, Any]:
     """A result row the driver writes for a trial whose job returned nothing."""
-    row = trial.new_row(spec)
+    row = new_row(spec)
     row.update(status=status, error=error, executor_id=None, host=None)
     row["ended_at"] = datetime.now(UTC)
     return row
@@ -112,6 +152,54 @@ class _Job:
     thread: threading.Thread
     running_since: float | None = None
     cancelled: bool = False
+
+
+class DeadlineWatch:
+    """Finds jobs whose task has run past the trial timeout plus the grace period.
+
+    The clock starts when the job's task is seen running (not when it was queued), and
+    restarts when Spark reruns the task after losing it.
+    """
+
+    def __init__(self, sc: SparkContext, timeout_s: float, grace_s: float) -> None:
+        self.sc = sc
+        self.timeout_s = timeout_s
+        self.grace_s = grace_s
+        self._live_task_counts = sc.getConf().get("spark.ui.enabled", "true").lower() != "false"
+
+    def message(self) -> str:
+        """The error of a trial whose job the driver cancelled."""
+        return (
+            f"TrialTimeoutError: no result within {self.timeout_s + self.grace_s:.0f} s "
+            f"(trial_timeout_s={self.timeout_s:g} plus {self.grace_s:g} s grace); the driver "
+            "cancelled its Spark job"
+        )
+
+    def overdue(self, jobs: Iterable[_Job]) -> list[_Job]:
+        """The jobs (not cancelled yet) past their deadline now; logs each."""
+        now = time.monotonic()
+        stages = None
+        if not self._live_task_counts:
+            stages = set(self.sc.statusTracker().getActiveStageIds())
+        late = []
+        for job in jobs:
+            if job.cancelled:
+                continue
+            if _active_tasks(self.sc, job.job_group, stages) == 0:
+                job.running_since = None
+            elif job.running_since is None:
+                job.running_since = now
+            elif now - job.running_since > self.timeout_s + self.grace_s:
+                logger.warning(
+                    "Trial(s) %s ran %.0f s, past trial_timeout_s=%g plus %g s grace: "
+                    "cancelling the Spark job",
+                    ", ".join(spec.trial_id for spec in job.group),
+                    now - job.running_since,
+                    self.timeout_s,
+                    self.grace_s,
+                )
+                late.append(job)
+        return late
 
 
 class JobScheduler:
@@ -135,27 +223,25 @@ class JobScheduler:
         self.task_cpus = task_cpus
         self.on_rows = on_rows
         self.prepare = prepare
-        self.timeout_s = timeout_s
-        self.cancel_grace_s = CANCEL_GRACE_S if cancel_grace_s is None else cancel_grace_s
+        grace_s = CANCEL_GRACE_S if cancel_grace_s is None else cancel_grace_s
+        self.deadlines = None if timeout_s is None else DeadlineWatch(sc, timeout_s, grace_s)
         self.progress = progress
         self.progress_interval_s = progress_interval_s
         self.stats = SearchStats()
         self._results: queue.Queue[tuple[int, list[dict[str, Any]] | None, BaseException | None]]
         self._results = queue.Queue()
-        # A module function: pickled by reference, so nothing from the driver travels with it.
-        self._task = trial.run_spark_group
 
     def _submit(self, index: int, group: list[TrialSpec]) -> _Job:
         job_group = f"lgbm-{self.run_token}-{index}"
         trial_ids = ", ".join(spec.trial_id for spec in group)
-        task = self._task
         sc = self.sc
 
         def run() -> None:
             # Local properties are per thread (PySpark's pinned thread mode): this job only.
             sc.setJobGroup(job_group, f"LightGBM trial(s) {trial_ids}", interruptOnCancel=True)
             try:
-                rows = sc.parallelize([group], 1).flatMap(task).collect()
+                # A module function: pickled by reference, so nothing of the driver travels.
+                rows = sc.parallelize([group], 1).flatMap(run_spark_group).collect()
             except BaseException as error:  # noqa: BLE001 - handed to the driver loop
                 self._results.put((index, None, error))
             else:
@@ -167,6 +253,19 @@ class JobScheduler:
         self.stats.jobs += 1
         return job
 
+    def _fill_slots(self, pending: list[tuple[int, list[TrialSpec]]], in_flight: dict) -> None:
+        """Submit the next planned groups while fewer jobs than task slots are in flight."""
+        slots = task_slots(self.sc, self.task_cpus)
+        while pending and len(in_flight) < slots:
+            index, group = pending.pop()
+            if self.prepare is not None:
+                group, unrunnable = self.prepare(group)
+                if unrunnable:
+                    self.on_rows(unrunnable, True)
+                if not group:
+                    continue
+            in_flight[index] = self._submit(index, group)
+
     def run(self, groups: Sequence[list[TrialSpec]]) -> SearchStats:
         """Run every group; returns when all have ended (or raises KeyboardInterrupt)."""
         pending = list(enumerate(groups))
@@ -176,20 +275,13 @@ class JobScheduler:
         last_progress = time.monotonic()
         try:
             while pending or in_flight:
-                slots = task_slots(self.sc, self.task_cpus)
-                while pending and len(in_flight) < slots:
-                    index, group = pending.pop()
-                    if self.prepare is not None:
-                        group, unrunnable = self.prepare(group)
-                        if unrunnable:
-                            self.on_rows(unrunnable, True)
-                        if not group:
-                            continue
-                    in_flight[index] = self._submit(index, group)
-                self._hand_over(in_flight, block=True)
-                self._watch_executors(watch)
-                if self.timeout_s is not None:
-                    self._enforce_deadlines(in_flight)
+                self._fill_slots(pending, in_flight)
+                self._hand_over(in_flight)
+                watch.poll(self.stats)
+                for job in self.deadlines.overdue(in_flight.values()) if self.deadlines else []:
+                    job.cancelled = True
+                    self.stats.cancelled_for_timeout += 1
+                    self.sc.cancelJobGroup(job.job_group)
                 if self.progress and time.monotonic() - last_progress >= self.progress_interval_s:
                     self.progress()
                     last_progress = time.monotonic()
@@ -198,31 +290,26 @@ class JobScheduler:
             raise
         return self.stats
 
-    def _hand_over(self, in_flight: dict[int, _Job], *, block: bool) -> None:
-        """Pass every result that has arrived to on_rows (one call per job)."""
+    def _arrived(self) -> list[tuple[int, list[dict[str, Any]] | None, BaseException | None]]:
+        """The job results that have arrived, waiting up to POLL_S for the first."""
         try:
-            first = self._results.get(timeout=POLL_S) if block else self._results.get_nowait()
+            arrived = [self._results.get(timeout=POLL_S)]
         except queue.Empty:
-            return
-        arrived = [first]
-        while True:
-            try:
-                arrived.append(self._results.get_nowait())
-            except queue.Empty:
-                break
-        for index, rows, error in arrived:
+            return []
+        while not self._results.empty():
+            arrived.append(self._results.get_nowait())
+        return arrived
+
+    def _hand_over(self, in_flight: dict[int, _Job]) -> None:
+        """Pass every result that has arrived to on_rows (one call per job)."""
+        for index, rows, error in self._arrived():
             job = in_flight.pop(index, None)
             if job is None:
                 continue
             if error is None:
                 self.on_rows(rows, True)
-            elif job.cancelled:
-                limit = self.timeout_s or 0.0
-                message = (
-                    f"TrialTimeoutError: no result within {limit + self.cancel_grace_s:.0f} s "
-                    f"(trial_timeout_s={limit:g} plus {self.cancel_grace_s:g} s grace); the "
-                    "driver cancelled its Spark job"
-                )
+            elif job.cancelled and self.deadlines is not None:
+                message = self.deadlines.message()
                 self.on_rows([_driver_row(spec, "timed_out", message) for spec in job.group], True)
             else:
                 self.stats.job_failures += 1
@@ -234,61 +321,6 @@ class JobScheduler:
                     message,
                 )
                 self.on_rows([_driver_row(spec, "failed", message) for spec in job.group], False)
-
-    def _watch_executors(self, watch: ExecutorWatch) -> None:
-        for name, tasks in watch.poll():
-            self.stats.executors_lost.append(name)
-            logger.warning(
-                "Executor %s was lost (it was running %d task(s)); Spark reruns its trials on "
-                "the remaining executors",
-                name,
-                tasks,
-            )
-
-    def _enforce_deadlines(self, in_flight: dict[int, _Job]) -> None:
-        """Cancel a job whose task has run past the trial timeout plus the grace period.
-
-        The clock starts when the job's task is seen running (not when it was queued), and
-        restarts when Spark reruns the task after losing it.
-        """
-        tracker = self.sc.statusTracker()
-        now = time.monotonic()
-        limit = self.timeout_s + self.cancel_grace_s
-        # With spark.ui.enabled=false Spark keeps no live task counts (numActiveTasks stays 0);
-        # an active stage is then the signal. Jobs are submitted only into free task slots, so
-        # a submitted job's task starts at once.
-        live_task_counts = self.sc.getConf().get("spark.ui.enabled", "true").lower() != "false"
-        active_stages = set(tracker.getActiveStageIds())
-        for job in in_flight.values():
-            if job.cancelled:
-                continue
-            active = 0
-            for job_id in tracker.getJobIdsForGroup(job.job_group):
-                info = tracker.getJobInfo(job_id)
-                for stage_id in info.stageIds if info else []:
-                    stage = tracker.getStageInfo(stage_id)
-                    if stage is None:
-                        continue
-                    if live_task_counts:
-                        active += stage.numActiveTasks
-                    else:
-                        active += int(stage_id in active_stages)
-            if active == 0:
-                job.running_since = None
-            elif job.running_since is None:
-                job.running_since = now
-            elif now - job.running_since > limit:
-                logger.warning(
-                    "Trial(s) %s ran %.0f s, past trial_timeout_s=%g plus %g s grace: "
-                    "cancelling the Spark job",
-                    ", ".join(spec.trial_id for spec in job.group),
-                    now - job.running_since,
-                    self.timeout_s,
-                    self.cancel_grace_s,
-                )
-                job.cancelled = True
-                self.stats.cancelled_for_timeout += 1
-                self.sc.cancelJobGroup(job.job_group)
 
     def _cancel(self, in_flight: dict[int, _Job]) -> None:
         """On interrupt: cancel what runs, keep what already finished."""
@@ -308,10 +340,7 @@ class JobScheduler:
         for job in list(in_flight.values()):
             job.thread.join(max(0.0, deadline - time.monotonic()))
         # Jobs that ended just before the cancel still count; cancelled ones are dropped.
-        while True:
-            try:
-                index, rows, error = self._results.get_nowait()
-            except queue.Empty:
-                break
+        while not self._results.empty():
+            index, rows, error = self._results.get_nowait()
             if error is None and in_flight.pop(index, None) is not None:
                 self.on_rows(rows, True)

@@ -2,7 +2,7 @@
 
 Namespacing prefixes the outputs (`regression.tuning_results@spark`, ...) and the parameters
 (`params:tuning` -> `params:regression.tuning`, from parameters_tuning_regression.yml); the inputs
-are mapped to the regression data explicitly.
+are mapped to the regression data explicitly, and `params:columns` stays the one shared setting.
 """
 
 from kedro.pipeline import Pipeline, pipeline
@@ -16,4 +16,5 @@ def create_pipeline(**kwargs) -> Pipeline:
         create_tuning_pipeline(),
         namespace="regression",
         inputs={"timeseries_data": "regression_data", "timeseries_folds": "regression_folds"},
+        parameters={"params:columns": "params:columns"},
     )

@@ -1,25 +1,21 @@
-"""Resume: the trial store, reuse by trial_id, `resume: false`, and the driver's timeout backstop."""
+"""A search: reuse of the stored trials by trial_id, `resume: false`, timed-out trials, Kedro rerun."""
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 
 import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
-from kedro.io import DatasetError
 
-from spark_lgbm_tuning import lightgbm_params, trial
-from spark_lgbm_tuning.pipelines.tuning import nodes
-from spark_lgbm_tuning.pipelines.tuning.folds import fold_rows
-from spark_lgbm_tuning.pipelines.tuning.nodes import (
-    expand_search_space,
-    run_trials,
-)
-from spark_lgbm_tuning.pipelines.tuning.scheduler import JobScheduler
-from spark_lgbm_tuning.pipelines.tuning.trial_store import TrialStore, TrialStoreDataset
+from spark_lgbm_tuning import lightgbm_params
+from spark_lgbm_tuning.columns import ColumnParams
+from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.pipelines.tuning import search, search_space
+from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
+from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
+from spark_lgbm_tuning.pipelines.tuning.search import AllTrialsFailedError
 from tests.pipelines.tuning.data import LogMessages, time_folds, timeseries_data, tuning_params
 from tests.project_copy import scratch_project
 
@@ -29,55 +25,17 @@ METRICS = list(lightgbm_params.CLASSIFICATION_METRICS)
 def _search(data, folds, params, store):
     """run_trials with the log of the tuning nodes captured: (results, run_info, messages)."""
     handler = LogMessages()
-    nodes_logger = logging.getLogger(nodes.__name__)
+    nodes_logger = logging.getLogger("spark_lgbm_tuning.pipelines.tuning")
     nodes_logger.addHandler(handler)
     level = nodes_logger.level
     nodes_logger.setLevel(logging.INFO)
     try:
-        trials = expand_search_space(data, folds, params)
-        results, info = run_trials(data, folds, trials, params, store)
+        trials = expand_search_space(data, folds, params, ColumnParams())
+        results, info = run_trials(data, folds, trials, params, ColumnParams(), store)
     finally:
         nodes_logger.removeHandler(handler)
         nodes_logger.setLevel(level)
     return results.toPandas(), info, handler.messages
-
-
-# ------------------------------------------------------------------------------ the store
-
-
-def test_store_keeps_the_latest_row_and_ignores_temporary_files(tmp_path):
-    store = TrialStore(tmp_path / "store")
-    assert store.load().empty  # a store that does not exist yet is empty
-
-    store.append([{"trial_id": "a", "status": "failed", "fit_s": None}])
-    store.append([{"trial_id": "a", "status": "ok", "fit_s": 1.5}, {"trial_id": "b"}])
-    (store.path / ".batch-half-written.parquet.tmp").write_bytes(b"PAR1 cut short")
-    rows = store.load(["a"])
-
-    assert rows["trial_id"].tolist() == ["a"]
-    assert rows[["status", "fit_s"]].iloc[0].tolist() == ["ok", 1.5]
-    assert store.compact() == 2
-    assert len(store.batch_files()) == 1
-    assert sorted(store.load()["trial_id"]) == ["a", "b"]
-
-
-def test_an_unreadable_batch_is_named_with_the_fix(tmp_path):
-    store = TrialStore(tmp_path / "store")
-    store.append([{"trial_id": "a", "status": "ok"}])
-    damaged = store.path / "batch-20260101T000000000000Z-damaged.parquet"
-    damaged.write_bytes(b"not parquet")
-
-    with pytest.raises(DatasetError, match=f"Trial store batch {damaged} is unreadable.*move it"):
-        store.load()
-
-
-def test_the_catalog_entry_hands_out_the_store_and_refuses_saves(tmp_path):
-    dataset = TrialStoreDataset(path=str(tmp_path / "store"))
-
-    assert dataset.load().path == tmp_path / "store"
-    assert dataset.exists()
-    with pytest.raises(DatasetError, match="read-only in the catalog"):
-        dataset.save(pd.DataFrame({"trial_id": ["a"]}))
 
 
 # ------------------------------------------------------------------------------ run_trials
@@ -133,53 +91,18 @@ def test_timed_out_trials_run_again_only_when_the_limit_is_raised(spark, data, f
     timed_out = tuning_params(grid={"num_leaves": [7], "learning_rate": [0.001]})
     # One combination, fixed rounds: every trial passes 0.2 s.
     params = params.model_copy(update={"grid": timed_out.grid})
-    with pytest.raises(nodes.AllTrialsFailedError, match="TrialTimeoutError: stopped after 0.2"):
+    with pytest.raises(AllTrialsFailedError, match="TrialTimeoutError: stopped after 0.2"):
         _search(data, folds, params, store)
     stored = store.load()
     assert (stored["status"] == "timed_out").all() and (stored["trial_timeout_s"] == 0.2).all()
 
-    with pytest.raises(nodes.AllTrialsFailedError):
+    with pytest.raises(AllTrialsFailedError):
         _, _, _ = _search(data, folds, params, store)
     assert len(store.batch_files()) == 1  # nothing ran: the same limit reuses them
 
     raised = params.model_copy(update={"trial_timeout_s": 0.3})
-    with pytest.raises(nodes.AllTrialsFailedError, match="stopped after 0.3"):
+    with pytest.raises(AllTrialsFailedError, match="stopped after 0.3"):
         _search(data, folds, raised, store)
-
-
-def test_the_driver_cancels_a_trial_its_executor_does_not_stop(spark, data, folds):
-    """The backstop: no executor-side limit, a driver deadline of 1 s -> job cancelled."""
-    # Trees that keep splitting on the largest fold: 100000 rounds would take minutes.
-    grid = {"num_leaves": [63], "learning_rate": [0.001], "min_child_samples": [2]}
-    params = tuning_params(grid=grid, num_boost_round=100_000, early_stopping_rounds=0)
-    trials = expand_search_space(data, folds, params).tail(1)
-    sc = spark.sparkContext
-    workdir = nodes._shipping_dir(sc)
-    arrays = nodes._FoldArrays(data, fold_rows(folds, None, len(data)))
-    shipper = nodes._FoldShipper(sc, arrays, trials, workdir)
-    specs = nodes._trial_specs(trials, params, task_cpus=1, run_token=workdir.name)
-    assert specs[0].timeout_s is None
-    arrived = []
-    scheduler = JobScheduler(
-        sc,
-        run_token=workdir.name,
-        task_cpus=1,
-        on_rows=lambda rows, durable: arrived.extend((row, durable) for row in rows),
-        prepare=shipper.prepare,
-        timeout_s=1.0,
-        cancel_grace_s=0.0,
-    )
-    began = time.monotonic()
-    stats = scheduler.run(trial.plan_tasks(specs))
-    elapsed = time.monotonic() - began
-    shipper.close()
-
-    [(row, durable)] = arrived
-    assert stats.cancelled_for_timeout == 1 and durable
-    assert 1.0 < elapsed < 15
-    assert row["status"] == "timed_out"
-    assert "the driver cancelled its Spark job" in row["error"]
-    assert sc.parallelize(range(4), 2).sum() == 6  # the session is still usable
 
 
 # ------------------------------------------------------------------------------ through Kedro
@@ -207,3 +130,15 @@ def test_a_second_kedro_run_reuses_the_stored_trials(tmp_path, project_root, spa
     assert [(info["n_reused"], info["n_run"]) for info in infos] == [(0, 6), (6, 0)]
     assert len(results) == 6 and results["trial_id"].is_unique
     assert (project / "data/07_model_output/tuning_trial_store").is_dir()
+
+
+def test_the_driver_adds_threads_token_and_levers_to_each_trial(data, folds):
+    arrays = FoldArrays(data, fold_rows(folds, None, len(data)), ColumnParams())
+    specs = search_space.expand(arrays, tuning_params())
+    ready = search._ready(specs, 3, "token-1", frozenset({"fold_cache"}))
+
+    assert [spec.trial_id for spec in ready] == [spec.trial_id for spec in specs]
+    assert all(spec.params["num_threads"] == 3 for spec in ready)
+    assert all("num_threads" not in spec.params for spec in specs)  # the expansion's are kept
+    assert {spec.run_token for spec in ready} == {"token-1"}
+    assert {spec.disabled_levers for spec in ready} == {frozenset({"fold_cache"})}

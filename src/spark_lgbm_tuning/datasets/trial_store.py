@@ -153,7 +153,7 @@ class TrialStoreDataset(AbstractDataset[Any, TrialStore]):
     Example catalog.yml entry:
 
         tuning_trial_store:
-          type: spark_lgbm_tuning.pipelines.tuning.trial_store.TrialStoreDataset
+          type: spark_lgbm_tuning.datasets.trial_store.TrialStoreDataset
           path: data/07_model_output/tuning_trial_store
     """
 

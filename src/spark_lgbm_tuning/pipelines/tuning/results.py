@@ -1,0 +1,147 @@
+"""The stored result rows of a search: `tuning_results` and the trial store, from one schema.
+
+An executor's row holds `trial.ID_FIELDS` + `trial.RESULT_FIELDS`; the driver joins it with its
+trial's spec here, once, into a result record: ids, param_<name> (the grid values, typed by
+`search_space.param_kinds`), params_json, then the measured fields. The trial store keeps the
+record without the param_<name> columns (they follow the current grid: a value fixed in one search
+is a grid axis in the next), and a reused trial's record is rebuilt from its spec the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+from pyspark.sql import DataFrame as SparkDataFrame
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
+
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX, param_kinds, param_value
+from spark_lgbm_tuning.trial import ID_FIELDS, RESULT_FIELDS, TrialSpec
+
+_SPARK_TYPES = {
+    "bool": T.BooleanType(),
+    "int": T.IntegerType(),
+    "long": T.LongType(),
+    "double": T.DoubleType(),
+    "string": T.StringType(),
+    "timestamp": T.TimestampType(),
+}
+_TO_PYTHON = {
+    "bool": bool,
+    "int": int,
+    "long": int,
+    "double": float,
+    "string": str,
+    "timestamp": lambda value: pd.Timestamp(value).to_pydatetime(),
+}
+# Stored outcomes a rerun reuses: they repeat for the same trial (see reusable_records).
+REUSABLE_STATUSES = ("ok", "failed")
+
+
+def result_fields(params: TuningParams) -> dict[str, str]:
+    """Column -> type of a result record, in order (param_<name> columns follow the grid)."""
+    return {
+        **ID_FIELDS,
+        **{f"{PARAM_PREFIX}{name}": kind for name, kind in param_kinds(params).items()},
+        "params_json": "string",
+        **RESULT_FIELDS,
+    }
+
+
+def result_schema(params: TuningParams) -> T.StructType:
+    """The explicit Spark schema of `tuning_results`."""
+    return T.StructType(
+        [
+            T.StructField(name, _SPARK_TYPES[kind], _nullable(name))
+            for name, kind in result_fields(params).items()
+        ]
+    )
+
+
+def _nullable(name: str) -> bool:
+    """Every column but the ids, params_json and status may be null (a failed trial's metrics)."""
+    return name.startswith(PARAM_PREFIX) or (name in RESULT_FIELDS and name != "status")
+
+
+def result_record(
+    spec: TrialSpec, row: Mapping[str, Any], params_json: str | None = None
+) -> dict[str, Any]:
+    """The stored record of a trial: its spec's ids and parameters, the row's measurements.
+
+    `params_json` defaults to the spec's parameters (a reused trial keeps the one it ran with).
+    """
+    record: dict[str, Any] = {
+        "trial_id": spec.trial_id,
+        "combo_id": spec.combo_id,
+        "fold_id": int(spec.fold_id),
+    }
+    for name, value in spec.grid_values.items():
+        record[f"{PARAM_PREFIX}{name}"] = value
+    record["params_json"] = params_json or json.dumps(spec.params, sort_keys=True)
+    record.update({name: row.get(name) for name in RESULT_FIELDS})
+    return record
+
+
+def store_record(record: Mapping[str, Any], timeout_s: float | None) -> dict[str, Any]:
+    """What the trial store keeps of a record: all but param_<name>, plus the timeout it ran under."""
+    kept = {key: value for key, value in record.items() if not key.startswith(PARAM_PREFIX)}
+    kept["trial_timeout_s"] = timeout_s
+    return kept
+
+
+def _is_missing(value: Any) -> bool:
+    """None, NaN, NaT or pd.NA (what a parquet round trip makes of a missing value)."""
+    return value is None or (not isinstance(value, str | bytes | list | dict) and pd.isna(value))
+
+
+def _spark_value(value: Any, kind: str) -> Any:
+    """A stored or computed value as the Python type of its column (None for a missing one)."""
+    if _is_missing(value):
+        return None
+    return _TO_PYTHON[kind](value)
+
+
+def results_frame(
+    spark: SparkSession, records: Iterable[Mapping[str, Any]], params: TuningParams
+) -> SparkDataFrame:
+    """The records as `tuning_results`, with the explicit schema."""
+    fields = result_fields(params)
+    kinds = param_kinds(params)
+    rows = []
+    for record in records:
+        values = []
+        for name, kind in fields.items():
+            value = record.get(name)
+            if name.startswith(PARAM_PREFIX):
+                value = param_value(value, kinds[name.removeprefix(PARAM_PREFIX)])
+            values.append(_spark_value(value, kind))
+        rows.append(tuple(values))
+    return spark.createDataFrame(rows, schema=result_schema(params))
+
+
+def reusable_records(
+    stored: pd.DataFrame, specs: Iterable[TrialSpec], params: TuningParams
+) -> dict[str, dict[str, Any]]:
+    """trial_id -> record of the trials whose stored result is final for these parameters.
+
+    `ok` and `failed` repeat for the same trial; a `timed_out` one is reused only while
+    trial_timeout_s is not raised above the limit it ran under.
+    """
+    if stored.empty:
+        return {}
+    status = stored["status"].astype(str)
+    reuse = status.isin(REUSABLE_STATUSES)
+    if params.trial_timeout_s is not None and "trial_timeout_s" in stored:
+        ran_under = pd.to_numeric(stored["trial_timeout_s"], errors="coerce")
+        reuse |= (status == "timed_out") & (ran_under >= params.trial_timeout_s)
+    found = stored[reuse].set_index("trial_id")
+    records = {}
+    for spec in specs:
+        if spec.trial_id in found.index:
+            row = found.loc[spec.trial_id]
+            records[spec.trial_id] = result_record(spec, row, params_json=row["params_json"])
+    return records

@@ -1,0 +1,334 @@
+"""Running a search on Spark: reuse the stored trials, ship the folds, run the rest, sum it up.
+
+`run_from_table` is the `run_trials` node's work; the benchmark (tools/benchmark.py) calls it
+directly to switch optimisations off (`disabled_levers`), which travel to the executors in each
+`TrialSpec`, never through the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from pyspark import SparkContext
+from pyspark.sql import DataFrame as SparkDataFrame
+from pyspark.sql import SparkSession
+
+from spark_lgbm_tuning.columns import ColumnParams
+from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.results import (
+    result_record,
+    results_frame,
+    reusable_records,
+    store_record,
+)
+from spark_lgbm_tuning.pipelines.tuning.scheduler import (
+    JobScheduler,
+    SearchStats,
+    executor_infos,
+    task_cpus,
+    task_slots,
+)
+from spark_lgbm_tuning.pipelines.tuning.search_space import specs_from_table
+from spark_lgbm_tuning.pipelines.tuning.shipping import FoldShipper, shipping_dir
+from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
+from spark_lgbm_tuning.scoring import primary_score
+from spark_lgbm_tuning.trial import TrialSpec, check_levers
+
+logger = logging.getLogger(__name__)
+
+
+class AllTrialsFailedError(RuntimeError):
+    """Every trial of the search failed; the message carries the first errors."""
+
+
+class Progress:
+    """Turns the rows of this run into records as they arrive, stores them, logs progress."""
+
+    def __init__(self, params: TuningParams, store: TrialStore | None) -> None:
+        self.params = params
+        self.store = store
+        self.spec_of: dict[str, TrialSpec] = {}
+        self.records: dict[str, dict[str, Any]] = {}
+        self.started = time.perf_counter()
+
+    def expect(self, specs: Sequence[TrialSpec]) -> None:
+        """The trials of this run, as they are sent to the executors."""
+        self.spec_of = {spec.trial_id: spec for spec in specs}
+
+    def add(self, rows: list[dict[str, Any]], durable: bool) -> None:
+        records = [result_record(self.spec_of[row["trial_id"]], row) for row in rows]
+        self.records.update((record["trial_id"], record) for record in records)
+        if durable and self.store is not None:
+            self.store.append(
+                store_record(record, self.params.trial_timeout_s) for record in records
+            )
+
+    def log(self) -> None:
+        done = len(self.records)
+        records = self.records.values()
+        failed = sum(record["status"] != "ok" for record in records)
+        best = _best(records, self.params)
+        elapsed = time.perf_counter() - self.started
+        eta = f"{elapsed / done * (len(self.spec_of) - done):.0f} s" if done else "n/a"
+        logger.info(
+            "Trials %d/%d done (%d failed), elapsed %.0f s, ETA %s, best %s so far: %s",
+            done,
+            len(self.spec_of),
+            failed,
+            elapsed,
+            eta,
+            self.params.primary_metric,
+            "n/a" if best is None else f"{best:.5f}",
+        )
+
+
+def _best(records: Any, params: TuningParams) -> float | None:
+    """The best primary metric among `records` (None when none has one)."""
+    scores = [primary_score(record, params.primary_metric) for record in records]
+    scores = [score for score in scores if score is not None]
+    if not scores:
+        return None
+    return (max if params.higher_is_better else min)(scores)
+
+
+def _run_missing(
+    sc: SparkContext,
+    arrays: FoldArrays,
+    specs: list[TrialSpec],
+    *,
+    params: TuningParams,
+    progress: Progress,
+    disabled_levers: frozenset[str],
+) -> tuple[SearchStats, float, float]:
+    """Bin and ship the folds of `specs`, run the trials; returns (stats, binning s, job s)."""
+    cpus = task_cpus(sc)
+    workdir = shipping_dir(sc)
+    token = workdir.name
+    specs = _ready(specs, cpus, token, disabled_levers)
+    progress.expect(specs)
+    shipper = FoldShipper(sc, arrays, specs, workdir)
+    try:
+        groups = plan_tasks(specs, disabled_levers)
+        shipper.start(groups)
+        logger.info(
+            "Running %d trials as %d Spark jobs on %s (%d task slots now), %d LightGBM "
+            "thread(s) per trial (spark.task.cpus)%s",
+            len(specs),
+            len(groups),
+            sc.master,
+            task_slots(sc, cpus),
+            cpus,
+            f", trial_timeout_s={params.trial_timeout_s:g}" if params.trial_timeout_s else "",
+        )
+        job_started = time.perf_counter()
+        scheduler = JobScheduler(
+            sc,
+            run_token=token,
+            task_cpus=cpus,
+            on_rows=progress.add,
+            prepare=shipper.prepare,
+            timeout_s=params.trial_timeout_s,
+            progress=progress.log,
+            progress_interval_s=params.progress_interval_s,
+        )
+        stats = scheduler.run(groups)
+        progress.log()
+        return stats, shipper.binning_s, time.perf_counter() - job_started
+    finally:
+        shipper.close()
+
+
+def _ready(
+    specs: list[TrialSpec], cpus: int, run_token: str, disabled_levers: frozenset[str]
+) -> list[TrialSpec]:
+    """What the driver adds to each trial before it runs: threads, the search's token, levers."""
+    return [
+        dataclasses.replace(
+            spec,
+            params={**spec.params, "num_threads": cpus},
+            run_token=run_token,
+            disabled_levers=disabled_levers,
+        )
+        for spec in specs
+    ]
+
+
+def _reused(
+    store: TrialStore | None, specs: list[TrialSpec], params: TuningParams
+) -> dict[str, dict[str, Any]]:
+    """Records of the trials the store already holds a final result for (see reusable_records)."""
+    if store is None:
+        return {}
+    if not params.resume:
+        logger.info(
+            "tuning.resume is false: running all %d trials again (the trial store keeps the "
+            "newest result of each)",
+            len(specs),
+        )
+        return {}
+    return reusable_records(store.load(spec.trial_id for spec in specs), specs, params)
+
+
+def run_search(
+    sc: SparkContext,
+    arrays: FoldArrays,
+    specs: list[TrialSpec],
+    params: TuningParams,
+    *,
+    store: TrialStore | None = None,
+    disabled_levers: frozenset[str] = frozenset(),
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run the trials the store lacks; returns every trial's record (in `specs` order) and the
+    run's info. Raises AllTrialsFailedError when no trial succeeded."""
+    disabled_levers = check_levers(disabled_levers)
+    started_at = datetime.now(UTC)
+    started = time.perf_counter()
+    reused = _reused(store, specs, params)
+    to_run = [spec for spec in specs if spec.trial_id not in reused]
+    logger.info(
+        "Trial store %s: %d of %d trials reused, %d to run",
+        store.path if store is not None else "not used",
+        len(reused),
+        len(specs),
+        len(to_run),
+    )
+    stats, binning_s, job_s = SearchStats(), 0.0, 0.0
+    progress = Progress(params, store)
+    if to_run:
+        stats, binning_s, job_s = _run_missing(
+            sc, arrays, to_run, params=params, progress=progress, disabled_levers=disabled_levers
+        )
+    timing = {
+        "wall_s": time.perf_counter() - started,
+        "binning_s": binning_s,
+        "job_s": job_s,
+        "started_at": started_at.isoformat(),
+        "ended_at": datetime.now(UTC).isoformat(),
+    }
+    if store is not None:
+        merged = store.compact()
+        logger.info("Trial store %s: %d batch file(s) compacted", store.path, merged)
+    by_id = {**reused, **progress.records}
+    # Report in the trials table's order, not the execution order; one record per trial.
+    records = [by_id[spec.trial_id] for spec in specs if spec.trial_id in by_id]
+    _check_outcomes(records, progress.records)
+    return records, run_info(sc, params, records, progress.records, stats=stats, timing=timing)
+
+
+def _check_outcomes(records: list[dict[str, Any]], new: Mapping[str, dict[str, Any]]) -> None:
+    """Log the first new failures; raise when every trial failed."""
+    failed = [record for record in records if record["status"] != "ok"]
+    for record in [record for record in failed if record["trial_id"] in new][:5]:
+        logger.warning(
+            "Trial %s (fold %d) %s: %s",
+            record["trial_id"],
+            record["fold_id"],
+            "timed out" if record["status"] == "timed_out" else "failed",
+            record["error"],
+        )
+    if len(failed) == len(records):
+        first = "; ".join(sorted({str(record["error"]) for record in failed})[:3])
+        raise AllTrialsFailedError(f"All {len(records)} trials failed. First errors: {first}")
+
+
+def cluster_shape(sc: SparkContext, records: list[dict[str, Any]]) -> tuple[int, int]:
+    """(number of executors, total cores) of the session, for the efficiency figure."""
+    if sc.master.startswith("local"):
+        return 1, sc.defaultParallelism
+    # The JVM's list includes the driver.
+    n_executors = max(
+        len(executor_infos(sc)) - 1, len({record["executor_id"] for record in records})
+    )
+    cores = sc.getConf().get("spark.executor.cores")
+    total_cores = n_executors * int(cores) if cores else sc.defaultParallelism
+    return n_executors, total_cores
+
+
+def run_info(
+    sc: SparkContext,
+    params: TuningParams,
+    records: list[dict[str, Any]],
+    new: Mapping[str, dict[str, Any]],
+    *,
+    stats: SearchStats,
+    timing: dict[str, Any],
+) -> dict[str, Any]:
+    """`tuning_run_info`: cluster shape, timings, outcome counts, efficiency, best score."""
+    run = list(new.values())
+    n_executors, total_cores = cluster_shape(sc, run or records)
+    # Fit seconds of the trials run now (reused trials cost nothing in this run).
+    sum_fit_s = float(sum(record["fit_s"] or 0.0 for record in run))
+    counts = {status: 0 for status in ("ok", "failed", "timed_out")}
+    for record in records:
+        counts[record["status"]] = counts.get(record["status"], 0) + 1
+    info = {
+        "task": params.task,
+        "spark_master": sc.master,
+        "app_id": sc.applicationId,
+        "n_executors": n_executors,
+        "total_cores": total_cores,
+        "task_cpus": task_cpus(sc),
+        **timing,
+        "n_trials": len(records),
+        "n_ok": counts["ok"],
+        "n_failed": counts["failed"],
+        "n_timed_out": counts["timed_out"],
+        "n_reused": len(records) - len(run),
+        "n_run": len(run),
+        "resume": params.resume,
+        "trial_timeout_s": params.trial_timeout_s,
+        "executors_lost": stats.executors_lost,
+        "sum_fit_s": sum_fit_s,
+        "efficiency": sum_fit_s / (timing["wall_s"] * total_cores),
+        "primary_metric": params.primary_metric,
+        "best_primary_metric": _best(records, params),
+    }
+    logger.info(
+        "Search done: %d/%d trials ok (%d reused, %d run) in %.1f s on %d cores; sum fit "
+        "%.1f s, efficiency %.2f",
+        info["n_ok"],
+        info["n_trials"],
+        info["n_reused"],
+        info["n_run"],
+        timing["wall_s"],
+        total_cores,
+        sum_fit_s,
+        info["efficiency"],
+    )
+    return info
+
+
+def run_from_table(
+    spark: SparkSession,
+    data: pd.DataFrame,
+    folds: pd.DataFrame,
+    trials: pd.DataFrame,
+    params: TuningParams,
+    *,
+    columns: ColumnParams,
+    store: TrialStore | None = None,
+    disabled_levers: frozenset[str] = frozenset(),
+) -> tuple[SparkDataFrame, dict[str, Any]]:
+    """The trials of `tuning_trials` run on `data` (checked to be the data they were expanded
+    from); returns `tuning_results` and `tuning_run_info`."""
+    specs = specs_from_table(trials, params)
+    fold_ids = sorted({spec.fold_id for spec in specs})
+    arrays = FoldArrays(data, fold_rows(folds, fold_ids, len(data)), columns)
+    arrays.check_fingerprints(
+        {
+            fold_id: {spec.fold_fingerprint for spec in specs if spec.fold_id == fold_id}
+            for fold_id in fold_ids
+        }
+    )
+    records, info = run_search(
+        spark.sparkContext, arrays, specs, params, store=store, disabled_levers=disabled_levers
+    )
+    return results_frame(spark, records, params), info

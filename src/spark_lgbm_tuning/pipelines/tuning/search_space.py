@@ -1,0 +1,222 @@
+"""The search space: fixed params x grid x folds as one `TrialSpec` per trial, with stable ids.
+
+`expand` builds the specs (after LightGBM has checked the grid's values on a slice of the data);
+`trials_table` and `specs_from_table` are the two directions of the storage boundary
+(`tuning_trials`): the parameters are serialised there, and nowhere else between the expansion
+and the executor.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from spark_lgbm_tuning import lightgbm_params
+from spark_lgbm_tuning.fold_data import bin_train_part
+from spark_lgbm_tuning.hashing import stable_hash
+from spark_lgbm_tuning.lightgbm_params import LIGHTGBM_PARAMS_DOC, ParamValue
+from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.trial import TrialSpec, error_text
+
+logger = logging.getLogger(__name__)
+
+PARAM_PREFIX = "param_"
+# Rows of the fold data LightGBM checks each grid value on before any trial runs.
+VALUE_CHECK_ROWS = 200
+# At ~1 ms per combination, the check stays within seconds on the largest default grid.
+MAX_CHECKED_COMBINATIONS = 2000
+# The columns of `tuning_trials` besides param_<name>, in order.
+TRIAL_COLUMNS = ("params_json", "dataset_key", "fold_fingerprint", "n_train", "n_test")
+_KIND_TO_PANDAS = {"bool": "boolean", "long": "Int64", "double": "Float64", "string": "string"}
+_KIND_TO_PYTHON = {"bool": bool, "long": int, "double": float, "string": str}
+
+
+def _column_kind(values: list[Any]) -> str:
+    """One parquet/Spark type for a param_<name> column: bool, long, double or string."""
+    if all(isinstance(value, bool) for value in values):
+        return "bool"
+    if all(isinstance(value, int) and not isinstance(value, bool) for value in values):
+        return "long"
+    if all(isinstance(value, int | float) and not isinstance(value, bool) for value in values):
+        return "double"
+    return "string"
+
+
+def param_kinds(params: TuningParams) -> dict[str, str]:
+    """Grid axis -> the type of its param_<name> column (bool, long, double or string)."""
+    return {name: _column_kind(list(values)) for name, values in params.grid.items()}
+
+
+def param_value(value: Any, kind: str) -> ParamValue | None:
+    """A grid value as its column's Python type (None for a missing one)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return _KIND_TO_PYTHON[kind](value)
+
+
+def _lightgbm_refusal(x: np.ndarray, y: np.ndarray, lgb_params: dict[str, Any]) -> str | None:
+    """LightGBM's reason for refusing `lgb_params` on (x, y), or None when it accepts them."""
+    try:
+        lgb.Booster(lgb_params, bin_train_part(x, y, lgb_params))
+    except Exception as error:  # noqa: BLE001 - LightGBM raises LightGBMError or ValueError
+        # Drop LightGBM's source location (" at /path/config_auto.cpp, line 352").
+        return error_text(error).split(" at /")[0]
+    return None
+
+
+def check_grid_values(arrays: FoldArrays, params: TuningParams) -> None:
+    """Let LightGBM check the grid's combinations on a slice of the data before any Spark work.
+
+    A value every checked combination with it is refused for (num_leaves: -1, max_bin: 1, ...)
+    would only fail trials: it is named here instead. Values valid alone but not together
+    (boosting: rf without bagging) still run and come back as failed trials.
+    """
+    train, _ = next(iter(arrays.rows.values()))
+    sample = train[:VALUE_CHECK_ROWS]
+    x, y = arrays.x[sample], arrays.y[sample]
+    # value -> [combinations checked with it, reasons refused]
+    outcomes: dict[tuple[str, str], list[Any]] = {}
+    combinations = itertools.islice(params.combinations(), MAX_CHECKED_COMBINATIONS)
+    for combination in combinations:
+        lgb_params = {**params.lightgbm_params(combination), "num_threads": 1}
+        reason = _lightgbm_refusal(x, y, lgb_params)
+        for name, value in combination.items():
+            if name == lightgbm_params.GRID_ONLY_ROUNDS:  # not a LightGBM parameter
+                continue
+            outcome = outcomes.setdefault((name, json.dumps(value)), [0, []])
+            outcome[0] += 1
+            if reason is not None:
+                outcome[1].append(reason)
+    for (name, value), (checked, reasons) in outcomes.items():
+        if len(reasons) == checked:
+            raise ValueError(
+                f"tuning.grid.{name} value {value} is refused by LightGBM ({reasons[0]}): "
+                f"choose values it accepts, see {LIGHTGBM_PARAMS_DOC}"
+            )
+
+
+def combo_payload(params: TuningParams, combination: Mapping[str, ParamValue]) -> dict[str, Any]:
+    """What a combination's id is the hash of: task, LightGBM parameters and boosting settings."""
+    return {
+        "task": params.task,
+        "params": params.lightgbm_params(combination),
+        "num_boost_round": params.rounds(combination),
+        "early_stopping_rounds": params.early_stopping_rounds or None,
+    }
+
+
+def expand(arrays: FoldArrays, params: TuningParams) -> list[TrialSpec]:
+    """One spec per (fold, combination), folds outer, combinations in grid order.
+
+    `combo_id` hashes the combination's payload; `trial_id` adds the fold id and the fold's
+    fingerprint, so results of a changed dataset never share an id.
+    """
+    specs = []
+    for fold_id, (train, test) in arrays.rows.items():
+        fingerprint = arrays.fingerprint(fold_id)
+        for combination in params.combinations():
+            payload = combo_payload(params, combination)
+            lgb_params = payload["params"]
+            specs.append(
+                TrialSpec(
+                    trial_id=stable_hash(
+                        {"combo": payload, "fold_id": fold_id, "fold": fingerprint}
+                    ),
+                    combo_id=stable_hash(payload),
+                    fold_id=fold_id,
+                    task=params.task,
+                    params=lgb_params,
+                    grid_values=dict(combination),
+                    num_boost_round=payload["num_boost_round"],
+                    early_stopping_rounds=params.early_stopping_rounds,
+                    dataset_key=stable_hash(lightgbm_params.dataset_params(lgb_params), length=8),
+                    fold_fingerprint=fingerprint,
+                    n_train=len(train),
+                    n_test=len(test),
+                    timeout_s=params.trial_timeout_s,
+                )
+            )
+    return specs
+
+
+def trials_table(specs: list[TrialSpec], params: TuningParams) -> pd.DataFrame:
+    """The specs as `tuning_trials`: ids, param_<name> columns, params_json, fold facts."""
+    kinds = param_kinds(params)
+    rows = []
+    for spec in specs:
+        row: dict[str, Any] = {
+            "trial_id": spec.trial_id,
+            "combo_id": spec.combo_id,
+            "fold_id": spec.fold_id,
+        }
+        for name, kind in kinds.items():
+            row[f"{PARAM_PREFIX}{name}"] = param_value(spec.grid_values[name], kind)
+        row["params_json"] = json.dumps(spec.params, sort_keys=True)
+        row["dataset_key"] = spec.dataset_key
+        row["fold_fingerprint"] = spec.fold_fingerprint
+        row["n_train"] = spec.n_train
+        row["n_test"] = spec.n_test
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["fold_id"] = table["fold_id"].astype("int32")
+    table[["n_train", "n_test"]] = table[["n_train", "n_test"]].astype("int64")
+    for name, kind in kinds.items():
+        table[f"{PARAM_PREFIX}{name}"] = table[f"{PARAM_PREFIX}{name}"].astype(
+            _KIND_TO_PANDAS[kind]
+        )
+    return table
+
+
+def _check_table(trials: pd.DataFrame, params: TuningParams) -> None:
+    expected = {f"{PARAM_PREFIX}{name}" for name in params.grid}
+    present = {column for column in trials.columns if str(column).startswith(PARAM_PREFIX)}
+    if trials.empty or present != expected:
+        raise ValueError(
+            f"tuning_trials has param columns {sorted(present)} and {len(trials)} rows, but the "
+            f"grid asks for {sorted(expected)}: run expand_search_space with the same parameters"
+        )
+
+
+def specs_from_table(trials: pd.DataFrame, params: TuningParams) -> list[TrialSpec]:
+    """The specs `tuning_trials` was written from (params_json parsed here, once per trial)."""
+    _check_table(trials, params)
+    kinds = param_kinds(params)
+    specs = []
+    rounds_column = f"{PARAM_PREFIX}{lightgbm_params.GRID_ONLY_ROUNDS}"
+    for record in trials.to_dict("records"):
+        lgb_params = json.loads(record["params_json"])
+        rounds = int(record.get(rounds_column, params.num_boost_round))
+        # The values the trial runs with: its LightGBM parameters are the truth, the param_<name>
+        # columns a readable copy.
+        grid_values = {
+            name: param_value(
+                rounds if name == lightgbm_params.GRID_ONLY_ROUNDS else lgb_params.get(name), kind
+            )
+            for name, kind in kinds.items()
+        }
+        specs.append(
+            TrialSpec(
+                trial_id=str(record["trial_id"]),
+                combo_id=str(record["combo_id"]),
+                fold_id=int(record["fold_id"]),
+                task=params.task,
+                params=lgb_params,
+                grid_values=grid_values,
+                num_boost_round=rounds,
+                early_stopping_rounds=params.early_stopping_rounds,
+                dataset_key=str(record["dataset_key"]),
+                fold_fingerprint=str(record["fold_fingerprint"]),
+                n_train=int(record["n_train"]),
+                n_test=int(record["n_test"]),
+                timeout_s=params.trial_timeout_s,
+            )
+        )
+    return specs

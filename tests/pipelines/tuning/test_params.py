@@ -1,0 +1,52 @@
+"""`params:tuning` as TuningParams: the shipped files validate, bad values name the parameter."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from tests.pipelines.tuning.data import tuning_params
+
+
+@pytest.mark.parametrize(
+    ("path", "key", "combinations"),
+    [
+        ("conf/base/parameters_tuning.yml", ["tuning"], 8),
+        ("conf/reference/parameters_tuning.yml", ["tuning"], 54),
+        ("conf/base/parameters_tuning_regression.yml", ["regression", "tuning"], 4),
+    ],
+)
+def test_shipped_parameter_files_validate(project_root, path, key, combinations):
+    raw = yaml.safe_load((project_root / path).read_text())
+    for part in key:
+        raw = raw[part]
+    params = TuningParams.model_validate(raw)
+
+    assert params.n_combinations == combinations
+    assert params.n_combinations * 4 <= params.max_trials
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"grid": {}}, "grid must map at least one LightGBM parameter"),
+        ({"grid": {"num_leaves": 15}}, "grid.num_leaves must be a list of values"),
+        ({"grid": {"num_leaves": []}}, "grid.num_leaves is an empty list"),
+        ({"primary_metric": "auc"}, "primary_metric\n  Input should be 'accuracy'"),
+        ({"primary_metric": "rmse"}, "primary_metric 'rmse' does not apply to task"),
+        ({"max_trials": 1}, "= 2 trials, above max_trials=1"),
+        ({"max_trials": 0}, "max_trials\n  Input should be greater than or equal to 1"),
+        ({"grid_search": {}}, "grid_search\n  Extra inputs are not permitted"),
+        ({"fixed": {"objective": "binary", "n_estimators": 9}}, "fixed.n_estimators is set"),
+        ({"fixed": {"objective": "regression"}}, "fixed.objective must be one of"),
+        ({"fixed": {"objective": "binary", "num_leaves": 3}}, "num_leaves appear in both"),
+        ({"folds": [0, 0]}, "distinct fold ids"),
+    ],
+)
+def test_invalid_parameters_name_the_parameter(overrides, message):
+    with pytest.raises(ValidationError) as error:
+        tuning_params(**overrides)
+
+    assert message in str(error.value)

@@ -1,0 +1,108 @@
+"""Result records: one schema for tuning_results and the trial store, reuse of stored rows."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from spark_lgbm_tuning import trial
+from spark_lgbm_tuning.pipelines.tuning import results
+from spark_lgbm_tuning.trial import TrialSpec
+from tests.pipelines.tuning.data import tuning_params
+
+PARAMS = tuning_params(grid={"num_leaves": [7, 15], "learning_rate": [0.1, 0.2]})
+
+
+def _spec(trial_id: str = "t1", **grid) -> TrialSpec:
+    values = {"num_leaves": 7, "learning_rate": 0.1, **grid}
+    return TrialSpec(
+        trial_id=trial_id,
+        combo_id="c1",
+        fold_id=2,
+        task="classification",
+        params={"objective": "binary", **values, "num_threads": 2},
+        grid_values=values,
+        num_boost_round=30,
+        early_stopping_rounds=5,
+    )
+
+
+def _row(spec: TrialSpec, status: str = "ok", **measured) -> dict:
+    row = {**dict.fromkeys(trial.RESULT_FIELDS), "trial_id": spec.trial_id, "status": status}
+    row.update(fit_s=1.5, auc_roc=0.8, started_at=datetime(2026, 1, 1, tzinfo=UTC), **measured)
+    return row
+
+
+def test_a_record_takes_ids_and_parameters_from_its_spec_and_measurements_from_its_row():
+    spec = _spec()
+    record = results.result_record(spec, _row(spec, combo_id="not this one"))
+
+    assert list(record) == list(results.result_fields(PARAMS))
+    assert record["combo_id"] == "c1" and record["fold_id"] == 2
+    assert (record["param_num_leaves"], record["param_learning_rate"]) == (7, 0.1)
+    assert json.loads(record["params_json"])["num_threads"] == 2
+    assert record["fit_s"] == 1.5 and record["status"] == "ok"
+    stored = results.store_record(record, timeout_s=3.0)
+    assert not any(name.startswith("param_") for name in stored)
+    assert stored["trial_timeout_s"] == 3.0 and stored["params_json"] == record["params_json"]
+
+
+def test_the_schema_follows_the_grid_and_keeps_ids_and_status_required():
+    schema = results.result_schema(PARAMS)
+
+    assert schema.names[:5] == [
+        "trial_id",
+        "combo_id",
+        "fold_id",
+        "param_num_leaves",
+        "param_learning_rate",
+    ]
+    assert schema["param_num_leaves"].dataType.typeName() == "long"
+    assert schema["param_learning_rate"].dataType.typeName() == "double"
+    assert schema["fold_id"].dataType.typeName() == "integer"
+    assert schema["started_at"].dataType.typeName() == "timestamp"
+    required = {field.name for field in schema.fields if not field.nullable}
+    assert required == {"trial_id", "combo_id", "fold_id", "params_json", "status"}
+
+
+def test_stored_rows_are_reused_only_when_final_for_these_parameters():
+    specs = [_spec("ok"), _spec("failed"), _spec("short", num_leaves=15), _spec("long")]
+    stored = pd.DataFrame(
+        [
+            {**results.store_record(results.result_record(spec, _row(spec, status)), limit)}
+            for spec, status, limit in [
+                (specs[0], "ok", None),
+                (specs[1], "failed", None),
+                (specs[2], "timed_out", 1.0),
+                (specs[3], "timed_out", 5.0),
+            ]
+        ]
+    )
+    stored["params_json"] = stored["params_json"].str.replace(
+        '"num_threads": 2', '"num_threads": 1'
+    )
+
+    reused = results.reusable_records(
+        stored, specs, PARAMS.model_copy(update={"trial_timeout_s": 2.0})
+    )
+
+    assert sorted(reused) == ["failed", "long", "ok"]
+    # A reused trial keeps the parameters it ran with; its param_<name> follow its spec.
+    assert json.loads(reused["ok"]["params_json"])["num_threads"] == 1
+    assert reused["ok"]["param_num_leaves"] == 7
+    assert results.reusable_records(stored, specs, PARAMS).keys() == {"ok", "failed"}
+    assert results.reusable_records(stored.iloc[:0], specs, PARAMS) == {}
+
+
+def test_the_results_frame_converts_stored_values_to_the_schema(spark):
+    spec = _spec()
+    record = results.result_record(spec, _row(spec, best_iteration=float("nan")))
+    record["param_num_leaves"] = pd.NA  # as a parquet round trip hands a missing value back
+    frame = results.results_frame(spark, [record], PARAMS)
+    [row] = frame.collect()
+
+    assert row["best_iteration"] is None and row["param_num_leaves"] is None
+    assert row["fit_s"] == pytest.approx(1.5)

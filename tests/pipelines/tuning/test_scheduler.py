@@ -1,0 +1,68 @@
+"""The job scheduler: one Spark job per task group, deadlines, slots, lost jobs."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from spark_lgbm_tuning.columns import ColumnParams
+from spark_lgbm_tuning.pipelines.tuning import search_space, shipping
+from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
+from spark_lgbm_tuning.pipelines.tuning.scheduler import (
+    DeadlineWatch,
+    JobScheduler,
+    task_cpus,
+    task_slots,
+)
+from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
+from tests.pipelines.tuning.data import tuning_params
+
+
+def test_task_slots_follow_spark_task_cpus(spark):
+    sc = spark.sparkContext
+    assert task_cpus(sc) == 1
+    assert task_slots(sc, 1) == 2 and task_slots(sc, 2) == 1 and task_slots(sc, 4) == 1
+
+
+def test_the_deadline_message_names_the_limit_and_the_grace(spark):
+    watch = DeadlineWatch(spark.sparkContext, timeout_s=2.5, grace_s=30.0)
+    assert watch.message() == (
+        "TrialTimeoutError: no result within 32 s (trial_timeout_s=2.5 plus 30 s grace); the "
+        "driver cancelled its Spark job"
+    )
+    assert watch.overdue([]) == []
+
+
+def test_the_driver_cancels_a_trial_its_executor_does_not_stop(spark, data, folds):
+    """The backstop: no executor-side limit, a driver deadline of 1 s -> job cancelled."""
+    # Trees that keep splitting on the largest fold: 100000 rounds would take minutes.
+    grid = {"num_leaves": [63], "learning_rate": [0.001], "min_child_samples": [2]}
+    params = tuning_params(grid=grid, num_boost_round=100_000, early_stopping_rounds=0)
+    arrays = FoldArrays(data, fold_rows(folds, None, len(data)), ColumnParams())
+    specs = search_space.expand(arrays, params)[-1:]
+    sc = spark.sparkContext
+    workdir = shipping.shipping_dir(sc)
+    specs = [dataclasses.replace(spec, run_token=workdir.name) for spec in specs]
+    shipper = shipping.FoldShipper(sc, arrays, specs, workdir)
+    assert specs[0].timeout_s is None
+    arrived = []
+    scheduler = JobScheduler(
+        sc,
+        run_token=workdir.name,
+        task_cpus=1,
+        on_rows=lambda rows, durable: arrived.extend((row, durable) for row in rows),
+        prepare=shipper.prepare,
+        timeout_s=1.0,
+        cancel_grace_s=0.0,
+    )
+    began = time.monotonic()
+    stats = scheduler.run(plan_tasks(specs))
+    elapsed = time.monotonic() - began
+    shipper.close()
+
+    [(row, durable)] = arrived
+    assert stats.cancelled_for_timeout == 1 and durable
+    assert 1.0 < elapsed < 15
+    assert row["status"] == "timed_out"
+    assert "the driver cancelled its Spark job" in row["error"]
+    assert sc.parallelize(range(4), 2).sum() == 6  # the session is still usable

@@ -1,0 +1,26 @@
+"""Planning a search's Spark tasks: shared boosting runs, longest first."""
+
+from __future__ import annotations
+
+from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
+from tests.test_trial_rounds import PARAMS, _spec
+
+
+def test_plan_tasks_groups_caps_and_starts_the_longest():
+    small_fold = [_spec(cap, 5, fold_id=1, n_train=100) for cap in (50, 10)]
+    other_leaves = _spec(50, 5, params={**PARAMS, "num_leaves": 15})
+    big = _spec(20, 5, fold_id=2, n_train=1000)
+    groups = plan_tasks([*small_fold, other_leaves, big])
+    assert [[spec.num_boost_round for spec in group] for group in groups] == [[50], [20], [10, 50]]
+    assert groups[0][0] is other_leaves and groups[1][0] is big
+
+    alone = plan_tasks(
+        [*small_fold, other_leaves, big], frozenset({"shared_rounds", "longest_first"})
+    )
+    assert [group[0] for group in alone] == [*small_fold, other_leaves, big]
+
+
+def test_trials_on_other_shipped_files_never_share_a_run():
+    specs = [_spec(10, 5, train_file="a.bin"), _spec(20, 5, train_file="b.bin")]
+    assert [len(group) for group in plan_tasks(specs)] == [1, 1]
+    assert [len(group) for group in plan_tasks([_spec(10, 5), _spec(20, 5)])] == [2]

@@ -1,0 +1,81 @@
+"""The one table of LightGBM facts: aliases from LightGBM itself, reserved and Dataset params."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from spark_lgbm_tuning import lightgbm_params
+from tests.pipelines.tuning.data import tuning_params
+
+
+def _params(**overrides):
+    return {"objective": "binary", "num_leaves": 7, "verbosity": -1, **overrides}
+
+
+@pytest.mark.parametrize("name", ["nrounds", "num_iterations", "n_estimators", "num_round"])
+def test_every_round_alias_is_refused_in_fixed_with_the_fix(name):
+    """The hole: a second alias table lacked `nrounds`, so it overrode num_boost_round."""
+    with pytest.raises(
+        ValidationError, match=f"fixed.{name} is set by the search .use num_boost_round."
+    ):
+        tuning_params(fixed={"objective": "binary", name: 50})
+
+
+@pytest.mark.parametrize(
+    ("section", "name", "message"),
+    [
+        ("grid", {"nrounds": [10, 20]}, "grid.nrounds is set by the search (use num_boost_round)"),
+        (
+            "fixed",
+            {"num_threads": 2},
+            "fixed.num_threads is set by the search (it is spark.task.cpus)",
+        ),
+        ("fixed", {"n_jobs": 2}, "fixed.n_jobs is set by the search (it is spark.task.cpus)"),
+        (
+            "fixed",
+            {"early_stopping": 5},
+            "fixed.early_stopping is set by the search (use early_stopping_rounds)",
+        ),
+        (
+            "grid",
+            {"num_leafs": [7]},
+            "grid.num_leafs is not a LightGBM parameter (did you mean 'num_leaves'",
+        ),
+    ],
+)
+def test_reserved_and_unknown_names_are_refused(section, name, message):
+    overrides = {section: {**({"objective": "binary"} if section == "fixed" else {}), **name}}
+    with pytest.raises(ValidationError) as error:
+        tuning_params(**overrides)
+    assert message in str(error.value)
+
+
+def test_num_boost_round_is_a_grid_axis_only():
+    assert tuning_params(grid={"num_boost_round": [10, 20]}).n_combinations == 2
+    assert lightgbm_params.reserved_name_error("grid", "num_boost_round") is None
+    assert lightgbm_params.reserved_name_error("fixed", "num_boost_round") is not None
+    assert "nrounds" in lightgbm_params.ROUND_ALIASES
+    assert lightgbm_params.model_params(_params(nrounds=5, num_threads=2, seed=1)) == _params(
+        seed=1
+    )
+
+
+def test_every_metric_has_a_direction_and_a_task():
+    assert set(lightgbm_params.HIGHER_IS_BETTER) == set(lightgbm_params.METRICS)
+    tasks = lightgbm_params.TASK_METRICS
+    assert set(tasks["classification"]) | set(tasks["regression"]) == set(lightgbm_params.METRICS)
+    assert lightgbm_params.higher_is_better("auc_roc") and not lightgbm_params.higher_is_better(
+        "rmse"
+    )
+
+
+def test_dataset_params_keep_only_binning_params():
+    params = _params(max_bin=63, min_data_in_bin=5, num_leaves=7)
+
+    assert lightgbm_params.dataset_params(params) == {
+        "max_bin": 63,
+        "min_data_in_bin": 5,
+        "feature_pre_filter": False,
+        "verbosity": -1,
+    }
