@@ -94,3 +94,71 @@ def test_reference_regression_search_is_the_seeds(reference_params):
 def test_base_class_balance_is_the_seeds(project_root: Path):
     loader = OmegaConfigLoader(str(project_root / "conf"), **CONFIG_LOADER_ARGS)
     assert loader["parameters"]["data_generation"]["weights"] == [0.6, 0.4]
+
+
+def _specs(reference_params: dict, tuning: dict, data_key: str):
+    """The reference search expanded (not run) on small data of the reference's shape."""
+    from spark_lgbm_tuning.columns import ColumnParams  # noqa: PLC0415
+    from spark_lgbm_tuning.pipelines.data_generation.nodes import (  # noqa: PLC0415
+        generate_regression,
+        generate_timeseries,
+        make_regression_folds,
+        make_timeseries_folds,
+    )
+    from spark_lgbm_tuning.pipelines.data_generation.params import (  # noqa: PLC0415
+        DataGenerationParams,
+    )
+    from spark_lgbm_tuning.pipelines.tuning import search_space  # noqa: PLC0415
+    from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows  # noqa: PLC0415
+    from spark_lgbm_tuning.pipelines.tuning.params import TuningParams  # noqa: PLC0415
+
+    columns = ColumnParams.model_validate(reference_params["columns"])
+    raw = {**reference_params["data_generation"], "n_samples": 2_000, "n_features": 8}
+    raw["informative_fraction"] = 0.25  # 2 of 8 informative, as the seed's 2 of 100
+    raw["regression"] = {**raw["regression"], "n_samples": 2_000, "n_features": 8}
+    data_params = DataGenerationParams.model_validate(raw)
+    if data_key == "classification":
+        data = generate_timeseries(data_params, columns)
+        folds = make_timeseries_folds(data, data_params, columns)
+    else:
+        data = generate_regression(data_params, columns)
+        folds = make_regression_folds(data)
+    params = TuningParams.model_validate(tuning)
+    arrays = FoldArrays(data, fold_rows(folds, params.folds, len(data)), columns)
+    search_space.check_grid_values(arrays, params)
+    return search_space.expand(arrays, params)
+
+
+def test_reference_classification_expands_to_the_seeds_216_trials(reference_params):
+    specs = _specs(reference_params, reference_params["tuning"], "classification")
+
+    assert len(specs) == 216
+    assert len({spec.trial_id for spec in specs}) == 216
+    assert len({spec.combo_id for spec in specs}) == 54
+    assert sorted({spec.fold_id for spec in specs}) == [0, 1, 2, 3]
+    for spec in specs:
+        assert {key: spec.params[key] for key in SEED_CLASSIFICATION_FIXED} == (
+            SEED_CLASSIFICATION_FIXED
+        )
+        assert (spec.num_boost_round, spec.early_stopping_rounds) == (20_000, 500)
+    seen = {tuple(spec.grid_values[name] for name in SEED_CLASSIFICATION_GRID) for spec in specs}
+    assert len(seen) == 54
+    for name, values in SEED_CLASSIFICATION_GRID.items():
+        assert {spec.params[name] for spec in specs} == set(values)
+
+
+@pytest.mark.slow
+def test_reference_regression_expands_to_3888_trials_in_1296_boosting_runs(reference_params):
+    from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks  # noqa: PLC0415
+
+    specs = _specs(reference_params, reference_params["regression"]["tuning"], "regression")
+    groups = plan_tasks(specs)
+
+    assert len(specs) == 3_888
+    assert len({spec.trial_id for spec in specs}) == 3_888
+    assert len(groups) == 1_296
+    # Each boosting run serves the three caps of the seed's n_estimators axis.
+    assert {tuple(spec.num_boost_round for spec in group) for group in groups} == {
+        (1000, 2000, 4000)
+    }
+    assert all("num_boost_round" not in spec.params for spec in specs)

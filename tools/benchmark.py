@@ -197,7 +197,9 @@ def run_benchmark(settings: Settings, spark: SparkSession | None = None) -> dict
     """Run the benchmark; with `spark` given (a test's session) it is used and not stopped."""
     started = time.perf_counter()
     load_before = list(os.getloadavg())
-    data, folds, data_params = make_inputs(settings.size, settings.seed, settings.conf)
+    data, folds, data_params = make_inputs(
+        settings.size, settings.seed, settings.conf, settings.columns
+    )
     report: dict[str, Any] = {
         "benchmark": "python -m tools.benchmark",
         "command": " ".join(["python -m tools.benchmark", *sys.argv[1:]])

@@ -20,10 +20,10 @@ from spark_lgbm_tuning import trial
 from spark_lgbm_tuning.columns import ColumnParams, feature_columns, target_values
 from spark_lgbm_tuning.hooks import build_spark_conf, executor_python
 from spark_lgbm_tuning.pipelines.data_generation.nodes import (
-    DataGenerationParams,
     generate_timeseries,
     make_timeseries_folds,
 )
+from spark_lgbm_tuning.pipelines.data_generation.params import DataGenerationParams
 from spark_lgbm_tuning.pipelines.tuning.folds import fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.scheduler import task_cpus, task_slots
@@ -108,15 +108,15 @@ class Settings:
 
 
 def make_inputs(
-    size: Size, seed: int, conf: Path
+    size: Size, seed: int, conf: Path, columns: ColumnParams
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """The data and folds data_generation would make from its parameters at this size."""
     raw = yaml.safe_load((conf / "parameters_data_generation.yml").read_text())["data_generation"]
     raw.update({"n_samples": size.rows, "n_features": size.features, "seed": seed})
     raw["folds"] = {**raw["folds"], "n_splits": size.folds}
     params = DataGenerationParams.model_validate(raw)
-    data = generate_timeseries(params)
-    folds = make_timeseries_folds(data, params)
+    data = generate_timeseries(params, columns)
+    folds = make_timeseries_folds(data, params, columns)
     return data, folds, params.model_dump(mode="json")
 
 

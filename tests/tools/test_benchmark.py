@@ -84,7 +84,7 @@ def test_a_trial_lever_is_passed_to_the_search_not_the_environment(
     """Levers travel in the TrialSpec (tests/test_trial.py checks the executor side)."""
     monkeypatch.delenv("SPARK_LGBM_TUNING_DISABLE_LEVERS", raising=False)
     settings = Settings(size_name="tiny", size=TINY, project=project_root)
-    data, folds, _ = benchmark_setup.make_inputs(TINY, 1, settings.conf)
+    data, folds, _ = benchmark_setup.make_inputs(TINY, 1, settings.conf, settings.columns)
     params = benchmark_setup.tuning_params(TINY, "fixed", settings.conf)
     columns = settings.columns
     _, on, _ = benchmark_methods.run_ours(spark, data, folds, params, columns=columns)
