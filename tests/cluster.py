@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_lgbm_tuning.local_cluster import LocalSparkCluster, fetch_json
+from tools.local_cluster import LocalSparkCluster, fetch_json
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 KEDRO_RUN_TIMEOUT_S = 300

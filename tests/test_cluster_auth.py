@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_lgbm_tuning.local_cluster import LocalClusterError, LocalSparkCluster
+from tools.local_cluster import LocalClusterError, LocalSparkCluster
 from tests.cluster import flat_output, kedro_run, subprocess_env
 from tests.project_copy import copy_project
 
