@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tools.local_cluster import LocalClusterError, LocalSparkCluster
 from tests.cluster import flat_output, kedro_run, subprocess_env
 from tests.project_copy import copy_project
+from tools.local_cluster import LocalClusterError, LocalSparkCluster
 
 SECRET_ENV = "TEST_SPARK_AUTH_SECRET"
 REFUSAL = "Expected SaslMessage, received something else (maybe your client does not have SASL"

@@ -21,10 +21,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tools.local_cluster import LocalSparkCluster
 from spark_lgbm_tuning.pipelines.tuning.trial_store import TrialStore
 from tests.cluster import flat_output, kedro_run, run_tuning_on_cluster, subprocess_env
 from tests.project_copy import copy_project
+from tools.local_cluster import LocalSparkCluster
 
 from .data import time_folds, timeseries_data
 
