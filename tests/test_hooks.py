@@ -62,7 +62,7 @@ def project_catalog(project_root) -> DataCatalog:
 
 @pytest.fixture
 def starts(monkeypatch) -> list[str]:
-    """Records each session SparkHooks would build and each check it would run; no JVM starts."""
+    """Records each check SparkHooks runs and each JVM start, session and stop; no JVM starts."""
     events: list[str] = []
 
     class FakeSession:
@@ -71,13 +71,20 @@ def starts(monkeypatch) -> list[str]:
         def stop(self) -> None:
             events.append("stop")
 
-    def fake_build(conf, executor_start_timeout_s):
-        events.append(f"build {conf.get('spark.master')}")
-        return FakeSession()
+    class FakeStarter:
+        def __init__(self, conf, executor_start_timeout_s: float) -> None:
+            events.append(f"start {conf.get('spark.master')}")
+
+        def session(self) -> FakeSession:
+            events.append("session")
+            return FakeSession()
+
+        def stop(self) -> None:
+            events.append("stop unused")
 
     monkeypatch.setattr(hooks, "existing_session", lambda: None)
     monkeypatch.setattr(hooks, "check_runtime", lambda conf: events.append("checks"))
-    monkeypatch.setattr(hooks, "build_session", fake_build)
+    monkeypatch.setattr(hooks, "SessionStarter", FakeStarter)
     return events
 
 
@@ -110,10 +117,12 @@ def test_the_search_starts_spark_just_before_run_trials_and_stops_it(project_cat
     spark_hooks = SparkHooks()
     spark_hooks.after_context_created(_context({"spark.master": "local[2]"}))
     _run_hooks(spark_hooks, tuning.create_pipeline(), project_catalog, starts)
+    # The JVM starts as the run starts; the session is taken just before run_trials needs it.
     assert starts == [
         "checks",
+        "start local[2]",
         "ran expand_search_space",
-        "build local[2]",
+        "session",
         "ran run_trials",
         "stop",
     ]
@@ -129,7 +138,7 @@ def test_a_node_tagged_spark_gets_the_session_without_spark_datasets(starts):
         ]
     )
     _run_hooks(spark_hooks, pipeline, DataCatalog({"a": MemoryDataset(1)}), starts)
-    assert starts == ["checks", "ran plain", "build local[1]", "ran uses_spark", "stop"]
+    assert starts == ["checks", "start local[1]", "ran plain", "session", "ran uses_spark", "stop"]
 
 
 def test_a_failed_run_stops_the_session_it_started(starts):
@@ -140,7 +149,17 @@ def test_a_failed_run_stops_the_session_it_started(starts):
     spark_hooks.before_node_run(node)
     spark_hooks.on_pipeline_error()
     spark_hooks.on_pipeline_error()
-    assert starts == ["checks", "build local[1]", "stop"]
+    assert starts == ["checks", "start local[1]", "session", "stop"]
+
+
+def test_a_run_that_fails_before_its_spark_node_stops_the_started_jvm(starts):
+    spark_hooks = SparkHooks()
+    spark_hooks.after_context_created(_context({"spark.master": "local[1]"}))
+    node = Node(_identity, "a", "b", name="uses_spark", tags=["spark"])
+    spark_hooks.before_pipeline_run(Pipeline([node]), DataCatalog({"a": MemoryDataset(1)}))
+    spark_hooks.on_pipeline_error()
+    spark_hooks.before_node_run(node)  # a late call after the run ended builds nothing
+    assert starts == ["checks", "start local[1]", "stop unused"]
 
 
 def test_a_spark_run_without_a_master_fails_before_any_node(starts):

@@ -25,6 +25,7 @@ from spark_lgbm_tuning.spark_session import (
     needs_spark,
     spark_node_names,
 )
+from tests.cluster import run_python
 from tools.local_cluster import free_ports
 
 FAIL_WITHIN_S = 30
@@ -211,3 +212,32 @@ def test_java_too_old_is_explained(tmp_path, monkeypatch, version_line, major):
 
 def test_installed_java_is_accepted():
     assert check_java() >= 17
+
+
+# ------------------------------------------------------------------ SessionStarter
+# In a fresh process: the test session's own `spark` fixture would otherwise be the context.
+STARTER_SCRIPT = """
+import signal
+from pyspark.sql import SparkSession
+from spark_lgbm_tuning.spark_session import SessionStarter, build_spark_conf
+
+handler = signal.getsignal(signal.SIGINT)
+conf = build_spark_conf({
+    "spark.master": "local[1]", "spark.ui.enabled": False,
+    "spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
+})
+starter = SessionStarter(conf, executor_start_timeout_s=30)
+spark = starter.session()
+active = SparkSession.getActiveSession()
+print("ACTIVE", active is not None and active.sparkContext.master, spark.range(4).count())
+print("SIGINT KEPT", signal.getsignal(signal.SIGINT) is handler)
+spark.stop()
+"""
+
+
+@pytest.mark.slow
+def test_the_background_start_gives_this_thread_an_active_session():
+    run = run_python(STARTER_SCRIPT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "ACTIVE local[1] 4" in run.stdout
+    assert "SIGINT KEPT True" in run.stdout

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
-from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.spark_session import (
     EXECUTOR_START_TIMEOUT_S,
+    SessionStarter,
     build_session,
     build_spark_conf,
     check_runtime,
@@ -41,8 +41,9 @@ class SparkHooks:
       or writing a Spark dataset: `spark_session.needs_spark`). When there are none
       (`--pipeline data_generation`, `--pipeline reporting`) no JVM starts at all. Otherwise the
       cheap checks (master set, Java, master reachable) run at once, before any node, so a bad
-      env fails in seconds; the JVM starts just before the first such node loads its inputs, and
-      the session is stopped in `after_pipeline_run` / `on_pipeline_error`.
+      env fails in seconds; the JVM then starts in the background while the nodes before the
+      first Spark node run (`spark_session.SessionStarter`), the session is ready when that node
+      loads its inputs, and it is stopped in `after_pipeline_run` / `on_pipeline_error`.
     - `kedro ipython` / `kedro jupyter` / `%load_ext kedro.ipython`: the session is built in
       `after_context_created` (the notebook's Spark datasets need it) and lives as long as the
       kernel.
@@ -54,7 +55,7 @@ class SparkHooks:
         self.executor_start_timeout_s = executor_start_timeout_s
         self._settings: dict[str, Any] | None = None
         self._env: str | None = None
-        self._conf: SparkConf | None = None
+        self._starter: SessionStarter | None = None
         # Nodes of this run that need the session, until it is built for the first of them.
         self._waiting: set[str] = set()
         self._lock = threading.Lock()
@@ -81,10 +82,11 @@ class SparkHooks:
             return
         if self._reuse_existing():
             return
-        self._conf = build_spark_conf(self._settings)
-        check_runtime(self._conf)
+        conf = build_spark_conf(self._settings)
+        check_runtime(conf)
+        logger.info("Starting Spark for %s", ", ".join(sorted(needed)))
+        self._starter = SessionStarter(conf, self.executor_start_timeout_s)
         self._waiting = needed
-        logger.info("Spark starts before the first of: %s", ", ".join(sorted(needed)))
 
     @hook_impl
     def before_dataset_loaded(self, node) -> None:
@@ -110,7 +112,8 @@ class SparkHooks:
             if node.name not in self._waiting:
                 return
             self._waiting = set()
-            self._owned_session = build_session(self._conf, self.executor_start_timeout_s)
+            starter, self._starter = self._starter, None
+            self._owned_session = starter.session()
 
     def _reuse_existing(self) -> bool:
         active = existing_session()
@@ -131,6 +134,9 @@ class SparkHooks:
 
     def _stop_owned_session(self) -> None:
         self._waiting = set()
+        starter, self._starter = self._starter, None
+        if starter is not None:  # the run ended before a node needed the session
+            starter.stop()
         spark, self._owned_session = self._owned_session, None
         if spark is None:
             return

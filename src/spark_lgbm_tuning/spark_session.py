@@ -14,13 +14,14 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from kedro.io import DataCatalog
 from kedro.pipeline import Node, Pipeline
-from pyspark import InheritableThread, SparkConf
+from pyspark import InheritableThread, SparkConf, SparkContext
 from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
 
@@ -258,3 +259,45 @@ def build_session(conf: SparkConf, executor_start_timeout_s: float) -> SparkSess
         raise
     logger.info("Executors of %s run Python %s", sc.master, ", ".join(pythons))
     return spark
+
+
+class SessionStarter:
+    """Starts the JVM and the SparkContext in a background thread, right away.
+
+    A run's Spark nodes come after others (data generation, the search space), so the JVM's
+    seconds of start-up overlap them instead of adding to the run. `session()` waits for the
+    context and builds the SparkSession in the calling thread: the active session is per thread,
+    and `SparkSession.getActiveSession()` must find it in the thread that runs the node. A
+    context started outside the main thread also leaves the run's SIGINT handler in place
+    (RunGuardHooks), where PySpark would install its own.
+    """
+
+    def __init__(self, conf: SparkConf, executor_start_timeout_s: float) -> None:
+        self.conf = conf
+        self.executor_start_timeout_s = executor_start_timeout_s
+        self._context: SparkContext | None = None
+        self._error: BaseException | None = None
+        executor_python(conf)  # sets PYSPARK_PYTHON before the JVM reads the environment
+        self._thread = threading.Thread(
+            target=self._start_context, name="spark-session-starter", daemon=True
+        )
+        self._thread.start()
+
+    def _start_context(self) -> None:
+        try:
+            self._context = SparkContext.getOrCreate(self.conf)
+        except BaseException as error:  # noqa: BLE001 - re-raised by session()
+            self._error = error
+
+    def session(self) -> SparkSession:
+        """The SparkSession on the started context, active in this thread (waits for the JVM)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return build_session(self.conf, self.executor_start_timeout_s)
+
+    def stop(self) -> None:
+        """Stop the context of a run that ended before any node needed it."""
+        self._thread.join()
+        if self._context is not None:
+            self._context.stop()
