@@ -85,6 +85,11 @@ def starts(monkeypatch) -> list[str]:
     monkeypatch.setattr(hooks, "existing_session", lambda: None)
     monkeypatch.setattr(hooks, "check_runtime", lambda conf: events.append("checks"))
     monkeypatch.setattr(hooks, "SessionStarter", FakeStarter)
+    monkeypatch.setattr(
+        hooks,
+        "build_session",
+        lambda conf, timeout_s: events.append(f"build {conf.get('spark.master')}") or FakeSession(),
+    )
     return events
 
 
@@ -123,6 +128,21 @@ def test_the_search_starts_spark_just_before_run_trials_and_stops_it(project_cat
         "start local[2]",
         "ran expand_search_space",
         "session",
+        "ran run_trials",
+        "stop",
+    ]
+
+
+def test_on_a_cluster_the_session_and_its_executor_probe_come_before_any_node(
+    project_catalog, starts
+):
+    spark_hooks = SparkHooks()
+    spark_hooks.after_context_created(_context({"spark.master": "spark://10.0.0.1:7077"}))
+    _run_hooks(spark_hooks, tuning.create_pipeline(), project_catalog, starts)
+    assert starts == [
+        "checks",
+        "build spark://10.0.0.1:7077",
+        "ran expand_search_space",
         "ran run_trials",
         "stop",
     ]

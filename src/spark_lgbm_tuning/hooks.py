@@ -41,9 +41,11 @@ class SparkHooks:
       or writing a Spark dataset: `spark_session.needs_spark`). When there are none
       (`--pipeline data_generation`, `--pipeline reporting`) no JVM starts at all. Otherwise the
       cheap checks (master set, Java, master reachable) run at once, before any node, so a bad
-      env fails in seconds; the JVM then starts in the background while the nodes before the
-      first Spark node run (`spark_session.SessionStarter`), the session is ready when that node
-      loads its inputs, and it is stopped in `after_pipeline_run` / `on_pipeline_error`.
+      env fails in seconds. On a cluster the session is then built at once too, so the executor
+      probe (`check_executor_python`) also fails the run before any node. On a `local[...]`
+      master the JVM starts in the background while the nodes before the first Spark node run
+      (`spark_session.SessionStarter`) and the session is taken when that node loads its inputs.
+      The session is stopped in `after_pipeline_run` / `on_pipeline_error`.
     - `kedro ipython` / `kedro jupyter` / `%load_ext kedro.ipython`: the session is built in
       `after_context_created` (the notebook's Spark datasets need it) and lives as long as the
       kernel.
@@ -85,6 +87,11 @@ class SparkHooks:
         conf = build_spark_conf(self._settings)
         check_runtime(conf)
         logger.info("Starting Spark for %s", ", ".join(sorted(needed)))
+        if not conf.get("spark.master").startswith("local"):
+            # A cluster's failures (no executor, another Python) show only once the session
+            # runs a task: build it now, so they fail the run before any node.
+            self._owned_session = build_session(conf, self.executor_start_timeout_s)
+            return
         self._starter = SessionStarter(conf, self.executor_start_timeout_s)
         self._waiting = needed
 
