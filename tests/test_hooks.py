@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import signal
 import sys
-import textwrap
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,7 +23,7 @@ from spark_lgbm_tuning.hooks import MissingInputError, RunGuardHooks, SparkHooks
 from spark_lgbm_tuning.pipelines import data_generation, reporting, tuning
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
 from spark_lgbm_tuning.spark_session import SparkConfigError
-from tests.cluster import flat_output, kedro_run, run_python
+from tests.cluster import flat_output, kedro_run, probe_project, run_python
 from tests.project_copy import copy_project
 from tools.local_cluster import LocalSparkCluster, free_ports
 
@@ -247,84 +245,10 @@ def test_cluster_env_with_a_dead_master_fails_within_30_s_naming_it(project_copy
     assert elapsed < FAIL_WITHIN_S
 
 
-# A minimal Kedro project that uses this project's hook and spark.yml files: one node that runs
-# a Spark job through the hook's session, so the test does not depend on the real pipelines. The
-# node writes JSON, not a Spark dataset: its `spark` tag is what makes the hook start Spark.
-PROBE_SETTINGS = """
-from spark_lgbm_tuning.hooks import SparkHooks
-from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
-from spark_lgbm_tuning.spark_session import SparkConfigError
-
-HOOKS = (SparkHooks(executor_start_timeout_s={timeout}),)
-"""
-PROBE_REGISTRY = """
-import os
-
-from kedro.pipeline import Pipeline, node
-from pyspark.sql import SparkSession
-
-
-def count_on_executors(rows: int) -> dict:
-    sc = SparkSession.getActiveSession().sparkContext
-    pids = sc.parallelize(range(rows), 4).map(lambda _: os.getpid()).distinct().collect()
-    return {{"master": sc.master, "app_id": sc.applicationId, "python_workers": len(pids)}}
-
-
-def register_pipelines():
-    return {{"__default__": Pipeline([
-        node(
-            count_on_executors, "params:rows", "probe_result", name="count_on_executors",
-            tags=["spark"],
-        )
-    ])}}
-"""
-
-# Kedro's default logging shows INFO only for `kedro` and the running package (cluster_probe).
-PROBE_LOGGING = """
-version: 1
-disable_existing_loggers: false
-handlers:
-  console: {class: logging.StreamHandler, stream: "ext://sys.stderr"}
-root: {level: WARNING, handlers: [console]}
-loggers:
-  kedro: {level: INFO}
-  spark_lgbm_tuning: {level: INFO}
-"""
-
-
-def _probe_project(root: Path, project_root: Path, executor_timeout_s: float) -> Path:
-    package = root / "src" / "cluster_probe"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "settings.py").write_text(PROBE_SETTINGS.format(timeout=executor_timeout_s))
-    (package / "pipeline_registry.py").write_text(PROBE_REGISTRY.format())
-    (root / "pyproject.toml").write_text(
-        textwrap.dedent(
-            """
-            [tool.kedro]
-            package_name = "cluster_probe"
-            project_name = "cluster-probe"
-            kedro_init_version = "1.7.0"
-            source_dir = "src"
-            """
-        )
-    )
-    for env in ("base", "cluster"):
-        (root / "conf" / env).mkdir(parents=True)
-        shutil.copy(project_root / "conf" / env / "spark.yml", root / "conf" / env / "spark.yml")
-    (root / "conf" / "local").mkdir()
-    (root / "conf" / "logging.yml").write_text(PROBE_LOGGING)
-    (root / "conf" / "base" / "parameters.yml").write_text("rows: 40\n")
-    (root / "conf" / "base" / "catalog.yml").write_text(
-        "probe_result:\n  type: json.JSONDataset\n  filepath: data/probe_result.json\n"
-    )
-    return root
-
-
 @pytest.mark.cluster
 @pytest.mark.slow
 def test_kedro_run_on_the_standalone_cluster(standalone_cluster, tmp_path, project_root):
-    project = _probe_project(tmp_path, project_root, executor_timeout_s=120)
+    project = probe_project(tmp_path, executor_timeout_s=120)
     run = kedro_run(
         project,
         "--env",
@@ -353,7 +277,7 @@ def test_kedro_run_on_the_standalone_cluster(standalone_cluster, tmp_path, proje
 def test_kedro_run_fails_when_no_executor_can_start(tmp_path, project_root):
     # A master without workers: Spark would wait for resources forever; the hook gives up.
     with LocalSparkCluster(workers=0, run_dir=tmp_path / "cluster") as cluster:
-        project = _probe_project(tmp_path / "project", project_root, executor_timeout_s=5)
+        project = probe_project(tmp_path / "project", executor_timeout_s=5)
         began = time.monotonic()
         run = kedro_run(project, "--env", "cluster", spark_master=cluster.master_url)
         elapsed = time.monotonic() - began
