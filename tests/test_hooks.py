@@ -106,14 +106,12 @@ def _run_hooks(spark_hooks: SparkHooks, pipeline: Pipeline, catalog, events: lis
 @pytest.mark.parametrize(
     "create_pipeline", [data_generation.create_pipeline, reporting.create_pipeline]
 )
-def test_a_run_without_spark_nodes_checks_and_starts_nothing(
-    create_pipeline, project_catalog, starts
-):
+def test_a_run_without_spark_nodes_starts_nothing(create_pipeline, project_catalog, starts):
     spark_hooks = SparkHooks()
-    # The cluster env without SPARK_MASTER: fine, as long as no node needs Spark.
-    spark_hooks.after_context_created(_context({"spark.master": None}, env="cluster"))
+    spark_hooks.after_context_created(_context({"spark.master": "spark://10.0.0.1:7077"}))
     _run_hooks(spark_hooks, create_pipeline(), project_catalog, starts)
-    assert [event for event in starts if not event.startswith("ran ")] == []
+    # Only the cheap checks of context creation, which cannot know the pipeline yet.
+    assert [event for event in starts if not event.startswith("ran ")] == ["checks"]
 
 
 def test_the_search_starts_spark_just_before_run_trials_and_stops_it(project_catalog, starts):
@@ -180,26 +178,27 @@ def test_a_run_that_fails_before_its_spark_node_stops_the_started_jvm(starts):
     assert starts == ["checks", "start local[1]", "stop unused"]
 
 
-def test_a_spark_run_without_a_master_fails_before_any_node(starts):
-    spark_hooks = SparkHooks()
-    spark_hooks.after_context_created(_context({"spark.master": None}, env="cluster"))
-    pipeline = Pipeline([Node(_identity, "a", "b", name="uses_spark", tags=["spark"])])
+def test_an_unset_master_fails_at_context_creation(starts):
     with pytest.raises(SparkConfigError, match="export SPARK_MASTER"):
-        spark_hooks.before_pipeline_run(pipeline, DataCatalog({"a": MemoryDataset(1)}))
+        SparkHooks().after_context_created(_context({"spark.master": None}, env="cluster"))
     assert starts == []
 
 
 @pytest.mark.slow
-def test_kedro_run_starts_java_only_for_the_pipelines_that_need_spark(project_copy, tmp_path):
-    """Without Java, data_generation still runs (no JVM); tuning stops before its first node."""
-    no_java = {"JAVA_HOME": str(tmp_path / "no-java")}
-    generation = kedro_run(project_copy, "--pipeline", "data_generation", extra_env=no_java)
-    assert generation.returncode == 0, flat_output(generation)[-3000:]
-    assert "No node of this run needs Spark" in flat_output(generation)
+def test_kedro_run_of_data_generation_starts_no_spark(project_copy):
+    generation = kedro_run(project_copy, "--pipeline", "data_generation")
+    output = flat_output(generation)
+    assert generation.returncode == 0, output[-3000:]
+    assert "No node of this run needs Spark: no SparkSession is started" in output
+    assert "SparkSession 'spark-lgbm-tuning' on" not in output
+    assert "Stopping the SparkSession" not in output
 
-    search = kedro_run(project_copy, "--pipeline", "tuning", extra_env=no_java)
-    output = flat_output(search)
-    assert search.returncode != 0
+
+@pytest.mark.slow
+def test_kedro_run_without_java_fails_before_any_node(project_copy, tmp_path):
+    run = kedro_run(project_copy, extra_env={"JAVA_HOME": str(tmp_path / "no-java")})
+    output = flat_output(run)
+    assert run.returncode != 0
     assert f"JAVA_HOME={tmp_path / 'no-java'} has no bin/java" in output
     assert "Running node" not in output
 

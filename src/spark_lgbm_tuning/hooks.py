@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
+from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.spark_session import (
@@ -37,15 +38,16 @@ logger = logging.getLogger(__name__)
 class SparkHooks:
     """Starts the SparkSession when the run first needs it, and stops the one it started.
 
-    - `kedro run`: `before_pipeline_run` finds the nodes that need Spark (tagged `spark`, or reading
-      or writing a Spark dataset: `spark_session.needs_spark`). When there are none
-      (`--pipeline data_generation`, `--pipeline reporting`) no JVM starts at all. Otherwise the
-      cheap checks (master set, Java, master reachable) run at once, before any node, so a bad
-      env fails in seconds. On a cluster the session is then built at once too, so the executor
-      probe (`check_executor_python`) also fails the run before any node. On a `local[...]`
-      master the JVM starts in the background while the nodes before the first Spark node run
-      (`spark_session.SessionStarter`) and the session is taken when that node loads its inputs.
-      The session is stopped in `after_pipeline_run` / `on_pipeline_error`.
+    - `kedro run`: the cheap checks (master set, Java, master reachable) run in
+      `after_context_created`, before the catalog and the pipelines' imports, so a bad env fails
+      in seconds (the hook cannot tell there which pipeline will run). `before_pipeline_run`
+      finds the nodes that need Spark (tagged `spark`, or reading or writing a Spark dataset:
+      `spark_session.needs_spark`). When there are none (`--pipeline data_generation`,
+      `--pipeline reporting`) no JVM starts at all. On a cluster the session is built there, so
+      the executor probe (`check_executor_python`) also fails the run before any node. On a
+      `local[...]` master the JVM starts in the background while the nodes before the first
+      Spark node run (`spark_session.SessionStarter`) and the session is taken when that node
+      loads its inputs. The session is stopped in `after_pipeline_run` / `on_pipeline_error`.
     - `kedro ipython` / `kedro jupyter` / `%load_ext kedro.ipython`: the session is built in
       `after_context_created` (the notebook's Spark datasets need it) and lives as long as the
       kernel.
@@ -55,7 +57,7 @@ class SparkHooks:
 
     def __init__(self, executor_start_timeout_s: float = EXECUTOR_START_TIMEOUT_S) -> None:
         self.executor_start_timeout_s = executor_start_timeout_s
-        self._settings: dict[str, Any] | None = None
+        self._conf: SparkConf | None = None
         self._env: str | None = None
         self._starter: SessionStarter | None = None
         # Nodes of this run that need the session, until it is built for the first of them.
@@ -67,16 +69,17 @@ class SparkHooks:
     @hook_impl
     def after_context_created(self, context) -> None:
         self._env = context.env
-        self._settings = dict(context.config_loader["spark"])
-        if running_in_ipython() and not self._reuse_existing():
-            conf = build_spark_conf(self._settings)
-            check_runtime(conf)
+        self._conf = build_spark_conf(dict(context.config_loader["spark"]))
+        if self._reuse_existing():
+            return
+        check_runtime(self._conf)
+        if running_in_ipython():
             # Kept for the kernel's lifetime: `catalog.load` of a Spark dataset needs it.
-            build_session(conf, self.executor_start_timeout_s)
+            build_session(self._conf, self.executor_start_timeout_s)
 
     @hook_impl
     def before_pipeline_run(self, pipeline, catalog) -> None:
-        if self._settings is None:
+        if self._conf is None:
             return
         needed = spark_node_names(pipeline, catalog)
         if not needed:
@@ -84,15 +87,13 @@ class SparkHooks:
             return
         if self._reuse_existing():
             return
-        conf = build_spark_conf(self._settings)
-        check_runtime(conf)
         logger.info("Starting Spark for %s", ", ".join(sorted(needed)))
-        if not conf.get("spark.master").startswith("local"):
+        if not self._conf.get("spark.master").startswith("local"):
             # A cluster's failures (no executor, another Python) show only once the session
             # runs a task: build it now, so they fail the run before any node.
-            self._owned_session = build_session(conf, self.executor_start_timeout_s)
+            self._owned_session = build_session(self._conf, self.executor_start_timeout_s)
             return
-        self._starter = SessionStarter(conf, self.executor_start_timeout_s)
+        self._starter = SessionStarter(self._conf, self.executor_start_timeout_s)
         self._waiting = needed
 
     @hook_impl
@@ -127,7 +128,7 @@ class SparkHooks:
         if active is None:
             return False
         master = active.sparkContext.master
-        wanted = self._settings.get("spark.master")
+        wanted = self._conf.get("spark.master")
         if master != wanted:
             logger.warning(
                 "Reusing the existing SparkSession on %s, not %s from the %s env's spark.yml",
