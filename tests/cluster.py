@@ -9,14 +9,16 @@ spark_master=cluster.master_url)` for a real Kedro run, or `run_python(script, .
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from spark_lgbm_tuning.local_cluster import LocalSparkCluster, fetch_json
+from tools.local_cluster import LocalSparkCluster, fetch_json
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 KEDRO_RUN_TIMEOUT_S = 300
@@ -114,3 +116,78 @@ def run_python(script: str, *args: str, timeout_s: float = 300) -> subprocess.Co
 def flat_output(run: subprocess.CompletedProcess[str]) -> str:
     """stdout + stderr with every run of whitespace as one space (rich wraps long lines)."""
     return " ".join((run.stdout + run.stderr).split())
+
+
+# A minimal Kedro project that uses this project's hook and spark.yml files: one node that runs
+# a Spark job through the hook's session, so the test does not depend on the real pipelines. The
+# node writes JSON, not a Spark dataset: its `spark` tag is what makes the hook start Spark.
+PROBE_SETTINGS = """
+from spark_lgbm_tuning.hooks import SparkHooks
+from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
+from spark_lgbm_tuning.spark_session import SparkConfigError
+
+HOOKS = (SparkHooks(executor_start_timeout_s={timeout}),)
+"""
+PROBE_REGISTRY = """
+import os
+
+from kedro.pipeline import Pipeline, node
+from pyspark.sql import SparkSession
+
+
+def count_on_executors(rows: int) -> dict:
+    sc = SparkSession.getActiveSession().sparkContext
+    pids = sc.parallelize(range(rows), 4).map(lambda _: os.getpid()).distinct().collect()
+    return {{"master": sc.master, "app_id": sc.applicationId, "python_workers": len(pids)}}
+
+
+def register_pipelines():
+    return {{"__default__": Pipeline([
+        node(
+            count_on_executors, "params:rows", "probe_result", name="count_on_executors",
+            tags=["spark"],
+        )
+    ])}}
+"""
+
+# Kedro's default logging shows INFO only for `kedro` and the running package (cluster_probe).
+PROBE_LOGGING = """
+version: 1
+disable_existing_loggers: false
+handlers:
+  console: {class: logging.StreamHandler, stream: "ext://sys.stderr"}
+root: {level: WARNING, handlers: [console]}
+loggers:
+  kedro: {level: INFO}
+  spark_lgbm_tuning: {level: INFO}
+"""
+
+
+def probe_project(root: Path, executor_timeout_s: float = 120) -> Path:
+    """A one-node Kedro project in `root` on this project's hook and base/cluster spark.yml."""
+    package = root / "src" / "cluster_probe"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "settings.py").write_text(PROBE_SETTINGS.format(timeout=executor_timeout_s))
+    (package / "pipeline_registry.py").write_text(PROBE_REGISTRY.format())
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """
+            [tool.kedro]
+            package_name = "cluster_probe"
+            project_name = "cluster-probe"
+            kedro_init_version = "1.7.0"
+            source_dir = "src"
+            """
+        )
+    )
+    for env in ("base", "cluster"):
+        (root / "conf" / env).mkdir(parents=True)
+        shutil.copy(PROJECT_ROOT / "conf" / env / "spark.yml", root / "conf" / env / "spark.yml")
+    (root / "conf" / "local").mkdir()
+    (root / "conf" / "logging.yml").write_text(PROBE_LOGGING)
+    (root / "conf" / "base" / "parameters.yml").write_text("rows: 40\n")
+    (root / "conf" / "base" / "catalog.yml").write_text(
+        "probe_result:\n  type: json.JSONDataset\n  filepath: data/probe_result.json\n"
+    )
+    return root

@@ -11,22 +11,15 @@ import stat
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from spark_lgbm_tuning.local_cluster import LocalClusterError, LocalSparkCluster
-from tests.cluster import flat_output, kedro_run, subprocess_env
-from tests.project_copy import copy_project
+from tests.cluster import flat_output, kedro_run, probe_project, subprocess_env
+from tools.local_cluster import LocalClusterError, LocalSparkCluster
 
 SECRET_ENV = "TEST_SPARK_AUTH_SECRET"
 REFUSAL = "Expected SaslMessage, received something else (maybe your client does not have SASL"
 REFUSAL_WITHIN_S = 60
-
-
-@pytest.fixture
-def project_copy(tmp_path: Path) -> Path:
-    return copy_project(tmp_path / "project")
 
 
 def test_an_unset_secret_variable_is_refused_before_anything_starts(tmp_path, monkeypatch):
@@ -40,7 +33,7 @@ def test_an_unset_secret_variable_is_refused_before_anything_starts(tmp_path, mo
 
 @pytest.mark.cluster
 @pytest.mark.slow
-def test_a_driver_needs_the_clusters_secret(tmp_path, monkeypatch, project_copy):
+def test_a_driver_needs_the_clusters_secret(tmp_path, monkeypatch):
     secret = secrets.token_urlsafe(24)
     monkeypatch.setenv(SECRET_ENV, secret)
     run_dir = tmp_path / "cluster"
@@ -51,17 +44,19 @@ def test_a_driver_needs_the_clusters_secret(tmp_path, monkeypatch, project_copy)
         assert json.loads((run_dir / "state.json").read_text())["auth_secret_env"] == SECRET_ENV
 
         # With SPARK_AUTHENTICATE and the secret, the hook's session runs a job on the executors
-        # (its Python probe) and the data_generation pipeline completes.
+        # (its Python probe) and the probe project's one Spark node completes. (data_generation
+        # would not do: a run without a Spark node starts no SparkSession.)
+        project = probe_project(tmp_path / "probe")
         allowed = kedro_run(
-            project_copy,
+            project,
             "--env",
             "cluster",
-            "--pipeline",
-            "data_generation",
-            "--params",
-            "data_generation.n_samples=500,data_generation.n_features=4",
             spark_master=cluster.master_url,
-            extra_env={"SPARK_AUTHENTICATE": "true", "SPARK_AUTH_SECRET": secret},
+            extra_env={
+                "SPARK_AUTHENTICATE": "true",
+                "SPARK_AUTH_SECRET": secret,
+                "KEDRO_LOGGING_CONFIG": str(project / "conf" / "logging.yml"),
+            },
         )
         assert allowed.returncode == 0, flat_output(allowed)[-3000:]
         assert "Executors of " in flat_output(allowed)
@@ -70,18 +65,10 @@ def test_a_driver_needs_the_clusters_secret(tmp_path, monkeypatch, project_copy)
         log = tmp_path / "refused.log"
         with log.open("w") as handle:
             refused = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "kedro",
-                    "run",
-                    "--env",
-                    "cluster",
-                    "--pipeline",
-                    "data_generation",
-                ],
-                cwd=project_copy,
-                env=subprocess_env(cluster.master_url),
+                [sys.executable, "-m", "kedro", "run", "--env", "cluster"],
+                cwd=project,
+                env=subprocess_env(cluster.master_url)
+                | {"KEDRO_LOGGING_CONFIG": str(project / "conf" / "logging.yml")},
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -1,34 +1,31 @@
-"""SparkHooks: the conf it builds, the ways it refuses to start, session reuse, a run on a cluster."""
+"""hooks.py: SparkHooks (Spark only when a node needs it, reuse, a run on a cluster, IPython)
+and RunGuardHooks (missing inputs, SIGINT/SIGTERM). spark_session.py's checks are tested in
+tests/test_spark_session.py."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
+import signal
 import sys
-import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from kedro.config import OmegaConfigLoader
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.pipeline import Node, Pipeline
 from pyspark.sql import SparkSession
 
-from spark_lgbm_tuning.hooks import (
-    SparkConfigError,
-    SparkHooks,
-    build_spark_conf,
-    check_java,
-    check_master_reachable,
-    executor_python,
-)
-from spark_lgbm_tuning.local_cluster import LocalSparkCluster, free_ports
+from spark_lgbm_tuning import hooks
+from spark_lgbm_tuning.hooks import MissingInputError, RunGuardHooks, SparkHooks
+from spark_lgbm_tuning.pipelines import data_generation, reporting, tuning
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
-from tests.cluster import flat_output, kedro_run, run_python
+from spark_lgbm_tuning.spark_session import SparkConfigError
+from tests.cluster import flat_output, kedro_run, probe_project, run_python
 from tests.project_copy import copy_project
+from tools.local_cluster import LocalSparkCluster, free_ports
 
 FAIL_WITHIN_S = 30
 
@@ -44,122 +41,183 @@ def closed_master() -> str:
     return f"spark://127.0.0.1:{free_ports(1)[0]}"
 
 
-def _fake_java(directory: Path, version_line: str) -> None:
-    java = directory / "java"
-    java.write_text(f"#!/bin/sh\necho '{version_line}' >&2\n")
-    java.chmod(0o755)
+def _identity(value):
+    return value
 
 
-# ------------------------------------------------------------------ build_spark_conf
-def test_build_spark_conf_stringifies_values_and_drops_nulls():
-    conf = build_spark_conf(
-        {
-            "spark.master": "local[2]",
-            "spark.python.worker.reuse": True,
-            "spark.task.cpus": 1,
-            "spark.executor.cores": None,
-        }
+def _context(spark_settings: dict, env: str = "base") -> SimpleNamespace:
+    """What SparkHooks.after_context_created reads of a KedroContext."""
+    return SimpleNamespace(env=env, config_loader={"spark": spark_settings})
+
+
+@pytest.fixture(scope="module")
+def project_catalog(project_root) -> DataCatalog:
+    loader = OmegaConfigLoader(
+        conf_source=str(project_root / "conf"), env="base", **CONFIG_LOADER_ARGS
     )
-    assert conf.get("spark.master") == "local[2]"
-    assert conf.get("spark.python.worker.reuse") == "true"
-    assert conf.get("spark.task.cpus") == "1"
-    assert conf.get("spark.executor.cores") is None
+    return DataCatalog.from_config(loader["catalog"])
 
 
-@pytest.mark.parametrize("master", [None, ""])
-def test_build_spark_conf_without_master_says_to_export_spark_master(master):
-    with pytest.raises(SparkConfigError, match="export SPARK_MASTER"):
-        build_spark_conf({"spark.master": master, "spark.app.name": "x"})
+@pytest.fixture
+def starts(monkeypatch) -> list[str]:
+    """Records each check SparkHooks runs and each JVM start, session and stop; no JVM starts."""
+    events: list[str] = []
 
+    class FakeSession:
+        sparkContext = SimpleNamespace(master="local[*]")
 
-def test_each_env_resolves_its_master(project_root, monkeypatch):
-    monkeypatch.setenv("SPARK_MASTER", "spark://10.0.0.1:7077")
-    masters = {}
-    for env in ("base", "docker", "cluster"):
-        loader = OmegaConfigLoader(
-            conf_source=str(project_root / "conf"), env=env, **CONFIG_LOADER_ARGS
-        )
-        masters[env] = loader["spark"]["spark.master"]
-    assert masters == {
-        "base": "local[*]",
-        "docker": "spark://spark-master:7077",
-        "cluster": "spark://10.0.0.1:7077",
-    }
+        def stop(self) -> None:
+            events.append("stop")
 
+    class FakeStarter:
+        def __init__(self, conf, executor_start_timeout_s: float) -> None:
+            events.append(f"start {conf.get('spark.master')}")
 
-# ------------------------------------------------------------------ executors' Python
-def test_executor_python_defaults_to_this_interpreter(monkeypatch):
-    monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
-    assert executor_python(build_spark_conf({"spark.master": "local[1]"})) == sys.executable
-    assert os.environ["PYSPARK_PYTHON"] == sys.executable
+        def session(self) -> FakeSession:
+            events.append("session")
+            return FakeSession()
 
+        def stop(self) -> None:
+            events.append("stop unused")
 
-def test_executor_python_keeps_an_explicit_choice(monkeypatch):
-    monkeypatch.setenv("PYSPARK_PYTHON", "/opt/python3.11/bin/python")
-    assert executor_python(build_spark_conf({"spark.master": "local[1]"})) == (
-        "/opt/python3.11/bin/python"
+    monkeypatch.setattr(hooks, "existing_session", lambda: None)
+    monkeypatch.setattr(hooks, "check_runtime", lambda conf: events.append("checks"))
+    monkeypatch.setattr(hooks, "SessionStarter", FakeStarter)
+    monkeypatch.setattr(
+        hooks,
+        "build_session",
+        lambda conf, timeout_s: events.append(f"build {conf.get('spark.master')}") or FakeSession(),
     )
-    conf = build_spark_conf({"spark.master": "local[1]", "spark.pyspark.python": "/usr/bin/py"})
-    assert executor_python(conf) == "/usr/bin/py"
+    return events
 
 
-# ------------------------------------------------------------------ master reachability
-def test_unreachable_master_fails_fast_naming_the_url(closed_master):
-    began = time.monotonic()
-    with pytest.raises(SparkConfigError) as error:
-        check_master_reachable(closed_master)
-    assert time.monotonic() - began < FAIL_WITHIN_S
-    assert closed_master in str(error.value)
+def _run_hooks(spark_hooks: SparkHooks, pipeline: Pipeline, catalog, events: list[str]) -> None:
+    """Call the hooks in the order a SequentialRunner does, noting each node as it starts."""
+    spark_hooks.before_pipeline_run(pipeline, catalog)
+    for node in pipeline.nodes:  # topologically sorted
+        for _input in node.inputs:
+            spark_hooks.before_dataset_loaded(node)
+        spark_hooks.before_node_run(node)
+        events.append(f"ran {node.name}")
+    spark_hooks.after_pipeline_run()
 
 
-def test_local_master_needs_no_connection():
-    check_master_reachable("local[*]")
-
-
-# ------------------------------------------------------------------ Java
-def test_java_missing_is_explained(tmp_path, monkeypatch):
-    monkeypatch.delenv("JAVA_HOME", raising=False)
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(SparkConfigError, match="Java not found.*Java 17 or newer"):
-        check_java()
-
-
-def test_java_home_without_java_is_explained(tmp_path, monkeypatch):
-    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
-    with pytest.raises(SparkConfigError, match=f"JAVA_HOME={tmp_path} has no bin/java"):
-        check_java()
-
-
+# ------------------------------------------------------------------ lazy start
 @pytest.mark.parametrize(
-    ("version_line", "major"),
-    [('java version "1.8.0_392"', 8), ('openjdk version "11.0.21" 2023-10-17', 11)],
+    "create_pipeline", [data_generation.create_pipeline, reporting.create_pipeline]
 )
-def test_java_too_old_is_explained(tmp_path, monkeypatch, version_line, major):
-    _fake_java(tmp_path, version_line)
-    monkeypatch.delenv("JAVA_HOME", raising=False)
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(SparkConfigError, match=f"Java {major} found.*needs Java 17"):
-        check_java()
+def test_a_run_without_spark_nodes_starts_nothing(create_pipeline, project_catalog, starts):
+    spark_hooks = SparkHooks()
+    spark_hooks.after_context_created(_context({"spark.master": "spark://10.0.0.1:7077"}))
+    _run_hooks(spark_hooks, create_pipeline(), project_catalog, starts)
+    # Only the cheap checks of context creation, which cannot know the pipeline yet.
+    assert [event for event in starts if not event.startswith("ran ")] == ["checks"]
 
 
-def test_installed_java_is_accepted():
-    assert check_java() >= 17
+def test_the_search_starts_spark_just_before_run_trials_and_stops_it(project_catalog, starts):
+    spark_hooks = SparkHooks()
+    spark_hooks.after_context_created(_context({"spark.master": "local[2]"}))
+    _run_hooks(spark_hooks, tuning.create_pipeline(), project_catalog, starts)
+    # The JVM starts as the run starts; the session is taken just before run_trials needs it.
+    assert starts == [
+        "checks",
+        "start local[2]",
+        "ran expand_search_space",
+        "session",
+        "ran run_trials",
+        "stop",
+    ]
+
+
+def test_on_a_cluster_the_session_and_its_executor_probe_come_before_any_node(
+    project_catalog, starts
+):
+    spark_hooks = SparkHooks()
+    spark_hooks.after_context_created(_context({"spark.master": "spark://10.0.0.1:7077"}))
+    _run_hooks(spark_hooks, tuning.create_pipeline(), project_catalog, starts)
+    assert starts == [
+        "checks",
+        "build spark://10.0.0.1:7077",
+        "ran expand_search_space",
+        "ran run_trials",
+        "stop",
+    ]
+
+
+def test_a_node_tagged_spark_gets_the_session_without_spark_datasets(starts):
+    spark_hooks = SparkHooks()
+    spark_hooks.after_context_created(_context({"spark.master": "local[1]"}))
+    pipeline = Pipeline(
+        [
+            Node(_identity, "a", "b", name="plain"),
+            Node(_identity, "b", "c", name="uses_spark", tags=["spark"]),
+        ]
+    )
+    _run_hooks(spark_hooks, pipeline, DataCatalog({"a": MemoryDataset(1)}), starts)
+    assert starts == ["checks", "start local[1]", "ran plain", "session", "ran uses_spark", "stop"]
+
+
+def test_a_failed_run_stops_the_session_it_started(starts):
+    spark_hooks = SparkHooks()
+    spark_hooks.after_context_created(_context({"spark.master": "local[1]"}))
+    node = Node(_identity, "a", "b", name="uses_spark", tags=["spark"])
+    spark_hooks.before_pipeline_run(Pipeline([node]), DataCatalog({"a": MemoryDataset(1)}))
+    spark_hooks.before_node_run(node)
+    spark_hooks.on_pipeline_error()
+    spark_hooks.on_pipeline_error()
+    assert starts == ["checks", "start local[1]", "session", "stop"]
+
+
+def test_a_run_that_fails_before_its_spark_node_stops_the_started_jvm(starts):
+    spark_hooks = SparkHooks()
+    spark_hooks.after_context_created(_context({"spark.master": "local[1]"}))
+    node = Node(_identity, "a", "b", name="uses_spark", tags=["spark"])
+    spark_hooks.before_pipeline_run(Pipeline([node]), DataCatalog({"a": MemoryDataset(1)}))
+    spark_hooks.on_pipeline_error()
+    spark_hooks.before_node_run(node)  # a late call after the run ended builds nothing
+    assert starts == ["checks", "start local[1]", "stop unused"]
+
+
+def test_an_unset_master_fails_at_context_creation(starts):
+    with pytest.raises(SparkConfigError, match="export SPARK_MASTER"):
+        SparkHooks().after_context_created(_context({"spark.master": None}, env="cluster"))
+    assert starts == []
+
+
+@pytest.mark.slow
+def test_kedro_run_of_data_generation_starts_no_spark(project_copy):
+    generation = kedro_run(project_copy, "--pipeline", "data_generation")
+    output = flat_output(generation)
+    assert generation.returncode == 0, output[-3000:]
+    assert "No node of this run needs Spark: no SparkSession is started" in output
+    assert "SparkSession 'spark-lgbm-tuning' on" not in output
+    assert "Stopping the SparkSession" not in output
+
+
+@pytest.mark.slow
+def test_kedro_run_without_java_fails_before_any_node(project_copy, tmp_path):
+    run = kedro_run(project_copy, extra_env={"JAVA_HOME": str(tmp_path / "no-java")})
+    output = flat_output(run)
+    assert run.returncode != 0
+    assert f"JAVA_HOME={tmp_path / 'no-java'} has no bin/java" in output
+    assert "Running node" not in output
 
 
 # ------------------------------------------------------------------ session ownership
-def test_hook_reuses_an_active_session_and_leaves_it_running(spark, project_copy, caplog):
-    bootstrap_project(project_copy)
-    hooks = SparkHooks()
-    with KedroSession.create(project_path=project_copy, env="base") as session:
-        context = session.load_context()
-        # Kedro's logging config stops project loggers at its own handlers; listen directly.
-        hooks_logger = logging.getLogger("spark_lgbm_tuning.hooks")
-        hooks_logger.addHandler(caplog.handler)
-        caplog.set_level("INFO", logger="spark_lgbm_tuning.hooks")
-        hooks.after_context_created(context)
-        hooks.before_pipeline_run()
-        hooks.after_pipeline_run()
-        hooks.on_pipeline_error()
+def test_hook_reuses_an_active_session_and_leaves_it_running(spark, caplog):
+    spark_hooks = SparkHooks()
+    # Kedro's logging config may stop project loggers at its own handlers; listen directly.
+    hooks_logger = logging.getLogger("spark_lgbm_tuning.hooks")
+    hooks_logger.addHandler(caplog.handler)
+    caplog.set_level("INFO", logger="spark_lgbm_tuning.hooks")
+    try:
+        spark_hooks.after_context_created(_context({"spark.master": "local[*]"}))
+        node = Node(_identity, "a", "b", name="uses_spark", tags=["spark"])
+        spark_hooks.before_pipeline_run(Pipeline([node]), DataCatalog({"a": MemoryDataset(1)}))
+        spark_hooks.before_node_run(node)
+        spark_hooks.after_pipeline_run()
+        spark_hooks.on_pipeline_error()
+    finally:
         hooks_logger.removeHandler(caplog.handler)
     assert SparkSession.active() is spark
     assert spark.range(3).count() == 3
@@ -186,79 +244,10 @@ def test_cluster_env_with_a_dead_master_fails_within_30_s_naming_it(project_copy
     assert elapsed < FAIL_WITHIN_S
 
 
-# A minimal Kedro project that uses this project's hook and spark.yml files: one node that runs
-# a Spark job through the hook's session, so the test does not depend on the real pipelines.
-PROBE_SETTINGS = """
-from spark_lgbm_tuning.hooks import SparkHooks
-from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
-
-HOOKS = (SparkHooks(executor_start_timeout_s={timeout}),)
-"""
-PROBE_REGISTRY = """
-import os
-
-from kedro.pipeline import Pipeline, node
-from pyspark.sql import SparkSession
-
-
-def count_on_executors(rows: int) -> dict:
-    sc = SparkSession.getActiveSession().sparkContext
-    pids = sc.parallelize(range(rows), 4).map(lambda _: os.getpid()).distinct().collect()
-    return {{"master": sc.master, "app_id": sc.applicationId, "python_workers": len(pids)}}
-
-
-def register_pipelines():
-    return {{"__default__": Pipeline([
-        node(count_on_executors, "params:rows", "probe_result", name="count_on_executors")
-    ])}}
-"""
-
-# Kedro's default logging shows INFO only for `kedro` and the running package (cluster_probe).
-PROBE_LOGGING = """
-version: 1
-disable_existing_loggers: false
-handlers:
-  console: {class: logging.StreamHandler, stream: "ext://sys.stderr"}
-root: {level: WARNING, handlers: [console]}
-loggers:
-  kedro: {level: INFO}
-  spark_lgbm_tuning: {level: INFO}
-"""
-
-
-def _probe_project(root: Path, project_root: Path, executor_timeout_s: float) -> Path:
-    package = root / "src" / "cluster_probe"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "settings.py").write_text(PROBE_SETTINGS.format(timeout=executor_timeout_s))
-    (package / "pipeline_registry.py").write_text(PROBE_REGISTRY.format())
-    (root / "pyproject.toml").write_text(
-        textwrap.dedent(
-            """
-            [tool.kedro]
-            package_name = "cluster_probe"
-            project_name = "cluster-probe"
-            kedro_init_version = "1.7.0"
-            source_dir = "src"
-            """
-        )
-    )
-    for env in ("base", "cluster"):
-        (root / "conf" / env).mkdir(parents=True)
-        shutil.copy(project_root / "conf" / env / "spark.yml", root / "conf" / env / "spark.yml")
-    (root / "conf" / "local").mkdir()
-    (root / "conf" / "logging.yml").write_text(PROBE_LOGGING)
-    (root / "conf" / "base" / "parameters.yml").write_text("rows: 40\n")
-    (root / "conf" / "base" / "catalog.yml").write_text(
-        "probe_result:\n  type: json.JSONDataset\n  filepath: data/probe_result.json\n"
-    )
-    return root
-
-
 @pytest.mark.cluster
 @pytest.mark.slow
 def test_kedro_run_on_the_standalone_cluster(standalone_cluster, tmp_path, project_root):
-    project = _probe_project(tmp_path, project_root, executor_timeout_s=120)
+    project = probe_project(tmp_path, executor_timeout_s=120)
     run = kedro_run(
         project,
         "--env",
@@ -287,7 +276,7 @@ def test_kedro_run_on_the_standalone_cluster(standalone_cluster, tmp_path, proje
 def test_kedro_run_fails_when_no_executor_can_start(tmp_path, project_root):
     # A master without workers: Spark would wait for resources forever; the hook gives up.
     with LocalSparkCluster(workers=0, run_dir=tmp_path / "cluster") as cluster:
-        project = _probe_project(tmp_path / "project", project_root, executor_timeout_s=5)
+        project = probe_project(tmp_path / "project", executor_timeout_s=5)
         began = time.monotonic()
         run = kedro_run(project, "--env", "cluster", spark_master=cluster.master_url)
         elapsed = time.monotonic() - began
@@ -316,3 +305,64 @@ def test_an_ipython_kernel_gets_the_session_at_context_creation(project_copy):
     run = run_python(IPYTHON_SCRIPT, str(project_copy))
     assert run.returncode == 0, flat_output(run)[-3000:]
     assert "SESSION local[*] 5" in run.stdout
+
+
+# ------------------------------------------------------------------ RunGuardHooks
+# The end-to-end behaviour (a `kedro run` subprocess interrupted mid-search) is in
+# tests/pipelines/tuning/test_faults.py; these tests call the handler the hook installs.
+@pytest.fixture
+def guard():
+    hooks = RunGuardHooks()
+    pipeline = Pipeline([Node(_identity, "present", "out", name="copy")])
+    previous = signal.getsignal(signal.SIGTERM)
+    hooks.before_pipeline_run(pipeline, DataCatalog({"present": MemoryDataset(1)}))
+    yield hooks
+    hooks.after_pipeline_run()
+    assert signal.getsignal(signal.SIGTERM) is previous
+
+
+def test_sigterm_interrupts_the_run_like_ctrl_c(guard):
+    assert signal.getsignal(signal.SIGTERM) == guard._on_signal
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM received during the run"):
+        guard._on_signal(signal.SIGTERM, None)
+
+
+def test_an_interrupt_during_a_save_waits_for_the_save(guard):
+    guard.before_dataset_saved("tuning_results@spark")
+    guard._on_signal(signal.SIGINT, None)  # deferred: returns
+
+    with pytest.raises(KeyboardInterrupt, match="SIGINT received during the run"):
+        guard.after_dataset_saved("tuning_results@spark")
+
+
+def test_a_second_signal_during_a_save_does_not_wait(guard):
+    guard.before_dataset_saved("tuning_results@spark")
+    guard._on_signal(signal.SIGTERM, None)
+
+    with pytest.raises(KeyboardInterrupt):
+        guard._on_signal(signal.SIGTERM, None)
+
+
+def test_a_missing_input_fails_before_the_run():
+    catalog = DataCatalog({"absent": MemoryDataset()})
+    pipeline = Pipeline([Node(_identity, "absent", "out", name="copy")])
+    with pytest.raises(MissingInputError, match="Input dataset 'absent' does not exist"):
+        RunGuardHooks().before_pipeline_run(pipeline, catalog)
+
+
+def test_a_spark_input_is_left_to_spark_not_checked_by_starting_a_jvm(tmp_path):
+    catalog = DataCatalog.from_config(
+        {
+            "table@spark": {
+                "type": "spark.SparkDatasetV2",
+                "filepath": str(tmp_path / "absent.parquet"),
+                "file_format": "parquet",
+            }
+        }
+    )
+    pipeline = Pipeline([Node(_identity, "table@spark", "out", name="copy")])
+    guard = RunGuardHooks()
+    try:
+        guard.before_pipeline_run(pipeline, catalog)
+    finally:
+        guard.after_pipeline_run()

@@ -22,9 +22,9 @@ import pytest
 import yaml
 
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
-from spark_lgbm_tuning.local_cluster import LocalSparkCluster
 from tests.cluster import flat_output, kedro_run, run_tuning_on_cluster, subprocess_env
 from tests.project_copy import copy_project
+from tools.local_cluster import LocalSparkCluster
 
 from .data import time_folds, timeseries_data
 

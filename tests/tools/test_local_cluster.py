@@ -1,4 +1,5 @@
-"""The no-Docker standalone cluster: start, registration, a job on both workers, stop."""
+"""tools/local_cluster.py, the no-Docker standalone cluster: start, registration, a job on both
+workers, the CLI, stop."""
 
 from __future__ import annotations
 
@@ -10,13 +11,11 @@ import time
 import psutil
 import pytest
 
-from spark_lgbm_tuning.local_cluster import (
-    LocalClusterError,
-    LocalSparkCluster,
-    free_ports,
-    spark_home,
-)
-from tests.cluster import executors_per_worker, run_python
+from tests.cluster import PROJECT_ROOT, executors_per_worker, run_python
+from tools.local_cluster import LocalClusterError, LocalSparkCluster, auth_secret
+
+# The documented command line, run from the repository root.
+CLI = [sys.executable, "-m", "tools.local_cluster"]
 
 # A plain SparkSession on the cluster, as the issue specifies; prints the application id.
 JOB_SCRIPT = """
@@ -49,14 +48,21 @@ def _runs(pid: int) -> bool:
         return False
 
 
-def test_free_ports_are_distinct_and_bindable():
-    ports = free_ports(5)
-    assert len(set(ports)) == 5
-    assert all(1024 < port < 65536 for port in ports)
+def test_an_unset_secret_variable_names_it_and_the_fix(monkeypatch):
+    monkeypatch.delenv("NO_SUCH_SECRET", raising=False)
+    with pytest.raises(LocalClusterError, match="--auth-secret-env NO_SUCH_SECRET.*export"):
+        auth_secret("NO_SUCH_SECRET")
+    monkeypatch.setenv("NO_SUCH_SECRET", "s3cret")
+    assert auth_secret("NO_SUCH_SECRET") == "s3cret"
 
 
-def test_spark_home_ships_the_daemon_launcher():
-    assert (spark_home() / "bin" / "spark-class").is_file()
+def test_cli_help_runs_from_the_repository_root():
+    cli = subprocess.run(
+        [*CLI, "--help"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert "python -m tools.local_cluster" in cli.stdout
+    assert "--workers" in cli.stdout
 
 
 def test_rejects_a_cluster_without_cores():
@@ -68,7 +74,8 @@ def test_stop_and_status_without_a_state_file_say_so(tmp_path):
     with pytest.raises(LocalClusterError, match="No local cluster state"):
         LocalSparkCluster.from_state_file(tmp_path / "state.json")
     cli = subprocess.run(
-        [sys.executable, "-m", "spark_lgbm_tuning.local_cluster", "stop", "--run-dir", tmp_path],
+        [*CLI, "stop", "--run-dir", tmp_path],
+        cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         check=False,
@@ -103,11 +110,12 @@ def test_a_job_runs_with_an_executor_on_each_worker(standalone_cluster):
 @pytest.mark.cluster
 def test_cli_start_status_stop_kills_exactly_its_pids(tmp_path):
     run_dir = tmp_path / "run"
-    cli = [sys.executable, "-m", "spark_lgbm_tuning.local_cluster"]
+    cli = CLI
     options = ["--run-dir", str(run_dir)]
     began = time.monotonic()
     start = subprocess.run(
         [*cli, "start", "--workers", "1", "--cores", "1", "--memory", "512m", *options],
+        cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         timeout=120,
@@ -123,14 +131,18 @@ def test_cli_start_status_stop_kills_exactly_its_pids(tmp_path):
         assert time.monotonic() - began < 60
         status = json.loads(
             subprocess.run(
-                [*cli, "status", *options], capture_output=True, text=True, check=True
+                [*cli, "status", *options],
+                cwd=PROJECT_ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout
         )
         assert status["master_url"] == master_url
         assert status["alive_workers"] == 1
         assert all(process["alive"] for process in status["processes"])
         again = subprocess.run(
-            [*cli, "start", *options], capture_output=True, text=True, check=False
+            [*cli, "start", *options], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
         )
         assert again.returncode == 1
         assert "already running" in again.stderr
@@ -138,7 +150,12 @@ def test_cli_start_status_stop_kills_exactly_its_pids(tmp_path):
         assert (run_dir / "logs" / "master.log").stat().st_size > 0
     finally:
         stop = subprocess.run(
-            [*cli, "stop", *options], capture_output=True, text=True, timeout=60, check=False
+            [*cli, "stop", *options],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     assert stop.returncode == 0, stop.stderr
     assert not [pid for pid in pids if _runs(pid)]

@@ -1,0 +1,303 @@
+"""The run's SparkSession: its conf from conf/<env>/spark.yml, the checks that turn a bad env into
+a fast error that names the fix, which nodes of a run need Spark, and building the session.
+
+`hooks.SparkHooks` decides when; this module knows how. Nothing here runs on the executors except
+the one-line probe of `check_executor_python`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from kedro.io import DataCatalog
+from kedro.pipeline import Node, Pipeline
+from pyspark import InheritableThread, SparkConf, SparkContext
+from pyspark.errors import PySparkRuntimeError
+from pyspark.sql import SparkSession
+
+logger = logging.getLogger(__name__)
+
+MIN_JAVA_MAJOR = 17
+MASTER_CONNECT_TIMEOUT_S = 10.0
+# How long a cluster may take to give the run its first executor before the run is failed.
+EXECUTOR_START_TIMEOUT_S = 120.0
+PROBE_JOB_GROUP = "spark-lgbm-tuning-python-probe"
+# A node tagged `spark` needs the session even when none of its datasets is a Spark dataset
+# (e.g. a node that returns a Spark DataFrame into memory, or calls SparkSession itself).
+SPARK_TAG = "spark"
+# kedro-datasets' Spark datasets (SparkDatasetV2, SparkHiveDataset, SparkJDBCDataset, ...) all
+# live under this module and all call SparkSession.builder.getOrCreate() on load and save.
+SPARK_DATASET_MODULE = "kedro_datasets.spark."
+
+
+class SparkConfigError(RuntimeError):
+    """The Spark configuration or runtime cannot give a working session."""
+
+
+# ------------------------------------------------------------------------------ which nodes
+def is_spark_dataset(catalog: DataCatalog, name: str) -> bool:
+    """True when `name` resolves (entry or factory) to a kedro-datasets Spark dataset."""
+    dataset_type = catalog.get_type(name)
+    return dataset_type is not None and dataset_type.startswith(SPARK_DATASET_MODULE)
+
+
+def needs_spark(node: Node, catalog: DataCatalog) -> bool:
+    """True when `node` is tagged `spark` or reads or writes a Spark dataset of `catalog`."""
+    return SPARK_TAG in node.tags or any(
+        is_spark_dataset(catalog, name) for name in [*node.inputs, *node.outputs]
+    )
+
+
+def spark_node_names(pipeline: Pipeline, catalog: DataCatalog) -> set[str]:
+    """The names of the nodes of `pipeline` that need the SparkSession (see `needs_spark`)."""
+    return {node.name for node in pipeline.nodes if needs_spark(node, catalog)}
+
+
+# ------------------------------------------------------------------------------ conf
+def build_spark_conf(settings: dict[str, Any]) -> SparkConf:
+    """Turn the flat `spark.*` mapping of spark.yml into a SparkConf, refusing an unset master."""
+    master = settings.get("spark.master")
+    if not master:
+        raise SparkConfigError(
+            "spark.master is not set. With `--env cluster`, export SPARK_MASTER first, e.g. "
+            "SPARK_MASTER=spark://127.0.0.1:7077 kedro run --env cluster"
+        )
+    conf = SparkConf(loadDefaults=False)
+    for key, value in settings.items():
+        if value is None:
+            continue
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        conf.set(key, text)
+    return conf
+
+
+def executor_python(conf: SparkConf) -> str:
+    """The Python the executors will run; PYSPARK_PYTHON defaults to this interpreter.
+
+    PySpark ships the driver's choice to every executor, and its own default is a bare `python3`,
+    which on a worker started from another environment is not our venv.
+    """
+    configured = conf.get("spark.pyspark.python")
+    if configured:
+        return configured
+    return os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
+# ------------------------------------------------------------------------------ cheap checks
+def java_executable() -> str | None:
+    """The `java` Spark's launcher will use: $JAVA_HOME/bin/java if JAVA_HOME is set, else PATH."""
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home:
+        candidate = Path(java_home) / "bin" / "java"
+        return str(candidate) if candidate.is_file() else None
+    return shutil.which("java")
+
+
+def check_java(min_major: int = MIN_JAVA_MAJOR) -> int:
+    """Return the major version of the `java` Spark will launch, or fail with how to fix it."""
+    java = java_executable()
+    if java is None:
+        where = (
+            f"JAVA_HOME={os.environ['JAVA_HOME']} has no bin/java"
+            if os.environ.get("JAVA_HOME")
+            else "no `java` on PATH and JAVA_HOME is unset"
+        )
+        raise SparkConfigError(
+            f"Java not found ({where}): Spark 4 needs Java {min_major} or newer "
+            "(Debian: apt-get install openjdk-17-jre-headless)."
+        )
+    result = subprocess.run(
+        [java, "-version"], capture_output=True, text=True, timeout=30, check=False
+    )
+    output = result.stderr + result.stdout
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', output)
+    if match is None:
+        raise SparkConfigError(
+            f"Could not read the Java version from `{java} -version`: {output!r}"
+        )
+    major = int(match.group(1))
+    if major == 1 and match.group(2):  # "1.8.0_x" means Java 8
+        major = int(match.group(2))
+    if major < min_major:
+        raise SparkConfigError(
+            f"Java {major} found at {java}, but Spark 4 needs Java {min_major} or newer "
+            "(Debian: apt-get install openjdk-17-jre-headless, or point JAVA_HOME at one)."
+        )
+    return major
+
+
+def check_master_reachable(master: str, timeout_s: float = MASTER_CONNECT_TIMEOUT_S) -> None:
+    """Fail fast, naming the URL, when a standalone master does not accept connections.
+
+    Spark itself keeps retrying registration for minutes; a TCP connect answers in seconds.
+    """
+    if not master.startswith("spark://"):
+        return
+    unreachable = []
+    for address in master.removeprefix("spark://").split(","):  # HA masters are comma-separated
+        parsed = urlparse(f"spark://{address}")
+        host, port = parsed.hostname, parsed.port or 7077
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s):
+                return
+        except OSError as error:
+            unreachable.append(f"{host}:{port} ({error})")
+    raise SparkConfigError(
+        f"Spark master {master} is unreachable: {'; '.join(unreachable)}. Start the cluster "
+        "(python tools/local_cluster.py start) or point spark.master / SPARK_MASTER at a "
+        "running one."
+    )
+
+
+def check_runtime(conf: SparkConf) -> None:
+    """The checks that take well under a second: a usable Java, a reachable master."""
+    check_java()
+    check_master_reachable(conf.get("spark.master"))
+
+
+# ------------------------------------------------------------------------------ the session
+def existing_session() -> SparkSession | None:
+    """The active or default SparkSession of this process, if any (a fixture's, a notebook's)."""
+    try:
+        return SparkSession.active()
+    except PySparkRuntimeError:
+        return None
+
+
+def running_in_ipython() -> bool:
+    """True inside an IPython shell or Jupyter kernel (`kedro ipython`, `kedro jupyter`)."""
+    ipython = sys.modules.get("IPython")
+    return ipython is not None and ipython.get_ipython() is not None
+
+
+def check_executor_python(spark: SparkSession, timeout_s: float) -> list[str]:
+    """Run one tiny task per core and return the distinct `major.minor executable` they ran on.
+
+    Fails, naming the master, when no executor runs a task within `timeout_s` (no ALIVE worker,
+    or none with the cores/memory asked for) or when the executors' Python cannot run the
+    driver's tasks (PySpark refuses a different minor version).
+    """
+    sc = spark.sparkContext
+    slices = max(sc.defaultParallelism, 1)
+    outcome: dict[str, Any] = {}
+
+    def probe() -> None:
+        sc.setJobGroup(PROBE_JOB_GROUP, "Which Python the executors run", interruptOnCancel=True)
+        try:
+            outcome["pythons"] = (
+                sc.parallelize(range(slices), slices)
+                .map(lambda _: f"{sys.version_info[0]}.{sys.version_info[1]} {sys.executable}")
+                .distinct()
+                .collect()
+            )
+        except Exception as error:  # noqa: BLE001 - reported to the caller below
+            outcome["error"] = error
+
+    thread = InheritableThread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    driver = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if thread.is_alive():
+        sc.cancelJobGroup(PROBE_JOB_GROUP)
+        thread.join(10)
+        raise SparkConfigError(
+            f"No executor of {sc.master} ran a task within {timeout_s:.0f} s. Check in the "
+            "master's web UI that workers are ALIVE and that each offers at least "
+            f"spark.executor.cores={sc.getConf().get('spark.executor.cores', '1')} cores and "
+            f"spark.executor.memory={sc.getConf().get('spark.executor.memory', '1g')}."
+        )
+    if "error" in outcome:
+        cause = str(outcome["error"]).strip().splitlines()
+        raise SparkConfigError(
+            f"Executors of {sc.master} cannot run this driver's Python {driver} "
+            f"({sys.executable}): {cause[0] if cause else outcome['error']!r}. Point "
+            f"PYSPARK_PYTHON or spark.pyspark.python at a Python {driver} present on the workers."
+        )
+    pythons = sorted(outcome["pythons"])
+    mismatched = [python for python in pythons if python.split(" ")[0] != driver]
+    if mismatched:
+        raise SparkConfigError(
+            f"Executors of {sc.master} run Python {mismatched}, the driver runs {driver}: "
+            "PySpark needs the same minor version on both sides."
+        )
+    return pythons
+
+
+def build_session(conf: SparkConf, executor_start_timeout_s: float) -> SparkSession:
+    """Start the SparkSession of `conf`; on a cluster, check that executors run our Python.
+
+    A session whose executors cannot run a task is stopped before the error is raised.
+    """
+    python = executor_python(conf)
+    spark = SparkSession.builder.config(conf=conf).getOrCreate()
+    sc = spark.sparkContext
+    sc.setLogLevel("WARN")
+    logger.info(
+        "SparkSession '%s' on %s (default parallelism %d); Spark UI: %s",
+        sc.appName,
+        sc.master,
+        sc.defaultParallelism,
+        sc.uiWebUrl or "disabled (spark.ui.enabled=false)",
+    )
+    if sc.master.startswith("local"):
+        logger.info("Executors run in the driver's Python %s", python)
+        return spark
+    try:
+        pythons = check_executor_python(spark, executor_start_timeout_s)
+    except SparkConfigError:
+        spark.stop()
+        raise
+    logger.info("Executors of %s run Python %s", sc.master, ", ".join(pythons))
+    return spark
+
+
+class SessionStarter:
+    """Starts the JVM and the SparkContext in a background thread, right away.
+
+    A run's Spark nodes come after others (data generation, the search space), so the JVM's
+    seconds of start-up overlap them instead of adding to the run. `session()` waits for the
+    context and builds the SparkSession in the calling thread: the active session is per thread,
+    and `SparkSession.getActiveSession()` must find it in the thread that runs the node. A
+    context started outside the main thread also leaves the run's SIGINT handler in place
+    (RunGuardHooks), where PySpark would install its own.
+    """
+
+    def __init__(self, conf: SparkConf, executor_start_timeout_s: float) -> None:
+        self.conf = conf
+        self.executor_start_timeout_s = executor_start_timeout_s
+        self._context: SparkContext | None = None
+        self._error: BaseException | None = None
+        executor_python(conf)  # sets PYSPARK_PYTHON before the JVM reads the environment
+        self._thread = threading.Thread(
+            target=self._start_context, name="spark-session-starter", daemon=True
+        )
+        self._thread.start()
+
+    def _start_context(self) -> None:
+        try:
+            self._context = SparkContext.getOrCreate(self.conf)
+        except BaseException as error:  # noqa: BLE001 - re-raised by session()
+            self._error = error
+
+    def session(self) -> SparkSession:
+        """The SparkSession on the started context, active in this thread (waits for the JVM)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return build_session(self.conf, self.executor_start_timeout_s)
+
+    def stop(self) -> None:
+        """Stop the context of a run that ended before any node needed it."""
+        self._thread.join()
+        if self._context is not None:
+            self._context.stop()

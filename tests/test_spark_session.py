@@ -1,0 +1,243 @@
+"""spark_session: the conf it builds, which nodes need Spark, the checks that refuse a bad env."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from kedro.config import OmegaConfigLoader
+from kedro.io import DataCatalog
+from kedro.pipeline import Node
+
+from spark_lgbm_tuning.pipelines import data_generation, reporting, tuning, tuning_regression
+from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
+from spark_lgbm_tuning.spark_session import (
+    SparkConfigError,
+    build_spark_conf,
+    check_java,
+    check_master_reachable,
+    executor_python,
+    is_spark_dataset,
+    needs_spark,
+    spark_node_names,
+)
+from tests.cluster import run_python
+from tools.local_cluster import free_ports
+
+FAIL_WITHIN_S = 30
+
+
+@pytest.fixture
+def closed_master() -> str:
+    """A standalone master URL on a loopback port nothing listens on."""
+    return f"spark://127.0.0.1:{free_ports(1)[0]}"
+
+
+def _fake_java(directory: Path, version_line: str) -> None:
+    java = directory / "java"
+    java.write_text(f"#!/bin/sh\necho '{version_line}' >&2\n")
+    java.chmod(0o755)
+
+
+def _identity(value):
+    return value
+
+
+# ------------------------------------------------------------------ which nodes need Spark
+@pytest.fixture
+def catalog() -> DataCatalog:
+    """Transcoded pandas/Spark entries and a factory, as conf/base/catalog.yml has them."""
+    return DataCatalog.from_config(
+        {
+            "table@pandas": {"type": "pandas.ParquetDataset", "filepath": "t.parquet"},
+            "table@spark": {
+                "type": "spark.SparkDatasetV2",
+                "filepath": "t.parquet",
+                "file_format": "parquet",
+            },
+            "{name}_frame": {"type": "spark.SparkDatasetV2", "filepath": "data/{name}.parquet"},
+        }
+    )
+
+
+def test_spark_datasets_are_told_by_their_type_entry_or_factory(catalog):
+    assert is_spark_dataset(catalog, "table@spark")
+    assert is_spark_dataset(catalog, "scores_frame")
+    assert not is_spark_dataset(catalog, "table@pandas")
+    assert not is_spark_dataset(catalog, "not_in_the_catalog")
+
+
+def test_a_node_needs_spark_for_a_spark_input_output_or_the_tag(catalog):
+    pandas_only = Node(_identity, "table@pandas", "copy", name="pandas_only")
+    reads = Node(_identity, "table@spark", "copy", name="reads")
+    writes = Node(_identity, "table@pandas", "scores_frame", name="writes")
+    tagged = Node(_identity, "table@pandas", "copy", name="tagged", tags=["spark"])
+    assert not needs_spark(pandas_only, catalog)
+    assert needs_spark(reads, catalog)
+    assert needs_spark(writes, catalog)
+    assert needs_spark(tagged, catalog)
+
+
+def test_the_projects_pipelines_need_spark_only_in_the_search(project_root):
+    """data_generation and reporting start no JVM; run_trials (writes *tuning_results@spark) does."""
+    pipelines = {
+        "data_generation": data_generation.create_pipeline(),
+        "reporting": reporting.create_pipeline(),
+        "tuning": tuning.create_pipeline(),
+        "tuning_regression": tuning_regression.create_pipeline(),
+    }
+    loader = OmegaConfigLoader(
+        conf_source=str(project_root / "conf"), env="base", **CONFIG_LOADER_ARGS
+    )
+    catalog = DataCatalog.from_config(loader["catalog"])
+    needed = {name: spark_node_names(pipelines[name], catalog) for name in sorted(pipelines)}
+    assert needed == {
+        "data_generation": set(),
+        "reporting": set(),
+        "tuning": {"run_trials"},
+        "tuning_regression": {"regression.run_trials"},
+    }
+
+
+# ------------------------------------------------------------------ build_spark_conf
+def test_build_spark_conf_stringifies_values_and_drops_nulls():
+    conf = build_spark_conf(
+        {
+            "spark.master": "local[2]",
+            "spark.python.worker.reuse": True,
+            "spark.task.cpus": 1,
+            "spark.executor.cores": None,
+        }
+    )
+    assert conf.get("spark.master") == "local[2]"
+    assert conf.get("spark.python.worker.reuse") == "true"
+    assert conf.get("spark.task.cpus") == "1"
+    assert conf.get("spark.executor.cores") is None
+
+
+@pytest.mark.parametrize("master", [None, ""])
+def test_build_spark_conf_without_master_says_to_export_spark_master(master):
+    with pytest.raises(SparkConfigError, match="export SPARK_MASTER"):
+        build_spark_conf({"spark.master": master, "spark.app.name": "x"})
+
+
+def test_each_env_resolves_its_master(project_root, monkeypatch):
+    monkeypatch.setenv("SPARK_MASTER", "spark://10.0.0.1:7077")
+    masters = {}
+    for env in ("base", "docker", "cluster"):
+        loader = OmegaConfigLoader(
+            conf_source=str(project_root / "conf"), env=env, **CONFIG_LOADER_ARGS
+        )
+        masters[env] = loader["spark"]["spark.master"]
+    assert masters == {
+        "base": "local[*]",
+        "docker": "spark://spark-master:7077",
+        "cluster": "spark://10.0.0.1:7077",
+    }
+
+
+# ------------------------------------------------------------------ executors' Python
+def test_executor_python_defaults_to_this_interpreter(monkeypatch):
+    monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
+    assert executor_python(build_spark_conf({"spark.master": "local[1]"})) == sys.executable
+    assert os.environ["PYSPARK_PYTHON"] == sys.executable
+
+
+def test_executor_python_keeps_an_explicit_choice(monkeypatch):
+    monkeypatch.setenv("PYSPARK_PYTHON", "/opt/python3.11/bin/python")
+    assert executor_python(build_spark_conf({"spark.master": "local[1]"})) == (
+        "/opt/python3.11/bin/python"
+    )
+    conf = build_spark_conf({"spark.master": "local[1]", "spark.pyspark.python": "/usr/bin/py"})
+    assert executor_python(conf) == "/usr/bin/py"
+
+
+# ------------------------------------------------------------------ master reachability
+def test_unreachable_master_fails_fast_naming_the_url(closed_master):
+    began = time.monotonic()
+    with pytest.raises(SparkConfigError) as error:
+        check_master_reachable(closed_master)
+    assert time.monotonic() - began < FAIL_WITHIN_S
+    assert closed_master in str(error.value)
+
+
+def test_a_listening_master_passes_and_only_standalone_masters_are_dialled(monkeypatch):
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        check_master_reachable(f"spark://127.0.0.1:{server.getsockname()[1]}")
+
+    dialled = []
+    monkeypatch.setattr(
+        socket, "create_connection", lambda address, timeout: dialled.append(address)
+    )
+    for master in ("local[*]", "local[2]", "yarn"):
+        check_master_reachable(master)
+    assert dialled == []
+
+
+def test_ha_masters_pass_when_any_one_answers(closed_master):
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        alive = f"127.0.0.1:{server.getsockname()[1]}"
+        check_master_reachable(f"{closed_master},{alive}")
+
+
+# ------------------------------------------------------------------ Java
+def test_java_missing_is_explained(tmp_path, monkeypatch):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SparkConfigError, match="Java not found.*Java 17 or newer"):
+        check_java()
+
+
+def test_java_home_without_java_is_explained(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
+    with pytest.raises(SparkConfigError, match=f"JAVA_HOME={tmp_path} has no bin/java"):
+        check_java()
+
+
+@pytest.mark.parametrize(
+    ("version_line", "major"),
+    [('java version "1.8.0_392"', 8), ('openjdk version "11.0.21" 2023-10-17', 11)],
+)
+def test_java_too_old_is_explained(tmp_path, monkeypatch, version_line, major):
+    _fake_java(tmp_path, version_line)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SparkConfigError, match=f"Java {major} found.*needs Java 17"):
+        check_java()
+
+
+def test_installed_java_is_accepted():
+    assert check_java() >= 17
+
+
+# ------------------------------------------------------------------ SessionStarter
+# In a fresh process: the test session's own `spark` fixture would otherwise be the context.
+STARTER_SCRIPT = """
+import signal
+from pyspark.sql import SparkSession
+from spark_lgbm_tuning.spark_session import SessionStarter, build_spark_conf
+
+handler = signal.getsignal(signal.SIGINT)
+conf = build_spark_conf({
+    "spark.master": "local[1]", "spark.ui.enabled": False,
+    "spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
+})
+starter = SessionStarter(conf, executor_start_timeout_s=30)
+spark = starter.session()
+active = SparkSession.getActiveSession()
+print("ACTIVE", active is not None and active.sparkContext.master, spark.range(4).count())
+print("SIGINT KEPT", signal.getsignal(signal.SIGINT) is handler)
+spark.stop()
+"""
+
+
+@pytest.mark.slow
+def test_the_background_start_gives_this_thread_an_active_session():
+    run = run_python(STARTER_SCRIPT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "ACTIVE local[1] 4" in run.stdout
+    assert "SIGINT KEPT True" in run.stdout
