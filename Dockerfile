@@ -5,7 +5,7 @@
 # Debian's own image, Python and JRE: bookworm's python3 is 3.11 (pyproject's requires-python), and
 # the same Dockerfile builds where no registry but Debian's archive and PyPI can be reached (tests
 # make debian:bookworm-slim locally; users pull the official one).
-FROM debian:bookworm-slim
+FROM debian:bookworm-slim AS base
 
 # python3 + python3-venv: Python 3.11 and the venv below. openjdk-17-jre-headless: Spark 4 needs
 # Java 17. procps: `ps`, which Spark's launch scripts call. libgomp1: LightGBM's OpenMP runtime
@@ -37,19 +37,24 @@ ENV VIRTUAL_ENV=/opt/venv \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 ENV PATH="${VIRTUAL_ENV}/bin:${SPARK_HOME}/bin:${PATH}"
 
-WORKDIR /opt/project
+# pyproject.toml's [project] dependencies as a requirements file. Only its content reaches the
+# image below, so editing other parts of pyproject.toml (pytest, ruff) or the project's code does
+# not reinstall pyspark and lightgbm: dependencies first, source after.
+FROM base AS requirements
+COPY pyproject.toml /tmp/pyproject.toml
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt
 
-# Dependencies first, read from pyproject.toml's [project] dependencies, so that editing the
-# project's code does not reinstall pyspark and lightgbm.
-COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
+FROM base
+WORKDIR /opt/project
+COPY --from=requirements /tmp/requirements.txt /tmp/requirements.txt
+RUN pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt \
     && python -c "import lightgbm, pyspark"
 
 # The project itself, from the same pyproject.toml; `pip check` fails the build if an installed
 # version falls outside pyproject's ranges.
+COPY pyproject.toml README.md ./
 COPY src ./src
 RUN pip install --no-deps . \
     && pip check \

@@ -115,7 +115,8 @@ def stack(
     finally:
         down = stack.down()
         # Seconds per step, for docs/running.md: .pytest_cache/v/docker/timings.
-        request.config.cache.set("docker/timings", stack.timings)
+        if (cache := getattr(request.config, "cache", None)) is not None:
+            cache.set("docker/timings", stack.timings)
         logger.info("docker timings (s): %s", json.dumps(stack.timings))
         assert down.returncode == 0, down.stderr
         left = subprocess.run(
