@@ -65,14 +65,14 @@ RUN pip install --no-deps . \
 COPY .telemetry ./
 COPY conf ./conf
 COPY notebooks ./notebooks
-COPY docker/entrypoint.sh /usr/local/bin/entrypoint.sh
+COPY docker/entrypoint.sh docker/healthcheck.sh /usr/local/bin/
 
 # A non-root user. Files it writes to the bind-mounted data/ belong to APP_UID on the host: build
 # with your uid (APP_UID in .env, see .env.example), or make data/ writable for uid 1000.
 # conf/local is never copied in (.dockerignore: personal settings and credentials), but Kedro's
 # default env needs the folder to exist.
 ARG APP_UID=1000
-RUN chmod 755 /usr/local/bin/entrypoint.sh \
+RUN chmod 755 /usr/local/bin/entrypoint.sh /usr/local/bin/healthcheck.sh \
     && useradd --create-home --uid "${APP_UID}" --shell /bin/bash app \
     && mkdir -p /opt/project/data /opt/project/conf/local "${SPARK_CONF_DIR}" "${SPARK_WORKER_DIR}" \
     && chown -R app:app /opt/project "${SPARK_CONF_DIR}" "${SPARK_WORKER_DIR}"

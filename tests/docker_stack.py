@@ -206,15 +206,22 @@ class ComposeStack:
         self, *args: str, timeout_s: float = 600, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
         """`docker compose ARGS`, output captured; raises with the output when `check` fails."""
-        result = subprocess.run(
-            self.command(*args),
-            cwd=self.project,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
+        try:
+            result = subprocess.run(
+                self.command(*args),
+                cwd=self.project,
+                env=self.env(),
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            output = (error.stdout or b"").decode(errors="replace")[-4000:]
+            raise AssertionError(
+                f"docker compose {' '.join(args)} ran past {timeout_s:.0f} s:\n{output}\n"
+                f"{self.logs()}"
+            ) from None
         if check and result.returncode != 0:
             raise AssertionError(
                 f"docker compose {' '.join(args)} exited {result.returncode}:\n"
