@@ -215,7 +215,8 @@ def test_the_notebooks_run_on_the_kedro_kernel_in_jupyterlab(
     assert result.returncode == 0, _flat(result)[-5000:]
     executed = stack.project / "data" / "08_reporting" / "executed_notebooks"
     for name in notebooks:
-        notebook = nbformat.read(executed / name, as_version=4)
+        # nbconvert names an executed copy <name>.nbconvert.ipynb.
+        notebook = nbformat.read(str(executed / f"{Path(name).stem}.nbconvert.ipynb"), as_version=4)
         assert notebook.metadata.kernelspec.name == KERNEL, name
         errors = [
             output
@@ -224,7 +225,11 @@ def test_the_notebooks_run_on_the_kedro_kernel_in_jupyterlab(
             if output.output_type == "error"
         ]
         assert errors == [], name
-    # Each kernel's session ran on the cluster (KEDRO_ENV=docker in jupyterlab), not local[*].
+    # Each kernel's session ran on the cluster (KEDRO_ENV=docker in jupyterlab), not local[*]:
+    # the master lists its application once the kernel has shut down.
+    deadline = time.monotonic() + 60
+    while len(_completed_apps(stack)) <= apps_before and time.monotonic() < deadline:
+        time.sleep(1)
     assert len(_completed_apps(stack)) > apps_before
 
 
