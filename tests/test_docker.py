@@ -215,12 +215,13 @@ def test_the_notebooks_run_on_the_kedro_kernel_in_jupyterlab(
     )
     stack.timings["nbconvert --execute"] = time.monotonic() - started
     assert result.returncode == 0, _flat(result)[-5000:]
+    # The executed copies keep the notebooks' own kernelspec metadata; nbconvert logs the kernel.
+    assert _flat(result).count(f"Executing notebook with kernel: {KERNEL}") == len(notebooks)
     executed = stack.project / "data" / "08_reporting" / "executed_notebooks"
     for name in notebooks:
         # nbconvert exits 0 even when a kernel never started: then it writes no copy.
         assert (executed / name).is_file(), _flat(result)[-5000:]
         notebook = nbformat.read(executed / name, as_version=4)
-        assert notebook.metadata.kernelspec.name == KERNEL, name
         errors = [
             output
             for cell in notebook.cells
