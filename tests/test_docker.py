@@ -408,6 +408,6 @@ def test_compose_config_refuses_a_missing_token(tmp_path: Path, token_line: str)
     env_file = tmp_path / "compose.env"
     env_file.write_text(token_line)
     stack = ComposeStack(project=PROJECT_ROOT, compose=compose, docker=[])
-    result = stack.run("--env-file", str(env_file), "config", "--quiet", check=False, timeout_s=60)
+    result = stack.run("--env-file", str(env_file), "config", check=False, timeout_s=60)
     assert result.returncode != 0
     assert "JUPYTER_TOKEN" in result.stderr
