@@ -76,12 +76,12 @@ def kedro_run(
 def run_tuning_on_cluster(
     project_dir: Path, cluster: LocalSparkCluster, *args: str, **kwargs
 ) -> subprocess.CompletedProcess[str]:
-    """`kedro run --env cluster --pipeline tuning ARGS` against `cluster`."""
+    """`kedro run --env cluster --pipelines tuning ARGS` against `cluster`."""
     return kedro_run(
         project_dir,
         "--env",
         "cluster",
-        "--pipeline",
+        "--pipelines",
         "tuning",
         *args,
         spark_master=cluster.master_url,

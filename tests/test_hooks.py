@@ -186,7 +186,7 @@ def test_an_unset_master_fails_at_context_creation(starts):
 
 @pytest.mark.slow
 def test_kedro_run_of_data_generation_starts_no_spark(project_copy):
-    generation = kedro_run(project_copy, "--pipeline", "data_generation")
+    generation = kedro_run(project_copy, "--pipelines", "data_generation")
     output = flat_output(generation)
     assert generation.returncode == 0, output[-3000:]
     assert "No node of this run needs Spark: no SparkSession is started" in output

@@ -42,8 +42,8 @@ class SparkHooks:
       `after_context_created`, before the catalog and the pipelines' imports, so a bad env fails
       in seconds (the hook cannot tell there which pipeline will run). `before_pipeline_run`
       finds the nodes that need Spark (tagged `spark`, or reading or writing a Spark dataset:
-      `spark_session.needs_spark`). When there are none (`--pipeline data_generation`,
-      `--pipeline reporting`) no JVM starts at all. On a cluster the session is built there, so
+      `spark_session.needs_spark`). When there are none (`--pipelines data_generation`,
+      `--pipelines reporting`) no JVM starts at all. On a cluster the session is built there, so
       the executor probe (`check_executor_python`) also fails the run before any node. On a
       `local[...]` master the JVM starts in the background while the nodes before the first
       Spark node run (`spark_session.SessionStarter`) and the session is taken when that node
@@ -287,7 +287,7 @@ def check_inputs_exist(pipeline, catalog) -> None:
             continue
         producers = _producers(name)
         fix = (
-            f"run `kedro run --pipeline {producers[0]}` first"
+            f"run `kedro run --pipelines {producers[0]}` first"
             if producers
             else "create it, or point its catalog entry at existing data"
         )

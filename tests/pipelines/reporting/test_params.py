@@ -64,7 +64,7 @@ def test_kedro_validates_params_reporting_from_the_node_signatures(raw_params):
 
 @pytest.mark.parametrize("scope", [("reporting",), ("tuning", "reporting")])
 def test_params_tuning_is_the_same_model_whether_or_not_tuning_runs(scope, raw_params, caplog):
-    """`kedro run --pipeline reporting` and the default run give the reporting nodes one type."""
+    """`kedro run --pipelines reporting` and the default run give the reporting nodes one type."""
     pipelines = {"tuning": create_tuning_pipeline(), "reporting": create_pipeline()}
     validator = ParameterValidator({name: pipelines[name] for name in scope})
     with caplog.at_level(logging.WARNING):

@@ -148,7 +148,7 @@ def test_missing_input_dataset_names_the_pipeline_that_makes_it(project, caplog)
     message = str(caught.value)
     assert "Input dataset 'timeseries_data@pandas' does not exist" in message
     assert "timeseries_classification.parquet" in message
-    assert message.endswith("run `kedro run --pipeline data_generation` first.")
+    assert message.endswith("run `kedro run --pipelines data_generation` first.")
     assert "Running node" not in caplog.text
 
 
@@ -178,7 +178,7 @@ def _bad_python_run(project: Path, cluster, python: str):
         project,
         "--env",
         "cluster",
-        "--pipeline",
+        "--pipelines",
         "tuning",
         spark_master=cluster.master_url,
         extra_env={"PYSPARK_PYTHON": python},

@@ -1,6 +1,6 @@
 """Faults on a real standalone cluster: a worker killed, the driver interrupted, trials timed out.
 
-Each test runs `kedro run --env cluster --pipeline tuning` as a subprocess on a scratch project
+Each test runs `kedro run --env cluster --pipelines tuning` as a subprocess on a scratch project
 with a small search (36 trials of ~0.5-1 s each), and acts on it mid-run: SIGKILL to a worker's
 process group, SIGINT/SIGTERM to the driver. What must hold afterwards: every trial exactly once
 in tuning_results, a trial store that reads back, and a rerun that finishes what was left.
@@ -65,7 +65,7 @@ def _project(root: Path, project_root: Path, **overrides) -> Path:
 def _start_run(project: Path, master: str, log: Path) -> subprocess.Popen:
     with log.open("w") as handle:
         return subprocess.Popen(
-            [sys.executable, "-m", "kedro", "run", "--env", "cluster", "--pipeline", "tuning"],
+            [sys.executable, "-m", "kedro", "run", "--env", "cluster", "--pipelines", "tuning"],
             cwd=project,
             env=subprocess_env(master),
             stdout=handle,
@@ -175,7 +175,7 @@ def test_sigint_then_sigterm_keep_finished_trials_and_the_rerun_finishes(
             assert f"Trial store {store.path}: {before} of {N_TRIALS} trials reused" in output
 
     final_log = tmp_path / "run-final.log"
-    run = kedro_run(project, "--env", "cluster", "--pipeline", "tuning", spark_master=master)
+    run = kedro_run(project, "--env", "cluster", "--pipelines", "tuning", spark_master=master)
     final_log.write_text(run.stdout + run.stderr)
     output = flat_output(run)
     assert run.returncode == 0, output[-4000:]
