@@ -216,12 +216,6 @@ def test_results_notebook_shows_the_leaderboard_and_a_trial(executed_project):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="Open regression after the restructure merge (stop 10): the driver's rerun of the "
-    "winning trial no longer matches the executor's row in notebook 03's comparison cell; "
-    "it matched on the tuning-core branch alone. To fix first next session.",
-    strict=False,
-)
 def test_debug_notebook_reproduces_the_executor_trial_on_the_driver(executed_project):
     notebook = _execute(
         executed_project / "notebooks" / "03_debug_one_trial.ipynb",

@@ -9,6 +9,9 @@ import pytest
 
 from tools import headline
 
+# Two folds of 100 and 200 training rows, a third (not sampled) of 300.
+TRAIN_ROWS = {0: 100, 1: 200, 2: 300}
+
 
 def _sample() -> pd.DataFrame:
     return pd.DataFrame(
@@ -18,39 +21,58 @@ def _sample() -> pd.DataFrame:
             "fold_id": [0, 1, 0],
             "n_train": [100, 200, 100],
             "best_iteration": [10, 30, None],
-            "fit_s": [10.0, 30.0, 0.5],
+            # Wall seconds; on a busy machine a run gets half a core: utilisation 0.5.
+            "fit_s": [20.0, 60.0, 0.5],
+            "cpu_utilisation": [0.5, 0.5, None],
             "peak_rss_mb": [100.0, 300.0, 50.0],
         }
     )
 
 
-def test_the_grid_is_extrapolated_from_the_ok_trials_in_core_seconds():
+def test_the_grid_is_extrapolated_from_the_cpu_seconds_of_the_ok_trials():
     run_info = {"wall_s": 25.0, "total_cores": 2, "efficiency": 0.8, "task_cpus": 1}
-    summary = headline.summarise(_sample(), run_info)
+    summary = headline.summarise(_sample(), run_info, TRAIN_ROWS)
 
     assert summary["sample_ok"] == 2
-    assert summary["core_s_per_trial"] == 20.0
-    assert summary["grid_core_s"] == 4320.0  # 20 core-s x 216 trials
-    assert summary["grid_wall_s_on_4_cores"] == 1350.0  # 4320 / 4 cores / 0.8 efficiency
+    assert summary["mean_core_s"] == 20.0  # (10 + 30) CPU seconds / 2
+    # Fold 2 was not sampled: (10 + 30) core-s / 300 rows x its 300 rows.
+    assert summary["core_s_per_trial_by_fold"] == {"0": 10.0, "1": 30.0, "2": 40.0}
+    assert summary["extrapolated_folds"] == [2]
+    assert summary["grid_core_s"] == 54 * 80.0
+    assert summary["grid_wall_s_on_4_cores"] == 54 * 80.0 / 4 / 0.8
     assert summary["seed_core_s_per_trial"] == pytest.approx(18.89, abs=0.01)
     assert summary["max_peak_rss_mb"] == 300.0
 
 
+def test_fold_sizes_come_from_the_fold_table():
+    folds = pd.DataFrame(
+        {
+            "fold_id": [0, 0, 0, 1, 1, 1, 1],
+            "split": ["train", "train", "test"] + ["train"] * 3 + ["test"],
+            "row": range(7),
+        }
+    )
+    assert headline.fold_train_rows(folds) == {0: 2, 1: 3}
+
+
 def test_no_ok_trial_is_refused():
     with pytest.raises(SystemExit, match="No ok trials"):
-        headline.summarise(_sample().assign(status="failed"), {"efficiency": 1.0})
+        headline.summarise(_sample().assign(status="failed"), {"efficiency": 1.0}, TRAIN_ROWS)
 
 
 def test_the_command_writes_the_table_and_json(tmp_path):
-    results = tmp_path / headline.RESULTS
-    results.parent.mkdir(parents=True)
-    _sample().to_parquet(results)
+    for name in (headline.RESULTS, headline.FOLDS):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    _sample().to_parquet(tmp_path / headline.RESULTS)
+    pd.DataFrame({"fold_id": [0, 1], "split": ["train", "train"], "row": [0, 1]}).to_parquet(
+        tmp_path / headline.FOLDS
+    )
     (tmp_path / headline.RUN_INFO).write_text(
         json.dumps({"wall_s": 25.0, "total_cores": 2, "efficiency": 0.8, "task_cpus": 2})
     )
     headline.main(["--project", str(tmp_path), "--out", str(tmp_path / "headline")])
 
     written = json.loads((tmp_path / "headline.json").read_text())
-    assert written["summary"]["core_s_per_trial"] == 40.0  # two threads per trial
+    assert written["summary"]["mean_core_s"] == 40.0  # two threads per trial
     assert len(written["trials"]) == 3
-    assert "| grid_wall_s_on_4_cores | 2700 |" in (tmp_path / "headline.md").read_text()
+    assert "| grid_wall_s_on_4_cores |" in (tmp_path / "headline.md").read_text()

@@ -143,6 +143,25 @@ def test_specs_read_back_from_the_table_are_the_expanded_specs(data, folds):
     assert json.loads(table["params_json"].iloc[0]) == expanded[0].params
 
 
+def test_the_table_keeps_each_trials_boosting_settings(data, folds):
+    """A reader without the run's --params (a notebook) gets the rounds the trials ran with."""
+    expanded_with = tuning_params(num_boost_round=60, early_stopping_rounds=None)
+    table = expand_search_space(data, folds, expanded_with, COLUMNS)
+    read_with = tuning_params(num_boost_round=500, early_stopping_rounds=50)
+
+    specs = search_space.specs_from_table(table, read_with)
+
+    assert {spec.num_boost_round for spec in specs} == {60}
+    assert {spec.early_stopping_rounds for spec in specs} == {None}
+    assert table["early_stopping_rounds"].isna().all()
+
+
+def test_a_table_without_the_boosting_settings_is_refused(data, folds):
+    table = expand_search_space(data, folds, tuning_params(), COLUMNS)
+    with pytest.raises(ValueError, match=r"no \['early_stopping_rounds'\] column"):
+        search_space.specs_from_table(table.drop(columns="early_stopping_rounds"), tuning_params())
+
+
 def test_specs_of_a_table_from_another_grid_are_refused(data, folds):
     table = expand_search_space(data, folds, tuning_params(), COLUMNS)
     with pytest.raises(ValueError, match=r"grid asks for \['param_max_depth'\]"):

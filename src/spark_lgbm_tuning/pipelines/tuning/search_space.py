@@ -160,6 +160,10 @@ def trials_table(specs: list[TrialSpec], params: TuningParams) -> pd.DataFrame:
         for name, kind in kinds.items():
             row[f"{PARAM_PREFIX}{name}"] = param_value(spec.grid_values[name], kind)
         row["params_json"] = json.dumps(spec.params, sort_keys=True)
+        # The boosting settings the trial runs with, kept with it: a notebook that reruns a
+        # trial cannot see the --params of the run that expanded it.
+        row["num_boost_round"] = spec.num_boost_round
+        row["early_stopping_rounds"] = spec.early_stopping_rounds
         row["dataset_key"] = spec.dataset_key
         row["fold_fingerprint"] = spec.fold_fingerprint
         row["n_train"] = spec.n_train
@@ -168,11 +172,17 @@ def trials_table(specs: list[TrialSpec], params: TuningParams) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     table["fold_id"] = table["fold_id"].astype("int32")
     table[["n_train", "n_test"]] = table[["n_train", "n_test"]].astype("int64")
+    table["num_boost_round"] = table["num_boost_round"].astype("int64")
+    table["early_stopping_rounds"] = table["early_stopping_rounds"].astype("Int64")
     for name, kind in kinds.items():
         table[f"{PARAM_PREFIX}{name}"] = table[f"{PARAM_PREFIX}{name}"].astype(
             _KIND_TO_PANDAS[kind]
         )
     return table
+
+
+# Per-trial boosting settings `tuning_trials` carries besides the param_<name> columns.
+TRIAL_SETTINGS = {"num_boost_round", "early_stopping_rounds"}
 
 
 def _check_table(trials: pd.DataFrame, params: TuningParams) -> None:
@@ -183,6 +193,12 @@ def _check_table(trials: pd.DataFrame, params: TuningParams) -> None:
             f"tuning_trials has param columns {sorted(present)} and {len(trials)} rows, but the "
             f"grid asks for {sorted(expected)}: run expand_search_space with the same parameters"
         )
+    missing = sorted(TRIAL_SETTINGS - set(trials.columns))
+    if missing:
+        raise ValueError(
+            f"tuning_trials has no {missing} column (written by an older version): rerun "
+            "expand_search_space"
+        )
 
 
 def specs_from_table(trials: pd.DataFrame, params: TuningParams) -> list[TrialSpec]:
@@ -190,10 +206,10 @@ def specs_from_table(trials: pd.DataFrame, params: TuningParams) -> list[TrialSp
     _check_table(trials, params)
     kinds = param_kinds(params)
     specs = []
-    rounds_column = f"{PARAM_PREFIX}{lightgbm_params.GRID_ONLY_ROUNDS}"
     for record in trials.to_dict("records"):
         lgb_params = json.loads(record["params_json"])
-        rounds = int(record.get(rounds_column, params.num_boost_round))
+        rounds = int(record["num_boost_round"])
+        early_stopping = record["early_stopping_rounds"]
         # The values the trial runs with: its LightGBM parameters are the truth, the param_<name>
         # columns a readable copy.
         grid_values = {
@@ -211,7 +227,7 @@ def specs_from_table(trials: pd.DataFrame, params: TuningParams) -> list[TrialSp
                 params=lgb_params,
                 grid_values=grid_values,
                 num_boost_round=rounds,
-                early_stopping_rounds=params.early_stopping_rounds,
+                early_stopping_rounds=None if pd.isna(early_stopping) else int(early_stopping),
                 dataset_key=str(record["dataset_key"]),
                 fold_fingerprint=str(record["fold_fingerprint"]),
                 n_train=int(record["n_train"]),
