@@ -79,3 +79,11 @@ def test_dataset_params_keep_only_binning_params():
         "feature_pre_filter": False,
         "verbosity": -1,
     }
+
+
+def test_spellings_are_the_same_set_from_any_alias():
+    assert lightgbm_params.spellings("colsample_bytree") == lightgbm_params.spellings(
+        "feature_fraction"
+    )
+    assert "min_data_in_leaf" in lightgbm_params.spellings("min_child_samples")
+    assert lightgbm_params.spellings("not_a_parameter") == {"not_a_parameter"}

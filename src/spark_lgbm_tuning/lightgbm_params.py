@@ -53,6 +53,14 @@ def aliases(canonical: str) -> frozenset[str]:
     return _alias_table()[canonical]
 
 
+def spellings(name: str) -> frozenset[str]:
+    """Every name LightGBM reads as the same parameter as `name` (an alias or canonical name)."""
+    for names in _alias_table().values():
+        if name in names:
+            return names
+    return frozenset({name})
+
+
 # The number of boosting rounds: the search sets it from num_boost_round (a grid axis allowed).
 ROUND_ALIASES = aliases("num_iterations")
 # Threads are the executor's business: spark.task.cpus.

@@ -129,6 +129,20 @@ def test_a_grid_value_lightgbm_refuses_everywhere_is_named_before_any_trial(data
         expand_search_space(data, folds, params, COLUMNS)
 
 
+@pytest.mark.parametrize(
+    ("grid", "blamed"),
+    [
+        # The refused axis comes after another one: every combination fails, LightGBM names it.
+        ({"num_leaves": [7, 15], "learning_rate": [-0.1]}, "learning_rate value -0.1"),
+        # LightGBM names the canonical parameter (feature_fraction) of the grid's alias.
+        ({"num_leaves": [7], "colsample_bytree": [-1.0]}, "colsample_bytree value -1.0"),
+    ],
+)
+def test_a_refused_single_value_is_blamed_on_its_own_axis(data, folds, grid, blamed):
+    with pytest.raises(ValueError, match=rf"^tuning.grid.{blamed} is refused by LightGBM"):
+        expand_search_space(data, folds, tuning_params(grid=grid), COLUMNS)
+
+
 def test_specs_read_back_from_the_table_are_the_expanded_specs(data, folds):
     params = tuning_params(
         grid={"num_leaves": [7, 15], "learning_rate": [0.1], "num_boost_round": [10, 30]}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +22,7 @@ import pandas as pd
 from spark_lgbm_tuning import lightgbm_params
 from spark_lgbm_tuning.fold_data import bin_train_part
 from spark_lgbm_tuning.hashing import stable_hash
-from spark_lgbm_tuning.lightgbm_params import LIGHTGBM_PARAMS_DOC, ParamValue
+from spark_lgbm_tuning.lightgbm_params import LIGHTGBM_PARAMS_DOC, ParamValue, spellings
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.trial import TrialSpec, error_text
@@ -72,6 +73,11 @@ def _lightgbm_refusal(x: np.ndarray, y: np.ndarray, lgb_params: dict[str, Any]) 
     return None
 
 
+def _names_parameter(reason: str, name: str) -> bool:
+    """Whether LightGBM's message (e.g. "Check failed: (feature_fraction) > (0.0)") names `name`."""
+    return any(re.search(rf"\b{re.escape(spelling)}\b", reason) for spelling in spellings(name))
+
+
 def check_grid_values(arrays: FoldArrays, params: TuningParams) -> None:
     """Let LightGBM check the grid's combinations on a slice of the data before any Spark work.
 
@@ -95,12 +101,20 @@ def check_grid_values(arrays: FoldArrays, params: TuningParams) -> None:
             outcome[0] += 1
             if reason is not None:
                 outcome[1].append(reason)
-    for (name, value), (checked, reasons) in outcomes.items():
-        if len(reasons) == checked:
-            raise ValueError(
-                f"tuning.grid.{name} value {value} is refused by LightGBM ({reasons[0]}): "
-                f"choose values it accepts, see {LIGHTGBM_PARAMS_DOC}"
-            )
+    refused = [
+        (name, value, reasons[0])
+        for (name, value), (checked, reasons) in outcomes.items()
+        if len(reasons) == checked
+    ]
+    if refused:
+        # A single-valued axis LightGBM refuses makes every combination fail, so every value
+        # looks refused: blame the parameter LightGBM's message names, under any spelling.
+        named = [entry for entry in refused if _names_parameter(entry[2], entry[0])]
+        name, value, reason = (named or refused)[0]
+        raise ValueError(
+            f"tuning.grid.{name} value {value} is refused by LightGBM ({reason}): "
+            f"choose values it accepts, see {LIGHTGBM_PARAMS_DOC}"
+        )
 
 
 def combo_payload(params: TuningParams, combination: Mapping[str, ParamValue]) -> dict[str, Any]:
