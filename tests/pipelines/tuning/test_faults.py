@@ -225,6 +225,11 @@ def test_a_trial_over_its_timeout_is_stored_timed_out_and_the_search_goes_on(
     assert (fast["status"] == "ok").all() and fast["best_iteration"].eq(10_000).all()
     info = json.loads((project / RUN_INFO).read_text())
     assert info["n_timed_out"] == 3 and info["trial_timeout_s"] == 4.0
+    # Counted as what they are, and each one logged as it arrives.
+    output = flat_output(run)
+    assert "Trials 6/6 done (0 failed, 3 timed out)" in output
+    for trial_id in slow["trial_id"]:
+        assert f"Trial {trial_id} (combination" in output
     # Stored as final for this limit: a rerun with the same limit runs nothing again.
     again = run_tuning_on_cluster(project, standalone_cluster)
     assert again.returncode == 0, flat_output(again)[-4000:]

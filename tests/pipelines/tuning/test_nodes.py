@@ -56,7 +56,7 @@ def test_run_trials_all_ok(successful_run):
     assert run_info["task_cpus"] == 1 and run_info["total_cores"] == 2
     assert run_info["sum_fit_s"] == pytest.approx(rows["fit_s"].sum())
     assert run_info["efficiency"] == pytest.approx(run_info["sum_fit_s"] / (run_info["wall_s"] * 2))
-    assert any("Trials 6/6 done (0 failed)" in message for message in messages)
+    assert any("Trials 6/6 done (0 failed, 0 timed out)" in message for message in messages)
     assert all(json.loads(text)["num_threads"] == 1 for text in rows["params_json"])
 
 

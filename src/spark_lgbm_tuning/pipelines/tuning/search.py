@@ -66,6 +66,16 @@ class Progress:
     def add(self, rows: list[dict[str, Any]], durable: bool) -> None:
         records = [result_record(self.spec_of[row["trial_id"]], row) for row in rows]
         self.records.update((record["trial_id"], record) for record in records)
+        for record in records:
+            if record["status"] == "timed_out":
+                # Each one, as it arrives: a timeout is a setting to revisit, not a crash.
+                logger.warning(
+                    "Trial %s (combination %s, fold %s) timed out: %s",
+                    record["trial_id"],
+                    record["combo_id"],
+                    record["fold_id"],
+                    record["error"],
+                )
         if durable and self.store is not None:
             self.store.append(
                 store_record(record, self.params.trial_timeout_s) for record in records
@@ -74,15 +84,17 @@ class Progress:
     def log(self) -> None:
         done = len(self.records)
         records = self.records.values()
-        failed = sum(record["status"] != "ok" for record in records)
+        failed = sum(record["status"] == "failed" for record in records)
+        timed_out = sum(record["status"] == "timed_out" for record in records)
         best = _best(records, self.params)
         elapsed = time.perf_counter() - self.started
         eta = f"{elapsed / done * (len(self.spec_of) - done):.0f} s" if done else "n/a"
         logger.info(
-            "Trials %d/%d done (%d failed), elapsed %.0f s, ETA %s, best %s so far: %s",
+            "Trials %d/%d done (%d failed, %d timed out), elapsed %.0f s, ETA %s, best %s so far: %s",
             done,
             len(self.spec_of),
             failed,
+            timed_out,
             elapsed,
             eta,
             self.params.primary_metric,
