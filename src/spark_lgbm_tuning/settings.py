@@ -28,4 +28,7 @@ CONFIG_LOADER_ARGS = {
     # `--env cluster` reads the master URL from SPARK_MASTER; Kedro enables oc.env only for
     # credentials unless it is registered here.
     "custom_resolvers": {"oc.env": oc.env},
+    # conf/local (or another env) overrides one key, e.g. one grid axis, without copying the
+    # whole `tuning` block. An env drops a base grid axis or fixed parameter with `null`.
+    "merge_strategy": {"parameters": "soft"},
 }

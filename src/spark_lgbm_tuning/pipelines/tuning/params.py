@@ -34,7 +34,8 @@ class TuningParams(BaseModel):
     ]
     # LightGBM parameters shared by every trial.
     fixed: dict[str, ParamValue] = Field(default_factory=dict)
-    # LightGBM parameter name -> the values to try; trials are the cartesian product.
+    # LightGBM parameter name -> the values to try; trials are the cartesian product. A null
+    # value drops the axis (or, in `fixed`, the parameter) that a lower config layer set.
     grid: dict[str, list[ParamValue]]
     # Fold ids to tune on; null = every fold in the fold table.
     folds: list[NonNegativeInt] | None = None
@@ -67,6 +68,16 @@ class TuningParams(BaseModel):
             if len(values) == 0:
                 raise ValueError(f"grid.{name} is an empty list: give at least one value")
         return grid
+
+    @field_validator("fixed", "grid", mode="before")
+    @classmethod
+    def _null_drops_a_name(cls, names: Any) -> Any:
+        # Parameters are soft-merged across config envs (settings.py): an env removes a name
+        # a lower layer set (e.g. a base grid axis) by setting it to null. Defined after
+        # _grid_axes_are_lists so that it runs first (pydantic's order for before-validators).
+        if isinstance(names, Mapping):
+            return {name: value for name, value in names.items() if value is not None}
+        return names
 
     @field_validator("folds")
     @classmethod
