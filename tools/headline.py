@@ -9,8 +9,9 @@ scale first, e.g. every 6th combination on the smallest fold:
     kedro run --env reference --pipelines tuning \
         --params "tuning.grid.lambda_l1=[12],tuning.grid.lambda_l2=[0.1],tuning.folds=[0]"
 
-(more folds later with the same grid: the trial store keeps the finished trials), then
-summarise it from the project root (or name it with --project):
+(more folds or combinations later: the trial store keeps every finished trial, and this tool
+reads the store, so every sample run counts), then summarise it from the project root (or name
+it with --project):
 
     python tools/headline.py --out docs/benchmarks/headline
 
@@ -34,11 +35,14 @@ from typing import Any
 import pandas as pd
 import psutil
 
+from spark_lgbm_tuning.datasets.trial_store import TrialStore
+
 SEED_COMBINATIONS = 54
 SEED_TRIALS = 216
 SEED_CORES = 4
 SEED_WALL_S = 17 * 60
-RESULTS = "data/07_model_output/tuning_results.parquet"
+# Every finished trial of every sample run (tuning_results holds only the last run's).
+STORE = "data/07_model_output/tuning_trial_store"
 RUN_INFO = "data/07_model_output/tuning_run_info.json"
 FOLDS = "data/05_model_input/timeseries_folds.parquet"
 TRIAL_COLUMNS = [
@@ -137,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--project", type=Path, default=Path.cwd(), help="the project root")
     parser.add_argument("--out", type=Path, help="write OUT.json and OUT.md")
     args = parser.parse_args(argv)
-    results = pd.read_parquet(args.project / RESULTS)
+    results = TrialStore(args.project / STORE).load()
     run_info = json.loads((args.project / RUN_INFO).read_text())
     train_rows = fold_train_rows(pd.read_parquet(args.project / FOLDS))
     summary = {"machine": machine(), **summarise(results, run_info, train_rows)}

@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 
+from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from tools import headline
 
 # Two folds of 100 and 200 training rows, a third (not sampled) of 300.
@@ -61,9 +62,11 @@ def test_no_ok_trial_is_refused():
 
 
 def test_the_command_writes_the_table_and_json(tmp_path):
-    for name in (headline.RESULTS, headline.FOLDS):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-    _sample().to_parquet(tmp_path / headline.RESULTS)
+    (tmp_path / headline.FOLDS).parent.mkdir(parents=True)
+    # The trial store as the tuning pipeline writes it: one batch per finished trial.
+    store = TrialStore(tmp_path / headline.STORE)
+    for record in _sample().assign(trial_id=["t0", "t1", "t2"]).to_dict("records"):
+        store.append([record])
     pd.DataFrame({"fold_id": [0, 1], "split": ["train", "train"], "row": [0, 1]}).to_parquet(
         tmp_path / headline.FOLDS
     )
