@@ -17,14 +17,18 @@ from kedro_datasets.text import TextDataset
 from kedro_datasets.yaml import YAMLDataset
 
 from spark_lgbm_tuning import lightgbm_params
+from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.pipelines.reporting.nodes import (
+    check_results_are_current,
     predict_test_parts,
     rank_combinations,
     refit_best_model,
     select_best_params,
 )
 from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
+from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from tests.pipelines.tuning import data as tuning_data
 
 from .conftest import COLUMNS, FIXED_PARAMS, N_FEATURES, RENAMED, make_trial, renamed, tuning_with
 
@@ -390,3 +394,43 @@ def test_test_part_predictions_error_paths(best, regression_data, regression_fol
             target=regression_data["target"].where(lambda t: t.index != 4)
         )
         predict_test_parts(best, broken, regression_folds, COLUMNS, params)
+
+
+# --------------------------------------------------------------------------- stale results
+@pytest.fixture
+def searched():
+    """Data, folds, the trials expanded from them and result rows of those trials."""
+    data = tuning_data.timeseries_data()
+    folds = tuning_data.time_folds(data)
+    trials = expand_search_space(data, folds, tuning_data.tuning_params(), ColumnParams())
+    return data, folds, trials, trials[["trial_id", "combo_id", "fold_id"]].assign(status="ok")
+
+
+def test_results_of_the_current_data_pass_unchanged(searched):
+    data, folds, trials, results = searched
+    checked = check_results_are_current(results, trials, data, folds, ColumnParams())
+    pd.testing.assert_frame_equal(checked, results)
+
+
+def test_results_of_other_data_are_refused_naming_the_fold(searched):
+    data, folds, trials, results = searched
+    changed = data.copy()
+    # One value in the last fold's test part: only that fold's fingerprint changes.
+    last_fold = int(folds["fold_id"].max())
+    row = int(folds[(folds["fold_id"] == last_fold) & (folds["split"] == "test")]["row"].iloc[0])
+    changed.loc[row, "feature_0"] += 1.0
+    with pytest.raises(ReportingError, match=rf"fold {last_fold} were computed on other data"):
+        check_results_are_current(results, trials, changed, folds, ColumnParams())
+
+
+def test_results_of_another_search_are_refused(searched):
+    data, folds, trials, results = searched
+    other = results.assign(trial_id=results["trial_id"].str[::-1])
+    with pytest.raises(ReportingError, match=r"are not in tuning_trials: the results come from"):
+        check_results_are_current(other, trials, data, folds, ColumnParams())
+
+
+def test_results_of_other_folds_are_refused(searched):
+    data, folds, trials, results = searched
+    with pytest.raises(ReportingError, match=r"do not fit the current data and folds"):
+        check_results_are_current(results, trials, data.head(10), folds, ColumnParams())

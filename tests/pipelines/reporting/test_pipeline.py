@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import lightgbm as lgb
+import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.framework.project import pipelines
@@ -24,6 +25,7 @@ from matplotlib.figure import Figure
 
 from spark_lgbm_tuning.pipelines.reporting import create_pipeline
 from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
+from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from tests.project_copy import copy_project
 
 from .conftest import COLUMNS
@@ -104,6 +106,14 @@ def test_kedro_viz_build_lists_every_node_of_the_three_pipelines(project_root, t
     assert data_nodes["refit_model"]["layer"] == "models"
 
 
+def _trials_of(results, data, folds) -> pd.DataFrame:
+    """The tuning_trials rows of `results`: their fold fingerprints on `data` and `folds`."""
+    arrays = FoldArrays(data, fold_rows(folds, None, len(data)), COLUMNS)
+    return results[["trial_id", "fold_id"]].assign(
+        fold_fingerprint=[arrays.fingerprint(int(fold_id)) for fold_id in results["fold_id"]]
+    )
+
+
 def test_pipeline_runs_on_an_in_memory_catalog(
     *,
     results,
@@ -118,6 +128,7 @@ def test_pipeline_runs_on_an_in_memory_catalog(
 ):
     inputs = {
         "tuning_results@pandas": results,
+        "tuning_trials": _trials_of(results, timeseries_data, timeseries_folds),
         "tuning_run_info": run_info,
         "timeseries_data@pandas": timeseries_data,
         "timeseries_folds@pandas": timeseries_folds,
@@ -159,6 +170,7 @@ def test_regression_pipeline_runs_on_an_in_memory_catalog(
     """create_pipeline(task="regression"): test-part predictions and their plots, no fold summary."""
     inputs = {
         "tuning_results@pandas": regression_results,
+        "tuning_trials": _trials_of(regression_results, regression_data, regression_folds),
         "tuning_run_info": run_info,
         "timeseries_data@pandas": regression_data,
         "timeseries_folds@pandas": regression_folds,

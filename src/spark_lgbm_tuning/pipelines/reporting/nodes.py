@@ -20,7 +20,12 @@ import pandas as pd
 
 from spark_lgbm_tuning.columns import ColumnParams, feature_columns, target_values
 from spark_lgbm_tuning.lightgbm_params import HIGHER_IS_BETTER, model_params
-from spark_lgbm_tuning.pipelines.tuning.folds import FOLD_COLUMNS, covered_rows, fold_rows
+from spark_lgbm_tuning.pipelines.tuning.folds import (
+    FOLD_COLUMNS,
+    FoldArrays,
+    covered_rows,
+    fold_rows,
+)
 
 # A runtime import, not TYPE_CHECKING: Kedro reads the node type hints to validate params:tuning.
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
@@ -40,6 +45,46 @@ from .results import (
 )
 
 logger = logging.getLogger(__name__)
+
+RERUN_TUNING = "rerun the tuning pipeline on the current data before reporting"
+
+
+# ------------------------------------------------------------------------------ stale results
+def check_results_are_current(
+    tuning_results: pd.DataFrame,
+    tuning_trials: pd.DataFrame,
+    data: pd.DataFrame,
+    folds: pd.DataFrame,
+    columns: ColumnParams,
+) -> pd.DataFrame:
+    """tuning_results as they are, once shown to come from the current data and folds.
+
+    Each trial id carries its fold's data fingerprint (tuning_trials keeps it): results of a
+    search on other data would rank and refit on data they never saw, so they are refused.
+    """
+    require_rows(tuning_results, "tuning_results", ("trial_id", "fold_id"))
+    recorded = tuning_trials.set_index("trial_id")["fold_fingerprint"]
+    unknown = sorted(set(tuning_results["trial_id"]) - set(recorded.index))
+    if unknown:
+        raise ReportingError(
+            f"{len(unknown)} trial(s) of tuning_results (e.g. {unknown[0]}) are not in "
+            f"tuning_trials: the results come from another search; {RERUN_TUNING}."
+        )
+    fold_ids = sorted(int(fold_id) for fold_id in tuning_results["fold_id"].unique())
+    try:
+        arrays = FoldArrays(data, fold_rows(folds, fold_ids, len(data)), columns)
+    except ValueError as error:
+        raise ReportingError(
+            f"tuning_results do not fit the current data and folds ({error}); {RERUN_TUNING}."
+        ) from error
+    for fold_id in fold_ids:
+        trial_ids = tuning_results.loc[tuning_results["fold_id"] == fold_id, "trial_id"]
+        if set(recorded[trial_ids]) != {arrays.fingerprint(fold_id)}:
+            raise ReportingError(
+                f"tuning_results of fold {fold_id} were computed on other data than the "
+                f"current data and folds (its fingerprint differs); {RERUN_TUNING}."
+            )
+    return tuning_results
 
 
 # ---------------------------------------------------------------------------------------- ranking

@@ -12,7 +12,13 @@ from typing import Literal
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import predict_test_parts, rank_combinations, refit_best_model, select_best_params
+from .nodes import (
+    check_results_are_current,
+    predict_test_parts,
+    rank_combinations,
+    refit_best_model,
+    select_best_params,
+)
 from .plots import (
     plot_feature_importance,
     plot_fit_time_vs_metric,
@@ -26,11 +32,19 @@ from .report import REPORT_DATASET, render_report
 
 DATA = "timeseries_data@pandas"
 FOLDS = "timeseries_folds@pandas"
-RESULTS = "tuning_results@pandas"
+# tuning_results once check_results_are_current has shown they come from the current data:
+# every other reporting node reads this one, so nothing is written from stale results.
+RESULTS = "current_tuning_results"
 
 
 def _ranking_and_refit() -> list[Node]:
     return [
+        Node(
+            check_results_are_current,
+            inputs=["tuning_results@pandas", "tuning_trials", DATA, FOLDS, "params:columns"],
+            outputs=RESULTS,
+            name="check_results_are_current",
+        ),
         Node(
             rank_combinations,
             inputs=[RESULTS, "params:tuning", "params:reporting"],
