@@ -96,3 +96,22 @@ def test_an_unexpected_error_keeps_its_full_traceback(project):
     assert RICH_FRAME in output
     assert "AttributeError: module 'kedro.runner' has no attribute 'NoSuchRunner'" in output
     assert VERBOSE_HINT not in output
+
+
+@pytest.mark.slow
+def test_an_input_data_error_raised_in_a_node_is_one_line(project):
+    generated = kedro_run(
+        project,
+        "--pipelines",
+        "data_generation",
+        "--params",
+        "data_generation.n_samples=2000,data_generation.n_features=6",
+    )
+    assert generated.returncode == 0, _output(generated)[-3000:]
+
+    run = kedro_run(project, "--pipelines", "tuning", "--params", "tuning.folds=[99]")
+    output = _output(run)
+
+    assert run.returncode == 1, output[-3000:]
+    assert "Error: InputDataError: tuning.folds names unknown fold ids [99]; available:" in output
+    assert RICH_FRAME not in output

@@ -16,3 +16,7 @@ class ExplainedError(Exception):
 
 class SparkConfigError(ExplainedError, RuntimeError):
     """The Spark configuration or runtime cannot give a working session."""
+
+
+class InputDataError(ExplainedError, ValueError):
+    """The run's data, folds or columns cannot give a meaningful search; the message names the fix."""

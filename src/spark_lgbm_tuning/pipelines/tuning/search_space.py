@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from spark_lgbm_tuning import lightgbm_params
+from spark_lgbm_tuning.errors import InputDataError
 from spark_lgbm_tuning.fold_data import bin_train_part
 from spark_lgbm_tuning.hashing import stable_hash
 from spark_lgbm_tuning.lightgbm_params import LIGHTGBM_PARAMS_DOC, ParamValue
@@ -97,7 +98,7 @@ def check_grid_values(arrays: FoldArrays, params: TuningParams) -> None:
                 outcome[1].append(reason)
     for (name, value), (checked, reasons) in outcomes.items():
         if len(reasons) == checked:
-            raise ValueError(
+            raise InputDataError(
                 f"tuning.grid.{name} value {value} is refused by LightGBM ({reasons[0]}): "
                 f"choose values it accepts, see {LIGHTGBM_PARAMS_DOC}"
             )
@@ -189,13 +190,13 @@ def _check_table(trials: pd.DataFrame, params: TuningParams) -> None:
     expected = {f"{PARAM_PREFIX}{name}" for name in params.grid}
     present = {column for column in trials.columns if str(column).startswith(PARAM_PREFIX)}
     if trials.empty or present != expected:
-        raise ValueError(
+        raise InputDataError(
             f"tuning_trials has param columns {sorted(present)} and {len(trials)} rows, but the "
             f"grid asks for {sorted(expected)}: run expand_search_space with the same parameters"
         )
     missing = sorted(TRIAL_SETTINGS - set(trials.columns))
     if missing:
-        raise ValueError(
+        raise InputDataError(
             f"tuning_trials has no {missing} column (written by an older version): rerun "
             "expand_search_space"
         )
