@@ -45,9 +45,16 @@ def _identity(value):
     return value
 
 
+class _ConfigLoader(dict):
+    """A config loader's mapping, and where it reads conf from (no spark.yml there: base's)."""
+
+    conf_source = "no-conf-here"
+    default_run_env = "local"
+
+
 def _context(spark_settings: dict, env: str = "base") -> SimpleNamespace:
     """What SparkHooks.after_context_created reads of a KedroContext."""
-    return SimpleNamespace(env=env, config_loader={"spark": spark_settings})
+    return SimpleNamespace(env=env, config_loader=_ConfigLoader(spark=spark_settings))
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +88,7 @@ def starts(monkeypatch) -> list[str]:
             events.append("stop unused")
 
     monkeypatch.setattr(hooks, "existing_session", lambda: None)
-    monkeypatch.setattr(hooks, "check_runtime", lambda conf: events.append("checks"))
+    monkeypatch.setattr(hooks, "check_runtime", lambda conf, source: events.append("checks"))
     monkeypatch.setattr(hooks, "SessionStarter", FakeStarter)
     monkeypatch.setattr(
         hooks,

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from spark_lgbm_tuning.errors import InputDataError
+
 
 class ColumnParams(BaseModel):
     """`params:columns`: the label, the model inputs' name prefix and the time column."""
@@ -28,13 +30,13 @@ def feature_columns(data: pd.DataFrame, columns: ColumnParams) -> list[str]:
     """The numeric `feature_prefix*` columns in the data's order; fails naming what is wrong."""
     shown = list(map(str, data.columns))[:10]
     if columns.target not in data.columns:
-        raise ValueError(
+        raise InputDataError(
             f"The data has no target column {columns.target!r} (columns: {shown}): set "
             "columns.target to the label's name, or rerun data_generation"
         )
     features = [column for column in data.columns if str(column).startswith(columns.feature_prefix)]
     if not features:
-        raise ValueError(
+        raise InputDataError(
             f"The data has no {columns.feature_prefix}* columns (columns: {shown}): name the "
             f"model's inputs {columns.feature_name(0)}, {columns.feature_name(1)}, ... or set "
             "columns.feature_prefix"
@@ -47,7 +49,7 @@ def feature_columns(data: pd.DataFrame, columns: ColumnParams) -> list[str]:
         )
     }
     if bad:
-        raise ValueError(
+        raise InputDataError(
             f"Feature column(s) {bad} are not numeric: LightGBM needs numbers. Encode them "
             f"(e.g. category codes) or rename them without the {columns.feature_prefix!r} prefix"
         )
@@ -58,14 +60,14 @@ def target_values(data: pd.DataFrame, columns: ColumnParams) -> np.ndarray:
     """The target as float64; fails when it is not numeric or holds NaN or infinite values."""
     target = data[columns.target]
     if not pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target):
-        raise ValueError(
+        raise InputDataError(
             f"The target column {columns.target!r} has dtype {target.dtype}: it must be numeric "
             "(0/1 for classification)"
         )
     values = target.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = np.flatnonzero(~np.isfinite(values))
     if len(bad):
-        raise ValueError(
+        raise InputDataError(
             f"The target has {len(bad)} NaN or infinite value(s) (first rows {bad[:5].tolist()}): "
             "drop or fill those rows before tuning"
         )

@@ -20,6 +20,7 @@ from kedro.framework.hooks import hook_impl
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
+from spark_lgbm_tuning.errors import ExplainedError
 from spark_lgbm_tuning.spark_session import (
     EXECUTOR_START_TIMEOUT_S,
     SessionStarter,
@@ -72,7 +73,7 @@ class SparkHooks:
         self._conf = build_spark_conf(dict(context.config_loader["spark"]))
         if self._reuse_existing():
             return
-        check_runtime(self._conf)
+        check_runtime(self._conf, master_source(context))
         if running_in_ipython():
             # Kept for the kernel's lifetime: `catalog.load` of a Spark dataset needs it.
             build_session(self._conf, self.executor_start_timeout_s)
@@ -152,6 +153,16 @@ class SparkHooks:
         spark.stop()
 
 
+def master_source(context) -> str:
+    """The spark.yml that sets the run's spark.master: the env's own, else base's."""
+    loader = context.config_loader
+    env = context.env or loader.default_run_env  # `kedro run` without --env: conf/local
+    env_file = Path(loader.conf_source) / env / "spark.yml"
+    if env_file.is_file() and "spark.master" in env_file.read_text():
+        return f"conf/{env}/spark.yml"
+    return "conf/base/spark.yml"
+
+
 class ReportLocationHooks:
     """Ends a run that wrote the HTML report by logging the report's path.
 
@@ -181,7 +192,7 @@ class ReportLocationHooks:
             logger.warning("The run wrote '%s' but %s is missing", self.REPORT_DATASET, report)
 
 
-class MissingInputError(RuntimeError):
+class MissingInputError(ExplainedError, RuntimeError):
     """A dataset the run reads, and no node of it writes, does not exist."""
 
 

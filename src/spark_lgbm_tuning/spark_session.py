@@ -25,6 +25,9 @@ from pyspark import InheritableThread, SparkConf, SparkContext
 from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
 
+from spark_lgbm_tuning.errors import SparkConfigError
+from spark_lgbm_tuning.spark_master import check_master_authentication, check_master_url
+
 logger = logging.getLogger(__name__)
 
 MIN_JAVA_MAJOR = 17
@@ -38,10 +41,6 @@ SPARK_TAG = "spark"
 # kedro-datasets' Spark datasets (SparkDatasetV2, SparkHiveDataset, SparkJDBCDataset, ...) all
 # live under this module and all call SparkSession.builder.getOrCreate() on load and save.
 SPARK_DATASET_MODULE = "kedro_datasets.spark."
-
-
-class SparkConfigError(RuntimeError):
-    """The Spark configuration or runtime cannot give a working session."""
 
 
 # ------------------------------------------------------------------------------ which nodes
@@ -136,20 +135,23 @@ def check_java(min_major: int = MIN_JAVA_MAJOR) -> int:
     return major
 
 
-def check_master_reachable(master: str, timeout_s: float = MASTER_CONNECT_TIMEOUT_S) -> None:
+def check_master_reachable(
+    master: str, timeout_s: float = MASTER_CONNECT_TIMEOUT_S
+) -> tuple[str, int] | None:
     """Fail fast, naming the URL, when a standalone master does not accept connections.
 
     Spark itself keeps retrying registration for minutes; a TCP connect answers in seconds.
+    Returns the (host, port) that answered; None for a master that is not `spark://`.
     """
     if not master.startswith("spark://"):
-        return
+        return None
     unreachable = []
     for address in master.removeprefix("spark://").split(","):  # HA masters are comma-separated
         parsed = urlparse(f"spark://{address}")
         host, port = parsed.hostname, parsed.port or 7077
         try:
             with socket.create_connection((host, port), timeout=timeout_s):
-                return
+                return host, port
         except OSError as error:
             unreachable.append(f"{host}:{port} ({error})")
     raise SparkConfigError(
@@ -159,10 +161,18 @@ def check_master_reachable(master: str, timeout_s: float = MASTER_CONNECT_TIMEOU
     )
 
 
-def check_runtime(conf: SparkConf) -> None:
-    """The checks that take well under a second: a usable Java, a reachable master."""
+def check_runtime(conf: SparkConf, master_source: str = "spark.yml") -> None:
+    """The checks that take well under a second, before any JVM starts.
+
+    A master URL Spark accepts (`master_source` names the file it came from), a usable Java, a
+    reachable master, and the master's authentication matching the driver's.
+    """
+    master = conf.get("spark.master")
+    check_master_url(master, master_source)
     check_java()
-    check_master_reachable(conf.get("spark.master"))
+    reached = check_master_reachable(master)
+    if reached is not None:
+        check_master_authentication(master, *reached, conf)
 
 
 # ------------------------------------------------------------------------------ the session

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from spark_lgbm_tuning.errors import ExplainedError
 from spark_lgbm_tuning.lightgbm_params import HIGHER_IS_BETTER
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 
@@ -30,7 +31,7 @@ REQUIRED_RESULT_COLUMNS = (
 PARAM_PREFIX = "param_"
 
 
-class ReportingError(ValueError):
+class ReportingError(ExplainedError, ValueError):
     """The reporting inputs cannot give a meaningful result; the message names the cause."""
 
 

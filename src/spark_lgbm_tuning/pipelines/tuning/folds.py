@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from spark_lgbm_tuning.columns import ColumnParams, feature_columns, target_values
+from spark_lgbm_tuning.errors import InputDataError
 from spark_lgbm_tuning.hashing import stable_hash
 
 FOLD_COLUMNS = ("fold_id", "split", "row")
@@ -30,23 +31,27 @@ def fold_rows(
     """
     missing = [column for column in FOLD_COLUMNS if column not in folds.columns]
     if missing:
-        raise ValueError(
+        raise InputDataError(
             f"The fold table lacks columns {missing}; expected {list(FOLD_COLUMNS)} "
             "(one row per fold_id, split train/test, row)"
         )
     available = sorted(int(fold_id) for fold_id in folds["fold_id"].unique())
     if not available:
-        raise ValueError("The fold table is empty")
+        raise InputDataError("The fold table is empty")
     wanted = available if fold_ids is None else list(fold_ids)
     unknown = sorted(set(wanted) - set(available))
     if unknown:
-        raise ValueError(f"tuning.folds names unknown fold ids {unknown}; available: {available}")
+        raise InputDataError(
+            f"tuning.folds names unknown fold ids {unknown}; available: {available}"
+        )
     splits = set(folds["split"].unique()) - set(SPLITS)
     if splits:
-        raise ValueError(f"The fold table's split must be 'train' or 'test', got {sorted(splits)}")
+        raise InputDataError(
+            f"The fold table's split must be 'train' or 'test', got {sorted(splits)}"
+        )
     rows = folds["row"].to_numpy()
     if len(rows) and (rows.min() < 0 or rows.max() >= n_rows):
-        raise ValueError(
+        raise InputDataError(
             f"The fold table's row positions must lie in 0..{n_rows - 1} (the data has "
             f"{n_rows} rows), got {int(rows.min())}..{int(rows.max())}: the folds were cut "
             "from other data; rerun data_generation"
@@ -57,7 +62,7 @@ def fold_rows(
         train = np.sort(member.loc[member["split"] == "train", "row"].to_numpy(dtype=np.int64))
         test = np.sort(member.loc[member["split"] == "test", "row"].to_numpy(dtype=np.int64))
         if len(train) == 0 or len(test) == 0:
-            raise ValueError(
+            raise InputDataError(
                 f"Fold {fold_id} has {len(train)} train and {len(test)} test rows; "
                 "both parts must be non-empty"
             )
@@ -79,14 +84,14 @@ def check_target(
         return
     labels = sorted(set(np.unique(target).tolist()) - {0.0, 1.0})
     if labels:
-        raise ValueError(
+        raise InputDataError(
             f"task classification needs a 0/1 target, found values {labels[:5]}: map the "
             "classes to 0 and 1, or set tuning.task: regression"
         )
     for fold_id, (train, _) in rows.items():
         classes = np.unique(target[train])
         if len(classes) < 2:
-            raise ValueError(
+            raise InputDataError(
                 f"Fold {fold_id}'s training part ({len(train)} rows) has only class "
                 f"{int(classes[0])}: LightGBM cannot learn a binary classifier from it. Leave "
                 "the fold out (tuning.folds) or cut folds with a larger first training window"
@@ -132,7 +137,7 @@ class FoldArrays:
         """
         for fold_id in self.rows:
             if expected.get(fold_id) != {self.fingerprint(fold_id)}:
-                raise ValueError(
+                raise InputDataError(
                     f"tuning_trials was expanded from other data for fold {fold_id} (fingerprint "
                     "mismatch): rerun expand_search_space on the current data and folds"
                 )

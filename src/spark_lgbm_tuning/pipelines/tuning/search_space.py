@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from spark_lgbm_tuning import lightgbm_params
+from spark_lgbm_tuning.errors import InputDataError
 from spark_lgbm_tuning.fold_data import bin_train_part
 from spark_lgbm_tuning.hashing import stable_hash
 from spark_lgbm_tuning.lightgbm_params import LIGHTGBM_PARAMS_DOC, ParamValue, spellings
@@ -111,7 +112,7 @@ def check_grid_values(arrays: FoldArrays, params: TuningParams) -> None:
         # looks refused: blame the parameter LightGBM's message names, under any spelling.
         named = [entry for entry in refused if _names_parameter(entry[2], entry[0])]
         name, value, reason = (named or refused)[0]
-        raise ValueError(
+        raise InputDataError(
             f"tuning.grid.{name} value {value} is refused by LightGBM ({reason}): "
             f"choose values it accepts, see {LIGHTGBM_PARAMS_DOC}"
         )
@@ -203,13 +204,13 @@ def _check_table(trials: pd.DataFrame, params: TuningParams) -> None:
     expected = {f"{PARAM_PREFIX}{name}" for name in params.grid}
     present = {column for column in trials.columns if str(column).startswith(PARAM_PREFIX)}
     if trials.empty or present != expected:
-        raise ValueError(
+        raise InputDataError(
             f"tuning_trials has param columns {sorted(present)} and {len(trials)} rows, but the "
             f"grid asks for {sorted(expected)}: run expand_search_space with the same parameters"
         )
     missing = sorted(TRIAL_SETTINGS - set(trials.columns))
     if missing:
-        raise ValueError(
+        raise InputDataError(
             f"tuning_trials has no {missing} column (written by an older version): rerun "
             "expand_search_space"
         )

@@ -1,0 +1,117 @@
+"""cli.py: a real `kedro run` in a copy of the project prints an explained error as one line and a
+hint, keeps the traceback of any other error, and shows every traceback with --verbose."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spark_lgbm_tuning.cli import VERBOSE_HINT
+from tests.cluster import kedro_run
+from tests.project_copy import copy_project
+
+TRACEBACK = "Traceback (most recent call last)"
+# The rich traceback Kedro's logging installs draws its frames in boxes.
+RICH_FRAME = "╭─"
+# Kedro's two INFO lines (logging config, project name) plus the error and the hint; rich wraps
+# none of them at COLUMNS=250.
+MAX_LINES_OF_AN_EXPLAINED_ERROR = 12
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return copy_project(tmp_path / "project")
+
+
+def _unknown_master(project: Path) -> Path:
+    (project / "conf" / "local" / "spark.yml").write_text("spark.master: foo://bar\n")
+    return project
+
+
+def _output(run) -> str:
+    return run.stdout + run.stderr
+
+
+def test_an_unknown_master_scheme_is_one_line_naming_the_key_and_file(project):
+    run = kedro_run(_unknown_master(project), "--pipelines", "tuning")
+    output = _output(run)
+
+    assert run.returncode == 1, output
+    assert (
+        "Error: SparkConfigError: spark.master 'foo://bar' in conf/local/spark.yml is not a Spark "
+        "master URL: use local, local[N], local[*]" in output
+    )
+    assert VERBOSE_HINT in output
+    assert TRACEBACK not in output
+    assert RICH_FRAME not in output
+    assert "JAVA_GATEWAY_EXITED" not in output
+    assert len(output.strip().splitlines()) <= MAX_LINES_OF_AN_EXPLAINED_ERROR, output
+
+
+def test_an_unknown_master_scheme_from_spark_master_names_the_cluster_env_file(project):
+    run = kedro_run(project, "--env", "cluster", "--pipelines", "tuning", spark_master="foo://bar")
+
+    assert run.returncode == 1
+    assert "spark.master 'foo://bar' in conf/cluster/spark.yml" in _output(run)
+    assert TRACEBACK not in _output(run)
+
+
+def test_verbose_shows_the_traceback_of_an_explained_error(project):
+    run = kedro_run(_unknown_master(project), "--pipelines", "tuning", "--verbose")
+    output = _output(run)
+
+    assert run.returncode == 1
+    assert RICH_FRAME in output
+    assert "SparkConfigError: spark.master 'foo://bar'" in output
+    assert VERBOSE_HINT not in output
+
+
+def test_a_missing_input_is_one_line(project):
+    run = kedro_run(project, "--pipelines", "tuning")
+
+    assert run.returncode == 1
+    assert "Error: MissingInputError: Input dataset 'timeseries_data@pandas' does not exist" in (
+        _output(run)
+    )
+    assert "run `kedro run --pipelines data_generation` first." in _output(run)
+    assert RICH_FRAME not in _output(run)
+
+
+def test_a_parameter_validation_error_is_shown_without_the_traceback(project):
+    run = kedro_run(project, "--pipelines", "reporting", "--params", "reporting.top_n=0")
+    output = _output(run)
+
+    assert run.returncode == 1
+    assert "Error: ParameterValidationError: Parameter validation failed:" in output
+    assert "greater than or equal to 1" in output
+    assert RICH_FRAME not in output
+
+
+def test_an_unexpected_error_keeps_its_full_traceback(project):
+    run = kedro_run(project, "--pipelines", "tuning", "--runner", "NoSuchRunner")
+    output = _output(run)
+
+    assert run.returncode == 1
+    assert RICH_FRAME in output
+    assert "AttributeError: module 'kedro.runner' has no attribute 'NoSuchRunner'" in output
+    assert VERBOSE_HINT not in output
+
+
+@pytest.mark.slow
+def test_an_input_data_error_raised_in_a_node_is_one_line(project):
+    generated = kedro_run(
+        project,
+        "--pipelines",
+        "data_generation",
+        "--params",
+        "data_generation.n_samples=2000,data_generation.n_features=6",
+    )
+    assert generated.returncode == 0, _output(generated)[-3000:]
+
+    run = kedro_run(project, "--pipelines", "tuning", "--params", "tuning.folds=[99]")
+    output = _output(run)
+
+    assert run.returncode == 1, output[-3000:]
+    assert "Error: InputDataError: tuning.folds names unknown fold ids [99]; available:" in output
+    assert RICH_FRAME not in output
