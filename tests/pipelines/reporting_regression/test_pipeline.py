@@ -54,6 +54,7 @@ def test_nodes_datasets_and_parameters_are_namespaced():
     }
     assert pipeline.inputs() == {
         "regression.tuning_results@pandas",
+        "regression.tuning_trials",
         "regression.tuning_run_info",
         "regression_data@pandas",
         "regression_folds@pandas",
