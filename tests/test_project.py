@@ -62,7 +62,9 @@ def test_every_dataset_of_every_pipeline_has_a_catalog_entry(registered, project
 
 
 @pytest.mark.slow
-def test_default_run_writes_the_report_and_says_where(spark, project_root, tmp_path, caplog):
+def test_default_run_writes_the_report_and_says_where(
+    spark, project_root, tmp_path, caplog, capsys
+):
     """`kedro run` with no pipeline: data_generation -> tuning -> reporting, on small data."""
     with scratch_project(tmp_path / "project") as project:
         caplog.set_level(logging.INFO)
@@ -76,6 +78,10 @@ def test_default_run_writes_the_report_and_says_where(spark, project_root, tmp_p
     html = reports[0].read_text()
     assert html.lstrip().lower().startswith("<!doctype html")
     assert f"The tuning report is at {reports[0]}" in caplog.text
+    # A stable copy of the newest report, its path printed whole on a line of its own.
+    latest = project / "data/08_reporting/tuning_report_latest.html"
+    assert latest.read_text() == html
+    assert f"Report: {latest}\n" in capsys.readouterr().out
 
     results = pd.read_parquet(project / "data/07_model_output/tuning_results.parquet")
     assert len(results) == 2 * 4  # combinations x folds

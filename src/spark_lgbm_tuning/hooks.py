@@ -11,11 +11,14 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+import shutil
 import signal
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import click
 from kedro.framework.hooks import hook_impl
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
@@ -164,32 +167,45 @@ def master_source(context) -> str:
 
 
 class ReportLocationHooks:
-    """Ends a run that wrote the HTML report by logging the report's path.
+    """Ends a run that wrote an HTML report by printing its path whole, next to a stable copy.
 
-    `tuning_report` is versioned: Kedro saves it under <filepath>/<run_id>/<file name>, where the
-    run id is the session id, so the path is known without touching the dataset's internals.
+    `tuning_report` (and `regression.tuning_report`) is versioned: Kedro saves it under
+    <filepath>/<run_id>/<file name>, where the run id is the session id, so the path is known
+    without touching the dataset's internals. The newest report is also copied to
+    <name>_latest.html beside that folder: one address to bookmark or open from a script.
     """
 
     REPORT_DATASET = "tuning_report"
 
     def __init__(self) -> None:
-        self._report_filepath: Path | None = None
+        self._report_filepaths: dict[str, Path] = {}
 
     @hook_impl
     def after_context_created(self, context) -> None:
-        entry = context.config_loader["catalog"].get(self.REPORT_DATASET, {})
-        filepath = entry.get("filepath")
-        self._report_filepath = Path(context.project_path, filepath) if filepath else None
+        self._report_filepaths = {
+            name: Path(context.project_path, entry["filepath"])
+            for name, entry in context.config_loader["catalog"].items()
+            if (name == self.REPORT_DATASET or name.endswith(f".{self.REPORT_DATASET}"))
+            and isinstance(entry, Mapping)
+            and entry.get("filepath")
+        }
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline) -> None:
-        if self._report_filepath is None or self.REPORT_DATASET not in pipeline.all_outputs():
-            return
-        report = self._report_filepath / run_params["run_id"] / self._report_filepath.name
-        if report.is_file():
-            logger.info("The tuning report is at %s", report)
-        else:
-            logger.warning("The run wrote '%s' but %s is missing", self.REPORT_DATASET, report)
+        written = pipeline.all_outputs()
+        for name, filepath in self._report_filepaths.items():
+            if name not in written:
+                continue
+            report = filepath / run_params["run_id"] / filepath.name
+            if not report.is_file():
+                logger.warning("The run wrote '%s' but %s is missing", name, report)
+                continue
+            latest = filepath.with_name(f"{filepath.stem}_latest{filepath.suffix}")
+            shutil.copyfile(report, latest)
+            logger.info("The tuning report is at %s (latest copy: %s)", report, latest)
+            # Rich's log handler folds long paths mid-word at the terminal width: the path is
+            # also printed on a line of its own, whole, so that it can be copied.
+            click.echo(f"Report: {latest}")
 
 
 class MissingInputError(ExplainedError, RuntimeError):
