@@ -35,7 +35,7 @@ def _search(data, folds, params, store):
     finally:
         nodes_logger.removeHandler(handler)
         nodes_logger.setLevel(level)
-    return results.toPandas(), info, handler.messages
+    return results, info, handler.messages
 
 
 # ------------------------------------------------------------------------------ run_trials
@@ -69,7 +69,7 @@ def test_new_combinations_and_changed_data_run_exactly_what_changed(spark, data,
     changed.loc[len(data) - 1, "feature_0"] += 1.0  # the last fold's test part only
     results, info, _ = _search(changed, folds, wider, store)
     assert info["n_reused"] == 6 and info["n_run"] == 3
-    # toPandas gives naive timestamps in the session time zone (UTC in the fixture).
+    # tuning_results holds naive UTC timestamps (as a Spark write of them read back).
     ran_now = pd.Timestamp(info["started_at"]).tz_localize(None)
     assert (results.loc[results["fold_id"] == 2, "started_at"] >= ran_now).all()
     assert (results.loc[results["fold_id"] < 2, "started_at"] < ran_now).all()

@@ -16,7 +16,6 @@ from typing import Any
 
 import pandas as pd
 from pyspark import SparkContext
-from pyspark.sql import DataFrame as SparkDataFrame
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.columns import ColumnParams
@@ -316,7 +315,7 @@ def run_from_table(
     columns: ColumnParams,
     store: TrialStore | None = None,
     disabled_levers: frozenset[str] = frozenset(),
-) -> tuple[SparkDataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The trials of `tuning_trials` run on `data` (checked to be the data they were expanded
     from); returns `tuning_results` and `tuning_run_info`."""
     specs = specs_from_table(trials, params)
@@ -331,4 +330,4 @@ def run_from_table(
     records, info = run_search(
         spark.sparkContext, arrays, specs, params, store=store, disabled_levers=disabled_levers
     )
-    return results_frame(spark, records, params), info
+    return results_frame(records, params), info
