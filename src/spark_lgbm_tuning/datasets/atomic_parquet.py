@@ -25,6 +25,8 @@ import pyarrow.parquet as pq
 from kedro.io.core import DatasetError, get_filepath_str
 from kedro_datasets.pandas import ParquetDataset
 
+from spark_lgbm_tuning.datasets.store_lock import os_reason
+
 WRITER_KEY = b"spark_lgbm_tuning.writer"
 WRITER = b"AtomicParquetDataset"
 # What a Spark parquet write leaves in its output directory (with the hidden .crc files).
@@ -61,7 +63,7 @@ class AtomicParquetDataset(ParquetDataset):
             target.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(target, table, save_args, earlier_spark_output)
         except OSError as error:
-            raise DatasetError(f"Cannot write {target}: {_os_reason(error)}") from error
+            raise DatasetError(f"Cannot write {target}: {os_reason(error)}") from error
         self._invalidate_cache()
 
 
@@ -125,11 +127,3 @@ def _written_here(path: Path) -> bool:
     except (OSError, pa.ArrowException):
         return False
     return metadata.get(WRITER_KEY) == WRITER
-
-
-def _os_reason(error: OSError) -> str:
-    """`[Errno 20] Not a directory: 'data/x'` without the repeated path when it is the target's."""
-    if error.strerror is None:
-        return str(error)
-    where = f" ({error.filename})" if error.filename else ""
-    return f"[Errno {error.errno}] {error.strerror}{where}"

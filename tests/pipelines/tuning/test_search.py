@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 
-from spark_lgbm_tuning import lightgbm_params
+from spark_lgbm_tuning import lightgbm_params, trial
 from spark_lgbm_tuning.columns import ColumnParams
+from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.tuning import search, search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
@@ -142,3 +143,76 @@ def test_the_driver_adds_threads_token_and_levers_to_each_trial(data, folds):
     assert all("num_threads" not in spec.params for spec in specs)  # the expansion's are kept
     assert {spec.run_token for spec in ready} == {"token-1"}
     assert {spec.disabled_levers for spec in ready} == {frozenset({"fold_cache"})}
+
+
+def test_the_store_keeps_the_recent_data_versions_and_what_the_search_reuses(
+    spark, data, folds, tmp_path
+):
+    """Four versions of the data: the store keeps two per fold, never the current one's loss."""
+    store = TrialStore(tmp_path / "store")
+    params = tuning_params(store_keep_fingerprints=2)
+    versions = [data.assign(feature_0=data["feature_0"] + shift) for shift in (0.0, 1.0, 2.0, 3.0)]
+    for version in versions:
+        _search(version, folds, params, store)
+    assert len(store.load()) == 2 * 6  # not 4 * 6
+
+    _, info, _ = _search(versions[2], folds, params, store)  # the version before the last
+    assert (info["n_reused"], info["n_run"]) == (6, 0)
+    _, info, _ = _search(versions[0], folds, params, store)  # dropped: runs again
+    assert (info["n_reused"], info["n_run"]) == (0, 6)
+    # versions[0] is current now; of the others the most recently stored (versions[3]) stays:
+    # recency is when a version's trials were stored, not when they were last reused.
+    _, info, _ = _search(versions[3], folds, params, store)
+    assert (info["n_reused"], info["n_run"]) == (6, 0)
+    assert len(store.load()) == 2 * 6
+
+
+def _progress_with_rows(store, data, folds):
+    arrays = FoldArrays(data, fold_rows(folds, None, len(data)), ColumnParams())
+    specs = search_space.expand(arrays, tuning_params())
+    progress = search.Progress(tuning_params(), store)
+    progress.expect(specs)
+    rows = [
+        {**dict.fromkeys(trial.RESULT_FIELDS), "trial_id": spec.trial_id, "status": "ok"}
+        for spec in specs
+    ]
+    return progress, rows
+
+
+def test_a_store_that_cannot_be_written_is_named_and_never_claimed_to_keep_trials(
+    data, folds, tmp_path, caplog
+):
+    store = TrialStore(tmp_path / "store")
+    progress, rows = _progress_with_rows(store, data, folds)
+    progress.add(rows[:2], True)
+    # The store's folder is replaced by a file mid-run (a real file-system fault).
+    for batch in store.batch_files():
+        batch.unlink()
+    store.path.rmdir()
+    store.path.write_text("in the way")
+
+    with pytest.raises(StoreUnwritableError) as caught:
+        progress.add(rows[2:4], True)
+    progress.add(rows[4:], True)  # rows that arrive after the failure: not written again
+    with caplog.at_level(logging.INFO):
+        progress.log_what_was_kept()
+
+    assert str(caught.value) == (
+        f"Cannot write to the trial store {store.path}: [Errno 17] File exists ({store.path})"
+    )
+    assert "2 finished trial(s) of this run were stored before; the other 4 were not" in caplog.text
+    assert "resumes from them" not in caplog.text
+
+
+def test_what_was_kept_is_counted_after_an_interrupt(data, folds, tmp_path, caplog):
+    store = TrialStore(tmp_path / "store")
+    progress, rows = _progress_with_rows(store, data, folds)
+    progress.add(rows[:3], True)
+    progress.add(rows[3:4], False)  # a job Spark gave up on: not stored
+    with caplog.at_level(logging.INFO):
+        progress.log_what_was_kept()
+        search.Progress(tuning_params(), None).log_what_was_kept()
+
+    assert f"3 finished trial(s) of this run are in the trial store {store.path}" in caplog.text
+    assert "No trial store: the 0 finished trial(s) of this run are not kept" in caplog.text
+    assert len(store.load()) == 3

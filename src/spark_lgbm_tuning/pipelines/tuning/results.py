@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX, param_kinds, param_value
 from spark_lgbm_tuning.trial import ID_FIELDS, RESULT_FIELDS, TrialSpec
@@ -97,10 +98,14 @@ def result_record(
     return record
 
 
-def store_record(record: Mapping[str, Any], timeout_s: float | None) -> dict[str, Any]:
-    """What the trial store keeps of a record: all but param_<name>, plus the timeout it ran under."""
+def store_record(
+    record: Mapping[str, Any], timeout_s: float | None, fold_fingerprint: str = ""
+) -> dict[str, Any]:
+    """What the trial store keeps of a record: all but param_<name>, plus the timeout it ran under
+    and the fingerprint of the fold's data (which the store's retention rule groups by)."""
     kept = {key: value for key, value in record.items() if not key.startswith(PARAM_PREFIX)}
     kept["trial_timeout_s"] = timeout_s
+    kept[FOLD_FINGERPRINT] = fold_fingerprint
     return kept
 
 

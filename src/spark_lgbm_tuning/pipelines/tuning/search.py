@@ -7,6 +7,7 @@ directly to switch optimisations off (`disabled_levers`), which travel to the ex
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -19,6 +20,7 @@ from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.columns import ColumnParams
+from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
@@ -57,6 +59,9 @@ class Progress:
         self.spec_of: dict[str, TrialSpec] = {}
         self.records: dict[str, dict[str, Any]] = {}
         self.started = time.perf_counter()
+        # Trials of this run the store holds; after a failed write, nothing more is tried.
+        self.n_stored = 0
+        self.store_error: StoreUnwritableError | None = None
 
     def expect(self, specs: Sequence[TrialSpec]) -> None:
         """The trials of this run, as they are sent to the executors."""
@@ -65,9 +70,41 @@ class Progress:
     def add(self, rows: list[dict[str, Any]], durable: bool) -> None:
         records = [result_record(self.spec_of[row["trial_id"]], row) for row in rows]
         self.records.update((record["trial_id"], record) for record in records)
-        if durable and self.store is not None:
-            self.store.append(
-                store_record(record, self.params.trial_timeout_s) for record in records
+        if durable and self.store is not None and self.store_error is None:
+            try:
+                self.store.append(
+                    store_record(
+                        record,
+                        self.params.trial_timeout_s,
+                        self.spec_of[record["trial_id"]].fold_fingerprint,
+                    )
+                    for record in records
+                )
+            except StoreUnwritableError as error:
+                self.store_error = error
+                raise
+            self.n_stored += len(records)
+
+    def log_what_was_kept(self) -> None:
+        """After a search that did not finish: what the next run can resume from, truthfully."""
+        if self.store is None:
+            logger.warning(
+                "No trial store: the %d finished trial(s) of this run are not kept",
+                len(self.records),
+            )
+        elif self.store_error is not None:
+            logger.error(
+                "%s. %d finished trial(s) of this run were stored before; the other %d were not",
+                self.store_error,
+                self.n_stored,
+                len(self.records) - self.n_stored,
+            )
+        else:
+            logger.warning(
+                "%d finished trial(s) of this run are in the trial store %s; the next run "
+                "resumes from them",
+                self.n_stored,
+                self.store.path,
             )
 
     def log(self) -> None:
@@ -186,8 +223,24 @@ def run_search(
     disabled_levers: frozenset[str] = frozenset(),
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run the trials the store lacks; returns every trial's record (in `specs` order) and the
-    run's info. Raises AllTrialsFailedError when no trial succeeded."""
+    run's info. Holds the store's lock throughout (a second search on it fails at once).
+    Raises AllTrialsFailedError when no trial succeeded."""
     disabled_levers = check_levers(disabled_levers)
+    with store.locked() if store is not None else contextlib.nullcontext():
+        return _search_locked(
+            sc, arrays, specs, params, store=store, disabled_levers=disabled_levers
+        )
+
+
+def _search_locked(
+    sc: SparkContext,
+    arrays: FoldArrays,
+    specs: list[TrialSpec],
+    params: TuningParams,
+    *,
+    store: TrialStore | None,
+    disabled_levers: frozenset[str],
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     reused = _reused(store, specs, params)
@@ -202,9 +255,18 @@ def run_search(
     stats, binning_s, job_s = SearchStats(), 0.0, 0.0
     progress = Progress(params, store)
     if to_run:
-        stats, binning_s, job_s = _run_missing(
-            sc, arrays, to_run, params=params, progress=progress, disabled_levers=disabled_levers
-        )
+        try:
+            stats, binning_s, job_s = _run_missing(
+                sc,
+                arrays,
+                to_run,
+                params=params,
+                progress=progress,
+                disabled_levers=disabled_levers,
+            )
+        except BaseException:
+            progress.log_what_was_kept()
+            raise
     timing = {
         "wall_s": time.perf_counter() - started,
         "binning_s": binning_s,
@@ -213,7 +275,10 @@ def run_search(
         "ended_at": datetime.now(UTC).isoformat(),
     }
     if store is not None:
-        merged = store.compact()
+        merged = store.compact(
+            params.store_keep_fingerprints,
+            {spec.trial_id: (spec.fold_id, spec.fold_fingerprint) for spec in specs},
+        )
         logger.info("Trial store %s: %d batch file(s) compacted", store.path, merged)
     by_id = {**reused, **progress.records}
     # Report in the trials table's order, not the execution order; one record per trial.
