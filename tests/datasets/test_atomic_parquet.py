@@ -64,7 +64,8 @@ def test_a_plain_file_it_did_not_write_is_refused_and_kept(tmp_path):
     path = tmp_path / "results.parquet"
     path.write_text("my notes")
     foreign_parquet = tmp_path / "other.parquet"
-    _frame().to_parquet(foreign_parquet)  # parquet, but not written by this dataset
+    other_table = pd.DataFrame({"x": [1.0]})
+    other_table.to_parquet(foreign_parquet)  # parquet, but another table
 
     for target in (path, foreign_parquet):
         with pytest.raises(
@@ -72,7 +73,16 @@ def test_a_plain_file_it_did_not_write_is_refused_and_kept(tmp_path):
         ):
             AtomicParquetDataset(filepath=str(target)).save(_frame())
     assert path.read_text() == "my notes"
-    pd.testing.assert_frame_equal(pd.read_parquet(foreign_parquet), _frame())
+    pd.testing.assert_frame_equal(pd.read_parquet(foreign_parquet), other_table)
+
+
+def test_an_earlier_pandas_write_of_the_same_table_is_replaced(tmp_path):
+    path = tmp_path / "trials.parquet"
+    _frame(1).to_parquet(path)  # what pandas.ParquetDataset wrote before
+
+    AtomicParquetDataset(filepath=str(path)).save(_frame(2))
+
+    pd.testing.assert_frame_equal(pd.read_parquet(path), _frame(2))
 
 
 def test_an_earlier_spark_output_directory_is_replaced_and_any_other_directory_refused(tmp_path):

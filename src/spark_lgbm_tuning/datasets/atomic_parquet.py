@@ -5,10 +5,11 @@ opens the file while a run saves it reads half a file, and a Spark parquet write
 directory of part files (two runs at once leave both runs' parts). `AtomicParquetDataset` writes
 to a hidden temporary file in the same directory, fsyncs it and `os.replace`s it onto the path.
 
-It replaces only what it wrote: each file carries `WRITER_KEY` in its parquet footer. A plain
-file without it, or a directory that is not an earlier Spark output of the same dataset (part
-files and markers only, what `tuning_results@spark` used to write), is refused with one line
-naming the path, never deleted.
+It replaces only what the project wrote there: a file carrying `WRITER_KEY` in its parquet
+footer, a parquet file with exactly the columns being saved (what `pandas.ParquetDataset` wrote
+before this dataset), or a directory of Spark part files and markers only (what
+`tuning_results@spark` used to write). Anything else (notes, another table, a symbolic link) is
+refused with one line naming the path, never deleted.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class AtomicParquetDataset(ParquetDataset):
         save_args = dict(self._save_args)
         table = pa.Table.from_pandas(data, preserve_index=save_args.pop("index", None))
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), WRITER_KEY: WRITER})
-        earlier_spark_output = _check_replaceable(target)
+        earlier_spark_output = _check_replaceable(target, table.schema.names)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(target, table, save_args, earlier_spark_output)
@@ -95,7 +96,7 @@ def write_atomically(
         os.close(descriptor)
 
 
-def _check_replaceable(target: Path) -> bool:
+def _check_replaceable(target: Path, columns: list[str]) -> bool:
     """Refuse a `target` this dataset did not write; True when it is an earlier Spark output."""
     if not os.path.lexists(target):
         return False
@@ -105,7 +106,7 @@ def _check_replaceable(target: Path) -> bool:
         if _is_spark_output(target):
             return True
         reason = "a directory that is not an earlier Spark output of it"
-    elif target.is_file() and _written_here(target):
+    elif target.is_file() and _written_here(target, columns):
         return False
     else:
         reason = "a file it did not write"
@@ -121,9 +122,9 @@ def _is_spark_output(directory: Path) -> bool:
     )
 
 
-def _written_here(path: Path) -> bool:
+def _written_here(path: Path, columns: list[str]) -> bool:
     try:
-        metadata = pq.read_schema(path).metadata or {}
+        schema = pq.read_schema(path)
     except (OSError, pa.ArrowException):
         return False
-    return metadata.get(WRITER_KEY) == WRITER
+    return (schema.metadata or {}).get(WRITER_KEY) == WRITER or schema.names == columns
