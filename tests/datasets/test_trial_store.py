@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import pandas as pd
 import pytest
 from kedro.io import DatasetError
@@ -103,3 +107,39 @@ def test_retention_never_drops_a_current_trial_and_none_keeps_everything(tmp_pat
     assert sorted(store.load()["trial_id"]) == ["0-f1-0", "0-f3-0", "0-f3-1"]
     with pytest.raises(ValueError, match="keep_fingerprints must be at least 1"):
         store.compact(keep_fingerprints=0)
+
+
+# Appends two batches and compacts them, in a loop, as a run ending does, until killed.
+COMPACTING_SCRIPT = """
+import sys
+from spark_lgbm_tuning.datasets.trial_store import TrialStore
+
+store = TrialStore(sys.argv[1])
+store.append([{"trial_id": "a", "status": "ok"}])
+print("ready", flush=True)
+while True:
+    store.append([{"trial_id": "b", "status": "ok"}])
+    store.append([{"trial_id": "a", "status": "ok"}])
+    store.compact()
+"""
+
+
+def test_a_reader_is_not_misled_by_a_compaction_in_another_process(tmp_path):
+    """Before: a batch removed between listing and reading was reported as damaged."""
+    store = TrialStore(tmp_path / "store")
+    writer = subprocess.Popen(
+        [sys.executable, "-c", COMPACTING_SCRIPT, str(store.path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 3.0
+        reads = 0
+        while time.monotonic() < deadline:
+            assert set(store.load()["trial_id"]) <= {"a", "b"}
+            reads += 1
+    finally:
+        writer.kill()
+        writer.wait()
+    assert reads > 10

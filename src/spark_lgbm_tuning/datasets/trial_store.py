@@ -44,6 +44,7 @@ STORED_AT = "stored_at"
 FOLD_FINGERPRINT = "fold_fingerprint"
 # A temporary file older than this belongs to a writer that died (batches take milliseconds).
 STALE_TEMP_S = 3600.0
+COMPACTION_RETRIES = 5
 
 
 class TrialStore:
@@ -120,20 +121,37 @@ class TrialStore:
             os.close(descriptor)
 
     def _read_all(self) -> pa.Table | None:
+        # A compaction may remove a listed batch before it is read; its rows are then in the
+        # merged batch (written first), so list again. Compactions are rare: a few tries do.
+        for _ in range(COMPACTION_RETRIES):
+            tables = self._read_listed()
+            if tables is not None:
+                break
+        else:
+            raise DatasetError(
+                f"Trial store {self.path}: batches kept disappearing while being read "
+                f"({COMPACTION_RETRIES} tries); is something deleting them?"
+            )
+        if not tables:
+            return None
+        # Batches written by other versions may lack a column or hold an all-null one.
+        return pa.concat_tables(tables, promote_options="permissive")
+
+    def _read_listed(self) -> list[pa.Table] | None:
+        """Every listed batch; None when one was removed after the listing."""
         tables = []
         for path in self.batch_files():
             try:
                 tables.append(pq.read_table(path))
             except (OSError, pa.ArrowException) as error:
+                if not path.exists():
+                    return None
                 # Renames are atomic, so this is damage from outside (disk, a manual edit).
                 raise DatasetError(
                     f"Trial store batch {path} is unreadable ({error}); move it away and rerun: "
                     "its trials will run again"
                 ) from error
-        if not tables:
-            return None
-        # Batches written by other versions may lack a column or hold an all-null one.
-        return pa.concat_tables(tables, promote_options="permissive")
+        return tables
 
     def load(self, trial_ids: Iterable[str] | None = None) -> pd.DataFrame:
         """The latest stored row of each trial (of `trial_ids` only, when given)."""
