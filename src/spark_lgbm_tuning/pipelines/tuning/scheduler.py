@@ -329,9 +329,7 @@ class JobScheduler:
         """
         logger.warning(
             "Search %s: cancelling %d Spark job(s) in flight",
-            "interrupted"
-            if isinstance(cause, KeyboardInterrupt)
-            else f"stopped by {type(cause).__name__}",
+            "interrupted" if _is_interrupt(cause) else f"stopped by {type(cause).__name__}",
             len(in_flight),
         )
         for job in in_flight.values():
@@ -349,3 +347,15 @@ class JobScheduler:
             index, rows, error = self._results.get_nowait()
             if error is None and in_flight.pop(index, None) is not None:
                 self.on_rows(rows, True)
+
+
+def _is_interrupt(error: BaseException | None) -> bool:
+    """A KeyboardInterrupt (SIGINT, or SIGTERM via RunGuardHooks), also when an interrupt that
+    landed inside a Py4J call surfaces as the Py4JError raised while handling it."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
