@@ -138,8 +138,8 @@ def test_transcoded_tables_show_their_rows(spark, tmp_path, monkeypatch):
     The tables are transcoded (`name@pandas` / `name@spark`): kedro-viz draws one node per name and
     shows its statistics (rows, columns, file size), which its dataset-stats hook records during
     the run into .viz/stats.json, under the name without `@...`. Only pandas DataFrames are
-    counted: `tuning_results` gets its rows when reporting loads it as pandas (run_trials writes
-    it from Spark), and each run rewrites the file with the datasets that run touched.
+    counted (run_trials saves `tuning_results@pandas`, reporting loads it), and each run rewrites
+    the file with the datasets that run touched.
     """
     small_run = {
         "data_generation": {"n_samples": 600, "n_features": 4},

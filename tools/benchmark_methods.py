@@ -61,7 +61,7 @@ def run_ours(
         wall_s = time.perf_counter() - started
     finally:
         shutil.rmtree(store_dir, ignore_errors=True)
-    return wall_s, results.toPandas(), run_info
+    return wall_s, results, run_info
 
 
 def write_fold_parquet(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import pandas as pd
 import pytest
 from kedro.io import DatasetError
 
-from spark_lgbm_tuning.datasets.trial_store import TrialStore, TrialStoreDataset
+from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT, TrialStore, TrialStoreDataset
 
 
 def test_store_keeps_the_latest_row_and_ignores_temporary_files(tmp_path):
@@ -58,3 +62,84 @@ def test_an_interrupted_compaction_leaves_duplicates_readers_resolve(tmp_path, m
 def test_the_catalog_types_the_store_entries_with_this_dataset(project_root):
     catalog = (project_root / "conf/base/catalog.yml").read_text()
     assert catalog.count("type: spark_lgbm_tuning.datasets.trial_store.TrialStoreDataset") == 2
+
+
+def _versions(store: TrialStore, fold_id: int, fingerprints: list[str | None]) -> None:
+    """One batch per fingerprint, oldest first: two trials computed on that version of the data."""
+    for fingerprint in fingerprints:
+        store.append(
+            {"trial_id": f"{fold_id}-{fingerprint}-{n}", "fold_id": fold_id, "status": "ok"}
+            | ({} if fingerprint is None else {FOLD_FINGERPRINT: fingerprint})
+            for n in range(2)
+        )
+
+
+def test_retention_keeps_the_current_data_and_the_most_recent_earlier_versions(tmp_path):
+    store = TrialStore(tmp_path / "store")
+    # Fold 0: the current search's data (f_now) was stored first, then three other versions.
+    _versions(store, 0, ["f_now", "f1", "f2", "f3"])
+    # Fold 1: rows of an older release (no fingerprint), then one version.
+    _versions(store, 1, [None, "g1"])
+    current = {"0-f_now-0": (0, "f_now"), "0-f_now-1": (0, "f_now")}
+
+    assert store.compact(keep_fingerprints=2, current=current) == 6
+
+    kept = sorted(store.load()["trial_id"])
+    assert kept == ["0-f3-0", "0-f3-1", "0-f_now-0", "0-f_now-1"] + [
+        "1-None-0",
+        "1-None-1",
+        "1-g1-0",
+        "1-g1-1",
+    ]
+    store.compact(keep_fingerprints=1, current=current)
+    assert sorted(store.load()["trial_id"]) == ["0-f_now-0", "0-f_now-1", "1-g1-0", "1-g1-1"]
+
+
+def test_retention_never_drops_a_current_trial_and_none_keeps_everything(tmp_path):
+    store = TrialStore(tmp_path / "store")
+    _versions(store, 0, ["f1", "f2", "f3"])
+    # A current trial whose stored row has an older fingerprint (rows are keyed by trial_id).
+    current = {"0-f1-0": (0, "f_other")}
+
+    store.compact(keep_fingerprints=None, current=current)
+    assert len(store.load()) == 6
+    store.compact(keep_fingerprints=1, current=current)
+    assert sorted(store.load()["trial_id"]) == ["0-f1-0", "0-f3-0", "0-f3-1"]
+    with pytest.raises(ValueError, match="keep_fingerprints must be at least 1"):
+        store.compact(keep_fingerprints=0)
+
+
+# Appends two batches and compacts them, in a loop, as a run ending does, until killed.
+COMPACTING_SCRIPT = """
+import sys
+from spark_lgbm_tuning.datasets.trial_store import TrialStore
+
+store = TrialStore(sys.argv[1])
+store.append([{"trial_id": "a", "status": "ok"}])
+print("ready", flush=True)
+while True:
+    store.append([{"trial_id": "b", "status": "ok"}])
+    store.append([{"trial_id": "a", "status": "ok"}])
+    store.compact()
+"""
+
+
+def test_a_reader_is_not_misled_by_a_compaction_in_another_process(tmp_path):
+    """Before: a batch removed between listing and reading was reported as damaged."""
+    store = TrialStore(tmp_path / "store")
+    writer = subprocess.Popen(
+        [sys.executable, "-c", COMPACTING_SCRIPT, str(store.path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 3.0
+        reads = 0
+        while time.monotonic() < deadline:
+            assert set(store.load()["trial_id"]) <= {"a", "b"}
+            reads += 1
+    finally:
+        writer.kill()
+        writer.wait()
+    assert reads > 10

@@ -10,15 +10,20 @@ Each batch is written to a hidden temporary name, flushed to disk and renamed in
 (`os.replace` is atomic on POSIX), so a reader sees a whole batch or none of it. A trial may be in
 several batches (a rerun with `resume: false`, a compaction interrupted before it removed the
 batches it merged): readers keep the row stored last.
+
+One search at a time uses a store: `locked()` holds its lock file (see `store_lock`). Compaction
+can apply a retention rule: per fold, keep the rows of the `keep_fingerprints` most recently
+stored data fingerprints, the current search's always among them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -28,13 +33,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
 
+from spark_lgbm_tuning.datasets.store_lock import StoreLock, StoreUnwritableError, os_reason
+
 logger = logging.getLogger(__name__)
 
 BATCH_PREFIX = "batch-"
 BATCH_SUFFIX = ".parquet"
 STORED_AT = "stored_at"
+# The digest of the fold's data a row was computed on (rows stored before it was kept have none).
+FOLD_FINGERPRINT = "fold_fingerprint"
 # A temporary file older than this belongs to a writer that died (batches take milliseconds).
 STALE_TEMP_S = 3600.0
+COMPACTION_RETRIES = 5
 
 
 class TrialStore:
@@ -45,6 +55,16 @@ class TrialStore:
 
     def __repr__(self) -> str:
         return f"TrialStore({str(self.path)!r})"
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[TrialStore]:
+        """Hold the store's lock for a search; StoreInUseError names a live holder at once."""
+        lock = StoreLock(self.path)
+        lock.acquire()
+        try:
+            yield self
+        finally:
+            lock.release()
 
     def batch_files(self) -> list[Path]:
         """The complete batch files, oldest first (temporary files are never listed)."""
@@ -67,6 +87,14 @@ class TrialStore:
         return self._write(pa.Table.from_pylist(records), stored_at)
 
     def _write(self, table: pa.Table, stored_at: datetime) -> Path:
+        try:
+            return self._write_batch(table, stored_at)
+        except OSError as error:
+            raise StoreUnwritableError(
+                f"Cannot write to the trial store {self.path}: {os_reason(error)}"
+            ) from error
+
+    def _write_batch(self, table: pa.Table, stored_at: datetime) -> Path:
         self.path.mkdir(parents=True, exist_ok=True)
         # Sortable by time, unique across processes: batches of one store never collide.
         name = f"{BATCH_PREFIX}{stored_at:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:12]}{BATCH_SUFFIX}"
@@ -93,20 +121,37 @@ class TrialStore:
             os.close(descriptor)
 
     def _read_all(self) -> pa.Table | None:
+        # A compaction may remove a listed batch before it is read; its rows are then in the
+        # merged batch (written first), so list again. Compactions are rare: a few tries do.
+        for _ in range(COMPACTION_RETRIES):
+            tables = self._read_listed()
+            if tables is not None:
+                break
+        else:
+            raise DatasetError(
+                f"Trial store {self.path}: batches kept disappearing while being read "
+                f"({COMPACTION_RETRIES} tries); is something deleting them?"
+            )
+        if not tables:
+            return None
+        # Batches written by other versions may lack a column or hold an all-null one.
+        return pa.concat_tables(tables, promote_options="permissive")
+
+    def _read_listed(self) -> list[pa.Table] | None:
+        """Every listed batch; None when one was removed after the listing."""
         tables = []
         for path in self.batch_files():
             try:
                 tables.append(pq.read_table(path))
             except (OSError, pa.ArrowException) as error:
+                if not path.exists():
+                    return None
                 # Renames are atomic, so this is damage from outside (disk, a manual edit).
                 raise DatasetError(
                     f"Trial store batch {path} is unreadable ({error}); move it away and rerun: "
                     "its trials will run again"
                 ) from error
-        if not tables:
-            return None
-        # Batches written by other versions may lack a column or hold an all-null one.
-        return pa.concat_tables(tables, promote_options="permissive")
+        return tables
 
     def load(self, trial_ids: Iterable[str] | None = None) -> pd.DataFrame:
         """The latest stored row of each trial (of `trial_ids` only, when given)."""
@@ -119,18 +164,38 @@ class TrialStore:
         rows = rows.sort_values(STORED_AT, kind="stable")
         return rows.drop_duplicates("trial_id", keep="last").reset_index(drop=True)
 
-    def compact(self) -> int:
+    def compact(
+        self,
+        keep_fingerprints: int | None = None,
+        current: Mapping[str, tuple[int, str]] | None = None,
+    ) -> int:
         """Merge every batch into one (the latest row per trial); returns the batches removed.
 
+        With `keep_fingerprints`, drop the rows of older data (see `retained`); `current` maps
+        the current search's trial ids to their (fold_id, fold fingerprint), which are kept.
         The merged batch is in place before the old ones are removed, so an interruption leaves
         duplicates (which readers resolve), never a loss.
         """
         batches = self.batch_files()
         self._remove_stale_temporaries()
-        if len(batches) <= 1:
+        if not batches:
             return 0
         latest = self.load()
-        table = pa.Table.from_pandas(latest, preserve_index=False)
+        kept = latest
+        if keep_fingerprints is not None:
+            kept = retained(latest, keep_fingerprints, current or {})
+        if len(batches) == 1 and len(kept) == len(latest):
+            return 0
+        if len(kept) < len(latest):
+            logger.info(
+                "Trial store %s: dropped %d of %d rows, of data older than the %d most recent "
+                "fingerprint(s) of each fold (tuning.store_keep_fingerprints)",
+                self.path,
+                len(latest) - len(kept),
+                len(latest),
+                keep_fingerprints,
+            )
+        table = pa.Table.from_pandas(kept, preserve_index=False)
         self._write(table, datetime.now(UTC))
         for path in batches:
             path.unlink(missing_ok=True)
@@ -145,6 +210,46 @@ class TrialStore:
                     entry.unlink()
             except FileNotFoundError:
                 continue
+
+
+def retained(
+    rows: pd.DataFrame, keep_fingerprints: int, current: Mapping[str, tuple[int, str]]
+) -> pd.DataFrame:
+    """The rows of the `keep_fingerprints` most recent data fingerprints of each fold.
+
+    Per fold, fingerprints rank by their latest stored row, the current search's first (so
+    `keep_fingerprints=1` keeps exactly what the current search can reuse); a row of a current
+    trial is kept whatever its rank. Rows stored without a fingerprint count as one old one.
+    """
+    if keep_fingerprints < 1:
+        raise ValueError(f"keep_fingerprints must be at least 1, got {keep_fingerprints}")
+    if rows.empty:
+        return rows
+    fingerprint = (
+        rows[FOLD_FINGERPRINT].fillna("")
+        if FOLD_FINGERPRINT in rows
+        else pd.Series("", index=rows.index)
+    )
+    versions = pd.DataFrame(
+        {"fold_id": rows["fold_id"], "fingerprint": fingerprint, "stored": rows[STORED_AT]}
+    )
+    current_versions = set(current.values())
+    versions["is_current"] = [
+        (fold_id, print_) in current_versions
+        for fold_id, print_ in zip(versions["fold_id"], versions["fingerprint"], strict=True)
+    ]
+    latest = versions.groupby(["fold_id", "fingerprint"], dropna=False).agg(
+        stored=("stored", "max"), is_current=("is_current", "any")
+    )
+    latest = latest.sort_values(["is_current", "stored"], ascending=False)
+    rank = latest.groupby(level="fold_id", dropna=False).cumcount()
+    keep_versions = set(rank[rank < keep_fingerprints].index)
+    keep = [
+        version in keep_versions
+        for version in zip(versions["fold_id"], versions["fingerprint"], strict=True)
+    ]
+    keep = pd.Series(keep, index=rows.index) | rows["trial_id"].isin(set(current))
+    return rows[keep].reset_index(drop=True)
 
 
 class TrialStoreDataset(AbstractDataset[Any, TrialStore]):

@@ -42,7 +42,7 @@ def successful_run(spark, data, folds):
 
 def test_run_trials_all_ok(successful_run):
     trials, results, run_info, messages = successful_run
-    rows = results.toPandas()
+    rows = results
 
     assert len(rows) == 2 * 3 == len(trials)
     assert rows["trial_id"].tolist() == trials["trial_id"].tolist()
@@ -51,7 +51,7 @@ def test_run_trials_all_ok(successful_run):
     assert rows[list(lightgbm_params.REGRESSION_METRICS)].isna().all().all()
     assert rows["param_num_leaves"].tolist() == trials["param_num_leaves"].tolist()
     assert (rows["executor_id"] == "driver").all()
-    assert results.schema["started_at"].dataType.typeName() == "timestamp"
+    assert str(results["started_at"].dtype) == "datetime64[ns]"
     assert run_info["n_trials"] == 6 and run_info["n_ok"] == 6 and run_info["n_failed"] == 0
     assert run_info["task_cpus"] == 1 and run_info["total_cores"] == 2
     assert run_info["sum_fit_s"] == pytest.approx(rows["fit_s"].sum())
@@ -61,7 +61,7 @@ def test_run_trials_all_ok(successful_run):
 
 
 def test_run_trials_metrics_equal_a_plain_fit(successful_run, data, folds):
-    rows = successful_run[1].toPandas()
+    rows = successful_run[1]
     row = rows[rows["fold_id"] == 2].iloc[0]
 
     member = folds[folds["fold_id"] == 2]
@@ -107,7 +107,7 @@ def test_run_trials_keeps_going_past_failing_trials(spark, data, folds):
     trials = pd.concat(
         [_refused_on_executors(trials[failing], num_leaves=-1), trials[~failing]]
     ).sort_index()
-    rows = run_trials(data, folds, trials, params, COLUMNS)[0].toPandas()
+    rows = run_trials(data, folds, trials, params, COLUMNS)[0]
 
     # A row's param_<name> columns are the values its trial ran with.
     failed = rows[rows["param_num_leaves"] == -1]
@@ -126,7 +126,7 @@ def test_a_bad_dataset_param_fails_only_its_trials(spark, data, folds):
     trials = pd.concat(
         [_refused_on_executors(trials[failing], max_bin=1), trials[~failing]]
     ).sort_index()
-    rows = run_trials(data, folds, trials, params, COLUMNS)[0].toPandas()
+    rows = run_trials(data, folds, trials, params, COLUMNS)[0]
 
     assert rows.groupby("param_max_bin")["status"].unique().map(list).to_dict() == {
         1: ["failed"],

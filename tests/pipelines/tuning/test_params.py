@@ -43,6 +43,10 @@ def test_shipped_parameter_files_validate(project_root, path, key, combinations)
         ({"fixed": {"objective": "regression"}}, "fixed.objective must be one of"),
         ({"fixed": {"objective": "binary", "num_leaves": 3}}, "num_leaves appear in both"),
         ({"folds": [0, 0]}, "distinct fold ids"),
+        (
+            {"store_keep_fingerprints": 0},
+            "store_keep_fingerprints\n  Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_invalid_parameters_name_the_parameter(overrides, message):

@@ -43,7 +43,9 @@ def test_node_names_and_datasets():
         "params:columns",
         "tuning_trial_store",
     }
-    assert pipeline.outputs() == {"tuning_results@spark", "tuning_run_info"}
+    assert pipeline.outputs() == {"tuning_results@pandas", "tuning_run_info"}
+    # No dataset of run_trials is a Spark one now: the tag starts the session for it.
+    assert "spark" in pipeline.nodes[1].tags
 
 
 def test_every_dataset_resolves_to_a_catalog_entry(project_root: Path):
@@ -54,7 +56,7 @@ def test_every_dataset_resolves_to_a_catalog_entry(project_root: Path):
 
     assert sorted(name for name in datasets if name not in catalog) == []
     assert "tuning_results@pandas" in catalog  # what reporting reads
-    assert "tuning_result@spark" not in catalog  # the check can tell a typo
+    assert "tuning_result@pandas" not in catalog  # the check can tell a typo
 
 
 def test_sliced_expansion_runs_on_an_in_memory_catalog(project_root: Path):
@@ -98,7 +100,7 @@ def test_renamed_columns_flow_through_both_nodes(spark):
     columns = ColumnParams(target="label", feature_prefix="x_")
     catalog = _renamed_catalog(data, columns)
     SequentialRunner().run(create_pipeline(), catalog)
-    results = catalog.load("tuning_results@spark").toPandas()
+    results = catalog.load("tuning_results@pandas")
 
     assert len(results) == 2 * 3 and (results["status"] == "ok").all()
     # The same data under other names: the same metrics as the default names give.
@@ -108,7 +110,7 @@ def test_renamed_columns_flow_through_both_nodes(spark):
         expand_search_space(data, time_folds(data), tuning_params(), ColumnParams()),
         tuning_params(),
         ColumnParams(),
-    )[0].toPandas()
+    )[0]
     assert results["auc_roc"].tolist() == expected["auc_roc"].tolist()
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from spark_lgbm_tuning import trial
+from spark_lgbm_tuning.datasets.atomic_parquet import AtomicParquetDataset
 from spark_lgbm_tuning.pipelines.tuning import results
 from spark_lgbm_tuning.trial import TrialSpec
 from tests.pipelines.tuning.data import tuning_params
@@ -60,11 +61,11 @@ def test_the_schema_follows_the_grid_and_keeps_ids_and_status_required():
         "param_num_leaves",
         "param_learning_rate",
     ]
-    assert schema["param_num_leaves"].dataType.typeName() == "long"
-    assert schema["param_learning_rate"].dataType.typeName() == "double"
-    assert schema["fold_id"].dataType.typeName() == "integer"
-    assert schema["started_at"].dataType.typeName() == "timestamp"
-    required = {field.name for field in schema.fields if not field.nullable}
+    assert str(schema.field("param_num_leaves").type) == "int64"
+    assert str(schema.field("param_learning_rate").type) == "double"
+    assert str(schema.field("fold_id").type) == "int32"
+    assert str(schema.field("started_at").type) == "timestamp[ns]"
+    required = {field.name for field in schema if not field.nullable}
     assert required == {"trial_id", "combo_id", "fold_id", "params_json", "status"}
 
 
@@ -97,12 +98,57 @@ def test_stored_rows_are_reused_only_when_final_for_these_parameters():
     assert results.reusable_records(stored.iloc[:0], specs, PARAMS) == {}
 
 
-def test_the_results_frame_converts_stored_values_to_the_schema(spark):
+def test_the_results_frame_converts_stored_values_to_the_schema():
     spec = _spec()
     record = results.result_record(spec, _row(spec, best_iteration=float("nan")))
     record["param_num_leaves"] = pd.NA  # as a parquet round trip hands a missing value back
-    frame = results.results_frame(spark, [record], PARAMS)
-    [row] = frame.collect()
+    [row] = results.results_frame([record], PARAMS).to_dict("records")
 
-    assert row["best_iteration"] is None and row["param_num_leaves"] is None
+    assert pd.isna(row["best_iteration"]) and pd.isna(row["param_num_leaves"])
     assert row["fit_s"] == pytest.approx(1.5)
+    assert row["started_at"] == pd.Timestamp("2026-01-01 00:00:00")  # naive UTC
+
+
+def _records() -> list[dict]:
+    ok, failed = _spec("ok"), _spec("failed", num_leaves=15)
+    records = [
+        results.result_record(ok, _row(ok, best_iteration=3, n_train=10)),
+        results.result_record(failed, _row(failed, "failed", error="boom")),
+    ]
+    records[1].update(fit_s=None, auc_roc=None)
+    return records
+
+
+@pytest.mark.parametrize("n_records", [1, 2], ids=["no_missing_value", "missing_values"])
+def test_saved_results_read_back_as_the_spark_written_file_did(spark, tmp_path, n_records):
+    """Readers of tuning_results@pandas get the dtypes and values they got from Spark's write."""
+    records = _records()[:n_records]
+    spark_path = str(tmp_path / "spark.parquet")
+    fields = results.result_fields(PARAMS)
+    spark_rows = [tuple(record.get(name) for name in fields) for record in records]
+    spark.createDataFrame(spark_rows, schema=_spark_schema()).write.parquet(spark_path)
+    dataset = AtomicParquetDataset(filepath=str(tmp_path / "results.parquet"))
+
+    dataset.save(results.results_frame(records, PARAMS))
+
+    loaded, from_spark = dataset.load(), pd.read_parquet(spark_path)
+    assert loaded.dtypes.to_dict() == from_spark.dtypes.to_dict()
+    pd.testing.assert_frame_equal(loaded, from_spark)
+
+
+def _spark_schema():
+    """The Spark schema tuning_results@spark was written with (before 2026-11)."""
+    from pyspark.sql import types as T  # noqa: PLC0415 - this test's reference only
+
+    spark_types = {
+        "int32": T.IntegerType(),
+        "int64": T.LongType(),
+        "double": T.DoubleType(),
+        "string": T.StringType(),
+        "timestamp[ns]": T.TimestampType(),
+        "bool": T.BooleanType(),
+    }
+    schema = results.result_schema(PARAMS)
+    return T.StructType(
+        [T.StructField(field.name, spark_types[str(field.type)], True) for field in schema]
+    )

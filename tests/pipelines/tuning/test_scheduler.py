@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import pytest
+
 from spark_lgbm_tuning.columns import ColumnParams
-from spark_lgbm_tuning.pipelines.tuning import search_space, shipping
+from spark_lgbm_tuning.pipelines.tuning import scheduler, search_space, shipping
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.scheduler import (
     DeadlineWatch,
@@ -66,3 +68,18 @@ def test_the_driver_cancels_a_trial_its_executor_does_not_stop(spark, data, fold
     assert row["status"] == "timed_out"
     assert "the driver cancelled its Spark job" in row["error"]
     assert sc.parallelize(range(4), 2).sum() == 6  # the session is still usable
+
+
+def test_an_interrupt_is_recognised_also_when_py4j_wraps_it():
+    def py4j_call():
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            # What py4j does when interrupted mid-command: raises while handling the interrupt.
+            raise RuntimeError("Gateway must be connected to send cancel cmd.")  # noqa: B904
+
+    with pytest.raises(RuntimeError) as caught:
+        py4j_call()
+    assert scheduler._is_interrupt(caught.value)
+    assert scheduler._is_interrupt(KeyboardInterrupt())
+    assert not scheduler._is_interrupt(OSError("disk full"))

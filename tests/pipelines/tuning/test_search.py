@@ -35,7 +35,7 @@ def _search(data, folds, params, store):
     finally:
         nodes_logger.removeHandler(handler)
         nodes_logger.setLevel(level)
-    return results.toPandas(), info, handler.messages
+    return results, info, handler.messages
 
 
 # ------------------------------------------------------------------------------ run_trials
@@ -69,7 +69,7 @@ def test_new_combinations_and_changed_data_run_exactly_what_changed(spark, data,
     changed.loc[len(data) - 1, "feature_0"] += 1.0  # the last fold's test part only
     results, info, _ = _search(changed, folds, wider, store)
     assert info["n_reused"] == 6 and info["n_run"] == 3
-    # toPandas gives naive timestamps in the session time zone (UTC in the fixture).
+    # tuning_results holds naive UTC timestamps (as a Spark write of them read back).
     ran_now = pd.Timestamp(info["started_at"]).tz_localize(None)
     assert (results.loc[results["fold_id"] == 2, "started_at"] >= ran_now).all()
     assert (results.loc[results["fold_id"] < 2, "started_at"] < ran_now).all()
@@ -142,3 +142,25 @@ def test_the_driver_adds_threads_token_and_levers_to_each_trial(data, folds):
     assert all("num_threads" not in spec.params for spec in specs)  # the expansion's are kept
     assert {spec.run_token for spec in ready} == {"token-1"}
     assert {spec.disabled_levers for spec in ready} == {frozenset({"fold_cache"})}
+
+
+def test_the_store_keeps_the_recent_data_versions_and_what_the_search_reuses(
+    spark, data, folds, tmp_path
+):
+    """Four versions of the data: the store keeps two per fold, never the current one's loss."""
+    store = TrialStore(tmp_path / "store")
+    params = tuning_params(store_keep_fingerprints=2)
+    versions = [data.assign(feature_0=data["feature_0"] + shift) for shift in (0.0, 1.0, 2.0, 3.0)]
+    for version in versions:
+        _search(version, folds, params, store)
+    assert len(store.load()) == 2 * 6  # not 4 * 6
+
+    _, info, _ = _search(versions[2], folds, params, store)  # the version before the last
+    assert (info["n_reused"], info["n_run"]) == (6, 0)
+    _, info, _ = _search(versions[0], folds, params, store)  # dropped: runs again
+    assert (info["n_reused"], info["n_run"]) == (0, 6)
+    # versions[0] is current now; of the others the most recently stored (versions[3]) stays:
+    # recency is when a version's trials were stored, not when they were last reused.
+    _, info, _ = _search(versions[3], folds, params, store)
+    assert (info["n_reused"], info["n_run"]) == (6, 0)
+    assert len(store.load()) == 2 * 6

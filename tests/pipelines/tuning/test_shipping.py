@@ -49,7 +49,7 @@ def test_each_fold_is_binned_once_in_the_order_the_jobs_need_it(spark, data, fol
 
     # No task fetched those files (as after an interrupt): the executor fetches them at its
     # next task, so their sources must outlive the search or the next search fails.
-    rows = run_trials(data, folds, trials, params, COLUMNS)[0].toPandas()
+    rows = run_trials(data, folds, trials, params, COLUMNS)[0]
     assert (rows["status"] == "ok").all()
 
 

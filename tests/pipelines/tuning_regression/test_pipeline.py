@@ -41,7 +41,7 @@ def test_nodes_datasets_and_parameters_are_namespaced():
         "regression.tuning_trial_store",
     }
     assert pipeline.outputs() == {
-        "regression.tuning_results@spark",
+        "regression.tuning_results@pandas",
         "regression.tuning_run_info",
     }
 
@@ -93,7 +93,7 @@ def test_kedro_run_writes_namespaced_results(kedro_project: Path, caplog):
     info = json.loads((kedro_project / OUTPUT_DIR / "regression_tuning_run_info.json").read_text())
 
     ran = [message for message in caplog.messages if message.startswith("Running node")]
-    assert len(ran) == 2 and "-> [regression.tuning_results@spark;" in ran[1]
+    assert len(ran) == 2 and "-> [regression.tuning_results@pandas;" in ran[1]
     assert len(results) == 2 * 3 and (results["status"] == "ok").all()
     assert results[list(lightgbm_params.REGRESSION_METRICS)].notna().all().all()
     assert results[list(lightgbm_params.CLASSIFICATION_METRICS)].isna().all().all()

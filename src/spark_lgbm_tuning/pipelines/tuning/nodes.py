@@ -12,7 +12,6 @@ import logging
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import DataFrame as SparkDataFrame
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.columns import ColumnParams, feature_columns
@@ -64,13 +63,13 @@ def run_trials(  # noqa: PLR0917 - Kedro passes a node's inputs by position
     params: TuningParams,
     columns: ColumnParams,
     trial_store: TrialStore | None = None,
-) -> tuple[SparkDataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run the trials the trial store lacks, one Spark job per task group; return all results.
 
     Each result is appended to `trial_store` as it reaches the driver, so an interrupted run
     keeps its finished trials and the next one (with `resume: true`) runs only the rest. LightGBM
     uses spark.task.cpus threads per trial. Returns every trial's result (reused and new) as a
-    Spark DataFrame with an explicit schema, and the run's info (cluster shape, wall time,
+    pandas DataFrame with an explicit schema (32 rows need no Spark DataFrame), and the run's info (cluster shape, wall time,
     efficiency, trials reused and run, executors lost).
     """
     spark = SparkSession.getActiveSession()

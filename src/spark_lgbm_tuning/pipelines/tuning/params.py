@@ -50,6 +50,10 @@ class TuningParams(BaseModel):
     resume: bool = True
     # Wall-time limit of one trial's boosting run (seconds, 0 < value <= 86400); null: none.
     trial_timeout_s: float | None = Field(None, gt=0, le=86_400)
+    # Trial store retention, applied when a run compacts the store: per fold, keep the trials of
+    # the N most recent versions of its data (1..1000), the current one always among them;
+    # null keeps every version forever.
+    store_keep_fingerprints: int | None = Field(3, ge=1, le=1000)
 
     @field_validator("grid", mode="before")
     @classmethod

@@ -34,8 +34,11 @@ def create_pipeline(**kwargs) -> Pipeline:
                     # Finished trials of earlier runs; run_trials appends each new result.
                     "tuning_trial_store",
                 ],
-                outputs=["tuning_results@spark", "tuning_run_info"],
+                # A pandas DataFrame saved atomically (no Spark write of a few rows); the tag
+                # tells SparkHooks that this node needs the session, which no dataset now says.
+                outputs=["tuning_results@pandas", "tuning_run_info"],
                 name="run_trials",
+                tags=["spark"],
             ),
         ]
     )

@@ -11,32 +11,44 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import DataFrame as SparkDataFrame
-from pyspark.sql import SparkSession
-from pyspark.sql import types as T
+import pyarrow as pa
 
+from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX, param_kinds, param_value
 from spark_lgbm_tuning.trial import ID_FIELDS, RESULT_FIELDS, TrialSpec
 
-_SPARK_TYPES = {
-    "bool": T.BooleanType(),
-    "int": T.IntegerType(),
-    "long": T.LongType(),
-    "double": T.DoubleType(),
-    "string": T.StringType(),
-    "timestamp": T.TimestampType(),
+# The column types a Spark parquet write of these records had (what readers of tuning_results
+# have always loaded): read by pandas, an int column with a missing value becomes float64 and a
+# timestamp is naive UTC (datetime64[ns]).
+_ARROW_TYPES = {
+    "bool": pa.bool_(),
+    "int": pa.int32(),
+    "long": pa.int64(),
+    "double": pa.float64(),
+    "string": pa.string(),
+    "timestamp": pa.timestamp("ns"),
 }
+
+
+def _naive_utc(value: Any) -> datetime:
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert(UTC).tz_localize(None)
+    return stamp.to_pydatetime()
+
+
 _TO_PYTHON = {
     "bool": bool,
     "int": int,
     "long": int,
     "double": float,
     "string": str,
-    "timestamp": lambda value: pd.Timestamp(value).to_pydatetime(),
+    "timestamp": _naive_utc,
 }
 # Stored outcomes a rerun reuses: they repeat for the same trial (see reusable_records).
 REUSABLE_STATUSES = ("ok", "failed")
@@ -52,11 +64,11 @@ def result_fields(params: TuningParams) -> dict[str, str]:
     }
 
 
-def result_schema(params: TuningParams) -> T.StructType:
-    """The explicit Spark schema of `tuning_results`."""
-    return T.StructType(
+def result_schema(params: TuningParams) -> pa.Schema:
+    """The explicit schema of `tuning_results`."""
+    return pa.schema(
         [
-            T.StructField(name, _SPARK_TYPES[kind], _nullable(name))
+            pa.field(name, _ARROW_TYPES[kind], _nullable(name))
             for name, kind in result_fields(params).items()
         ]
     )
@@ -86,10 +98,14 @@ def result_record(
     return record
 
 
-def store_record(record: Mapping[str, Any], timeout_s: float | None) -> dict[str, Any]:
-    """What the trial store keeps of a record: all but param_<name>, plus the timeout it ran under."""
+def store_record(
+    record: Mapping[str, Any], timeout_s: float | None, fold_fingerprint: str = ""
+) -> dict[str, Any]:
+    """What the trial store keeps of a record: all but param_<name>, plus the timeout it ran under
+    and the fingerprint of the fold's data (which the store's retention rule groups by)."""
     kept = {key: value for key, value in record.items() if not key.startswith(PARAM_PREFIX)}
     kept["trial_timeout_s"] = timeout_s
+    kept[FOLD_FINGERPRINT] = fold_fingerprint
     return kept
 
 
@@ -98,29 +114,27 @@ def _is_missing(value: Any) -> bool:
     return value is None or (not isinstance(value, str | bytes | list | dict) and pd.isna(value))
 
 
-def _spark_value(value: Any, kind: str) -> Any:
+def _typed_value(value: Any, kind: str) -> Any:
     """A stored or computed value as the Python type of its column (None for a missing one)."""
     if _is_missing(value):
         return None
     return _TO_PYTHON[kind](value)
 
 
-def results_frame(
-    spark: SparkSession, records: Iterable[Mapping[str, Any]], params: TuningParams
-) -> SparkDataFrame:
-    """The records as `tuning_results`, with the explicit schema."""
+def results_frame(records: Iterable[Mapping[str, Any]], params: TuningParams) -> pd.DataFrame:
+    """The records as `tuning_results`: the explicit schema, as pandas reads it back."""
     fields = result_fields(params)
     kinds = param_kinds(params)
     rows = []
     for record in records:
-        values = []
+        row = {}
         for name, kind in fields.items():
             value = record.get(name)
             if name.startswith(PARAM_PREFIX):
                 value = param_value(value, kinds[name.removeprefix(PARAM_PREFIX)])
-            values.append(_spark_value(value, kind))
-        rows.append(tuple(values))
-    return spark.createDataFrame(rows, schema=result_schema(params))
+            row[name] = _typed_value(value, kind)
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=result_schema(params)).to_pandas()
 
 
 def reusable_records(

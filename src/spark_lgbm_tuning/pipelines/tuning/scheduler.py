@@ -285,8 +285,8 @@ class JobScheduler:
                 if self.progress and time.monotonic() - last_progress >= self.progress_interval_s:
                     self.progress()
                     last_progress = time.monotonic()
-        except BaseException:
-            self._cancel(in_flight)
+        except BaseException as error:
+            self._cancel(in_flight, error)
             raise
         return self.stats
 
@@ -322,11 +322,14 @@ class JobScheduler:
                 )
                 self.on_rows([_driver_row(spec, "failed", message) for spec in job.group], False)
 
-    def _cancel(self, in_flight: dict[int, _Job]) -> None:
-        """On interrupt: cancel what runs, keep what already finished."""
+    def _cancel(self, in_flight: dict[int, _Job], cause: BaseException) -> None:
+        """On interrupt or error: cancel what runs, hand over what already finished.
+
+        What was kept is for the caller to say: only it knows whether the rows were stored.
+        """
         logger.warning(
-            "Search interrupted: cancelling %d Spark job(s) in flight; finished trials are "
-            "kept in the trial store and the next run resumes from them",
+            "Search %s: cancelling %d Spark job(s) in flight",
+            "interrupted" if _is_interrupt(cause) else f"stopped by {type(cause).__name__}",
             len(in_flight),
         )
         for job in in_flight.values():
@@ -344,3 +347,15 @@ class JobScheduler:
             index, rows, error = self._results.get_nowait()
             if error is None and in_flight.pop(index, None) is not None:
                 self.on_rows(rows, True)
+
+
+def _is_interrupt(error: BaseException | None) -> bool:
+    """A KeyboardInterrupt (SIGINT, or SIGTERM via RunGuardHooks), also when an interrupt that
+    landed inside a Py4J call surfaces as the Py4JError raised while handling it."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False

@@ -7,27 +7,26 @@ directly to switch optimisations off (`disabled_levers`), which travel to the ex
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 from pyspark import SparkContext
-from pyspark.sql import DataFrame as SparkDataFrame
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.progress import Progress, best_score
 from spark_lgbm_tuning.pipelines.tuning.results import (
-    result_record,
     results_frame,
     reusable_records,
-    store_record,
 )
 from spark_lgbm_tuning.pipelines.tuning.scheduler import (
     JobScheduler,
@@ -39,7 +38,6 @@ from spark_lgbm_tuning.pipelines.tuning.scheduler import (
 from spark_lgbm_tuning.pipelines.tuning.search_space import specs_from_table
 from spark_lgbm_tuning.pipelines.tuning.shipping import FoldShipper, shipping_dir
 from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
-from spark_lgbm_tuning.scoring import primary_score
 from spark_lgbm_tuning.trial import TrialSpec, check_levers
 
 logger = logging.getLogger(__name__)
@@ -47,68 +45,6 @@ logger = logging.getLogger(__name__)
 
 class AllTrialsFailedError(RuntimeError):
     """Every trial of the search failed; the message carries the first errors."""
-
-
-class Progress:
-    """Turns the rows of this run into records as they arrive, stores them, logs progress."""
-
-    def __init__(self, params: TuningParams, store: TrialStore | None) -> None:
-        self.params = params
-        self.store = store
-        self.spec_of: dict[str, TrialSpec] = {}
-        self.records: dict[str, dict[str, Any]] = {}
-        self.started = time.perf_counter()
-
-    def expect(self, specs: Sequence[TrialSpec]) -> None:
-        """The trials of this run, as they are sent to the executors."""
-        self.spec_of = {spec.trial_id: spec for spec in specs}
-
-    def add(self, rows: list[dict[str, Any]], durable: bool) -> None:
-        records = [result_record(self.spec_of[row["trial_id"]], row) for row in rows]
-        self.records.update((record["trial_id"], record) for record in records)
-        for record in records:
-            if record["status"] == "timed_out":
-                # Each one, as it arrives: a timeout is a setting to revisit, not a crash.
-                logger.warning(
-                    "Trial %s (combination %s, fold %s) timed out: %s",
-                    record["trial_id"],
-                    record["combo_id"],
-                    record["fold_id"],
-                    record["error"],
-                )
-        if durable and self.store is not None:
-            self.store.append(
-                store_record(record, self.params.trial_timeout_s) for record in records
-            )
-
-    def log(self) -> None:
-        done = len(self.records)
-        records = self.records.values()
-        failed = sum(record["status"] == "failed" for record in records)
-        timed_out = sum(record["status"] == "timed_out" for record in records)
-        best = _best(records, self.params)
-        elapsed = time.perf_counter() - self.started
-        eta = f"{elapsed / done * (len(self.spec_of) - done):.0f} s" if done else "n/a"
-        logger.info(
-            "Trials %d/%d done (%d failed, %d timed out), elapsed %.0f s, ETA %s, best %s so far: %s",
-            done,
-            len(self.spec_of),
-            failed,
-            timed_out,
-            elapsed,
-            eta,
-            self.params.primary_metric,
-            "n/a" if best is None else f"{best:.5f}",
-        )
-
-
-def _best(records: Any, params: TuningParams) -> float | None:
-    """The best primary metric among `records` (None when none has one)."""
-    scores = [primary_score(record, params.primary_metric) for record in records]
-    scores = [score for score in scores if score is not None]
-    if not scores:
-        return None
-    return (max if params.higher_is_better else min)(scores)
 
 
 def _run_missing(
@@ -199,8 +135,24 @@ def run_search(
     disabled_levers: frozenset[str] = frozenset(),
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run the trials the store lacks; returns every trial's record (in `specs` order) and the
-    run's info. Raises AllTrialsFailedError when no trial succeeded."""
+    run's info. Holds the store's lock throughout (a second search on it fails at once).
+    Raises AllTrialsFailedError when no trial succeeded."""
     disabled_levers = check_levers(disabled_levers)
+    with store.locked() if store is not None else contextlib.nullcontext():
+        return _search_locked(
+            sc, arrays, specs, params, store=store, disabled_levers=disabled_levers
+        )
+
+
+def _search_locked(
+    sc: SparkContext,
+    arrays: FoldArrays,
+    specs: list[TrialSpec],
+    params: TuningParams,
+    *,
+    store: TrialStore | None,
+    disabled_levers: frozenset[str],
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     reused = _reused(store, specs, params)
@@ -215,9 +167,18 @@ def run_search(
     stats, binning_s, job_s = SearchStats(), 0.0, 0.0
     progress = Progress(params, store)
     if to_run:
-        stats, binning_s, job_s = _run_missing(
-            sc, arrays, to_run, params=params, progress=progress, disabled_levers=disabled_levers
-        )
+        try:
+            stats, binning_s, job_s = _run_missing(
+                sc,
+                arrays,
+                to_run,
+                params=params,
+                progress=progress,
+                disabled_levers=disabled_levers,
+            )
+        except BaseException:
+            progress.log_what_was_kept()
+            raise
     timing = {
         "wall_s": time.perf_counter() - started,
         "binning_s": binning_s,
@@ -226,7 +187,10 @@ def run_search(
         "ended_at": datetime.now(UTC).isoformat(),
     }
     if store is not None:
-        merged = store.compact()
+        merged = store.compact(
+            params.store_keep_fingerprints,
+            {spec.trial_id: (spec.fold_id, spec.fold_fingerprint) for spec in specs},
+        )
         logger.info("Trial store %s: %d batch file(s) compacted", store.path, merged)
     by_id = {**reused, **progress.records}
     # Report in the trials table's order, not the execution order; one record per trial.
@@ -301,7 +265,7 @@ def run_info(
         "sum_fit_s": sum_fit_s,
         "efficiency": sum_fit_s / (timing["wall_s"] * total_cores),
         "primary_metric": params.primary_metric,
-        "best_primary_metric": _best(records, params),
+        "best_primary_metric": best_score(records, params),
     }
     logger.info(
         "Search done: %d/%d trials ok (%d reused, %d run) in %.1f s on %d cores; sum fit "
@@ -328,7 +292,7 @@ def run_from_table(
     columns: ColumnParams,
     store: TrialStore | None = None,
     disabled_levers: frozenset[str] = frozenset(),
-) -> tuple[SparkDataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The trials of `tuning_trials` run on `data` (checked to be the data they were expanded
     from); returns `tuning_results` and `tuning_run_info`."""
     specs = specs_from_table(trials, params)
@@ -343,4 +307,4 @@ def run_from_table(
     records, info = run_search(
         spark.sparkContext, arrays, specs, params, store=store, disabled_levers=disabled_levers
     )
-    return results_frame(spark, records, params), info
+    return results_frame(records, params), info

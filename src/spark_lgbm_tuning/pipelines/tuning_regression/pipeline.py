@@ -1,6 +1,6 @@
 """The tuning pipeline reused for regression under the `regression` namespace.
 
-Namespacing prefixes the outputs (`regression.tuning_results@spark`, ...) and the parameters
+Namespacing prefixes the outputs (`regression.tuning_results@pandas`, ...) and the parameters
 (`params:tuning` -> `params:regression.tuning`, from parameters_tuning_regression.yml); the inputs
 are mapped to the regression data explicitly, and `params:columns` stays the one shared setting.
 """

@@ -1,0 +1,186 @@
+"""One search at a time per trial store: a lock file in the store's directory.
+
+Two `kedro run`s of one project share the trial store and write the same outputs; before this
+lock both exited 0 and `tuning_results` held every trial twice. The search takes the lock before
+it reads the store and keeps it until its last write (`TrialStore.locked`); a second run fails at
+once with one line naming the holder. The file is created with O_CREAT | O_EXCL (atomic on a
+local file system) and holds the holder's pid, host and start time. A lock whose pid is no longer
+alive on this host (the run was killed with SIGKILL, the machine lost power) is stale: the next
+run takes it over with a warning. A lock held from another host cannot be checked and is honoured.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from spark_lgbm_tuning.errors import ExplainedError
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = ".search.lock"
+# A lock file without readable content older than this is a holder that died while writing it.
+UNREADABLE_STALE_S = 10.0
+
+
+class StoreInUseError(ExplainedError, RuntimeError):
+    """Another live search holds the trial store's lock."""
+
+
+class StoreUnwritableError(ExplainedError, RuntimeError):
+    """The trial store's directory cannot be created or written; names the path and OS error."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    pid: int
+    host: str
+    started_at: str
+    # The process start time (Linux /proc ticks): a reused pid is not the holder.
+    pid_start: str | None
+    token: str
+
+    @classmethod
+    def this_process(cls) -> Holder:
+        return cls(
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            pid_start=_process_start(os.getpid()),
+            token=uuid.uuid4().hex,
+        )
+
+    def is_alive(self) -> bool:
+        """False only when this host can tell the holder has ended."""
+        if self.host != socket.gethostname():
+            return True
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass  # another user's live process
+        return self.pid_start is None or _process_start(self.pid) in (None, self.pid_start)
+
+
+def _process_start(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22 (starttime); the command name in field 2 may hold spaces, so split after ')'.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def os_reason(error: OSError) -> str:
+    """`[Errno 20] Not a directory (path)`: the OS error without a Python class name."""
+    if error.strerror is None:
+        return str(error)
+    where = f" ({error.filename})" if error.filename else ""
+    return f"[Errno {error.errno}] {error.strerror}{where}"
+
+
+class StoreLock:
+    """The lock file of one trial store directory; `acquire` and `release` it once."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.path = directory / LOCK_NAME
+        self.holder: Holder | None = None
+
+    def acquire(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreUnwritableError(
+                f"Cannot use the trial store {self.directory}: {os_reason(error)}; nothing was run"
+            ) from error
+        holder = Holder.this_process()
+        for _ in range(3):
+            if self._create(holder):
+                self.holder = holder
+                return
+            self._take_over_if_stale()
+        raise StoreInUseError(f"Could not take the trial store lock {self.path}; rerun")
+
+    def _create(self, holder: Holder) -> bool:
+        try:
+            descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        except OSError as error:
+            raise StoreUnwritableError(
+                f"Cannot write to the trial store {self.directory}: {os_reason(error)}; "
+                "nothing was run"
+            ) from error
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(asdict(holder), handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return True
+
+    def _read(self, path: Path) -> Holder | None:
+        try:
+            return Holder(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def _take_over_if_stale(self) -> None:
+        """Raise StoreInUseError for a live holder; move a stale lock aside."""
+        holder = self._read(self.path)
+        if holder is not None and holder.is_alive():
+            raise StoreInUseError(
+                f"The trial store {self.directory} is in use by another search: pid "
+                f"{holder.pid} on {holder.host}, started {holder.started_at} (lock "
+                f"{self.path}). Wait for it to end; delete the lock only if that process is gone"
+            )
+        if holder is None and not self._unreadable_for_long():
+            raise StoreInUseError(
+                f"The trial store {self.directory} is being locked by another search (lock "
+                f"{self.path}); rerun in a few seconds"
+            )
+        # Rename, not unlink: of two runs taking over the same stale lock, one rename succeeds.
+        aside = self.path.with_name(f"{LOCK_NAME}.stale-{uuid.uuid4().hex[:8]}")
+        try:
+            os.replace(self.path, aside)
+        except FileNotFoundError:
+            return  # another run took it over first; try to create ours again
+        taken = self._read(aside)
+        if taken is not None and holder is not None and taken.token != holder.token:
+            # A live lock created since we read the stale one: put it back, let it win.
+            try:
+                os.link(aside, self.path)
+            except FileExistsError:
+                pass
+            aside.unlink(missing_ok=True)
+            return
+        aside.unlink(missing_ok=True)
+        logger.warning(
+            "Took over the stale trial store lock %s%s",
+            self.path,
+            f" of pid {holder.pid}, started {holder.started_at}, which is no longer running"
+            if holder
+            else " (left unreadable by a process that died while taking it)",
+        )
+
+    def _unreadable_for_long(self) -> bool:
+        try:
+            return time.time() - self.path.stat().st_mtime > UNREADABLE_STALE_S
+        except FileNotFoundError:
+            return True
+
+    def release(self) -> None:
+        """Remove the lock if it is still ours (a run that lost it must not remove another's)."""
+        if self.holder is None:
+            return
+        current = self._read(self.path)
+        if current is not None and current.token == self.holder.token:
+            self.path.unlink(missing_ok=True)
+        self.holder = None

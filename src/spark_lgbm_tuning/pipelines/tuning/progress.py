@@ -1,0 +1,118 @@
+"""Progress of a search on the driver: records as they arrive, stored, logged, counted.
+
+Each finished trial's row becomes a result record, is appended to the trial store at once (so
+an interrupt loses at most the trials in flight) and counts in the progress lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError
+from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.results import result_record, store_record
+from spark_lgbm_tuning.scoring import primary_score
+from spark_lgbm_tuning.trial import TrialSpec
+
+logger = logging.getLogger(__name__)
+
+
+class Progress:
+    """Turns the rows of this run into records as they arrive, stores them, logs progress."""
+
+    def __init__(self, params: TuningParams, store: TrialStore | None) -> None:
+        self.params = params
+        self.store = store
+        self.spec_of: dict[str, TrialSpec] = {}
+        self.records: dict[str, dict[str, Any]] = {}
+        self.started = time.perf_counter()
+        # Trials of this run the store holds; after a failed write, nothing more is tried.
+        self.n_stored = 0
+        self.store_error: StoreUnwritableError | None = None
+
+    def expect(self, specs: Sequence[TrialSpec]) -> None:
+        """The trials of this run, as they are sent to the executors."""
+        self.spec_of = {spec.trial_id: spec for spec in specs}
+
+    def add(self, rows: list[dict[str, Any]], durable: bool) -> None:
+        records = [result_record(self.spec_of[row["trial_id"]], row) for row in rows]
+        self.records.update((record["trial_id"], record) for record in records)
+        for record in records:
+            if record["status"] == "timed_out":
+                # Each one, as it arrives: a timeout is a setting to revisit, not a crash.
+                logger.warning(
+                    "Trial %s (combination %s, fold %s) timed out: %s",
+                    record["trial_id"],
+                    record["combo_id"],
+                    record["fold_id"],
+                    record["error"],
+                )
+        if durable and self.store is not None and self.store_error is None:
+            try:
+                self.store.append(
+                    store_record(
+                        record,
+                        self.params.trial_timeout_s,
+                        self.spec_of[record["trial_id"]].fold_fingerprint,
+                    )
+                    for record in records
+                )
+            except StoreUnwritableError as error:
+                self.store_error = error
+                raise
+            self.n_stored += len(records)
+
+    def log_what_was_kept(self) -> None:
+        """After a search that did not finish: what the next run can resume from, truthfully."""
+        if self.store is None:
+            logger.warning(
+                "No trial store: the %d finished trial(s) of this run are not kept",
+                len(self.records),
+            )
+        elif self.store_error is not None:
+            logger.error(
+                "%s. %d finished trial(s) of this run were stored before; the other %d were not",
+                self.store_error,
+                self.n_stored,
+                len(self.records) - self.n_stored,
+            )
+        else:
+            logger.warning(
+                "%d finished trial(s) of this run are in the trial store %s; the next run "
+                "resumes from them",
+                self.n_stored,
+                self.store.path,
+            )
+
+    def log(self) -> None:
+        done = len(self.records)
+        records = self.records.values()
+        failed = sum(record["status"] == "failed" for record in records)
+        timed_out = sum(record["status"] == "timed_out" for record in records)
+        best = best_score(records, self.params)
+        elapsed = time.perf_counter() - self.started
+        eta = f"{elapsed / done * (len(self.spec_of) - done):.0f} s" if done else "n/a"
+        logger.info(
+            "Trials %d/%d done (%d failed, %d timed out), elapsed %.0f s, ETA %s, best %s so far: %s",
+            done,
+            len(self.spec_of),
+            failed,
+            timed_out,
+            elapsed,
+            eta,
+            self.params.primary_metric,
+            "n/a" if best is None else f"{best:.5f}",
+        )
+
+
+def best_score(records: Any, params: TuningParams) -> float | None:
+    """The best primary metric among `records` (None when none has one)."""
+    scores = [primary_score(record, params.primary_metric) for record in records]
+    scores = [score for score in scores if score is not None]
+    if not scores:
+        return None
+    return (max if params.higher_is_better else min)(scores)

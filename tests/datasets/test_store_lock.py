@@ -1,0 +1,123 @@
+"""The trial store's lock: one search at a time, a clear line for the second, stale locks taken."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from spark_lgbm_tuning.datasets.store_lock import (
+    LOCK_NAME,
+    StoreInUseError,
+    StoreLock,
+    StoreUnwritableError,
+)
+from spark_lgbm_tuning.datasets.trial_store import TrialStore
+
+# Holds the store's lock until stdin closes.
+HOLDER_SCRIPT = """
+import sys
+from spark_lgbm_tuning.datasets.trial_store import TrialStore
+
+with TrialStore(sys.argv[1]).locked():
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+def _hold(path) -> subprocess.Popen:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER_SCRIPT, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_a_second_search_is_refused_naming_the_holder_then_runs_once_it_ends(tmp_path):
+    store = TrialStore(tmp_path / "store")
+    holder = _hold(store.path)
+    try:
+        with pytest.raises(StoreInUseError) as caught, store.locked():
+            pass
+    finally:
+        holder.stdin.close()
+        holder.wait()
+
+    message = str(caught.value)
+    assert f"in use by another search: pid {holder.pid} on {socket.gethostname()}" in message
+    assert f"(lock {store.path / LOCK_NAME})" in message and "\n" not in message
+    with store.locked():  # released by the holder on exit
+        assert (store.path / LOCK_NAME).exists()
+    assert not (store.path / LOCK_NAME).exists()
+
+
+def test_the_lock_is_released_when_the_search_fails(tmp_path):
+    store = TrialStore(tmp_path / "store")
+    with pytest.raises(KeyboardInterrupt), store.locked():
+        raise KeyboardInterrupt
+    with store.locked():
+        pass
+
+
+def test_a_lock_whose_process_is_gone_is_taken_over_with_a_warning(tmp_path, caplog):
+    store = TrialStore(tmp_path / "store")
+    holder = _hold(store.path)
+    holder.kill()  # SIGKILL: no cleanup, the lock file stays
+    holder.wait()
+    assert (store.path / LOCK_NAME).exists()
+
+    with caplog.at_level(logging.WARNING), store.locked():
+        pass
+    assert f"Took over the stale trial store lock {store.path / LOCK_NAME} of pid {holder.pid}" in (
+        caplog.text
+    )
+
+
+def test_a_reused_pid_is_not_taken_for_the_holder(tmp_path, caplog):
+    store = TrialStore(tmp_path / "store")
+    store.path.mkdir()
+    # Our own (live) pid, with another start time: the holder was an earlier process.
+    content = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "pid_start": "1",
+        "token": "earlier",
+    }
+    (store.path / LOCK_NAME).write_text(json.dumps(content))
+
+    with caplog.at_level(logging.WARNING), store.locked():
+        pass
+    assert "Took over the stale trial store lock" in caplog.text
+
+
+def test_a_lock_being_written_is_honoured_and_an_old_unreadable_one_taken(tmp_path):
+    store = TrialStore(tmp_path / "store")
+    store.path.mkdir()
+    lock = store.path / LOCK_NAME
+    lock.write_text("")
+    with pytest.raises(StoreInUseError, match="is being locked by another search"), store.locked():
+        pass
+    os.utime(lock, (0, 0))
+    with store.locked():
+        pass
+
+
+def test_a_file_where_the_store_folder_should_be_fails_in_one_line(tmp_path):
+    (tmp_path / "store").write_text("not a folder")
+    with pytest.raises(StoreUnwritableError) as caught:
+        StoreLock(tmp_path / "store").acquire()
+
+    assert str(caught.value) == (
+        f"Cannot use the trial store {tmp_path / 'store'}: [Errno 17] File exists "
+        f"({tmp_path / 'store'}); nothing was run"
+    )
+    assert (tmp_path / "store").read_text() == "not a folder"

@@ -1,0 +1,78 @@
+"""pipelines/tuning/progress.py: records stored as they arrive, and what was kept said truthfully."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from spark_lgbm_tuning import trial
+from spark_lgbm_tuning.columns import ColumnParams
+from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError
+from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.pipelines.tuning import search_space
+from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
+from spark_lgbm_tuning.pipelines.tuning.progress import Progress, best_score
+from tests.pipelines.tuning.data import tuning_params
+
+
+def _progress_with_rows(store, data, folds):
+    arrays = FoldArrays(data, fold_rows(folds, None, len(data)), ColumnParams())
+    specs = search_space.expand(arrays, tuning_params())
+    progress = Progress(tuning_params(), store)
+    progress.expect(specs)
+    rows = [
+        {**dict.fromkeys(trial.RESULT_FIELDS), "trial_id": spec.trial_id, "status": "ok"}
+        for spec in specs
+    ]
+    return progress, rows
+
+
+def test_a_store_that_cannot_be_written_is_named_and_never_claimed_to_keep_trials(
+    data, folds, tmp_path, caplog
+):
+    store = TrialStore(tmp_path / "store")
+    progress, rows = _progress_with_rows(store, data, folds)
+    progress.add(rows[:2], True)
+    # The store's folder is replaced by a file mid-run (a real file-system fault).
+    for batch in store.batch_files():
+        batch.unlink()
+    store.path.rmdir()
+    store.path.write_text("in the way")
+
+    with pytest.raises(StoreUnwritableError) as caught:
+        progress.add(rows[2:4], True)
+    progress.add(rows[4:], True)  # rows that arrive after the failure: not written again
+    with caplog.at_level(logging.INFO):
+        progress.log_what_was_kept()
+
+    assert str(caught.value) == (
+        f"Cannot write to the trial store {store.path}: [Errno 17] File exists ({store.path})"
+    )
+    assert "2 finished trial(s) of this run were stored before; the other 4 were not" in caplog.text
+    assert "resumes from them" not in caplog.text
+
+
+def test_what_was_kept_is_counted_after_an_interrupt(data, folds, tmp_path, caplog):
+    store = TrialStore(tmp_path / "store")
+    progress, rows = _progress_with_rows(store, data, folds)
+    progress.add(rows[:3], True)
+    progress.add(rows[3:4], False)  # a job Spark gave up on: not stored
+    with caplog.at_level(logging.INFO):
+        progress.log_what_was_kept()
+        Progress(tuning_params(), None).log_what_was_kept()
+
+    assert f"3 finished trial(s) of this run are in the trial store {store.path}" in caplog.text
+    assert "No trial store: the 0 finished trial(s) of this run are not kept" in caplog.text
+    assert len(store.load()) == 3
+
+
+def test_the_best_score_follows_the_metric_direction():
+    records = [
+        {"status": "ok", "auc_roc": 0.7, "logloss": 0.5},
+        {"status": "ok", "auc_roc": 0.9, "logloss": 0.4},
+        {"status": "failed", "auc_roc": 0.99, "logloss": 0.1},  # a failed trial never counts
+    ]
+    assert best_score(records, tuning_params()) == 0.9
+    assert best_score(records, tuning_params(primary_metric="logloss")) == 0.4
+    assert best_score(records[2:], tuning_params()) is None

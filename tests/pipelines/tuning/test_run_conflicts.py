@@ -1,0 +1,148 @@
+"""Real `kedro run` subprocesses that collide or cannot write: one clear line, no mixed results.
+
+Each test runs `kedro run --pipelines tuning` on a scratch copy of the project (embedded
+`local[*]` Spark). The measured time from start to the error is printed (`pytest -s`) for the
+matrix in docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from spark_lgbm_tuning.datasets.store_lock import LOCK_NAME
+from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from tests.cluster import KEDRO_RUN_TIMEOUT_S, subprocess_env
+from tests.project_copy import copy_project
+
+from .data import time_folds, timeseries_data
+
+pytestmark = pytest.mark.slow
+logger = logging.getLogger(__name__)
+
+STORE = "data/07_model_output/tuning_trial_store"
+RESULTS = "data/07_model_output/tuning_results.parquet"
+# 12 combinations x 3 folds of fixed rounds: a search of ~10-30 s, long enough to overlap.
+SEARCH = {
+    "grid": {
+        "num_leaves": [31, 63],
+        "learning_rate": [0.01, 0.02, 0.05],
+        "min_child_samples": [5, 10],
+    },
+    "num_boost_round": 400,
+    "early_stopping_rounds": 0,
+}
+N_TRIALS = 12 * 3
+SMALL_SEARCH = {"grid": {"num_leaves": [7, 15]}, "num_boost_round": 20, "early_stopping_rounds": 0}
+
+
+def _project(root: Path, search: dict) -> Path:
+    project = copy_project(root)
+    data = timeseries_data(n_rows=2000, n_features=6)
+    data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
+    time_folds(data, n_splits=3).to_parquet(
+        project / "data/05_model_input/timeseries_folds.parquet"
+    )
+    path = project / "conf/base/parameters_tuning.yml"
+    parameters = yaml.safe_load(path.read_text())
+    parameters["tuning"].update(search)
+    path.write_text(yaml.safe_dump(parameters, sort_keys=False))
+    return project
+
+
+def _start(project: Path, log: Path) -> subprocess.Popen:
+    with log.open("w") as handle:
+        return subprocess.Popen(
+            [sys.executable, "-m", "kedro", "run", "--pipelines", "tuning"],
+            cwd=project,
+            env=subprocess_env(None),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _finish(run: subprocess.Popen, started: float) -> float:
+    """Wait for `run`; returns its wall seconds."""
+    run.wait(timeout=KEDRO_RUN_TIMEOUT_S)
+    return time.monotonic() - started
+
+
+def _squashed(text: str) -> str:
+    """`text` without whitespace: rich wraps long lines (paths) wherever it likes."""
+    return "".join(text.split())
+
+
+def _error_paragraph(output: str) -> str:
+    """The exception that ends Kedro's traceback, its wrapped lines joined, without whitespace."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    start = max(index for index, line in enumerate(lines) if "Error: " in line)
+    return _squashed("".join(lines[start:]))
+
+
+def test_two_runs_at_once_one_is_refused_naming_the_holder_and_results_are_whole(tmp_path):
+    project = _project(tmp_path / "project", SEARCH)
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    started = time.monotonic()
+    runs = [_start(project, log) for log in logs]
+    walls = [_finish(run, started) for run in runs]
+    outputs = [log.read_text() for log in logs]
+
+    codes = sorted(run.returncode for run in runs)
+    assert codes[0] == 0 and codes[1] != 0, outputs
+    winner, loser = (0, 1) if runs[0].returncode == 0 else (1, 0)
+    error = _error_paragraph(outputs[loser])
+    assert error.startswith("StoreInUseError:"), outputs[loser][-3000:]
+    assert _squashed(f"in use by another search: pid {runs[winner].pid} on ") in error
+    assert _squashed(f"(lock {project / STORE / LOCK_NAME})") in error
+    assert walls[loser] < walls[winner]  # refused while the winner's search runs
+    assert "resumes from them" not in outputs[loser]
+    results = pd.read_parquet(project / RESULTS)
+    assert len(results) == N_TRIALS and results["trial_id"].is_unique
+    assert len(TrialStore(project / STORE).load()) == N_TRIALS
+    assert not (project / STORE / LOCK_NAME).exists()  # released at the end
+    logger.warning(
+        "concurrent runs: refused after %.1f s, winner %.1f s", walls[loser], walls[winner]
+    )
+
+
+def test_a_file_where_the_trial_store_should_be_fails_in_one_line_before_any_trial(tmp_path):
+    project = _project(tmp_path / "project", SMALL_SEARCH)
+    (project / STORE).write_text("a file in the way")
+    started = time.monotonic()
+    run = _start(project, tmp_path / "run.log")
+    wall = _finish(run, started)
+    output = (tmp_path / "run.log").read_text()
+
+    assert run.returncode != 0
+    expected = f"StoreUnwritableError: Cannot use the trial store {project / STORE}: [Errno 17] "
+    assert _error_paragraph(output).startswith(_squashed(expected)), output[-3000:]
+    assert _squashed("File exists") in _error_paragraph(output)
+    assert "Running 2" not in output  # no Spark job started
+    assert "are in the trial store" not in output and "resumes from them" not in output
+    assert not (project / RESULTS).exists()
+    assert (project / STORE).read_text() == "a file in the way"
+    logger.warning("file in the way of the store: failed after %.1f s", wall)
+
+
+def test_a_file_the_project_did_not_write_at_the_results_path_is_refused_not_deleted(tmp_path):
+    project = _project(tmp_path / "project", SMALL_SEARCH)
+    (project / RESULTS).write_text("my notes")
+    started = time.monotonic()
+    run = _start(project, tmp_path / "run.log")
+    wall = _finish(run, started)
+    output = (tmp_path / "run.log").read_text()
+
+    assert run.returncode != 0
+    expected = f"Refusing to replace {project / RESULTS}: it is a file it did not write"
+    assert _squashed(expected) in _error_paragraph(output), output[-3000:]
+    assert (project / RESULTS).read_text() == "my notes"
+    # The trials did run and are kept: the next run (once the file is moved) reuses them.
+    assert len(TrialStore(project / STORE).load()) == 2 * 3
+    logger.warning("foreign file at the results path: failed after %.1f s", wall)
