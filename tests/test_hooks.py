@@ -335,15 +335,15 @@ def test_sigterm_interrupts_the_run_like_ctrl_c(guard):
 
 
 def test_an_interrupt_during_a_save_waits_for_the_save(guard):
-    guard.before_dataset_saved("tuning_results@spark")
+    guard.before_dataset_saved("tuning_results@pandas")
     guard._on_signal(signal.SIGINT, None)  # deferred: returns
 
     with pytest.raises(KeyboardInterrupt, match="SIGINT received during the run"):
-        guard.after_dataset_saved("tuning_results@spark")
+        guard.after_dataset_saved("tuning_results@pandas")
 
 
 def test_a_second_signal_during_a_save_does_not_wait(guard):
-    guard.before_dataset_saved("tuning_results@spark")
+    guard.before_dataset_saved("tuning_results@pandas")
     guard._on_signal(signal.SIGTERM, None)
 
     with pytest.raises(KeyboardInterrupt):

@@ -83,7 +83,7 @@ def test_a_node_needs_spark_for_a_spark_input_output_or_the_tag(catalog):
 
 
 def test_the_projects_pipelines_need_spark_only_in_the_search(project_root):
-    """data_generation and reporting start no JVM; run_trials (writes *tuning_results@spark) does."""
+    """data_generation and reporting start no JVM; run_trials (tagged spark) does."""
     pipelines = {
         "data_generation": data_generation.create_pipeline(),
         "reporting": reporting.create_pipeline(),
