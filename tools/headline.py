@@ -17,11 +17,12 @@ it with --project):
 
 Extrapolation, in core-seconds so that machines with other core counts compare, and from CPU
 time (user + system of the boosting run) so that a busy shared machine does not inflate it:
-a fold's cost per trial is the sample's mean on that fold; a fold without sampled trials costs
-the sampled folds' mean core-seconds per training row times its own training rows (the
-histogram work of a round grows with the rows). The grid's work is 54 combinations x the sum
-over its folds; on four cores at the sample run's efficiency (fit seconds over wall x cores) it
-takes work / 4 / efficiency.
+the fold with the most sampled combinations is the base; a combination also run on another fold
+gives that fold's cost ratio to the base (mean over such combinations); folds without one get
+the ratio interpolated linearly in training rows (through zero rows, extended linearly past the
+largest measured fold). A fold's cost per trial is the base fold's mean x its ratio; the grid's
+work is 54 combinations x the sum over its folds; on four cores at the sample run's efficiency
+(fit seconds over wall x cores) it takes work / 4 / efficiency.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import psutil
 
@@ -67,6 +69,30 @@ def fold_train_rows(folds: pd.DataFrame) -> dict[int, int]:
     return {int(fold_id): int(count) for fold_id, count in train.groupby("fold_id").size().items()}
 
 
+def fold_ratios(ok: pd.DataFrame, train_rows: dict[int, int]) -> tuple[int, dict[int, float]]:
+    """The base fold and each fold's cost ratio to it (see the module docstring)."""
+    counts = ok.groupby("fold_id")["combo_id"].nunique()
+    base = int(min(counts.index, key=lambda fold_id: (-counts[fold_id], fold_id)))
+    base_cost = ok[ok["fold_id"] == base].groupby("combo_id")["core_s"].mean()
+    measured = {base: 1.0}
+    for fold_id, group in ok[ok["fold_id"] != base].groupby("fold_id"):
+        shared = group.groupby("combo_id")["core_s"].mean().reindex(base_cost.index).dropna()
+        if len(shared):
+            measured[int(fold_id)] = float((shared / base_cost[shared.index]).mean())
+    known = sorted(measured, key=lambda fold_id: train_rows[fold_id])
+    rows = [0.0, *(train_rows[fold_id] for fold_id in known)]
+    values = [0.0, *(measured[fold_id] for fold_id in known)]
+    ratios = {}
+    for fold_id, n_rows in sorted(train_rows.items()):
+        if fold_id in measured:
+            ratios[fold_id] = measured[fold_id]
+        elif n_rows > rows[-1]:
+            ratios[fold_id] = values[-1] * n_rows / rows[-1]
+        else:
+            ratios[fold_id] = float(np.interp(n_rows, rows, values))
+    return base, ratios
+
+
 def summarise(
     results: pd.DataFrame, run_info: dict[str, Any], train_rows: dict[int, int]
 ) -> dict[str, Any]:
@@ -76,12 +102,10 @@ def summarise(
     )
     if ok.empty:
         raise SystemExit("No ok trials in the results: nothing to extrapolate from")
+    base, ratios = fold_ratios(ok, train_rows)
+    base_mean = float(ok.loc[ok["fold_id"] == base, "core_s"].mean())
+    fold_cost = {fold_id: base_mean * ratio for fold_id, ratio in ratios.items()}
     sampled = ok.groupby("fold_id")["core_s"].mean()
-    per_row = float(ok["core_s"].sum() / ok["n_train"].sum())
-    fold_cost = {
-        fold_id: float(sampled[fold_id]) if fold_id in sampled.index else per_row * rows
-        for fold_id, rows in sorted(train_rows.items())
-    }
     grid_core_s = SEED_COMBINATIONS * sum(fold_cost.values())
     efficiency = float(run_info["efficiency"])
     return {
@@ -96,6 +120,8 @@ def summarise(
         "mean_rounds": float(ok["best_iteration"].mean()),
         "max_peak_rss_mb": float(ok["peak_rss_mb"].max()),
         "core_s_per_trial_by_fold": {str(k): round(v, 1) for k, v in fold_cost.items()},
+        "base_fold": base,
+        "fold_cost_ratios": {str(k): round(v, 3) for k, v in ratios.items()},
         "extrapolated_folds": sorted(set(fold_cost) - set(sampled.index.astype(int))),
         "core_s_per_trial": grid_core_s / (SEED_COMBINATIONS * len(fold_cost)),
         "grid_trials": SEED_COMBINATIONS * len(fold_cost),

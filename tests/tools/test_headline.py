@@ -36,13 +36,32 @@ def test_the_grid_is_extrapolated_from_the_cpu_seconds_of_the_ok_trials():
 
     assert summary["sample_ok"] == 2
     assert summary["mean_core_s"] == 20.0  # (10 + 30) CPU seconds / 2
-    # Fold 2 was not sampled: (10 + 30) core-s / 300 rows x its 300 rows.
-    assert summary["core_s_per_trial_by_fold"] == {"0": 10.0, "1": 30.0, "2": 40.0}
+    # Combination a costs 3x as much on fold 1; fold 2 (300 rows, not sampled) extends that
+    # linearly in rows past the largest measured fold: 3 x 300 / 200.
+    assert summary["base_fold"] == 0
+    assert summary["fold_cost_ratios"] == {"0": 1.0, "1": 3.0, "2": 4.5}
+    assert summary["core_s_per_trial_by_fold"] == {"0": 10.0, "1": 30.0, "2": 45.0}
     assert summary["extrapolated_folds"] == [2]
-    assert summary["grid_core_s"] == 54 * 80.0
-    assert summary["grid_wall_s_on_4_cores"] == 54 * 80.0 / 4 / 0.8
+    assert summary["grid_core_s"] == 54 * 85.0
+    assert summary["grid_wall_s_on_4_cores"] == 54 * 85.0 / 4 / 0.8
     assert summary["seed_core_s_per_trial"] == pytest.approx(18.89, abs=0.01)
     assert summary["max_peak_rss_mb"] == 300.0
+
+
+def test_a_fold_between_measured_ones_is_interpolated_and_the_base_is_the_widest_sample():
+    ok = pd.DataFrame(
+        {
+            "status": "ok",
+            "combo_id": ["a", "b", "a", "a"],
+            "fold_id": [0, 0, 1, 3],
+            "n_train": [100, 100, 200, 400],
+            "core_s": [10.0, 30.0, 20.0, 60.0],
+        }
+    )
+    base, ratios = headline.fold_ratios(ok, {0: 100, 1: 200, 2: 300, 3: 400})
+    assert base == 0  # two combinations there
+    # Fold 2 lies between fold 1 (ratio 2) and fold 3 (ratio 6): 4.
+    assert ratios == {0: 1.0, 1: 2.0, 2: 4.0, 3: 6.0}
 
 
 def test_fold_sizes_come_from_the_fold_table():
