@@ -74,6 +74,19 @@ def _finish(run: subprocess.Popen, started: float) -> float:
     return time.monotonic() - started
 
 
+def _finish_all(runs: list[subprocess.Popen], started: float) -> list[float]:
+    """Wait for every run; each one's wall seconds, taken when that run ended (polled)."""
+    walls: dict[int, float] = {}
+    while len(walls) < len(runs):
+        if time.monotonic() - started > KEDRO_RUN_TIMEOUT_S:
+            raise TimeoutError(f"kedro runs still going after {KEDRO_RUN_TIMEOUT_S} s")
+        for index, run in enumerate(runs):
+            if index not in walls and run.poll() is not None:
+                walls[index] = time.monotonic() - started
+        time.sleep(0.2)
+    return [walls[index] for index in range(len(runs))]
+
+
 def _squashed(text: str) -> str:
     """`text` without whitespace: rich wraps long lines (paths) wherever it likes."""
     return "".join(text.split())
@@ -91,14 +104,16 @@ def test_two_runs_at_once_one_is_refused_naming_the_holder_and_results_are_whole
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
     started = time.monotonic()
     runs = [_start(project, log) for log in logs]
-    walls = [_finish(run, started) for run in runs]
+    walls = _finish_all(runs, started)
     outputs = [log.read_text() for log in logs]
 
     codes = sorted(run.returncode for run in runs)
     assert codes[0] == 0 and codes[1] != 0, outputs
     winner, loser = (0, 1) if runs[0].returncode == 0 else (1, 0)
     error = _error_paragraph(outputs[loser])
-    assert error.startswith("StoreInUseError:"), outputs[loser][-3000:]
+    # One line through the project's CLI (issue 16, point 6), no traceback wall.
+    assert error.startswith("Error:StoreInUseError:"), outputs[loser][-3000:]
+    assert "Traceback" not in outputs[loser]
     assert _squashed(f"in use by another search: pid {runs[winner].pid} on ") in error
     assert _squashed(f"(lock {project / STORE / LOCK_NAME})") in error
     assert walls[loser] < walls[winner]  # refused while the winner's search runs
@@ -121,9 +136,12 @@ def test_a_file_where_the_trial_store_should_be_fails_in_one_line_before_any_tri
     output = (tmp_path / "run.log").read_text()
 
     assert run.returncode != 0
-    expected = f"StoreUnwritableError: Cannot use the trial store {project / STORE}: [Errno 17] "
+    expected = (
+        f"Error: StoreUnwritableError: Cannot use the trial store {project / STORE}: [Errno 17] "
+    )
     assert _error_paragraph(output).startswith(_squashed(expected)), output[-3000:]
     assert _squashed("File exists") in _error_paragraph(output)
+    assert "Traceback" not in output
     assert "Running 2" not in output  # no Spark job started
     assert "are in the trial store" not in output and "resumes from them" not in output
     assert not (project / RESULTS).exists()
