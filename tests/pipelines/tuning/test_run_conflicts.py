@@ -68,12 +68,6 @@ def _start(project: Path, log: Path) -> subprocess.Popen:
         )
 
 
-def _finish(run: subprocess.Popen, started: float) -> float:
-    """Wait for `run`; returns its wall seconds."""
-    run.wait(timeout=KEDRO_RUN_TIMEOUT_S)
-    return time.monotonic() - started
-
-
 def _finish_all(runs: list[subprocess.Popen], started: float) -> list[float]:
     """Wait for every run; each one's wall seconds, taken when that run ended (polled)."""
     walls: dict[int, float] = {}
@@ -85,6 +79,14 @@ def _finish_all(runs: list[subprocess.Popen], started: float) -> list[float]:
                 walls[index] = time.monotonic() - started
         time.sleep(0.2)
     return [walls[index] for index in range(len(runs))]
+
+
+def _run_once(project: Path, log: Path) -> tuple[subprocess.Popen, float, str]:
+    """One `kedro run` of the tuning pipeline: the process, its wall seconds and its output."""
+    started = time.monotonic()
+    run = _start(project, log)
+    [wall] = _finish_all([run], started)
+    return run, wall, log.read_text()
 
 
 def _squashed(text: str) -> str:
@@ -130,10 +132,7 @@ def test_two_runs_at_once_one_is_refused_naming_the_holder_and_results_are_whole
 def test_a_file_where_the_trial_store_should_be_fails_in_one_line_before_any_trial(tmp_path):
     project = _project(tmp_path / "project", SMALL_SEARCH)
     (project / STORE).write_text("a file in the way")
-    started = time.monotonic()
-    run = _start(project, tmp_path / "run.log")
-    wall = _finish(run, started)
-    output = (tmp_path / "run.log").read_text()
+    run, wall, output = _run_once(project, tmp_path / "run.log")
 
     assert run.returncode != 0
     expected = (
@@ -152,10 +151,7 @@ def test_a_file_where_the_trial_store_should_be_fails_in_one_line_before_any_tri
 def test_a_file_the_project_did_not_write_at_the_results_path_is_refused_not_deleted(tmp_path):
     project = _project(tmp_path / "project", SMALL_SEARCH)
     (project / RESULTS).write_text("my notes")
-    started = time.monotonic()
-    run = _start(project, tmp_path / "run.log")
-    wall = _finish(run, started)
-    output = (tmp_path / "run.log").read_text()
+    run, wall, output = _run_once(project, tmp_path / "run.log")
 
     assert run.returncode != 0
     expected = f"Refusing to replace {project / RESULTS}: it is a file it did not write"
