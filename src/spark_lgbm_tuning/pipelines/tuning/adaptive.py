@@ -175,8 +175,8 @@ class AdaptiveSearch:
     def _observe(self, combination: Combination, row: dict[str, Any]) -> list[str]:
         combination.running = False
         combination.next_fold += 1
-        score = primary_score(row, self.params.primary_metric) if row["status"] == "ok" else None
-        if score is None or not math.isfinite(score):
+        score = self._fold_score(row)
+        if score is None:
             combination.state = FAILED
             self.study.tell(combination.trial, state=TrialState.FAIL)
             return []
@@ -195,6 +195,12 @@ class AdaptiveSearch:
         ids = combination.trial_ids
         self.pruned_ids.update(ids)
         return ids[:-1]
+
+    def _fold_score(self, row: Mapping[str, Any]) -> float | None:
+        """A fold's primary metric; None when it failed (a pruned fold's metrics are kept)."""
+        if row["status"] not in {"ok", PRUNED}:
+            return None
+        return primary_score({**row, "status": "ok"}, self.params.primary_metric)
 
     # --------------------------------------------------------------------------- resume
     def rebuild(self, stored: pd.DataFrame) -> int:
@@ -244,8 +250,8 @@ class AdaptiveSearch:
             if record is None:
                 break
             combination.next_fold += 1
-            score = primary_score(record, self.params.primary_metric)
-            if record["status"] == "failed" or score is None:
+            score = self._fold_score(record)
+            if score is None:
                 state = TrialState.FAIL
                 break
             scores.append(score)

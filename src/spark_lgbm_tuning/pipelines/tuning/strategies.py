@@ -69,7 +69,9 @@ def make_pruner(params: TuningParams) -> optuna.pruners.BasePruner:
     """search.pruning as an Optuna pruner; steps are folds in run order."""
     pruning = params.search.pruning
     if pruning == "wilcoxon":
-        return optuna.pruners.WilcoxonPruner(p_threshold=WILCOXON_P, n_startup_steps=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.pruners.WilcoxonPruner(p_threshold=WILCOXON_P, n_startup_steps=2)
     if pruning == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=MEDIAN_STARTUP, n_warmup_steps=0)
     if pruning == "halving":
