@@ -205,8 +205,9 @@ def _run(data, folds, params, store=None):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("strategy", "pruning"), [("random", "median"), ("tpe", "wilcoxon")])
-def test_run_trials_per_strategy(spark, data, folds, tmp_path, strategy, pruning):
+@pytest.mark.parametrize("method", ["random/median", "tpe/wilcoxon"])
+def test_run_trials_per_strategy(spark, data, folds, tmp_path, method):
+    strategy, pruning = method.split("/")
     params = adaptive_params(strategy, pruning, n_combinations=8)
     trials, results, info = _run(data, folds, params, TrialStore(tmp_path / "store"))
     assert len(trials) == 3 and (trials["combo_id"] == "").all()
