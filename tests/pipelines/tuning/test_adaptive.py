@@ -4,8 +4,11 @@ and runs of run_trials per strategy on local[2]."""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
+from kedro.framework.session import KedroSession
 
 from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
@@ -13,7 +16,8 @@ from spark_lgbm_tuning.pipelines.tuning.adaptive import AdaptiveSearch
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
 from spark_lgbm_tuning.pipelines.tuning.results import PRUNED, result_record, store_record
 from spark_lgbm_tuning.pipelines.tuning.search_space import FoldFacts
-from tests.pipelines.tuning.data import tuning_params
+from tests.pipelines.tuning.data import time_folds, timeseries_data, tuning_params
+from tests.project_copy import scratch_project
 
 FOLDS = [FoldFacts(2, "fp2", 300, 50), FoldFacts(0, "fp0", 100, 50), FoldFacts(1, "fp1", 200, 50)]
 SPACE = {
@@ -232,3 +236,67 @@ def test_a_rerun_of_a_finished_adaptive_search_runs_nothing(spark, data, folds, 
         again.sort_values("trial_id", ignore_index=True),
         first.sort_values("trial_id", ignore_index=True),
     )
+
+
+class InterruptingStore(TrialStore):
+    """A trial store that is interrupted (as by Ctrl-C) right after its `after`-th batch."""
+
+    def __init__(self, path, after):
+        super().__init__(path)
+        self.after = after
+        self.batches = 0
+
+    def append(self, rows):
+        written = super().append(rows)
+        self.batches += 1
+        if self.batches == self.after:
+            raise KeyboardInterrupt
+        return written
+
+
+@pytest.mark.slow
+def test_an_interrupted_adaptive_search_resumes_without_rerunning_finished_folds(
+    spark, data, folds, tmp_path
+):
+    params = adaptive_params("tpe", "median", n_combinations=6)
+    with pytest.raises(KeyboardInterrupt):
+        _run(data, folds, params, InterruptingStore(tmp_path / "store", after=5))
+    store = TrialStore(tmp_path / "store")
+    kept = store.load()
+    assert len(kept) >= 5
+
+    _, results, info = _run(data, folds, params, store)
+    assert info["n_reused"] >= len(kept) and info["n_combinations"] == 6
+    assert set(kept["trial_id"]) <= set(results["trial_id"])
+    assert results["combo_id"].nunique() == 6
+    ran_now = pd.Timestamp(info["started_at"]).tz_localize(None)
+    reused = results[results["trial_id"].isin(kept["trial_id"])]
+    assert (reused["started_at"] < ran_now).all()  # finished folds were not run again
+
+
+@pytest.mark.slow
+def test_a_kedro_run_of_tpe_with_pruning_reports_only_fully_evaluated_combinations(
+    tmp_path, project_root, spark
+):
+    tuning = {
+        "grid": {**SPACE, "min_child_samples": None},
+        "search": {"strategy": "tpe", "n_combinations": 10, "pruning": "median", "seed": 1},
+        "num_boost_round": 30,
+        "early_stopping_rounds": 5,
+    }
+    with scratch_project(tmp_path) as project:
+        data = timeseries_data()
+        data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
+        time_folds(data).to_parquet(project / "data/05_model_input/timeseries_folds.parquet")
+        with KedroSession.create(project_path=project, runtime_params={"tuning": tuning}) as s:
+            s.run(pipeline_names=["tuning", "reporting"])
+        output = project / "data/07_model_output"
+        info = json.loads((output / "tuning_run_info.json").read_text())
+        results = pd.read_parquet(output / "tuning_results.parquet")
+        board = pd.read_parquet(project / "data/08_reporting/leaderboard.parquet")
+
+    assert info["strategy"] == "tpe" and info["n_combinations"] == 10
+    pruned = set(results.loc[results["status"] == PRUNED, "combo_id"])
+    assert len(pruned) == info["n_pruned"]
+    assert not pruned & set(board["combo_id"])
+    assert len(board) == 10 - len(pruned)

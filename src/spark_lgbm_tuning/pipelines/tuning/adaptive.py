@@ -145,7 +145,7 @@ class AdaptiveSearch:
                 if combination.state == LIVE and not combination.running:
                     spec = combination.specs[combination.next_fold]
                     if spec.trial_id in self.stored:  # ran before: reused, not rerun
-                        record = self.stored[spec.trial_id]
+                        record = dict(self.stored[spec.trial_id])
                         self.reused[spec.trial_id] = record
                         combination.running = True
                         self._observe(combination, record)
