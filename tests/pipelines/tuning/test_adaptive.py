@@ -278,8 +278,10 @@ def test_an_interrupted_adaptive_search_resumes_without_rerunning_finished_folds
 def test_a_kedro_run_of_tpe_with_pruning_reports_only_fully_evaluated_combinations(
     tmp_path, project_root, spark
 ):
+    # Ranges over conf/base's list axes are spelled as one-item lists (Kedro's merge).
+    ranges = {name: [axis] for name, axis in SPACE.items() if isinstance(axis, dict)}
     tuning = {
-        "grid": {**SPACE, "min_child_samples": None},
+        "grid": {**ranges, "min_child_samples": None},
         "search": {"strategy": "tpe", "n_combinations": 10, "pruning": "median", "seed": 1},
         "num_boost_round": 30,
         "early_stopping_rounds": 5,

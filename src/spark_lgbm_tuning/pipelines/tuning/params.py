@@ -172,6 +172,10 @@ class TuningParams(BaseModel):
             )
         grid = dict(grid)
         for name, values in grid.items():
+            if isinstance(values, list | tuple) and len(values) == 1:
+                # [{low: .., high: ..}]: the spelling a config env or --params can merge over
+                # a list axis (Kedro's merge cannot replace a list with a mapping).
+                values = values[0] if isinstance(values[0], Mapping) else values
             if isinstance(values, Mapping):
                 grid[name] = _parsed_range(name, values)
                 continue
