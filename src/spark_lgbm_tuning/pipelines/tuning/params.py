@@ -171,11 +171,11 @@ class TuningParams(BaseModel):
                 f"e.g. {{num_leaves: [15, 63]}}; got {grid!r}"
             )
         grid = dict(grid)
-        for name, values in grid.items():
-            if isinstance(values, list | tuple) and len(values) == 1:
-                # [{low: .., high: ..}]: the spelling a config env or --params can merge over
-                # a list axis (Kedro's merge cannot replace a list with a mapping).
-                values = values[0] if isinstance(values[0], Mapping) else values
+        for name, axis in grid.items():
+            # [{low: .., high: ..}]: the spelling a config env or --params can merge over a list
+            # axis (Kedro's merge cannot replace a list with a mapping).
+            one = isinstance(axis, list | tuple) and len(axis) == 1 and isinstance(axis[0], Mapping)
+            values = axis[0] if one else axis
             if isinstance(values, Mapping):
                 grid[name] = _parsed_range(name, values)
                 continue
