@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -188,7 +189,9 @@ def _search_locked(
             progress.log_what_was_kept()
             raise
     timing = timing_info(started, started_at, binning_s, job_s)
-    _compact(store, params, specs)
+    _compact(
+        store, params, {spec.trial_id: (spec.fold_id, spec.fold_fingerprint) for spec in specs}
+    )
     by_id = {**reused, **progress.records}
     # Report in the trials table's order, not the execution order; one record per trial.
     records = [by_id[spec.trial_id] for spec in specs if spec.trial_id in by_id]
@@ -203,12 +206,12 @@ def _search_locked(
     return records, info
 
 
-def _compact(store: TrialStore | None, params: TuningParams, specs: list[TrialSpec]) -> None:
+def _compact(
+    store: TrialStore | None, params: TuningParams, current: Mapping[str, tuple[int, str]]
+) -> None:
+    """Merge the store's batches; `current`: trial_id -> (fold_id, fingerprint) of this search."""
     if store is not None:
-        merged = store.compact(
-            params.store_keep_fingerprints,
-            {spec.trial_id: (spec.fold_id, spec.fold_fingerprint) for spec in specs},
-        )
+        merged = store.compact(params.store_keep_fingerprints, current)
         logger.info("Trial store %s: %d batch file(s) compacted", store.path, merged)
 
 
@@ -274,7 +277,7 @@ def run_adaptive(
     search.log_progress()
     timing = timing_info(started, started_at, shipper.binning_s, time.perf_counter() - started)
     records = _adaptive_records(search, progress, store)
-    _compact(store, params, [progress.spec_of[r["trial_id"]] for r in progress.records.values()])
+    _compact(store, params, {r["trial_id"]: (r["fold_id"], r["fold_fingerprint"]) for r in records})
     check_outcomes(records, progress.records)
     info = run_info(sc, params, records, progress.records, stats=stats, timing=timing)
     info.update(
