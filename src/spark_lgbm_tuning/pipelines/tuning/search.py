@@ -44,6 +44,7 @@ from spark_lgbm_tuning.pipelines.tuning.search_space import (
 )
 from spark_lgbm_tuning.pipelines.tuning.shipping import FoldShipper, shipping_dir
 from spark_lgbm_tuning.pipelines.tuning.summary import (
+    AllTrialsFailedError,
     check_outcomes,
     run_info,
     timing_info,
@@ -52,6 +53,9 @@ from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
 from spark_lgbm_tuning.trial import TrialSpec, check_levers
 
 logger = logging.getLogger(__name__)
+
+# What run_search raises when no trial succeeded (defined with the outcome check in summary.py).
+__all__ = ["AllTrialsFailedError", "run_adaptive", "run_from_table", "run_search"]
 
 
 def _run_missing(
