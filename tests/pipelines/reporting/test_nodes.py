@@ -434,3 +434,54 @@ def test_results_of_other_folds_are_refused(searched):
     data, folds, trials, results = searched
     with pytest.raises(ReportingError, match=r"do not fit the current data and folds"):
         check_results_are_current(results, trials, data.head(10), folds, ColumnParams())
+
+
+# ------------------------------------------------------------- adaptive search (pruned, partial)
+def _adaptive_results(results: pd.DataFrame) -> pd.DataFrame:
+    """`results` plus a pruned combination (best first fold) and one that ran one fold only."""
+    grid = {"num_leaves": 63, "learning_rate": 0.1}
+    rows = [
+        make_trial("c_pruned", 0, grid, auc_roc=0.99, fit_s=1.0, best_iteration=5),
+        make_trial("c_pruned", 1, grid, status="pruned", auc_roc=0.98, fit_s=1.0),
+        make_trial("c_partial", 0, {**grid, "num_leaves": 7}, auc_roc=0.97, fit_s=1.0),
+    ]
+    return pd.concat([results, pd.DataFrame(rows)], ignore_index=True)
+
+
+def test_a_pruned_or_partly_run_combination_is_never_ranked(results, tuning_params, params):
+    board, _ = rank_combinations(_adaptive_results(results), tuning_params, params)
+    assert board["combo_id"].tolist() == ["c_b", "c_a", "c_c"]  # as without the two
+
+
+def test_only_pruned_combinations_leave_nothing_to_rank(results, tuning_params, params):
+    pruned = _adaptive_results(results)
+    pruned = pruned[pruned["combo_id"].isin(["c_pruned", "c_partial"])]
+    with pytest.raises(ReportingError, match=r"None of the 2 combinations .* every fold"):
+        rank_combinations(pruned, tuning_params, params)
+
+
+@pytest.fixture(scope="module")
+def searched_adaptively():
+    """Data, folds, an adaptive search's fold plan and result rows carrying their fingerprints."""
+    data = tuning_data.timeseries_data()
+    folds = tuning_data.time_folds(data)
+    params = tuning_data.tuning_params(search={"strategy": "random", "n_combinations": 2})
+    plan = expand_search_space(data, folds, params, ColumnParams())
+    results = plan[["fold_id", "fold_fingerprint"]].assign(
+        trial_id=[f"t{fold}" for fold in plan["fold_id"]], combo_id="c", status="ok"
+    )
+    return data, folds, plan, results
+
+
+def test_adaptive_results_are_checked_by_their_own_fingerprints(searched_adaptively):
+    data, folds, plan, results = searched_adaptively
+    checked = check_results_are_current(results, plan, data, folds, ColumnParams())
+    pd.testing.assert_frame_equal(checked, results)
+    changed = data.copy()
+    changed.loc[len(data) - 1, "feature_0"] += 1.0  # the last fold's test part
+    with pytest.raises(ReportingError, match=r"fold 2 were computed on other data"):
+        check_results_are_current(results, plan, changed, folds, ColumnParams())
+    with pytest.raises(ReportingError, match=r"lack fold_fingerprint values"):
+        check_results_are_current(
+            results.drop(columns="fold_fingerprint"), plan, data, folds, ColumnParams()
+        )

@@ -40,6 +40,7 @@ OUTPUTS = (
     "data/07_model_output/tuning_trial_store",
 )
 SMALL = {"num_boost_round": 20, "early_stopping_rounds": 5}
+TPE = {"strategy": "tpe", "n_combinations": 3}
 
 
 def _no_target(data):
@@ -87,6 +88,46 @@ CASES = {
         {"grid": {"num_leaves": [7, 15, 31]}, "folds": [0, 1], "max_trials": 4},
         None,
         "= 6 trials, above max_trials=4 (allowed 1..1000000): shrink grid or raise max_trials",
+    ),
+    "range_with_grid_strategy": (
+        {"grid": {"num_leaves": {"low": 7, "high": 63}}},
+        None,
+        "grid.num_leaves is a range, which strategy grid cannot enumerate",
+    ),
+    "impossible_range": (
+        {"grid": {"num_leaves": {"low": 63, "high": 7}}, "search": TPE},
+        None,
+        "grid.num_leaves range: a range needs low < high, got low=63 high=7",
+    ),
+    "log_range_from_zero": (
+        {"grid": {"lambda_l1": {"low": 0, "high": 1, "log": True}}, "search": TPE},
+        None,
+        "grid.lambda_l1 range: a log range needs low > 0",
+    ),
+    "range_end_refused_by_lightgbm": (
+        {"grid": {"num_leaves": {"low": 1, "high": 63, "int": True}}, "search": TPE},
+        None,
+        "tuning.grid.num_leaves value 1 is refused by LightGBM",
+    ),
+    "adaptive_without_budget": (
+        {"search": {"strategy": "random"}},
+        None,
+        "search.strategy 'random' needs a budget: set search.n_combinations",
+    ),
+    "non_positive_time_budget": (
+        {"search": {**TPE, "time_budget_s": 0}},
+        None,
+        "search.time_budget_s Input should be greater than 0",
+    ),
+    "unknown_strategy": (
+        {"search": {"strategy": "bayes", "n_combinations": 3}},
+        None,
+        "Input should be 'grid', 'random' or 'tpe'",
+    ),
+    "unknown_pruner": (
+        {"search": {**TPE, "pruning": "hyperband"}},
+        None,
+        "Input should be 'none', 'wilcoxon', 'median' or 'halving'",
     ),
     "target_missing": ({}, _no_target, "The data has no target column 'target' (columns:"),
     "non_numeric_feature": (

@@ -54,3 +54,49 @@ def test_invalid_parameters_name_the_parameter(overrides, message):
         tuning_params(**overrides)
 
     assert message in str(error.value)
+
+
+def test_a_range_may_be_spelled_as_a_one_item_list_so_config_envs_can_merge_it():
+    params = tuning_params(
+        grid={"learning_rate": [{"low": 0.01, "high": 0.3, "log": True}], "num_leaves": [7]},
+        search={"strategy": "tpe", "n_combinations": 4},
+    )
+    assert params.grid["learning_rate"].log and params.grid["num_leaves"] == [7]
+
+
+TPE = {"strategy": "tpe", "n_combinations": 4}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"grid": {"num_leaves": {"low": 7, "high": 63}}}, "strategy grid cannot enumerate"),
+        ({"search": {"pruning": "median"}}, "search.pruning 'median' needs an adaptive strategy"),
+        ({"search": {"n_combinations": 3}}, "budget an adaptive strategy"),
+        ({"search": {"strategy": "tpe"}}, "needs a budget: set search.n_combinations"),
+        (
+            {"grid": {"num_leaves": {"low": 7.5, "high": 63, "int": True}}, "search": TPE},
+            "an int range needs integer ends",
+        ),
+        (
+            {"grid": {"num_boost_round": [10, 20]}, "search": TPE},
+            "grid.num_boost_round is a grid-only axis",
+        ),
+        ({"search": {**TPE, "n_combinations": 0}}, "greater than or equal to 1"),
+    ],
+)
+def test_bad_search_settings_are_refused_in_one_line(overrides, message):
+    with pytest.raises(ValidationError, match=message) as caught:
+        tuning_params(**overrides)
+    assert caught.value.error_count() == 1
+
+
+def test_the_budget_bounds_an_adaptive_search_like_the_grid_bounds_a_grid():
+    space = {
+        "grid": {"num_leaves": {"low": 7, "high": 63, "int": True}},
+        "search": {"strategy": "random", "n_combinations": 300},
+        "max_trials": 1000,
+    }
+    assert tuning_params(**space, folds=[0, 1, 2]).n_planned == 300
+    with pytest.raises(ValidationError, match="the budget has 300 combinations x 4 folds"):
+        tuning_params(**space, folds=[0, 1, 2, 3])

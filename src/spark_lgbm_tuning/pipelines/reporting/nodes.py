@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from spark_lgbm_tuning.columns import ColumnParams, feature_columns, target_values
+from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.lightgbm_params import HIGHER_IS_BETTER, model_params
 from spark_lgbm_tuning.pipelines.tuning.folds import (
     FOLD_COLUMNS,
@@ -29,11 +30,13 @@ from spark_lgbm_tuning.pipelines.tuning.folds import (
 
 # A runtime import, not TYPE_CHECKING: Kedro reads the node type hints to validate params:tuning.
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.search_space import is_fold_plan
 
 from .params import ReportingParams
 from .results import (
     OK,
     PARAM_PREFIX,
+    PRUNED,
     ReportingError,
     direction,
     metrics_with_values,
@@ -63,13 +66,7 @@ def check_results_are_current(
     search on other data would rank and refit on data they never saw, so they are refused.
     """
     require_rows(tuning_results, "tuning_results", ("trial_id", "fold_id"))
-    recorded = tuning_trials.set_index("trial_id")["fold_fingerprint"]
-    unknown = sorted(set(tuning_results["trial_id"]) - set(recorded.index))
-    if unknown:
-        raise ReportingError(
-            f"{len(unknown)} trial(s) of tuning_results (e.g. {unknown[0]}) are not in "
-            f"tuning_trials: the results come from another search; {RERUN_TUNING}."
-        )
+    fingerprints = _recorded_fingerprints(tuning_results, tuning_trials)
     fold_ids = sorted(int(fold_id) for fold_id in tuning_results["fold_id"].unique())
     try:
         arrays = FoldArrays(data, fold_rows(folds, fold_ids, len(data)), columns)
@@ -78,8 +75,7 @@ def check_results_are_current(
             f"tuning_results do not fit the current data and folds ({error}); {RERUN_TUNING}."
         ) from error
     for fold_id in fold_ids:
-        trial_ids = tuning_results.loc[tuning_results["fold_id"] == fold_id, "trial_id"]
-        if set(recorded[trial_ids]) != {arrays.fingerprint(fold_id)}:
+        if set(fingerprints[tuning_results["fold_id"] == fold_id]) != {arrays.fingerprint(fold_id)}:
             raise ReportingError(
                 f"tuning_results of fold {fold_id} were computed on other data than the "
                 f"current data and folds (its fingerprint differs); {RERUN_TUNING}."
@@ -87,18 +83,44 @@ def check_results_are_current(
     return tuning_results
 
 
+def _recorded_fingerprints(tuning_results: pd.DataFrame, tuning_trials: pd.DataFrame) -> pd.Series:
+    """The data fingerprint each result was computed on: from tuning_trials for a grid (whose
+    trial ids it lists); an adaptive search's results carry their own (its tuning_trials is the
+    fold plan, made before any combination was proposed)."""
+    if is_fold_plan(tuning_trials):
+        own = tuning_results.get(FOLD_FINGERPRINT)
+        if own is None or own.isna().any():
+            raise ReportingError(
+                "tuning_results of an adaptive search lack fold_fingerprint values, so they "
+                f"cannot be checked against the current data; {RERUN_TUNING}."
+            )
+        return own
+    recorded = tuning_trials.set_index("trial_id")["fold_fingerprint"]
+    unknown = sorted(set(tuning_results["trial_id"]) - set(recorded.index))
+    if unknown:
+        raise ReportingError(
+            f"{len(unknown)} trial(s) of tuning_results (e.g. {unknown[0]}) are not in "
+            f"tuning_trials: the results come from another search; {RERUN_TUNING}."
+        )
+    return pd.Series(recorded[tuning_results["trial_id"]].to_numpy(), index=tuning_results.index)
+
+
 # ---------------------------------------------------------------------------------------- ranking
 def _aggregate(results: pd.DataFrame, metrics: list[str], params: list[str]) -> pd.DataFrame:
-    """Per combination: fold counts, mean and std of each metric over ok folds, its grid values."""
+    """Per combination: fold counts, mean and std of each metric over ok folds, its grid values,
+    and whether it was fully evaluated (a row on every fold of the search, none pruned)."""
     ok = results[results["status"] == OK]
     by_combo = results.groupby("combo_id", sort=True)
     board = pd.DataFrame(
         {
             "n_folds": by_combo.size(),
             "n_ok": by_combo["status"].agg(lambda status: int((status == OK).sum())),
+            "n_pruned": by_combo["status"].agg(lambda status: int((status == PRUNED).sum())),
         }
     )
-    board["n_failed"] = board["n_folds"] - board["n_ok"]
+    board["n_failed"] = board["n_folds"] - board["n_ok"] - board["n_pruned"]
+    n_search_folds = results["fold_id"].nunique()
+    board["fully_evaluated"] = (board["n_folds"] == n_search_folds) & (board["n_pruned"] == 0)
     ok_by_combo = ok.groupby("combo_id", sort=True)
     for metric in metrics:
         board[f"{metric}_mean"] = ok_by_combo[metric].mean()
@@ -135,7 +157,9 @@ def rank_combinations(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per combination, ranked by tuning.primary_metric's mean over its ok folds.
 
-    Per metric with values: mean and sample std (ddof=1; NaN with one fold) over ok folds where it
+    Only fully evaluated combinations are ranked: one with a pruned fold, or with no row for a
+    fold of the search (an adaptive search stopped it), is left out. Per metric with values:
+    mean and sample std (ddof=1; NaN with one fold) over ok folds where it
     is defined. Failed and timed-out trials count in `n_failed`, never in the metrics. Order:
     primary mean (by its direction), then fewer failed folds, then lower std of the primary metric
     (NaN last), then `combo_id` ascending. Mean and std are compared rounded to `tie_decimals`, so
@@ -146,6 +170,19 @@ def rank_combinations(
     results = validated_results(tuning_results, tuning_params)
     grid_columns = param_columns(results)
     board = _aggregate(results, metrics_with_values(results, primary), grid_columns)
+    left_out = int((~board["fully_evaluated"]).sum())
+    board = board[board["fully_evaluated"]].drop(columns=["fully_evaluated", "n_pruned"])
+    if board.empty:
+        raise ReportingError(
+            f"None of the {left_out} combinations in tuning_results was evaluated on every fold "
+            "(pruned or stopped early): nothing to rank. Give the search a larger budget."
+        )
+    if left_out:
+        logger.info(
+            "Ranking the %d fully evaluated combinations; %d pruned or partly run are left out",
+            len(board),
+            left_out,
+        )
     board = _ranked(board, primary, params.tie_decimals)
 
     leading = ["rank", "combo_id", f"{primary}_mean", f"{primary}_std", "n_ok", "n_failed"]

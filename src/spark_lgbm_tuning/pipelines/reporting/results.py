@@ -17,7 +17,10 @@ from spark_lgbm_tuning.lightgbm_params import HIGHER_IS_BETTER
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 
 OK = "ok"
-STATUSES = ("ok", "failed", "timed_out")
+# "pruned": a fold of a combination the adaptive search stopped early (its metrics are kept;
+# the combination is not ranked).
+PRUNED = "pruned"
+STATUSES = ("ok", "failed", "timed_out", PRUNED)
 REQUIRED_RESULT_COLUMNS = (
     "trial_id",
     "combo_id",

@@ -29,6 +29,9 @@ def expand_search_space(
 ) -> pd.DataFrame:
     """Expand fixed params x grid x folds into one row per trial, with deterministic ids.
 
+    An adaptive search.strategy proposes its combinations while it runs: its table holds one
+    row per fold (search_space.fold_plan_table).
+
     Checks the columns, the folds, the target and (with LightGBM, on a slice of the data) every
     grid value first. `combo_id` hashes the LightGBM parameters and boosting settings;
     `trial_id` adds the fold id and a fingerprint of the fold's data.
@@ -37,14 +40,24 @@ def expand_search_space(
     rows = fold_rows(folds, params.folds, len(data))
     arrays = FoldArrays(data, rows, columns)
     check_target(arrays.y, rows, params.task)
-    n_trials = params.n_combinations * len(rows)
+    n_trials = params.n_planned * len(rows)
     if n_trials > params.max_trials:
         raise ValueError(
-            f"tuning.max_trials={params.max_trials} but the grid has {params.n_combinations} "
+            f"tuning.max_trials={params.max_trials} but the "
+            f"{'budget' if params.search.adaptive else 'grid'} has {params.n_planned} "
             f"combinations x {len(rows)} folds = {n_trials} trials (allowed 1..1000000): "
             "shrink tuning.grid, choose tuning.folds, or raise tuning.max_trials"
         )
     search_space.check_grid_values(arrays, params)
+    if params.search.adaptive:
+        table = search_space.fold_plan_table(arrays, params)
+        logger.info(
+            "Search space: %s proposes combinations (%s) on %d folds",
+            params.search.strategy,
+            _budget_text(params),
+            len(rows),
+        )
+        return table
     table = search_space.trials_table(search_space.expand(arrays, params), params)
     logger.info(
         "Search space: %d combinations x %d folds = %d trials (%d distinct trial ids)",
@@ -54,6 +67,13 @@ def expand_search_space(
         table["trial_id"].nunique(),
     )
     return table
+
+
+def _budget_text(params: TuningParams) -> str:
+    budget = params.search
+    parts = [f"up to {budget.n_combinations} combinations"] if budget.n_combinations else []
+    parts += [f"{budget.time_budget_s:g} s"] if budget.time_budget_s else []
+    return ", ".join(parts) + f", pruning {budget.pruning}"
 
 
 def run_trials(  # noqa: PLR0917 - Kedro passes a node's inputs by position

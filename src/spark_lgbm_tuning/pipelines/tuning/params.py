@@ -11,8 +11,17 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Literal, Self
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from spark_lgbm_tuning import lightgbm_params
 from spark_lgbm_tuning.lightgbm_params import (
     CLASSIFICATION_OBJECTIVES,
     TASK_METRICS,
@@ -21,6 +30,102 @@ from spark_lgbm_tuning.lightgbm_params import (
     reserved_name_error,
     unknown_name_error,
 )
+from spark_lgbm_tuning.params_model import ParamsModel
+
+GRID = "grid"
+# Strategies that propose combinations one at a time (Optuna samplers on the driver).
+ADAPTIVE_STRATEGIES = ("random", "tpe")
+PRUNERS = ("none", "wilcoxon", "median", "halving")
+
+
+class SearchRange(ParamsModel):
+    """A range of one search-space axis: `{low, high, log, int}` (adaptive strategies only)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    low: float
+    high: float
+    log: bool = False
+    # Integer values (num_leaves, max_depth, ...); YAML spells it `int`.
+    integer: bool = Field(False, alias="int")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - {"low", "high", "log", "int"})
+            if unknown:
+                raise ValueError(
+                    f"unknown key(s) {unknown}; a range has the keys ['high', 'int', 'log', 'low']"
+                )
+        return data
+
+    @model_validator(mode="after")
+    def _possible(self) -> Self:
+        if not self.low < self.high:
+            raise ValueError(f"a range needs low < high, got low={self.low:g} high={self.high:g}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0, got low={self.low:g}")
+        if self.integer and (self.low != int(self.low) or self.high != int(self.high)):
+            raise ValueError(f"an int range needs integer ends, got {self.low:g}..{self.high:g}")
+        return self
+
+    def ends(self) -> list[ParamValue]:
+        """The two endpoints as the values a trial would get (LightGBM checks them)."""
+        if self.integer:
+            return [int(self.low), int(self.high)]
+        return [self.low, self.high]
+
+
+def _parsed_range(name: str, values: Mapping[str, Any]) -> SearchRange:
+    """grid.<name> as a range, or a ValueError naming the axis and the first problem."""
+    try:
+        return SearchRange.model_validate(dict(values))
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ValueError(f"grid.{name} range{' ' + where if where else ''}: {message}") from None
+
+
+class SearchParams(ParamsModel):
+    """`tuning.search`: how combinations are chosen, the budget, and fold-wise pruning."""
+
+    # grid: every combination of the grid's lists (the default); random / tpe: Optuna proposes
+    # combinations one at a time from lists (categorical) and ranges.
+    strategy: Literal["grid", "random", "tpe"] = GRID
+    # Budget of an adaptive search: combinations proposed (1..100000) and/or wall seconds.
+    n_combinations: int | None = Field(None, ge=1, le=100_000)
+    time_budget_s: float | None = Field(None, gt=0, le=30 * 86_400)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    # Stop evaluating a combination on further folds once its finished folds show it is worse:
+    # none | wilcoxon (paired test against the best combination's folds) | median (below the
+    # median of the others on the same folds) | halving (successive halving over folds).
+    pruning: Literal["none", "wilcoxon", "median", "halving"] = "none"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.strategy == GRID:
+            if self.pruning != "none":
+                raise ValueError(
+                    f"search.pruning {self.pruning!r} needs an adaptive strategy "
+                    f"({' or '.join(ADAPTIVE_STRATEGIES)}); the grid runs every fold"
+                )
+            if self.n_combinations is not None or self.time_budget_s is not None:
+                raise ValueError(
+                    "search.n_combinations / search.time_budget_s budget an adaptive strategy "
+                    f"({' or '.join(ADAPTIVE_STRATEGIES)}); the grid runs every combination"
+                )
+        elif self.n_combinations is None and self.time_budget_s is None:
+            raise ValueError(
+                f"search.strategy {self.strategy!r} needs a budget: set search.n_combinations "
+                "and/or search.time_budget_s"
+            )
+        return self
+
+    @property
+    def adaptive(self) -> bool:
+        return self.strategy != GRID
 
 
 class TuningParams(BaseModel):
@@ -35,8 +140,10 @@ class TuningParams(BaseModel):
     # LightGBM parameters shared by every trial.
     fixed: dict[str, ParamValue] = Field(default_factory=dict)
     # LightGBM parameter name -> the values to try; trials are the cartesian product. A null
-    # value drops the axis (or, in `fixed`, the parameter) that a lower config layer set.
-    grid: dict[str, list[ParamValue]]
+    # value drops the axis (or, in `fixed`, the parameter) that a lower config layer set. With
+    # an adaptive search.strategy an axis may also be a range {low, high, log, int}.
+    grid: dict[str, list[ParamValue] | SearchRange]
+    search: SearchParams = Field(default_factory=SearchParams)
     # Fold ids to tune on; null = every fold in the fold table.
     folds: list[NonNegativeInt] | None = None
     # Boosting rounds (the cap, with early stopping). A grid axis `num_boost_round` overrides it
@@ -63,7 +170,15 @@ class TuningParams(BaseModel):
                 "grid must map at least one LightGBM parameter to a list of values, "
                 f"e.g. {{num_leaves: [15, 63]}}; got {grid!r}"
             )
-        for name, values in grid.items():
+        grid = dict(grid)
+        for name, axis in grid.items():
+            # [{low: .., high: ..}]: the spelling a config env or --params can merge over a list
+            # axis (Kedro's merge cannot replace a list with a mapping).
+            one = isinstance(axis, list | tuple) and len(axis) == 1 and isinstance(axis[0], Mapping)
+            values = axis[0] if one else axis
+            if isinstance(values, Mapping):
+                grid[name] = _parsed_range(name, values)
+                continue
             if not isinstance(values, list | tuple):
                 raise ValueError(
                     f"grid.{name} must be a list of values (e.g. [{values!r}]), "
@@ -103,6 +218,7 @@ class TuningParams(BaseModel):
                 error = reserved_name_error(section, name) or unknown_name_error(section, name)
                 if error:
                     raise ValueError(error)
+        self._check_space()
         for rounds in self.grid.get("num_boost_round", []):
             if (
                 isinstance(rounds, bool)
@@ -123,19 +239,48 @@ class TuningParams(BaseModel):
             )
         if self.task == "regression" and objective in CLASSIFICATION_OBJECTIVES:
             raise ValueError(f"fixed.objective {objective!r} is a classification objective")
-        n_trials = self.n_combinations * len(self.folds or [0])
+        n_trials = self.n_planned * len(self.folds or [0])
         if n_trials > self.max_trials:
             raise ValueError(
-                f"the grid has {self.n_combinations} combinations"
+                f"the {'budget' if self.search.adaptive else 'grid'} has {self.n_planned} "
+                "combinations"
                 + (f" x {len(self.folds)} folds" if self.folds else "")
                 + f" = {n_trials} trials, above max_trials={self.max_trials} "
                 "(allowed 1..1000000): shrink grid or raise max_trials"
             )
         return self
 
+    def _check_space(self) -> None:
+        ranges = sorted(name for name, axis in self.grid.items() if isinstance(axis, SearchRange))
+        if ranges and not self.search.adaptive:
+            raise ValueError(
+                f"grid.{ranges[0]} is a range, which strategy grid cannot enumerate: give a "
+                f"list of values, or set search.strategy to {' or '.join(ADAPTIVE_STRATEGIES)}"
+            )
+        if self.search.adaptive and lightgbm_params.GRID_ONLY_ROUNDS in self.grid:
+            raise ValueError(
+                "grid.num_boost_round is a grid-only axis; with an adaptive strategy set "
+                "num_boost_round (the cap) and early_stopping_rounds instead"
+            )
+
     @property
     def n_combinations(self) -> int:
-        return int(np.prod([len(values) for values in self.grid.values()]))
+        """The grid's combinations (the cartesian product of its lists)."""
+        if any(isinstance(axis, SearchRange) for axis in self.grid.values()):
+            raise ValueError("a search space with ranges has no finite number of combinations")
+        return int(np.prod([len(axis) for axis in self.grid.values()]))
+
+    @property
+    def n_planned(self) -> int:
+        """Combinations the search may run: the grid's, or an adaptive search's budget (or, with
+        a time budget only, the grid's size when every axis is a list)."""
+        if not self.search.adaptive:
+            return self.n_combinations
+        if self.search.n_combinations is not None:
+            return self.search.n_combinations
+        if any(isinstance(axis, SearchRange) for axis in self.grid.values()):
+            return 1
+        return self.n_combinations
 
     @property
     def higher_is_better(self) -> bool:
@@ -143,6 +288,8 @@ class TuningParams(BaseModel):
 
     def combinations(self) -> Iterator[dict[str, ParamValue]]:
         """Each grid combination, in grid order (the last axis varies fastest)."""
+        if self.search.adaptive:
+            raise ValueError("an adaptive search proposes its combinations; it has no grid order")
         names = list(self.grid)
         for values in itertools.product(*(self.grid[name] for name in names)):
             yield dict(zip(names, values, strict=True))

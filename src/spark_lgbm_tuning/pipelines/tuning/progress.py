@@ -38,6 +38,10 @@ class Progress:
         """The trials of this run, as they are sent to the executors."""
         self.spec_of = {spec.trial_id: spec for spec in specs}
 
+    def expect_more(self, specs: Sequence[TrialSpec]) -> None:
+        """Trials proposed while the search runs (an adaptive search)."""
+        self.spec_of.update((spec.trial_id, spec) for spec in specs)
+
     def add(self, rows: list[dict[str, Any]], durable: bool) -> None:
         records = [result_record(self.spec_of[row["trial_id"]], row) for row in rows]
         self.records.update((record["trial_id"], record) for record in records)

@@ -50,8 +50,12 @@ _TO_PYTHON = {
     "string": str,
     "timestamp": _naive_utc,
 }
-# Stored outcomes a rerun reuses: they repeat for the same trial (see reusable_records).
-REUSABLE_STATUSES = ("ok", "failed")
+# A fold of a combination the adaptive search's pruner stopped: its metrics are a complete fold
+# result, but the combination is not fully evaluated (reporting ranks it nowhere).
+PRUNED = "pruned"
+# Stored outcomes a rerun reuses: they repeat for the same trial (see reusable_records); a pruned
+# fold is reused by a grid as the ok fold result it is.
+REUSABLE_STATUSES = ("ok", "failed", PRUNED)
 
 
 def result_fields(params: TuningParams) -> dict[str, str]:
@@ -60,6 +64,9 @@ def result_fields(params: TuningParams) -> dict[str, str]:
         **ID_FIELDS,
         **{f"{PARAM_PREFIX}{name}": kind for name, kind in param_kinds(params).items()},
         "params_json": "string",
+        # The fold's data fingerprint: reporting checks results against the current data with it
+        # (an adaptive search's trial ids are in no table made before it ran).
+        FOLD_FINGERPRINT: "string",
         **RESULT_FIELDS,
     }
 
@@ -76,7 +83,11 @@ def result_schema(params: TuningParams) -> pa.Schema:
 
 def _nullable(name: str) -> bool:
     """Every column but the ids, params_json and status may be null (a failed trial's metrics)."""
-    return name.startswith(PARAM_PREFIX) or (name in RESULT_FIELDS and name != "status")
+    return (
+        name.startswith(PARAM_PREFIX)
+        or name == FOLD_FINGERPRINT
+        or (name in RESULT_FIELDS and name != "status")
+    )
 
 
 def result_record(
@@ -94,6 +105,7 @@ def result_record(
     for name, value in spec.grid_values.items():
         record[f"{PARAM_PREFIX}{name}"] = value
     record["params_json"] = params_json or json.dumps(spec.params, sort_keys=True)
+    record[FOLD_FINGERPRINT] = spec.fold_fingerprint or None
     record.update({name: row.get(name) for name in RESULT_FIELDS})
     return record
 
@@ -157,5 +169,8 @@ def reusable_records(
     for spec in specs:
         if spec.trial_id in found.index:
             row = found.loc[spec.trial_id]
-            records[spec.trial_id] = result_record(spec, row, params_json=row["params_json"])
+            record = result_record(spec, row, params_json=row["params_json"])
+            if record["status"] == PRUNED:
+                record["status"] = "ok"
+            records[spec.trial_id] = record
     return records

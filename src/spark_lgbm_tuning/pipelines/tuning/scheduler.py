@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pyspark import InheritableThread, SparkContext
 
@@ -48,6 +48,25 @@ PrepareCallback = Callable[[list[TrialSpec]], tuple[list[TrialSpec], list[dict[s
 # Durable rows go to the trial store; the rows of a job that Spark gave up on (its task failed
 # spark.task.maxFailures times, its executor kept dying) are reported but run again next time.
 RowsCallback = Callable[[list[dict[str, Any]], bool], None]
+
+
+class TaskSource(Protocol):
+    """Where the scheduler takes the next task group from when a slot frees."""
+
+    def next_group(self) -> list[TrialSpec] | None:
+        """The next group to run, or None when there is nothing to start now. With no job in
+        flight, None ends the run."""
+
+
+class PlannedGroups:
+    """A fixed list of task groups, handed out in order (the grid's plan)."""
+
+    def __init__(self, groups: Sequence[list[TrialSpec]]) -> None:
+        self._pending = list(groups)
+        self._pending.reverse()  # pop() from the end keeps the planned order
+
+    def next_group(self) -> list[TrialSpec] | None:
+        return self._pending.pop() if self._pending else None
 
 
 @dataclass
@@ -230,6 +249,7 @@ class JobScheduler:
         self.stats = SearchStats()
         self._results: queue.Queue[tuple[int, list[dict[str, Any]] | None, BaseException | None]]
         self._results = queue.Queue()
+        self._submitted = 0
 
     def _submit(self, index: int, group: list[TrialSpec]) -> _Job:
         job_group = f"lgbm-{self.run_token}-{index}"
@@ -253,11 +273,15 @@ class JobScheduler:
         self.stats.jobs += 1
         return job
 
-    def _fill_slots(self, pending: list[tuple[int, list[TrialSpec]]], in_flight: dict) -> None:
-        """Submit the next planned groups while fewer jobs than task slots are in flight."""
+    def _fill_slots(self, source: TaskSource, in_flight: dict) -> None:
+        """Submit the source's next groups while fewer jobs than task slots are in flight."""
         slots = task_slots(self.sc, self.task_cpus)
-        while pending and len(in_flight) < slots:
-            index, group = pending.pop()
+        while len(in_flight) < slots:
+            group = source.next_group()
+            if group is None:
+                return
+            index = self._submitted
+            self._submitted += 1
             if self.prepare is not None:
                 group, unrunnable = self.prepare(group)
                 if unrunnable:
@@ -266,16 +290,18 @@ class JobScheduler:
                     continue
             in_flight[index] = self._submit(index, group)
 
-    def run(self, groups: Sequence[list[TrialSpec]]) -> SearchStats:
-        """Run every group; returns when all have ended (or raises KeyboardInterrupt)."""
-        pending = list(enumerate(groups))
-        pending.reverse()  # pop() from the end keeps the planned order
+    def run(self, groups: Sequence[list[TrialSpec]] | TaskSource) -> SearchStats:
+        """Run every group of a list or a source; returns when all have ended (or raises
+        KeyboardInterrupt)."""
+        source = PlannedGroups(groups) if isinstance(groups, Sequence) else groups
         in_flight: dict[int, _Job] = {}
         watch = ExecutorWatch(self.sc)
         last_progress = time.monotonic()
         try:
-            while pending or in_flight:
-                self._fill_slots(pending, in_flight)
+            while True:
+                self._fill_slots(source, in_flight)
+                if not in_flight:
+                    break
                 self._hand_over(in_flight)
                 watch.poll(self.stats)
                 for job in self.deadlines.overdue(in_flight.values()) if self.deadlines else []:

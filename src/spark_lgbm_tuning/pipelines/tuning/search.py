@@ -21,30 +21,41 @@ from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.pipelines.tuning.adaptive import AdaptiveSearch
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.pipelines.tuning.progress import Progress, best_score
+from spark_lgbm_tuning.pipelines.tuning.progress import Progress
 from spark_lgbm_tuning.pipelines.tuning.results import (
+    PRUNED,
     results_frame,
     reusable_records,
+    store_record,
 )
 from spark_lgbm_tuning.pipelines.tuning.scheduler import (
     JobScheduler,
     SearchStats,
-    executor_infos,
     task_cpus,
     task_slots,
 )
-from spark_lgbm_tuning.pipelines.tuning.search_space import specs_from_table
+from spark_lgbm_tuning.pipelines.tuning.search_space import (
+    facts_from_plan,
+    fold_facts,
+    specs_from_table,
+)
 from spark_lgbm_tuning.pipelines.tuning.shipping import FoldShipper, shipping_dir
+from spark_lgbm_tuning.pipelines.tuning.summary import (
+    AllTrialsFailedError,
+    check_outcomes,
+    run_info,
+    timing_info,
+)
 from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
 from spark_lgbm_tuning.trial import TrialSpec, check_levers
 
 logger = logging.getLogger(__name__)
 
-
-class AllTrialsFailedError(RuntimeError):
-    """Every trial of the search failed; the message carries the first errors."""
+# What run_search raises when no trial succeeded (defined with the outcome check in summary.py).
+__all__ = ["AllTrialsFailedError", "run_adaptive", "run_from_table", "run_search"]
 
 
 def _run_missing(
@@ -139,6 +150,8 @@ def run_search(
     Raises AllTrialsFailedError when no trial succeeded."""
     disabled_levers = check_levers(disabled_levers)
     with store.locked() if store is not None else contextlib.nullcontext():
+        if params.search.adaptive:
+            return run_adaptive(sc, arrays, params, store=store, disabled_levers=disabled_levers)
         return _search_locked(
             sc, arrays, specs, params, store=store, disabled_levers=disabled_levers
         )
@@ -179,107 +192,133 @@ def _search_locked(
         except BaseException:
             progress.log_what_was_kept()
             raise
-    timing = {
-        "wall_s": time.perf_counter() - started,
-        "binning_s": binning_s,
-        "job_s": job_s,
-        "started_at": started_at.isoformat(),
-        "ended_at": datetime.now(UTC).isoformat(),
-    }
-    if store is not None:
-        merged = store.compact(
-            params.store_keep_fingerprints,
-            {spec.trial_id: (spec.fold_id, spec.fold_fingerprint) for spec in specs},
-        )
-        logger.info("Trial store %s: %d batch file(s) compacted", store.path, merged)
+    timing = timing_info(started, started_at, binning_s, job_s)
+    _compact(
+        store, params, {spec.trial_id: (spec.fold_id, spec.fold_fingerprint) for spec in specs}
+    )
     by_id = {**reused, **progress.records}
     # Report in the trials table's order, not the execution order; one record per trial.
     records = [by_id[spec.trial_id] for spec in specs if spec.trial_id in by_id]
-    _check_outcomes(records, progress.records)
-    return records, run_info(sc, params, records, progress.records, stats=stats, timing=timing)
-
-
-def _check_outcomes(records: list[dict[str, Any]], new: Mapping[str, dict[str, Any]]) -> None:
-    """Log the first new failures; raise when every trial failed."""
-    failed = [record for record in records if record["status"] != "ok"]
-    for record in [record for record in failed if record["trial_id"] in new][:5]:
-        logger.warning(
-            "Trial %s (fold %d) %s: %s",
-            record["trial_id"],
-            record["fold_id"],
-            "timed out" if record["status"] == "timed_out" else "failed",
-            record["error"],
-        )
-    if len(failed) == len(records):
-        first = "; ".join(sorted({str(record["error"]) for record in failed})[:3])
-        raise AllTrialsFailedError(f"All {len(records)} trials failed. First errors: {first}")
-
-
-def cluster_shape(sc: SparkContext, records: list[dict[str, Any]]) -> tuple[int, int]:
-    """(number of executors, total cores) of the session, for the efficiency figure."""
-    if sc.master.startswith("local"):
-        return 1, sc.defaultParallelism
-    # The JVM's list includes the driver.
-    n_executors = max(
-        len(executor_infos(sc)) - 1, len({record["executor_id"] for record in records})
+    check_outcomes(records, progress.records)
+    info = run_info(sc, params, records, progress.records, stats=stats, timing=timing)
+    info.update(
+        strategy=params.search.strategy,
+        n_combinations=params.n_combinations,
+        n_pruned=0,
+        boosting_s_saved_by_pruning=0.0,
     )
-    cores = sc.getConf().get("spark.executor.cores")
-    total_cores = n_executors * int(cores) if cores else sc.defaultParallelism
-    return n_executors, total_cores
+    return records, info
 
 
-def run_info(
+def _compact(
+    store: TrialStore | None, params: TuningParams, current: Mapping[str, tuple[int, str]]
+) -> None:
+    """Merge the store's batches; `current`: trial_id -> (fold_id, fingerprint) of this search."""
+    if store is not None:
+        merged = store.compact(params.store_keep_fingerprints, current)
+        logger.info("Trial store %s: %d batch file(s) compacted", store.path, merged)
+
+
+def run_adaptive(
     sc: SparkContext,
+    arrays: FoldArrays,
     params: TuningParams,
-    records: list[dict[str, Any]],
-    new: Mapping[str, dict[str, Any]],
     *,
-    stats: SearchStats,
-    timing: dict[str, Any],
-) -> dict[str, Any]:
-    """`tuning_run_info`: cluster shape, timings, outcome counts, efficiency, best score."""
-    run = list(new.values())
-    n_executors, total_cores = cluster_shape(sc, run or records)
-    # Fit seconds of the trials run now (reused trials cost nothing in this run).
-    sum_fit_s = float(sum(record["fit_s"] or 0.0 for record in run))
-    counts = {status: 0 for status in ("ok", "failed", "timed_out")}
-    for record in records:
-        counts[record["status"]] = counts.get(record["status"], 0) + 1
-    info = {
-        "task": params.task,
-        "spark_master": sc.master,
-        "app_id": sc.applicationId,
-        "n_executors": n_executors,
-        "total_cores": total_cores,
-        "task_cpus": task_cpus(sc),
-        **timing,
-        "n_trials": len(records),
-        "n_ok": counts["ok"],
-        "n_failed": counts["failed"],
-        "n_timed_out": counts["timed_out"],
-        "n_reused": len(records) - len(run),
-        "n_run": len(run),
-        "resume": params.resume,
-        "trial_timeout_s": params.trial_timeout_s,
-        "executors_lost": stats.executors_lost,
-        "sum_fit_s": sum_fit_s,
-        "efficiency": sum_fit_s / (timing["wall_s"] * total_cores),
-        "primary_metric": params.primary_metric,
-        "best_primary_metric": best_score(records, params),
-    }
-    logger.info(
-        "Search done: %d/%d trials ok (%d reused, %d run) in %.1f s on %d cores; sum fit "
-        "%.1f s, efficiency %.2f",
-        info["n_ok"],
-        info["n_trials"],
-        info["n_reused"],
-        info["n_run"],
-        timing["wall_s"],
-        total_cores,
-        sum_fit_s,
-        info["efficiency"],
+    store: TrialStore | None,
+    disabled_levers: frozenset[str],
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """An adaptive search (adaptive.py) on Spark: proposals, pruning, the budget; resumed from
+    the store's trials of this search space. Returns its records and run info."""
+    started_at, started = datetime.now(UTC), time.perf_counter()
+    cpus, workdir = task_cpus(sc), shipping_dir(sc)
+    progress = Progress(params, store)
+    shipper = FoldShipper(sc, arrays, [], workdir)
+
+    def ready(specs: list[TrialSpec]) -> list[TrialSpec]:
+        specs = _ready(specs, cpus, workdir.name, disabled_levers)
+        progress.expect_more(specs)
+        return specs
+
+    search = AdaptiveSearch(
+        params,
+        fold_facts(arrays),
+        ready=ready,
+        on_proposed=lambda specs: shipper.start([[spec] for spec in specs]),
     )
-    return info
+    if store is not None and params.resume:
+        search.rebuild(store.load())
+
+    def on_rows(rows: list[dict[str, Any]], durable: bool) -> None:
+        search.observe(rows)  # sets a pruned fold's status before it is stored
+        progress.add(rows, durable)
+
+    scheduler = JobScheduler(
+        sc,
+        run_token=workdir.name,
+        task_cpus=cpus,
+        on_rows=on_rows,
+        prepare=shipper.prepare,
+        timeout_s=params.trial_timeout_s,
+        progress=search.log_progress,
+        progress_interval_s=params.progress_interval_s,
+    )
+    logger.info(
+        "Adaptive search (%s, pruning %s) on %s: %d task slots, %d LightGBM thread(s) per trial",
+        params.search.strategy,
+        params.search.pruning,
+        sc.master,
+        task_slots(sc, cpus),
+        cpus,
+    )
+    try:
+        search.start()
+        stats = scheduler.run(search)
+    except BaseException:
+        progress.log_what_was_kept()
+        raise
+    finally:
+        shipper.close()
+    search.log_progress()
+    timing = timing_info(started, started_at, shipper.binning_s, time.perf_counter() - started)
+    records = _adaptive_records(search, progress, store)
+    _compact(store, params, {r["trial_id"]: (r["fold_id"], r["fold_fingerprint"]) for r in records})
+    check_outcomes(records, progress.records)
+    info = run_info(sc, params, records, progress.records, stats=stats, timing=timing)
+    info.update(
+        strategy=params.search.strategy,
+        n_combinations=search.n_proposed,
+        n_pruned=search.counts()["pruned"],
+        boosting_s_saved_by_pruning=search.saved_boosting_s(records),
+        time_budget_s=params.search.time_budget_s,
+    )
+    return records, info
+
+
+def _adaptive_records(
+    search: AdaptiveSearch, progress: Progress, store: TrialStore | None
+) -> list[dict[str, Any]]:
+    """Every fold result of the search (reused and new) in proposal and run order; the folds of
+    pruned combinations get status pruned, in the store too (they were stored as ok)."""
+    by_id = {**search.reused, **progress.records}
+    records, restored = [], []
+    for combination in search.combinations.values():
+        for trial_id in combination.trial_ids:
+            record = by_id.get(trial_id)
+            if record is None:
+                continue
+            if trial_id in search.pruned_ids:
+                # As stored: the fold that was pruned says so already, earlier ones said ok.
+                stored = search.stored.get(trial_id) or progress.records[trial_id]
+                if stored["status"] != PRUNED:
+                    restored.append({**record, "status": PRUNED})
+                record = {**record, "status": PRUNED}
+            records.append(record)
+    if store is not None and restored and progress.store_error is None:
+        store.append(
+            store_record(record, search.params.trial_timeout_s, record["fold_fingerprint"] or "")
+            for record in restored
+        )
+    return records
 
 
 def run_from_table(
@@ -294,16 +333,19 @@ def run_from_table(
     disabled_levers: frozenset[str] = frozenset(),
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The trials of `tuning_trials` run on `data` (checked to be the data they were expanded
-    from); returns `tuning_results` and `tuning_run_info`."""
-    specs = specs_from_table(trials, params)
-    fold_ids = sorted({spec.fold_id for spec in specs})
+    from); returns `tuning_results` and `tuning_run_info`. With an adaptive search.strategy,
+    `tuning_trials` is the fold plan and the combinations are proposed as the search runs."""
+    if params.search.adaptive:
+        specs = []
+        expected = {fold.fold_id: {fold.fingerprint} for fold in facts_from_plan(trials, params)}
+    else:
+        specs = specs_from_table(trials, params)
+        expected = {}
+        for spec in specs:
+            expected.setdefault(spec.fold_id, set()).add(spec.fold_fingerprint)
+    fold_ids = sorted(expected)
     arrays = FoldArrays(data, fold_rows(folds, fold_ids, len(data)), columns)
-    arrays.check_fingerprints(
-        {
-            fold_id: {spec.fold_fingerprint for spec in specs if spec.fold_id == fold_id}
-            for fold_id in fold_ids
-        }
-    )
+    arrays.check_fingerprints(expected)
     records, info = run_search(
         spark.sparkContext, arrays, specs, params, store=store, disabled_levers=disabled_levers
     )

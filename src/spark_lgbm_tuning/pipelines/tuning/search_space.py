@@ -12,7 +12,8 @@ import itertools
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import lightgbm as lgb
@@ -25,7 +26,7 @@ from spark_lgbm_tuning.fold_data import bin_train_part
 from spark_lgbm_tuning.hashing import stable_hash
 from spark_lgbm_tuning.lightgbm_params import LIGHTGBM_PARAMS_DOC, ParamValue, spellings
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
-from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import SearchRange, TuningParams
 from spark_lgbm_tuning.trial import TrialSpec, error_text
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ VALUE_CHECK_ROWS = 200
 MAX_CHECKED_COMBINATIONS = 2000
 # The columns of `tuning_trials` besides param_<name>, in order.
 TRIAL_COLUMNS = ("params_json", "dataset_key", "fold_fingerprint", "n_train", "n_test")
+# The combo_id of an adaptive search's fold plan rows (tuning_trials before any proposal).
+FOLD_PLAN_COMBO = ""
 _KIND_TO_PANDAS = {"bool": "boolean", "long": "Int64", "double": "Float64", "string": "string"}
 _KIND_TO_PYTHON = {"bool": bool, "long": int, "double": float, "string": str}
 
@@ -54,7 +57,13 @@ def _column_kind(values: list[Any]) -> str:
 
 def param_kinds(params: TuningParams) -> dict[str, str]:
     """Grid axis -> the type of its param_<name> column (bool, long, double or string)."""
-    return {name: _column_kind(list(values)) for name, values in params.grid.items()}
+    kinds = {}
+    for name, axis in params.grid.items():
+        if isinstance(axis, SearchRange):
+            kinds[name] = "long" if axis.integer else "double"
+        else:
+            kinds[name] = _column_kind(list(axis))
+    return kinds
 
 
 def param_value(value: Any, kind: str) -> ParamValue | None:
@@ -79,8 +88,23 @@ def _names_parameter(reason: str, name: str) -> bool:
     return any(re.search(rf"\b{re.escape(spelling)}\b", reason) for spelling in spellings(name))
 
 
+def _checked_combinations(params: TuningParams) -> Iterator[dict[str, ParamValue]]:
+    """The grid's combinations; for an adaptive search, those of its lists and range ends."""
+    if not params.search.adaptive:
+        yield from params.combinations()
+        return
+    axes = {
+        name: axis.ends() if isinstance(axis, SearchRange) else list(axis)
+        for name, axis in params.grid.items()
+    }
+    for values in itertools.product(*axes.values()):
+        yield dict(zip(axes, values, strict=True))
+
+
 def check_grid_values(arrays: FoldArrays, params: TuningParams) -> None:
     """Let LightGBM check the grid's combinations on a slice of the data before any Spark work.
+
+    An adaptive search's ranges are checked at both ends (with its lists' values).
 
     A value every checked combination with it is refused for (num_leaves: -1, max_bin: 1, ...)
     would only fail trials: it is named here instead. Values valid alone but not together
@@ -91,7 +115,7 @@ def check_grid_values(arrays: FoldArrays, params: TuningParams) -> None:
     x, y = arrays.x[sample], arrays.y[sample]
     # value -> [combinations checked with it, reasons refused]
     outcomes: dict[tuple[str, str], list[Any]] = {}
-    combinations = itertools.islice(params.combinations(), MAX_CHECKED_COMBINATIONS)
+    combinations = itertools.islice(_checked_combinations(params), MAX_CHECKED_COMBINATIONS)
     for combination in combinations:
         lgb_params = {**params.lightgbm_params(combination), "num_threads": 1}
         reason = _lightgbm_refusal(x, y, lgb_params)
@@ -128,38 +152,110 @@ def combo_payload(params: TuningParams, combination: Mapping[str, ParamValue]) -
     }
 
 
-def expand(arrays: FoldArrays, params: TuningParams) -> list[TrialSpec]:
-    """One spec per (fold, combination), folds outer, combinations in grid order.
+@dataclass(frozen=True)
+class FoldFacts:
+    """What a trial's spec needs of its fold: id, data fingerprint, train and test sizes."""
+
+    fold_id: int
+    fingerprint: str
+    n_train: int
+    n_test: int
+
+
+def fold_facts(arrays: FoldArrays) -> list[FoldFacts]:
+    """The facts of each fold of `arrays`, in fold order."""
+    return [
+        FoldFacts(fold_id, arrays.fingerprint(fold_id), len(train), len(test))
+        for fold_id, (train, test) in arrays.rows.items()
+    ]
+
+
+def trial_spec(
+    params: TuningParams, combination: Mapping[str, ParamValue], fold: FoldFacts
+) -> TrialSpec:
+    """The spec of one (combination, fold): the one place trial and combination ids are made.
 
     `combo_id` hashes the combination's payload; `trial_id` adds the fold id and the fold's
     fingerprint, so results of a changed dataset never share an id.
     """
-    specs = []
-    for fold_id, (train, test) in arrays.rows.items():
-        fingerprint = arrays.fingerprint(fold_id)
-        for combination in params.combinations():
-            payload = combo_payload(params, combination)
-            lgb_params = payload["params"]
-            specs.append(
-                TrialSpec(
-                    trial_id=stable_hash(
-                        {"combo": payload, "fold_id": fold_id, "fold": fingerprint}
-                    ),
-                    combo_id=stable_hash(payload),
-                    fold_id=fold_id,
-                    task=params.task,
-                    params=lgb_params,
-                    grid_values=dict(combination),
-                    num_boost_round=payload["num_boost_round"],
-                    early_stopping_rounds=params.early_stopping_rounds,
-                    dataset_key=stable_hash(lightgbm_params.dataset_params(lgb_params), length=8),
-                    fold_fingerprint=fingerprint,
-                    n_train=len(train),
-                    n_test=len(test),
-                    timeout_s=params.trial_timeout_s,
-                )
-            )
-    return specs
+    payload = combo_payload(params, combination)
+    lgb_params = payload["params"]
+    return TrialSpec(
+        trial_id=stable_hash({"combo": payload, "fold_id": fold.fold_id, "fold": fold.fingerprint}),
+        combo_id=stable_hash(payload),
+        fold_id=fold.fold_id,
+        task=params.task,
+        params=lgb_params,
+        grid_values=dict(combination),
+        num_boost_round=payload["num_boost_round"],
+        early_stopping_rounds=params.early_stopping_rounds,
+        dataset_key=stable_hash(lightgbm_params.dataset_params(lgb_params), length=8),
+        fold_fingerprint=fold.fingerprint,
+        n_train=fold.n_train,
+        n_test=fold.n_test,
+        timeout_s=params.trial_timeout_s,
+    )
+
+
+def expand(arrays: FoldArrays, params: TuningParams) -> list[TrialSpec]:
+    """One spec per (fold, combination) of the grid, folds outer, combinations in grid order."""
+    return [
+        trial_spec(params, combination, fold)
+        for fold in fold_facts(arrays)
+        for combination in params.combinations()
+    ]
+
+
+def fold_plan_table(arrays: FoldArrays, params: TuningParams) -> pd.DataFrame:
+    """`tuning_trials` of an adaptive search: one row per fold (its combinations are proposed
+    while it runs), with an empty combo_id and the fold's facts."""
+    rows = [
+        {
+            "trial_id": stable_hash({"fold_id": fold.fold_id, "fold": fold.fingerprint}),
+            "combo_id": FOLD_PLAN_COMBO,
+            "fold_id": fold.fold_id,
+            "params_json": json.dumps(params.lightgbm_params({}), sort_keys=True),
+            "num_boost_round": params.num_boost_round,
+            "early_stopping_rounds": params.early_stopping_rounds,
+            "dataset_key": "",
+            "fold_fingerprint": fold.fingerprint,
+            "n_train": fold.n_train,
+            "n_test": fold.n_test,
+        }
+        for fold in fold_facts(arrays)
+    ]
+    return pd.DataFrame(rows).astype(
+        {
+            "fold_id": "int32",
+            "num_boost_round": "int64",
+            "early_stopping_rounds": "Int64",
+            "n_train": "int64",
+            "n_test": "int64",
+        }
+    )
+
+
+def is_fold_plan(trials: pd.DataFrame) -> bool:
+    """Whether `tuning_trials` is an adaptive search's fold plan (see fold_plan_table)."""
+    return not trials.empty and bool((trials["combo_id"].astype(str) == FOLD_PLAN_COMBO).all())
+
+
+def facts_from_plan(trials: pd.DataFrame, params: TuningParams) -> list[FoldFacts]:
+    """The folds of an adaptive search's `tuning_trials` (written by fold_plan_table)."""
+    if not is_fold_plan(trials):
+        raise InputDataError(
+            f"tuning_trials holds {len(trials)} grid trials, but search.strategy is "
+            f"{params.search.strategy!r}: run expand_search_space with the same parameters"
+        )
+    return [
+        FoldFacts(
+            int(row["fold_id"]),
+            str(row["fold_fingerprint"]),
+            int(row["n_train"]),
+            int(row["n_test"]),
+        )
+        for row in trials.to_dict("records")
+    ]
 
 
 def trials_table(specs: list[TrialSpec], params: TuningParams) -> pd.DataFrame:

@@ -88,6 +88,7 @@ class FoldShipper:
         """Queue every fold the groups use, in the order they first appear."""
         for group in groups:
             key = _key(group[0])
+            self.params_of.setdefault(key, group[0].params)
             if key not in self._shipped:
                 self._shipped[key] = self._pool.submit(self._ship, key)
 
@@ -99,6 +100,7 @@ class FoldShipper:
         """The group with its shipped files, or no specs and failed rows if LightGBM cannot bin
         its fold (that fails the same way every time: stored as final)."""
         key = _key(group[0])
+        self.params_of.setdefault(key, group[0].params)
         if key not in self._shipped:
             self._shipped[key] = self._pool.submit(self._ship, key)
         outcome = self._shipped[key].result()

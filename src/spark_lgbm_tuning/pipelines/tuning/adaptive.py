@@ -1,0 +1,356 @@
+"""An adaptive search on the driver: Optuna proposes combinations, their folds run as Spark jobs.
+
+One Optuna trial per combination (ask/tell). Its folds run one after another, cheapest (fewest
+train rows) first, each a `TrialSpec` with the grid's ids (`search_space.trial_spec`), so the
+trial store serves it like any grid trial. After each fold the combination reports its score and
+asks the pruner; a pruned combination runs no further fold. `AdaptiveSearch` is the scheduler's
+`TaskSource`: a freed slot gets the next fold of a live combination, else a new proposal, until
+the budget (search.n_combinations, search.time_budget_s) is spent; running folds finish.
+
+Resume: `AdaptiveSearch.rebuild` reads the trial store's trials that lie in this search space
+(same fixed parameters, rounds and fold data: the ids match), adds the finished and pruned
+combinations to the study in the order they started, and re-proposes the interrupted ones first
+(their stored folds are reused, not rerun).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+import pandas as pd
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import TrialState, create_trial
+
+from spark_lgbm_tuning.pipelines.tuning import strategies
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.results import PRUNED, result_record
+from spark_lgbm_tuning.pipelines.tuning.search_space import FoldFacts, trial_spec
+from spark_lgbm_tuning.scoring import primary_score
+from spark_lgbm_tuning.trial import TrialSpec
+
+logger = logging.getLogger(__name__)
+
+LIVE, COMPLETE, FAILED = "live", "complete", "failed"
+
+
+@dataclass
+class Combination:
+    """One proposed combination: its Optuna trial, its folds' specs in run order, its scores."""
+
+    number: int
+    values: dict[str, Any]
+    specs: list[TrialSpec]
+    trial: optuna.Trial | None = None
+    scores: list[float] = field(default_factory=list)
+    next_fold: int = 0
+    running: bool = False
+    state: str = LIVE
+
+    @property
+    def trial_ids(self) -> list[str]:
+        return [spec.trial_id for spec in self.specs[: self.next_fold]]
+
+
+class AdaptiveSearch:
+    """Proposals, fold order, pruning and budget of one adaptive search (see module doc)."""
+
+    def __init__(
+        self,
+        params: TuningParams,
+        folds: Iterable[FoldFacts],
+        *,
+        ready: Callable[[list[TrialSpec]], list[TrialSpec]] = lambda specs: specs,
+        on_proposed: Callable[[list[TrialSpec]], None] = lambda specs: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.params = params
+        # Cheapest first: a bad combination is found out on the smallest fold.
+        self.folds = sorted(folds, key=lambda fold: (fold.n_train, fold.fold_id))
+        self.space = strategies.distributions(params)
+        self.study = strategies.new_study(params)
+        self.ready = ready
+        self.on_proposed = on_proposed
+        self.clock = clock
+        # Proposals made (a repeated combination counts: it used the sampler's budget too).
+        self.n_proposed = 0
+        self._space_size = _finite_size(self.space)
+        self.combinations: dict[str, Combination] = {}
+        self._combo_of: dict[str, str] = {}
+        # Stored records this search reuses (trial_id -> record), and which of them it used.
+        self.stored: dict[str, dict[str, Any]] = {}
+        self.reused: dict[str, dict[str, Any]] = {}
+        self.pruned_ids: set[str] = set()
+        self._deadline: float | None = None
+        self._started = clock()
+
+    # ----------------------------------------------------------------- budget and proposals
+    def start(self) -> None:
+        """Start the time budget's clock (when the first Spark job can run)."""
+        self._started = self.clock()
+        if self.params.search.time_budget_s is not None:
+            self._deadline = self._started + self.params.search.time_budget_s
+
+    def time_left_s(self) -> float | None:
+        return None if self._deadline is None else max(0.0, self._deadline - self.clock())
+
+    def may_propose(self) -> bool:
+        """Whether the budget allows another proposal."""
+        limit = self.params.search.n_combinations
+        if limit is not None and self.n_proposed >= limit:
+            return False
+        if self._space_size is not None and len(self.combinations) >= self._space_size:
+            return False  # every combination of a space of lists has been proposed
+        return self._deadline is None or self.clock() < self._deadline
+
+    def _propose(self) -> None:
+        number = len(self.study.trials)
+        self.study.sampler = strategies.make_sampler(self.params, number)
+        trial = self.study.ask(self.space)
+        self.n_proposed += 1
+        combination = self._add(dict(trial.params), number)
+        if combination.specs:
+            combination.trial = trial
+            self.on_proposed(combination.specs)
+            return
+        # The sampler repeated a combination: told the known outcome, not run again.
+        known = self.combinations[trial_spec(self.params, trial.params, self.folds[0]).combo_id]
+        if known.state == COMPLETE:
+            self.study.tell(trial, sum(known.scores) / len(known.scores))
+        else:
+            self.study.tell(
+                trial, state=TrialState.PRUNED if known.state == PRUNED else TrialState.FAIL
+            )
+
+    def _add(self, values: dict[str, Any], number: int) -> Combination:
+        specs = self.ready([trial_spec(self.params, values, fold) for fold in self.folds])
+        combination = Combination(number, values, specs)
+        if specs[0].combo_id in self.combinations:
+            combination.specs = []
+        else:
+            self.combinations[specs[0].combo_id] = combination
+            self._combo_of.update((spec.trial_id, spec.combo_id) for spec in specs)
+        return combination
+
+    def next_group(self) -> list[TrialSpec] | None:
+        """The scheduler's next group: the next fold of a live combination (oldest first), else
+        a new proposal's first fold; None once the budget is spent and no fold is waiting."""
+        while True:
+            for combination in self.combinations.values():
+                if combination.state == LIVE and not combination.running:
+                    spec = combination.specs[combination.next_fold]
+                    if spec.trial_id in self.stored:  # ran before: reused, not rerun
+                        record = dict(self.stored[spec.trial_id])
+                        self.reused[spec.trial_id] = record
+                        combination.running = True
+                        self._observe(combination, record)
+                        break
+                    combination.running = True
+                    return [spec]
+            else:
+                if not self.may_propose():
+                    return None
+                self._propose()
+
+    # ------------------------------------------------------------------------ results
+    def observe(self, rows: Iterable[dict[str, Any]]) -> list[str]:
+        """Take the rows of finished folds; a pruned fold's row gets status `pruned` (in place).
+
+        Returns the trial ids of earlier folds of the combinations pruned now (stored as ok).
+        """
+        earlier = []
+        for row in rows:
+            combo_id = self._combo_of.get(row["trial_id"])
+            combination = self.combinations.get(combo_id) if combo_id else None
+            if combination is None or combination.state != LIVE:
+                continue
+            earlier += self._observe(combination, row)
+        return earlier
+
+    def _observe(self, combination: Combination, row: dict[str, Any]) -> list[str]:
+        combination.running = False
+        combination.next_fold += 1
+        score = self._fold_score(row)
+        if score is None:
+            combination.state = FAILED
+            self.study.tell(combination.trial, state=TrialState.FAIL)
+            return []
+        combination.scores.append(score)
+        if combination.next_fold == len(combination.specs):
+            combination.state = COMPLETE
+            self.study.tell(combination.trial, sum(combination.scores) / len(combination.scores))
+            return []
+        value = strategies.reported_value(self.params, combination.scores)
+        combination.trial.report(value, combination.next_fold - 1)
+        if not combination.trial.should_prune():
+            return []
+        combination.state = PRUNED
+        self.study.tell(combination.trial, state=TrialState.PRUNED)
+        row["status"] = PRUNED
+        ids = combination.trial_ids
+        self.pruned_ids.update(ids)
+        return ids[:-1]
+
+    def _fold_score(self, row: Mapping[str, Any]) -> float | None:
+        """A fold's primary metric; None when it failed (a pruned fold's metrics are kept)."""
+        if row["status"] not in {"ok", PRUNED}:
+            return None
+        return primary_score({**row, "status": "ok"}, self.params.primary_metric)
+
+    # --------------------------------------------------------------------------- resume
+    def rebuild(self, stored: pd.DataFrame) -> int:
+        """Rebuild the study from the store's trials of this search space (see module doc);
+        returns the number of combinations taken from the store."""
+        by_combo: dict[str, dict[str, dict[str, Any]]] = {}
+        fold_of = {fold.fingerprint: fold for fold in self.folds}
+        for row in stored.to_dict("records") if not stored.empty else []:
+            fold = fold_of.get(row.get("fold_fingerprint"))
+            values = strategies.combination_from_params(row["params_json"], self.space)
+            if fold is None or values is None or row["status"] not in {"ok", "failed", PRUNED}:
+                continue
+            spec = trial_spec(self.params, values, fold)
+            if spec.trial_id != row["trial_id"]:  # other fixed params, rounds or fold data
+                continue
+            record = result_record(spec, row, params_json=row["params_json"])
+            by_combo.setdefault(spec.combo_id, {})[spec.trial_id] = record
+        order = sorted(
+            by_combo, key=lambda combo: min(_started(r) for r in by_combo[combo].values())
+        )
+        interrupted = []
+        for combo_id in order:
+            records = by_combo[combo_id]
+            first = next(iter(records.values()))
+            values = strategies.combination_from_params(first["params_json"], self.space)
+            if not self._told_from_store(values, records):
+                interrupted.append(values)
+        for values in interrupted:
+            self.study.enqueue_trial(values)
+        logger.info(
+            "Adaptive search rebuilt from the trial store: %d combination(s) finished or pruned, "
+            "%d interrupted (resumed first)",
+            len(order) - len(interrupted),
+            len(interrupted),
+        )
+        return len(order)
+
+    def _told_from_store(self, values: dict[str, Any], records: Mapping[str, dict]) -> bool:
+        """Add a stored combination to the study when its outcome is known; False when it was
+        interrupted (its stored folds are kept for reuse)."""
+        self.stored.update(records)
+        combination = self._add(values, len(self.study.trials))
+        combination.running = True
+        scores, state = [], TrialState.RUNNING
+        for spec in combination.specs:
+            record = records.get(spec.trial_id)
+            if record is None:
+                break
+            combination.next_fold += 1
+            score = self._fold_score(record)
+            if score is None:
+                state = TrialState.FAIL
+                break
+            scores.append(score)
+            if record["status"] == PRUNED:
+                state = TrialState.PRUNED
+                break
+        else:
+            state = TrialState.COMPLETE
+        if state == TrialState.RUNNING:
+            del self.combinations[combination.specs[0].combo_id]
+            return False
+        self.n_proposed += 1
+        self.reused.update((trial_id, records[trial_id]) for trial_id in combination.trial_ids)
+        combination.state = {TrialState.COMPLETE: COMPLETE, TrialState.PRUNED: PRUNED}.get(
+            state, FAILED
+        )
+        if state == TrialState.PRUNED:
+            self.pruned_ids.update(combination.trial_ids)
+        intermediate = {
+            step: strategies.reported_value(self.params, scores[: step + 1])
+            for step in range(len(scores) - (state == TrialState.COMPLETE))
+        }
+        self.study.add_trial(
+            create_trial(
+                state=state,
+                value=sum(scores) / len(scores) if state == TrialState.COMPLETE else None,
+                params=values,
+                distributions=self.space,
+                intermediate_values=intermediate,
+            )
+        )
+        return True
+
+    # ------------------------------------------------------------------------- summary
+    def counts(self) -> dict[str, int]:
+        """Combinations by state: proposed, running, pruned, complete, failed."""
+        states = [combination.state for combination in self.combinations.values()]
+        return {
+            "proposed": len(states),
+            "running": sum(c.running for c in self.combinations.values() if c.state == LIVE),
+            "pruned": states.count(PRUNED),
+            "complete": states.count(COMPLETE),
+            "failed": states.count(FAILED),
+        }
+
+    def best_value(self) -> float | None:
+        """The best mean over all folds among the fully evaluated combinations."""
+        complete = [t for t in self.study.trials if t.state == TrialState.COMPLETE]
+        if not complete:
+            return None
+        return self.study.best_value
+
+    def saved_boosting_s(self, records: Iterable[Mapping[str, Any]]) -> float:
+        """What the pruned combinations' unrun folds would have cost: each fold's mean fit_s over
+        the combinations that ran it."""
+        fit_s: dict[int, list[float]] = {}
+        for record in records:
+            if record.get("fit_s") is not None and record["status"] in {"ok", PRUNED}:
+                fit_s.setdefault(int(record["fold_id"]), []).append(float(record["fit_s"]))
+        mean = {fold: sum(values) / len(values) for fold, values in fit_s.items()}
+        saved = 0.0
+        for combination in self.combinations.values():
+            if combination.state == PRUNED:
+                for spec in combination.specs[combination.next_fold :]:
+                    saved += mean.get(spec.fold_id, 0.0)
+        return saved
+
+    def log_progress(self) -> None:
+        counts = self.counts()
+        best = self.best_value()
+        left = self.time_left_s()
+        limit = self.params.search.n_combinations
+        logger.info(
+            "Search %s: %d/%s combinations proposed, %d running, %d pruned, %d done (%d failed), "
+            "elapsed %.0f s, budget left %s, best mean %s so far: %s",
+            self.params.search.strategy,
+            counts["proposed"],
+            limit if limit is not None else "-",
+            counts["running"],
+            counts["pruned"],
+            counts["complete"],
+            counts["failed"],
+            self.clock() - self._started,
+            "n/a" if left is None else f"{left:.0f} s",
+            self.params.primary_metric,
+            "n/a" if best is None else f"{best:.5f}",
+        )
+
+
+def _finite_size(space: Mapping[str, Any]) -> int | None:
+    """The number of combinations of a space of lists only (None when it has a range)."""
+    sizes = [
+        len(distribution.choices)
+        for distribution in space.values()
+        if isinstance(distribution, CategoricalDistribution)
+    ]
+    return math.prod(sizes) if len(sizes) == len(space) else None
+
+
+def _started(record: Mapping[str, Any]) -> float:
+    stamp = record.get("started_at")
+    return pd.Timestamp(stamp).timestamp() if stamp is not None and not pd.isna(stamp) else 0.0

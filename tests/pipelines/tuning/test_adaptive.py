@@ -1,0 +1,307 @@
+"""The adaptive search: proposals, fold order, pruning and budget without Spark (a fake clock and
+hand-made fold rows through AdaptiveSearch, the scheduler's task source), resume from the store,
+and runs of run_trials per strategy on local[2]."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from kedro.framework.session import KedroSession
+
+from spark_lgbm_tuning.columns import ColumnParams
+from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.pipelines.reporting.nodes import rank_combinations
+from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
+from spark_lgbm_tuning.pipelines.tuning.adaptive import AdaptiveSearch
+from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
+from spark_lgbm_tuning.pipelines.tuning.results import PRUNED, result_record, store_record
+from spark_lgbm_tuning.pipelines.tuning.search_space import FoldFacts
+from tests.pipelines.tuning.data import time_folds, timeseries_data, tuning_params
+from tests.project_copy import scratch_project
+
+FOLDS = [FoldFacts(2, "fp2", 300, 50), FoldFacts(0, "fp0", 100, 50), FoldFacts(1, "fp1", 200, 50)]
+SPACE = {
+    "num_leaves": {"low": 4, "high": 64, "log": True, "int": True},
+    "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
+    "min_child_samples": [5, 20],
+}
+
+
+def adaptive_params(strategy="tpe", pruning="none", **search):
+    return tuning_params(
+        grid=SPACE,
+        search={"strategy": strategy, "pruning": pruning, "seed": 3, **search},
+    )
+
+
+def _score(values):
+    """A made-up fold score: best at num_leaves 16 and learning_rate 0.1, the same on each fold."""
+    return 0.9 - abs(values["num_leaves"] - 16) / 100 - abs(values["learning_rate"] - 0.1)
+
+
+def _row(spec, score):
+    return {"trial_id": spec.trial_id, "status": "ok", "auc_roc": score, "fit_s": 1.0}
+
+
+def _drive(search, score=_score, until=None):
+    """Run the search's proposals one fold at a time, to the end or until `until` combinations
+    were proposed and ended; returns (spec, row) of each fold run."""
+    rows = []
+    for _ in range(1000):
+        counts = search.counts()
+        ended = counts["pruned"] + counts["complete"] + counts["failed"]
+        if until is not None and ended == counts["proposed"] == until:
+            return rows
+        group = search.next_group()
+        if group is None:
+            return rows
+        (spec,) = group
+        row = _row(spec, score(spec.grid_values))
+        search.observe([row])
+        rows.append((spec, row))
+    raise AssertionError("the search did not end")
+
+
+# ------------------------------------------------------------------------------ no Spark
+
+
+def test_folds_run_cheapest_first_and_the_budget_caps_proposals():
+    search = AdaptiveSearch(adaptive_params(n_combinations=5), FOLDS)
+    rows = _drive(search)
+    assert search.counts() == {"proposed": 5, "running": 0, "pruned": 0, "complete": 5, "failed": 0}
+    assert [spec.fold_id for spec, _ in rows[:3]] == [0, 1, 2]  # fewest train rows first
+    assert len(rows) == 15
+    assert search.best_value() == pytest.approx(max(_score(s.grid_values) for s, _ in rows))
+
+
+def test_the_same_seed_proposes_the_same_combinations_and_another_seed_others():
+    def proposals(seed):
+        search = AdaptiveSearch(adaptive_params(n_combinations=12, seed=seed), FOLDS)
+        return [spec.combo_id for spec, _ in _drive(search)]
+
+    assert proposals(1) == proposals(1)
+    assert proposals(1) != proposals(2)
+
+
+def test_parallel_proposals_differ_while_the_first_ones_run():
+    # Nothing told yet: 4 slots ask at once; constant_liar keeps them apart.
+    search = AdaptiveSearch(adaptive_params(n_combinations=20), FOLDS)
+    first = [search.next_group()[0] for _ in range(4)]
+    assert len({spec.combo_id for spec in first}) == 4
+    assert {spec.fold_id for spec in first} == {0}
+    assert search.counts()["running"] == 4
+
+
+def test_a_free_slot_takes_the_next_fold_of_a_live_combination_before_a_new_proposal():
+    search = AdaptiveSearch(adaptive_params(n_combinations=20), FOLDS)
+    a, b = search.next_group()[0], search.next_group()[0]
+    search.observe([_row(a, 0.8)])
+    following = search.next_group()[0]
+    assert (following.combo_id, following.fold_id) == (a.combo_id, 1)
+    assert search.counts()["proposed"] == 2 and b.combo_id != a.combo_id
+
+
+def test_median_pruning_stops_bad_combinations_after_their_first_folds():
+    params = adaptive_params("random", "median", n_combinations=30)
+    search = AdaptiveSearch(params, FOLDS)
+    rows = _drive(search)
+    counts = search.counts()
+    assert counts["pruned"] > 0 and counts["complete"] + counts["pruned"] == 30
+    pruned_rows = [row for _, row in rows if row["status"] == PRUNED]
+    # Each pruned combination's last fold row says so; its unrun folds have no row.
+    assert len({search._combo_of[row["trial_id"]] for row in pruned_rows}) == counts["pruned"]
+    assert len(rows) < 30 * len(FOLDS)
+    assert search.saved_boosting_s([row | {"fold_id": s.fold_id} for s, row in rows]) > 0
+
+
+def test_wilcoxon_pruning_compares_with_the_best_combination_fold_by_fold():
+    params = adaptive_params("random", "wilcoxon", n_combinations=20)
+    search = AdaptiveSearch(params, FOLDS)
+    _drive(search)
+    assert search.counts()["pruned"] > 0
+
+
+def test_a_failed_fold_fails_its_combination_and_its_other_folds_do_not_run():
+    search = AdaptiveSearch(adaptive_params(n_combinations=1), FOLDS)
+    (spec,) = search.next_group()
+    search.observe([{"trial_id": spec.trial_id, "status": "failed", "auc_roc": None}])
+    assert search.next_group() is None
+    assert search.counts()["failed"] == 1
+
+
+def test_the_time_budget_stops_proposals_but_not_the_running_folds():
+    now = [0.0]
+    params = adaptive_params(time_budget_s=10.0)
+    search = AdaptiveSearch(params, FOLDS, clock=lambda: now[0])
+    search.start()
+    running = search.next_group()[0]
+    now[0] = 11.0
+    assert search.time_left_s() == 0.0
+    assert search.next_group() is None  # budget spent: no new proposal
+    search.observe([_row(running, 0.8)])
+    assert search.next_group()[0].combo_id == running.combo_id  # its next fold still runs
+
+
+def test_a_space_of_lists_ends_when_every_combination_was_proposed():
+    params = tuning_params(
+        grid={"num_leaves": [7, 15], "learning_rate": [0.1]},
+        search={"strategy": "tpe", "time_budget_s": 3600},
+    )
+    search = AdaptiveSearch(params, FOLDS)
+    assert len({spec.combo_id for spec, _ in _drive(search)}) == 2
+
+
+def _stored(rows, params):
+    """The store's frame of the rows the search saw (as Progress would have stored them)."""
+    records = []
+    for number, (spec, row) in enumerate(rows):
+        measured = {**row, "started_at": pd.Timestamp("2026-01-01") + pd.Timedelta(seconds=number)}
+        records.append(store_record(result_record(spec, measured), None, spec.fold_fingerprint))
+    return pd.DataFrame(records)
+
+
+@pytest.mark.parametrize("pruning", ["none", "median"])
+def test_a_rebuilt_study_proposes_what_the_interrupted_one_would_have(pruning):
+    params = adaptive_params("tpe", pruning, n_combinations=14)
+    first = AdaptiveSearch(params, FOLDS)
+    rows = _drive(first, until=10)
+    expected = first.next_group()[0]  # the 11th proposal
+
+    rebuilt = AdaptiveSearch(params, FOLDS)
+    assert rebuilt.rebuild(_stored(rows, params)) == 10
+    assert rebuilt.counts()["pruned"] == first.counts()["pruned"]
+    following = rebuilt.next_group()[0]
+    assert (following.combo_id, following.fold_id) == (expected.combo_id, 0)
+    assert set(rebuilt.reused) == {spec.trial_id for spec, _ in rows}
+
+
+def test_an_interrupted_combination_resumes_first_and_reuses_its_stored_folds():
+    params = adaptive_params(n_combinations=3)
+    first = AdaptiveSearch(params, FOLDS)
+    (spec,) = first.next_group()
+    row = _row(spec, 0.8)
+    first.observe([row])
+
+    rebuilt = AdaptiveSearch(params, FOLDS)
+    rebuilt.rebuild(_stored([(spec, row)], params))
+    following = rebuilt.next_group()[0]
+    assert (following.combo_id, following.fold_id) == (spec.combo_id, 1)  # fold 0 not rerun
+    assert list(rebuilt.reused) == [spec.trial_id]
+
+
+def test_the_store_rows_of_another_search_are_left_out_of_the_rebuild():
+    params = adaptive_params(n_combinations=3)
+    other = tuning_params(
+        grid=SPACE,
+        num_boost_round=31,
+        search={"strategy": "tpe", "n_combinations": 3, "seed": 3},
+    )
+    rows = _drive(AdaptiveSearch(other, FOLDS))
+    assert AdaptiveSearch(params, FOLDS).rebuild(_stored(rows, other)) == 0
+
+
+# ------------------------------------------------------------------------------ on Spark
+
+
+def _run(data, folds, params, store=None):
+    trials = expand_search_space(data, folds, params, ColumnParams())
+    return trials, *run_trials(data, folds, trials, params, ColumnParams(), store)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["random/median", "tpe/wilcoxon"])
+def test_run_trials_per_strategy(spark, data, folds, tmp_path, method):
+    strategy, pruning = method.split("/")
+    params = adaptive_params(strategy, pruning, n_combinations=8)
+    trials, results, info = _run(data, folds, params, TrialStore(tmp_path / "store"))
+    assert len(trials) == 3 and (trials["combo_id"] == "").all()
+    assert info["strategy"] == strategy and info["n_combinations"] == 8
+    assert results["combo_id"].nunique() == 8
+    assert set(results["status"]) <= {"ok", PRUNED}
+    per_combo = results.groupby("combo_id")["status"]
+    complete = per_combo.agg(lambda status: (status == "ok").all() and len(status) == 3)
+    assert complete.sum() + info["n_pruned"] == 8
+    assert results["ended_at"].notna().all() and results["fold_fingerprint"].notna().all()
+    assert info["boosting_s_saved_by_pruning"] >= 0.0
+
+
+@pytest.mark.slow
+def test_a_rerun_of_a_finished_adaptive_search_runs_nothing(spark, data, folds, tmp_path):
+    store = TrialStore(tmp_path / "store")
+    params = adaptive_params("tpe", "median", n_combinations=6)
+    _, first, _ = _run(data, folds, params, store)
+    _, again, info = _run(data, folds, params, store)
+    assert info["n_run"] == 0 and info["n_reused"] == len(first)
+    pd.testing.assert_frame_equal(
+        again.sort_values("trial_id", ignore_index=True),
+        first.sort_values("trial_id", ignore_index=True),
+    )
+
+
+class InterruptingStore(TrialStore):
+    """A trial store that is interrupted (as by Ctrl-C) right after its `after`-th batch."""
+
+    def __init__(self, path, after):
+        super().__init__(path)
+        self.after = after
+        self.batches = 0
+
+    def append(self, rows):
+        written = super().append(rows)
+        self.batches += 1
+        if self.batches == self.after:
+            raise KeyboardInterrupt
+        return written
+
+
+@pytest.mark.slow
+def test_an_interrupted_adaptive_search_resumes_without_rerunning_finished_folds(
+    spark, data, folds, tmp_path
+):
+    params = adaptive_params("tpe", "median", n_combinations=6)
+    with pytest.raises(KeyboardInterrupt):
+        _run(data, folds, params, InterruptingStore(tmp_path / "store", after=5))
+    store = TrialStore(tmp_path / "store")
+    kept = store.load()
+    assert len(kept) >= 5
+
+    _, results, info = _run(data, folds, params, store)
+    assert info["n_reused"] >= len(kept) and info["n_combinations"] == 6
+    assert set(kept["trial_id"]) <= set(results["trial_id"])
+    assert results["combo_id"].nunique() == 6
+    ran_now = pd.Timestamp(info["started_at"]).tz_localize(None)
+    reused = results[results["trial_id"].isin(kept["trial_id"])]
+    assert (reused["started_at"] < ran_now).all()  # finished folds were not run again
+
+
+@pytest.mark.slow
+def test_a_kedro_run_of_tpe_with_pruning_ranks_only_fully_evaluated_combinations(
+    tmp_path, project_root, spark
+):
+    # Ranges over conf/base's list axes are spelled as one-item lists (Kedro's merge).
+    ranges = {name: [axis] for name, axis in SPACE.items() if isinstance(axis, dict)}
+    tuning = {
+        "grid": {**ranges, "min_child_samples": None},
+        "search": {"strategy": "tpe", "n_combinations": 10, "pruning": "median", "seed": 1},
+        "num_boost_round": 30,
+        "early_stopping_rounds": 5,
+    }
+    with scratch_project(tmp_path) as project:
+        data = timeseries_data()
+        data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
+        time_folds(data).to_parquet(project / "data/05_model_input/timeseries_folds.parquet")
+        with KedroSession.create(project_path=project, runtime_params={"tuning": tuning}) as s:
+            s.run(pipeline_names=["tuning"])
+        output = project / "data/07_model_output"
+        info = json.loads((output / "tuning_run_info.json").read_text())
+        results = pd.read_parquet(output / "tuning_results.parquet")
+    params = tuning_params(**{**tuning, "grid": SPACE})
+    board, _ = rank_combinations(results, params, ReportingParams())
+
+    assert info["strategy"] == "tpe" and info["n_combinations"] == 10
+    pruned = set(results.loc[results["status"] == PRUNED, "combo_id"])
+    assert len(pruned) == info["n_pruned"]
+    assert not pruned & set(board["combo_id"])
+    assert len(board) == 10 - len(pruned)
