@@ -210,7 +210,7 @@ def render_report(
             )
         ),
         refit=_refit_facts(best_params, booster, len(rows)),
-        search_space=sections.search_space(tuning_params, tuning_run_info),
+        search_space=sections.search_space(tuning_params, tuning_run_info, len(board)),
         search_figures=_figures("search", figures),
         run_facts=_run_facts(tuning_run_info),
         outcomes=sections.outcome_counts(tuning_results, tuning_run_info),

@@ -105,13 +105,16 @@ def per_fold_table(
     return params_first(table, primary)
 
 
-def search_space(tuning_params: TuningParams, run_info: Mapping[str, Any]) -> str:
+def search_space(
+    tuning_params: TuningParams, run_info: Mapping[str, Any], n_combinations: int
+) -> str:
     """How the space was searched: strategy, the grid's values, the round cap, early stopping,
-    pruning when the search recorded it; then the whole params:tuning block (ranges and all)."""
+    pruning when the search recorded it; then the whole params:tuning block (ranges and all).
+    `n_combinations` (the leaderboard's) stands in when the run recorded no count."""
     grid = tuning_params.grid
     facts: list[tuple[str, Any]] = [
         ("strategy", run_info.get("strategy", "grid")),
-        ("combinations searched", run_info.get("n_combinations")),
+        ("combinations searched", run_info.get("n_combinations", n_combinations)),
         *[(f"grid: {name}", ", ".join(map(str, values))) for name, values in grid.items()],
         ("round cap (num_boost_round)", _round_cap(tuning_params)),
         ("early stopping rounds", tuning_params.early_stopping_rounds or "off (fixed rounds)"),
