@@ -60,7 +60,7 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     return versions
 
 
-class RunEnvironmentDataset(AbstractDataset[None, dict[str, Any]]):
+class RunEnvironmentDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     """Loads {git_commit, git_dirty, kedro_env, python, packages}; cannot be saved."""
 
     def __init__(self, repository: str = ".", metadata: dict[str, Any] | None = None) -> None:
@@ -78,7 +78,7 @@ class RunEnvironmentDataset(AbstractDataset[None, dict[str, Any]]):
             "packages": package_versions(),
         }
 
-    def save(self, data: None) -> None:
+    def save(self, data: dict[str, Any]) -> None:
         raise DatasetError("run_environment is read-only: it describes the running code.")
 
     def _describe(self) -> dict[str, Any]:
