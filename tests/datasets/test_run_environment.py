@@ -56,8 +56,11 @@ def test_uncommitted_changes_are_reported(repository):
 def test_outside_a_repository_nothing_is_made_up(tmp_path, monkeypatch):
     monkeypatch.delenv("KEDRO_ENV", raising=False)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
-    loaded = RunEnvironmentDataset(repository=str(tmp_path)).load()
+    dataset = RunEnvironmentDataset(repository=str(tmp_path))
+    loaded = dataset.load()
     assert (loaded["git_commit"], loaded["git_dirty"], loaded["kedro_env"]) == (None, None, None)
+    # Still an input that exists: the run's missing-input check must not refuse it.
+    assert dataset.exists()
 
 
 def test_it_cannot_be_saved(tmp_path):

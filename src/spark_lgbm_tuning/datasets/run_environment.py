@@ -81,5 +81,9 @@ class RunEnvironmentDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     def save(self, data: dict[str, Any]) -> None:
         raise DatasetError("run_environment is read-only: it describes the running code.")
 
+    def _exists(self) -> bool:
+        # Always loadable: outside a git work tree the commit is None, not an error.
+        return True
+
     def _describe(self) -> dict[str, Any]:
         return {"repository": str(self._repository)}
