@@ -150,6 +150,40 @@ def _checked_inputs(
     return lgb.Booster(model_str=refit_model)
 
 
+def _ranking_sections(
+    board: pd.DataFrame,
+    tuning_results: pd.DataFrame,
+    run_info: Mapping[str, Any],
+    tuning_params: TuningParams,
+    params: ReportingParams,
+) -> dict[str, Any]:
+    """Title, subtitle (what ranks, when the search ran), leaderboard and per-fold table."""
+    primary = tuning_params.primary_metric
+    return {
+        "title": html.escape(params.title),
+        "subtitle": html.escape(
+            f"Primary metric: {primary} (tuning.primary_metric; {direction(primary)} is better). "
+            f"Search ran {run_info.get('started_at', '?')} → {run_info.get('ended_at', '?')} "
+            f"(UTC) on {run_info.get('spark_master', '?')}."
+        ),
+        "top_n": min(params.top_n, len(board)),
+        "n_combinations": len(board),
+        "ranking_rule": html.escape(
+            f"Mean and sample std over each combination's ok folds. Ranked by mean {primary}, "
+            "then fewer failed folds, then lower std, then combo_id."
+        ),
+        "leaderboard": sections.sortable_table(
+            sections.params_first(board.head(params.top_n), primary), "leaderboard-table"
+        ),
+        "primary": html.escape(primary),
+        "top_n_folds": min(params.top_n_plot, len(board)),
+        "per_fold": sections.sortable_table(
+            sections.per_fold_table(tuning_results, board, primary, params.top_n_plot),
+            "per-fold-table",
+        ),
+    }
+
+
 def render_report(
     *,
     leaderboard: pd.DataFrame,
@@ -178,30 +212,9 @@ def render_report(
         figures=figures,
     )
     rows = covered_rows(timeseries_folds, len(timeseries_data))
-    primary = tuning_params.primary_metric
     board = leaderboard.sort_values("rank")
     text = page(
-        title=html.escape(params.title),
-        subtitle=html.escape(
-            f"Primary metric: {primary} (tuning.primary_metric; {direction(primary)} is better). "
-            f"Tuning run {tuning_run_info.get('started_at', '?')} → "
-            f"{tuning_run_info.get('ended_at', 'an unknown time')}."
-        ),
-        top_n=min(params.top_n, len(board)),
-        n_combinations=len(board),
-        ranking_rule=html.escape(
-            f"Mean and sample std over each combination's ok folds. Ranked by mean {primary}, "
-            "then fewer failed folds, then lower std, then combo_id."
-        ),
-        leaderboard=sections.sortable_table(
-            sections.params_first(board.head(params.top_n), primary), "leaderboard-table"
-        ),
-        primary=html.escape(primary),
-        top_n_folds=min(params.top_n_plot, len(board)),
-        per_fold=sections.sortable_table(
-            sections.per_fold_table(tuning_results, board, primary, params.top_n_plot),
-            "per-fold-table",
-        ),
+        **_ranking_sections(board, tuning_results, tuning_run_info, tuning_params, params),
         best_figures=_figures("best", figures),
         # The paste-able `tuning:` block first, however the YAML dataset ordered the keys.
         best_params=html.escape(
