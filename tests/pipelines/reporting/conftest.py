@@ -18,6 +18,8 @@ from spark_lgbm_tuning.pipelines.reporting.nodes import (
     select_best_params,
 )
 from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
+from spark_lgbm_tuning.pipelines.reporting.predictions import predict_test_parts
+from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 
 N_ROWS = 400
@@ -200,6 +202,26 @@ def renamed(data: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def trials_of(results: pd.DataFrame, data: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:
+    """The tuning_trials rows of `results`: their fold fingerprints on `data` and `folds`."""
+    arrays = FoldArrays(data, fold_rows(folds, None, len(data)), COLUMNS)
+    return results[["trial_id", "fold_id"]].assign(
+        fold_fingerprint=[arrays.fingerprint(int(fold_id)) for fold_id in results["fold_id"]]
+    )
+
+
+@pytest.fixture(scope="module")
+def environment() -> dict:
+    """run_environment as RunEnvironmentDataset loads it."""
+    return {
+        "git_commit": "0123456789abcdef0123456789abcdef01234567",
+        "git_dirty": True,
+        "kedro_env": "docker",
+        "python": "3.11.2",
+        "packages": {"kedro": "1.7.0", "lightgbm": "4.7.0", "plotly": "7.1.0"},
+    }
+
+
 @pytest.fixture(scope="module")
 def outputs(results, tuning_params, timeseries_data, timeseries_folds, params) -> dict:
     """Every reporting output the report needs, from the hand-made inputs."""
@@ -209,8 +231,20 @@ def outputs(results, tuning_params, timeseries_data, timeseries_folds, params) -
     board, _ = rank_combinations(results, tuning_params, params)
     best = select_best_params(board, results, tuning_params, params)
     model, importance = refit_best_model(best, timeseries_data, timeseries_folds, COLUMNS, params)
+    predictions, curves = predict_test_parts(
+        best_params=best,
+        tuning_results=results,
+        timeseries_data=timeseries_data,
+        timeseries_folds=timeseries_folds,
+        tuning_params=tuning_params,
+        columns=COLUMNS,
+        params=params,
+    )
     return {
         "results": results,
+        "trials": trials_of(results, timeseries_data, timeseries_folds),
+        "test_predictions": predictions,
+        "learning_curves": curves,
         "leaderboard": board,
         "best_params": best,
         "refit_model": model,

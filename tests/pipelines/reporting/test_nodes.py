@@ -1,6 +1,6 @@
 """The reporting nodes: rank_combinations (aggregates, directions, ties, bad input),
 select_best_params (paste-able YAML), refit_best_model (a loadable LightGBM text model) and
-predict_test_parts (out-of-fold predictions)."""
+check_results_are_current (stale results refused)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from spark_lgbm_tuning import lightgbm_params
 from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.pipelines.reporting.nodes import (
     check_results_are_current,
-    predict_test_parts,
     rank_combinations,
     refit_best_model,
     select_best_params,
@@ -350,50 +349,6 @@ def test_refit_trains_on_the_columns_setting(best, timeseries_data, timeseries_f
     extra = renamed(timeseries_data).assign(feature_0=1.0)
     _, importance = refit_best_model(best, extra, timeseries_folds, RENAMED, params)
     assert "feature_0" not in set(importance["feature"])
-
-
-# ------------------------------------------------------------------------- test-part predictions
-def test_test_part_predictions_are_out_of_fold(
-    regression_results, regression_tuning, regression_data, regression_folds, params
-):
-    board, _ = rank_combinations(regression_results, regression_tuning, params)
-    best = select_best_params(board, regression_results, regression_tuning, params)
-    assert best["selection"]["combo_id"] == "r_15"
-    predictions = predict_test_parts(best, regression_data, regression_folds, COLUMNS, params)
-
-    assert predictions.columns.tolist() == ["fold_id", "row", "actual", "predicted", "residual"]
-    # Every row is tested once, by the fold whose fold_id it carries.
-    assert sorted(predictions["row"]) == list(range(300))
-    assert (
-        predictions["fold_id"] == regression_data["fold_id"].iloc[predictions["row"]].values
-    ).all()
-    np.testing.assert_array_equal(
-        predictions["actual"], regression_data["target"].iloc[predictions["row"]]
-    )
-    np.testing.assert_allclose(
-        predictions["residual"], predictions["actual"] - predictions["predicted"]
-    )
-    # A real model of a near-linear target: far below the target's own spread (~3.2).
-    rmse = float(np.sqrt((predictions["residual"] ** 2).mean()))
-    assert rmse < 1.0
-    # Out of fold: the fold-0 model never saw its test rows, so it differs from the refit's
-    # (in-sample) predictions of them.
-    refit, _ = refit_best_model(best, regression_data, regression_folds, COLUMNS, params)
-    fold0 = predictions[predictions["fold_id"] == 0]
-    in_sample = lgb.Booster(model_str=refit).predict(
-        regression_data.iloc[fold0["row"]][[f"feature_{i}" for i in range(3)]]
-    )
-    assert not np.allclose(in_sample, fold0["predicted"])
-
-
-def test_test_part_predictions_error_paths(best, regression_data, regression_folds, params):
-    with pytest.raises(ReportingError, match="timeseries_folds is empty"):
-        predict_test_parts(best, regression_data, regression_folds.iloc[0:0], COLUMNS, params)
-    with pytest.raises(ValueError, match="The target has 1 NaN"):
-        broken = regression_data.assign(
-            target=regression_data["target"].where(lambda t: t.index != 4)
-        )
-        predict_test_parts(best, broken, regression_folds, COLUMNS, params)
 
 
 # --------------------------------------------------------------------------- stale results

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import lightgbm as lgb
-import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.framework.project import pipelines
@@ -19,26 +18,28 @@ from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from kedro_datasets.pandas import ParquetDataset
+from kedro_datasets.plotly import JSONDataset
 from kedro_datasets.text import TextDataset
 from kedro_datasets.yaml import YAMLDataset
-from matplotlib.figure import Figure
+from plotly.graph_objects import Figure
 
 from spark_lgbm_tuning.pipelines.reporting import create_pipeline
 from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
-from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from tests.cluster import kedro_run
 from tests.project_copy import copy_project
 
-from .conftest import COLUMNS
+from .conftest import COLUMNS, trials_of
 
-PLOTS = (
+SEARCH_FIGURES = (
     "metric_per_fold",
     "param_effects",
     "fit_time_vs_metric",
     "feature_importance",
     "resource_use",
+    "learning_curves",
 )
-REGRESSION_PLOTS = (*PLOTS, "predicted_vs_actual", "residuals")
+FIGURES = (*SEARCH_FIGURES, "roc_curve", "precision_recall", "confusion_matrix", "calibration")
+REGRESSION_FIGURES = (*SEARCH_FIGURES, "predicted_vs_actual", "residuals")
 
 VIZ_PIPELINES = ("data_generation", "tuning", "reporting")
 
@@ -70,6 +71,11 @@ def _file_backed(datasets: dict, tmp_path: Path) -> dict:
         "leaderboard": ParquetDataset(filepath=str(tmp_path / "leaderboard.parquet")),
         "best_params": YAMLDataset(filepath=str(tmp_path / "best_params.yml")),
         "refit_model": TextDataset(filepath=str(tmp_path / "refit_model.txt")),
+        "test_predictions": ParquetDataset(filepath=str(tmp_path / "test_predictions.parquet")),
+        **{
+            f"{name}_figure": JSONDataset(filepath=str(tmp_path / f"{name}.json"))
+            for name in {*FIGURES, *REGRESSION_FIGURES}
+        },
     }
 
 
@@ -107,18 +113,11 @@ def test_kedro_viz_build_lists_every_node_of_the_three_pipelines(project_root, t
     assert data_nodes["refit_model"]["layer"] == "models"
 
 
-def _trials_of(results, data, folds) -> pd.DataFrame:
-    """The tuning_trials rows of `results`: their fold fingerprints on `data` and `folds`."""
-    arrays = FoldArrays(data, fold_rows(folds, None, len(data)), COLUMNS)
-    return results[["trial_id", "fold_id"]].assign(
-        fold_fingerprint=[arrays.fingerprint(int(fold_id)) for fold_id in results["fold_id"]]
-    )
-
-
 def test_pipeline_runs_on_an_in_memory_catalog(
     *,
     results,
     run_info,
+    environment,
     timeseries_data,
     timeseries_folds,
     fold_summary,
@@ -129,8 +128,9 @@ def test_pipeline_runs_on_an_in_memory_catalog(
 ):
     inputs = {
         "tuning_results@pandas": results,
-        "tuning_trials": _trials_of(results, timeseries_data, timeseries_folds),
+        "tuning_trials": trials_of(results, timeseries_data, timeseries_folds),
         "tuning_run_info": run_info,
+        "run_environment": environment,
         "timeseries_data@pandas": timeseries_data,
         "timeseries_folds@pandas": timeseries_folds,
         "fold_summary": fold_summary,
@@ -146,13 +146,17 @@ def test_pipeline_runs_on_an_in_memory_catalog(
         SequentialRunner().run(pipeline, catalog)
 
     page = catalog.load("tuning_report")
-    assert page.count("data:image/png;base64,") == len(PLOTS)
+    for name in FIGURES:
+        # The report embeds the very figure the catalog holds.
+        figure = catalog.load(f"{name}_figure")
+        assert isinstance(figure, Figure), name
+        assert f'<div id="{name}_figure"' in page, name
+    assert catalog.load("test_predictions")["fold_id"].unique().tolist() == [0, 1]
+    assert "Kedro env" in page and "docker" in page
     assert catalog.load("leaderboard")["combo_id"].tolist() == ["c_b", "c_a", "c_c"]
     assert catalog.load("leaderboard_csv")["combo_id"].tolist() == ["c_b", "c_a", "c_c"]
     assert catalog.load("best_params")["selection"]["combo_id"] == "c_b"
     assert lgb.Booster(model_file=str(tmp_path / "refit_model.txt")).num_trees() == 46
-    for name in PLOTS:
-        assert isinstance(catalog.load(f"{name}_plot"), Figure)
     # The last node says which catalog dataset holds the report.
     assert any(f"'{REPORT_DATASET}'" in record.getMessage() for record in caplog.records)
     assert REPORT_DATASET == "tuning_report"  # hooks.ReportLocationHooks and the catalog use it
@@ -162,17 +166,20 @@ def test_regression_pipeline_runs_on_an_in_memory_catalog(
     *,
     regression_results,
     run_info,
+    environment,
     regression_data,
     regression_folds,
     regression_tuning,
     params,
     tmp_path,
 ):
-    """create_pipeline(task="regression"): test-part predictions and their plots, no fold summary."""
+    """create_pipeline(task="regression"): out-of-fold predictions and their figures, no fold
+    summary, no classification figures."""
     inputs = {
         "tuning_results@pandas": regression_results,
-        "tuning_trials": _trials_of(regression_results, regression_data, regression_folds),
+        "tuning_trials": trials_of(regression_results, regression_data, regression_folds),
         "tuning_run_info": run_info,
+        "run_environment": environment,
         "timeseries_data@pandas": regression_data,
         "timeseries_folds@pandas": regression_folds,
         "params:tuning": regression_tuning,
@@ -186,11 +193,11 @@ def test_regression_pipeline_runs_on_an_in_memory_catalog(
     outputs = SequentialRunner().run(pipeline, catalog)
 
     page = outputs[REPORT_DATASET].load()
-    assert page.count("data:image/png;base64,") == len(REGRESSION_PLOTS)
     assert catalog.load("best_params")["selection"]["combo_id"] == "r_15"
-    assert "test_predictions" not in outputs  # consumed by its plots and the report
-    for name in ("predicted_vs_actual", "residuals"):
-        assert isinstance(outputs[f"{name}_plot"].load(), Figure)
+    for name in REGRESSION_FIGURES:
+        assert isinstance(catalog.load(f"{name}_figure"), Figure), name
+        assert f'<div id="{name}_figure"' in page, name
+    assert "roc_curve" not in page
 
 
 @pytest.mark.slow

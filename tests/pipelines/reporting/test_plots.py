@@ -1,61 +1,70 @@
-"""The reporting figures: each a Figure the catalog saves as PNG, each refusing input it cannot plot."""
+"""The search figures: plotly figures the catalog saves as JSON (and loads back unchanged), each
+refusing input it cannot plot."""
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import pytest
-from kedro_datasets.matplotlib import MatplotlibDataset
-from matplotlib.figure import Figure
+from kedro_datasets.plotly import JSONDataset
 
-from spark_lgbm_tuning.pipelines.reporting.nodes import (
-    predict_test_parts,
-    rank_combinations,
-    select_best_params,
-)
+from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
 from spark_lgbm_tuning.pipelines.reporting.plots import (
     plot_feature_importance,
     plot_fit_time_vs_metric,
     plot_metric_per_fold,
     plot_param_effects,
-    plot_predicted_vs_actual,
-    plot_residuals,
     plot_resource_use,
 )
 from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
 
-from .conftest import COLUMNS
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def test_each_plot_is_a_figure_the_catalog_saves_as_png(outputs, tuning_params, params, tmp_path):
+@pytest.fixture(scope="module")
+def figures(outputs, tuning_params, params) -> dict[str, go.Figure]:
     results, board = outputs["results"], outputs["leaderboard"]
-    figures = {
+    return {
         "metric_per_fold": plot_metric_per_fold(results, board, tuning_params, params),
         "param_effects": plot_param_effects(board, tuning_params),
         "fit_time_vs_metric": plot_fit_time_vs_metric(board, tuning_params),
         "feature_importance": plot_feature_importance(outputs["feature_importance"], params),
-        "resource_use": plot_resource_use(outputs["results"]),
+        "resource_use": plot_resource_use(results),
     }
-    for name, figure in figures.items():
-        assert isinstance(figure, Figure), name
-        path = tmp_path / f"{name}.png"
-        MatplotlibDataset(filepath=str(path), save_args={"format": "png"}).save(figure)
-        assert path.read_bytes().startswith(PNG_MAGIC), name
 
-    per_fold = figures["metric_per_fold"].axes[0]
-    assert len(per_fold.get_lines()) == 3  # three combinations, fewer than top_n_plot
-    assert per_fold.get_legend().get_texts()[0].get_text().startswith("#1 c_b")
-    assert (per_fold.get_ylabel(), figures["fit_time_vs_metric"].axes[0].get_ylabel()) == (
-        "auc_roc",
-        "auc_roc_mean",
-    )
-    # Two tuned parameters -> two panels.
-    assert [ax.get_xlabel() for ax in figures["param_effects"].axes] == [
-        "num_leaves",
-        "learning_rate",
-    ]
-    # Executors "0" and "1" each get a colour on both panels.
-    assert len(figures["resource_use"].axes[0].get_legend().get_texts()) == 2
+
+def test_each_figure_round_trips_through_the_catalog_dataset(figures, tmp_path):
+    for name, figure in figures.items():
+        assert isinstance(figure, go.Figure), name
+        dataset = JSONDataset(filepath=str(tmp_path / f"{name}.json"))
+        dataset.save(figure)
+        assert dataset.load() == figure, name
+
+
+def test_the_figures_show_what_their_titles_say(figures):
+    per_fold = figures["metric_per_fold"]
+    assert len(per_fold.data) == 3  # three combinations, fewer than top_n_plot
+    assert per_fold.data[0].name.startswith("#1 c_b")
+    # The failed fold 2 of c_b is a gap, not a value.
+    assert per_fold.data[0].y[2] != per_fold.data[0].y[2]  # NaN
+    assert per_fold.layout.yaxis.title.text == "auc_roc"
+    assert figures["fit_time_vs_metric"].layout.yaxis.title.text == "auc_roc_mean"
+    assert figures["fit_time_vs_metric"].data[1].name == "best: c_b"
+    # Two tuned parameters -> two panels, named after them.
+    titles = [annotation.text for annotation in figures["param_effects"].layout.annotations]
+    assert titles == ["num_leaves", "learning_rate"]
+    # Executors "0" and "1" each get a legend entry (shared by both panels).
+    shown = [trace.name for trace in figures["resource_use"].data if trace.showlegend]
+    assert shown == ["executor 0", "executor 1"]
+
+
+def test_feature_importance_labels_have_room(outputs, figures):
+    """Every feature gets its own tick and row height; the label margin grows to fit them."""
+    figure = figures["feature_importance"]
+    gain, splits = figure.data
+    assert list(gain.y) == list(outputs["feature_importance"]["feature"])[::-1]
+    assert (figure.layout.yaxis.dtick, figure.layout.yaxis.automargin) == (1, True)
+    many = outputs["feature_importance"].iloc[[0] * 60].reset_index(drop=True)
+    many["feature"] = [f"a_rather_long_feature_name_{i}" for i in range(60)]
+    tall = plot_feature_importance(many, ReportingParams(top_n_features=60))
+    assert tall.layout.height >= 60 * 20 > figure.layout.height
 
 
 @pytest.mark.parametrize(
@@ -74,55 +83,3 @@ def test_each_plot_is_a_figure_the_catalog_saves_as_png(outputs, tuning_params, 
 def test_plots_refuse_empty_or_incomplete_input(plot, make_args, outputs, tuning_params, params):
     with pytest.raises(ReportingError, match="is empty|lacks the column"):
         plot(*make_args(outputs, tuning_params, params))
-
-
-@pytest.fixture(scope="module")
-def test_predictions(
-    regression_results, regression_tuning, regression_data, regression_folds, params
-):
-    board, _ = rank_combinations(regression_results, regression_tuning, params)
-    best = select_best_params(board, regression_results, regression_tuning, params)
-    return predict_test_parts(best, regression_data, regression_folds, COLUMNS, params)
-
-
-def test_predicted_vs_actual_shows_every_fold_and_the_diagonal(test_predictions, tmp_path):
-    figure = plot_predicted_vs_actual(test_predictions)
-    (ax,) = figure.axes
-    # One scatter per fold; the line is y = x over the range of both.
-    assert [text.get_text() for text in ax.get_legend().get_texts()] == [
-        "fold 0",
-        "fold 1",
-        "fold 2",
-        "predicted = actual",
-    ]
-    (line,) = ax.get_lines()
-    assert list(line.get_xdata()) == list(line.get_ydata())
-    assert sum(len(c.get_offsets()) for c in ax.collections) == len(test_predictions)
-    residual = test_predictions["residual"]
-    assert f"RMSE {(residual**2).mean() ** 0.5:.4g}" in ax.get_title()
-    path = tmp_path / "predicted_vs_actual.png"
-    MatplotlibDataset(filepath=str(path), save_args={"format": "png"}).save(figure)
-    assert path.read_bytes().startswith(PNG_MAGIC)
-
-
-def test_residuals_scatter_and_histogram(test_predictions):
-    figure = plot_residuals(test_predictions)
-    scatter_ax, hist_ax = figure.axes
-    offsets = [c.get_offsets() for c in scatter_ax.collections]
-    assert sum(len(points) for points in offsets) == len(test_predictions)
-    assert sum(patch.get_height() for patch in hist_ax.patches) == len(test_predictions)
-    assert f"{len(test_predictions)} test rows" in figure.get_suptitle()
-
-
-def test_large_predictions_are_sampled_for_the_scatter(test_predictions):
-    many = test_predictions.sample(n=6000, replace=True, random_state=1).reset_index(drop=True)
-    (ax,) = plot_predicted_vs_actual(many).axes
-    assert sum(len(c.get_offsets()) for c in ax.collections) == 5000
-
-
-@pytest.mark.parametrize("plot", [plot_predicted_vs_actual, plot_residuals])
-def test_prediction_plots_refuse_empty_or_incomplete_input(plot, test_predictions):
-    with pytest.raises(ReportingError, match="test_predictions is empty"):
-        plot(test_predictions.iloc[0:0])
-    with pytest.raises(ReportingError, match=r"lacks the column\(s\) \['predicted'\]"):
-        plot(test_predictions.drop(columns="predicted"))

@@ -3,6 +3,7 @@ reported end to end (tuning_regression then reporting_regression in one KedroSes
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -29,14 +30,16 @@ from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from tests.project_copy import scratch_project
 
 REPORT = "data/08_reporting/regression_tuning_report.html"
-PLOTS = (
+#: The regression report's figures, in the order the page shows them.
+FIGURES = (
+    "predicted_vs_actual",
+    "residuals",
+    "learning_curves",
+    "feature_importance",
     "metric_per_fold",
     "param_effects",
     "fit_time_vs_metric",
-    "feature_importance",
     "resource_use",
-    "predicted_vs_actual",
-    "residuals",
 )
 
 
@@ -58,12 +61,15 @@ def test_nodes_datasets_and_parameters_are_namespaced():
         "regression.tuning_run_info",
         "regression_data@pandas",
         "regression_folds@pandas",
+        "run_environment",
         "params:regression.tuning",
         "params:reporting",
         "params:columns",
     }
     assert "regression.tuning_report" in pipeline.outputs()
-    assert {f"regression.{name}_plot" for name in PLOTS} <= pipeline.outputs()
+    # The figures feed the report; each is a namespaced dataset of its own.
+    assert {f"regression.{name}_figure" for name in FIGURES} <= pipeline.datasets()
+    assert not {name for name in pipeline.datasets() if "roc_curve" in name}
 
 
 def test_every_dataset_resolves_to_a_catalog_entry(project_root: Path):
@@ -76,8 +82,8 @@ def test_every_dataset_resolves_to_a_catalog_entry(project_root: Path):
     assert config["regression.tuning_report"]["versioned"] is True
     assert config["regression.tuning_report"]["filepath"] == REPORT
     assert config["regression.tuning_report"]["filepath"] != config["tuning_report"]["filepath"]
-    plot = catalog.get("regression.residuals_plot")
-    assert str(plot._filepath).endswith("data/08_reporting/regression_residuals.png")
+    figure = catalog.get("regression.residuals_figure")
+    assert str(figure._filepath).endswith("data/08_reporting/regression_residuals.json")
 
 
 def test_find_pipelines_registers_it():
@@ -133,7 +139,7 @@ def test_a_regression_search_gets_its_html_report(kedro_project: Path, caplog):
 
     (report,) = (kedro_project / REPORT).glob("*/regression_tuning_report.html")
     page = report.read_text()
-    assert re.findall(r'<figure id="(\w+)_plot">', page) == list(PLOTS)
+    assert re.findall(r'<figure id="(\w+)"><div', page) == list(FIGURES)
     assert "Primary metric: rmse (tuning.primary_metric; lower is better)" in page
     assert "target mean / std" in page
     board = pd.read_parquet(kedro_project / "data/08_reporting/regression_leaderboard.parquet")
@@ -142,8 +148,16 @@ def test_a_regression_search_gets_its_html_report(kedro_project: Path, caplog):
         kedro_project / "data/07_model_output/regression_test_predictions.parquet"
     )
     assert sorted(predictions["row"]) == list(range(1200))  # each row tested once (KFold)
-    for name in ("predicted_vs_actual", "residuals"):
-        (png,) = (kedro_project / "data/08_reporting").glob(f"regression_{name}.png/*/*.png")
-        assert png.read_bytes().startswith(b"\x89PNG")
+    curves = pd.read_parquet(
+        kedro_project / "data/07_model_output/regression_learning_curves.parquet"
+    )
+    # Early stopping after 5 rounds without improvement: no fold boosts past its best + 5.
+    assert (
+        curves.groupby("fold_id")["round"].max()
+        <= curves.groupby("fold_id")["best_iteration"].first() + 5
+    ).all()
+    for name in FIGURES:
+        (saved,) = (kedro_project / "data/08_reporting").glob(f"regression_{name}.json/*/*.json")
+        assert json.loads(saved.read_text())["data"], name
     # The classification report is not touched.
     assert not (kedro_project / "data/08_reporting/tuning_report.html").exists()

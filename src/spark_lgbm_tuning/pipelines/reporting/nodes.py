@@ -1,5 +1,5 @@
-"""Reporting nodes: rank the tuning trials, pick the best combination, refit it, and (for
-regression) predict each fold's test part with it.
+"""Reporting nodes: rank the tuning trials, pick the best combination and refit it (its
+out-of-fold predictions are in predictions.py).
 
 Every node is pure: DataFrames, dicts and the typed `params:tuning`, `params:columns` and
 `params:reporting` models in, DataFrames, dicts and strings out; the catalog does all file I/O.
@@ -367,41 +367,3 @@ def refit_best_model(
         settings[1],
     )
     return booster.model_to_string(), importance.reset_index(drop=True)
-
-
-def predict_test_parts(
-    best_params: dict[str, Any],
-    timeseries_data: pd.DataFrame,
-    timeseries_folds: pd.DataFrame,
-    columns: ColumnParams,
-    params: ReportingParams,
-) -> pd.DataFrame:
-    """Out-of-fold predictions of the best combination: per fold, fit its train part with the
-    refit's settings and predict its test part.
-
-    Returns one row per (fold_id, row) of the test parts: `actual`, `predicted`, `residual`
-    (actual - predicted), for the predicted-vs-actual and residual plots of a regression report.
-    """
-    settings = _model_settings(best_params, params)
-    require_rows(timeseries_data, "timeseries_data")
-    require_rows(timeseries_folds, "timeseries_folds", FOLD_COLUMNS)
-    actual = target_values(timeseries_data, columns)
-    features = feature_columns(timeseries_data, columns)
-    parts = []
-    for fold_id, (train, test) in fold_rows(timeseries_folds, None, len(timeseries_data)).items():
-        booster = _fit(settings, timeseries_data, train, columns)
-        predicted = booster.predict(timeseries_data[features].iloc[test])
-        parts.append(
-            pd.DataFrame(
-                {"fold_id": fold_id, "row": test, "actual": actual[test], "predicted": predicted}
-            )
-        )
-    predictions = pd.concat(parts, ignore_index=True)
-    predictions["residual"] = predictions["actual"] - predictions["predicted"]
-    logger.info(
-        "Predicted %d test rows of %d folds with the best combination (RMSE %.6g)",
-        len(predictions),
-        len(parts),
-        float(np.sqrt(np.mean(predictions["residual"] ** 2))),
-    )
-    return predictions

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from spark_lgbm_tuning.lightgbm_params import CLASSIFICATION_THRESHOLD
 from spark_lgbm_tuning.params_model import ParamsModel
 
 
@@ -26,5 +27,8 @@ class ReportingParams(ParamsModel):
     # Threads for the refit on the driver; 0: LightGBM's default (every core).
     refit_num_threads: int = Field(0, ge=0, le=1024)
     max_error_chars: int = Field(2000, ge=80, le=20_000)
-    figure_dpi: int = Field(110, ge=50, le=300)
+    # The confusion matrix's P(class 1) cut-off; the trials' own metrics use the default 0.5.
+    threshold: float = Field(CLASSIFICATION_THRESHOLD, gt=0, lt=1)
+    # Equal-width probability bins of the calibration plot.
+    calibration_bins: int = Field(10, ge=2, le=100)
     title: str = "LightGBM tuning report"

@@ -1,9 +1,12 @@
-"""Reporting pipeline: rank the tuning trials, refit the winner, plot, and write one HTML report.
+"""Reporting pipeline: rank the tuning trials, refit the winner, predict its folds out of fold,
+plot, and write one HTML report.
 
-`create_pipeline()` reports the classification search; `create_pipeline(task="regression")` is
-the same pipeline for a regression search, with out-of-fold predictions of the winner and their
-plots (predicted vs actual, residuals) instead of the time-series fold summary. The
-reporting_regression pipeline wraps it under the `regression` namespace.
+`create_pipeline()` reports the classification search (ROC, precision-recall, confusion matrix,
+calibration and learning curves of the winner's out-of-fold predictions);
+`create_pipeline(task="regression")` is the same pipeline for a regression search (predicted vs
+actual, residuals and learning curves), without the time-series fold summary. The
+reporting_regression pipeline wraps it under the `regression` namespace. Every figure is a
+`<name>_figure` dataset (plotly JSON) that the report embeds.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
     check_results_are_current,
-    predict_test_parts,
     rank_combinations,
     refit_best_model,
     select_best_params,
@@ -24,10 +26,18 @@ from .plots import (
     plot_fit_time_vs_metric,
     plot_metric_per_fold,
     plot_param_effects,
-    plot_predicted_vs_actual,
-    plot_residuals,
     plot_resource_use,
 )
+from .prediction_plots import (
+    plot_calibration,
+    plot_confusion_matrix,
+    plot_learning_curves,
+    plot_precision_recall,
+    plot_predicted_vs_actual,
+    plot_residuals,
+    plot_roc_curve,
+)
+from .predictions import predict_test_parts
 from .report import REPORT_DATASET, render_report
 
 DATA = "timeseries_data@pandas"
@@ -66,61 +76,62 @@ def _ranking_and_refit() -> list[Node]:
     ]
 
 
+def _figure(func, inputs: str | list[str], name: str) -> Node:
+    """A plot node: `plot_<name>` -> `<name>_figure`."""
+    return Node(func, inputs=inputs, outputs=f"{name}_figure", name=f"plot_{name}")
+
+
 def _search_plots() -> list[Node]:
     return [
-        Node(
+        _figure(
             plot_metric_per_fold,
-            inputs=[RESULTS, "leaderboard", "params:tuning", "params:reporting"],
-            outputs="metric_per_fold_plot",
-            name="plot_metric_per_fold",
+            [RESULTS, "leaderboard", "params:tuning", "params:reporting"],
+            "metric_per_fold",
         ),
-        Node(
-            plot_param_effects,
-            inputs=["leaderboard", "params:tuning"],
-            outputs="param_effects_plot",
-            name="plot_param_effects",
-        ),
-        Node(
-            plot_fit_time_vs_metric,
-            inputs=["leaderboard", "params:tuning"],
-            outputs="fit_time_vs_metric_plot",
-            name="plot_fit_time_vs_metric",
-        ),
-        Node(
+        _figure(plot_param_effects, ["leaderboard", "params:tuning"], "param_effects"),
+        _figure(plot_fit_time_vs_metric, ["leaderboard", "params:tuning"], "fit_time_vs_metric"),
+        _figure(
             plot_feature_importance,
-            inputs=["feature_importance", "params:reporting"],
-            outputs="feature_importance_plot",
-            name="plot_feature_importance",
+            ["feature_importance", "params:reporting"],
+            "feature_importance",
         ),
-        Node(
-            plot_resource_use,
-            inputs=RESULTS,
-            outputs="resource_use_plot",
-            name="plot_resource_use",
-        ),
+        _figure(plot_resource_use, RESULTS, "resource_use"),
     ]
 
 
-def _test_part_predictions() -> list[Node]:
-    return [
+def _out_of_fold(task: str) -> list[Node]:
+    """The winner's out-of-fold predictions and learning curves, and the task's figures of them."""
+    nodes = [
         Node(
             predict_test_parts,
-            inputs=["best_params", DATA, FOLDS, "params:columns", "params:reporting"],
-            outputs="test_predictions",
+            inputs={
+                "best_params": "best_params",
+                "tuning_results": RESULTS,
+                "timeseries_data": DATA,
+                "timeseries_folds": FOLDS,
+                "tuning_params": "params:tuning",
+                "columns": "params:columns",
+                "params": "params:reporting",
+            },
+            outputs=["test_predictions", "learning_curves"],
             name="predict_test_parts",
         ),
-        Node(
-            plot_predicted_vs_actual,
-            inputs="test_predictions",
-            outputs="predicted_vs_actual_plot",
-            name="plot_predicted_vs_actual",
+        _figure(plot_learning_curves, "learning_curves", "learning_curves"),
+    ]
+    if task == "regression":
+        return [
+            *nodes,
+            _figure(plot_predicted_vs_actual, "test_predictions", "predicted_vs_actual"),
+            _figure(plot_residuals, "test_predictions", "residuals"),
+        ]
+    return [
+        *nodes,
+        _figure(plot_roc_curve, "test_predictions", "roc_curve"),
+        _figure(plot_precision_recall, "test_predictions", "precision_recall"),
+        _figure(
+            plot_confusion_matrix, ["test_predictions", "params:reporting"], "confusion_matrix"
         ),
-        Node(
-            plot_residuals,
-            inputs="test_predictions",
-            outputs="residuals_plot",
-            name="plot_residuals",
-        ),
+        _figure(plot_calibration, ["test_predictions", "params:reporting"], "calibration"),
     ]
 
 
@@ -131,20 +142,22 @@ def create_pipeline(
         "leaderboard": "leaderboard",
         "best_params": "best_params",
         "tuning_results": RESULTS,
+        "tuning_trials": "tuning_trials",
         "tuning_run_info": "tuning_run_info",
+        "run_environment": "run_environment",
         "timeseries_data": DATA,
         "timeseries_folds": FOLDS,
-        "feature_importance": "feature_importance",
         "refit_model": "refit_model",
         "tuning_params": "params:tuning",
         "columns": "params:columns",
         "params": "params:reporting",
     }
-    nodes = _ranking_and_refit() + _search_plots()
-    if task == "regression":
-        nodes += _test_part_predictions()
-        report_inputs["test_predictions"] = "test_predictions"
-    else:
+    if task == "classification":
         report_inputs["fold_summary"] = "fold_summary"
+    nodes = _ranking_and_refit() + _search_plots() + _out_of_fold(task)
+    for node in nodes:
+        for output in node.outputs:
+            if output.endswith("_figure"):
+                report_inputs[output.removesuffix("_figure")] = output
     report = Node(render_report, inputs=report_inputs, outputs=REPORT_DATASET, name="render_report")
     return Pipeline([*nodes, report])

@@ -1,10 +1,8 @@
-"""Reporting figures: per-fold metric, parameter effects, fit time, feature importance, resource
-use and, for regression, predicted vs actual and residuals on the test parts.
+"""Figures of the search: per-fold metric, parameter effects, fit time, feature importance and
+resource use, as interactive plotly figures (hover shows each point's combination and values).
 
-Built with the object-oriented API (`matplotlib.figure.Figure`, no pyplot) so they need no GUI
-backend (the catalog writes them through Agg) and no global figure registry, which keeps
-concurrent nodes (ThreadRunner) from drawing into each other's figures. The report embeds the
-same figures, built by the same functions.
+Each is a plain `go.Figure`: the catalog saves it as plotly JSON (kedro-viz draws it) and the
+report embeds it, so the report shows the very figure the catalog holds.
 """
 
 from __future__ import annotations
@@ -13,15 +11,32 @@ import math
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 
 from .params import ReportingParams
 from .results import OK, PARAM_PREFIX, combo_label, direction, param_columns, require_rows
 
-#: At most this many points in a scatter of test predictions (a seeded sample beyond it).
-MAX_POINTS = 5000
+#: One look for every report figure: white background, the legend beside the plot.
+TEMPLATE = "plotly_white"
+
+
+def styled(fig: go.Figure, title: str, height: int = 450) -> go.Figure:
+    """`fig` with the report's template, its title and a margin wide enough for the labels."""
+    fig.update_layout(
+        template=TEMPLATE, title={"text": title, "x": 0.01}, height=height, margin={"t": 60}
+    )
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
+    return fig
+
+
+def _hover_labels(frame: pd.DataFrame) -> list[str]:
+    """One label per row: its combination and grid values, for hover text."""
+    grid_columns = param_columns(frame)
+    return [combo_label(row, grid_columns) for _, row in frame.iterrows()]
 
 
 def plot_metric_per_fold(
@@ -29,16 +44,16 @@ def plot_metric_per_fold(
     leaderboard: pd.DataFrame,
     tuning_params: TuningParams,
     params: ReportingParams,
-) -> Figure:
+) -> go.Figure:
     """The primary metric per fold for the top `top_n_plot` combinations; gaps are failed folds."""
     require_rows(tuning_results, "tuning_results", ("combo_id", "fold_id", "status"))
     require_rows(leaderboard, "leaderboard", ("rank", "combo_id"))
     metric = tuning_params.primary_metric
     grid_columns = param_columns(leaderboard)
-    fig = Figure(figsize=(8, 4.5))
-    ax = fig.subplots()
-    folds = sorted(tuning_results["fold_id"].unique())
-    for _, row in leaderboard.sort_values("rank").head(params.top_n_plot).iterrows():
+    folds = sorted(int(fold) for fold in tuning_results["fold_id"].unique())
+    fig = go.Figure()
+    top = leaderboard.sort_values("rank").head(params.top_n_plot)
+    for _, row in top.iterrows():
         trials = tuning_results[tuning_results["combo_id"] == row["combo_id"]]
         values = (
             trials.assign(value=trials[metric].where(trials["status"] == OK))
@@ -46,116 +61,149 @@ def plot_metric_per_fold(
             .mean()
             .reindex(folds)
         )
-        ax.plot(
-            folds, values.to_numpy(dtype=float), marker="o", label=combo_label(row, grid_columns)
+        fig.add_trace(
+            go.Scatter(
+                x=folds,
+                y=values.to_numpy(dtype=float),
+                mode="lines+markers",
+                name=combo_label(row, grid_columns),
+            )
         )
-    ax.set_xticks(folds)
-    ax.set_xlabel("fold")
-    ax.set_ylabel(metric)
-    ax.set_title(
-        f"{metric} per fold, top {min(params.top_n_plot, len(leaderboard))} combinations "
-        f"({direction(metric)} is better)"
-    )
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    return fig
+    fig.update_xaxes(title="fold", tickmode="array", tickvals=folds)
+    fig.update_yaxes(title=metric)
+    title = f"{metric} per fold, top {len(top)} combinations ({direction(metric)} is better)"
+    return styled(fig, title)
 
 
-def plot_param_effects(leaderboard: pd.DataFrame, tuning_params: TuningParams) -> Figure:
+def plot_param_effects(leaderboard: pd.DataFrame, tuning_params: TuningParams) -> go.Figure:
     """Each tuned parameter against the combinations' mean primary metric (dots) and its average."""
-    require_rows(leaderboard, "leaderboard", ("combo_id",))
-    metric = tuning_params.primary_metric
-    metric_column = f"{metric}_mean"
+    require_rows(leaderboard, "leaderboard", ("rank", "combo_id"))
+    metric_column = f"{tuning_params.primary_metric}_mean"
     grid_columns = param_columns(leaderboard)
     if not grid_columns:
-        fig = Figure(figsize=(6, 2))
-        fig.text(0.5, 0.5, "No tuned parameter (the grid is empty).", ha="center", va="center")
-        return fig
+        fig = go.Figure()
+        fig.add_annotation(text="No tuned parameter (the grid is empty).", showarrow=False)
+        return styled(fig, "Parameter effects", height=200)
     ncols = min(3, len(grid_columns))
     nrows = math.ceil(len(grid_columns) / ncols)
-    fig = Figure(figsize=(4.2 * ncols, 3.4 * nrows), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
-    for ax, column in zip(axes, grid_columns, strict=False):
-        frame = leaderboard[[column, metric_column]].dropna(subset=[metric_column])
-        numeric = pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(
-            frame[column]
+    names = [column.removeprefix(PARAM_PREFIX) for column in grid_columns]
+    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=names, shared_yaxes=True)
+    frame = leaderboard.dropna(subset=[metric_column])
+    labels = _hover_labels(frame)
+    for index, column in enumerate(grid_columns):
+        position = {"row": index // ncols + 1, "col": index % ncols + 1}
+        # Categories as text, so a numeric axis never interpolates between grid values.
+        values = frame[column].astype(str)
+        means = frame.groupby(values)[metric_column].mean()
+        order = sorted(means.index, key=_grid_sort_key)
+        fig.add_trace(
+            go.Scatter(
+                x=values,
+                y=frame[metric_column],
+                mode="markers",
+                marker={"opacity": 0.5, "color": "steelblue"},
+                text=labels,
+                hovertemplate="%{text}<br>" + metric_column + " %{y:.5g}<extra></extra>",
+                showlegend=False,
+            ),
+            **position,
         )
-        if numeric:
-            positions = frame[column].astype(float)
-            means = frame.groupby(column)[metric_column].mean().sort_index()
-            ax.scatter(positions, frame[metric_column], alpha=0.5, s=18)
-            ax.plot(means.index.astype(float), means.to_numpy(), color="black", marker="D")
-            values = positions[positions > 0]
-            if len(values) == len(positions) and values.max() / values.min() >= 20:
-                ax.set_xscale("log")
-        else:
-            labels = sorted(frame[column].astype(str).unique())
-            codes = frame[column].astype(str).map({label: i for i, label in enumerate(labels)})
-            means = frame.groupby(codes)[metric_column].mean().sort_index()
-            ax.scatter(codes, frame[metric_column], alpha=0.5, s=18)
-            ax.plot(means.index, means.to_numpy(), color="black", marker="D")
-            ax.set_xticks(range(len(labels)), labels)
-        ax.set_xlabel(column.removeprefix(PARAM_PREFIX))
-        ax.set_ylabel(metric_column)
-        ax.grid(alpha=0.3)
-    for ax in axes[len(grid_columns) :]:
-        ax.set_visible(False)
-    fig.suptitle(
-        f"Parameter effects on {metric} "
-        f"(dots: combinations, diamonds: average; {direction(metric)} is better)"
+        fig.add_trace(
+            go.Scatter(
+                x=order,
+                y=means[order],
+                mode="lines+markers",
+                marker={"symbol": "diamond", "color": "black"},
+                name="average",
+                showlegend=index == 0,
+            ),
+            **position,
+        )
+        fig.update_xaxes(type="category", categoryorder="array", categoryarray=order, **position)
+    fig.update_yaxes(title=metric_column, col=1)
+    return styled(
+        fig,
+        f"Parameter effects on {metric_column} ({direction(tuning_params.primary_metric)} is "
+        "better)",
+        height=320 * nrows + 80,
     )
-    return fig
 
 
-def plot_fit_time_vs_metric(leaderboard: pd.DataFrame, tuning_params: TuningParams) -> Figure:
+def _grid_sort_key(value: str) -> tuple[int, float, str]:
+    """Numbers in numeric order, then text in alphabetical order."""
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def plot_fit_time_vs_metric(leaderboard: pd.DataFrame, tuning_params: TuningParams) -> go.Figure:
     """Mean fit time against the mean primary metric per combination; the best one highlighted."""
-    metric = tuning_params.primary_metric
-    metric_column = f"{metric}_mean"
-    require_rows(leaderboard, "leaderboard", ("rank", "fit_s_mean", metric_column))
+    metric_column = f"{tuning_params.primary_metric}_mean"
+    require_rows(leaderboard, "leaderboard", ("rank", "combo_id", "fit_s_mean", metric_column))
     frame = leaderboard.dropna(subset=["fit_s_mean", metric_column]).sort_values("rank")
-    fig = Figure(figsize=(7, 4.5))
-    ax = fig.subplots()
-    ax.scatter(frame["fit_s_mean"], frame[metric_column], alpha=0.6, label="combination")
-    if not frame.empty:
-        best = frame.iloc[0]
-        ax.scatter(
-            [best["fit_s_mean"]],
-            [best[metric_column]],
-            color="crimson",
-            s=90,
-            marker="*",
-            label=f"best: {best['combo_id']}",
+    fig = go.Figure(
+        go.Scatter(
+            x=frame["fit_s_mean"],
+            y=frame[metric_column],
+            mode="markers",
+            name="combination",
+            text=_hover_labels(frame),
+            hovertemplate="%{text}<br>fit %{x:.3g} s, %{y:.5g}<extra></extra>",
         )
-    ax.set_xlabel("mean fit time per fold (s)")
-    ax.set_ylabel(metric_column)
-    ax.set_title(f"Fit time vs {metric}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
+    )
+    if not frame.empty:
+        best = frame.iloc[:1]
+        fig.add_trace(
+            go.Scatter(
+                x=best["fit_s_mean"],
+                y=best[metric_column],
+                mode="markers",
+                marker={"symbol": "star", "size": 16, "color": "crimson"},
+                name=f"best: {best['combo_id'].iloc[0]}",
+            )
+        )
+    fig.update_xaxes(title="mean fit time per fold (s)")
+    fig.update_yaxes(title=metric_column)
+    return styled(fig, f"Fit time vs {metric_column}")
 
 
-def plot_feature_importance(feature_importance: pd.DataFrame, params: ReportingParams) -> Figure:
-    """The refit model's top `top_n_features` features by gain, with their split counts."""
+def plot_feature_importance(feature_importance: pd.DataFrame, params: ReportingParams) -> go.Figure:
+    """The refit model's top `top_n_features` features by gain, with their split counts.
+
+    One bar per feature, a row of its own: the figure grows with the number of features and
+    the label margin with the longest name, so the labels never overlap.
+    """
     require_rows(
         feature_importance, "feature_importance", ("feature", "importance_gain", "importance_split")
     )
     top = feature_importance.sort_values("importance_gain", ascending=False).head(
         params.top_n_features
     )[::-1]
-    fig = Figure(figsize=(9, max(3.0, 0.28 * len(top) + 1.2)), layout="constrained")
-    gain_ax, split_ax = fig.subplots(1, 2, sharey=True)
-    gain_ax.barh(top["feature"], top["importance_gain"], color="steelblue")
-    split_ax.barh(top["feature"], top["importance_split"], color="darkorange")
-    gain_ax.set_xlabel("total gain")
-    split_ax.set_xlabel("number of splits")
-    fig.suptitle(f"Refit model: top {len(top)} features by gain")
-    return fig
+    fig = make_subplots(
+        rows=1, cols=2, shared_yaxes=True, subplot_titles=("total gain", "number of splits")
+    )
+    features = top["feature"].astype(str)
+    fig.add_trace(
+        go.Bar(x=top["importance_gain"], y=features, orientation="h", name="gain"), row=1, col=1
+    )
+    fig.add_trace(
+        go.Bar(x=top["importance_split"], y=features, orientation="h", name="splits"),
+        row=1,
+        col=2,
+    )
+    fig.update_traces(marker_color="steelblue", selector={"name": "gain"})
+    fig.update_traces(marker_color="darkorange", selector={"name": "splits"})
+    fig.update_yaxes(type="category", tickmode="linear", dtick=1)
+    fig.update_layout(showlegend=False, bargap=0.25)
+    return styled(fig, f"Refit model: top {len(top)} features by gain", 22 * len(top) + 140)
 
 
-def plot_resource_use(tuning_results: pd.DataFrame) -> Figure:
+def plot_resource_use(tuning_results: pd.DataFrame) -> go.Figure:
     """Per-trial peak RSS and CPU utilisation over the run, one colour per executor."""
-    columns = ("executor_id", "peak_rss_mb", "cpu_utilisation")
-    require_rows(tuning_results, "tuning_results", columns)
+    require_rows(
+        tuning_results, "tuning_results", ("executor_id", "peak_rss_mb", "cpu_utilisation")
+    )
     frame = tuning_results.copy()
     if "started_at" in frame and frame["started_at"].notna().any():
         started = pd.to_datetime(frame["started_at"], utc=True)
@@ -164,83 +212,26 @@ def plot_resource_use(tuning_results: pd.DataFrame) -> Figure:
     else:
         frame["x"] = np.arange(len(frame))
         x_label = "trial"
-    fig = Figure(figsize=(9, 6), layout="constrained")
-    rss_ax, cpu_ax = fig.subplots(2, 1, sharex=True)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    ok = frame["status"] == OK if "status" in frame else pd.Series(True, frame.index)
+    frame["symbol"] = np.where(ok, "circle", "x")
     for executor, trials in frame.groupby(frame["executor_id"].astype(str), sort=True):
-        ok = trials["status"] == OK if "status" in trials else pd.Series(True, trials.index)
-        for ax, column in ((rss_ax, "peak_rss_mb"), (cpu_ax, "cpu_utilisation")):
-            line = ax.scatter(
-                trials.loc[ok, "x"], trials.loc[ok, column], s=16, label=f"executor {executor}"
+        for row, column in ((1, "peak_rss_mb"), (2, "cpu_utilisation")):
+            fig.add_trace(
+                go.Scatter(
+                    x=trials["x"],
+                    y=trials[column],
+                    mode="markers",
+                    marker={"symbol": trials["symbol"], "size": 8},
+                    name=f"executor {executor}",
+                    legendgroup=executor,
+                    showlegend=row == 1,
+                    text=trials.get("trial_id"),
+                ),
+                row=row,
+                col=1,
             )
-            ax.scatter(
-                trials.loc[~ok, "x"],
-                trials.loc[~ok, column],
-                s=40,
-                marker="x",
-                color=line.get_facecolor(),
-            )
-    rss_ax.set_ylabel("peak RSS (MB)")
-    cpu_ax.set_ylabel("CPU utilisation")
-    cpu_ax.set_xlabel(x_label)
-    rss_ax.legend(fontsize=7, loc="best")
-    for ax in (rss_ax, cpu_ax):
-        ax.grid(alpha=0.3)
-    fig.suptitle("Resource use per trial (x: failed or timed-out trial)")
-    return fig
-
-
-def _sampled(test_predictions: pd.DataFrame) -> pd.DataFrame:
-    require_rows(test_predictions, "test_predictions", ("fold_id", "actual", "predicted"))
-    if len(test_predictions) <= MAX_POINTS:
-        return test_predictions
-    return test_predictions.sample(n=MAX_POINTS, random_state=0).sort_index()
-
-
-def plot_predicted_vs_actual(test_predictions: pd.DataFrame) -> Figure:
-    """Out-of-fold predictions against the actual target, one colour per fold, with y = x."""
-    frame = _sampled(test_predictions)
-    residual = test_predictions["actual"] - test_predictions["predicted"]
-    rmse = float(np.sqrt(np.mean(residual**2)))
-    spread = float(np.sum((test_predictions["actual"] - test_predictions["actual"].mean()) ** 2))
-    r2 = 1 - float(np.sum(residual**2)) / spread if spread > 0 else float("nan")
-    fig = Figure(figsize=(6.5, 6), layout="constrained")
-    ax = fig.subplots()
-    for fold_id, part in frame.groupby("fold_id", sort=True):
-        ax.scatter(part["actual"], part["predicted"], s=8, alpha=0.5, label=f"fold {fold_id}")
-    low = float(min(frame["actual"].min(), frame["predicted"].min()))
-    high = float(max(frame["actual"].max(), frame["predicted"].max()))
-    ax.plot([low, high], [low, high], color="black", linewidth=1, label="predicted = actual")
-    ax.set_xlabel("actual")
-    ax.set_ylabel("predicted (model fit on the fold's train part)")
-    ax.set_title(f"Test parts: predicted vs actual (RMSE {rmse:.4g}, R² {r2:.4f})")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    return fig
-
-
-def plot_residuals(test_predictions: pd.DataFrame) -> Figure:
-    """Residuals (actual - predicted) on the test parts: against the prediction, and their spread."""
-    frame = _sampled(test_predictions)
-    residual = test_predictions["actual"] - test_predictions["predicted"]
-    fig = Figure(figsize=(11, 4.5), layout="constrained")
-    scatter_ax, hist_ax = fig.subplots(1, 2)
-    for fold_id, part in frame.groupby("fold_id", sort=True):
-        scatter_ax.scatter(
-            part["predicted"],
-            part["actual"] - part["predicted"],
-            s=8,
-            alpha=0.5,
-            label=f"fold {fold_id}",
-        )
-    scatter_ax.axhline(0, color="black", linewidth=1)
-    scatter_ax.set_xlabel("predicted")
-    scatter_ax.set_ylabel("residual (actual - predicted)")
-    scatter_ax.legend(fontsize=8)
-    hist_ax.hist(residual, bins=50, color="steelblue")
-    hist_ax.axvline(0, color="black", linewidth=1)
-    hist_ax.set_xlabel("residual")
-    hist_ax.set_ylabel("test rows")
-    for ax in (scatter_ax, hist_ax):
-        ax.grid(alpha=0.3)
-    fig.suptitle(f"Residuals on {len(test_predictions)} test rows (mean {residual.mean():.4g})")
-    return fig
+    fig.update_yaxes(title="peak RSS (MB)", row=1)
+    fig.update_yaxes(title="CPU utilisation", row=2)
+    fig.update_xaxes(title=x_label, row=2)
+    return styled(fig, "Resource use per trial (x: failed or timed-out trial)", height=560)

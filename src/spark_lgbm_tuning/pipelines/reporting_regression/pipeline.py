@@ -3,8 +3,8 @@
 As tuning_regression does for the tuning pipeline: namespacing prefixes the outputs
 (`regression.leaderboard`, `regression.tuning_report`, ...) and the inputs the regression search
 wrote (`regression.tuning_results@pandas`, `regression.tuning_run_info`) and `params:tuning` ->
-`params:regression.tuning`. The data and folds map to the regression ones; `params:reporting`
-and `params:columns` stay shared.
+`params:regression.tuning`. The data and folds map to the regression ones; `params:reporting`,
+`params:columns` and `run_environment` (the code the run uses) stay shared.
 
     kedro run --pipelines tuning_regression,reporting_regression
 """
@@ -21,6 +21,10 @@ def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         create_reporting_pipeline(task="regression"),
         namespace="regression",
-        inputs={"timeseries_data": "regression_data", "timeseries_folds": "regression_folds"},
+        inputs={
+            "timeseries_data": "regression_data",
+            "timeseries_folds": "regression_folds",
+            "run_environment": "run_environment",
+        },
         parameters={"params:reporting": "params:reporting", "params:columns": "params:columns"},
     )

@@ -1,0 +1,289 @@
+"""Figures of the best combination's out-of-fold predictions (predictions.py): ROC and
+precision-recall curves, the confusion matrix at `reporting.threshold`, calibration and learning
+curves for classification; predicted vs actual and residuals for regression.
+
+One trace per fold (each fold's test part predicted by that fold's model), plus the pooled
+curve where pooling means something, so a fold that behaves differently stands out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+from sklearn.metrics import (
+    auc,
+    average_precision_score,
+    confusion_matrix,
+    precision_recall_curve,
+    roc_curve,
+)
+
+from .params import ReportingParams
+from .plots import styled
+from .predictions import CURVE_COLUMNS, PREDICTION_COLUMNS
+from .results import ReportingError, require_rows
+
+#: At most this many points per trace (curves thinned evenly, scatters sampled with a seed).
+MAX_POINTS = 2000
+
+
+def _thinned(*arrays: np.ndarray) -> list[np.ndarray]:
+    """Every array at the same evenly spaced positions (first and last kept), <= MAX_POINTS."""
+    n = len(arrays[0])
+    if n <= MAX_POINTS:
+        return list(arrays)
+    keep = np.unique(np.linspace(0, n - 1, MAX_POINTS).round().astype(int))
+    return [array[keep] for array in arrays]
+
+
+def _binary(test_predictions: pd.DataFrame) -> pd.DataFrame:
+    """The predictions, checked to be 0/1 labels with both classes present."""
+    require_rows(test_predictions, "test_predictions", tuple(PREDICTION_COLUMNS))
+    labels = set(pd.unique(test_predictions["actual"]))
+    if not labels <= {0, 1} or len(labels) < 2:
+        raise ReportingError(
+            f"test_predictions need 0/1 actual labels of both classes, got {sorted(labels)}: "
+            "ROC, precision-recall and calibration apply to binary classification only."
+        )
+    return test_predictions
+
+
+def _by_fold(predictions: pd.DataFrame):
+    """(label, actual, predicted) per fold, then pooled over every fold."""
+    for fold_id, part in predictions.groupby("fold_id", sort=True):
+        yield f"fold {fold_id}", part["actual"].to_numpy(), part["predicted"].to_numpy()
+    yield "all folds", predictions["actual"].to_numpy(), predictions["predicted"].to_numpy()
+
+
+def _line(name: str) -> dict:
+    """The pooled curve drawn thick and black, the folds thin."""
+    return {"width": 3, "color": "black"} if name == "all folds" else {"width": 1.5}
+
+
+def plot_roc_curve(test_predictions: pd.DataFrame) -> go.Figure:
+    """ROC curve of each fold's test part and of all of them pooled, AUC in the legend."""
+    fig = go.Figure()
+    for name, actual, predicted in _by_fold(_binary(test_predictions)):
+        if len(np.unique(actual)) < 2:
+            continue  # a single-class test part has no ROC curve
+        fpr, tpr, thresholds = roc_curve(actual, predicted)
+        fpr, tpr, thresholds = _thinned(fpr, tpr, thresholds)
+        fig.add_trace(
+            go.Scatter(
+                x=fpr,
+                y=tpr,
+                mode="lines",
+                name=f"{name} (AUC {auc(fpr, tpr):.4f})",
+                line=_line(name),
+                customdata=thresholds,
+                hovertemplate="FPR %{x:.3f}, TPR %{y:.3f}, threshold %{customdata:.3f}",
+            )
+        )
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot"}))
+    fig.update_xaxes(title="false positive rate", range=[0, 1])
+    fig.update_yaxes(title="true positive rate", range=[0, 1.02])
+    return styled(fig, "ROC curve of the out-of-fold predictions", height=500)
+
+
+def plot_precision_recall(test_predictions: pd.DataFrame) -> go.Figure:
+    """Precision against recall per fold and pooled, average precision in the legend."""
+    predictions = _binary(test_predictions)
+    fig = go.Figure()
+    for name, actual, predicted in _by_fold(predictions):
+        precision, recall, thresholds = precision_recall_curve(actual, predicted)
+        ap = average_precision_score(actual, predicted)
+        # precision_recall_curve gives one threshold fewer than points; the last point has none.
+        thresholds = np.append(thresholds, np.nan)
+        precision, recall, thresholds = _thinned(precision, recall, thresholds)
+        fig.add_trace(
+            go.Scatter(
+                x=recall,
+                y=precision,
+                mode="lines",
+                name=f"{name} (AP {ap:.4f})",
+                line=_line(name),
+                customdata=thresholds,
+                hovertemplate="recall %{x:.3f}, precision %{y:.3f}, threshold %{customdata:.3f}",
+            )
+        )
+    base_rate = float(predictions["actual"].mean())
+    fig.add_hline(y=base_rate, line_dash="dot", annotation_text=f"positive rate {base_rate:.3f}")
+    fig.update_xaxes(title="recall", range=[0, 1])
+    fig.update_yaxes(title="precision", range=[0, 1.02])
+    return styled(fig, "Precision-recall curve of the out-of-fold predictions", height=500)
+
+
+def plot_confusion_matrix(test_predictions: pd.DataFrame, params: ReportingParams) -> go.Figure:
+    """Counts of actual vs predicted class at P(class 1) >= `reporting.threshold`, all folds."""
+    predictions = _binary(test_predictions)
+    predicted = (predictions["predicted"] >= params.threshold).astype(int)
+    counts = confusion_matrix(predictions["actual"].astype(int), predicted, labels=[0, 1])
+    share = counts / counts.sum()
+    text = [[f"{counts[i, j]}<br>({share[i, j]:.1%})" for j in range(2)] for i in range(2)]
+    fig = go.Figure(
+        go.Heatmap(
+            z=counts,
+            x=["predicted 0", "predicted 1"],
+            y=["actual 0", "actual 1"],
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            hovertemplate="%{y}, %{x}: %{z}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    accuracy = float(np.trace(counts) / counts.sum())
+    title = (
+        f"Confusion matrix at threshold {params.threshold:g} "
+        f"({len(predictions)} test rows, accuracy {accuracy:.4f})"
+    )
+    return styled(fig, title, height=420)
+
+
+def plot_calibration(test_predictions: pd.DataFrame, params: ReportingParams) -> go.Figure:
+    """Observed positive rate against mean predicted probability in equal-width bins."""
+    predictions = _binary(test_predictions)
+    edges = np.linspace(0, 1, params.calibration_bins + 1)
+    bins = np.clip(np.digitize(predictions["predicted"], edges[1:-1]), 0, len(edges) - 2)
+    table = (
+        predictions.assign(bin=bins)
+        .groupby("bin")
+        .agg(
+            mean_predicted=("predicted", "mean"), observed=("actual", "mean"), rows=("row", "size")
+        )
+    )
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25])
+    fig.add_trace(
+        go.Scatter(
+            x=table["mean_predicted"],
+            y=table["observed"],
+            mode="lines+markers",
+            name="model",
+            customdata=table["rows"],
+            hovertemplate="predicted %{x:.3f}, observed %{y:.3f} (%{customdata} rows)",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dot"}),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Histogram(
+            x=predictions["predicted"],
+            xbins={"start": 0, "end": 1, "size": edges[1]},
+            name="test rows",
+            marker_color="grey",
+        ),
+        row=2,
+        col=1,
+    )
+    fig.update_xaxes(title="predicted P(class 1)", range=[0, 1], row=2)
+    fig.update_yaxes(title="observed positive rate", range=[0, 1.02], row=1)
+    fig.update_yaxes(title="rows", row=2)
+    return styled(fig, "Calibration of the out-of-fold predictions", height=560)
+
+
+def plot_learning_curves(learning_curves: pd.DataFrame) -> go.Figure:
+    """The test part's validation metric per boosting round, one line per fold and metric;
+    a marker at each fold's best iteration (the round its predictions use)."""
+    require_rows(learning_curves, "learning_curves", tuple(CURVE_COLUMNS))
+    fig = go.Figure()
+    for (metric, fold_id), curve in learning_curves.groupby(["metric", "fold_id"], sort=True):
+        name = f"{metric}, fold {fold_id}"
+        fig.add_trace(go.Scatter(x=curve["round"], y=curve["value"], mode="lines", name=name))
+        best = curve[curve["round"] == curve["best_iteration"]]
+        fig.add_trace(
+            go.Scatter(
+                x=best["round"],
+                y=best["value"],
+                mode="markers",
+                marker={"symbol": "diamond", "size": 10, "color": "black"},
+                name=f"best iteration, fold {fold_id}",
+                legendgroup="best",
+                showlegend=False,
+            )
+        )
+    metrics = ", ".join(sorted(learning_curves["metric"].unique()))
+    fig.update_xaxes(title="boosting round")
+    fig.update_yaxes(title=f"test part {metrics}")
+    return styled(fig, "Learning curves (diamonds: each fold's best iteration)", height=480)
+
+
+def _sampled(test_predictions: pd.DataFrame) -> pd.DataFrame:
+    require_rows(test_predictions, "test_predictions", tuple(PREDICTION_COLUMNS))
+    if len(test_predictions) <= MAX_POINTS:
+        return test_predictions
+    return test_predictions.sample(n=MAX_POINTS, random_state=0).sort_index()
+
+
+def plot_predicted_vs_actual(test_predictions: pd.DataFrame) -> go.Figure:
+    """Out-of-fold predictions against the actual target, one colour per fold, with y = x."""
+    frame = _sampled(test_predictions)
+    residual = test_predictions["actual"] - test_predictions["predicted"]
+    rmse = float(np.sqrt(np.mean(residual**2)))
+    spread = float(np.sum((test_predictions["actual"] - test_predictions["actual"].mean()) ** 2))
+    r2 = 1 - float(np.sum(residual**2)) / spread if spread > 0 else float("nan")
+    fig = go.Figure()
+    for fold_id, part in frame.groupby("fold_id", sort=True):
+        fig.add_trace(
+            go.Scatter(
+                x=part["actual"],
+                y=part["predicted"],
+                mode="markers",
+                marker={"size": 4, "opacity": 0.5},
+                name=f"fold {fold_id}",
+                text=part["row"],
+                hovertemplate="row %{text}: actual %{x:.4g}, predicted %{y:.4g}",
+            )
+        )
+    low = float(min(frame["actual"].min(), frame["predicted"].min()))
+    high = float(max(frame["actual"].max(), frame["predicted"].max()))
+    fig.add_trace(
+        go.Scatter(
+            x=[low, high],
+            y=[low, high],
+            mode="lines",
+            name="predicted = actual",
+            line={"color": "black", "width": 1},
+        )
+    )
+    fig.update_xaxes(title="actual")
+    fig.update_yaxes(title="predicted (model fit on the fold's train part)")
+    return styled(fig, f"Test parts: predicted vs actual (RMSE {rmse:.4g}, R² {r2:.4f})", 560)
+
+
+def plot_residuals(test_predictions: pd.DataFrame) -> go.Figure:
+    """Residuals (actual - predicted) on the test parts: against the prediction, and their spread."""
+    frame = _sampled(test_predictions)
+    residual = test_predictions["actual"] - test_predictions["predicted"]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("against the prediction", "distribution"))
+    for fold_id, part in frame.groupby("fold_id", sort=True):
+        fig.add_trace(
+            go.Scatter(
+                x=part["predicted"],
+                y=part["actual"] - part["predicted"],
+                mode="markers",
+                marker={"size": 4, "opacity": 0.5},
+                name=f"fold {fold_id}",
+            ),
+            row=1,
+            col=1,
+        )
+    fig.add_hline(y=0, line_color="black", row=1, col=1)
+    fig.add_trace(
+        go.Histogram(x=residual, nbinsx=50, name="residuals", marker_color="steelblue"),
+        row=1,
+        col=2,
+    )
+    fig.update_xaxes(title="predicted", row=1, col=1)
+    fig.update_yaxes(title="residual (actual - predicted)", row=1, col=1)
+    fig.update_xaxes(title="residual", row=1, col=2)
+    fig.update_yaxes(title="test rows", row=1, col=2)
+    return styled(
+        fig, f"Residuals on {len(test_predictions)} test rows (mean {residual.mean():.4g})", 480
+    )
