@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pyspark.sql import SparkSession
 
 from tools import ttt_peers
 from tools.benchmark_methods import write_fold_parquet
@@ -178,26 +179,35 @@ class Comparison:
         }
 
 
-def run_comparison(size_name: str, size: TttSize, settings: Settings, methods: list[str]):
-    """Every method for every seed, interleaved; returns the report (also written to files)."""
+def run_comparison(
+    size_name: str,
+    size: TttSize,
+    settings: Settings,
+    methods: list[str],
+    spark: SparkSession | None = None,
+) -> dict[str, Any]:
+    """Every method for every seed, interleaved; returns the report (also written to files).
+    With `spark` given (a test's session) the peers use it and it is not stopped."""
     check_encloses(size.grid, size.ranges)
     started = time.perf_counter()
     load_before = list(os.getloadavg())
     workdir = Path(tempfile.mkdtemp(prefix="lgbm_ttt_"))
     try:
         comparison = Comparison(size, settings, workdir)
-        with spark_session(settings) as spark:
-            cores = slots(spark)
+        with spark_session(settings, existing=spark) as session:
+            cores = slots(session)
             for seed in size.seeds:
                 for method in methods:
-                    comparison.run_one(method, seed, spark)
+                    comparison.run_one(method, seed, session)
         check = comparison.objective_check()
         logs = {path.name: path.read_text()[-4000:] for path in workdir.glob("kedro-*.log")}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     report = {
         "benchmark": "python -m tools.time_to_target",
-        "command": " ".join(["python -m tools.time_to_target", *sys.argv[1:]]),
+        "command": " ".join(["python -m tools.time_to_target", *sys.argv[1:]])
+        if spark is None
+        else "run_comparison (test)",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "size": size_name,
         "notes": size.notes,
