@@ -10,7 +10,7 @@ parameters, round cap, early stopping on each fold's test part, mean AUC over fo
 cores, methods interleaved seed by seed:
 - `grid`: ours, `strategy: grid` (a real `kedro run --pipelines tuning` of a scratch copy of the
   project); its best mean AUC is the target, with no slack, and its wall sets the others' budget;
-- `random`, `tpe`: ours with `tuning.search` (pruning on), over ranges that enclose the grid;
+- `random`, `tpe`: ours with `tuning.search` (`--pruning`, wilcoxon by default), over ranges that enclose the grid;
   skipped when the project's TuningParams has no `search` (before the adaptive branch);
 - `hyperopt` (TPE, SparkTrials on the same master), `flaml` (tune.run, use_spark), `optuna`
   (TPE + WilcoxonPruner in one process, n_jobs = cores, folds from local parquet).
@@ -60,8 +60,10 @@ METHODS = (GRID, *OURS_ADAPTIVE, *PEERS)
 class Comparison:
     """One comparison: inputs made once, then each method per seed, results kept in order."""
 
-    def __init__(self, size: TttSize, settings: Settings, workdir: Path) -> None:
-        self.size, self.settings, self.workdir = size, settings, workdir
+    def __init__(
+        self, size: TttSize, settings: Settings, workdir: Path, pruning: str = "wilcoxon"
+    ) -> None:
+        self.size, self.settings, self.workdir, self.pruning = size, settings, workdir, pruning
         data_size = Size(size.rows, size.features, size.folds, 0, 0, size.num_boost_round, 0, 1)
         data, folds, self.data_params = make_inputs(
             data_size, settings.seed, settings.conf, settings.columns
@@ -83,7 +85,11 @@ class Comparison:
             budget_s = self.size.budget_factor * (grid_wall_s or 0.0)
             combos = self.tuning.n_combinations
             overrides["search"] = search_settings(
-                method, seed=seed, budget_s=budget_s, n_combinations=10 * combos
+                method,
+                seed=seed,
+                budget_s=budget_s,
+                n_combinations=10 * combos,
+                pruning=self.pruning,
             )
             space = self.size.ranges
         timeout_s = (budget_s or 3600) * 3 + RUN_TIMEOUT_OVERHEAD_S
@@ -184,7 +190,9 @@ def run_comparison(
     size: TttSize,
     settings: Settings,
     methods: list[str],
+    *,
     spark: SparkSession | None = None,
+    pruning: str = "wilcoxon",
 ) -> dict[str, Any]:
     """Every method for every seed, interleaved; returns the report (also written to files).
     With `spark` given (a test's session) the peers use it and it is not stopped."""
@@ -193,7 +201,7 @@ def run_comparison(
     load_before = list(os.getloadavg())
     workdir = Path(tempfile.mkdtemp(prefix="lgbm_ttt_"))
     try:
-        comparison = Comparison(size, settings, workdir)
+        comparison = Comparison(size, settings, workdir, pruning)
         with spark_session(settings, existing=spark) as session:
             cores = slots(session)
             for seed in size.seeds:
@@ -226,6 +234,7 @@ def run_comparison(
             "seeds": list(size.seeds),
             "budget_factor": size.budget_factor,
             "methods": methods,
+            "ours_pruning": pruning,
             "master": settings.master,
             "slots_and_task_cpus": cores,
             "data_generation": comparison.data_params,
@@ -250,6 +259,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", help="comma-separated seeds (default: the size's)")
     parser.add_argument("--rows", type=int, help="override the size's rows")
     parser.add_argument("--budget-factor", type=float, help="budget = factor x the grid's wall")
+    parser.add_argument(
+        "--pruning", default="wilcoxon", help="tuning.search.pruning of ours' random and tpe"
+    )
     parser.add_argument("--tag", help="output name (default: time-to-target[-<size>])")
     parser.add_argument("--out-dir", type=Path, help="default: <project>/docs/benchmarks")
     parser.add_argument("--project", type=Path, default=Path.cwd(), help="project root")
@@ -284,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         out_dir=args.out_dir or args.project / "docs" / "benchmarks",
         tag=tag + ("-custom" if custom and not args.tag else ""),
     )
-    report = run_comparison(args.size, size, settings, methods)
+    report = run_comparison(args.size, size, settings, methods, pruning=args.pruning)
     sys.stdout.write(report["table"] + "\n")
     return 0
 

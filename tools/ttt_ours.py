@@ -68,15 +68,16 @@ def tuning_params(size: TttSize, conf: Path) -> TuningParams:
 
 
 def search_settings(
-    strategy: str, *, seed: int, budget_s: float, n_combinations: int
+    strategy: str, *, seed: int, budget_s: float, n_combinations: int, pruning: str
 ) -> dict[str, Any]:
-    """`tuning.search` for an adaptive strategy, with fold-wise pruning on."""
+    """`tuning.search` for an adaptive strategy: a time budget (the grid's wall), a cap on
+    combinations well above the grid's, and fold-wise pruning (`wilcoxon`, as the Optuna peer)."""
     return {
         "strategy": strategy,
         "n_combinations": n_combinations,
         "time_budget_s": round(budget_s, 1),
         "seed": seed,
-        "pruning": True,
+        "pruning": pruning,
     }
 
 
