@@ -1,8 +1,8 @@
 """Ours in the time-to-target benchmark: real `kedro run --pipelines tuning` of a scratch copy.
 
 The scratch project holds a copy of the project's conf/ plus a `ttt` env with the benchmark's
-parameters and master, an empty `src/` (the project's own goes on PYTHONPATH) and the generated
-data where the catalog reads it. The search space itself is written into the copy's conf/base:
+parameters and master, an empty `src/` (the package this process imported goes on PYTHONPATH)
+and the generated data where the catalog reads it. The search space itself is written into the copy's conf/base:
 a soft merge cannot turn a base list axis into a `{low, high}` range (OmegaConf refuses to merge
 a list with a mapping). Each run starts from empty outputs (no trial reused) and is read back
 from the catalog's `tuning_results` and `tuning_run_info`. Adaptive strategies are
@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+import spark_lgbm_tuning
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from tools.ttt_figures import evaluations_from_results
@@ -33,6 +34,9 @@ from tools.ttt_space import TttSize
 logger = logging.getLogger(__name__)
 
 ENV = "ttt"
+# The folder holding the spark_lgbm_tuning package this process imported: the kedro runs import
+# the same code (PYTHONPATH=/path/to/checkout/src selects a checkout for both).
+PACKAGE_ROOT = Path(spark_lgbm_tuning.__file__).resolve().parents[1]
 DATA_LAYERS = ("01_raw", "05_model_input", "07_model_output", "08_reporting")
 INPUTS = ("timeseries_data@pandas", "timeseries_folds@pandas")
 OUTPUTS = ("tuning_trials", "tuning_results@pandas", "tuning_run_info", "tuning_trial_store")
@@ -149,7 +153,7 @@ class ScratchProject:
         env["MLFLOW_ALLOW_FILE_STORE"] = "true"
         env["COLUMNS"] = "250"  # Kedro's rich output wraps at the terminal width
         env["PYTHONPATH"] = os.pathsep.join(
-            [str((self.project / "src").resolve()), *filter(None, [env.get("PYTHONPATH")])]
+            [str(PACKAGE_ROOT), *filter(None, [env.get("PYTHONPATH")])]
         )
         started = time.perf_counter()
         with log.open("w") as out:

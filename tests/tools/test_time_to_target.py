@@ -10,9 +10,12 @@ import pytest
 
 from tools import time_to_target
 from tools.benchmark_setup import Settings
+from tools.ttt_ours import has_adaptive_search
 from tools.ttt_space import TTT_SIZES
 
 TINY = replace(TTT_SIZES["tiny"], budget_factor=0.5)
+# Ours' adaptive strategy joins where the imported project has `tuning.search`.
+METHODS = ["grid", "tpe", "optuna"] if has_adaptive_search() else ["grid", "optuna"]
 
 
 @pytest.fixture(scope="module")
@@ -21,15 +24,16 @@ def comparison(spark, tmp_path_factory, project_root):
     settings = Settings(
         size_name="tiny", master="local[2]", project=project_root, out_dir=out_dir, tag="ttt"
     )
-    report = time_to_target.run_comparison("tiny", TINY, settings, ["grid", "optuna"], spark=spark)
+    report = time_to_target.run_comparison("tiny", TINY, settings, METHODS, spark=spark)
     return report, out_dir
 
 
 @pytest.mark.slow
 def test_the_target_is_our_grids_best_and_the_peers_objective_agrees(comparison):
     report, _ = comparison
-    grid, optuna = report["runs"]
-    assert (grid["method"], optuna["method"]) == ("grid", "optuna")
+    runs = {run["method"]: run for run in report["runs"]}
+    assert [run["method"] for run in report["runs"]] == METHODS
+    grid, optuna = runs["grid"], runs["optuna"]
     assert report["target"] == grid["grid_best"] == grid["figures"]["best_score"]
     # Our grid reaches its own best no later than its search ends, with every combination run.
     assert 0 < grid["figures"]["time_to_target_s"] <= grid["run_info"]["wall_s"]
@@ -41,14 +45,33 @@ def test_the_target_is_our_grids_best_and_the_peers_objective_agrees(comparison)
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not has_adaptive_search(), reason="the project has no tuning.search yet")
+def test_our_adaptive_search_runs_within_its_budget_and_counts_pruned_combinations(comparison):
+    report, _ = comparison
+    grid, tpe = report["runs"][0], report["runs"][1]
+    assert "error" not in tpe, tpe.get("error")
+    figures = tpe["figures"]
+    assert (
+        figures["n_trials"] >= 1
+        and figures["n_complete"] + figures["n_pruned"] <= figures["n_trials"]
+    )
+    # A budget of half the grid's wall; the last running trials may end a little after it.
+    assert tpe["run_info"]["wall_s"] < 0.5 * grid["run_info"]["wall_s"] + 30
+
+
+@pytest.mark.slow
 def test_the_files_hold_the_headline_keys_and_a_plot_per_method(comparison):
     report, out_dir = comparison
     written = json.loads((out_dir / "ttt.json").read_text())
-    # Without an adaptive strategy there is no speed-up to state (not a made-up number).
-    assert written["speedup_vs_grid"] is None and written["speedup_vs_best_peer"] is None
-    assert set(written["methods"]) == {"grid", "optuna"}
+    assert "speedup_vs_grid" in written and "speedup_vs_best_peer" in written
+    if "tpe" not in METHODS:
+        # Without an adaptive strategy there is no speed-up to state (not a made-up number).
+        assert written["speedup_vs_grid"] is None and written["speedup_vs_best_peer"] is None
+    else:
+        assert written["best_adaptive"] in {None, "tpe"}
+    assert list(written["methods"]) == METHODS
     assert written["parameters"]["seeds"] == [1] and written["parameters"]["folds"] == 4
-    for method in ("grid", "optuna"):
+    for method in METHODS:
         assert (out_dir / f"ttt-{method}.png").stat().st_size > 0
     assert "| grid | 1/1 |" in (out_dir / "ttt.md").read_text()
 
