@@ -23,7 +23,9 @@ Methods are interleaved and repeated; the table and the JSON give medians and ra
 the search in each TrialSpec; or `worker_reuse`, a Spark setting that needs a session of its
 own), and `--rounds-grid 100,200,400` adds a num_boost_round grid axis, timed with and without
 the shared boosting runs. Modules: benchmark_setup (sizes, inputs, session), benchmark_methods
-(the four methods), benchmark_report (figures and files).
+(the four methods), benchmark_report (figures and files). The time-to-target comparison of
+search methods (our grid and adaptive strategies against hyperopt, FLAML and Optuna) is the
+sibling `python -m tools.time_to_target`, on the same inputs and session code.
 """
 
 from __future__ import annotations

@@ -1,0 +1,83 @@
+"""The time-to-target comparison end to end on the tiny size: our grid as a real `kedro run`,
+Optuna alone beside it, the report files; and the command line's checks."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from tools import time_to_target
+from tools.benchmark_setup import Settings
+from tools.ttt_ours import has_adaptive_search
+from tools.ttt_space import TTT_SIZES
+
+TINY = replace(TTT_SIZES["tiny"], budget_factor=0.5)
+# Ours' adaptive strategy joins where the imported project has `tuning.search`.
+METHODS = ["grid", "tpe", "optuna"] if has_adaptive_search() else ["grid", "optuna"]
+
+
+@pytest.fixture(scope="module")
+def comparison(spark, tmp_path_factory, project_root):
+    out_dir = tmp_path_factory.mktemp("benchmarks")
+    settings = Settings(
+        size_name="tiny", master="local[2]", project=project_root, out_dir=out_dir, tag="ttt"
+    )
+    report = time_to_target.run_comparison("tiny", TINY, settings, METHODS, spark=spark)
+    return report, out_dir
+
+
+@pytest.mark.slow
+def test_the_target_is_our_grids_best_and_the_peers_objective_agrees(comparison):
+    report, _ = comparison
+    runs = {run["method"]: run for run in report["runs"]}
+    assert [run["method"] for run in report["runs"]] == METHODS
+    grid, optuna = runs["grid"], runs["optuna"]
+    assert report["target"] == grid["grid_best"] == grid["figures"]["best_score"]
+    # Our grid reaches its own best no later than its search ends, with every combination run.
+    assert 0 < grid["figures"]["time_to_target_s"] <= grid["run_info"]["wall_s"]
+    assert grid["figures"]["n_complete"] == 4 and grid["figures"]["n_pruned"] == 0
+    # The peers' objective scores the grid's best combination exactly as our search did.
+    assert report["objective_check"]["abs_diff"] <= 1e-12
+    assert optuna["figures"]["n_trials"] >= 1
+    assert optuna["figures"]["last_end_s"] < 0.5 * grid["run_info"]["wall_s"] + 30
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not has_adaptive_search(), reason="the project has no tuning.search yet")
+def test_our_adaptive_search_runs_within_its_budget_and_counts_pruned_combinations(comparison):
+    report, _ = comparison
+    grid, tpe = report["runs"][0], report["runs"][1]
+    assert "error" not in tpe, tpe.get("error")
+    figures = tpe["figures"]
+    assert (
+        figures["n_trials"] >= 1
+        and figures["n_complete"] + figures["n_pruned"] <= figures["n_trials"]
+    )
+    # A budget of half the grid's wall; the last running trials may end a little after it.
+    assert tpe["run_info"]["wall_s"] < 0.5 * grid["run_info"]["wall_s"] + 30
+
+
+@pytest.mark.slow
+def test_the_files_hold_the_headline_keys_and_a_plot_per_method(comparison):
+    report, out_dir = comparison
+    written = json.loads((out_dir / "ttt.json").read_text())
+    assert "speedup_vs_grid" in written and "speedup_vs_best_peer" in written
+    if "tpe" not in METHODS:
+        # Without an adaptive strategy there is no speed-up to state (not a made-up number).
+        assert written["speedup_vs_grid"] is None and written["speedup_vs_best_peer"] is None
+    else:
+        assert written["best_adaptive"] in {None, "tpe"}
+    assert list(written["methods"]) == METHODS
+    assert written["parameters"]["seeds"] == [1] and written["parameters"]["folds"] == 4
+    for method in METHODS:
+        assert (out_dir / f"ttt-{method}.png").stat().st_size > 0
+    assert "| grid | 1/1 |" in (out_dir / "ttt.md").read_text()
+
+
+def test_the_methods_must_start_with_the_grid():
+    with pytest.raises(SystemExit, match="start with 'grid'"):
+        time_to_target.main(["--methods", "optuna,grid"])
+    with pytest.raises(SystemExit, match="start with 'grid'"):
+        time_to_target.main(["--methods", "grid,gridsearch"])

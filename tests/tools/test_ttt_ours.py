@@ -1,0 +1,53 @@
+"""Ours in the time-to-target benchmark: the scratch project, a failed run's message, the best
+combination read back from tuning_results."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tools.benchmark_setup import Settings, Size, make_inputs
+from tools.ttt_ours import ScratchProject, best_combination, tuning_overrides
+from tools.ttt_space import TTT_SIZES
+
+TINY = TTT_SIZES["tiny"]
+
+
+def test_the_best_combination_is_the_best_mean_over_complete_ones():
+    results = pd.DataFrame(
+        {
+            "combo_id": ["a", "a", "b", "b", "c"],
+            "fold_id": [0, 1, 0, 1, 0],
+            "status": ["ok", "ok", "ok", "ok", "ok"],
+            "auc_roc": [0.8, 0.9, 0.84, 0.84, 0.99],
+            "param_num_leaves": [7, 7, 31, 31, 63],
+            "param_learning_rate": [0.1, 0.1, 0.2, 0.2, 0.3],
+        }
+    )
+    # c has one fold only: never the best, however high its score.
+    assert best_combination(results, n_folds=2) == {"num_leaves": 7, "learning_rate": 0.1}
+    results.loc[1, "status"] = "pruned"
+    assert best_combination(results, n_folds=2) == {"num_leaves": 31, "learning_rate": 0.2}
+    assert best_combination(results.iloc[[4]], n_folds=2) == {}
+
+
+@pytest.mark.slow
+def test_a_failed_kedro_run_is_one_error_with_its_logs_tail(tmp_path, project_root):
+    settings = Settings(project=project_root)
+    size = Size(TINY.rows, TINY.features, TINY.folds, 0, 0, TINY.num_boost_round, 0, 1)
+    data, folds, _ = make_inputs(size, 42, settings.conf, settings.columns)
+    scratch = ScratchProject(project_root, tmp_path / "project", "local[1]")
+    scratch.write_inputs(data, folds)
+    assert scratch.locations["timeseries_data@pandas"].is_file()
+    assert scratch.locations["timeseries_folds@pandas"].is_file()
+    log = tmp_path / "kedro.log"
+    # An unknown LightGBM name is refused when Kedro validates the parameters, before Spark.
+    with pytest.raises(RuntimeError, match=r"kedro run exited 1; log .*kedro.log:\n") as error:
+        scratch.run(
+            {"num_leavez": [7]},
+            tuning_overrides(TINY, settings.conf),
+            n_folds=TINY.folds,
+            timeout_s=300,
+            log=log,
+        )
+    assert "num_leavez" in str(error.value) and "num_leavez" in log.read_text()

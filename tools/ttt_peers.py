@@ -1,0 +1,245 @@
+"""The peers of the time-to-target benchmark: hyperopt SparkTrials, FLAML on Spark, Optuna alone.
+
+Each evaluates a sampled config with one objective (`Objective`): the tuning's LightGBM
+parameters (fixed + config, `TuningParams.lightgbm_params`), the same folds from local parquet,
+the same round cap and early stopping on each fold's test part, AUC at the best iteration. Each
+peer stops at its time budget, or earlier once it has reached the target and run past half of the
+grid's wall (so that its best scores at 10/25/50 % of that wall are final). The libraries are
+benchmark-only (the `bench` extra) and imported inside the functions: importing FLAML starts a
+default SparkSession, which must not come before the benchmark's own.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from pyspark.sql import SparkSession
+from sklearn.metrics import roc_auc_score
+
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from tools.ttt_figures import SCORE_TOLERANCE, evaluations
+from tools.ttt_space import cast, flaml_space, hyperopt_space, optuna_suggest
+
+logger = logging.getLogger(__name__)
+
+# Fold arrays by parquet path, kept per process (a reused Spark Python worker, or Optuna's).
+_FOLD_CACHE: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _arrays(path: str) -> tuple[np.ndarray, np.ndarray]:
+    if path not in _FOLD_CACHE:
+        table = pd.read_parquet(path)
+        features = [column for column in table.columns if column != "target"]
+        _FOLD_CACHE[path] = (table[features].to_numpy(np.float32), table["target"].to_numpy())
+    return _FOLD_CACHE[path]
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One config on the folds, fold by fold; picklable, so it runs on Spark executors too."""
+
+    tuning: TuningParams
+    # fold_id -> (train parquet, test parquet), label column `target` (write_fold_parquet).
+    paths: dict[int, tuple[str, str]]
+    threads: int = 1
+
+    @property
+    def fold_ids(self) -> list[int]:
+        """Smallest (first expanding) fold first: cheapest evidence first, for the pruner."""
+        return sorted(self.paths)
+
+    def fold(self, fold_id: int, config: dict[str, Any]) -> tuple[float, float]:
+        """(AUC at the best iteration, seconds of binning + boosting) of `config` on one fold."""
+        x_train, y_train = _arrays(self.paths[fold_id][0])
+        x_test, y_test = _arrays(self.paths[fold_id][1])
+        params = {**self.tuning.lightgbm_params(config), "num_threads": self.threads}
+        callbacks = []
+        if self.tuning.early_stopping_rounds:
+            callbacks = [lgb.early_stopping(self.tuning.early_stopping_rounds, verbose=False)]
+        started = time.perf_counter()
+        train = lgb.Dataset(x_train, y_train, params=params)
+        valid = lgb.Dataset(x_test, y_test, reference=train)
+        booster = lgb.train(
+            params,
+            train,
+            num_boost_round=self.tuning.rounds(config),
+            valid_sets=[valid],
+            callbacks=callbacks,
+        )
+        seconds = time.perf_counter() - started
+        probability = booster.predict(x_test, num_iteration=booster.best_iteration or None)
+        return float(roc_auc_score(y_test, probability)), seconds
+
+    def all_folds(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Every fold: mean AUC, fit seconds, and the wall clock when the last fold ended."""
+        scores, seconds = [], 0.0
+        for fold_id in self.fold_ids:
+            score, fit_s = self.fold(fold_id, config)
+            scores.append(score)
+            seconds += fit_s
+        return {
+            "score": float(np.mean(scores)),
+            "boosting_s": seconds,
+            "n_folds": len(scores),
+            "ended_at": time.time(),
+        }
+
+
+@dataclass(frozen=True)
+class Run:
+    """One peer run: its clock, time budget, the target and when it may stop early."""
+
+    target: float
+    budget_s: float
+    min_s: float
+    seed: int
+    cores: int
+    # time.time() when the method started: evaluations end at ended_at - started.
+    started: float
+
+    def should_stop(self, best: float | None) -> bool:
+        elapsed = time.time() - self.started
+        reached = best is not None and best >= self.target - SCORE_TOLERANCE
+        return elapsed >= self.budget_s or (reached and elapsed >= self.min_s)
+
+
+def run_hyperopt(
+    spark: SparkSession, objective: Objective, ranges: dict[str, Any], run: Run
+) -> pd.DataFrame:
+    """hyperopt fmin(TPE) with SparkTrials(parallelism=cores): one Spark task per config."""
+    from hyperopt import STATUS_OK, SparkTrials, fmin, tpe  # noqa: PLC0415 - bench extra
+
+    def evaluate(config: dict[str, Any]) -> dict[str, Any]:
+        result = objective.all_folds(cast(ranges, config))
+        return {"loss": -result["score"], "status": STATUS_OK, **result}
+
+    def early_stop(trials: Any, *args: Any) -> tuple[bool, list[Any]]:
+        losses = [loss for loss in trials.losses() if loss is not None]
+        return run.should_stop(-min(losses) if losses else None), list(args)
+
+    trials = SparkTrials(parallelism=run.cores, spark_session=spark, timeout=run.budget_s)
+    try:
+        fmin(
+            evaluate,
+            hyperopt_space(ranges),
+            algo=tpe.suggest,
+            max_evals=100_000,
+            trials=trials,
+            rstate=np.random.default_rng(run.seed),
+            early_stop_fn=early_stop,
+            show_progressbar=False,
+        )
+    except Exception as error:
+        # fmin raises a bare Exception when its timeout cancelled every trial: a result
+        # ("nothing finished within the budget"), not a failure of the benchmark.
+        if "no evaluation tasks" not in str(error):
+            raise
+        logger.warning("hyperopt: no trial finished within %.0f s", run.budget_s)
+    rows = [_row(result, run) for result in trials.results]
+    return evaluations(rows).sort_values("end_s", ignore_index=True)
+
+
+def run_flaml(objective: Objective, ranges: dict[str, Any], run: Run) -> pd.DataFrame:
+    """FLAML tune.run(use_spark=True, n_concurrent_trials=cores) over the same ranges."""
+    from flaml import tune  # noqa: PLC0415 - bench extra; after the session exists (see above)
+
+    def evaluate(config: dict[str, Any]) -> dict[str, Any]:
+        return objective.all_folds(cast(ranges, config))
+
+    # FLAML's searchers take their randomness from the global generators.
+    random.seed(run.seed)
+    np.random.seed(run.seed)
+    cheap = {
+        name: spec["low"]
+        for name, spec in ranges.items()
+        if name == "num_leaves" and isinstance(spec, dict)
+    }
+    analysis = tune.run(
+        evaluate,
+        config=flaml_space(ranges),
+        low_cost_partial_config=cheap or None,
+        metric="score",
+        mode="max",
+        time_budget_s=run.budget_s,
+        num_samples=-1,
+        use_spark=True,
+        n_concurrent_trials=run.cores,
+        verbose=0,
+    )
+    rows = [_row(trial.last_result or {}, run) for trial in analysis.trials]
+    return evaluations(rows).sort_values("end_s", ignore_index=True)
+
+
+def run_optuna(objective: Objective, ranges: dict[str, Any], run: Run) -> pd.DataFrame:
+    """Optuna in one process: TPE + WilcoxonPruner over the folds, n_jobs = cores."""
+    import optuna  # noqa: PLC0415 - bench extra
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        # WilcoxonPruner is marked experimental; the issue names it as the pruner to compare.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        pruner = optuna.pruners.WilcoxonPruner()
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=run.seed), pruner=pruner
+    )
+
+    def evaluate(trial: optuna.Trial) -> float:
+        config = optuna_suggest(trial, ranges)
+        scores, seconds = [], 0.0
+        for step, fold_id in enumerate(objective.fold_ids):
+            score, fit_s = objective.fold(fold_id, config)
+            scores.append(score)
+            seconds += fit_s
+            trial.report(score, step)
+            trial.set_user_attr("boosting_s", seconds)
+            trial.set_user_attr("ended_at", time.time())
+            trial.set_user_attr("n_folds", len(scores))
+            # After the last fold the work is done: keep the full result rather than prune.
+            if step < len(objective.fold_ids) - 1 and trial.should_prune():
+                raise optuna.TrialPruned
+        return float(np.mean(scores))
+
+    def stop(study: optuna.Study, _: Any) -> None:
+        done = [t.value for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if run.should_stop(max(done) if done else None):
+            study.stop()
+
+    study.optimize(evaluate, n_jobs=run.cores, timeout=run.budget_s, callbacks=[stop])
+    rows = []
+    for trial in study.trials:
+        if "ended_at" not in trial.user_attrs:
+            continue
+        complete = trial.state == optuna.trial.TrialState.COMPLETE
+        rows.append(
+            {
+                "end_s": trial.user_attrs["ended_at"] - run.started,
+                "score": trial.value if complete else math.nan,
+                "complete": complete,
+                "pruned": trial.state == optuna.trial.TrialState.PRUNED,
+                "n_folds": trial.user_attrs["n_folds"],
+                "boosting_s": trial.user_attrs["boosting_s"],
+            }
+        )
+    return evaluations(rows).sort_values("end_s", ignore_index=True)
+
+
+def _row(result: dict[str, Any], run: Run) -> dict[str, Any]:
+    """An evaluations row from a hyperopt or FLAML result (a failed one: incomplete, at 0 s)."""
+    complete = "score" in result and "ended_at" in result
+    return {
+        "end_s": result["ended_at"] - run.started if complete else 0.0,
+        "score": result["score"] if complete else math.nan,
+        "complete": complete,
+        "pruned": False,
+        "n_folds": result.get("n_folds", 0),
+        "boosting_s": result.get("boosting_s", 0.0),
+    }
