@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 from mlflow.tracking import MlflowClient
 from pydantic import Field
@@ -48,10 +49,16 @@ warnings.filterwarnings(
     category=UserWarning,
     module=r"kedro_mlflow\.",
 )
+from kedro_mlflow.config.kedro_mlflow_config import KedroMlflowConfig  # noqa: E402
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
+# The embedded default store (no MLFLOW_TRACKING_URI, no URI in mlflow.yml): SQLite in the
+# project root, its experiments' artefacts under mlruns/ there, wherever `kedro run` starts.
+LOCAL_STORE, LOCAL_ARTIFACTS = "mlruns.db", "mlruns"
+# kedro-mlflow's own config pattern for mlflow.yml (it adds the same one if missing).
+MLFLOW_PATTERNS = ["mlflow*", "mlflow*/**", "**/mlflow*"]
 # While the run is set up (experiment looked up or created), a server that does not answer at
 # once fails fast instead of MLflow's minutes of retries; later requests keep MLflow's defaults.
 SETUP_HTTP_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
@@ -79,6 +86,29 @@ def _split(dataset: str) -> tuple[str, str]:
     """('regression.', 'tuning_results') for 'regression.tuning_results@pandas'."""
     namespace, _, leaf = dataset.split("@", maxsplit=1)[0].rpartition(".")
     return (f"{namespace}." if namespace else ""), leaf
+
+
+def _local_store(context) -> dict[str, str]:
+    """{"MLFLOW_TRACKING_URI": the project's SQLite store} when neither the environment nor
+    mlflow.yml names a store, with the experiment created there to keep its artefacts in the
+    project too (MLflow would put them under the current directory); else {}."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return {}
+    loader = context.config_loader
+    loader.config_patterns.setdefault("mlflow", MLFLOW_PATTERNS)
+    try:
+        config = KedroMlflowConfig.model_validate(dict(loader["mlflow"]))
+    except MissingConfigException:
+        config = KedroMlflowConfig()
+    if config.server.mlflow_tracking_uri:
+        return {}
+    project = Path(context.project_path)
+    uri = f"sqlite:///{(project / LOCAL_STORE).as_posix()}"
+    store = MlflowClient(uri)
+    name = config.tracking.experiment.name
+    if store.get_experiment_by_name(name) is None:
+        store.create_experiment(name, artifact_location=(project / LOCAL_ARTIFACTS).as_uri())
+    return {"MLFLOW_TRACKING_URI": uri}
 
 
 class TrackingHooks:
@@ -128,7 +158,11 @@ class TrackingHooks:
             logger.info("MLflow tracking is off (tracking.enabled is false)")
             return
         self._mlflow = MlflowHook()
-        with _environ(SETUP_HTTP_ENV):
+        store: dict[str, str] = {}
+        self._guarded(lambda: store.update(_local_store(context)))
+        if self._mlflow is None:
+            return
+        with _environ(SETUP_HTTP_ENV | store):
             self._guarded(self._mlflow.after_context_created, context)
         if self._mlflow is None:
             return
