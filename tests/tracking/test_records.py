@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
 from spark_lgbm_tuning.tracking.records import (
     combination_runs,
     combination_status,
@@ -104,6 +105,8 @@ def test_parameter_blocks_become_one_param_per_leaf_key():
         "tuning.fixed": "{}",
     }
     assert len(flat_params("x", "y" * 10_000)["x"]) == 6000
+    typed = flat_params("reporting", ReportingParams(top_n=3))
+    assert typed["reporting.top_n"] == "3" and typed["reporting.rounds_aggregate"] == "median"
 
 
 def test_run_info_numbers_become_metrics_and_words_tags():

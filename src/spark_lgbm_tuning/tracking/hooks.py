@@ -135,13 +135,12 @@ class TrackingHooks:
         try:
             step(*args, **kwargs)
         except Exception as error:  # tracking must never fail the run
-            uri = getattr(getattr(self._mlflow, "mlflow_config", None), "server", None)
             logger.warning(
                 "MLflow tracking failed (%s: %s; tracking URI %s): the rest of this run is not "
                 "tracked; every output is still written as usual",
                 type(error).__name__,
                 str(error).splitlines()[0] if str(error) else "",
-                getattr(uri, "mlflow_tracking_uri", "not set"),
+                mlflow.get_tracking_uri(),
             )
             self._mlflow = None
             mlflow_log.end_run_quietly()
@@ -215,16 +214,17 @@ class TrackingHooks:
 
     @hook_impl
     def after_pipeline_run(self, run_params, pipeline, catalog) -> None:
-        if self._run_id is not None:
-            self._guarded(
-                mlflow_log.log_values,
-                self._client,
-                self._run_id,
-                metrics={"tracking_s": round(self._seconds, 3)},
-            )
+        if self._run_id is None:
+            return
+        self._guarded(
+            mlflow_log.log_values,
+            self._client,
+            self._run_id,
+            metrics={"tracking_s": round(self._seconds, 3)},
+        )
+        logger.info("MLflow tracking took %.2f s of this run", self._seconds)
         if self._mlflow is not None:
             self._guarded(self._mlflow.after_pipeline_run, run_params, pipeline, catalog)
-        logger.info("MLflow tracking took %.2f s of this run", self._seconds)
 
     @hook_impl
     def on_pipeline_error(self, error, run_params, pipeline, catalog) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import BaseModel
 
 from spark_lgbm_tuning.hashing import stable_hash
 from spark_lgbm_tuning.lightgbm_params import METRICS
@@ -151,7 +152,10 @@ def combination_runs(tuning_results: pd.DataFrame, namespace: str = "") -> list[
 
 
 def flat_params(prefix: str, value: Any) -> dict[str, str]:
-    """A parameter block as MLflow params: one per leaf key, named by its path (a.b.c)."""
+    """A parameter block as MLflow params: one per leaf key, named by its path (a.b.c). A typed
+    block (the pydantic model Kedro validated it into) counts as the dict of its fields."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
     if isinstance(value, Mapping) and value:
         flat: dict[str, str] = {}
         for key, item in value.items():
