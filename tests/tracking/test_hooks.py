@@ -192,16 +192,38 @@ def test_a_bad_tracking_uri_costs_one_warning(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_embedded_default_is_a_sqlite_store_in_the_project(tmp_path, monkeypatch):
+def test_the_embedded_store_tracks_the_regression_search_under_its_namespace(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     project = _project(tmp_path)
-    _run(project, "--pipelines", "data_generation", uri=None)
+    (project / "conf/local/parameters_tuning_regression.yml").write_text(
+        "regression:\n  tuning:\n    num_boost_round: 20\n    grid:\n      learning_rate: [0.1]\n"
+    )
+    pipelines = "data_generation,tuning_regression,reporting_regression"
+    _run(project, "--pipelines", pipelines, uri=None)
 
     client = MlflowClient(f"sqlite:///{project / 'mlruns.db'}")
     [parent] = _parent_runs(client)
-    assert parent.info.run_name == "data_generation" and parent.info.status == "FINISHED"
-    assert {"plots/folds_timeline.png", "plots/sample_features.png"} <= {
-        item.path for item in client.list_artifacts(parent.info.run_id, "plots")
+    run_id = parent.info.run_id
+    assert parent.info.status == "FINISHED"
+    assert parent.info.artifact_uri.startswith((project / "mlruns").as_uri())
+    assert parent.data.metrics["regression.search.n_trials"] == 8
+    assert parent.data.params["regression.tuning.grid.learning_rate"] == "[0.1]"
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'"
+    )
+    assert len(children) == 2 and {run.data.tags["namespace"] for run in children} == {"regression"}
+    assert all("rmse_mean" in run.data.metrics for run in children)
+    assert [run.data.tags.get("best") for run in children].count("true") == 1
+    [model] = client.search_logged_models([parent.info.experiment_id])
+    assert model.name == "regression_model" and model.source_run_id == run_id
+    assert [item.path for item in client.list_artifacts(run_id, "regression/report")] == [
+        "regression/report/regression_tuning_report.html"
+    ]
+    assert "regression/plots/regression_residuals.png" in {
+        item.path for item in client.list_artifacts(run_id, "regression/plots")
+    }
+    assert "plots/folds_timeline.png" in {
+        item.path for item in client.list_artifacts(run_id, "plots")
     }
 
 

@@ -1,10 +1,11 @@
 """`TrackingHooks`: one MLflow run per `kedro run`, the search's combinations as nested runs.
 
 kedro-mlflow's own hook (`MlflowHook`) does the run itself: conf/<env>/mlflow.yml, the
-experiment, the run's start and end, and every node's `params:` inputs as run parameters. It is
-registered here, inside this hook, not by its plugin entry point (settings.py disables that), so
-that any failure of it is caught: a tracking server that is down, a bad URI or a failed request
-logs one warning and the run goes on untracked, writing every output as usual.
+experiment, the run's start and end, Kedro's run tags. Parameters are logged here, once, every
+`params:` block the pipeline reads, one param per key. kedro-mlflow's hook is called from this
+one, not registered by its plugin entry point (settings.py disables that), so that any failure of
+it is caught: a tracking server that is down, a bad URI or a failed request logs one warning and
+the run goes on untracked, writing every output as usual.
 
 On top of it, after the nodes that produce them (on the driver, never inside the search):
 - `run_trials` -> each combination of `tuning_results` as a nested run (params, mean/std of each
@@ -38,7 +39,8 @@ from spark_lgbm_tuning.tracking import mlflow_log
 from spark_lgbm_tuning.tracking.records import git_state, package_versions
 
 # kedro-mlflow's KedroPipelineModel (never used here) makes MLflow warn at import about its
-# untyped predict(): one warning at every start that no user can act on.
+# untyped predict(), which no user can act on. Quieted where this module is imported first (a
+# notebook, a KedroSession); the `kedro` CLI imports kedro-mlflow's commands before settings.py.
 warnings.filterwarnings(
     "ignore", message=r".*Add type hints to the `predict` method", category=UserWarning
 )
@@ -72,6 +74,7 @@ class TrackingParams(ParamsModel):
 
 @contextlib.contextmanager
 def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set the variables of `values` that are unset (a user's own win), for the block only."""
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update({key: value for key, value in values.items() if saved[key] is None})
     try:
@@ -244,7 +247,8 @@ class TrackingHooks:
                     run_info=outputs.get(f"{namespace}tuning_run_info") or {},
                 )
             elif leaf == "best_params":
-                self._client.log_dict(self._run_id, value, f"{namespace}best_params.yml")
+                folder = namespace.replace(".", "/")  # regression. -> regression/
+                self._client.log_dict(self._run_id, value, f"{folder}best_params.yml")
                 mlflow_log.mark_best(self._client, self._combo_runs.get(namespace, {}), value)
             elif leaf == "refit_model":
                 mlflow_log.log_model(value, f"{namespace.replace('.', '_')}model", inputs.values())
@@ -255,7 +259,9 @@ class TrackingHooks:
         if self._run_id is None:
             return
         if leaf == "tuning_report" or leaf.endswith("_plot"):
-            folder = f"{namespace}report" if leaf == "tuning_report" else f"{namespace}plots"
+            folder = namespace.replace(".", "/") + (
+                "report" if leaf == "tuning_report" else "plots"
+            )
             self._guarded(self._log_file, dataset_name, data, f"{folder}/{leaf}")
 
     def _log_file(self, dataset_name: str, data: Any, artifact: str) -> None:
