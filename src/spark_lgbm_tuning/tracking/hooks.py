@@ -38,12 +38,6 @@ from spark_lgbm_tuning.params_model import ParamsModel
 from spark_lgbm_tuning.tracking import mlflow_log
 from spark_lgbm_tuning.tracking.records import git_state, package_versions
 
-# kedro-mlflow's KedroPipelineModel (never used here) makes MLflow warn at import about its
-# untyped predict(), which no user can act on. Quieted where this module is imported first (a
-# notebook, a KedroSession); the `kedro` CLI imports kedro-mlflow's commands before settings.py.
-warnings.filterwarnings(
-    "ignore", message=r".*Add type hints to the `predict` method", category=UserWarning
-)
 # kedro-mlflow registers its resolver with the OmegaConf call that settings.py quiets for Kedro.
 warnings.filterwarnings(
     "ignore",
@@ -51,8 +45,31 @@ warnings.filterwarnings(
     category=UserWarning,
     module=r"kedro_mlflow\.",
 )
-from kedro_mlflow.config.kedro_mlflow_config import KedroMlflowConfig  # noqa: E402
-from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook  # noqa: E402
+
+
+@contextlib.contextmanager
+def _without_predict_type_hint_warning() -> Iterator[None]:
+    """Drop the warning MLflow gives when kedro-mlflow's KedroPipelineModel (never used here) is
+    defined, on import, about its untyped predict(): nothing a user can act on, at every start.
+    MLflow raises it under its own warnings filter, so it is dropped where it is shown."""
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, *where):
+        if "Add type hints to the `predict` method" not in str(message):
+            shown(message, category, filename, lineno, *where)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        if warnings.showwarning is show:  # not replaced meanwhile (logging.captureWarnings)
+            warnings.showwarning = shown
+
+
+# settings.py imports this module first, so kedro-mlflow is first imported here.
+with _without_predict_type_hint_warning():
+    from kedro_mlflow.config.kedro_mlflow_config import KedroMlflowConfig
+    from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 
 logger = logging.getLogger(__name__)
 
