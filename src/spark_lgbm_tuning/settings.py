@@ -19,8 +19,9 @@ warnings.filterwarnings(
 
 HOOKS = (SparkHooks(), ReportLocationHooks(), RunGuardHooks(), TrackingHooks())
 # kedro-mlflow's hook runs inside TrackingHooks (tracking/hooks.py), which keeps a tracking
-# failure from failing the run; registered by its entry point as well, it would run twice.
-DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
+# failure from failing the run; registered by its entry point as well, it would run twice. (Its
+# wheel names the distribution kedro_mlflow; the other spelling in case a build normalises it.)
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
