@@ -4,6 +4,7 @@ on the embedded SQLite store, on a server that is down, and with tracking switch
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -19,9 +20,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 from mlflow.tracking import MlflowClient
 
-from spark_lgbm_tuning.tracking import TrackingParams
+from spark_lgbm_tuning.tracking import TrackingHooks, TrackingParams
 from tests.cluster import kedro_run
 from tests.project_copy import copy_project
 
@@ -251,3 +253,23 @@ def test_the_switch_refuses_unknown_keys():
     assert TrackingParams.model_validate({}).enabled is True
     with pytest.raises(ValueError, match="enabled"):
         TrackingParams.model_validate({"enable": False})
+
+
+def test_a_failing_step_warns_once_and_stops_tracking_for_the_run(caplog):
+    """A request that fails mid-run (the server went away): one warning, no exception, and no
+    later step is tried (each would wait for the server again)."""
+    hooks = TrackingHooks()
+    hooks._mlflow = MlflowHook()
+    calls = []
+
+    def lost(*_):
+        calls.append("lost")
+        raise ConnectionError("connection refused")
+
+    with caplog.at_level(logging.WARNING):
+        hooks._guarded(lost, "x")
+        hooks._guarded(calls.append, "later")
+
+    assert calls == ["lost"] and hooks._mlflow is None
+    warnings = [record for record in caplog.records if FAILURE_WARNING in record.getMessage()]
+    assert len(warnings) == 1 and "ConnectionError: connection refused" in warnings[0].getMessage()
