@@ -66,7 +66,11 @@ def _without_predict_type_hint_warning() -> Iterator[None]:
             warnings.showwarning = shown
 
 
-# settings.py imports this module first, so kedro-mlflow is first imported here.
+# settings.py imports this module first, so kedro-mlflow is first imported here. Kedro's logging
+# set-up (logging.captureWarnings, which replaces warnings.showwarning) comes first, or it would
+# happen inside the block, in kedro-mlflow's imports, and show the warning.
+import kedro.framework.project  # noqa: E402, F401
+
 with _without_predict_type_hint_warning():
     from kedro_mlflow.config.kedro_mlflow_config import KedroMlflowConfig
     from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
