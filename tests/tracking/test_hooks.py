@@ -180,7 +180,7 @@ def test_a_server_that_is_down_costs_one_warning_and_nothing_else(tmp_path):
     assert output.count(FAILURE_WARNING) == 1, output[-5000:]
     results = pd.read_parquet(project / "data/07_model_output/tuning_results.parquet")
     assert len(results) == 8 and set(results["status"]) == {"ok"}
-    assert not (project / "mlruns.db").exists()
+    assert not (project / "data/09_tracking/mlruns.db").exists()
     # MLflow's own retries would hold the run for minutes before failing it.
     assert time.monotonic() - started < 240
 
@@ -203,11 +203,11 @@ def test_the_embedded_store_tracks_the_regression_search_under_its_namespace(tmp
     pipelines = "data_generation,tuning_regression,reporting_regression"
     _run(project, "--pipelines", pipelines, uri=None)
 
-    client = MlflowClient(f"sqlite:///{project / 'mlruns.db'}")
+    client = MlflowClient(f"sqlite:///{project / 'data/09_tracking/mlruns.db'}")
     [parent] = _parent_runs(client)
     run_id = parent.info.run_id
     assert parent.info.status == "FINISHED"
-    assert parent.info.artifact_uri.startswith((project / "mlruns").as_uri())
+    assert parent.info.artifact_uri.startswith((project / "data/09_tracking/mlruns").as_uri())
     assert parent.data.metrics["regression.search.n_trials"] == 8
     assert parent.data.params["regression.tuning.grid.learning_rate"] == "[0.1]"
     children = client.search_runs(
@@ -246,7 +246,8 @@ def test_tracking_off_logs_nothing(tmp_path, mlflow_server):
 
     assert {run.info.run_id for run in _parent_runs(client)} == before
     assert "MLflow tracking is off" in run.stdout + run.stderr
-    assert not (project / "mlruns.db").exists() and not (project / "mlruns").exists()
+    tracking = project / "data" / "09_tracking"
+    assert not (tracking / "mlruns.db").exists() and not (tracking / "mlruns").exists()
 
 
 def test_the_switch_refuses_unknown_keys():

@@ -77,9 +77,11 @@ with _without_predict_type_hint_warning():
 
 logger = logging.getLogger(__name__)
 
-# The embedded default store (no MLFLOW_TRACKING_URI, no URI in mlflow.yml): SQLite in the
-# project root, its experiments' artefacts under mlruns/ there, wherever `kedro run` starts.
-LOCAL_STORE, LOCAL_ARTIFACTS = "mlruns.db", "mlruns"
+# The embedded default store (no MLFLOW_TRACKING_URI, no URI in mlflow.yml): SQLite under the
+# project's data/, its experiments' artefacts beside it, wherever `kedro run` starts. data/ is
+# what the docker-compose services mount, so runs made in the jupyterlab container outlive it.
+TRACKING_DIR = Path("data", "09_tracking")
+LOCAL_STORE, LOCAL_ARTIFACTS = TRACKING_DIR / "mlruns.db", TRACKING_DIR / "mlruns"
 # kedro-mlflow's own config pattern for mlflow.yml (it adds the same one if missing).
 MLFLOW_PATTERNS = ["mlflow*", "mlflow*/**", "**/mlflow*"]
 # While the run is set up (experiment looked up or created), a server that does not answer at
@@ -127,6 +129,7 @@ def _local_store(context) -> dict[str, str]:
     if config.server.mlflow_tracking_uri:
         return {}
     project = Path(context.project_path)
+    (project / TRACKING_DIR).mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{(project / LOCAL_STORE).as_posix()}"
     store = MlflowClient(uri)
     name = config.tracking.experiment.name
