@@ -205,7 +205,7 @@ def renamed(data: pd.DataFrame) -> pd.DataFrame:
 def trials_of(results: pd.DataFrame, data: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:
     """The tuning_trials rows of `results`: their fold fingerprints on `data` and `folds`."""
     arrays = FoldArrays(data, fold_rows(folds, None, len(data)), COLUMNS)
-    return results[["trial_id", "fold_id"]].assign(
+    return results[["trial_id", "combo_id", "fold_id"]].assign(
         fold_fingerprint=[arrays.fingerprint(int(fold_id)) for fold_id in results["fold_id"]]
     )
 
