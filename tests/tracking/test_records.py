@@ -14,10 +14,9 @@ from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
 from spark_lgbm_tuning.tracking.records import (
     combination_runs,
     combination_status,
+    context_tags,
     data_fingerprint,
     flat_params,
-    git_state,
-    package_versions,
     search_metrics,
     search_tags,
 )
@@ -121,13 +120,10 @@ def test_run_info_numbers_become_metrics_and_words_tags():
     assert search_tags(info) == {"search.task": "regression"}
 
 
-def test_git_state_is_the_commit_inside_a_repository_and_empty_outside(tmp_path: Path):
-    state = git_state(Path(__file__).resolve().parents[2])
-    assert len(state["git.commit"]) == 40 and state["git.dirty"] in {"true", "false"}
-    assert git_state(tmp_path) == {}
-
-
-def test_package_versions_name_the_installed_packages():
-    versions = package_versions()
-    assert versions["version.mlflow"].startswith("3.")
-    assert {"version.lightgbm", "version.kedro", "version.pyspark"} <= set(versions)
+def test_context_tags_hold_the_commit_inside_a_repository_and_versions_always(tmp_path: Path):
+    tags = context_tags(Path(__file__).resolve().parents[2])
+    assert len(tags["git.commit"]) == 40 and tags["git.dirty"] in {"true", "false"}
+    assert tags["version.mlflow"].startswith("3.")
+    assert {"version.lightgbm", "version.kedro", "version.pyspark"} <= set(tags)
+    outside = context_tags(tmp_path)
+    assert "git.commit" not in outside and "version.kedro" in outside

@@ -8,56 +8,12 @@ node stays pure: the catalog does the looking up, the node only formats what it 
 from __future__ import annotations
 
 import os
-import platform
-import subprocess
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-#: The distributions whose versions decide what a search computes and how it is reported.
-PACKAGES = (
-    "spark-lgbm-tuning",
-    "kedro",
-    "kedro-datasets",
-    "pyspark",
-    "lightgbm",
-    "scikit-learn",
-    "numpy",
-    "pandas",
-    "pyarrow",
-    "plotly",
-    "optuna",
-    "mlflow",
-)
-
-
-def _git(repository: Path, *arguments: str) -> str | None:
-    """`git <arguments>` in `repository`, stripped; None without git or outside a repository."""
-    try:
-        result = subprocess.run(
-            ["git", *arguments],  # noqa: S607 - git from PATH, as Kedro's own session does
-            cwd=repository,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip()
-
-
-def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
-    """name -> installed version, for the installed ones among `names`."""
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
+from spark_lgbm_tuning.environment import git_state, package_versions, python_version
 
 
 class RunEnvironmentDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
@@ -68,13 +24,12 @@ class RunEnvironmentDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         self.metadata = metadata
 
     def load(self) -> dict[str, Any]:
-        commit = _git(self._repository, "rev-parse", "HEAD")
-        status = _git(self._repository, "status", "--porcelain") if commit else None
+        git = git_state(self._repository)
         return {
-            "git_commit": commit,
-            "git_dirty": None if status is None else bool(status),
+            "git_commit": git.commit if git else None,
+            "git_dirty": git.dirty if git else None,
             "kedro_env": os.environ.get("KEDRO_ENV"),
-            "python": platform.python_version(),
+            "python": python_version(),
             "packages": package_versions(),
         }
 

@@ -36,7 +36,7 @@ from pydantic import Field
 
 from spark_lgbm_tuning.params_model import ParamsModel
 from spark_lgbm_tuning.tracking import mlflow_log
-from spark_lgbm_tuning.tracking.records import git_state, package_versions
+from spark_lgbm_tuning.tracking.records import context_tags
 
 # kedro-mlflow registers its resolver with the OmegaConf call that settings.py quiets for Kedro.
 warnings.filterwarnings(
@@ -196,8 +196,7 @@ class TrackingHooks:
         self._client = MlflowClient(server.mlflow_tracking_uri, server.mlflow_registry_uri)
         self._context_tags = {
             "kedro.env": str(context.env or context.config_loader.default_run_env),
-            **git_state(Path(context.project_path)),
-            **package_versions(),
+            **context_tags(Path(context.project_path)),
         }
 
     @hook_impl

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel
 
+from spark_lgbm_tuning.environment import git_state, package_versions
 from spark_lgbm_tuning.hashing import stable_hash
 from spark_lgbm_tuning.lightgbm_params import METRICS
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
@@ -29,21 +28,6 @@ OK = "ok"
 STATUS_PRECEDENCE = ("pruned", "timed_out", "failed")
 # Per-trial measurements summarised per combination besides the metrics.
 MEASURES = ("best_iteration", "fit_s")
-# The packages whose versions make a run reproducible (tags version.<name>).
-PACKAGES = (
-    "spark_lgbm_tuning",
-    "kedro",
-    "kedro-datasets",
-    "kedro-mlflow",
-    "mlflow",
-    "pyspark",
-    "lightgbm",
-    "scikit-learn",
-    "pandas",
-    "numpy",
-    "pyarrow",
-    "pydantic",
-)
 # MLflow's limits: run names, tag values (server side 8000; kept well under), params (6000).
 MAX_RUN_NAME = 250
 MAX_TAG_VALUE = 5000
@@ -193,32 +177,10 @@ def search_tags(run_info: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def package_versions() -> dict[str, str]:
-    """version.<distribution> of each package in PACKAGES that is installed."""
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[f"version.{name}"] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
-def git_state(project_path: Path) -> dict[str, str]:
-    """The commit the project is at and whether its work tree has changes; {} outside git."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(project_path), *args],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    return {"git.commit": commit, "git.dirty": str(dirty).lower()}
+def context_tags(project_path: Path) -> dict[str, str]:
+    """git.commit / git.dirty (inside a git work tree) and version.<distribution> tags."""
+    tags = {f"version.{name}": version for name, version in package_versions().items()}
+    git = git_state(project_path)
+    if git is not None:
+        tags |= {"git.commit": git.commit, "git.dirty": str(git.dirty).lower()}
+    return tags
