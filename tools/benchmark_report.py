@@ -185,19 +185,12 @@ def _extra_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_report(report: dict[str, Any], settings: Settings) -> str:
-    """The markdown (machine, parameters, table) and JSON files; returns the table."""
-    table = table_markdown(report)
-    if settings.out_dir is None:
-        return table
-    settings.out_dir.mkdir(parents=True, exist_ok=True)
-    name = settings.name
-    (settings.out_dir / f"{name}.json").write_text(json.dumps(report, indent=2, default=str))
-    if name == "medium" and "fixed" in report["modes"]:
-        (settings.out_dir / "latest.json").write_text(json.dumps(report, indent=2, default=str))
-    header = [
-        f"# Benchmark `{name}` ({report['created_at']})",
+def header_lines(title: str, report: dict[str, Any], notes: str = "") -> list[str]:
+    """The markdown head of a benchmark report: title, notes, command, machine, load, parameters."""
+    return [
+        title,
         "",
+        *([f"**{notes}**", ""] if notes else []),
         f"Command: `{report['command']}`",
         "",
         "Machine: " + json.dumps(report["machine"]),
@@ -208,6 +201,19 @@ def write_report(report: dict[str, Any], settings: Settings) -> str:
         "Parameters: " + json.dumps(report["parameters"]),
         "",
     ]
+
+
+def write_report(report: dict[str, Any], settings: Settings) -> str:
+    """The markdown (machine, parameters, table) and JSON files; returns the table."""
+    table = table_markdown(report)
+    if settings.out_dir is None:
+        return table
+    settings.out_dir.mkdir(parents=True, exist_ok=True)
+    name = settings.name
+    (settings.out_dir / f"{name}.json").write_text(json.dumps(report, indent=2, default=str))
+    if name == "medium" and "fixed" in report["modes"]:
+        (settings.out_dir / "latest.json").write_text(json.dumps(report, indent=2, default=str))
+    header = header_lines(f"# Benchmark `{name}` ({report['created_at']})", report)
     (settings.out_dir / f"{name}.md").write_text("\n".join(header) + table + "\n")
     return table
 

@@ -14,6 +14,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
 
+from tools.benchmark_report import header_lines  # noqa: E402
 from tools.ttt_figures import GRID, PEERS, method_medians, speedups  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -167,18 +168,9 @@ def write_report(report: dict[str, Any], out_dir: Path | None, name: str) -> str
         plot_method(report, method, path)
         plots.append(f"![{method}]({path.name})")
     header = [
-        f"# Time to target `{name}` ({report['created_at']})",
-        "",
-        *([f"**{report['notes']}**", ""] if report["notes"] else []),
-        f"Command: `{report['command']}`",
-        "",
-        "Machine: " + json.dumps(report["machine"]),
-        "",
-        f"Load average before {report['load_average_before']}, after "
-        f"{report['load_average_after']}; wall {report['wall_s']:.0f} s.",
-        "",
-        "Parameters: " + json.dumps(report["parameters"]),
-        "",
+        *header_lines(
+            f"# Time to target `{name}` ({report['created_at']})", report, report["notes"]
+        ),
         "Objective check (peers' objective on the grid's best combination vs ours): "
         + json.dumps(report["objective_check"]),
         "",
