@@ -10,8 +10,8 @@ parameters, round cap, early stopping on each fold's test part, mean AUC over fo
 cores, methods interleaved seed by seed:
 - `grid`: ours, `strategy: grid` (a real `kedro run --pipelines tuning` of a scratch copy of the
   project); its best mean AUC is the target, with no slack, and its wall sets the others' budget;
-- `random`, `tpe`: ours with `tuning.search` (`--pruning`, wilcoxon by default), over ranges that enclose the grid;
-  skipped when the project's TuningParams has no `search` (before the adaptive branch);
+- `random`, `tpe`: ours with `tuning.search` (`--pruning`, wilcoxon by default), over ranges
+  that enclose the grid;
 - `hyperopt` (TPE, SparkTrials on the same master), `flaml` (tune.run, use_spark), `optuna`
   (TPE + WilcoxonPruner in one process, n_jobs = cores, folds from local parquet).
 Modules: ttt_space (sizes, spaces), ttt_ours, ttt_peers, ttt_figures (the pure figures),
@@ -44,7 +44,6 @@ from tools.ttt_figures import GRID, OURS_ADAPTIVE, PEERS, best_curve, seed_figur
 from tools.ttt_ours import (
     RUN_TIMEOUT_OVERHEAD_S,
     ScratchProject,
-    has_adaptive_search,
     search_settings,
     tuning_overrides,
     tuning_params,
@@ -280,8 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         "budget_factor": args.budget_factor,
     }
     size = replace(size, **{key: value for key, value in overrides.items() if value is not None})
-    default_methods = [m for m in METHODS if m not in OURS_ADAPTIVE or has_adaptive_search()]
-    methods = args.methods.split(",") if args.methods else default_methods
+    methods = args.methods.split(",") if args.methods else list(METHODS)
     unknown = sorted(set(methods) - set(METHODS))
     if unknown or GRID not in methods or methods[0] != GRID:
         raise SystemExit(f"--methods: start with {GRID!r}, then any of {METHODS}; got {methods}")

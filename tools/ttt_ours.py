@@ -6,7 +6,7 @@ and the generated data where the catalog reads it. The search space itself is wr
 a soft merge cannot turn a base list axis into a `{low, high}` range (OmegaConf refuses to merge
 a list with a mapping). Each run starts from empty outputs (no trial reused) and is read back
 from the catalog's `tuning_results` and `tuning_run_info`. Adaptive strategies are
-`tuning.search` settings; a project whose TuningParams has no `search` runs only `grid`.
+`tuning.search` settings.
 """
 
 from __future__ import annotations
@@ -42,11 +42,6 @@ INPUTS = ("timeseries_data@pandas", "timeseries_folds@pandas")
 OUTPUTS = ("tuning_trials", "tuning_results@pandas", "tuning_run_info", "tuning_trial_store")
 # Headroom of one kedro run over its search budget: Kedro and Spark start-up, expansion.
 RUN_TIMEOUT_OVERHEAD_S = 600
-
-
-def has_adaptive_search() -> bool:
-    """Whether the imported project's tuning parameters take `search` (the adaptive branch)."""
-    return "search" in TuningParams.model_fields
 
 
 def tuning_overrides(size: TttSize, conf: Path) -> dict[str, Any]:

@@ -10,12 +10,10 @@ import pytest
 
 from tools import time_to_target
 from tools.benchmark_setup import Settings
-from tools.ttt_ours import has_adaptive_search
 from tools.ttt_space import TTT_SIZES
 
 TINY = replace(TTT_SIZES["tiny"], budget_factor=0.5)
-# Ours' adaptive strategy joins where the imported project has `tuning.search`.
-METHODS = ["grid", "tpe", "optuna"] if has_adaptive_search() else ["grid", "optuna"]
+METHODS = ["grid", "tpe", "optuna"]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +43,6 @@ def test_the_target_is_our_grids_best_and_the_peers_objective_agrees(comparison)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not has_adaptive_search(), reason="the project has no tuning.search yet")
 def test_our_adaptive_search_runs_within_its_budget_and_counts_pruned_combinations(comparison):
     report, _ = comparison
     grid, tpe = report["runs"][0], report["runs"][1]
