@@ -144,6 +144,20 @@ def test_the_time_budget_stops_proposals_but_not_the_running_folds():
     assert search.next_group()[0].combo_id == running.combo_id  # its next fold still runs
 
 
+def test_n_combinations_counts_distinct_combinations_when_the_sampler_repeats_itself():
+    # 8 combinations of lists: TPE comes back to known ones; each repeat is told its outcome,
+    # and the budget still buys 6 combinations that run.
+    params = tuning_params(
+        grid={"num_leaves": [7, 15], "learning_rate": [0.05, 0.1], "min_child_samples": [5, 20]},
+        search={"strategy": "tpe", "n_combinations": 6, "seed": 1},
+    )
+    search = AdaptiveSearch(params, FOLDS)
+    rows = _drive(search)
+    assert search.counts()["complete"] == 6
+    assert len({spec.combo_id for spec, _ in rows}) == 6
+    assert len(search.study.trials) >= 6
+
+
 def test_a_space_of_lists_ends_when_every_combination_was_proposed():
     params = tuning_params(
         grid={"num_leaves": [7, 15], "learning_rate": [0.1]},

@@ -37,6 +37,8 @@ from spark_lgbm_tuning.trial import TrialSpec
 logger = logging.getLogger(__name__)
 
 LIVE, COMPLETE, FAILED = "live", "complete", "failed"
+# Repeated proposals in a row after which a search stops proposing (see AdaptiveSearch).
+MAX_REPEATS = 50
 
 
 @dataclass
@@ -77,8 +79,11 @@ class AdaptiveSearch:
         self.ready = ready
         self.on_proposed = on_proposed
         self.clock = clock
-        # Proposals made (a repeated combination counts: it used the sampler's budget too).
+        # Distinct combinations proposed: search.n_combinations counts these. A sampler that
+        # repeats a known combination is told its outcome and asked again, up to MAX_REPEATS
+        # times in a row (a small space of lists it keeps coming back to).
         self.n_proposed = 0
+        self._repeats = 0
         self._space_size = _finite_size(self.space)
         self.combinations: dict[str, Combination] = {}
         self._combo_of: dict[str, str] = {}
@@ -106,19 +111,33 @@ class AdaptiveSearch:
             return False
         if self._space_size is not None and len(self.combinations) >= self._space_size:
             return False  # every combination of a space of lists has been proposed
+        if self._repeats >= MAX_REPEATS:
+            if self._repeats == MAX_REPEATS:
+                logger.info(
+                    "The %s sampler proposed known combinations %d times in a row: no more "
+                    "proposals (%d distinct)",
+                    self.params.search.strategy,
+                    MAX_REPEATS,
+                    self.n_proposed,
+                )
+                self._repeats += 1
+            return False
         return self._deadline is None or self.clock() < self._deadline
 
     def _propose(self) -> None:
         number = len(self.study.trials)
         self.study.sampler = strategies.make_sampler(self.params, number)
         trial = self.study.ask(self.space)
-        self.n_proposed += 1
         combination = self._add(dict(trial.params), number)
         if combination.specs:
+            self.n_proposed += 1
+            self._repeats = 0
             combination.trial = trial
             self.on_proposed(combination.specs)
             return
-        # The sampler repeated a combination: told the known outcome, not run again.
+        # The sampler repeated a combination: told the known outcome, not run again, and not
+        # counted against n_combinations.
+        self._repeats += 1
         known = self.combinations[trial_spec(self.params, trial.params, self.folds[0]).combo_id]
         if known.state == COMPLETE:
             self.study.tell(trial, sum(known.scores) / len(known.scores))
