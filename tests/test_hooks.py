@@ -19,7 +19,13 @@ from kedro.pipeline import Node, Pipeline
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning import hooks
-from spark_lgbm_tuning.hooks import MissingInputError, RunGuardHooks, SparkHooks
+from spark_lgbm_tuning.datasets.run_environment import RunEnvironmentDataset
+from spark_lgbm_tuning.hooks import (
+    MissingInputError,
+    RunEnvironmentHooks,
+    RunGuardHooks,
+    SparkHooks,
+)
 from spark_lgbm_tuning.pipelines import data_generation, reporting, tuning
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
 from spark_lgbm_tuning.spark_session import SparkConfigError
@@ -373,3 +379,16 @@ def test_a_spark_input_is_left_to_spark_not_checked_by_starting_a_jvm(tmp_path):
         guard.before_pipeline_run(pipeline, catalog)
     finally:
         guard.after_pipeline_run()
+
+
+@pytest.mark.parametrize(("env", "shown"), [("docker", "docker"), (None, "local")])
+def test_the_run_environment_dataset_learns_the_runs_kedro_env(env, shown, monkeypatch):
+    # `kedro run --env docker` sets no KEDRO_ENV: the report knew the env only from the variable.
+    monkeypatch.delenv("KEDRO_ENV", raising=False)
+    catalog = DataCatalog({"run_environment": RunEnvironmentDataset(), "other": MemoryDataset(1)})
+    hooks = RunEnvironmentHooks()
+    hooks.after_context_created(
+        SimpleNamespace(env=env, config_loader=SimpleNamespace(default_run_env="local"))
+    )
+    hooks.after_catalog_created(catalog)
+    assert catalog.load("run_environment")["kedro_env"] == shown

@@ -4,6 +4,7 @@
   needs it (spark_session.py holds the conf, the checks and the building).
 - `ReportLocationHooks`: ends a run that wrote the HTML report by logging where it is.
 - `RunGuardHooks`: missing inputs fail the run before it starts; SIGINT/SIGTERM stop it cleanly.
+- `RunEnvironmentHooks`: tells the report's `run_environment` dataset the run's Kedro env.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from kedro.framework.hooks import hook_impl
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
+from spark_lgbm_tuning.datasets.run_environment import RunEnvironmentDataset
 from spark_lgbm_tuning.errors import ExplainedError
 from spark_lgbm_tuning.spark_session import (
     EXECUTOR_START_TIMEOUT_S,
@@ -321,3 +323,27 @@ def check_inputs_exist(pipeline, catalog) -> None:
         raise MissingInputError(
             f"Input dataset '{name}' does not exist ({catalog.get(name)}): {fix}."
         )
+
+
+class RunEnvironmentHooks:
+    """Hands the run's Kedro env to the `run_environment` dataset.
+
+    `kedro run --env X` sets no KEDRO_ENV variable, so the dataset cannot read the env itself;
+    the context knows it (None: the default run env, conf/local over conf/base).
+    """
+
+    DATASET = "run_environment"
+
+    def __init__(self) -> None:
+        self._env: str | None = None
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        self._env = context.env or context.config_loader.default_run_env
+
+    @hook_impl
+    def after_catalog_created(self, catalog) -> None:
+        if self.DATASET in catalog:
+            dataset = catalog.get(self.DATASET)
+            if isinstance(dataset, RunEnvironmentDataset):
+                dataset.kedro_env = self._env

@@ -4,7 +4,12 @@ import warnings
 
 from omegaconf.resolvers import oc
 
-from spark_lgbm_tuning.hooks import ReportLocationHooks, RunGuardHooks, SparkHooks
+from spark_lgbm_tuning.hooks import (
+    ReportLocationHooks,
+    RunEnvironmentHooks,
+    RunGuardHooks,
+    SparkHooks,
+)
 from spark_lgbm_tuning.tracking import TrackingHooks
 
 # OmegaConf 2.4 deprecated register_new_resolver() (omry/omegaconf#1322), which Kedro 1.7's config
@@ -17,7 +22,13 @@ warnings.filterwarnings(
     module=r"kedro\.config\.omegaconf_config",
 )
 
-HOOKS = (SparkHooks(), ReportLocationHooks(), RunGuardHooks(), TrackingHooks())
+HOOKS = (
+    SparkHooks(),
+    ReportLocationHooks(),
+    RunGuardHooks(),
+    RunEnvironmentHooks(),
+    TrackingHooks(),
+)
 # kedro-mlflow's hook runs inside TrackingHooks (tracking/hooks.py), which keeps a tracking
 # failure from failing the run; registered by its entry point as well, it would run twice. (Its
 # wheel names the distribution kedro_mlflow; the other spelling in case a build normalises it.)

@@ -1,7 +1,8 @@
 """`run_environment`: the facts of the code a run used, read when the dataset is loaded.
 
 The git commit (and whether the work tree had uncommitted changes), the Python and package
-versions, and the Kedro env when `KEDRO_ENV` names it. A read-only dataset so that the report
+versions, and the Kedro env (set by `hooks.RunEnvironmentHooks` from the run's context; else
+`KEDRO_ENV` when it names one). A read-only dataset so that the report
 node stays pure: the catalog does the looking up, the node only formats what it is given.
 """
 
@@ -22,13 +23,15 @@ class RunEnvironmentDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     def __init__(self, repository: str = ".", metadata: dict[str, Any] | None = None) -> None:
         self._repository = Path(repository)
         self.metadata = metadata
+        # The run's Kedro env, handed over by hooks.RunEnvironmentHooks.
+        self.kedro_env: str | None = None
 
     def load(self) -> dict[str, Any]:
         git = git_state(self._repository)
         return {
             "git_commit": git.commit if git else None,
             "git_dirty": git.dirty if git else None,
-            "kedro_env": os.environ.get("KEDRO_ENV"),
+            "kedro_env": self.kedro_env or os.environ.get("KEDRO_ENV"),
             "python": python_version(),
             "packages": package_versions(),
         }
