@@ -123,7 +123,7 @@ def flat_output(run: subprocess.CompletedProcess[str]) -> str:
 # node writes JSON, not a Spark dataset: its `spark` tag is what makes the hook start Spark.
 PROBE_SETTINGS = """
 from spark_lgbm_tuning.hooks import SparkHooks
-from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
+from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS, DISABLE_HOOKS_FOR_PLUGINS
 from spark_lgbm_tuning.spark_session import SparkConfigError
 
 HOOKS = (SparkHooks(executor_start_timeout_s={timeout}),)
