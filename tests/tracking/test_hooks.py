@@ -163,7 +163,8 @@ def test_a_kedro_run_is_one_tracked_run_with_the_search_nested(tmp_path, mlflow_
     latest = project / "data/08_reporting/tuning_report_latest.html"
     assert (Path(report) / "tuning_report.html").read_text() == latest.read_text()
     plots = {item.path for item in client.list_artifacts(parent.info.run_id, "plots")}
-    assert {"plots/param_effects.png", "plots/feature_importance.png"} <= plots
+    assert {"plots/param_effects.json", "plots/feature_importance.json"} <= plots
+    assert "plots/folds_timeline.png" in plots
     # The local outputs stay versioned as before.
     assert len(list((project / "data/08_reporting/tuning_report.html").glob("*/*.html"))) == 1
 
@@ -221,7 +222,7 @@ def test_the_embedded_store_tracks_the_regression_search_under_its_namespace(tmp
     assert [item.path for item in client.list_artifacts(run_id, "regression/report")] == [
         "regression/report/regression_tuning_report.html"
     ]
-    assert "regression/plots/regression_residuals.png" in {
+    assert "regression/plots/regression_residuals.json" in {
         item.path for item in client.list_artifacts(run_id, "regression/plots")
     }
     assert "plots/folds_timeline.png" in {

@@ -13,7 +13,7 @@ On top of it, after the nodes that produce them (on the driver, never inside the
   and the numbers of `tuning_run_info` on the parent run;
 - `select_best_params` -> `best_params` as an artefact, the winner's nested run tagged `best`;
 - `refit_best_model` -> the refit model as an MLflow LightGBM model with its signature;
-- the report and every `*_plot` as artefacts. The namespaced (`regression.`) outputs likewise.
+- the report, every `*_plot` and every `*_figure` as artefacts. The namespaced (`regression.`) outputs likewise.
 The parent run also gets the env, git commit, package versions and the seconds tracking took.
 """
 
@@ -86,6 +86,9 @@ LOCAL_STORE, LOCAL_ARTIFACTS = TRACKING_DIR / "mlruns.db", TRACKING_DIR / "mlrun
 MLFLOW_PATTERNS = ["mlflow*", "mlflow*/**", "**/mlflow*"]
 # While the run is set up (experiment looked up or created), a server that does not answer at
 # once fails fast instead of MLflow's minutes of retries; later requests keep MLflow's defaults.
+# Outputs logged as files under plots/: data_generation's matplotlib PNGs (`*_plot`) and the
+# report's plotly figures (`*_figure`, the JSON the catalog wrote; the report embeds them all).
+FIGURE_SUFFIXES = ("_plot", "_figure")
 SETUP_HTTP_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
 
@@ -281,7 +284,7 @@ class TrackingHooks:
         namespace, leaf = _split(dataset_name)
         if self._run_id is None:
             return
-        if leaf == "tuning_report" or leaf.endswith("_plot"):
+        if leaf == "tuning_report" or leaf.endswith(FIGURE_SUFFIXES):
             folder = namespace.replace(".", "/") + (
                 "report" if leaf == "tuning_report" else "plots"
             )
