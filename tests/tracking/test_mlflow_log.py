@@ -3,6 +3,7 @@ nested runs, the LightGBM model with its signature, output files and their fallb
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import lightgbm as lgb
@@ -77,9 +78,8 @@ def test_the_refit_model_is_a_lightgbm_model_with_the_data_signature(store):
     data["target"] = 0
     booster = _booster(data)
 
-    with mlflow.start_run(experiment_id=store[1]):
-        mlflow_log.log_model(booster.model_to_string(), "model", [data, "not a frame"])
-        run_id = mlflow.active_run().info.run_id
+    run_id = store[0].create_run(store[1]).info.run_id
+    mlflow_log.log_model(store[0], run_id, booster.model_to_string(), "model", [data, "x"])
 
     [logged] = store[0].search_logged_models([store[1]])
     assert logged.source_run_id == run_id and logged.name == "model"
@@ -91,6 +91,30 @@ def test_the_refit_model_is_a_lightgbm_model_with_the_data_signature(store):
     signature = mlflow.models.get_model_info(logged.model_uri).signature
     assert signature.inputs.input_names() == ["feature_0", "feature_1"]
     assert [spec.type.name for spec in signature.inputs.inputs] == ["float", "float"]
+
+
+def test_the_model_goes_to_the_named_run_from_a_thread_without_an_active_run(store):
+    """The hooks log the model from their background thread, where no MLflow run is active."""
+    client, experiment_id = store
+    data = pd.DataFrame({"feature_0": np.arange(50.0), "feature_1": np.arange(50.0) % 7})
+    run_id = client.create_run(experiment_id).info.run_id
+    errors: list[BaseException] = []
+
+    def log() -> None:
+        try:
+            booster = _booster(data).model_to_string()
+            mlflow_log.log_model(client, run_id, booster, "model", [data])
+        except BaseException as error:  # noqa: BLE001 - re-raised on the test's thread
+            errors.append(error)
+
+    thread = threading.Thread(target=log)
+    thread.start()
+    thread.join()
+
+    assert errors == [] and mlflow.active_run() is None
+    [logged] = client.search_logged_models([experiment_id])
+    assert logged.source_run_id == run_id and logged.name == "model"
+    assert len(client.search_runs([experiment_id])) == 1  # no run of its own was started
 
 
 def test_without_the_data_the_signature_comes_from_the_feature_names():

@@ -7,14 +7,18 @@ one, not registered by its plugin entry point (settings.py disables that), so th
 it is caught: a tracking server that is down, a bad URI or a failed request logs one warning and
 the run goes on untracked, writing every output as usual.
 
-On top of it, after the nodes that produce them (on the driver, never inside the search):
+On top of it, after the nodes that produce them (on the driver, never inside the search), sent
+from a background thread (`BackgroundLog`) while the pipeline goes on; the run waits for what is
+still queued only when it ends:
 - `run_trials` -> each combination of `tuning_results` as a nested run (params, mean/std of each
   metric over the ok folds, per-fold values, status), the data fingerprint of `tuning_trials`
   and the numbers of `tuning_run_info` on the parent run;
 - `select_best_params` -> `best_params` as an artefact, the winner's nested run tagged `best`;
 - `refit_best_model` -> the refit model as an MLflow LightGBM model with its signature;
 - the report, every `*_plot` and every `*_figure` as artefacts. The namespaced (`regression.`) outputs likewise.
-The parent run also gets the env, git commit, package versions and the seconds tracking took.
+The parent run also gets the env, git commit, package versions and the seconds tracking took:
+`tracking_s` on the driver's path (set-up, run start, the final wait), `tracking_background_s` in
+the background thread.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from pydantic import Field
 
 from spark_lgbm_tuning.params_model import ParamsModel
 from spark_lgbm_tuning.tracking import mlflow_log
+from spark_lgbm_tuning.tracking.background import BackgroundLog
 from spark_lgbm_tuning.tracking.records import context_tags
 
 # kedro-mlflow registers its resolver with the OmegaConf call that settings.py quiets for Kedro.
@@ -84,12 +89,18 @@ TRACKING_DIR = Path("data", "09_tracking")
 LOCAL_STORE, LOCAL_ARTIFACTS = TRACKING_DIR / "mlruns.db", TRACKING_DIR / "mlruns"
 # kedro-mlflow's own config pattern for mlflow.yml (it adds the same one if missing).
 MLFLOW_PATTERNS = ["mlflow*", "mlflow*/**", "**/mlflow*"]
-# While the run is set up (experiment looked up or created), a server that does not answer at
-# once fails fast instead of MLflow's minutes of retries; later requests keep MLflow's defaults.
 # Outputs logged as files under plots/: data_generation's matplotlib PNGs (`*_plot`) and the
 # report's plotly figures (`*_figure`, the JSON the catalog wrote; the report embeds them all).
 FIGURE_SUFFIXES = ("_plot", "_figure")
+# Node outputs logged from memory (`_log_outputs`), any namespace.
+NODE_OUTPUTS = ("tuning_results", "best_params", "refit_model")
+# While the run is set up (experiment looked up or created), a server that does not answer at
+# once fails fast instead of MLflow's minutes of retries; later requests keep MLflow's defaults.
 SETUP_HTTP_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+# The run's last tracking line (tools/tracking_overhead.py reads it).
+TRACKING_TOOK = (
+    "MLflow tracking took %.2f s of this run (and %.2f s in the background, alongside the pipeline)"
+)
 
 
 class TrackingParams(ParamsModel):
@@ -149,6 +160,7 @@ class TrackingHooks:
         self._context_tags: dict[str, str] = {}
         self._combo_runs: dict[str, dict[str, str]] = {}
         self._seconds = 0.0
+        self._background: BackgroundLog | None = None
         self._client: MlflowClient | None = None
         self._catalog = None
         self._save_version: str | None = None
@@ -165,28 +177,44 @@ class TrackingHooks:
         try:
             step(*args, **kwargs)
         except Exception as error:  # tracking must never fail the run
-            logger.warning(
-                "MLflow tracking failed (%s: %s; tracking URI %s): the rest of this run is not "
-                "tracked; every output is still written as usual",
-                type(error).__name__,
-                str(error).splitlines()[0] if str(error) else "",
-                mlflow.get_tracking_uri(),
-            )
-            self._mlflow = None
-            mlflow_log.end_run_quietly()
+            _warn_failure(error)
+            self._stop_tracking()
         finally:
             seconds = time.perf_counter() - started
             self._seconds += seconds
             logger.debug("MLflow: %s took %.3f s", getattr(step, "__name__", step), seconds)
 
+    def _queued(self, step: Callable[..., Any], *args: Any) -> None:
+        """Hand one step of the started run to the background thread."""
+        if self._run_id is not None and self._background is not None:
+            self._background.submit(step, *args)
+
+    def _stop_tracking(self) -> None:
+        self._mlflow = None
+        mlflow_log.end_run_quietly()
+
+    def _finish_background(self) -> None:
+        """Wait for the queued steps (counted as tracking time); stop tracking if one failed."""
+        if self._background is None:
+            return
+        started = time.perf_counter()
+        failure = self._background.drain()
+        self._seconds += time.perf_counter() - started
+        if failure is not None and self._mlflow is not None:
+            self._stop_tracking()  # warned by the background thread already
+
     @hook_impl
     def after_context_created(self, context) -> None:
         self._mlflow, self._combo_runs, self._seconds = None, {}, 0.0
+        if self._background is not None:
+            self._background.close()
+        self._background = None
         settings = TrackingParams.model_validate(context.params.get("tracking") or {})
         if not settings.enabled:
             logger.info("MLflow tracking is off (tracking.enabled is false)")
             return
         self._mlflow = MlflowHook()
+        self._background = BackgroundLog(on_failure=_warn_failure)
         store: dict[str, str] = {}
         self._guarded(lambda: store.update(_local_store(context)))
         if self._mlflow is None:
@@ -223,9 +251,8 @@ class TrackingHooks:
         if self._mlflow is None:
             return
         self._guarded(self._mlflow.before_pipeline_run, run_params, pipeline, catalog)
-        if self._run_id is not None:
-            self._guarded(mlflow_log.log_context, self._client, self._run_id, self._context_tags)
-            self._guarded(mlflow_log.log_parameters, self._client, self._run_id, pipeline, catalog)
+        self._queued(mlflow_log.log_context, self._client, self._run_id, self._context_tags)
+        self._queued(mlflow_log.log_parameters, self._client, self._run_id, pipeline, catalog)
 
     @hook_impl
     def before_node_run(self, node, catalog, inputs, is_async) -> None:
@@ -238,35 +265,42 @@ class TrackingHooks:
 
     @hook_impl
     def after_node_run(self, node, inputs, outputs) -> None:
-        if self._run_id is not None:
-            self._guarded(self._log_outputs, inputs, outputs)
+        # Only the nodes with a logged output: the queue holds what it is handed until it is sent.
+        if any(_split(name)[1] in NODE_OUTPUTS for name in outputs):
+            self._queued(self._log_outputs, self._run_id, inputs, outputs)
 
     @hook_impl
     def after_pipeline_run(self, run_params, pipeline, catalog) -> None:
+        self._finish_background()
         if self._run_id is None:
             return
+        background_s = self._background.busy_s if self._background is not None else 0.0
         self._guarded(
             mlflow_log.log_values,
             self._client,
             self._run_id,
-            metrics={"tracking_s": round(self._seconds, 3)},
+            metrics={
+                "tracking_s": round(self._seconds, 3),
+                "tracking_background_s": round(background_s, 3),
+            },
         )
-        logger.info("MLflow tracking took %.2f s of this run", self._seconds)
+        logger.info(TRACKING_TOOK, self._seconds, background_s)
         if self._mlflow is not None:
             self._guarded(self._mlflow.after_pipeline_run, run_params, pipeline, catalog)
 
     @hook_impl
     def on_pipeline_error(self, error, run_params, pipeline, catalog) -> None:
+        self._finish_background()  # what the finished nodes produced is still recorded
         if self._mlflow is not None:
             self._guarded(self._mlflow.on_pipeline_error, error, run_params, pipeline, catalog)
 
-    def _log_outputs(self, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+    def _log_outputs(self, run_id: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
         for name, value in outputs.items():
             namespace, leaf = _split(name)
             if leaf == "tuning_results":
                 self._combo_runs[namespace] = mlflow_log.log_search(
                     self._client,
-                    self._run_id,
+                    run_id,
                     namespace,
                     value,
                     trials=inputs.get(f"{namespace}tuning_trials"),
@@ -274,10 +308,11 @@ class TrackingHooks:
                 )
             elif leaf == "best_params":
                 folder = namespace.replace(".", "/")  # regression. -> regression/
-                self._client.log_dict(self._run_id, value, f"{folder}best_params.yml")
+                self._client.log_dict(run_id, value, f"{folder}best_params.yml")
                 mlflow_log.mark_best(self._client, self._combo_runs.get(namespace, {}), value)
             elif leaf == "refit_model":
-                mlflow_log.log_model(value, f"{namespace.replace('.', '_')}model", inputs.values())
+                model_name = f"{namespace.replace('.', '_')}model"
+                mlflow_log.log_model(self._client, run_id, value, model_name, inputs.values())
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
@@ -288,8 +323,18 @@ class TrackingHooks:
             folder = namespace.replace(".", "/") + (
                 "report" if leaf == "tuning_report" else "plots"
             )
-            self._guarded(self._log_file, dataset_name, data, f"{folder}/{leaf}")
+            self._queued(self._log_file, self._run_id, dataset_name, data, f"{folder}/{leaf}")
 
-    def _log_file(self, dataset_name: str, data: Any, artifact: str) -> None:
+    def _log_file(self, run_id: str, dataset_name: str, data: Any, artifact: str) -> None:
         saved = mlflow_log.saved_path(self._catalog, dataset_name, self._save_version)
-        mlflow_log.log_output_file(self._client, self._run_id, saved, data, artifact)
+        mlflow_log.log_output_file(self._client, run_id, saved, data, artifact)
+
+
+def _warn_failure(error: Exception) -> None:
+    logger.warning(
+        "MLflow tracking failed (%s: %s; tracking URI %s): the rest of this run is not "
+        "tracked; every output is still written as usual",
+        type(error).__name__,
+        str(error).splitlines()[0] if str(error) else "",
+        mlflow.get_tracking_uri(),
+    )

@@ -1,8 +1,7 @@
 """Sends a run's records to MLflow: the search's nested runs, the model, the report and plots.
 
 Every call names its run explicitly (`MlflowClient`), so nothing depends on which MLflow run is
-active in the calling thread; only `mlflow.lightgbm.log_model` uses the active run, which
-kedro-mlflow's hook reopens in each node's thread.
+active in the calling thread: the hooks send these from a background thread, where none is.
 """
 
 from __future__ import annotations
@@ -140,12 +139,23 @@ def model_signature(booster: lgb.Booster, inputs: Iterable[Any]) -> ModelSignatu
     return ModelSignature(inputs=inputs_schema, outputs=Schema([ColSpec("double")]))
 
 
-def log_model(model_text: str, name: str, inputs: Iterable[Any]) -> None:
-    """The refit model (LightGBM text format) as an MLflow LightGBM model of the active run."""
+def log_model(
+    client: MlflowClient, run_id: str, model_text: str, name: str, inputs: Iterable[Any]
+) -> None:
+    """The refit model (LightGBM text format) as an MLflow LightGBM model of run `run_id`, in
+    that run's experiment. Nothing depends on an active run (MLflow would otherwise take the
+    active experiment): the hooks log it from their background thread, where none is."""
     booster = lgb.Booster(model_str=model_text)
+    run = client.get_run(run_id)
+    # What mlflow.lightgbm.log_model creates itself, but in the run's own experiment.
+    logged = client.create_logged_model(
+        run.info.experiment_id, name=name, source_run_id=run_id, params=run.data.params
+    )
     mlflow.lightgbm.log_model(
         booster,
         name=name,
+        model_id=logged.model_id,
+        run_id=run_id,
         signature=model_signature(booster, inputs),
         # Pinned here, so MLflow does not infer them by loading the model in a subprocess.
         pip_requirements=[f"lightgbm=={lgb.__version__}", f"numpy=={np.__version__}"],
