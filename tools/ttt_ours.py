@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,35 @@ class ScratchProject:
             for name in (*INPUTS, *OUTPUTS)
         }
 
+    def kedro(
+        self, arguments: list[str], *, log: Path, timeout_s: float, env: Mapping[str, str] = {}
+    ) -> float:
+        """`kedro <arguments>` in the copy, importing this process's package; its wall seconds.
+        A failure raises RuntimeError with the tail of its log."""
+        environment = dict(os.environ, COLUMNS="250", **env)  # rich wraps at the terminal width
+        environment.pop("SPARK_MASTER", None)  # the copy's conf says where Spark runs
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(PACKAGE_ROOT), *filter(None, [environment.get("PYTHONPATH")])]
+        )
+        started = time.perf_counter()
+        with log.open("w") as out:
+            process = subprocess.run(
+                [sys.executable, "-m", "kedro", *arguments],
+                cwd=self.path,
+                env=environment,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout_s,
+                check=False,
+            )
+        wall_s = time.perf_counter() - started
+        if process.returncode:
+            tail = log.read_text().splitlines()[-15:]
+            raise RuntimeError(
+                f"kedro {arguments[0]} exited {process.returncode}; log {log}:\n" + "\n".join(tail)
+            )
+        return wall_s
+
     def write_inputs(self, data: pd.DataFrame, folds: pd.DataFrame) -> None:
         """The generated data and folds where the catalog reads them."""
         data.to_parquet(self.locations["timeseries_data@pandas"], index=False)
@@ -143,30 +173,12 @@ class ScratchProject:
                 }
             )
         )
-        env = dict(os.environ)
-        env.pop("SPARK_MASTER", None)
-        env["MLFLOW_ALLOW_FILE_STORE"] = "true"
-        env["COLUMNS"] = "250"  # Kedro's rich output wraps at the terminal width
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(PACKAGE_ROOT), *filter(None, [env.get("PYTHONPATH")])]
+        kedro_wall_s = self.kedro(
+            ["run", "--pipelines", "tuning", "--env", ENV],
+            log=log,
+            timeout_s=timeout_s,
+            env={"MLFLOW_ALLOW_FILE_STORE": "true"},
         )
-        started = time.perf_counter()
-        with log.open("w") as out:
-            process = subprocess.run(
-                [sys.executable, "-m", "kedro", "run", "--pipelines", "tuning", "--env", ENV],
-                cwd=self.path,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=timeout_s,
-                check=False,
-            )
-        kedro_wall_s = time.perf_counter() - started
-        if process.returncode:
-            tail = log.read_text().splitlines()[-15:]
-            raise RuntimeError(
-                f"kedro run exited {process.returncode}; log {log}:\n" + "\n".join(tail)
-            )
         results = pd.read_parquet(self.locations["tuning_results@pandas"])
         info = json.loads(self.locations["tuning_run_info"].read_text())
         table = evaluations_from_results(results, info["started_at"], n_folds)
