@@ -191,6 +191,35 @@ def test_a_rebuilt_study_proposes_what_the_interrupted_one_would_have(pruning):
     assert set(rebuilt.reused) == {spec.trial_id for spec, _ in rows}
 
 
+def test_a_rebuild_from_a_finished_search_reuses_every_fold_of_its_pruned_combinations():
+    # At its end a search stores each pruned combination's earlier folds as pruned too: the
+    # rebuild must still take all of them, not stop at the first.
+    params = adaptive_params("random", "median", n_combinations=30)
+    folds_seen: dict[tuple, int] = {}
+
+    def alike_on_the_first_fold(values):
+        # Every combination scores the same on its first fold, so pruning waits for the
+        # second (the median pruner compares a combination's best running mean so far).
+        key = tuple(sorted(values.items()))
+        folds_seen[key] = folds_seen.get(key, 0) + 1
+        return 0.9 if folds_seen[key] == 1 else _score(values) + 0.2
+
+    first = AdaptiveSearch(params, FOLDS)
+    rows = _drive(first, score=alike_on_the_first_fold)
+    relabelled = [
+        (spec, {**row, "status": PRUNED} if spec.trial_id in first.pruned_ids else row)
+        for spec, row in rows
+    ]
+    pruned_late = [c for c in first.combinations.values() if c.state == PRUNED and c.next_fold > 1]
+    assert pruned_late, "no combination was pruned after its first fold: the case is not met"
+
+    rebuilt = AdaptiveSearch(params, FOLDS)
+    assert rebuilt.rebuild(_stored(relabelled, params)) == 30
+    assert rebuilt.counts() == first.counts()
+    assert set(rebuilt.reused) == {spec.trial_id for spec, _ in rows}
+    assert rebuilt.next_group() is None  # nothing left to run
+
+
 def test_an_interrupted_combination_resumes_first_and_reuses_its_stored_folds():
     params = adaptive_params(n_combinations=3)
     first = AdaptiveSearch(params, FOLDS)

@@ -263,7 +263,7 @@ class AdaptiveSearch:
         self.stored.update(records)
         combination = self._add(values, len(self.study.trials))
         combination.running = True
-        scores, state = [], TrialState.RUNNING
+        scores, failed, pruned = [], False, False
         for spec in combination.specs:
             record = records.get(spec.trial_id)
             if record is None:
@@ -271,14 +271,20 @@ class AdaptiveSearch:
             combination.next_fold += 1
             score = self._fold_score(record)
             if score is None:
-                state = TrialState.FAIL
+                failed = True
                 break
             scores.append(score)
-            if record["status"] == PRUNED:
-                state = TrialState.PRUNED
-                break
-        else:
+            # A finished search stores every fold of a pruned combination as pruned (see
+            # search._adaptive_records), an interrupted one only the last: read on to the last.
+            pruned = pruned or record["status"] == PRUNED
+        if failed:
+            state = TrialState.FAIL
+        elif pruned:
+            state = TrialState.PRUNED
+        elif combination.next_fold == len(combination.specs):
             state = TrialState.COMPLETE
+        else:
+            state = TrialState.RUNNING
         if state == TrialState.RUNNING:
             del self.combinations[combination.specs[0].combo_id]
             return False
