@@ -129,6 +129,16 @@ class OverheadProject(ScratchProject):
         return run
 
 
+def write_report(report: dict[str, Any], out_dir: Path) -> str:
+    """The report as tracking-overhead-<size>.json and .md in out_dir (created); the table."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = f"tracking-overhead-{report['size']}"
+    (out_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    table = table_markdown(report)
+    (out_dir / f"{name}.md").write_text(table)
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.tracking_overhead")
     parser.add_argument("--size", choices=sorted(SIZES), default="medium")
@@ -162,11 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
         "summary": summarise(runs),
     }
-    out_dir = args.out_dir or args.project / "docs" / "benchmarks"
-    name = f"tracking-overhead-{args.size}"
-    (out_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
-    table = table_markdown(report)
-    (out_dir / f"{name}.md").write_text(table)
+    table = write_report(report, args.out_dir or args.project / "docs" / "benchmarks")
     sys.stdout.write(table)
     shutil.rmtree(workdir, ignore_errors=True)  # kept, with each run's log, when a run fails
     return 0

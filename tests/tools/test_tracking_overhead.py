@@ -3,10 +3,12 @@ shares it reports are the medians' ratios."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from spark_lgbm_tuning.tracking.hooks import TRACKING_TOOK
-from tools.tracking_overhead import summarise, table_markdown, tracking_seconds
+from tools.tracking_overhead import summarise, table_markdown, tracking_seconds, write_report
 
 
 def test_it_reads_the_seconds_the_hooks_log():
@@ -34,13 +36,24 @@ def test_the_shares_are_the_medians_over_the_median_search_wall():
     assert summary["wall_difference_share_of_search"] == pytest.approx(5.0 / 105.0)
 
 
-def test_the_table_shows_every_run_and_the_share():
+def _report():
     runs = _runs()
-    report = {
+    return {
         "size": "medium", "created_at": "now", "command": "python -m tools.tracking_overhead",
         "machine": {}, "load_average_before": [0], "load_average_after": [0], "wall_s": 1.0,
         "parameters": {}, "runs": runs, "summary": summarise(runs),
     }  # fmt: skip
-    table = table_markdown(report)
+
+
+def test_the_table_shows_every_run_and_the_share():
+    table = table_markdown(_report())
     assert table.count("| on |") == 2 and table.count("| off |") == 2
     assert "**1.90%**" in table
+
+
+def test_the_report_is_written_into_an_out_dir_it_creates(tmp_path):
+    # A measurement takes minutes: a new --out-dir must not lose it at the last step.
+    out_dir = tmp_path / "not" / "there"
+    table = write_report(_report(), out_dir)
+    assert (out_dir / "tracking-overhead-medium.md").read_text() == table
+    assert json.loads((out_dir / "tracking-overhead-medium.json").read_text())["runs"]
