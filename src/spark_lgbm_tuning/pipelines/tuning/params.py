@@ -29,6 +29,7 @@ from spark_lgbm_tuning.lightgbm_params import (
     higher_is_better,
     reserved_name_error,
     unknown_name_error,
+    value_type_error,
 )
 from spark_lgbm_tuning.params_model import ParamsModel
 
@@ -218,6 +219,7 @@ class TuningParams(BaseModel):
                 error = reserved_name_error(section, name) or unknown_name_error(section, name)
                 if error:
                     raise ValueError(error)
+        self._check_value_types()
         self._check_space()
         for rounds in self.grid.get("num_boost_round", []):
             if (
@@ -249,6 +251,21 @@ class TuningParams(BaseModel):
                 "(allowed 1..1000000): shrink grid or raise max_trials"
             )
         return self
+
+    def _check_value_types(self) -> None:
+        """Each fixed and grid list value of the type its LightGBM parameter takes (a range's
+        ends are numbers, checked by SearchRange)."""
+        values = [("fixed", name, value) for name, value in self.fixed.items()]
+        values += [
+            ("grid", name, value)
+            for name, axis in self.grid.items()
+            if not isinstance(axis, SearchRange) and name != lightgbm_params.GRID_ONLY_ROUNDS
+            for value in axis
+        ]
+        for section, name, value in values:
+            error = value_type_error(section, name, value)
+            if error:
+                raise ValueError(error)
 
     def _check_space(self) -> None:
         ranges = sorted(name for name, axis in self.grid.items() if isinstance(axis, SearchRange))
