@@ -37,6 +37,8 @@ GRID = "grid"
 # Strategies that propose combinations one at a time (Optuna samplers on the driver).
 ADAPTIVE_STRATEGIES = ("random", "tpe")
 PRUNERS = ("none", "wilcoxon", "median", "halving")
+# The key of tuning_run_info that holds TuningParams.search_description() of its search.
+RUN_INFO_SEARCH = "search"
 
 
 class SearchRange(ParamsModel):
@@ -70,6 +72,10 @@ class SearchRange(ParamsModel):
         if self.integer and (self.low != int(self.low) or self.high != int(self.high)):
             raise ValueError(f"an int range needs integer ends, got {self.low:g}..{self.high:g}")
         return self
+
+    def described(self) -> dict[str, Any]:
+        """The range as its config spells it."""
+        return {"low": self.low, "high": self.high, "log": self.log, "int": self.integer}
 
     def ends(self) -> list[ParamValue]:
         """The two endpoints as the values a trial would get (LightGBM checks them)."""
@@ -298,6 +304,27 @@ class TuningParams(BaseModel):
         if any(isinstance(axis, SearchRange) for axis in self.grid.values()):
             return 1
         return self.n_combinations
+
+    def search_description(self) -> dict[str, Any]:
+        """What identifies the search these parameters run, as plain JSON values: task, fixed
+        parameters, grid or space, strategy and budget, folds and boosting rounds.
+
+        tuning_run_info records it; reporting refuses results whose search differs from the
+        current parameters'. The metric they are ranked by, limits and resume settings are not
+        part of it.
+        """
+        return {
+            "task": self.task,
+            "fixed": dict(self.fixed),
+            "grid": {
+                name: axis.described() if isinstance(axis, SearchRange) else list(axis)
+                for name, axis in self.grid.items()
+            },
+            "search": self.search.model_dump(),
+            "folds": self.folds,
+            "num_boost_round": self.num_boost_round,
+            "early_stopping_rounds": self.early_stopping_rounds or None,
+        }
 
     @property
     def higher_is_better(self) -> bool:
