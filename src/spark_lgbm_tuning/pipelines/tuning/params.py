@@ -37,6 +37,9 @@ GRID = "grid"
 # Strategies that propose combinations one at a time (Optuna samplers on the driver).
 ADAPTIVE_STRATEGIES = ("random", "tpe")
 PRUNERS = ("none", "wilcoxon", "median", "halving")
+# `tuning.grid_replace: true` in a config layer: its grid replaces the lower layers' whole (read
+# by the project's config loader, which removes it; see config_loader.py).
+GRID_REPLACE = "grid_replace"
 # The key of tuning_run_info that holds TuningParams.search_description() of its search.
 RUN_INFO_SEARCH = "search"
 
@@ -84,7 +87,7 @@ class SearchRange(ParamsModel):
         return [self.low, self.high]
 
 
-def _parsed_range(name: str, values: Mapping[str, Any]) -> SearchRange:
+def parsed_range(name: str, values: Mapping[str, Any]) -> SearchRange:
     """grid.<name> as a range, or a ValueError naming the axis and the first problem."""
     try:
         return SearchRange.model_validate(dict(values))
@@ -184,7 +187,7 @@ class TuningParams(BaseModel):
             one = isinstance(axis, list | tuple) and len(axis) == 1 and isinstance(axis[0], Mapping)
             values = axis[0] if one else axis
             if isinstance(values, Mapping):
-                grid[name] = _parsed_range(name, values)
+                grid[name] = parsed_range(name, values)
                 continue
             if not isinstance(values, list | tuple):
                 raise ValueError(
