@@ -182,8 +182,8 @@ class TuningParams(BaseModel):
             )
         grid = dict(grid)
         for name, axis in grid.items():
-            # [{low: .., high: ..}]: the spelling a config env or --params can merge over a list
-            # axis (Kedro's merge cannot replace a list with a mapping).
+            # [{low: .., high: ..}]: the form the project's config loader gives every range, so
+            # that Kedro's merge can replace a list axis with it (config_loader.py).
             one = isinstance(axis, list | tuple) and len(axis) == 1 and isinstance(axis[0], Mapping)
             values = axis[0] if one else axis
             if isinstance(values, Mapping):
