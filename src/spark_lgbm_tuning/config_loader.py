@@ -81,8 +81,10 @@ class ProjectConfigLoader(OmegaConfigLoader):
     def _check_runtime_names(self, layers: list[Layer]) -> None:
         """Refuse a --params top-level key that no parameter file has, naming the closest one."""
         known = {str(name) for _, config in layers[:-1] for name in config}
-        known |= self._runtime_references()
-        for name in sorted(set(self.runtime_params) - known):
+        unknown = set(self.runtime_params) - known
+        if unknown:
+            known |= self._runtime_references()
+        for name in sorted(unknown - known):
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"the parameters are {sorted(known)}"
             raise ConfigError(
