@@ -79,7 +79,7 @@ def file_error_fix(error: OSError) -> str:
         return "the disk (or your quota) is full: free some space and rerun"
     if error.errno == errno.EISDIR:
         return "a folder stands where the file should be: move it away (or delete it) and rerun"
-    return "check the path (it is the project's own data) and rerun"
+    return "check the path and rerun"
 
 
 def explained(error: BaseException) -> ExplainedError | None:
