@@ -3,6 +3,9 @@ hint, keeps the traceback of any other error, and shows every traceback with --v
 
 from __future__ import annotations
 
+import logging
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,8 @@ import pytest
 from spark_lgbm_tuning.cli import VERBOSE_HINT
 from tests.cluster import kedro_run
 from tests.project_copy import copy_project
+
+logger = logging.getLogger(__name__)
 
 TRACEBACK = "Traceback (most recent call last)"
 # The rich traceback Kedro's logging installs draws its frames in boxes.
@@ -134,3 +139,51 @@ def test_an_input_data_error_raised_in_a_node_is_one_line(project):
     assert run.returncode == 1, output[-3000:]
     assert "Error: InputDataError: tuning.folds names unknown fold ids [99]; available:" in output
     assert RICH_FRAME not in output
+
+
+def _timed_run(project: Path, *args: str):
+    started = time.monotonic()
+    run = kedro_run(project, *args)
+    return run, time.monotonic() - started
+
+
+def test_a_file_where_the_reporting_folder_should_be_is_one_line_naming_it(project):
+    reporting = project / "data" / "08_reporting"
+    reporting.rmdir()
+    reporting.write_text("a file in the way")
+    run, wall = _timed_run(project, "--pipelines", "reporting")
+    output = _output(run)
+
+    assert run.returncode == 1, output
+    assert (
+        f"Error: ProjectFileError: Input dataset 'fold_summary' cannot be read: {reporting} is a "
+        "file where a folder should be" in output
+    ), output
+    assert TRACEBACK not in output and RICH_FRAME not in output
+    assert len(output.strip().splitlines()) <= MAX_LINES_OF_AN_EXPLAINED_ERROR, output
+    logger.warning("a file in place of data/08_reporting: one line after %.1f s", wall)
+
+
+@pytest.mark.slow
+def test_an_immutable_reporting_folder_is_one_line_naming_it_and_the_fix(project):
+    reporting = project / "data" / "08_reporting"
+    immutable = subprocess.run(["chattr", "+i", str(reporting)], capture_output=True, check=False)
+    if immutable.returncode != 0:
+        pytest.skip(f"chattr +i is not available here: {immutable.stderr.strip()!r}")
+    try:
+        run, wall = _timed_run(project, "--pipelines", "data_generation")
+        verbose = kedro_run(project, "--pipelines", "data_generation", "--verbose")
+    finally:
+        subprocess.run(["chattr", "-i", str(reporting)], check=True)
+    output = _output(run)
+
+    assert run.returncode == 1, output[-3000:]
+    [error] = [line for line in output.splitlines() if line.startswith("Error: ")]
+    assert error.startswith("Error: ProjectFileError: Cannot save '"), error
+    assert f"to {reporting}/" in error and "[Errno 1] Operation not permitted" in error
+    assert f"chattr -i {reporting}" in error
+    assert TRACEBACK not in output and RICH_FRAME not in output
+    assert VERBOSE_HINT in output
+    assert verbose.returncode == 1 and RICH_FRAME in _output(verbose)
+    assert "PermissionError" in _output(verbose)
+    logger.warning("an immutable data/08_reporting: one line after %.1f s", wall)

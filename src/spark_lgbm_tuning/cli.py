@@ -3,9 +3,11 @@
 Kedro lets an exception of `kedro run` reach Python's excepthook, which its rich logging handler
 replaced with a rich traceback: ~170 lines before the one that says what to fix. For the
 project's explained errors (`errors.ExplainedError`: bad Spark conf, unreachable or locked-down
-master, missing inputs) and Kedro's own parameter validation (the `params:` pydantic models),
-this command prints that line and a hint instead and exits with status 1. Anything else keeps
-its full traceback, and so does every error with `kedro run --verbose`.
+master, missing inputs), a file of the project's data that cannot be read or written (an
+`OSError` on a path, however Kedro wrapped it: `errors.explained`) and Kedro's own parameter
+validation (the `params:` pydantic models), this command prints that line and a hint instead and
+exits with status 1. Anything else keeps its full traceback, and so does every error with
+`kedro run --verbose`.
 
 Kedro loads this module as the project's CLI (`<package>.cli`: its `cli` group overrides built-in
 commands of the same name); `python -m spark_lgbm_tuning` runs the same `run`.
@@ -21,7 +23,7 @@ from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.cli.utils import CONTEXT_SETTINGS
 from kedro.validation.exceptions import ParameterValidationError
 
-from spark_lgbm_tuning.errors import ExplainedError
+from spark_lgbm_tuning.errors import ExplainedError, explained
 
 EXPLAINED_ERRORS = (ExplainedError, ParameterValidationError)
 VERBOSE_HINT = "Run with --verbose (kedro run --verbose ...) to see the full traceback."
@@ -58,6 +60,11 @@ def _run(verbose: bool, **options: Any) -> dict[str, Any]:
         if verbose:
             raise
         raise ExplainedRunError(error) from error
+    except Exception as error:
+        explanation = explained(error)
+        if verbose or explanation is None:
+            raise
+        raise ExplainedRunError(explanation) from error
 
 
 @click.group(context_settings=CONTEXT_SETTINGS, name=__file__)

@@ -25,7 +25,7 @@ from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.datasets.run_environment import RunEnvironmentDataset
-from spark_lgbm_tuning.errors import ExplainedError
+from spark_lgbm_tuning.errors import ExplainedError, ProjectFileError, file_in_the_way
 from spark_lgbm_tuning.spark_session import (
     EXECUTOR_START_TIMEOUT_S,
     SessionStarter,
@@ -320,6 +320,13 @@ def check_inputs_exist(pipeline, catalog) -> None:
             if producers
             else "create it, or point its catalog entry at existing data"
         )
+        filepath = catalog.config_resolver.resolve_pattern(name).get("filepath")
+        blocker = file_in_the_way(Path(filepath)) if filepath else None
+        if blocker is not None:
+            raise ProjectFileError(
+                f"Input dataset '{name}' cannot be read: {blocker} is a file where a folder "
+                f"should be (on the way to {filepath}): move it away (or delete it), then {fix}."
+            )
         raise MissingInputError(
             f"Input dataset '{name}' does not exist ({catalog.get(name)}): {fix}."
         )

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from kedro.io import DatasetError
 
-from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT, TrialStore, TrialStoreDataset
+from spark_lgbm_tuning.datasets.trial_store import (
+    DAMAGED_PREFIX,
+    FOLD_FINGERPRINT,
+    TrialStore,
+    TrialStoreDataset,
+)
 
 
 def test_store_keeps_the_latest_row_and_ignores_temporary_files(tmp_path):
@@ -29,14 +36,30 @@ def test_store_keeps_the_latest_row_and_ignores_temporary_files(tmp_path):
     assert sorted(store.load()["trial_id"]) == ["a", "b"]
 
 
-def test_an_unreadable_batch_is_named_with_the_fix(tmp_path):
-    store = TrialStore(tmp_path / "store")
-    store.append([{"trial_id": "a", "status": "ok"}])
-    damaged = store.path / "batch-20260101T000000000000Z-damaged.parquet"
-    damaged.write_bytes(b"not parquet")
+def test_a_damaged_batch_costs_only_its_trials_named_in_one_warning(tmp_path, caplog):
+    store = TrialStore(tmp_path / "store", batch_rows=4)
+    store.append([{"trial_id": str(number), "status": "ok"} for number in range(10)])
+    assert store.compact() == 1
+    batches = store.batch_files()
+    sizes = [len(pq.read_table(path)) for path in batches]
+    assert sorted(sizes) == [2, 4, 4]  # bounded units
+    damaged = batches[sizes.index(4)]
+    lost = set(pq.read_table(damaged).column("trial_id").to_pylist())
+    damaged.write_bytes(damaged.read_bytes()[:100])  # half-truncated by the disk
 
-    with pytest.raises(DatasetError, match=f"Trial store batch {damaged} is unreadable.*move it"):
-        store.load()
+    with caplog.at_level(logging.WARNING):
+        first, second = store.load(), store.load()
+    assert sorted(first["trial_id"]) == sorted(set(map(str, range(10))) - lost)
+    assert second.equals(first)
+    [warning] = [record.getMessage() for record in caplog.records]  # once, not per read
+    assert f"skipped 1 unreadable batch file(s) ({damaged.name})" in warning
+    assert "run again" in warning
+
+    # The readable batches are bounded already: left as they are; the damaged one moved aside.
+    assert store.compact() == 0
+    assert store.batch_files() == [path for path in batches if path != damaged]
+    assert (store.path / f"{DAMAGED_PREFIX}{damaged.name}").is_file()
+    assert sorted(store.load()["trial_id"]) == sorted(first["trial_id"])
 
 
 def test_the_catalog_entry_hands_out_the_store_and_refuses_saves(tmp_path):

@@ -24,7 +24,7 @@ from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 from mlflow.tracking import MlflowClient
 
 from spark_lgbm_tuning.tracking import TrackingHooks, TrackingParams
-from tests.cluster import kedro_run
+from tests.cluster import kedro_run, subprocess_env
 from tests.project_copy import copy_project
 
 EXPERIMENT = "spark_lgbm_tuning"
@@ -276,3 +276,84 @@ def test_a_failing_step_warns_once_and_stops_tracking_for_the_run(caplog):
     assert calls == ["lost"] and hooks._mlflow is None
     warnings = [record for record in caplog.records if FAILURE_WARNING in record.getMessage()]
     assert len(warnings) == 1 and "ConnectionError: connection refused" in warnings[0].getMessage()
+
+
+# 12 combinations x 3 folds of fixed rounds: a search of ~10-30 s, long enough to stop mid-way.
+LONG_SEARCH = (
+    "tuning:\n  num_boost_round: 400\n  early_stopping_rounds: 0\n"
+    "  grid:\n    num_leaves: [31, 63]\n    learning_rate: [0.01, 0.02, 0.05]\n"
+    "    min_child_samples: [5, 10]\n"
+)
+TRIAL_STORE = "data/07_model_output/tuning_trial_store"
+STOP_WAIT_S = 240
+
+
+def _start_tuning(project: Path, log: Path) -> subprocess.Popen:
+    """`kedro run --pipelines tuning` in its own process group (the JVM goes with a SIGKILL)."""
+    with log.open("w") as handle:
+        return subprocess.Popen(
+            [sys.executable, "-m", "kedro", "run", "--pipelines", "tuning"],
+            cwd=project,
+            env=subprocess_env(None),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _wait_for_new_trials(project: Path, run: subprocess.Popen, log: Path) -> None:
+    """Wait until the run has stored a batch of trials (it is inside its search)."""
+    store = project / TRIAL_STORE
+    before = set(store.glob("batch-*")) if store.is_dir() else set()
+    deadline = time.monotonic() + STOP_WAIT_S
+    while time.monotonic() < deadline and run.poll() is None:
+        if store.is_dir() and set(store.glob("batch-*")) - before:
+            return
+        time.sleep(0.1)
+    os.killpg(run.pid, signal.SIGKILL)
+    pytest.fail(f"No trial stored within {STOP_WAIT_S} s: {log.read_text()[-3000:]}")
+
+
+def _newest_parent(client: MlflowClient):
+    return max(_parent_runs(client), key=lambda run: run.info.start_time)
+
+
+@pytest.mark.slow
+def test_an_interrupt_ends_killed_an_error_failed_and_a_sigkilled_run_is_closed_by_the_next(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    project = _project(tmp_path)
+    (project / "conf/local/parameters_tuning.yml").write_text(LONG_SEARCH)
+    _run(project, "--pipelines", "data_generation", uri=None)
+    client = MlflowClient(f"sqlite:///{project / 'data/09_tracking/mlruns.db'}")
+
+    # Ctrl-C (SIGINT) mid-search: the run is KILLED, not FINISHED.
+    log = tmp_path / "sigint.log"
+    run = _start_tuning(project, log)
+    _wait_for_new_trials(project, run, log)
+    run.send_signal(signal.SIGINT)
+    assert run.wait(STOP_WAIT_S) != 0
+    interrupted = _newest_parent(client)
+    assert interrupted.info.status == "KILLED", log.read_text()[-3000:]
+
+    # SIGKILL mid-search: nothing can be recorded; the run is left RUNNING with its process.
+    log = tmp_path / "sigkill.log"
+    run = _start_tuning(project, log)
+    _wait_for_new_trials(project, run, log)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(60)
+    killed = _newest_parent(client)
+    assert killed.info.status == "RUNNING"
+    assert killed.data.tags["process.pid"] == str(run.pid)
+
+    # The next run on the store fails in a node (FAILED) and closes the orphan as KILLED.
+    failing = kedro_run(project, "--pipelines", "tuning", "--params", "tuning.folds=[99]")
+    assert failing.returncode == 1, failing.stdout[-3000:] + failing.stderr[-3000:]
+    failed = _newest_parent(client)
+    assert failed.info.run_id != killed.info.run_id
+    assert failed.info.status == "FAILED"
+    closed = client.get_run(killed.info.run_id)
+    assert closed.info.status == "KILLED"
+    assert closed.data.tags["closed_by_run"] == failed.info.run_id
+    assert client.get_run(interrupted.info.run_id).info.status == "KILLED"

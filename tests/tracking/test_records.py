@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +19,8 @@ from spark_lgbm_tuning.tracking.records import (
     context_tags,
     data_fingerprint,
     flat_params,
+    orphaned,
+    process_tags,
     search_metrics,
     search_tags,
 )
@@ -127,3 +131,18 @@ def test_context_tags_hold_the_commit_inside_a_repository_and_versions_always(tm
     assert {"version.lightgbm", "version.kedro", "version.pyspark"} <= set(tags)
     outside = context_tags(tmp_path)
     assert "git.commit" not in outside and "version.kedro" in outside
+
+
+def test_a_run_is_orphaned_only_when_its_process_on_this_host_has_ended():
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    this = process_tags()
+    assert this["process.pid"] == str(os.getpid())
+
+    assert not orphaned(this)  # this process runs
+    assert orphaned(this | {"process.pid": str(ended.pid)})
+    # A reused pid (another start time) is not the run's process.
+    assert orphaned(this | {"process.start": "1"})
+    # Another host's process cannot be checked; a run without the tags is left alone.
+    assert not orphaned(this | {"process.pid": str(ended.pid), "process.host": "elsewhere"})
+    assert not orphaned({})

@@ -26,12 +26,16 @@ import pyarrow.parquet as pq
 from kedro.io.core import DatasetError, get_filepath_str
 from kedro_datasets.pandas import ParquetDataset
 
-from spark_lgbm_tuning.datasets.store_lock import os_reason
+from spark_lgbm_tuning.errors import ExplainedError, file_error_fix, os_reason
 
 WRITER_KEY = b"spark_lgbm_tuning.writer"
 WRITER = b"AtomicParquetDataset"
 # What a Spark parquet write leaves in its output directory (with the hidden .crc files).
 _SPARK_OUTPUT_PREFIXES = ("part-", "_SUCCESS", "_committed_", "_started_", ".part-", "._SUCCESS")
+
+
+class OutputNotWrittenError(ExplainedError, DatasetError):
+    """The file cannot be written, or what is at its path is not the project's to replace."""
 
 
 class AtomicParquetDataset(ParquetDataset):
@@ -64,7 +68,9 @@ class AtomicParquetDataset(ParquetDataset):
             target.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(target, table, save_args, earlier_spark_output)
         except OSError as error:
-            raise DatasetError(f"Cannot write {target}: {os_reason(error)}") from error
+            raise OutputNotWrittenError(
+                f"Cannot write {target}: {os_reason(error)}; {file_error_fix(error)}"
+            ) from error
         self._invalidate_cache()
 
 
@@ -110,7 +116,7 @@ def _check_replaceable(target: Path, columns: list[str]) -> bool:
         return False
     else:
         reason = "a file it did not write"
-    raise DatasetError(
+    raise OutputNotWrittenError(
         f"Refusing to replace {target}: it is {reason}; move it away (or delete it) and rerun"
     )
 

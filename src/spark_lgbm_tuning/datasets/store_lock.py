@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from spark_lgbm_tuning.errors import ExplainedError
+from spark_lgbm_tuning.errors import ExplainedError, os_reason
 
 logger = logging.getLogger(__name__)
 
@@ -77,14 +77,6 @@ def _process_start(pid: int) -> str | None:
         return None
     # Field 22 (starttime); the command name in field 2 may hold spaces, so split after ')'.
     return stat.rsplit(")", 1)[1].split()[19]
-
-
-def os_reason(error: OSError) -> str:
-    """`[Errno 20] Not a directory (path)`: the OS error without a Python class name."""
-    if error.strerror is None:
-        return str(error)
-    where = f" ({error.filename})" if error.filename else ""
-    return f"[Errno {error.errno}] {error.strerror}{where}"
 
 
 class StoreLock:

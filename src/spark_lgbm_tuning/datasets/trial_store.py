@@ -14,12 +14,19 @@ batches it merged): readers keep the row stored last.
 One search at a time uses a store: `locked()` holds its lock file (see `store_lock`). Compaction
 can apply a retention rule: per fold, keep the rows of the `keep_fingerprints` most recently
 stored data fingerprints, the current search's always among them.
+
+A damaged batch (a disk error, a manual edit: renames are atomic, so never a write of ours)
+costs only the trials in it. Readers skip a batch they cannot read, name it in one warning, and
+those trials count as not run, so the search runs them again; the next compaction moves it aside
+as `damaged-<name>` (kept for inspection, never read again). Compaction writes bounded batches
+(`COMPACTED_BATCH_ROWS` rows each), so even a finished search's store is many recoverable units.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import time
 import uuid
@@ -38,6 +45,8 @@ from spark_lgbm_tuning.datasets.store_lock import StoreLock, StoreUnwritableErro
 logger = logging.getLogger(__name__)
 
 BATCH_PREFIX = "batch-"
+# A batch that could not be read, moved aside by compaction (not listed, never read again).
+DAMAGED_PREFIX = "damaged-"
 BATCH_SUFFIX = ".parquet"
 STORED_AT = "stored_at"
 # The digest of the fold's data a row was computed on (rows stored before it was kept have none).
@@ -45,13 +54,18 @@ FOLD_FINGERPRINT = "fold_fingerprint"
 # A temporary file older than this belongs to a writer that died (batches take milliseconds).
 STALE_TEMP_S = 3600.0
 COMPACTION_RETRIES = 5
+# Rows per compacted batch: a damaged file costs at most this many trials (~3 KB each on disk).
+COMPACTED_BATCH_ROWS = 200
 
 
 class TrialStore:
     """Append result rows, read back the latest row of each trial, compact the batches."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, batch_rows: int = COMPACTED_BATCH_ROWS) -> None:
         self.path = Path(path)
+        self.batch_rows = batch_rows
+        # Damaged batches already named in a warning (one warning per file, not per read).
+        self._warned: set[Path] = set()
 
     def __repr__(self) -> str:
         return f"TrialStore({str(self.path)!r})"
@@ -120,26 +134,30 @@ class TrialStore:
         finally:
             os.close(descriptor)
 
-    def _read_all(self) -> pa.Table | None:
+    def _read_all(self) -> tuple[pa.Table | None, list[Path], list[Path]]:
+        """All readable rows, the batches they came from and the damaged batches skipped."""
         # A compaction may remove a listed batch before it is read; its rows are then in the
         # merged batch (written first), so list again. Compactions are rare: a few tries do.
         for _ in range(COMPACTION_RETRIES):
-            tables = self._read_listed()
-            if tables is not None:
+            listed = self._read_listed()
+            if listed is not None:
                 break
         else:
             raise DatasetError(
                 f"Trial store {self.path}: batches kept disappearing while being read "
                 f"({COMPACTION_RETRIES} tries); is something deleting them?"
             )
+        tables, read, damaged = listed
+        self._warn_damaged(damaged)
         if not tables:
-            return None
+            return None, read, damaged
         # Batches written by other versions may lack a column or hold an all-null one.
-        return pa.concat_tables(tables, promote_options="permissive")
+        return pa.concat_tables(tables, promote_options="permissive"), read, damaged
 
-    def _read_listed(self) -> list[pa.Table] | None:
-        """Every listed batch; None when one was removed after the listing."""
-        tables = []
+    def _read_listed(self) -> tuple[list[pa.Table], list[Path], list[Path]] | None:
+        """Every listed batch read: (tables, their paths, damaged paths); None when one was
+        removed after the listing."""
+        tables, read, damaged = [], [], []
         for path in self.batch_files():
             try:
                 tables.append(pq.read_table(path))
@@ -147,45 +165,56 @@ class TrialStore:
                 if not path.exists():
                     return None
                 # Renames are atomic, so this is damage from outside (disk, a manual edit).
-                raise DatasetError(
-                    f"Trial store batch {path} is unreadable ({error}); move it away and rerun: "
-                    "its trials will run again"
-                ) from error
-        return tables
+                logger.debug("Trial store batch %s is unreadable: %s", path, error)
+                damaged.append(path)
+                continue
+            read.append(path)
+        return tables, read, damaged
+
+    def _warn_damaged(self, damaged: list[Path]) -> None:
+        new = [path for path in damaged if path not in self._warned]
+        if not new:
+            return
+        self._warned.update(new)
+        logger.warning(
+            "Trial store %s: skipped %d unreadable batch file(s) (%s): their trials count as "
+            "not run and run again; the search's compaction moves them aside as %s<name>",
+            self.path,
+            len(new),
+            ", ".join(path.name for path in new),
+            DAMAGED_PREFIX,
+        )
 
     def load(self, trial_ids: Iterable[str] | None = None) -> pd.DataFrame:
         """The latest stored row of each trial (of `trial_ids` only, when given)."""
-        table = self._read_all()
-        if table is None:
-            return pd.DataFrame(columns=["trial_id", STORED_AT])
-        rows = table.to_pandas()
-        if trial_ids is not None:
-            rows = rows[rows["trial_id"].isin(set(trial_ids))]
-        rows = rows.sort_values(STORED_AT, kind="stable")
-        return rows.drop_duplicates("trial_id", keep="last").reset_index(drop=True)
+        table, _, _ = self._read_all()
+        return _latest(table, trial_ids)
 
     def compact(
         self,
         keep_fingerprints: int | None = None,
         current: Mapping[str, tuple[int, str]] | None = None,
     ) -> int:
-        """Merge every batch into one (the latest row per trial); returns the batches removed.
+        """Merge every batch into bounded ones (the latest row per trial, `batch_rows` rows a
+        file); returns the batches removed. Damaged batches are moved aside (module docstring).
 
         With `keep_fingerprints`, drop the rows of older data (see `retained`); `current` maps
         the current search's trial ids to their (fold_id, fold fingerprint), which are kept.
-        The merged batch is in place before the old ones are removed, so an interruption leaves
-        duplicates (which readers resolve), never a loss.
+        The merged batches are in place before the old ones are removed, so an interruption
+        leaves duplicates (which readers resolve), never a loss.
         """
-        batches = self.batch_files()
         self._remove_stale_temporaries()
+        table, batches, damaged = self._read_all()
+        self._move_aside(damaged)
         if not batches:
             return 0
-        latest = self.load()
+        latest = _latest(table)
         kept = latest
         if keep_fingerprints is not None:
             kept = retained(latest, keep_fingerprints, current or {})
-        if len(batches) == 1 and len(kept) == len(latest):
-            return 0
+        bounded = len(batches) == math.ceil(len(latest) / self.batch_rows)
+        if bounded and len(kept) == len(latest) == table.num_rows:
+            return 0  # already compacted: no duplicate, nothing to drop, no batch to merge
         if len(kept) < len(latest):
             logger.info(
                 "Trial store %s: dropped %d of %d rows, of data older than the %d most recent "
@@ -195,12 +224,32 @@ class TrialStore:
                 len(latest),
                 keep_fingerprints,
             )
-        table = pa.Table.from_pandas(kept, preserve_index=False)
-        self._write(table, datetime.now(UTC))
+        merged = pa.Table.from_pandas(kept, preserve_index=False)
+        stored_at = datetime.now(UTC)
+        for start in range(0, merged.num_rows, self.batch_rows):
+            self._write(merged.slice(start, self.batch_rows), stored_at)
         for path in batches:
             path.unlink(missing_ok=True)
         self._sync_directory()
         return len(batches)
+
+    def _move_aside(self, damaged: list[Path]) -> None:
+        for path in damaged:
+            aside = path.with_name(f"{DAMAGED_PREFIX}{path.name}")
+            try:
+                os.replace(path, aside)
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                raise StoreUnwritableError(
+                    f"Cannot move the unreadable trial store batch {path} aside: {os_reason(error)}"
+                ) from error
+            logger.warning(
+                "Trial store %s: moved the unreadable batch %s to %s",
+                self.path,
+                path.name,
+                aside.name,
+            )
 
     def _remove_stale_temporaries(self) -> None:
         now = time.time()
@@ -210,6 +259,17 @@ class TrialStore:
                     entry.unlink()
             except FileNotFoundError:
                 continue
+
+
+def _latest(table: pa.Table | None, trial_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """The latest stored row of each trial of `table` (of `trial_ids` only, when given)."""
+    if table is None:
+        return pd.DataFrame(columns=["trial_id", STORED_AT])
+    rows = table.to_pandas()
+    if trial_ids is not None:
+        rows = rows[rows["trial_id"].isin(set(trial_ids))]
+    rows = rows.sort_values(STORED_AT, kind="stable")
+    return rows.drop_duplicates("trial_id", keep="last").reset_index(drop=True)
 
 
 def retained(

@@ -19,10 +19,17 @@ still queued only when it ends:
 The parent run also gets the env, git commit, package versions and the seconds tracking took:
 `tracking_s` on the driver's path (set-up, run start, the final wait), `tracking_background_s` in
 the background thread.
+
+The parent run ends FINISHED, FAILED on an error (kedro-mlflow), KILLED on an interrupt (Ctrl-C,
+SIGTERM: Kedro calls no hook then, and MLflow's own exit handler would record FINISHED, so an exit
+handler of this hook ends it first). A process killed outright (SIGKILL) cannot record anything:
+its run carries the process's pid, host and start time as tags (`records.process_tags`), and the
+next run of the experiment closes it as KILLED once that process is gone.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -35,13 +42,14 @@ from typing import Any
 import mlflow
 from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
+from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 from pydantic import Field
 
 from spark_lgbm_tuning.params_model import ParamsModel
 from spark_lgbm_tuning.tracking import mlflow_log
 from spark_lgbm_tuning.tracking.background import BackgroundLog
-from spark_lgbm_tuning.tracking.records import context_tags
+from spark_lgbm_tuning.tracking.records import context_tags, process_tags
 
 # kedro-mlflow registers its resolver with the OmegaConf call that settings.py quiets for Kedro.
 warnings.filterwarnings(
@@ -101,6 +109,9 @@ SETUP_HTTP_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_T
 TRACKING_TOOK = (
     "MLflow tracking took %.2f s of this run (and %.2f s in the background, alongside the pipeline)"
 )
+
+
+KILLED = RunStatus.to_string(RunStatus.KILLED)
 
 
 class TrackingParams(ParamsModel):
@@ -228,6 +239,7 @@ class TrackingHooks:
         self._context_tags = {
             "kedro.env": str(context.env or context.config_loader.default_run_env),
             **context_tags(Path(context.project_path)),
+            **process_tags(),
         }
 
     @hook_impl
@@ -251,7 +263,10 @@ class TrackingHooks:
         if self._mlflow is None:
             return
         self._guarded(self._mlflow.before_pipeline_run, run_params, pipeline, catalog)
+        if self._run_id is not None:
+            atexit.register(self._end_interrupted_run)
         self._queued(mlflow_log.log_context, self._client, self._run_id, self._context_tags)
+        self._queued(mlflow_log.close_orphaned_runs, self._client, self._run_id)
         self._queued(mlflow_log.log_parameters, self._client, self._run_id, pipeline, catalog)
 
     @hook_impl
@@ -271,6 +286,7 @@ class TrackingHooks:
 
     @hook_impl
     def after_pipeline_run(self, run_params, pipeline, catalog) -> None:
+        atexit.unregister(self._end_interrupted_run)
         self._finish_background()
         if self._run_id is None:
             return
@@ -290,9 +306,22 @@ class TrackingHooks:
 
     @hook_impl
     def on_pipeline_error(self, error, run_params, pipeline, catalog) -> None:
+        atexit.unregister(self._end_interrupted_run)
         self._finish_background()  # what the finished nodes produced is still recorded
         if self._mlflow is not None:
             self._guarded(self._mlflow.on_pipeline_error, error, run_params, pipeline, catalog)
+
+    def _end_interrupted_run(self) -> None:
+        """At exit of a run that neither finished nor failed (KeyboardInterrupt: Ctrl-C, or
+        SIGTERM through RunGuardHooks): end its MLflow run KILLED, before MLflow's own exit
+        handler would end it FINISHED. The background thread was joined already (its pool's
+        exit handler runs first), so what it had queued is recorded."""
+        run_id = self._run_id
+        if run_id is None:
+            return
+        mlflow_log.end_run_quietly(KILLED)
+        self._guarded(self._client.set_terminated, run_id, KILLED)
+        logger.info("MLflow: run %s ended KILLED (the run was interrupted)", run_id)
 
     def _log_outputs(self, run_id: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
         for name, value in outputs.items():

@@ -28,6 +28,7 @@ from spark_lgbm_tuning.tracking.records import (
     combination_runs,
     data_fingerprint,
     flat_params,
+    orphaned,
     search_metrics,
     search_tags,
 )
@@ -45,6 +46,28 @@ def log_context(client: MlflowClient, run_id: str, tags: Mapping[str, str]) -> N
     if "git.commit" in tags:
         tags[MLFLOW_GIT_COMMIT] = tags["git.commit"]
     client.log_batch(run_id, tags=[RunTag(key, value) for key, value in tags.items()])
+
+
+def close_orphaned_runs(client: MlflowClient, run_id: str) -> list[str]:
+    """Close as KILLED every run of `run_id`'s experiment that is still RUNNING although the
+    process its tags name has ended (`records.orphaned`: SIGKILL, a lost machine); their ids."""
+    experiment_id = client.get_run(run_id).info.experiment_id
+    running = client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    )
+    closed = []
+    for run in running:
+        if run.info.run_id != run_id and orphaned(run.data.tags):
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+            client.set_tag(run.info.run_id, "closed_by_run", run_id)
+            closed.append(run.info.run_id)
+    if closed:
+        logger.warning(
+            "MLflow: closed %d run(s) left RUNNING by a process that has ended as KILLED: %s",
+            len(closed),
+            ", ".join(closed),
+        )
+    return closed
 
 
 def log_parameters(client: MlflowClient, run_id: str, pipeline: Any, catalog: Any) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
+from spark_lgbm_tuning.datasets.store_lock import Holder
 from spark_lgbm_tuning.environment import git_state, package_versions
 from spark_lgbm_tuning.hashing import stable_hash
 from spark_lgbm_tuning.lightgbm_params import METRICS
@@ -32,6 +33,9 @@ MEASURES = ("best_iteration", "fit_s")
 MAX_RUN_NAME = 250
 MAX_TAG_VALUE = 5000
 MAX_PARAM_VALUE = 6000
+# Tags of a parent run naming the process that runs it: a run left RUNNING by a process that is
+# gone (SIGKILL, a lost machine) is closed as KILLED by the next run (`orphaned`).
+PROCESS_PID, PROCESS_HOST, PROCESS_START = "process.pid", "process.host", "process.start"
 
 
 @dataclass
@@ -184,3 +188,27 @@ def context_tags(project_path: Path) -> dict[str, str]:
     if git is not None:
         tags |= {"git.commit": git.commit, "git.dirty": str(git.dirty).lower()}
     return tags
+
+
+def process_tags() -> dict[str, str]:
+    """The tags that let a later run tell whether this process still runs (pid, host, start)."""
+    this = Holder.this_process()
+    tags = {PROCESS_PID: str(this.pid), PROCESS_HOST: this.host}
+    if this.pid_start is not None:
+        tags[PROCESS_START] = this.pid_start
+    return tags
+
+
+def orphaned(tags: Mapping[str, str]) -> bool:
+    """True when the process named by a run's `process_tags` has ended (checked on its host
+    only: a run of another host, or without the tags, is never called orphaned)."""
+    if PROCESS_PID not in tags or PROCESS_HOST not in tags:
+        return False
+    holder = Holder(
+        pid=int(tags[PROCESS_PID]),
+        host=tags[PROCESS_HOST],
+        started_at="",
+        pid_start=tags.get(PROCESS_START),
+        token="",
+    )
+    return not holder.is_alive()

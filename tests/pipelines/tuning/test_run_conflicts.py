@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from spark_lgbm_tuning.datasets.store_lock import LOCK_NAME
-from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.datasets.trial_store import DAMAGED_PREFIX, TrialStore
 from tests.cluster import KEDRO_RUN_TIMEOUT_S, subprocess_env
 from tests.project_copy import copy_project
 
@@ -160,3 +160,25 @@ def test_a_file_the_project_did_not_write_at_the_results_path_is_refused_not_del
     # The trials did run and are kept: the next run (once the file is moved) reuses them.
     assert len(TrialStore(project / STORE).load()) == 2 * 3
     logger.warning("foreign file at the results path: failed after %.1f s", wall)
+
+
+def test_a_damaged_store_batch_costs_only_its_trials_which_the_next_run_reruns(tmp_path):
+    project = _project(tmp_path / "project", SMALL_SEARCH)
+    first, _, output = _run_once(project, tmp_path / "first.log")
+    assert first.returncode == 0, output[-3000:]
+    store = TrialStore(project / STORE)
+    [batch] = store.batch_files()  # 6 trials: one bounded batch
+    batch.write_bytes(batch.read_bytes()[: batch.stat().st_size // 2])  # half-truncated
+
+    run, wall, output = _run_once(project, tmp_path / "second.log")
+
+    assert run.returncode == 0, output[-3000:]
+    # Rich wraps long log lines around its location column: the parts are checked one by one.
+    assert "skipped 1 unreadable batch file(s)" in output and batch.name in output, output
+    assert "0 of 6 trials reused, 6 to run" in output
+    assert "Traceback" not in output
+    results = pd.read_parquet(project / RESULTS)
+    assert len(results) == 6 and results["trial_id"].is_unique
+    assert (project / STORE / f"{DAMAGED_PREFIX}{batch.name}").is_file()  # kept, not read again
+    assert len(store.load()) == 6
+    logger.warning("a damaged store batch: its trials rerun, run of %.1f s", wall)
