@@ -9,6 +9,7 @@ from spark_lgbm_tuning.hooks import (
     RunEnvironmentHooks,
     RunGuardHooks,
     SparkHooks,
+    StoreLockHooks,
 )
 from spark_lgbm_tuning.tracking import TrackingHooks
 
@@ -25,6 +26,8 @@ warnings.filterwarnings(
 HOOKS = (
     SparkHooks(),
     ReportLocationHooks(),
+    # Before RunGuardHooks: of two `tryfirst` hooks pluggy calls the later registered first.
+    StoreLockHooks(),
     RunGuardHooks(),
     RunEnvironmentHooks(),
     TrackingHooks(),
