@@ -139,3 +139,14 @@ def test_a_process_holding_the_lock_holds_it_again_until_its_outermost_block_end
         )
         assert "StoreInUseError" in holder.stderr  # another process is still refused
     assert not (store.path / LOCK_NAME).exists()
+
+
+def test_a_folder_made_for_the_lock_alone_goes_with_it(tmp_path):
+    # A run refused after StoreLockHooks took the lock leaves no empty store behind.
+    store = TrialStore(tmp_path / "new-store")
+    with store.locked():
+        assert store.path.is_dir()
+    assert not store.path.exists()
+    with store.locked():
+        store.append([{"trial_id": "t1", "status": "ok"}])
+    assert len(store.batch_files()) == 1 and not (store.path / LOCK_NAME).exists()

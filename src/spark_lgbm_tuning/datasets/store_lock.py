@@ -102,9 +102,12 @@ class StoreLock:
         self.directory = directory
         self.path = directory / LOCK_NAME
         self.holder: Holder | None = None
+        # A folder made only to hold the lock is removed with it when nothing else was written.
+        self._made_directory = False
 
     def acquire(self) -> None:
         try:
+            self._made_directory = not self.directory.exists()
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise StoreUnwritableError(
@@ -191,6 +194,9 @@ class StoreLock:
         current = self._read(self.path)
         if current is not None and current.token == self.holder.token:
             self.path.unlink(missing_ok=True)
+            if self._made_directory:
+                with contextlib.suppress(OSError):  # not empty: a batch was stored
+                    self.directory.rmdir()
         self.holder = None
 
 
