@@ -338,8 +338,9 @@ class StoreLockHooks:
 
     A second search on a store in use is refused in Kedro's start-up time, not after the JVM's
     start and the search's expansion (38-72 s before). `run_trials` holds the same lock again
-    (`store_lock.holding` is reentrant within a process). Runs first of the `tryfirst` hooks
-    after RunGuardHooks (registered before it in settings.py), so a missing input is named first.
+    (`store_lock.holding` is reentrant within a process). Its `before_pipeline_run` comes right
+    after RunGuardHooks' (both `tryfirst`, this one registered first in settings.py: pluggy calls
+    the later registered first), so a missing input is named first, and before SparkHooks'.
     """
 
     def __init__(self) -> None:
