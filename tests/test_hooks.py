@@ -93,6 +93,9 @@ def starts(monkeypatch) -> list[str]:
         def stop(self) -> None:
             events.append("stop unused")
 
+        def abandon(self) -> None:
+            events.append("abandon unused")
+
     monkeypatch.setattr(hooks, "existing_session", lambda: None)
     monkeypatch.setattr(hooks, "check_runtime", lambda conf, source: events.append("checks"))
     monkeypatch.setattr(hooks, "SessionStarter", FakeStarter)
@@ -181,14 +184,15 @@ def test_a_failed_run_stops_the_session_it_started(starts):
     assert starts == ["checks", "start local[1]", "session", "stop"]
 
 
-def test_a_run_that_fails_before_its_spark_node_stops_the_started_jvm(starts):
+def test_a_run_that_fails_before_its_spark_node_abandons_the_starting_jvm(starts):
+    # Not `stop`, which waits for the JVM to come up: the error is reported at once.
     spark_hooks = SparkHooks()
     spark_hooks.after_context_created(_context({"spark.master": "local[1]"}))
     node = Node(_identity, "a", "b", name="uses_spark", tags=["spark"])
     spark_hooks.before_pipeline_run(Pipeline([node]), DataCatalog({"a": MemoryDataset(1)}))
     spark_hooks.on_pipeline_error()
     spark_hooks.before_node_run(node)  # a late call after the run ended builds nothing
-    assert starts == ["checks", "start local[1]", "stop unused"]
+    assert starts == ["checks", "start local[1]", "abandon unused"]
 
 
 def test_an_unset_master_fails_at_context_creation(starts):

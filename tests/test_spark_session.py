@@ -241,3 +241,39 @@ def test_the_background_start_gives_this_thread_an_active_session():
     assert run.returncode == 0, run.stderr[-3000:]
     assert "ACTIVE local[1] 4" in run.stdout
     assert "SIGINT KEPT True" in run.stdout
+
+
+# The driver JVM's command line (PySpark's gateway, a child of this process) and what the
+# context's SparkConf holds, with spark.authenticate on a local master.
+SECRET_SCRIPT = """
+import os, sys
+from pathlib import Path
+from spark_lgbm_tuning.spark_session import SessionStarter, build_spark_conf
+
+secret = sys.argv[1]
+conf = build_spark_conf({
+    "spark.master": "local[1]", "spark.ui.enabled": False,
+    "spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
+    "spark.authenticate": True, "spark.authenticate.secret": secret,
+})
+spark = SessionStarter(conf, executor_start_timeout_s=30).session()
+children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+lines = [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\\0", b" ") for pid in children]
+print("JVM", sum(b"SparkSubmit" in line for line in lines))
+print("ON COMMAND LINE", any(secret.encode() in line for line in lines))
+print("IN CONF", spark.sparkContext.getConf().get("spark.authenticate.secret") == secret)
+print("COUNT", spark.range(5).count())
+spark.stop()
+"""
+
+
+@pytest.mark.slow
+def test_the_auth_secret_reaches_the_context_but_not_the_jvms_command_line():
+    # PySpark launches the JVM with `--conf key=value` for every setting, shown by `ps`.
+    run = run_python(SECRET_SCRIPT, "a-planted-secret-0123")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "JVM 1" in run.stdout
+    assert "ON COMMAND LINE False" in run.stdout
+    assert "IN CONF True" in run.stdout
+    assert "COUNT 5" in run.stdout
+    assert "a-planted-secret-0123" not in run.stdout + run.stderr

@@ -5,10 +5,12 @@
 - `ReportLocationHooks`: ends a run that wrote the HTML report by logging where it is.
 - `RunGuardHooks`: missing inputs fail the run before it starts; SIGINT/SIGTERM stop it cleanly.
 - `RunEnvironmentHooks`: tells the report's `run_environment` dataset the run's Kedro env.
+- `StoreLockHooks`: takes the lock of the run's trial stores before Spark starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import pkgutil
@@ -25,6 +27,7 @@ from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.datasets.run_environment import RunEnvironmentDataset
+from spark_lgbm_tuning.datasets.trial_store import TrialStoreDataset
 from spark_lgbm_tuning.errors import ExplainedError, ProjectFileError, file_in_the_way
 from spark_lgbm_tuning.spark_session import (
     EXECUTOR_START_TIMEOUT_S,
@@ -116,7 +119,9 @@ class SparkHooks:
 
     @hook_impl
     def on_pipeline_error(self) -> None:
-        self._stop_owned_session()
+        # A node that failed before the first Spark node (a fold with one class) is reported
+        # without waiting for the JVM that is still starting.
+        self._stop_owned_session(wait=False)
 
     def _start_for(self, node) -> None:
         """Build the session when `node` is the run's first node that needs it."""
@@ -146,11 +151,14 @@ class SparkHooks:
             logger.info("Reusing the existing SparkSession on %s", master)
         return True
 
-    def _stop_owned_session(self) -> None:
+    def _stop_owned_session(self, wait: bool = True) -> None:
         self._waiting = set()
         starter, self._starter = self._starter, None
         if starter is not None:  # the run ended before a node needed the session
-            starter.stop()
+            if wait:
+                starter.stop()
+            else:
+                starter.abandon()
         spark, self._owned_session = self._owned_session, None
         if spark is None:
             return
@@ -330,6 +338,37 @@ def check_inputs_exist(pipeline, catalog) -> None:
         raise MissingInputError(
             f"Input dataset '{name}' does not exist ({catalog.get(name)}): {fix}."
         )
+
+
+class StoreLockHooks:
+    """Takes the lock of every trial store the run reads before Spark starts; releases it after.
+
+    A second search on a store in use is refused in Kedro's start-up time, not after the JVM's
+    start and the search's expansion (38-72 s before). `run_trials` holds the same lock again
+    (`store_lock.holding` is reentrant within a process). Its `before_pipeline_run` comes right
+    after RunGuardHooks' (both `tryfirst`, this one registered first in settings.py: pluggy calls
+    the later registered first), so a missing input is named first, and before SparkHooks'.
+    """
+
+    def __init__(self) -> None:
+        self._held = contextlib.ExitStack()
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, pipeline, catalog) -> None:
+        for name in sorted(pipeline.inputs()):
+            if name.startswith("params:") or name == "parameters" or name not in catalog:
+                continue
+            dataset = catalog.get(name)
+            if isinstance(dataset, TrialStoreDataset):
+                self._held.enter_context(dataset.load().locked())
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._held.close()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._held.close()
 
 
 class RunEnvironmentHooks:

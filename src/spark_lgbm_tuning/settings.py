@@ -10,6 +10,7 @@ from spark_lgbm_tuning.hooks import (
     RunEnvironmentHooks,
     RunGuardHooks,
     SparkHooks,
+    StoreLockHooks,
 )
 from spark_lgbm_tuning.tracking import TrackingHooks
 
@@ -26,6 +27,8 @@ warnings.filterwarnings(
 HOOKS = (
     SparkHooks(),
     ReportLocationHooks(),
+    # Before RunGuardHooks: of two `tryfirst` hooks pluggy calls the later registered first.
+    StoreLockHooks(),
     RunGuardHooks(),
     RunEnvironmentHooks(),
     TrackingHooks(),

@@ -23,6 +23,7 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Node, Pipeline
 from pyspark import InheritableThread, SparkConf, SparkContext
 from pyspark.errors import PySparkRuntimeError
+from pyspark.java_gateway import launch_gateway
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.errors import SparkConfigError
@@ -41,6 +42,10 @@ SPARK_TAG = "spark"
 # kedro-datasets' Spark datasets (SparkDatasetV2, SparkHiveDataset, SparkJDBCDataset, ...) all
 # live under this module and all call SparkSession.builder.getOrCreate() on load and save.
 SPARK_DATASET_MODULE = "kedro_datasets.spark."
+# Settings kept off the driver JVM's command line. PySpark launches the JVM with every setting of
+# the conf as `--conf key=value`, which `ps` shows to every user for the whole run; these reach the
+# context's SparkConf over the Py4J gateway instead (`start_context`).
+LAUNCH_HIDDEN_KEYS = ("spark.authenticate.secret",)
 
 
 # ------------------------------------------------------------------------------ which nodes
@@ -78,6 +83,15 @@ def build_spark_conf(settings: dict[str, Any]) -> SparkConf:
         text = str(value).lower() if isinstance(value, bool) else str(value)
         conf.set(key, text)
     return conf
+
+
+def launch_conf(conf: SparkConf) -> SparkConf:
+    """`conf` without the settings of LAUNCH_HIDDEN_KEYS: what the JVM's command line may show."""
+    shown = SparkConf(loadDefaults=False)
+    for key, value in conf.getAll():
+        if key not in LAUNCH_HIDDEN_KEYS:
+            shown.set(key, value)
+    return shown
 
 
 def executor_python(conf: SparkConf) -> str:
@@ -243,12 +257,27 @@ def check_executor_python(spark: SparkSession, timeout_s: float) -> list[str]:
     return pythons
 
 
+def start_context(conf: SparkConf) -> SparkContext:
+    """The SparkContext of `conf`, its JVM launched without the LAUNCH_HIDDEN_KEYS settings.
+
+    `SparkContext.getOrCreate(conf)` would launch the JVM with all of them on its command line.
+    Here the gateway is launched from `launch_conf(conf)` and the context is created on it with the
+    whole `conf`, which PySpark copies into the JVM's SparkConf over Py4J. A JVM this process
+    launched before (a stopped session's, in a notebook) is reused, as PySpark itself does.
+    """
+    # PySpark has no public way to ask whether this process has a context or a gateway.
+    if SparkContext._active_spark_context is not None or SparkContext._gateway is not None:
+        return SparkContext.getOrCreate(conf)
+    return SparkContext(conf=conf, gateway=launch_gateway(launch_conf(conf)))
+
+
 def build_session(conf: SparkConf, executor_start_timeout_s: float) -> SparkSession:
     """Start the SparkSession of `conf`; on a cluster, check that executors run our Python.
 
     A session whose executors cannot run a task is stopped before the error is raised.
     """
     python = executor_python(conf)
+    start_context(conf)
     spark = SparkSession.builder.config(conf=conf).getOrCreate()
     sc = spark.sparkContext
     sc.setLogLevel("WARN")
@@ -287,6 +316,9 @@ class SessionStarter:
         self.executor_start_timeout_s = executor_start_timeout_s
         self._context: SparkContext | None = None
         self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        # Set by `abandon`: a context that comes up after it is stopped by the starting thread.
+        self._abandoned = False
         executor_python(conf)  # sets PYSPARK_PYTHON before the JVM reads the environment
         self._thread = threading.Thread(
             target=self._start_context, name="spark-session-starter", daemon=True
@@ -295,9 +327,15 @@ class SessionStarter:
 
     def _start_context(self) -> None:
         try:
-            self._context = SparkContext.getOrCreate(self.conf)
+            context = start_context(self.conf)
         except BaseException as error:  # noqa: BLE001 - re-raised by session()
             self._error = error
+            return
+        with self._lock:
+            self._context = context
+            abandoned = self._abandoned
+        if abandoned:
+            context.stop()
 
     def session(self) -> SparkSession:
         """The SparkSession on the started context, active in this thread (waits for the JVM)."""
@@ -311,3 +349,17 @@ class SessionStarter:
         self._thread.join()
         if self._context is not None:
             self._context.stop()
+
+    def abandon(self) -> None:
+        """Stop the context of a failed run without waiting for the JVM to come up.
+
+        An error in the nodes before the first Spark node (a store in use, a fold with one class)
+        is reported at once instead of after the JVM's start-up: a context already up is
+        stopped here, one still starting is stopped by its thread. A process that exits first
+        takes its JVM with it (PySpark's gateway exits when its stdin, a pipe from us, closes).
+        """
+        with self._lock:
+            self._abandoned = True
+            context = self._context
+        if context is not None:
+            context.stop()

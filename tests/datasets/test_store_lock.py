@@ -121,3 +121,32 @@ def test_a_file_where_the_store_folder_should_be_fails_in_one_line(tmp_path):
         f"({tmp_path / 'store'}); nothing was run"
     )
     assert (tmp_path / "store").read_text() == "not a folder"
+
+
+def test_a_process_holding_the_lock_holds_it_again_until_its_outermost_block_ends(tmp_path):
+    # A run's StoreLockHooks takes the lock before Spark starts; run_trials then takes it again.
+    store = TrialStore(tmp_path / "store")
+    with store.locked():
+        with store.locked():
+            assert (store.path / LOCK_NAME).exists()
+        assert (store.path / LOCK_NAME).exists()  # the outer block still holds it
+        holder = subprocess.run(
+            [sys.executable, "-c", HOLDER_SCRIPT, str(store.path)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert "StoreInUseError" in holder.stderr  # another process is still refused
+    assert not (store.path / LOCK_NAME).exists()
+
+
+def test_a_folder_made_for_the_lock_alone_goes_with_it(tmp_path):
+    # A run refused after StoreLockHooks took the lock leaves no empty store behind.
+    store = TrialStore(tmp_path / "new-store")
+    with store.locked():
+        assert store.path.is_dir()
+    assert not store.path.exists()
+    with store.locked():
+        store.append([{"trial_id": "t1", "status": "ok"}])
+    assert len(store.batch_files()) == 1 and not (store.path / LOCK_NAME).exists()

@@ -7,16 +7,24 @@ once with one line naming the holder. The file is created with O_CREAT | O_EXCL 
 local file system) and holds the holder's pid, host and start time. A lock whose pid is no longer
 alive on this host (the run was killed with SIGKILL, the machine lost power) is stale: the next
 run takes it over with a warning. A lock held from another host cannot be checked and is honoured.
+
+`holding` is the way in: within one process it is reentrant, so a run that took the lock before
+Spark started (hooks.StoreLockHooks) holds it again in `run_trials` rather than being refused by
+itself. A lock this process still holds at exit (a run stopped between two hooks) is released.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,9 +94,12 @@ class StoreLock:
         self.directory = directory
         self.path = directory / LOCK_NAME
         self.holder: Holder | None = None
+        # A folder made only to hold the lock is removed with it when nothing else was written.
+        self._made_directory = False
 
     def acquire(self) -> None:
         try:
+            self._made_directory = not self.directory.exists()
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise StoreUnwritableError(
@@ -175,4 +186,47 @@ class StoreLock:
         current = self._read(self.path)
         if current is not None and current.token == self.holder.token:
             self.path.unlink(missing_ok=True)
+            if self._made_directory:
+                with contextlib.suppress(OSError):  # not empty: a batch was stored
+                    self.directory.rmdir()
         self.holder = None
+
+
+# The locks this process holds, by absolute directory: [lock, how many `holding` blocks use it].
+_held: dict[Path, list] = {}
+_held_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def holding(directory: Path) -> Iterator[StoreLock]:
+    """Hold the lock of the trial store `directory` for the block, taking it unless held here.
+
+    StoreInUseError names another live holder at once. The lock is released when the outermost
+    block of this process ends.
+    """
+    key = Path(os.path.abspath(directory))
+    with _held_guard:
+        entry = _held.get(key)
+        if entry is None:
+            lock = StoreLock(Path(directory))
+            lock.acquire()
+            entry = _held[key] = [lock, 0]
+        entry[1] += 1
+    try:
+        yield entry[0]
+    finally:
+        with _held_guard:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _held[key]
+                entry[0].release()
+
+
+@atexit.register
+def _release_held() -> None:
+    """Release what a run left held: Kedro calls no hook when a hook before the run fails."""
+    with _held_guard:
+        locks = [entry[0] for entry in _held.values()]
+        _held.clear()
+    for lock in locks:
+        lock.release()

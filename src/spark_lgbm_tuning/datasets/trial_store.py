@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
 
-from spark_lgbm_tuning.datasets.store_lock import StoreLock, StoreUnwritableError, os_reason
+from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError, holding, os_reason
 
 logger = logging.getLogger(__name__)
 
@@ -72,13 +72,12 @@ class TrialStore:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[TrialStore]:
-        """Hold the store's lock for a search; StoreInUseError names a live holder at once."""
-        lock = StoreLock(self.path)
-        lock.acquire()
-        try:
+        """Hold the store's lock for a search; StoreInUseError names a live holder at once.
+
+        Reentrant within a process: a run whose StoreLockHooks took it holds it once more.
+        """
+        with holding(self.path):
             yield self
-        finally:
-            lock.release()
 
     def batch_files(self) -> list[Path]:
         """The complete batch files, oldest first (temporary files are never listed)."""

@@ -8,6 +8,8 @@ matrix in docs/reliability.md.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -17,8 +19,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from spark_lgbm_tuning.datasets.store_lock import LOCK_NAME
+from spark_lgbm_tuning.datasets.store_lock import LOCK_NAME, StoreLock
 from spark_lgbm_tuning.datasets.trial_store import DAMAGED_PREFIX, TrialStore
+from spark_lgbm_tuning.spark_session import java_executable
 from tests.cluster import KEDRO_RUN_TIMEOUT_S, subprocess_env
 from tests.project_copy import copy_project
 
@@ -57,12 +60,12 @@ def _project(root: Path, search: dict) -> Path:
     return project
 
 
-def _start(project: Path, log: Path) -> subprocess.Popen:
+def _start(project: Path, log: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     with log.open("w") as handle:
         return subprocess.Popen(
             [sys.executable, "-m", "kedro", "run", "--pipelines", "tuning"],
             cwd=project,
-            env=subprocess_env(None),
+            env=subprocess_env(None) | (extra_env or {}),
             stdout=handle,
             stderr=subprocess.STDOUT,
         )
@@ -81,10 +84,12 @@ def _finish_all(runs: list[subprocess.Popen], started: float) -> list[float]:
     return [walls[index] for index in range(len(runs))]
 
 
-def _run_once(project: Path, log: Path) -> tuple[subprocess.Popen, float, str]:
+def _run_once(
+    project: Path, log: Path, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, float, str]:
     """One `kedro run` of the tuning pipeline: the process, its wall seconds and its output."""
     started = time.monotonic()
-    run = _start(project, log)
+    run = _start(project, log, extra_env)
     [wall] = _finish_all([run], started)
     return run, wall, log.read_text()
 
@@ -182,3 +187,63 @@ def test_a_damaged_store_batch_costs_only_its_trials_which_the_next_run_reruns(t
     assert (project / STORE / f"{DAMAGED_PREFIX}{batch.name}").is_file()  # kept, not read again
     assert len(store.load()) == 6
     logger.warning("a damaged store batch: its trials rerun, run of %.1f s", wall)
+
+
+def test_a_search_on_a_store_in_use_is_refused_before_spark_starts(tmp_path):
+    """Before: refused in run_trials, after the JVM's start and the search's expansion (38-72 s)."""
+    project = _project(tmp_path / "project", SMALL_SEARCH)
+    lock = StoreLock(project / STORE)
+    lock.acquire()  # held by this live test process
+    try:
+        run, wall, output = _run_once(project, tmp_path / "run.log")
+    finally:
+        lock.release()
+
+    assert run.returncode != 0
+    error = _error_paragraph(output)
+    assert error.startswith("Error:StoreInUseError:"), output[-3000:]
+    assert _squashed(f"in use by another search: pid {os.getpid()} on ") in error
+    assert "Traceback" not in output
+    assert "Starting Spark" not in output and "expand_search_space" not in output
+    logger.warning("store in use: refused after %.1f s", wall)
+
+
+# A `java` that takes SLOW_JVM_S to start the driver JVM (a loaded machine's start-up, made
+# longer than the whole run may take); `java -version` and Spark's launcher answer at once. It
+# waits on its stdin, PySpark's pipe, so it ends (as the real JVM does) once the driver is gone.
+SLOW_JVM_S = 120
+SLOW_JAVA = """#!/bin/sh
+case "$*" in *pyspark-shell*) timeout {delay} cat > /dev/null ;; esac
+exec {java} "$@"
+"""
+
+
+def _slow_java_home(root: Path) -> Path:
+    real = Path(java_executable()).resolve()
+    (root / "bin").mkdir(parents=True)
+    java = root / "bin" / "java"
+    java.write_text(SLOW_JAVA.format(delay=SLOW_JVM_S, java=real))
+    java.chmod(0o755)
+    assert shutil.which("timeout")
+    return root
+
+
+def test_a_fold_with_one_class_is_refused_without_waiting_for_the_jvm(tmp_path):
+    """Before: the run waited for the JVM starting in the background, then refused (~30 s)."""
+    project = _project(tmp_path / "project", SMALL_SEARCH)
+    data_path = project / "data/01_raw/timeseries_classification.parquet"
+    data = pd.read_parquet(data_path)
+    # Fold 0 trains on the first quarter of the rows (TimeSeriesSplit into 3 folds).
+    data.loc[: len(data) // 4 - 1, "target"] = 1
+    data.to_parquet(data_path)
+    java_home = _slow_java_home(tmp_path / "slow-java")
+
+    run, wall, output = _run_once(project, tmp_path / "run.log", {"JAVA_HOME": str(java_home)})
+
+    assert run.returncode != 0
+    error = _error_paragraph(output)
+    assert error.startswith(_squashed("Error: InputDataError: Fold 0's training part")), output
+    assert _squashed("has only class 1") in error
+    assert "Starting Spark" in output  # the JVM was starting while the folds were checked
+    assert wall < SLOW_JVM_S
+    logger.warning("fold with one class: refused after %.1f s", wall)
