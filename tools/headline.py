@@ -22,7 +22,8 @@ gives that fold's cost ratio to the base (mean over such combinations); folds wi
 the ratio interpolated linearly in training rows (through zero rows, extended linearly past the
 largest measured fold). A fold's cost per trial is the base fold's mean x its ratio; the grid's
 work is 54 combinations x the sum over its folds; on four cores at the sample run's efficiency
-(fit seconds over wall x cores) it takes work / 4 / efficiency.
+(fit seconds over wall x task slots, i.e. fit core-seconds over wall x cores) it takes
+work / 4 / efficiency.
 """
 
 from __future__ import annotations
