@@ -39,6 +39,7 @@ import pandas as pd
 import psutil
 
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.statuses import OK
 
 SEED_COMBINATIONS = 54
 SEED_TRIALS = 216
@@ -98,7 +99,7 @@ def summarise(
     results: pd.DataFrame, run_info: dict[str, Any], train_rows: dict[int, int]
 ) -> dict[str, Any]:
     """The sample's figures and the extrapolation to the seed's 216 trials on 4 cores."""
-    ok = results[results["status"] == "ok"].assign(
+    ok = results[results["status"] == OK].assign(
         core_s=lambda frame: core_seconds(frame, int(run_info.get("task_cpus", 1)))
     )
     if ok.empty:
