@@ -12,10 +12,12 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import psutil
 import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
+from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning import hooks
@@ -374,11 +376,20 @@ def test_a_spark_input_is_left_to_spark_not_checked_by_starting_a_jvm(tmp_path):
         }
     )
     pipeline = Pipeline([Node(_identity, "table@spark", "out", name="copy")])
+    # A session of an earlier test in this process may be running: nothing may change.
+    before = (SparkContext._active_spark_context, _java_children())
     guard = RunGuardHooks()
     try:
-        guard.before_pipeline_run(pipeline, catalog)
+        guard.before_pipeline_run(pipeline, catalog)  # no MissingInputError for the absent path
     finally:
         guard.after_pipeline_run()
+    assert (SparkContext._active_spark_context, _java_children()) == before
+
+
+def _java_children() -> set[int]:
+    """The JVMs this test process started (PySpark's gateway runs `java` as a child)."""
+    children = psutil.Process().children(recursive=True)
+    return {child.pid for child in children if child.name().startswith("java")}
 
 
 @pytest.mark.parametrize(("env", "shown"), [("docker", "docker"), (None, "local")])
