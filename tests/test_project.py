@@ -14,6 +14,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog
 
+from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
 from spark_lgbm_tuning.statuses import OK
 from tests.project_copy import scratch_project
 
@@ -69,7 +70,8 @@ def test_default_run_writes_the_report_and_says_where(
     """`kedro run` with no pipeline: data_generation -> tuning -> reporting, on small data.
 
     The project's one default run in-process. Its columns are renamed: `columns` is one setting,
-    so generation writes the names, and tuning, the refit and the report read them.
+    so generation writes the names, and tuning, the refit and the report read them. Then new
+    data: reporting refuses the search's now stale results before writing anything.
     """
     columns = {"target": "label", "feature_prefix": "x_", "time": "ts"}
     with scratch_project(tmp_path / "project") as project:
@@ -78,6 +80,16 @@ def test_default_run_writes_the_report_and_says_where(
             project_path=project, runtime_params={**SMALL_RUN, "columns": columns}
         ) as session:
             session.run()
+        leaderboard_path = project / "data/08_reporting/leaderboard.parquet"
+        written = leaderboard_path.stat().st_mtime_ns
+        new_data = {**SMALL_RUN, "columns": columns}
+        new_data["data_generation"] = {**SMALL_RUN["data_generation"], "seed": 7}
+        with KedroSession.create(project_path=project, runtime_params=new_data) as session:
+            session.run(pipeline_names=["data_generation"])
+        with KedroSession.create(project_path=project, runtime_params=new_data) as session:
+            with pytest.raises(ReportingError, match="computed on other data than the current"):
+                session.run(pipeline_names=["reporting"])
+    assert leaderboard_path.stat().st_mtime_ns == written  # nothing rewritten from stale results
 
     reports = sorted(
         (project / "data/08_reporting/tuning_report.html").glob("*/tuning_report.html")
