@@ -75,6 +75,9 @@ def test_default_run_writes_the_report_and_says_where(
     """
     columns = {"target": "label", "feature_prefix": "x_", "time": "ts"}
     with scratch_project(tmp_path / "project") as project:
+        # The process's first bootstrap applies Kedro's logging config, which replaces the root
+        # logger's handlers, caplog's among them: put it back (pytest removes it at teardown).
+        logging.getLogger().addHandler(caplog.handler)
         caplog.set_level(logging.INFO)
         with KedroSession.create(
             project_path=project, runtime_params={**SMALL_RUN, "columns": columns}
