@@ -14,6 +14,8 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog
 
+from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
+from spark_lgbm_tuning.statuses import OK
 from tests.project_copy import scratch_project
 
 ENVS = ("base", "local", "docker", "cluster", "reference")
@@ -65,11 +67,32 @@ def test_every_dataset_of_every_pipeline_has_a_catalog_entry(registered, project
 def test_default_run_writes_the_report_and_says_where(
     spark, project_root, tmp_path, caplog, capsys
 ):
-    """`kedro run` with no pipeline: data_generation -> tuning -> reporting, on small data."""
+    """`kedro run` with no pipeline: data_generation -> tuning -> reporting, on small data.
+
+    The project's one default run in-process. Its columns are renamed: `columns` is one setting,
+    so generation writes the names, and tuning, the refit and the report read them. Then new
+    data: reporting refuses the search's now stale results before writing anything.
+    """
+    columns = {"target": "label", "feature_prefix": "x_", "time": "ts"}
     with scratch_project(tmp_path / "project") as project:
+        # The process's first bootstrap applies Kedro's logging config, which replaces the root
+        # logger's handlers, caplog's among them: put it back (pytest removes it at teardown).
+        logging.getLogger().addHandler(caplog.handler)
         caplog.set_level(logging.INFO)
-        with KedroSession.create(project_path=project, runtime_params=SMALL_RUN) as session:
+        with KedroSession.create(
+            project_path=project, runtime_params={**SMALL_RUN, "columns": columns}
+        ) as session:
             session.run()
+        leaderboard_path = project / "data/08_reporting/leaderboard.parquet"
+        written = leaderboard_path.stat().st_mtime_ns
+        new_data = {**SMALL_RUN, "columns": columns}
+        new_data["data_generation"] = {**SMALL_RUN["data_generation"], "seed": 7}
+        with KedroSession.create(project_path=project, runtime_params=new_data) as session:
+            session.run(pipeline_names=["data_generation"])
+        with KedroSession.create(project_path=project, runtime_params=new_data) as session:
+            with pytest.raises(ReportingError, match="computed on other data than the current"):
+                session.run(pipeline_names=["reporting"])
+    assert leaderboard_path.stat().st_mtime_ns == written  # nothing rewritten from stale results
 
     reports = sorted(
         (project / "data/08_reporting/tuning_report.html").glob("*/tuning_report.html")
@@ -83,32 +106,14 @@ def test_default_run_writes_the_report_and_says_where(
     assert latest.read_text() == html
     assert f"Report: {latest}\n" in capsys.readouterr().out
 
-    results = pd.read_parquet(project / "data/07_model_output/tuning_results.parquet")
-    assert len(results) == 2 * 4  # combinations x folds
-    assert (results["status"] == "ok").all()
-    leaderboard = pd.read_parquet(project / "data/08_reporting/leaderboard.parquet")
-    assert len(leaderboard) == 2
-
-    models = sorted((project / "data/06_models/refit_model.txt").glob("*/refit_model.txt"))
-    booster = lgb.Booster(model_file=str(models[0]))
-    assert booster.num_feature() == 8
-
-
-@pytest.mark.slow
-def test_renamed_columns_apply_to_every_pipeline(spark, tmp_path):
-    """`columns` is one setting: generation writes the names, tuning and the refit read them."""
-    columns = {"target": "label", "feature_prefix": "x_", "time": "ts"}
-    with scratch_project(tmp_path / "project") as project:
-        with KedroSession.create(
-            project_path=project, runtime_params={**SMALL_RUN, "columns": columns}
-        ) as session:
-            session.run()
-
     data = pd.read_parquet(project / "data/01_raw/timeseries_classification.parquet")
     assert list(data.columns) == ["ts", *(f"x_{i}" for i in range(8)), "label"]
     results = pd.read_parquet(project / "data/07_model_output/tuning_results.parquet")
-    assert len(results) == 2 * 4
-    assert (results["status"] == "ok").all()
+    assert len(results) == 2 * 4  # combinations x folds
+    assert (results["status"] == OK).all()
+    leaderboard = pd.read_parquet(project / "data/08_reporting/leaderboard.parquet")
+    assert len(leaderboard) == 2
+
     models = sorted((project / "data/06_models/refit_model.txt").glob("*/refit_model.txt"))
     booster = lgb.Booster(model_file=str(models[0]))
     assert booster.feature_name() == [f"x_{i}" for i in range(8)]

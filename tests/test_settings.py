@@ -1,37 +1,15 @@
-"""settings.py as a user meets it: what `kedro run` prints before the pipeline starts."""
+"""settings.py as a user meets it: the config loader's arguments and merges. That `kedro run`
+prints no OmegaConf deprecation is checked in tests/test_hooks.py's data_generation run."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-import pytest
-
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
-from tests.cluster import kedro_run
-from tests.project_copy import copy_project
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.mark.slow
-def test_kedro_run_prints_no_omegaconf_deprecation(tmp_path, monkeypatch):
-    """Kedro 1.7's config loader calls OmegaConf's deprecated register_new_resolver(); unfiltered,
-    each start prints its UserWarning several times (~36 lines)."""
-    monkeypatch.delenv("PYTHONWARNINGS", raising=False)
-    project = copy_project(tmp_path / "project")
-    run = kedro_run(
-        project,
-        "--pipelines",
-        "data_generation",
-        "--params",
-        "data_generation.n_samples=300,data_generation.n_features=4",
-    )
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, output
-    assert "register_new_resolver" not in output
-    assert "UserWarning" not in output
 
 
 def _readme_override() -> str:

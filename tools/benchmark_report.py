@@ -16,6 +16,7 @@ import pandas as pd
 import psutil
 
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.statuses import OK
 from tools.benchmark_setup import FIVE_METRICS, Settings
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def ratios(methods: dict[str, Any], n_trials: int) -> dict[str, Any]:
 
 def trial_figures(results: pd.DataFrame, run_info: dict[str, Any]) -> dict[str, Any]:
     """Per-trial overheads and memory of our run, from its result rows and run info."""
-    ok = results[results["status"] == "ok"]
+    ok = results[results["status"] == OK]
     return {
         "n_ok": len(ok),
         "driver_binning_s": run_info["binning_s"],

@@ -22,7 +22,8 @@ gives that fold's cost ratio to the base (mean over such combinations); folds wi
 the ratio interpolated linearly in training rows (through zero rows, extended linearly past the
 largest measured fold). A fold's cost per trial is the base fold's mean x its ratio; the grid's
 work is 54 combinations x the sum over its folds; on four cores at the sample run's efficiency
-(fit seconds over wall x cores) it takes work / 4 / efficiency.
+(fit seconds over wall x task slots, i.e. fit core-seconds over wall x cores) it takes
+work / 4 / efficiency.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import pandas as pd
 import psutil
 
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.statuses import OK
 
 SEED_COMBINATIONS = 54
 SEED_TRIALS = 216
@@ -97,7 +99,7 @@ def summarise(
     results: pd.DataFrame, run_info: dict[str, Any], train_rows: dict[int, int]
 ) -> dict[str, Any]:
     """The sample's figures and the extrapolation to the seed's 216 trials on 4 cores."""
-    ok = results[results["status"] == "ok"].assign(
+    ok = results[results["status"] == OK].assign(
         core_s=lambda frame: core_seconds(frame, int(run_info.get("task_cpus", 1)))
     )
     if ok.empty:

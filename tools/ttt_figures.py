@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from spark_lgbm_tuning.statuses import OK, PRUNED
+
 EVALUATION_COLUMNS = ("end_s", "score", "complete", "pruned", "n_folds", "boosting_s")
 # Fractions of the grid's wall at which every method's best score is read.
 BUDGET_FRACTIONS = (0.10, 0.25, 0.50)
@@ -46,15 +48,15 @@ def evaluations_from_results(
     rows = []
     for _, combo in results.groupby("combo_id", sort=False):
         ended = pd.to_datetime(combo["ended_at"], utc=True)
-        ok = combo[combo["status"] == "ok"]
+        ok = combo[combo["status"] == OK]
         complete = ok["fold_id"].nunique() == n_folds
         rows.append(
             {
                 "end_s": (ended.max() - start).total_seconds(),
                 "score": float(ok.sort_values("fold_id")[metric].mean()) if complete else math.nan,
                 "complete": complete,
-                "pruned": bool((combo["status"] == "pruned").any()),
-                "n_folds": int(combo["status"].isin(["ok", "pruned"]).sum()),
+                "pruned": bool((combo["status"] == PRUNED).any()),
+                "n_folds": int(combo["status"].isin([OK, PRUNED]).sum()),
                 "boosting_s": float(combo["fit_s"].fillna(0.0).sum()),
             }
         )

@@ -29,6 +29,7 @@ import yaml
 import spark_lgbm_tuning
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
+from spark_lgbm_tuning.statuses import OK
 from tools.ttt_figures import evaluations_from_results
 from tools.ttt_space import TttSize
 
@@ -191,7 +192,7 @@ class ScratchProject:
 
 def best_combination(results: pd.DataFrame, n_folds: int) -> dict[str, Any]:
     """The grid values (param_<name> columns) of the best complete combination by mean AUC."""
-    ok = results[results["status"] == "ok"]
+    ok = results[results["status"] == OK]
     complete = ok.groupby("combo_id").filter(lambda combo: combo["fold_id"].nunique() == n_folds)
     if complete.empty:
         return {}

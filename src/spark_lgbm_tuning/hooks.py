@@ -29,6 +29,7 @@ from pyspark.sql import SparkSession
 from spark_lgbm_tuning.datasets.run_environment import RunEnvironmentDataset
 from spark_lgbm_tuning.datasets.trial_store import TrialStoreDataset
 from spark_lgbm_tuning.errors import ExplainedError, ProjectFileError, file_in_the_way
+from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
 from spark_lgbm_tuning.spark_session import (
     EXECUTOR_START_TIMEOUT_S,
     SessionStarter,
@@ -185,8 +186,6 @@ class ReportLocationHooks:
     <name>_latest.html beside that folder: one address to bookmark or open from a script.
     """
 
-    REPORT_DATASET = "tuning_report"
-
     def __init__(self) -> None:
         self._report_filepaths: dict[str, Path] = {}
 
@@ -195,7 +194,7 @@ class ReportLocationHooks:
         self._report_filepaths = {
             name: Path(context.project_path, entry["filepath"])
             for name, entry in context.config_loader["catalog"].items()
-            if (name == self.REPORT_DATASET or name.endswith(f".{self.REPORT_DATASET}"))
+            if (name == REPORT_DATASET or name.endswith(f".{REPORT_DATASET}"))
             and isinstance(entry, Mapping)
             and entry.get("filepath")
         }

@@ -81,6 +81,9 @@ RESERVED_PARAMS: dict[str, str] = {
     **dict.fromkeys(EARLY_STOPPING_ALIASES, "use early_stopping_rounds"),
 }
 GRID_ONLY_ROUNDS = "num_boost_round"
+# What every trial, Dataset and refit gets unless the configuration says otherwise: a quiet
+# LightGBM, and `feature_pre_filter` off (see dataset_params).
+PARAM_DEFAULTS: dict[str, Any] = {"verbosity": -1, "feature_pre_filter": False}
 
 # LightGBM parameters fixed when a Dataset is binned (LightGBM refuses to change them on a
 # constructed Dataset): trials that differ in one of these need their own binary.
@@ -115,10 +118,12 @@ def dataset_params(params: Mapping[str, Any]) -> dict[str, Any]:
     `feature_pre_filter` defaults to False: with it on, LightGBM drops features that cannot split
     under the first `min_child_samples` it sees, and a later trial may not lower that value.
     """
-    subset = {name: value for name, value in params.items() if name in DATASET_PARAMS}
-    subset.setdefault("feature_pre_filter", False)
-    subset["verbosity"] = params.get("verbosity", -1)
-    return subset
+    subset = {
+        name: value
+        for name, value in params.items()
+        if name in DATASET_PARAMS or name in PARAM_DEFAULTS
+    }
+    return {**PARAM_DEFAULTS, **subset}
 
 
 def model_params(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from sklearn.metrics import (
 )
 
 from spark_lgbm_tuning.lightgbm_params import CLASSIFICATION_THRESHOLD
+from spark_lgbm_tuning.statuses import OK
 
 
 def classification_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, Any]:
@@ -67,7 +68,7 @@ def regression_metrics(y_true: np.ndarray, prediction: np.ndarray) -> dict[str, 
 def primary_score(row: Mapping[str, Any], metric: str) -> float | None:
     """The row's primary metric, or None when it failed or the metric is undefined."""
     value = row.get(metric)
-    if row.get("status") != "ok" or value is None or not math.isfinite(value):
+    if row.get("status") != OK or value is None or not math.isfinite(value):
         return None
     return float(value)
 
@@ -145,7 +146,7 @@ class ValidationRecorder:
 
 
 class TrialTimeoutError(Exception):
-    """A trial's boosting run passed its wall-time limit (status "timed_out")."""
+    """A trial's boosting run passed its wall-time limit (status `statuses.TIMED_OUT`)."""
 
     def __init__(self, limit_s: float, elapsed_s: float, rounds: int) -> None:
         super().__init__(

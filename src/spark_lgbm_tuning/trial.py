@@ -34,6 +34,7 @@ from spark_lgbm_tuning.scoring import (
     regression_metrics,
     reset_peak_rss,
 )
+from spark_lgbm_tuning.statuses import FAILED
 
 # Optimisations the benchmark switches off one at a time to measure what each saves
 # (tools/benchmark.py --lever NAME). A search passes the names it switches off explicitly, in
@@ -84,8 +85,6 @@ RESULT_FIELDS: dict[str, str] = {
     "ended_at": "timestamp",
     "classification_report": "string",
 }
-# Outcomes of a trial ("timed_out": its boosting run passed TrialSpec.timeout_s).
-STATUSES = ("ok", "failed", "timed_out")
 
 
 @dataclass
@@ -223,7 +222,7 @@ def new_row(spec: TrialSpec) -> dict[str, Any]:
 def failed_row(spec: TrialSpec, error: BaseException) -> dict[str, Any]:
     """The row of a trial that could not run at all (e.g. its fold could not be binned)."""
     row = new_row(spec)
-    row["status"] = "failed"
+    row["status"] = FAILED
     row["error"] = error_text(error)
     row["ended_at"] = row["started_at"]
     return row

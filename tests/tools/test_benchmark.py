@@ -24,6 +24,7 @@ def report(spark, tmp_path_factory, project_root):
     return benchmark.run_benchmark(settings, spark=spark), out_dir
 
 
+@pytest.mark.slow  # a whole (tiny) benchmark: every method, both modes
 def test_the_report_files_hold_every_method_and_ratio(report):
     result, out_dir = report
     written = json.loads((out_dir / "tiny.json").read_text())
@@ -56,6 +57,7 @@ def test_the_report_files_hold_every_method_and_ratio(report):
     assert "| gridsearch |" in table and '"cpu_model"' in table and '"versions"' in table
 
 
+@pytest.mark.slow  # a whole (tiny) benchmark: every method, both modes
 def test_our_metrics_equal_the_reference_methods(report):
     result, _ = report
     for mode in ("fixed", "early_stopping"):

@@ -1,6 +1,8 @@
 """tracking/hooks.py as a user meets it: real `kedro run`s in a copy of the project, tracked on a
 real MLflow server (`mlflow server`, SQLite backend, 127.0.0.1) that the test starts and stops,
-on the embedded SQLite store, on a server that is down, and with tracking switched off."""
+on a server that is down, and with tracking switched off. The embedded SQLite store, with a
+namespaced (regression) search, is checked in the one regression run of
+tests/pipelines/reporting_regression/test_pipeline.py."""
 
 from __future__ import annotations
 
@@ -193,42 +195,6 @@ def test_a_bad_tracking_uri_costs_one_warning(tmp_path):
     run = _run(project, "--pipelines", "data_generation", uri="nosuchscheme://nowhere")
     assert (run.stdout + run.stderr).count(FAILURE_WARNING) == 1
     assert (project / "data/01_raw/timeseries_classification.parquet").is_file()
-
-
-@pytest.mark.slow
-def test_the_embedded_store_tracks_the_regression_search_under_its_namespace(tmp_path, monkeypatch):
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    project = _project(tmp_path)
-    (project / "conf/local/parameters_tuning_regression.yml").write_text(
-        "regression:\n  tuning:\n    num_boost_round: 20\n    grid:\n      learning_rate: [0.1]\n"
-    )
-    pipelines = "data_generation,tuning_regression,reporting_regression"
-    _run(project, "--pipelines", pipelines, uri=None)
-
-    client = MlflowClient(f"sqlite:///{project / 'data/09_tracking/mlruns.db'}")
-    [parent] = _parent_runs(client)
-    run_id = parent.info.run_id
-    assert parent.info.status == "FINISHED"
-    assert parent.info.artifact_uri.startswith((project / "data/09_tracking/mlruns").as_uri())
-    assert parent.data.metrics["regression.search.n_trials"] == 8
-    assert parent.data.params["regression.tuning.grid.learning_rate"] == "[0.1]"
-    children = client.search_runs(
-        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'"
-    )
-    assert len(children) == 2 and {run.data.tags["namespace"] for run in children} == {"regression"}
-    assert all("rmse_mean" in run.data.metrics for run in children)
-    assert [run.data.tags.get("best") for run in children].count("true") == 1
-    [model] = client.search_logged_models([parent.info.experiment_id])
-    assert model.name == "regression_model" and model.source_run_id == run_id
-    assert [item.path for item in client.list_artifacts(run_id, "regression/report")] == [
-        "regression/report/regression_tuning_report.html"
-    ]
-    assert "regression/plots/regression_residuals.json" in {
-        item.path for item in client.list_artifacts(run_id, "regression/plots")
-    }
-    assert "plots/folds_timeline.png" in {
-        item.path for item in client.list_artifacts(run_id, "plots")
-    }
 
 
 @pytest.mark.slow

@@ -47,6 +47,7 @@ from mlflow.tracking import MlflowClient
 from pydantic import Field
 
 from spark_lgbm_tuning.params_model import ParamsModel
+from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
 from spark_lgbm_tuning.tracking import mlflow_log
 from spark_lgbm_tuning.tracking.background import BackgroundLog
 from spark_lgbm_tuning.tracking.records import context_tags, process_tags
@@ -348,10 +349,8 @@ class TrackingHooks:
         namespace, leaf = _split(dataset_name)
         if self._run_id is None:
             return
-        if leaf == "tuning_report" or leaf.endswith(FIGURE_SUFFIXES):
-            folder = namespace.replace(".", "/") + (
-                "report" if leaf == "tuning_report" else "plots"
-            )
+        if leaf == REPORT_DATASET or leaf.endswith(FIGURE_SUFFIXES):
+            folder = namespace.replace(".", "/") + ("report" if leaf == REPORT_DATASET else "plots")
             self._queued(self._log_file, self._run_id, dataset_name, data, f"{folder}/{leaf}")
 
     def _log_file(self, run_id: str, dataset_name: str, data: Any, artifact: str) -> None:

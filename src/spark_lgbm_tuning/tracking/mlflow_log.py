@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_PARENT_RUN_ID
 
+from spark_lgbm_tuning.statuses import OK, PRUNED
 from spark_lgbm_tuning.tracking.records import (
     CombinationRun,
     combination_runs,
@@ -36,7 +37,7 @@ from spark_lgbm_tuning.tracking.records import (
 logger = logging.getLogger(__name__)
 
 # The MLflow run status a combination ends with (its own status is the `status` tag).
-RUN_STATUS = {"ok": "FINISHED", "pruned": "KILLED"}
+RUN_STATUS = {OK: "FINISHED", PRUNED: "KILLED"}
 SIGNATURE_ROWS = 5
 
 

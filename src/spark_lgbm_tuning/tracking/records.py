@@ -21,12 +21,13 @@ from spark_lgbm_tuning.datasets.store_lock import Holder
 from spark_lgbm_tuning.environment import git_state, package_versions
 from spark_lgbm_tuning.hashing import stable_hash
 from spark_lgbm_tuning.lightgbm_params import METRICS
+from spark_lgbm_tuning.pipelines.reporting.results import ok_fold_stats
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
+from spark_lgbm_tuning.statuses import FAILED, OK, PRUNED, TIMED_OUT
 
-OK = "ok"
 # A combination's status when its folds disagree: the first of these any fold has. Pruned first:
 # an adaptive search stopped the combination, whatever its folds did before.
-STATUS_PRECEDENCE = ("pruned", "timed_out", "failed")
+STATUS_PRECEDENCE = (PRUNED, TIMED_OUT, FAILED)
 # Per-trial measurements summarised per combination besides the metrics.
 MEASURES = ("best_iteration", "fit_s")
 # MLflow's limits: run names, tag values (server side 8000; kept well under), params (6000).
@@ -76,15 +77,15 @@ def _combination_metrics(trials: pd.DataFrame) -> dict[str, float]:
         "n_folds_ok": float((trials["status"] == OK).sum()),
     }
     ok = trials[trials["status"] == OK]
-    for name in (*METRICS, *MEASURES):
-        if name not in trials:
-            continue
+    names = [name for name in (*METRICS, *MEASURES) if name in trials]
+    stats = ok_fold_stats(trials, names)
+    for name in names:
         column = pd.to_numeric(ok[name], errors="coerce").dropna()
         if column.empty:
             continue
-        for key, value in (("mean", column.mean()), ("std", column.std(ddof=1))):
-            if (number := _number(value)) is not None:
-                values[f"{name}_mean" if key == "mean" else f"{name}_std"] = number
+        for key in (f"{name}_mean", f"{name}_std"):
+            if (number := _number(stats[key].iloc[0])) is not None:
+                values[key] = number
         for fold_id, value in zip(ok.loc[column.index, "fold_id"], column, strict=True):
             values[f"fold_{int(fold_id)}.{name}"] = float(value)
     return values

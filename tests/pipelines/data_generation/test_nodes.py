@@ -37,7 +37,18 @@ def timeseries(base_params) -> pd.DataFrame:
 
 
 def _columns_with(frame: pd.DataFrame, effect_index: int) -> list[str]:
-    return [c for c in frame.columns if c.startswith("feature_") and int(c[8:]) % 4 == effect_index]
+    """The features that carry effect `effect_index` (feature_<i>, i % 4 == effect_index).
+
+    Never empty: a test looping over them must not pass because no column matched.
+    """
+    prefix = COLUMNS.feature_prefix
+    columns = [
+        c
+        for c in frame.columns
+        if c.startswith(prefix) and int(c.removeprefix(prefix)) % 4 == effect_index
+    ]
+    assert columns, f"no {prefix}<i> column with i % 4 == {effect_index} in {list(frame.columns)}"
+    return columns
 
 
 def _sine_amplitude(values: np.ndarray, elapsed_hours: np.ndarray, period_hours: float) -> float:

@@ -205,28 +205,6 @@ def test_regression_pipeline_runs_on_an_in_memory_catalog(
 
 
 @pytest.mark.slow
-def test_reporting_after_the_data_changed_is_refused_before_any_output(tmp_path):
-    """As a user meets it: a search, new data, then `kedro run --pipelines reporting`."""
-    project = copy_project(tmp_path / "project")
-    small = "data_generation.n_samples=1500,data_generation.n_features=5"
-    first = kedro_run(project, "--params", small)
-    assert first.returncode == 0, (first.stdout + first.stderr)[-3000:]
-    leaderboard = project / "data" / "08_reporting" / "leaderboard.parquet"
-    written = leaderboard.stat().st_mtime_ns
-    regenerated = kedro_run(
-        project, "--pipelines", "data_generation", "--params", f"{small},data_generation.seed=7"
-    )
-    assert regenerated.returncode == 0, (regenerated.stdout + regenerated.stderr)[-3000:]
-
-    stale = kedro_run(project, "--pipelines", "reporting")
-
-    output = " ".join((stale.stdout + stale.stderr).split())
-    assert stale.returncode != 0
-    assert "were computed on other data than the current data and folds" in output
-    assert leaderboard.stat().st_mtime_ns == written  # nothing rewritten from stale results
-
-
-@pytest.mark.slow
 def test_reporting_with_other_search_parameters_is_refused_in_one_line(tmp_path):
     """As issue 25 met it: after a full run, `--pipelines reporting --params
     "tuning.grid.num_leaves=[7]"` wrote a report whose searched space said 7 while its

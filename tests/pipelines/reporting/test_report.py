@@ -200,7 +200,7 @@ def test_report_shows_best_params_and_run_facts(report, outputs):
     assert html.escape(best_yaml) in report
     assert "num_leaves: 31" in report and "num_boost_round: 46" in report
     # 15 s of fitting in 10 s on 2 cores.
-    assert re.search(r"Σ fit time ÷ \(wall × cores\)</th>\s*<td[^>]*>0.75</td>", report)
+    assert re.search(r"Σ fit time ÷ \(wall × task slots\)</th>\s*<td[^>]*>0.75</td>", report)
     assert "local[2]" in report
     assert "360" in report  # rows of the refit: every row of the three folds
     assert "2024-01-01" in report  # data time range
@@ -282,7 +282,7 @@ def test_report_shows_the_efficiency_the_tuning_recorded(arguments):
     """One formula (the tuning's run_info): the report shows its value and computes none."""
     recorded = {**arguments["tuning_run_info"], "efficiency": 0.6123}  # not 15 / (10 x 2)
     page = render_report(**{**arguments, "tuning_run_info": recorded})
-    assert re.search(r"Σ fit time ÷ \(wall × cores\)</th>\s*<td[^>]*>0.6123</td>", page)
+    assert re.search(r"Σ fit time ÷ \(wall × task slots\)</th>\s*<td[^>]*>0.6123</td>", page)
 
 
 def test_report_reads_the_columns_setting(arguments):

@@ -1,5 +1,6 @@
 """The reporting nodes reused under the `regression` namespace, and a small regression search
-reported end to end (tuning_regression then reporting_regression in one KedroSession)."""
+reported end to end (tuning_regression then reporting_regression in one KedroSession, tracked on
+the embedded MLflow store): the project's one end-to-end regression run."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from kedro.framework.session import KedroSession
 from kedro.io import DataCatalog
 from kedro.validation.exceptions import ParameterValidationError
 from kedro.validation.parameter_validator import ParameterValidator
+from mlflow.tracking import MlflowClient
 
+from spark_lgbm_tuning import lightgbm_params
 from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.pipeline_registry import register_pipelines
 from spark_lgbm_tuning.pipelines.data_generation.nodes import (
@@ -27,6 +30,8 @@ from spark_lgbm_tuning.pipelines.data_generation.nodes import (
 from spark_lgbm_tuning.pipelines.data_generation.params import DataGenerationParams
 from spark_lgbm_tuning.pipelines.reporting_regression import create_pipeline
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
+from spark_lgbm_tuning.statuses import OK
 from tests.project_copy import scratch_project
 
 REPORT = "data/08_reporting/regression_tuning_report.html"
@@ -127,7 +132,10 @@ def kedro_project(tmp_path: Path, project_root: Path, spark):
 
 
 @pytest.mark.slow
-def test_a_regression_search_gets_its_html_report(kedro_project: Path, caplog):
+def test_a_regression_search_gets_its_html_report(kedro_project: Path, caplog, monkeypatch):
+    """The one end-to-end regression run: tuning_regression's namespaced results, this
+    pipeline's report, and both tracked on the embedded MLflow store under the namespace."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     caplog.set_level(logging.INFO)
     # Runtime params merge key by key: conf/base's learning_rate axis stays unless named here.
     grid = {"num_leaves": [7, 15], "learning_rate": [0.1]}
@@ -137,6 +145,8 @@ def test_a_regression_search_gets_its_html_report(kedro_project: Path, caplog):
     ) as session:
         session.run(pipeline_names=["tuning_regression", "reporting_regression"])
 
+    _assert_namespaced_search_results(kedro_project, caplog.messages)
+    _assert_tracked_under_the_namespace(kedro_project)
     (report,) = (kedro_project / REPORT).glob("*/regression_tuning_report.html")
     page = report.read_text()
     assert re.findall(r'<figure id="(\w+)"><div', page) == list(FIGURES)
@@ -161,3 +171,53 @@ def test_a_regression_search_gets_its_html_report(kedro_project: Path, caplog):
         assert json.loads(saved.read_text())["data"], name
     # The classification report is not touched.
     assert not (kedro_project / "data/08_reporting/tuning_report.html").exists()
+
+
+def _assert_namespaced_search_results(project: Path, messages: list[str]) -> None:
+    """tuning_regression wrote its own outputs: regression metrics only, the grid's columns."""
+    ran = [message for message in messages if message.startswith("Running node")]
+    assert any("-> [regression.tuning_results@pandas;" in message for message in ran)
+    output = project / "data/07_model_output"
+    results = pd.read_parquet(output / "regression_tuning_results.parquet")
+    info = json.loads((output / "regression_tuning_run_info.json").read_text())
+    n_folds = pd.read_parquet(project / "data/05_model_input/regression_folds.parquet")[
+        "fold_id"
+    ].nunique()
+    assert len(results) == 2 * n_folds and (results["status"] == OK).all()
+    assert results[list(lightgbm_params.REGRESSION_METRICS)].notna().all().all()
+    assert results[list(lightgbm_params.CLASSIFICATION_METRICS)].isna().all().all()
+    assert results["classification_report"].isna().all()
+    assert sorted(results.filter(like=PARAM_PREFIX).columns) == [
+        "param_learning_rate",
+        "param_num_leaves",
+    ]
+    assert info["task"] == "regression" and info["primary_metric"] == "rmse"
+    assert info["best_primary_metric"] == results["rmse"].min()
+    assert info["n_trials"] == len(results)
+    assert (project / "data/05_model_input/regression_tuning_trials.parquet").is_file()
+
+
+def _assert_tracked_under_the_namespace(project: Path) -> None:
+    """One MLflow run on the embedded SQLite store, its combinations nested and namespaced."""
+    client = MlflowClient(f"sqlite:///{project / 'data/09_tracking/mlruns.db'}")
+    experiment = client.get_experiment_by_name("spark_lgbm_tuning")
+    runs = client.search_runs([experiment.experiment_id])
+    [parent] = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    run_id = parent.info.run_id
+    assert parent.info.status == "FINISHED"
+    assert parent.info.artifact_uri.startswith((project / "data/09_tracking/mlruns").as_uri())
+    results = pd.read_parquet(project / "data/07_model_output/regression_tuning_results.parquet")
+    assert parent.data.metrics["regression.search.n_trials"] == len(results)
+    assert parent.data.params["regression.tuning.grid.learning_rate"] == "[0.1]"
+    children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == run_id]
+    assert len(children) == 2 and {run.data.tags["namespace"] for run in children} == {"regression"}
+    assert all("rmse_mean" in run.data.metrics for run in children)
+    assert [run.data.tags.get("best") for run in children].count("true") == 1
+    [model] = client.search_logged_models([parent.info.experiment_id])
+    assert model.name == "regression_model" and model.source_run_id == run_id
+    assert [item.path for item in client.list_artifacts(run_id, "regression/report")] == [
+        "regression/report/regression_tuning_report.html"
+    ]
+    assert "regression/plots/regression_residuals.json" in {
+        item.path for item in client.list_artifacts(run_id, "regression/plots")
+    }

@@ -113,7 +113,9 @@ def test_median_pruning_stops_bad_combinations_after_their_first_folds():
     # Each pruned combination's last fold row says so; its unrun folds have no row.
     assert len({search._combo_of[row["trial_id"]] for row in pruned_rows}) == counts["pruned"]
     assert len(rows) < 30 * len(FOLDS)
-    assert search.saved_boosting_s([row | {"fold_id": s.fold_id} for s, row in rows]) > 0
+    # Every fold ran at 1 s a trial: each unrun fold of a pruned combination saved 1 s.
+    saved = search.saved_boosting_s([row | {"fold_id": s.fold_id} for s, row in rows])
+    assert saved == pytest.approx(30 * len(FOLDS) - len(rows))
 
 
 def test_wilcoxon_pruning_compares_with_the_best_combination_fold_by_fold():
@@ -267,7 +269,12 @@ def test_run_trials_per_strategy(spark, data, folds, tmp_path, method):
     complete = per_combo.agg(lambda status: (status == "ok").all() and len(status) == 3)
     assert complete.sum() + info["n_pruned"] == 8
     assert results["ended_at"].notna().all() and results["fold_fingerprint"].notna().all()
-    assert info["boosting_s_saved_by_pruning"] >= 0.0
+    # Each unrun fold of a pruned combination saved that fold's mean fit time.
+    unrun = 8 * 3 - len(results)
+    fold_fit_s = results.groupby("fold_id")["fit_s"].mean()
+    saved = info["boosting_s_saved_by_pruning"]
+    assert unrun * fold_fit_s.min() - 1e-9 <= saved <= unrun * fold_fit_s.max() + 1e-9
+    assert (saved > 0) == (unrun > 0)
 
 
 @pytest.mark.slow

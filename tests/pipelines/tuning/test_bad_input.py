@@ -87,7 +87,8 @@ CASES = {
     "grid_above_max_trials_for_chosen_folds": (
         {"grid": {"num_leaves": [7, 15, 31]}, "folds": [0, 1], "max_trials": 4},
         None,
-        "= 6 trials, above max_trials=4 (allowed 1..1000000): shrink grid or raise max_trials",
+        "tuning.max_trials=4 but the grid has 3 combinations x 2 folds = 6 trials (allowed "
+        "1..1000000): shrink tuning.grid, choose tuning.folds, or raise tuning.max_trials",
     ),
     "range_with_grid_strategy": (
         {"grid": {"num_leaves": {"low": 7, "high": 63}}},

@@ -6,6 +6,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from spark_lgbm_tuning.errors import ExplainedError
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from tests.pipelines.tuning.data import tuning_params
 
@@ -36,7 +37,7 @@ def test_shipped_parameter_files_validate(project_root, path, key, combinations)
         ({"grid": {"num_leaves": []}}, "grid.num_leaves is an empty list"),
         ({"primary_metric": "auc"}, "primary_metric\n  Input should be 'accuracy'"),
         ({"primary_metric": "rmse"}, "primary_metric 'rmse' does not apply to task"),
-        ({"max_trials": 1}, "= 2 trials, above max_trials=1"),
+        ({"max_trials": 1}, "max_trials=1 but the grid has 2 combinations = 2 trials"),
         ({"max_trials": 0}, "max_trials\n  Input should be greater than or equal to 1"),
         ({"grid_search": {}}, "grid_search\n  Extra inputs are not permitted"),
         ({"fixed": {"objective": "binary", "n_estimators": 9}}, "fixed.n_estimators is set"),
@@ -54,6 +55,16 @@ def test_invalid_parameters_name_the_parameter(overrides, message):
         tuning_params(**overrides)
 
     assert message in str(error.value)
+
+
+def test_too_many_trials_for_the_folds_is_one_explained_line_not_a_traceback():
+    # The folds are known only when the node sees the fold table: 2 combinations x 3 folds.
+    params = tuning_params(max_trials=5)
+
+    params.check_max_trials(2)
+    with pytest.raises(ExplainedError, match="= 6 trials") as error:
+        params.check_max_trials(3)
+    assert isinstance(error.value, ValueError)
 
 
 def test_a_range_may_be_spelled_as_a_one_item_list_so_config_envs_can_merge_it():

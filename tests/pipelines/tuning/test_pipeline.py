@@ -132,15 +132,28 @@ def kedro_project(tmp_path: Path, project_root: Path, spark):
 
 @pytest.mark.slow
 def test_kedro_run_writes_results_reporting_can_read(kedro_project: Path, caplog):
+    """The tuning pipeline's one KedroSession run, then a second one that reuses every stored
+    trial (the store's resume through Kedro, search.py)."""
     caplog.set_level(logging.INFO)
+    info_path = kedro_project / "data/07_model_output/tuning_run_info.json"
     with KedroSession.create(
         project_path=kedro_project, runtime_params={"tuning": SMALL_SEARCH}
     ) as session:
         session.run(pipeline_names=["tuning"])
         catalog = session.load_context().catalog
         results = catalog.load("tuning_results@pandas")
-    info = json.loads((kedro_project / "data/07_model_output/tuning_run_info.json").read_text())
+    info = json.loads(info_path.read_text())
     trials = pd.read_parquet(kedro_project / "data/05_model_input/tuning_trials.parquet")
+    with KedroSession.create(
+        project_path=kedro_project, runtime_params={"tuning": SMALL_SEARCH}
+    ) as session:
+        session.run(pipeline_names=["tuning"])
+    again = json.loads(info_path.read_text())
+    rerun = pd.read_parquet(kedro_project / "data/07_model_output/tuning_results.parquet")
+
+    assert [(run["n_reused"], run["n_run"]) for run in (info, again)] == [(0, 6), (6, 0)]
+    assert len(rerun) == 6 and rerun["trial_id"].is_unique
+    assert (kedro_project / "data/07_model_output/tuning_trial_store").is_dir()
 
     assert "Running node: run_trials" in caplog.text
     assert len(results) == len(trials) == 2 * 3

@@ -1,13 +1,12 @@
-"""A search: reuse of the stored trials by trial_id, `resume: false`, timed-out trials, Kedro rerun."""
+"""A search: reuse of the stored trials by trial_id, `resume: false`, timed-out trials (a rerun
+through Kedro: tests/pipelines/tuning/test_pipeline.py's KedroSession run)."""
 
 from __future__ import annotations
 
-import json
 import logging
 
 import pandas as pd
 import pytest
-from kedro.framework.session import KedroSession
 
 from spark_lgbm_tuning import lightgbm_params
 from spark_lgbm_tuning.columns import ColumnParams
@@ -16,8 +15,7 @@ from spark_lgbm_tuning.pipelines.tuning import search, search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
 from spark_lgbm_tuning.pipelines.tuning.search import AllTrialsFailedError
-from tests.pipelines.tuning.data import LogMessages, time_folds, timeseries_data, tuning_params
-from tests.project_copy import scratch_project
+from tests.pipelines.tuning.data import LogMessages, tuning_params
 
 METRICS = list(lightgbm_params.CLASSIFICATION_METRICS)
 
@@ -103,33 +101,6 @@ def test_timed_out_trials_run_again_only_when_the_limit_is_raised(spark, data, f
     raised = params.model_copy(update={"trial_timeout_s": 0.3})
     with pytest.raises(AllTrialsFailedError, match="stopped after 0.3"):
         _search(data, folds, raised, store)
-
-
-# ------------------------------------------------------------------------------ through Kedro
-
-
-@pytest.mark.slow
-def test_a_second_kedro_run_reuses_the_stored_trials(tmp_path, project_root, spark, caplog):
-    caplog.set_level(logging.INFO)
-    search = {"grid": {"num_leaves": [7, 15], "learning_rate": [0.1], "min_child_samples": [20]}}
-    search |= {"num_boost_round": 30, "early_stopping_rounds": 5}
-    with scratch_project(tmp_path) as project:
-        data = timeseries_data()
-        data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
-        time_folds(data).to_parquet(project / "data/05_model_input/timeseries_folds.parquet")
-        infos = []
-        for _ in range(2):
-            with KedroSession.create(
-                project_path=project, runtime_params={"tuning": search}
-            ) as session:
-                session.run(pipeline_names=["tuning"])
-            info_path = project / "data/07_model_output/tuning_run_info.json"
-            infos.append(json.loads(info_path.read_text()))
-        results = pd.read_parquet(project / "data/07_model_output/tuning_results.parquet")
-
-    assert [(info["n_reused"], info["n_run"]) for info in infos] == [(0, 6), (6, 0)]
-    assert len(results) == 6 and results["trial_id"].is_unique
-    assert (project / "data/07_model_output/tuning_trial_store").is_dir()
 
 
 def test_the_driver_adds_threads_token_and_levers_to_each_trial(data, folds):

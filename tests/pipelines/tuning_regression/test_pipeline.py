@@ -1,12 +1,13 @@
-"""The tuning nodes reused under the `regression` namespace, on the regression data."""
+"""The tuning nodes reused under the `regression` namespace, on the regression data.
+
+The namespaced search end to end (its results, run info and trials table) is checked in the one
+regression run of tests/pipelines/reporting_regression/test_pipeline.py, which runs this pipeline.
+"""
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.framework.project import configure_project
@@ -14,7 +15,6 @@ from kedro.framework.session import KedroSession
 from kedro.io import DataCatalog
 from kedro.validation.exceptions import ParameterValidationError
 
-from spark_lgbm_tuning import lightgbm_params
 from spark_lgbm_tuning.pipeline_registry import register_pipelines
 from spark_lgbm_tuning.pipelines.tuning_regression import create_pipeline
 from tests.pipelines.tuning.data import kfold_folds, regression_data
@@ -75,36 +75,6 @@ def kedro_project(tmp_path: Path, project_root: Path, spark):
         data.to_parquet(root / DATA_PATH)
         kfold_folds(data).to_parquet(root / FOLDS_PATH)
         yield root
-
-
-@pytest.mark.slow
-def test_kedro_run_writes_namespaced_results(kedro_project: Path, caplog):
-    caplog.set_level(logging.INFO)
-    small = {
-        "grid": {"num_leaves": [7, 15], "learning_rate": [0.1]},
-        "num_boost_round": 30,
-        "early_stopping_rounds": 5,
-    }
-    with KedroSession.create(
-        project_path=kedro_project, runtime_params={"regression": {"tuning": small}}
-    ) as session:
-        session.run(pipeline_names=["tuning_regression"])
-    results = pd.read_parquet(kedro_project / OUTPUT_DIR / "regression_tuning_results.parquet")
-    info = json.loads((kedro_project / OUTPUT_DIR / "regression_tuning_run_info.json").read_text())
-
-    ran = [message for message in caplog.messages if message.startswith("Running node")]
-    assert len(ran) == 2 and "-> [regression.tuning_results@pandas;" in ran[1]
-    assert len(results) == 2 * 3 and (results["status"] == "ok").all()
-    assert results[list(lightgbm_params.REGRESSION_METRICS)].notna().all().all()
-    assert results[list(lightgbm_params.CLASSIFICATION_METRICS)].isna().all().all()
-    assert results["classification_report"].isna().all()
-    assert sorted(results.filter(like="param_").columns) == [
-        "param_learning_rate",
-        "param_num_leaves",
-    ]
-    assert info["task"] == "regression" and info["primary_metric"] == "rmse"
-    assert info["best_primary_metric"] == results["rmse"].min()
-    assert (kedro_project / "data/05_model_input/regression_tuning_trials.parquet").is_file()
 
 
 def test_kedro_names_the_namespaced_parameter_when_invalid(kedro_project: Path):

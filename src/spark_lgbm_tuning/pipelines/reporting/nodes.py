@@ -30,16 +30,15 @@ from spark_lgbm_tuning.pipelines.tuning.folds import (
 
 # A runtime import, not TYPE_CHECKING: Kedro reads the node type hints to validate params:tuning.
 from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, TuningParams
-from spark_lgbm_tuning.pipelines.tuning.search_space import is_fold_plan
+from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX, is_fold_plan
+from spark_lgbm_tuning.statuses import OK, PRUNED
 
 from .params import ReportingParams
 from .results import (
-    OK,
-    PARAM_PREFIX,
-    PRUNED,
     ReportingError,
     direction,
     metrics_with_values,
+    ok_fold_stats,
     param_columns,
     plain,
     require_rows,
@@ -177,10 +176,8 @@ def _aggregate(results: pd.DataFrame, metrics: list[str], params: list[str]) -> 
     board["n_failed"] = board["n_folds"] - board["n_ok"] - board["n_pruned"]
     n_search_folds = results["fold_id"].nunique()
     board["fully_evaluated"] = (board["n_folds"] == n_search_folds) & (board["n_pruned"] == 0)
+    board = board.join(ok_fold_stats(results, metrics))
     ok_by_combo = ok.groupby("combo_id", sort=True)
-    for metric in metrics:
-        board[f"{metric}_mean"] = ok_by_combo[metric].mean()
-        board[f"{metric}_std"] = ok_by_combo[metric].std(ddof=1)
     board["fit_s_mean"] = ok_by_combo["fit_s"].mean()
     board["best_iteration_median"] = ok_by_combo["best_iteration"].median()
     if params:

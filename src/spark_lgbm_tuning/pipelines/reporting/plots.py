@@ -15,9 +15,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
+from spark_lgbm_tuning.statuses import OK
 
 from .params import ReportingParams
-from .results import OK, PARAM_PREFIX, combo_label, direction, param_columns, require_rows
+from .results import combo_label, direction, param_columns, require_rows
 
 #: One look for every report figure: white background, the legend beside the plot.
 TEMPLATE = "plotly_white"

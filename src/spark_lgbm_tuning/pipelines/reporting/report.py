@@ -79,7 +79,7 @@ def _run_facts(run_info: Mapping[str, Any]) -> str:
             ("cores per task (spark.task.cpus)", run_info.get("task_cpus")),
             ("Σ fit time (s)", run_info.get("sum_fit_s")),
             # The tuning computes it (run_trials' run_info): one formula, shown here as recorded.
-            ("Σ fit time ÷ (wall × cores)", run_info.get("efficiency")),
+            ("Σ fit time ÷ (wall × task slots)", run_info.get("efficiency")),
         ]
     )
 

@@ -15,8 +15,10 @@ import pandas as pd
 import yaml
 
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
+from spark_lgbm_tuning.statuses import OK
 
-from .results import OK, PARAM_PREFIX, plain, truncate
+from .results import plain, truncate
 
 #: Columns that identify rather than describe a combination or trial: shown last.
 ID_COLUMNS = ("combo_id", "trial_id")

@@ -5,7 +5,7 @@ module shares (errors, JSON/YAML-safe values, parameter columns, metric directio
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,12 +15,9 @@ from pydantic import BaseModel
 from spark_lgbm_tuning.errors import ExplainedError
 from spark_lgbm_tuning.lightgbm_params import HIGHER_IS_BETTER
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
+from spark_lgbm_tuning.statuses import OK, STATUSES
 
-OK = "ok"
-# "pruned": a fold of a combination the adaptive search stopped early (its metrics are kept;
-# the combination is not ranked).
-PRUNED = "pruned"
-STATUSES = ("ok", "failed", "timed_out", PRUNED)
 REQUIRED_RESULT_COLUMNS = (
     "trial_id",
     "combo_id",
@@ -31,7 +28,6 @@ REQUIRED_RESULT_COLUMNS = (
     "best_iteration",
     "fit_s",
 )
-PARAM_PREFIX = "param_"
 
 
 class ReportingError(ExplainedError, ValueError):
@@ -90,6 +86,28 @@ def metrics_with_values(results: pd.DataFrame, primary: str) -> list[str]:
         if metric in ok.columns and pd.to_numeric(ok[metric], errors="coerce").notna().any()
     ]
     return sorted(present, key=lambda metric: metric != primary)
+
+
+def ok_fold_stats(results: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Per combo_id (the index, sorted): `<column>_mean` and `<column>_std` (ddof=1) of each
+    column over the combination's ok folds; non-numeric values count as missing.
+
+    The one definition of a combination's mean/std: the leaderboard and MLflow show the same.
+    """
+    ok = results[results["status"] == OK]
+    values = pd.DataFrame(
+        {column: pd.to_numeric(ok[column], errors="coerce") for column in columns}, index=ok.index
+    )
+    by_combo = values.groupby(ok["combo_id"], sort=True)
+    means, stds = by_combo.mean(), by_combo.std(ddof=1)
+    return pd.DataFrame(
+        {
+            f"{column}_{stat}": frame[column]
+            for column in columns
+            for stat, frame in (("mean", means), ("std", stds))
+        },
+        index=means.index,
+    )
 
 
 def validated_results(tuning_results: pd.DataFrame, tuning: TuningParams) -> pd.DataFrame:

@@ -40,14 +40,7 @@ def expand_search_space(
     rows = fold_rows(folds, params.folds, len(data))
     arrays = FoldArrays(data, rows, columns)
     check_target(arrays.y, rows, params.task)
-    n_trials = params.n_planned * len(rows)
-    if n_trials > params.max_trials:
-        raise ValueError(
-            f"tuning.max_trials={params.max_trials} but the "
-            f"{'budget' if params.search.adaptive else 'grid'} has {params.n_planned} "
-            f"combinations x {len(rows)} folds = {n_trials} trials (allowed 1..1000000): "
-            "shrink tuning.grid, choose tuning.folds, or raise tuning.max_trials"
-        )
+    params.check_max_trials(len(rows))
     search_space.check_grid_values(arrays, params)
     if params.search.adaptive:
         table = search_space.fold_plan_table(arrays, params)

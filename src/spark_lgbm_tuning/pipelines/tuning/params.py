@@ -22,8 +22,10 @@ from pydantic import (
 )
 
 from spark_lgbm_tuning import lightgbm_params
+from spark_lgbm_tuning.errors import ExplainedError
 from spark_lgbm_tuning.lightgbm_params import (
     CLASSIFICATION_OBJECTIVES,
+    PARAM_DEFAULTS,
     TASK_METRICS,
     ParamValue,
     higher_is_better,
@@ -36,12 +38,15 @@ from spark_lgbm_tuning.params_model import ParamsModel
 GRID = "grid"
 # Strategies that propose combinations one at a time (Optuna samplers on the driver).
 ADAPTIVE_STRATEGIES = ("random", "tpe")
-PRUNERS = ("none", "wilcoxon", "median", "halving")
 # `tuning.grid_replace: true` in a config layer: its grid replaces the lower layers' whole (read
 # by the project's config loader, which removes it; see config_loader.py).
 GRID_REPLACE = "grid_replace"
 # The key of tuning_run_info that holds TuningParams.search_description() of its search.
 RUN_INFO_SEARCH = "search"
+
+
+class TooManyTrialsError(ExplainedError, ValueError):
+    """The search would run more trials than tuning.max_trials allows."""
 
 
 class SearchRange(ParamsModel):
@@ -250,15 +255,7 @@ class TuningParams(BaseModel):
             )
         if self.task == "regression" and objective in CLASSIFICATION_OBJECTIVES:
             raise ValueError(f"fixed.objective {objective!r} is a classification objective")
-        n_trials = self.n_planned * len(self.folds or [0])
-        if n_trials > self.max_trials:
-            raise ValueError(
-                f"the {'budget' if self.search.adaptive else 'grid'} has {self.n_planned} "
-                "combinations"
-                + (f" x {len(self.folds)} folds" if self.folds else "")
-                + f" = {n_trials} trials, above max_trials={self.max_trials} "
-                "(allowed 1..1000000): shrink grid or raise max_trials"
-            )
+        self.check_max_trials(len(self.folds) if self.folds else None)
         return self
 
     def _check_value_types(self) -> None:
@@ -275,6 +272,20 @@ class TuningParams(BaseModel):
             error = value_type_error(section, name, value)
             if error:
                 raise ValueError(error)
+
+    def check_max_trials(self, n_folds: int | None) -> None:
+        """TooManyTrialsError when the combinations x `n_folds` (None: not known yet, counted as
+        one) are more trials than max_trials."""
+        n_trials = self.n_planned * (n_folds or 1)
+        if n_trials > self.max_trials:
+            raise TooManyTrialsError(
+                f"tuning.max_trials={self.max_trials} but the "
+                f"{'budget' if self.search.adaptive else 'grid'} has {self.n_planned} "
+                "combinations"
+                + (f" x {n_folds} folds" if n_folds else "")
+                + f" = {n_trials} trials (allowed 1..1000000): shrink tuning.grid, choose "
+                "tuning.folds, or raise tuning.max_trials"
+            )
 
     def _check_space(self) -> None:
         ranges = sorted(name for name, axis in self.grid.items() if isinstance(axis, SearchRange))
@@ -351,6 +362,4 @@ class TuningParams(BaseModel):
         A num_boost_round grid value is not among them: LightGBM would read it as num_iterations.
         """
         combination = {k: v for k, v in combination.items() if k != "num_boost_round"}
-        params: dict[str, Any] = {"verbosity": -1, **self.fixed, **combination}
-        params["feature_pre_filter"] = params.get("feature_pre_filter", False)
-        return params
+        return {**PARAM_DEFAULTS, **self.fixed, **combination}

@@ -16,6 +16,7 @@ from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.results import result_record, store_record
 from spark_lgbm_tuning.scoring import primary_score
+from spark_lgbm_tuning.statuses import FAILED, TIMED_OUT
 from spark_lgbm_tuning.trial import TrialSpec
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class Progress:
         records = [result_record(self.spec_of[row["trial_id"]], row) for row in rows]
         self.records.update((record["trial_id"], record) for record in records)
         for record in records:
-            if record["status"] == "timed_out":
+            if record["status"] == TIMED_OUT:
                 # Each one, as it arrives: a timeout is a setting to revisit, not a crash.
                 logger.warning(
                     "Trial %s (combination %s, fold %s) timed out: %s",
@@ -95,8 +96,8 @@ class Progress:
     def log(self) -> None:
         done = len(self.records)
         records = self.records.values()
-        failed = sum(record["status"] == "failed" for record in records)
-        timed_out = sum(record["status"] == "timed_out" for record in records)
+        failed = sum(record["status"] == FAILED for record in records)
+        timed_out = sum(record["status"] == TIMED_OUT for record in records)
         best = best_score(records, self.params)
         elapsed = time.perf_counter() - self.started
         eta = f"{elapsed / done * (len(self.spec_of) - done):.0f} s" if done else "n/a"

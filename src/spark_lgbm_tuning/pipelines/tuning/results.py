@@ -20,6 +20,7 @@ import pyarrow as pa
 from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX, param_kinds, param_value
+from spark_lgbm_tuning.statuses import FAILED, OK, PRUNED, TIMED_OUT
 from spark_lgbm_tuning.trial import ID_FIELDS, RESULT_FIELDS, TrialSpec
 
 # The column types a Spark parquet write of these records had (what readers of tuning_results
@@ -50,12 +51,9 @@ _TO_PYTHON = {
     "string": str,
     "timestamp": _naive_utc,
 }
-# A fold of a combination the adaptive search's pruner stopped: its metrics are a complete fold
-# result, but the combination is not fully evaluated (reporting ranks it nowhere).
-PRUNED = "pruned"
 # Stored outcomes a rerun reuses: they repeat for the same trial (see reusable_records); a pruned
 # fold is reused by a grid as the ok fold result it is.
-REUSABLE_STATUSES = ("ok", "failed", PRUNED)
+REUSABLE_STATUSES = (OK, FAILED, PRUNED)
 
 
 def result_fields(params: TuningParams) -> dict[str, str]:
@@ -163,7 +161,7 @@ def reusable_records(
     reuse = status.isin(REUSABLE_STATUSES)
     if params.trial_timeout_s is not None and "trial_timeout_s" in stored:
         ran_under = pd.to_numeric(stored["trial_timeout_s"], errors="coerce")
-        reuse |= (status == "timed_out") & (ran_under >= params.trial_timeout_s)
+        reuse |= (status == TIMED_OUT) & (ran_under >= params.trial_timeout_s)
     found = stored[reuse].set_index("trial_id")
     records = {}
     for spec in specs:
@@ -171,6 +169,6 @@ def reusable_records(
             row = found.loc[spec.trial_id]
             record = result_record(spec, row, params_json=row["params_json"])
             if record["status"] == PRUNED:
-                record["status"] = "ok"
+                record["status"] = OK
             records[spec.trial_id] = record
     return records

@@ -36,8 +36,6 @@ PARAM_PREFIX = "param_"
 VALUE_CHECK_ROWS = 200
 # At ~1 ms per combination, the check stays within seconds on the largest default grid.
 MAX_CHECKED_COMBINATIONS = 2000
-# The columns of `tuning_trials` besides param_<name>, in order.
-TRIAL_COLUMNS = ("params_json", "dataset_key", "fold_fingerprint", "n_train", "n_test")
 # The combo_id of an adaptive search's fold plan rows (tuning_trials before any proposal).
 FOLD_PLAN_COMBO = ""
 _KIND_TO_PANDAS = {"bool": "boolean", "long": "Int64", "double": "Float64", "string": "string"}

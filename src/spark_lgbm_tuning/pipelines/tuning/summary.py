@@ -12,8 +12,8 @@ from pyspark import SparkContext
 
 from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, TuningParams
 from spark_lgbm_tuning.pipelines.tuning.progress import best_score
-from spark_lgbm_tuning.pipelines.tuning.results import PRUNED
 from spark_lgbm_tuning.pipelines.tuning.scheduler import SearchStats, executor_infos, task_cpus
+from spark_lgbm_tuning.statuses import FAILED, OK, PRUNED, TIMED_OUT
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +36,13 @@ def timing_info(
 
 def check_outcomes(records: list[dict[str, Any]], new: Mapping[str, dict[str, Any]]) -> None:
     """Log the first new failures; raise when every trial failed."""
-    failed = [record for record in records if record["status"] not in {"ok", PRUNED}]
+    failed = [record for record in records if record["status"] not in {OK, PRUNED}]
     for record in [record for record in failed if record["trial_id"] in new][:5]:
         logger.warning(
             "Trial %s (fold %d) %s: %s",
             record["trial_id"],
             record["fold_id"],
-            "timed out" if record["status"] == "timed_out" else "failed",
+            "timed out" if record["status"] == TIMED_OUT else "failed",
             record["error"],
         )
     if len(failed) == len(records):
@@ -63,6 +63,16 @@ def cluster_shape(sc: SparkContext, records: list[dict[str, Any]]) -> tuple[int,
     return n_executors, total_cores
 
 
+def efficiency(sum_fit_s: float, wall_s: float, total_cores: int, cpus_per_task: int) -> float:
+    """Σ fit seconds ÷ (wall × task slots): 1.0 when every slot fitted for the whole wall.
+
+    A trial holds spark.task.cpus cores for its fit seconds, so a full cluster at task.cpus 2
+    has half as many slots as cores and still counts 1.0.
+    """
+    slots = max(1, total_cores // max(cpus_per_task, 1))
+    return sum_fit_s / (wall_s * slots)
+
+
 def run_info(
     sc: SparkContext,
     params: TuningParams,
@@ -75,9 +85,10 @@ def run_info(
     """`tuning_run_info`: cluster shape, timings, outcome counts, efficiency, best score."""
     run = list(new.values())
     n_executors, total_cores = cluster_shape(sc, run or records)
+    cpus = task_cpus(sc)
     # Fit seconds of the trials run now (reused trials cost nothing in this run).
     sum_fit_s = float(sum(record["fit_s"] or 0.0 for record in run))
-    counts = {status: 0 for status in ("ok", "failed", "timed_out")}
+    counts = dict.fromkeys((OK, FAILED, TIMED_OUT), 0)
     for record in records:
         counts[record["status"]] = counts.get(record["status"], 0) + 1
     info = {
@@ -86,19 +97,19 @@ def run_info(
         "app_id": sc.applicationId,
         "n_executors": n_executors,
         "total_cores": total_cores,
-        "task_cpus": task_cpus(sc),
+        "task_cpus": cpus,
         **timing,
         "n_trials": len(records),
-        "n_ok": counts["ok"],
-        "n_failed": counts["failed"],
-        "n_timed_out": counts["timed_out"],
+        "n_ok": counts[OK],
+        "n_failed": counts[FAILED],
+        "n_timed_out": counts[TIMED_OUT],
         "n_reused": len(records) - len(run),
         "n_run": len(run),
         "resume": params.resume,
         "trial_timeout_s": params.trial_timeout_s,
         "executors_lost": stats.executors_lost,
         "sum_fit_s": sum_fit_s,
-        "efficiency": sum_fit_s / (timing["wall_s"] * total_cores),
+        "efficiency": efficiency(sum_fit_s, timing["wall_s"], total_cores, cpus),
         "primary_metric": params.primary_metric,
         "best_primary_metric": best_score(records, params),
         # The search that produced tuning_results: reporting compares it with its parameters.
