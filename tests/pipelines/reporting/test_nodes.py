@@ -358,37 +358,42 @@ def searched():
     data = tuning_data.timeseries_data()
     folds = tuning_data.time_folds(data)
     trials = expand_search_space(data, folds, tuning_data.tuning_params(), ColumnParams())
-    return data, folds, trials, trials[["trial_id", "combo_id", "fold_id"]].assign(status="ok")
+    results = trials[["trial_id", "combo_id", "fold_id", "fold_fingerprint"]].assign(status="ok")
+    return data, folds, results
 
 
 def test_results_of_the_current_data_pass_unchanged(searched):
-    data, folds, trials, results = searched
-    checked = check_results_are_current(results, trials, data, folds, ColumnParams())
+    data, folds, results = searched
+    checked = check_results_are_current(results, data, folds, ColumnParams())
     pd.testing.assert_frame_equal(checked, results)
 
 
 def test_results_of_other_data_are_refused_naming_the_fold(searched):
-    data, folds, trials, results = searched
+    data, folds, results = searched
     changed = data.copy()
     # One value in the last fold's test part: only that fold's fingerprint changes.
     last_fold = int(folds["fold_id"].max())
     row = int(folds[(folds["fold_id"] == last_fold) & (folds["split"] == "test")]["row"].iloc[0])
     changed.loc[row, "feature_0"] += 1.0
     with pytest.raises(ReportingError, match=rf"fold {last_fold} were computed on other data"):
-        check_results_are_current(results, trials, changed, folds, ColumnParams())
+        check_results_are_current(results, changed, folds, ColumnParams())
 
 
-def test_results_of_another_search_are_refused(searched):
-    data, folds, trials, results = searched
-    other = results.assign(trial_id=results["trial_id"].str[::-1])
-    with pytest.raises(ReportingError, match=r"are not in tuning_trials: the results come from"):
-        check_results_are_current(other, trials, data, folds, ColumnParams())
+def test_results_without_fingerprints_are_refused(searched):
+    data, folds, results = searched
+    with pytest.raises(ReportingError, match=r"lack fold_fingerprint values"):
+        check_results_are_current(
+            results.drop(columns="fold_fingerprint"), data, folds, ColumnParams()
+        )
+    missing = results.assign(fold_fingerprint=[None] + list(results["fold_fingerprint"][1:]))
+    with pytest.raises(ReportingError, match=r"lack fold_fingerprint values"):
+        check_results_are_current(missing, data, folds, ColumnParams())
 
 
 def test_results_of_other_folds_are_refused(searched):
-    data, folds, trials, results = searched
+    data, folds, results = searched
     with pytest.raises(ReportingError, match=r"do not fit the current data and folds"):
-        check_results_are_current(results, trials, data.head(10), folds, ColumnParams())
+        check_results_are_current(results, data.head(10), folds, ColumnParams())
 
 
 # ------------------------------------------------------------- adaptive search (pruned, partial)
@@ -430,13 +435,9 @@ def searched_adaptively():
 
 def test_adaptive_results_are_checked_by_their_own_fingerprints(searched_adaptively):
     data, folds, plan, results = searched_adaptively
-    checked = check_results_are_current(results, plan, data, folds, ColumnParams())
+    checked = check_results_are_current(results, data, folds, ColumnParams())
     pd.testing.assert_frame_equal(checked, results)
     changed = data.copy()
     changed.loc[len(data) - 1, "feature_0"] += 1.0  # the last fold's test part
     with pytest.raises(ReportingError, match=r"fold 2 were computed on other data"):
-        check_results_are_current(results, plan, changed, folds, ColumnParams())
-    with pytest.raises(ReportingError, match=r"lack fold_fingerprint values"):
-        check_results_are_current(
-            results.drop(columns="fold_fingerprint"), plan, data, folds, ColumnParams()
-        )
+        check_results_are_current(results, changed, folds, ColumnParams())

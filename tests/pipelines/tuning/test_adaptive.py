@@ -250,7 +250,7 @@ def test_the_store_rows_of_another_search_are_left_out_of_the_rebuild():
 
 def _run(data, folds, params, store=None):
     trials = expand_search_space(data, folds, params, ColumnParams())
-    return trials, *run_trials(data, folds, trials, params, ColumnParams(), store)
+    return trials, *run_trials(data, folds, trials, params, ColumnParams(), store)[:2]
 
 
 @pytest.mark.slow

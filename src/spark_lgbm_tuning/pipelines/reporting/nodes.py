@@ -14,11 +14,10 @@ import logging
 import math
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from spark_lgbm_tuning.columns import ColumnParams, feature_columns, target_values
+from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.lightgbm_params import HIGHER_IS_BETTER, model_params
 from spark_lgbm_tuning.pipelines.tuning.folds import (
@@ -30,7 +29,7 @@ from spark_lgbm_tuning.pipelines.tuning.folds import (
 
 # A runtime import, not TYPE_CHECKING: Kedro reads the node type hints to validate params:tuning.
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.pipelines.tuning.search_space import is_fold_plan
+from spark_lgbm_tuning.trial import fit_model
 
 from .params import ReportingParams
 from .results import (
@@ -55,18 +54,23 @@ RERUN_TUNING = "rerun the tuning pipeline on the current data before reporting"
 # ------------------------------------------------------------------------------ stale results
 def check_results_are_current(
     tuning_results: pd.DataFrame,
-    tuning_trials: pd.DataFrame,
     data: pd.DataFrame,
     folds: pd.DataFrame,
     columns: ColumnParams,
 ) -> pd.DataFrame:
     """tuning_results as they are, once shown to come from the current data and folds.
 
-    Each trial id carries its fold's data fingerprint (tuning_trials keeps it): results of a
-    search on other data would rank and refit on data they never saw, so they are refused.
+    Each result records the data fingerprint of the fold it ran on (`fold_fingerprint`, both
+    strategies): results of a search on other data would rank on data they never saw, so they
+    are refused.
     """
     require_rows(tuning_results, "tuning_results", ("trial_id", "fold_id"))
-    fingerprints = _recorded_fingerprints(tuning_results, tuning_trials)
+    fingerprints = tuning_results.get(FOLD_FINGERPRINT)
+    if fingerprints is None or fingerprints.isna().any():
+        raise ReportingError(
+            "tuning_results lack fold_fingerprint values, so they cannot be checked against "
+            f"the current data; {RERUN_TUNING}."
+        )
     fold_ids = sorted(int(fold_id) for fold_id in tuning_results["fold_id"].unique())
     try:
         arrays = FoldArrays(data, fold_rows(folds, fold_ids, len(data)), columns)
@@ -81,28 +85,6 @@ def check_results_are_current(
                 f"current data and folds (its fingerprint differs); {RERUN_TUNING}."
             )
     return tuning_results
-
-
-def _recorded_fingerprints(tuning_results: pd.DataFrame, tuning_trials: pd.DataFrame) -> pd.Series:
-    """The data fingerprint each result was computed on: from tuning_trials for a grid (whose
-    trial ids it lists); an adaptive search's results carry their own (its tuning_trials is the
-    fold plan, made before any combination was proposed)."""
-    if is_fold_plan(tuning_trials):
-        own = tuning_results.get(FOLD_FINGERPRINT)
-        if own is None or own.isna().any():
-            raise ReportingError(
-                "tuning_results of an adaptive search lack fold_fingerprint values, so they "
-                f"cannot be checked against the current data; {RERUN_TUNING}."
-            )
-        return own
-    recorded = tuning_trials.set_index("trial_id")["fold_fingerprint"]
-    unknown = sorted(set(tuning_results["trial_id"]) - set(recorded.index))
-    if unknown:
-        raise ReportingError(
-            f"{len(unknown)} trial(s) of tuning_results (e.g. {unknown[0]}) are not in "
-            f"tuning_trials: the results come from another search; {RERUN_TUNING}."
-        )
-    return pd.Series(recorded[tuning_results["trial_id"]].to_numpy(), index=tuning_results.index)
 
 
 # ---------------------------------------------------------------------------------------- ranking
@@ -305,7 +287,7 @@ def select_best_params(
 
 # ------------------------------------------------------------------------------------------ refit
 def _model_settings(best_params: dict[str, Any], params: ReportingParams) -> tuple[dict, int]:
-    """(LightGBM params, rounds) of best_params' `tuning:` block, for a driver-side fit."""
+    """(LightGBM params, rounds) of best_params' `tuning:` block, for the final refit."""
     try:
         lgb_params = model_params(best_params["tuning"]["fixed"])
         num_boost_round = int(best_params["tuning"]["num_boost_round"])
@@ -319,17 +301,6 @@ def _model_settings(best_params: dict[str, Any], params: ReportingParams) -> tup
     return lgb_params, num_boost_round
 
 
-def _fit(
-    settings: tuple[dict, int], data: pd.DataFrame, rows: np.ndarray, columns: ColumnParams
-) -> lgb.Booster:
-    """Train on `rows` of `data` (no early stopping: there is no held-out set left)."""
-    lgb_params, num_boost_round = settings
-    features = feature_columns(data, columns)
-    labels = target_values(data, columns)[rows]
-    dataset = lgb.Dataset(data[features].iloc[rows], label=labels, feature_name=features)
-    return lgb.train(lgb_params, dataset, num_boost_round=num_boost_round)
-
-
 def refit_best_model(
     best_params: dict[str, Any],
     timeseries_data: pd.DataFrame,
@@ -339,16 +310,20 @@ def refit_best_model(
 ) -> tuple[str, pd.DataFrame]:
     """Train the best combination on every row the CV saw (union of all folds' train and test rows).
 
-    Trains on `params:columns`' features and target for `best_params.tuning.num_boost_round`
-    rounds with no early stopping, on `refit_num_threads` threads (0: LightGBM's default, every
-    core). Returns the model in LightGBM's text format and its feature importance (gain and
-    split), sorted by gain.
+    The one boosting recipe of the trials (`trial.fit_model`: the same binning, parameters and
+    data types), on the driver: `params:columns`' features and target, for
+    `best_params.tuning.num_boost_round` rounds with no early stopping, on `refit_num_threads`
+    threads (0: LightGBM's default, every core). Returns the model in LightGBM's text format and
+    its feature importance (gain and split), sorted by gain.
     """
-    settings = _model_settings(best_params, params)
+    lgb_params, num_boost_round = _model_settings(best_params, params)
     require_rows(timeseries_data, "timeseries_data")
     require_rows(timeseries_folds, "timeseries_folds", FOLD_COLUMNS)
     rows = covered_rows(timeseries_folds, len(timeseries_data))
-    booster = _fit(settings, timeseries_data, rows, columns)
+    arrays = FoldArrays(timeseries_data, {}, columns)
+    booster = fit_model(
+        lgb_params, num_boost_round, arrays.x[rows], arrays.y[rows], arrays.features
+    )
 
     gain = booster.feature_importance(importance_type="gain")
     importance = pd.DataFrame(
@@ -364,6 +339,6 @@ def refit_best_model(
         "Refit the best combination on %d rows x %d features for %d rounds",
         len(rows),
         booster.num_feature(),
-        settings[1],
+        num_boost_round,
     )
     return booster.model_to_string(), importance.reset_index(drop=True)

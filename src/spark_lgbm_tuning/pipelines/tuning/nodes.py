@@ -83,14 +83,15 @@ def run_trials(  # noqa: PLR0917 - Kedro passes a node's inputs by position
     params: TuningParams,
     columns: ColumnParams,
     trial_store: TrialStore | None = None,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """Run the trials the trial store lacks, one Spark job per task group; return all results.
 
     Each result is appended to `trial_store` as it reaches the driver, so an interrupted run
     keeps its finished trials and the next one (with `resume: true`) runs only the rest. LightGBM
     uses spark.task.cpus threads per trial. Returns every trial's result (reused and new) as a
-    pandas DataFrame with an explicit schema (32 rows need no Spark DataFrame), and the run's info (cluster shape, wall time,
-    efficiency, trials reused and run, executors lost).
+    pandas DataFrame with an explicit schema, the run's info (cluster shape, wall time,
+    efficiency, trials reused and run, executors lost), and the trials' own test predictions
+    and learning curves of the leading combinations (tuning/predictions.py) for the report.
     """
     spark = SparkSession.getActiveSession()
     if spark is None:
