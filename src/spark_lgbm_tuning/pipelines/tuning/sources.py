@@ -1,10 +1,12 @@
-"""The one place a search strategy is chosen: `search_source` returns the task source of
-`params:tuning.search` (the grid, or an Optuna-driven adaptive search), which the one driver
-loop (`search.run_search`) runs.
+"""The one place a search strategy is chosen: `search_table` writes its `tuning_trials` (the
+grid's trials, or the fold plan an adaptive search proposes on) and `search_source` returns its
+task source (the grid, or an Optuna-driven adaptive search), which the one driver loop
+(`search.run_search`) runs.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
@@ -12,11 +14,20 @@ import pandas as pd
 
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.tuning.adaptive import AdaptiveSearch
+from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
 from spark_lgbm_tuning.pipelines.tuning.grid import GridSearch
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.scheduler import TaskSource
-from spark_lgbm_tuning.pipelines.tuning.search_space import facts_from_plan, specs_from_table
+from spark_lgbm_tuning.pipelines.tuning.search_space import (
+    expand,
+    facts_from_plan,
+    fold_plan_table,
+    specs_from_table,
+    trials_table,
+)
 from spark_lgbm_tuning.trial import TrialSpec
+
+logger = logging.getLogger(__name__)
 
 
 class SearchSource(TaskSource, Protocol):
@@ -48,6 +59,31 @@ class SearchSource(TaskSource, Protocol):
 
     def run_info(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         """The strategy's part of `tuning_run_info`."""
+
+
+def search_table(arrays: FoldArrays, params: TuningParams) -> pd.DataFrame:
+    """`tuning_trials` of `params.search`: one row per (combination, fold) of the grid, or one
+    row per fold for an adaptive search (its combinations are proposed while it runs)."""
+    if params.search.adaptive:
+        budget = params.search
+        parts = [f"up to {budget.n_combinations} combinations"] if budget.n_combinations else []
+        parts += [f"{budget.time_budget_s:g} s"] if budget.time_budget_s else []
+        logger.info(
+            "Search space: %s proposes combinations (%s) on %d folds",
+            budget.strategy,
+            ", ".join(parts) + f", pruning {budget.pruning}",
+            len(arrays.rows),
+        )
+        return fold_plan_table(arrays, params)
+    table = trials_table(expand(arrays, params), params)
+    logger.info(
+        "Search space: %d combinations x %d folds = %d trials (%d distinct trial ids)",
+        params.n_combinations,
+        len(arrays.rows),
+        len(table),
+        table["trial_id"].nunique(),
+    )
+    return table
 
 
 def search_source(
