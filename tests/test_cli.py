@@ -88,6 +88,25 @@ def test_a_parameter_validation_error_is_shown_without_the_traceback(project):
     assert RICH_FRAME not in output
 
 
+def test_a_value_of_the_wrong_type_is_one_line_naming_its_setting(project):
+    """Issue 25: `learning_rate: [true]` ended in LightGBM's `Unknown token true in data file`,
+    which names no setting."""
+    run = kedro_run(
+        project, "--pipelines", "tuning", "--params", "tuning.grid.learning_rate=[true]"
+    )
+    errors = [line for line in _output(run).splitlines() if line.startswith("Error: ")]
+
+    assert run.returncode == 1
+    assert len(errors) == 1, _output(run)
+    assert errors[0].startswith("Error: ParameterValidationError: Parameter validation failed:")
+    assert (
+        "grid.learning_rate value true is a boolean, but LightGBM's learning_rate takes a number"
+        in errors[0]
+    )
+    # pydantic's input repr and link are left out of the line.
+    assert "input_value" not in errors[0] and "errors.pydantic.dev" not in errors[0]
+
+
 def test_an_unexpected_error_keeps_its_full_traceback(project):
     run = kedro_run(project, "--pipelines", "tuning", "--runner", "NoSuchRunner")
     output = _output(run)

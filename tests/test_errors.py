@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from spark_lgbm_tuning.cli import EXPLAINED_ERRORS
-from spark_lgbm_tuning.errors import ExplainedError, InputDataError, SparkConfigError
+from spark_lgbm_tuning.errors import (
+    ConfigError,
+    ExplainedError,
+    InputDataError,
+    SparkConfigError,
+)
 from spark_lgbm_tuning.hooks import MissingInputError
 from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
 
@@ -18,6 +23,7 @@ from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
         (MissingInputError, RuntimeError),
         (InputDataError, ValueError),
         (ReportingError, ValueError),
+        (ConfigError, ValueError),
     ],
 )
 def test_an_explained_error_is_shown_as_one_line_and_caught_as_before(error_type, caught_as):

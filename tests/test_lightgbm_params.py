@@ -87,3 +87,33 @@ def test_spellings_are_the_same_set_from_any_alias():
     )
     assert "min_data_in_leaf" in lightgbm_params.spellings("min_child_samples")
     assert lightgbm_params.spellings("not_a_parameter") == {"not_a_parameter"}
+
+
+@pytest.mark.parametrize(
+    ("section", "name", "message"),
+    [
+        (
+            "grid",
+            {"learning_rate": [0.1, True]},
+            "grid.learning_rate value true is a boolean, but LightGBM's learning_rate takes a "
+            "number",
+        ),
+        # An alias is checked as its canonical parameter.
+        ("grid", {"eta": ["0.1"]}, 'grid.eta value "0.1" is a string, but LightGBM\'s '),
+        ("fixed", {"is_unbalance": "yes"}, 'fixed.is_unbalance value "yes" is a string'),
+        ("fixed", {"boosting": 1}, "fixed.boosting value 1 is a number, but LightGBM's boosting"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_naming_its_setting(section, name, message):
+    overrides = {section: {**({"objective": "binary"} if section == "fixed" else {}), **name}}
+    with pytest.raises(ValidationError) as error:
+        tuning_params(**overrides)
+    assert message in str(error.value)
+
+
+def test_values_of_the_right_type_pass():
+    params = tuning_params(
+        fixed={"objective": "binary", "is_unbalance": True, "seed": 3, "metric": "auc"},
+        grid={"learning_rate": [0.1, 1], "num_leaves": [7], "boosting": ["gbdt", "dart"]},
+    )
+    assert params.n_combinations == 4

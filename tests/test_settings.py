@@ -6,10 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from kedro.config import OmegaConfigLoader
 
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
+from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
 from tests.cluster import kedro_run
 from tests.project_copy import copy_project
 
@@ -47,7 +46,7 @@ def test_a_partial_grid_override_in_conf_local_merges_over_base(tmp_path):
     (conf / "local").mkdir()
     (conf / "local" / "parameters_tuning.yml").write_text(_readme_override())
 
-    parameters = OmegaConfigLoader(str(conf), **CONFIG_LOADER_ARGS)["parameters"]
+    parameters = CONFIG_LOADER_CLASS(str(conf), **CONFIG_LOADER_ARGS)["parameters"]
     tuning = TuningParams.model_validate(parameters["tuning"])
 
     assert tuning.grid == {
@@ -56,7 +55,7 @@ def test_a_partial_grid_override_in_conf_local_merges_over_base(tmp_path):
         "max_depth": [6, 12],
     }
     # Everything the override does not name is base's.
-    base = OmegaConfigLoader(str(conf), env="base", **CONFIG_LOADER_ARGS)["parameters"]
+    base = CONFIG_LOADER_CLASS(str(conf), env="base", **CONFIG_LOADER_ARGS)["parameters"]
     assert tuning.fixed == base["tuning"]["fixed"]
     assert tuning.num_boost_round == base["tuning"]["num_boost_round"]
 

@@ -13,6 +13,7 @@ commands of the same name); `python -m spark_lgbm_tuning` runs the same `run`.
 
 from __future__ import annotations
 
+import re
 from typing import IO, Any
 
 import click
@@ -24,13 +25,26 @@ from spark_lgbm_tuning.errors import ExplainedError
 
 EXPLAINED_ERRORS = (ExplainedError, ParameterValidationError)
 VERBOSE_HINT = "Run with --verbose (kedro run --verbose ...) to see the full traceback."
+# What pydantic appends to each error: the error type and input (a repr of the whole block).
+_PYDANTIC_DETAILS = re.compile(r"\s*\[type=.*$")
+_PYDANTIC_LINK = "For further information visit"
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message on one line; pydantic's per-error type, input and link left out."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    return " ".join(
+        _PYDANTIC_DETAILS.sub("", line)
+        for line in lines
+        if line and not line.startswith(_PYDANTIC_LINK)
+    )
 
 
 class ExplainedRunError(click.ClickException):
-    """Exit status 1 with the error's type and message and the hint, no traceback."""
+    """Exit status 1 with the error's type and message (on one line) and the hint, no traceback."""
 
     def __init__(self, error: BaseException) -> None:
-        super().__init__(f"{type(error).__name__}: {error}")
+        super().__init__(f"{type(error).__name__}: {one_line(error)}")
 
     def show(self, file: IO[Any] | None = None) -> None:
         click.secho(f"Error: {self.format_message()}", err=True, fg="red")

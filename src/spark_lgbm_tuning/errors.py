@@ -20,3 +20,8 @@ class SparkConfigError(ExplainedError, RuntimeError):
 
 class InputDataError(ExplainedError, ValueError):
     """The run's data, folds or columns cannot give a meaningful search; the message names the fix."""
+
+
+class ConfigError(ExplainedError, ValueError):
+    """A configuration file or `--params` value cannot give the run's parameters; the message
+    names the file (or --params) and the key."""

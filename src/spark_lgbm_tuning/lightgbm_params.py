@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+from lightgbm import Booster, Dataset, train
 from lightgbm.basic import _ConfigAliases
 
 LIGHTGBM_PARAMS_DOC = "https://lightgbm.readthedocs.io/en/latest/Parameters.html"
@@ -137,6 +140,53 @@ def unknown_name_error(section: str, name: str) -> str | None:
     return (
         f"{section}.{name} is not a LightGBM parameter ({hint}see {LIGHTGBM_PARAMS_DOC}); "
         "LightGBM would ignore it"
+    )
+
+
+@functools.cache
+def _value_kinds() -> dict[str, str]:
+    """Canonical LightGBM parameter name -> the kind of value it takes: bool, number or string.
+
+    LightGBM's own table, as a model it saved reads back (its parameters typed by the C API):
+    one round on four rows, once per process. Parameters a model does not save, and list-valued
+    ones, have no entry (LightGBM checks them itself).
+    """
+    rows = np.arange(8, dtype=float).reshape(4, 2)
+    booster = train(
+        {"verbosity": -1, "objective": "binary", "min_data_in_leaf": 1, "num_threads": 1},
+        Dataset(rows, label=[0, 1, 0, 1], params={"verbosity": -1, "min_data_in_bin": 1}),
+        num_boost_round=1,
+    )
+    loaded = Booster(model_str=booster.model_to_string()).params
+    kinds = {bool: "bool", int: "number", float: "number", str: "string"}
+    return {name: kinds[type(value)] for name, value in loaded.items() if type(value) in kinds}
+
+
+_KIND_NOUN = {"bool": "a boolean", "number": "a number", "string": "a string"}
+_KIND_TEXT = {"bool": "true or false", "number": "a number", "string": "a string"}
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    return "number" if isinstance(value, int | float) else "string"
+
+
+def value_type_error(section: str, name: str, value: Any) -> str | None:
+    """An error line when LightGBM's parameter `name` (any spelling) cannot take `value`'s type.
+
+    LightGBM itself would fail on the first trial with a message that names no setting
+    (`learning_rate: true`: "Unknown token true in data file").
+    """
+    canonical = next(
+        (canonical for canonical, names in _alias_table().items() if name in names), name
+    )
+    wanted = _value_kinds().get(canonical)
+    if wanted is None or _kind_of(value) == wanted:
+        return None
+    return (
+        f"{section}.{name} value {json.dumps(value)} is {_KIND_NOUN[_kind_of(value)]}, but LightGBM's "
+        f"{canonical} takes {_KIND_TEXT[wanted]} (see {LIGHTGBM_PARAMS_DOC})"
     )
 
 

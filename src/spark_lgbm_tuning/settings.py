@@ -4,6 +4,7 @@ import warnings
 
 from omegaconf.resolvers import oc
 
+from spark_lgbm_tuning.config_loader import ProjectConfigLoader
 from spark_lgbm_tuning.hooks import (
     ReportLocationHooks,
     RunEnvironmentHooks,
@@ -34,6 +35,8 @@ HOOKS = (
 # wheel names the distribution kedro_mlflow; the other spelling in case a build normalises it.)
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
 
+# Kedro's OmegaConfigLoader; ranges, grid_replace and the one-line errors of config_loader.py.
+CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
@@ -45,6 +48,7 @@ CONFIG_LOADER_ARGS = {
     # credentials unless it is registered here.
     "custom_resolvers": {"oc.env": oc.env},
     # conf/local (or another env) overrides one key, e.g. one grid axis, without copying the
-    # whole `tuning` block. An env drops a base grid axis or fixed parameter with `null`.
+    # whole `tuning` block. An env drops a base grid axis or fixed parameter with `null`, or
+    # replaces the whole grid with `grid_replace: true` (config_loader.py).
     "merge_strategy": {"parameters": "soft"},
 }

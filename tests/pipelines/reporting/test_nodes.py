@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 
 import lightgbm as lgb
 import numpy as np
@@ -26,7 +27,7 @@ from spark_lgbm_tuning.pipelines.reporting.nodes import (
 )
 from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space
-from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, TuningParams
 from tests.pipelines.tuning import data as tuning_data
 
 from .conftest import COLUMNS, FIXED_PARAMS, N_FEATURES, RENAMED, make_trial, renamed, tuning_with
@@ -362,9 +363,17 @@ def searched():
     return data, folds, results
 
 
+def _check(results, data, folds, params=None, *, searched_with=None):
+    """check_results_are_current with `params` (default: the fixtures'), on results whose run
+    info records a search with `searched_with` (default: `params`)."""
+    params = params or tuning_data.tuning_params()
+    run_info = {RUN_INFO_SEARCH: (searched_with or params).search_description()}
+    return check_results_are_current(results, run_info, data, folds, params, ColumnParams())
+
+
 def test_results_of_the_current_data_pass_unchanged(searched):
     data, folds, results = searched
-    checked = check_results_are_current(results, data, folds, ColumnParams())
+    checked = _check(results, data, folds)
     pd.testing.assert_frame_equal(checked, results)
 
 
@@ -376,24 +385,77 @@ def test_results_of_other_data_are_refused_naming_the_fold(searched):
     row = int(folds[(folds["fold_id"] == last_fold) & (folds["split"] == "test")]["row"].iloc[0])
     changed.loc[row, "feature_0"] += 1.0
     with pytest.raises(ReportingError, match=rf"fold {last_fold} were computed on other data"):
-        check_results_are_current(results, changed, folds, ColumnParams())
+        _check(results, changed, folds)
 
 
 def test_results_without_fingerprints_are_refused(searched):
     data, folds, results = searched
     with pytest.raises(ReportingError, match=r"lack fold_fingerprint values"):
-        check_results_are_current(
-            results.drop(columns="fold_fingerprint"), data, folds, ColumnParams()
-        )
+        _check(results.drop(columns="fold_fingerprint"), data, folds)
     missing = results.assign(fold_fingerprint=[None] + list(results["fold_fingerprint"][1:]))
     with pytest.raises(ReportingError, match=r"lack fold_fingerprint values"):
-        check_results_are_current(missing, data, folds, ColumnParams())
+        _check(missing, data, folds)
 
 
 def test_results_of_other_folds_are_refused(searched):
     data, folds, results = searched
     with pytest.raises(ReportingError, match=r"do not fit the current data and folds"):
-        check_results_are_current(results, data.head(10), folds, ColumnParams())
+        _check(results, data.head(10), folds)
+
+
+def test_results_of_a_search_with_other_parameters_are_refused_naming_the_change(searched):
+    """The report of `--params "tuning.grid.num_leaves=[7]"` after a search of [7, 15] would
+    show num_leaves 7 as the searched space and rank 7 and 15."""
+    data, folds, results = searched
+    now = tuning_data.tuning_params(grid={"num_leaves": [7], "learning_rate": [0.1]})
+
+    with pytest.raises(ReportingError) as error:
+        _check(results, data, folds, params=now, searched_with=tuning_data.tuning_params())
+
+    message = str(error.value)
+    assert "tuning_results come from another search" in message
+    assert "grid.num_leaves was [7, 15], now [7]" in message
+    assert "run `kedro run --pipelines tuning` with the current parameters first" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "change"),
+    [
+        ({"fixed": {"objective": "binary", "seed": 2, "verbosity": -1}}, "fixed.seed was 1, now 2"),
+        ({"num_boost_round": 60}, "num_boost_round was 30, now 60"),
+        ({"early_stopping_rounds": 0}, "early_stopping_rounds was 5, now null"),
+        ({"folds": [0, 1]}, "folds was null, now [0, 1]"),
+        (
+            {"search": {"strategy": "random", "n_combinations": 2}},
+            'search.n_combinations was null, now 2; search.strategy was "grid", now "random"',
+        ),
+    ],
+)
+def test_every_setting_that_identifies_the_search_is_compared(searched, overrides, change):
+    data, folds, results = searched
+    now = tuning_data.tuning_params(**overrides)
+    with pytest.raises(ReportingError, match=re.escape(change)):
+        _check(results, data, folds, params=now, searched_with=tuning_data.tuning_params())
+
+
+def test_settings_that_do_not_change_the_search_are_not_compared(searched):
+    """Another ranking metric, limits or resume reorder or bound the search, not change it."""
+    data, folds, results = searched
+    now = tuning_data.tuning_params(
+        primary_metric="logloss", max_trials=50, resume=False, progress_interval_s=3.0
+    )
+    checked = _check(results, data, folds, params=now, searched_with=tuning_data.tuning_params())
+    pd.testing.assert_frame_equal(checked, results)
+
+
+def test_results_without_a_recorded_search_are_refused_with_the_fix(searched):
+    data, folds, results = searched
+    regression = tuning_data.tuning_params(
+        task="regression", primary_metric="rmse", fixed={"objective": "regression"}
+    )
+    with pytest.raises(ReportingError, match=r"written by an older version.*--pipelines tuning_re"):
+        check_results_are_current(results, {"n_trials": 8}, data, folds, regression, ColumnParams())
 
 
 # ------------------------------------------------------------- adaptive search (pruned, partial)
@@ -430,14 +492,16 @@ def searched_adaptively():
     results = plan[["fold_id", "fold_fingerprint"]].assign(
         trial_id=[f"t{fold}" for fold in plan["fold_id"]], combo_id="c", status="ok"
     )
-    return data, folds, plan, results
+    return data, folds, plan, results, params
 
 
 def test_adaptive_results_are_checked_by_their_own_fingerprints(searched_adaptively):
-    data, folds, plan, results = searched_adaptively
-    checked = check_results_are_current(results, data, folds, ColumnParams())
+    data, folds, plan, results, params = searched_adaptively
+    checked = _check(results, data, folds, params)
     pd.testing.assert_frame_equal(checked, results)
     changed = data.copy()
     changed.loc[len(data) - 1, "feature_0"] += 1.0  # the last fold's test part
     with pytest.raises(ReportingError, match=r"fold 2 were computed on other data"):
-        check_results_are_current(results, changed, folds, ColumnParams())
+        _check(results, changed, folds, params)
+    with pytest.raises(ReportingError, match=r"lack fold_fingerprint values"):
+        _check(results.drop(columns="fold_fingerprint"), data, folds, params)

@@ -25,6 +25,7 @@ from plotly.graph_objects import Figure
 
 from spark_lgbm_tuning.pipelines.reporting import create_pipeline
 from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
+from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH
 from tests.cluster import kedro_run
 from tests.project_copy import copy_project
 
@@ -131,7 +132,7 @@ def test_pipeline_runs_on_an_in_memory_catalog(
         "tuning_results@pandas": results,
         "tuning_predictions": kept,
         "tuning_learning_curves": curves,
-        "tuning_run_info": run_info,
+        "tuning_run_info": {**run_info, RUN_INFO_SEARCH: tuning_params.search_description()},
         "run_environment": environment,
         "timeseries_data@pandas": timeseries_data,
         "timeseries_folds@pandas": timeseries_folds,
@@ -184,7 +185,10 @@ def test_regression_pipeline_runs_on_an_in_memory_catalog(
         "tuning_results@pandas": regression_results,
         "tuning_predictions": kept,
         "tuning_learning_curves": curves,
-        "tuning_run_info": run_info,
+        "tuning_run_info": {
+            **run_info,
+            RUN_INFO_SEARCH: regression_tuning.search_description(),
+        },
         "run_environment": environment,
         "timeseries_data@pandas": regression_data,
         "timeseries_folds@pandas": regression_folds,
@@ -225,4 +229,29 @@ def test_reporting_after_the_data_changed_is_refused_before_any_output(tmp_path)
     output = " ".join((stale.stdout + stale.stderr).split())
     assert stale.returncode != 0
     assert "were computed on other data than the current data and folds" in output
+    assert leaderboard.stat().st_mtime_ns == written  # nothing rewritten from stale results
+
+
+@pytest.mark.slow
+def test_reporting_with_other_search_parameters_is_refused_in_one_line(tmp_path):
+    """As issue 25 met it: after a full run, `--pipelines reporting --params
+    "tuning.grid.num_leaves=[7]"` wrote a report whose searched space said 7 while its
+    leaderboard ranked 15 and 63."""
+    project = copy_project(tmp_path / "project")
+    small = "data_generation.n_samples=1500,data_generation.n_features=5"
+    first = kedro_run(project, "--params", small)
+    assert first.returncode == 0, (first.stdout + first.stderr)[-3000:]
+    leaderboard = project / "data" / "08_reporting" / "leaderboard.parquet"
+    written = leaderboard.stat().st_mtime_ns
+
+    stale = kedro_run(project, "--pipelines", "reporting", "--params", "tuning.grid.num_leaves=[7]")
+
+    output = stale.stdout + stale.stderr
+    assert stale.returncode == 1, output[-3000:]
+    error = [line for line in output.splitlines() if line.startswith("Error: ")]
+    assert len(error) == 1, output[-3000:]
+    assert "ReportingError: tuning_results come from another search" in error[0]
+    assert "grid.num_leaves was [15, 63], now [7]" in error[0]
+    assert "run `kedro run --pipelines tuning` with the current parameters first" in error[0]
+    assert "Traceback" not in output and "╭─" not in output
     assert leaderboard.stat().st_mtime_ns == written  # nothing rewritten from stale results

@@ -51,7 +51,14 @@ def _ranking_and_refit() -> list[Node]:
     return [
         Node(
             check_results_are_current,
-            inputs=["tuning_results@pandas", DATA, FOLDS, "params:columns"],
+            inputs=[
+                "tuning_results@pandas",
+                "tuning_run_info",
+                DATA,
+                FOLDS,
+                "params:tuning",
+                "params:columns",
+            ],
             outputs=RESULTS,
             name="check_results_are_current",
         ),

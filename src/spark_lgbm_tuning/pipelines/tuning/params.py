@@ -29,6 +29,7 @@ from spark_lgbm_tuning.lightgbm_params import (
     higher_is_better,
     reserved_name_error,
     unknown_name_error,
+    value_type_error,
 )
 from spark_lgbm_tuning.params_model import ParamsModel
 
@@ -36,6 +37,11 @@ GRID = "grid"
 # Strategies that propose combinations one at a time (Optuna samplers on the driver).
 ADAPTIVE_STRATEGIES = ("random", "tpe")
 PRUNERS = ("none", "wilcoxon", "median", "halving")
+# `tuning.grid_replace: true` in a config layer: its grid replaces the lower layers' whole (read
+# by the project's config loader, which removes it; see config_loader.py).
+GRID_REPLACE = "grid_replace"
+# The key of tuning_run_info that holds TuningParams.search_description() of its search.
+RUN_INFO_SEARCH = "search"
 
 
 class SearchRange(ParamsModel):
@@ -70,6 +76,10 @@ class SearchRange(ParamsModel):
             raise ValueError(f"an int range needs integer ends, got {self.low:g}..{self.high:g}")
         return self
 
+    def described(self) -> dict[str, Any]:
+        """The range as its config spells it."""
+        return {"low": self.low, "high": self.high, "log": self.log, "int": self.integer}
+
     def ends(self) -> list[ParamValue]:
         """The two endpoints as the values a trial would get (LightGBM checks them)."""
         if self.integer:
@@ -77,7 +87,7 @@ class SearchRange(ParamsModel):
         return [self.low, self.high]
 
 
-def _parsed_range(name: str, values: Mapping[str, Any]) -> SearchRange:
+def parsed_range(name: str, values: Mapping[str, Any]) -> SearchRange:
     """grid.<name> as a range, or a ValueError naming the axis and the first problem."""
     try:
         return SearchRange.model_validate(dict(values))
@@ -172,12 +182,12 @@ class TuningParams(BaseModel):
             )
         grid = dict(grid)
         for name, axis in grid.items():
-            # [{low: .., high: ..}]: the spelling a config env or --params can merge over a list
-            # axis (Kedro's merge cannot replace a list with a mapping).
+            # [{low: .., high: ..}]: the form the project's config loader gives every range, so
+            # that Kedro's merge can replace a list axis with it (config_loader.py).
             one = isinstance(axis, list | tuple) and len(axis) == 1 and isinstance(axis[0], Mapping)
             values = axis[0] if one else axis
             if isinstance(values, Mapping):
-                grid[name] = _parsed_range(name, values)
+                grid[name] = parsed_range(name, values)
                 continue
             if not isinstance(values, list | tuple):
                 raise ValueError(
@@ -218,6 +228,7 @@ class TuningParams(BaseModel):
                 error = reserved_name_error(section, name) or unknown_name_error(section, name)
                 if error:
                     raise ValueError(error)
+        self._check_value_types()
         self._check_space()
         for rounds in self.grid.get("num_boost_round", []):
             if (
@@ -250,6 +261,21 @@ class TuningParams(BaseModel):
             )
         return self
 
+    def _check_value_types(self) -> None:
+        """Each fixed and grid list value of the type its LightGBM parameter takes (a range's
+        ends are numbers, checked by SearchRange)."""
+        values = [("fixed", name, value) for name, value in self.fixed.items()]
+        values += [
+            ("grid", name, value)
+            for name, axis in self.grid.items()
+            if not isinstance(axis, SearchRange) and name != lightgbm_params.GRID_ONLY_ROUNDS
+            for value in axis
+        ]
+        for section, name, value in values:
+            error = value_type_error(section, name, value)
+            if error:
+                raise ValueError(error)
+
     def _check_space(self) -> None:
         ranges = sorted(name for name, axis in self.grid.items() if isinstance(axis, SearchRange))
         if ranges and not self.search.adaptive:
@@ -281,6 +307,27 @@ class TuningParams(BaseModel):
         if any(isinstance(axis, SearchRange) for axis in self.grid.values()):
             return 1
         return self.n_combinations
+
+    def search_description(self) -> dict[str, Any]:
+        """What identifies the search these parameters run, as plain JSON values: task, fixed
+        parameters, grid or space, strategy and budget, folds and boosting rounds.
+
+        tuning_run_info records it; reporting refuses results whose search differs from the
+        current parameters'. The metric they are ranked by, limits and resume settings are not
+        part of it.
+        """
+        return {
+            "task": self.task,
+            "fixed": dict(self.fixed),
+            "grid": {
+                name: axis.described() if isinstance(axis, SearchRange) else list(axis)
+                for name, axis in self.grid.items()
+            },
+            "search": self.search.model_dump(),
+            "folds": self.folds,
+            "num_boost_round": self.num_boost_round,
+            "early_stopping_rounds": self.early_stopping_rounds or None,
+        }
 
     @property
     def higher_is_better(self) -> bool:

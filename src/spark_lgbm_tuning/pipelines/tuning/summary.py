@@ -10,7 +10,7 @@ from typing import Any
 
 from pyspark import SparkContext
 
-from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, TuningParams
 from spark_lgbm_tuning.pipelines.tuning.progress import best_score
 from spark_lgbm_tuning.pipelines.tuning.results import PRUNED
 from spark_lgbm_tuning.pipelines.tuning.scheduler import SearchStats, executor_infos, task_cpus
@@ -101,6 +101,8 @@ def run_info(
         "efficiency": sum_fit_s / (timing["wall_s"] * total_cores),
         "primary_metric": params.primary_metric,
         "best_primary_metric": best_score(records, params),
+        # The search that produced tuning_results: reporting compares it with its parameters.
+        RUN_INFO_SEARCH: params.search_description(),
     }
     logger.info(
         "Search done: %d/%d trials ok (%d reused, %d run) in %.1f s on %d cores; sum fit "
