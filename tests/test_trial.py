@@ -80,7 +80,12 @@ def test_ok_trial_has_every_column(classification_arrays):
     params = _params()
     row = trial.run_trial(_spec(params), fold_data.fold_from_arrays(*classification_arrays, params))
 
-    assert list(row) == [*trial.ID_FIELDS, *trial.RESULT_FIELDS]
+    assert list(row) == [
+        *trial.ID_FIELDS,
+        *trial.RESULT_FIELDS,
+        trial.TEST_PREDICTIONS,
+        trial.LEARNING_CURVE,
+    ]
     assert row["status"] == "ok" and row["error"] is None
     for metric in lightgbm_params.CLASSIFICATION_METRICS:
         assert row[metric] is not None and np.isfinite(row[metric])
@@ -107,6 +112,59 @@ def test_failing_trial_is_a_row_not_an_exception(classification_arrays):
     assert row["error"].startswith("LightGBMError: ") and "num_leaves" in row["error"]
     assert all(metric in row and row[metric] is None for metric in lightgbm_params.METRICS)
     assert row["ended_at"] >= row["started_at"]
+    assert row[trial.TEST_PREDICTIONS] is None and row[trial.LEARNING_CURVE] is None
+
+
+def test_a_trial_returns_its_test_predictions_and_learning_curve(classification_arrays):
+    """The predictions the metrics were computed from (at the best iteration), and the test
+    part's metric per round as far as the run boosted: what the report plots."""
+    params = _params()
+    row = trial.run_trial(_spec(params), fold_data.fold_from_arrays(*classification_arrays, params))
+    best_iteration, probability = _plain_fit(params, *classification_arrays)
+    y_test = classification_arrays[3]
+
+    np.testing.assert_allclose(row[trial.TEST_PREDICTIONS], probability, rtol=1e-12)
+    assert row["auc_roc"] == roc_auc_score(y_test, row[trial.TEST_PREDICTIONS])
+    curve = row[trial.LEARNING_CURVE]["binary_logloss"]
+    # Early stopping (patience 5) ran 5 rounds past the best one.
+    assert len(curve) == best_iteration + 5
+    assert curve[best_iteration - 1] == pytest.approx(log_loss(y_test, probability), rel=1e-9)
+
+
+def test_trials_sharing_a_run_get_the_curve_up_to_their_own_cap(classification_arrays):
+    params = _params()
+    specs = [
+        _spec(params, trial_id=f"t{cap}", num_boost_round=cap, early_stopping_rounds=None)
+        for cap in (10, 25)
+    ]
+    rows = trial.run_group(specs, fold_data.fold_from_arrays(*classification_arrays, params))
+    # Fixed rounds evaluate no metric while boosting: no curve, but the predictions at each cap.
+    assert [row[trial.LEARNING_CURVE] for row in rows] == [{}, {}]
+    plain = lgb.train(
+        params,
+        lgb.Dataset(*classification_arrays[:2], params=lightgbm_params.dataset_params(params)),
+        num_boost_round=25,
+    )
+    for row, cap in zip(rows, (10, 25), strict=True):
+        np.testing.assert_allclose(
+            row[trial.TEST_PREDICTIONS],
+            plain.predict(classification_arrays[2], num_iteration=cap),
+            rtol=1e-12,
+        )
+
+
+def test_the_final_refit_is_the_trials_boosting_run_on_all_rows(classification_arrays):
+    x_train, y_train, x_test, _ = classification_arrays
+    params = _params()
+    booster = trial.fit_model(params, 25, x_train, y_train, FEATURES)
+    plain = lgb.train(
+        params,
+        lgb.Dataset(x_train, y_train, params=lightgbm_params.dataset_params(params)),
+        num_boost_round=25,
+    )
+
+    assert booster.feature_name() == FEATURES and booster.num_trees() == 25
+    np.testing.assert_allclose(booster.predict(x_test), plain.predict(x_test), rtol=1e-12)
 
 
 def test_metrics_equal_a_plain_fit_from_the_shipped_binary(classification_arrays, tmp_path):

@@ -48,7 +48,7 @@ def run_ours(
     try:
         started = time.perf_counter()
         trials = expand_search_space(data, folds, params, columns)
-        results, run_info = run_from_table(
+        results, run_info, _, _ = run_from_table(
             spark,
             data,
             folds,

@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import lightgbm as lgb
+import numpy as np
 import psutil
 from pyspark import SparkFiles, TaskContext
 
-from spark_lgbm_tuning.fold_data import FoldData, load_fold
+from spark_lgbm_tuning.fold_data import FoldData, bin_train_part, load_fold
 from spark_lgbm_tuning.lightgbm_params import METRIC_ALIASES, METRICS, ParamValue
 from spark_lgbm_tuning.scoring import (
     TrialTimeoutError,
@@ -85,6 +86,12 @@ RESULT_FIELDS: dict[str, str] = {
     "ended_at": "timestamp",
     "classification_report": "string",
 }
+# What a trial returns besides RESULT_FIELDS, never stored with them (they are big): its test
+# part's predictions (P(class 1) for classification; None unless ok) and the test part's metric
+# per boosting round ({metric: values}; empty with fixed rounds, which evaluate no metric). The
+# driver keeps them for the leading combinations only (pipelines/tuning/predictions.py).
+TEST_PREDICTIONS = "test_predictions"
+LEARNING_CURVE = "learning_curve"
 
 
 @dataclass
@@ -212,6 +219,8 @@ def new_row(spec: TrialSpec) -> dict[str, Any]:
         "combo_id": spec.combo_id,
         "fold_id": int(spec.fold_id),
         **dict.fromkeys(RESULT_FIELDS),
+        TEST_PREDICTIONS: None,
+        LEARNING_CURVE: None,
     }
     row["executor_id"] = executor_id()
     row["host"] = socket.gethostname()
@@ -230,10 +239,17 @@ def failed_row(spec: TrialSpec, error: BaseException) -> dict[str, Any]:
 
 def _run_params(lead: TrialSpec) -> dict[str, Any]:
     """The parameters of a group's boosting run (the lead's, adjusted for levers and rounds)."""
-    params = dict(lead.params)
-    if "thread_match" in lead.disabled_levers:
+    return _boosting_params(lead.params, bool(lead.early_stopping_rounds), lead.disabled_levers)
+
+
+def _boosting_params(
+    params: dict[str, Any], early_stopping: bool, disabled_levers: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """`params` adjusted for the levers switched off and for fixed rounds."""
+    params = dict(params)
+    if "thread_match" in disabled_levers:
         params.pop("num_threads", None)
-    if not lead.early_stopping_rounds:
+    if not early_stopping:
         # Fixed rounds read no metric while boosting (the test part is scored at the caps):
         # LightGBM need not evaluate one on the validation set every round. Training is the same.
         for alias in METRIC_ALIASES:
@@ -248,6 +264,8 @@ class _Run:
 
     booster: lgb.Booster
     recorder: ValidationRecorder
+    # The test part's metric per round ({metric: values}), as lgb.record_evaluation keeps it.
+    curves: dict[str, list[float]]
     prepare_s: float
     fit_s: float
     cpu_utilisation: float | None
@@ -267,7 +285,8 @@ def _boost(specs: list[TrialSpec], fold: FoldData) -> _Run:
     recorder = ValidationRecorder(
         [spec.num_boost_round for spec in specs], early_stopping, keep_predictions
     )
-    callbacks: list[Any] = [recorder]
+    history: dict[str, dict[str, list[float]]] = {}
+    callbacks: list[Any] = [recorder, lgb.record_evaluation(history)]
     if early_stopping:
         callbacks.append(lgb.early_stopping(lead.early_stopping_rounds, verbose=False))
     if lead.timeout_s is not None:
@@ -295,6 +314,7 @@ def _boost(specs: list[TrialSpec], fold: FoldData) -> _Run:
     return _Run(
         booster=booster,
         recorder=recorder,
+        curves=history.get("test", {}),
         prepare_s=prepare_s,
         fit_s=fit_s,
         cpu_utilisation=cpu_s / (fit_s * threads) if fit_s > 0 else None,
@@ -330,6 +350,10 @@ def _fit_and_score(
             row.update(classification_metrics(fold.y_test, prediction))
         else:
             row.update(regression_metrics(fold.y_test, prediction))
+        row[TEST_PREDICTIONS] = prediction
+        row[LEARNING_CURVE] = {
+            metric: values[: spec.num_boost_round] for metric, values in run.curves.items()
+        }
 
 
 def run_group(
@@ -360,6 +384,20 @@ def run_group(
     for row in rows:
         row["ended_at"] = ended_at
     return rows
+
+
+def fit_model(
+    params: dict[str, Any],
+    num_boost_round: int,
+    x: np.ndarray,
+    y: np.ndarray,
+    feature_names: list[str],
+) -> lgb.Booster:
+    """A boosting run on all of (x, y) with no held-out part (the final refit of the best
+    combination), binned (bin_train_part) and parameterised as every trial's run is."""
+    train = bin_train_part(x, y, params)
+    train.set_feature_name(feature_names)
+    return lgb.train(_boosting_params(params, False), train, num_boost_round=num_boost_round)
 
 
 def run_trial(spec: TrialSpec, fold: FoldData) -> dict[str, Any]:

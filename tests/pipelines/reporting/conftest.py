@@ -12,15 +12,18 @@ import pandas as pd
 import pytest
 
 from spark_lgbm_tuning.columns import ColumnParams
+from spark_lgbm_tuning.fold_data import fold_from_arrays
 from spark_lgbm_tuning.pipelines.reporting.nodes import (
     rank_combinations,
     refit_best_model,
     select_best_params,
 )
 from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
-from spark_lgbm_tuning.pipelines.reporting.predictions import predict_test_parts
+from spark_lgbm_tuning.pipelines.reporting.predictions import select_test_predictions
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.predictions import PredictionBuffer
+from spark_lgbm_tuning.trial import TrialSpec, run_trial
 
 N_ROWS = 400
 N_FEATURES = 5
@@ -77,7 +80,7 @@ def params() -> ReportingParams:
 
 
 @pytest.fixture(scope="module")
-def results() -> pd.DataFrame:
+def results(timeseries_data, timeseries_folds) -> pd.DataFrame:
     """Three combinations x three folds with metrics chosen so the aggregates are easy by hand.
 
     c_a: auc 0.70, 0.80, 0.90 -> mean 0.80, std 0.10; logloss 0.50, 0.40, 0.30 -> mean 0.40
@@ -109,7 +112,7 @@ def results() -> pd.DataFrame:
                     fit_s=1.0 + fold_id,
                 )
             )
-    return pd.DataFrame(rows)
+    return with_fingerprints(pd.DataFrame(rows), timeseries_data, timeseries_folds)
 
 
 @pytest.fixture(scope="module")
@@ -202,10 +205,35 @@ def renamed(data: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def trials_of(results: pd.DataFrame, data: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:
-    """The tuning_trials rows of `results`: their fold fingerprints on `data` and `folds`."""
+def kept_predictions(
+    results: pd.DataFrame, data: pd.DataFrame, folds: pd.DataFrame, tuning: TuningParams
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(`tuning_predictions`, `tuning_learning_curves`) as a search keeps them for `results`:
+    each ok trial run by trial.py on the driver with its recorded parameters (its metrics
+    replaced by the hand-made ones, which rank), kept by the search's PredictionBuffer."""
     arrays = FoldArrays(data, fold_rows(folds, None, len(data)), COLUMNS)
-    return results[["trial_id", "combo_id", "fold_id"]].assign(
+    buffer = PredictionBuffer(tuning, arrays)
+    for record in results[results["status"] == "ok"].to_dict("records"):
+        spec = TrialSpec(
+            trial_id=record["trial_id"],
+            combo_id=record["combo_id"],
+            fold_id=int(record["fold_id"]),
+            task=tuning.task,
+            params={**json.loads(record["params_json"]), "num_threads": 1},
+            grid_values={},
+            num_boost_round=tuning.num_boost_round,
+            early_stopping_rounds=tuning.early_stopping_rounds,
+        )
+        row = run_trial(spec, fold_from_arrays(*arrays.split(spec.fold_id), spec.params))
+        buffer.add([{**row, tuning.primary_metric: record[tuning.primary_metric]}])
+    return buffer.frames(buffer.leaders(results.to_dict("records")))
+
+
+def with_fingerprints(results: pd.DataFrame, data: pd.DataFrame, folds: pd.DataFrame):
+    """`results` with the fingerprint of each row's fold on `data` and `folds` (as a search
+    records it)."""
+    arrays = FoldArrays(data, fold_rows(folds, None, len(data)), COLUMNS)
+    return results.assign(
         fold_fingerprint=[arrays.fingerprint(int(fold_id)) for fold_id in results["fold_id"]]
     )
 
@@ -231,18 +259,12 @@ def outputs(results, tuning_params, timeseries_data, timeseries_folds, params) -
     board, _ = rank_combinations(results, tuning_params, params)
     best = select_best_params(board, results, tuning_params, params)
     model, importance = refit_best_model(best, timeseries_data, timeseries_folds, COLUMNS, params)
-    predictions, curves = predict_test_parts(
-        best_params=best,
-        tuning_results=results,
-        timeseries_data=timeseries_data,
-        timeseries_folds=timeseries_folds,
-        tuning_params=tuning_params,
-        columns=COLUMNS,
-        params=params,
-    )
+    kept, kept_curves = kept_predictions(results, timeseries_data, timeseries_folds, tuning_params)
+    predictions, curves = select_test_predictions(best, kept, kept_curves, tuning_params)
     return {
         "results": results,
-        "trials": trials_of(results, timeseries_data, timeseries_folds),
+        "tuning_predictions": kept,
+        "tuning_learning_curves": kept_curves,
         "test_predictions": predictions,
         "learning_curves": curves,
         "leaderboard": board,
@@ -288,7 +310,7 @@ def regression_folds(regression_data) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def regression_results(regression_tuning) -> pd.DataFrame:
+def regression_results(regression_tuning, regression_data, regression_folds) -> pd.DataFrame:
     """Two combinations x three folds: num_leaves 15 has the lower RMSE."""
     rows = [
         make_trial(
@@ -306,4 +328,4 @@ def regression_results(regression_tuning) -> pd.DataFrame:
         for leaves, rmse in ((7, 0.5), (15, 0.3))
         for fold in range(3)
     ]
-    return pd.DataFrame(rows)
+    return with_fingerprints(pd.DataFrame(rows), regression_data, regression_folds)

@@ -359,55 +359,58 @@ def searched():
     data = tuning_data.timeseries_data()
     folds = tuning_data.time_folds(data)
     trials = expand_search_space(data, folds, tuning_data.tuning_params(), ColumnParams())
-    return data, folds, trials, trials[["trial_id", "combo_id", "fold_id"]].assign(status="ok")
+    results = trials[["trial_id", "combo_id", "fold_id", "fold_fingerprint"]].assign(status="ok")
+    return data, folds, results
 
 
-def _check(results, trials, data, folds, params=None, *, searched_with=None):
+def _check(results, data, folds, params=None, *, searched_with=None):
     """check_results_are_current with `params` (default: the fixtures'), on results whose run
     info records a search with `searched_with` (default: `params`)."""
     params = params or tuning_data.tuning_params()
     run_info = {RUN_INFO_SEARCH: (searched_with or params).search_description()}
-    return check_results_are_current(results, trials, run_info, data, folds, params, ColumnParams())
+    return check_results_are_current(results, run_info, data, folds, params, ColumnParams())
 
 
 def test_results_of_the_current_data_pass_unchanged(searched):
-    data, folds, trials, results = searched
-    checked = _check(results, trials, data, folds)
+    data, folds, results = searched
+    checked = _check(results, data, folds)
     pd.testing.assert_frame_equal(checked, results)
 
 
 def test_results_of_other_data_are_refused_naming_the_fold(searched):
-    data, folds, trials, results = searched
+    data, folds, results = searched
     changed = data.copy()
     # One value in the last fold's test part: only that fold's fingerprint changes.
     last_fold = int(folds["fold_id"].max())
     row = int(folds[(folds["fold_id"] == last_fold) & (folds["split"] == "test")]["row"].iloc[0])
     changed.loc[row, "feature_0"] += 1.0
     with pytest.raises(ReportingError, match=rf"fold {last_fold} were computed on other data"):
-        _check(results, trials, changed, folds)
+        _check(results, changed, folds)
 
 
-def test_results_of_another_search_are_refused(searched):
-    data, folds, trials, results = searched
-    other = results.assign(trial_id=results["trial_id"].str[::-1])
-    with pytest.raises(ReportingError, match=r"are not in tuning_trials: the results come from"):
-        _check(other, trials, data, folds)
+def test_results_without_fingerprints_are_refused(searched):
+    data, folds, results = searched
+    with pytest.raises(ReportingError, match=r"lack fold_fingerprint values"):
+        _check(results.drop(columns="fold_fingerprint"), data, folds)
+    missing = results.assign(fold_fingerprint=[None] + list(results["fold_fingerprint"][1:]))
+    with pytest.raises(ReportingError, match=r"lack fold_fingerprint values"):
+        _check(missing, data, folds)
 
 
 def test_results_of_other_folds_are_refused(searched):
-    data, folds, trials, results = searched
+    data, folds, results = searched
     with pytest.raises(ReportingError, match=r"do not fit the current data and folds"):
-        _check(results, trials, data.head(10), folds)
+        _check(results, data.head(10), folds)
 
 
 def test_results_of_a_search_with_other_parameters_are_refused_naming_the_change(searched):
     """The report of `--params "tuning.grid.num_leaves=[7]"` after a search of [7, 15] would
     show num_leaves 7 as the searched space and rank 7 and 15."""
-    data, folds, trials, results = searched
+    data, folds, results = searched
     now = tuning_data.tuning_params(grid={"num_leaves": [7], "learning_rate": [0.1]})
 
     with pytest.raises(ReportingError) as error:
-        _check(results, trials, data, folds, params=now, searched_with=tuning_data.tuning_params())
+        _check(results, data, folds, params=now, searched_with=tuning_data.tuning_params())
 
     message = str(error.value)
     assert "tuning_results come from another search" in message
@@ -430,33 +433,29 @@ def test_results_of_a_search_with_other_parameters_are_refused_naming_the_change
     ],
 )
 def test_every_setting_that_identifies_the_search_is_compared(searched, overrides, change):
-    data, folds, trials, results = searched
+    data, folds, results = searched
     now = tuning_data.tuning_params(**overrides)
     with pytest.raises(ReportingError, match=re.escape(change)):
-        _check(results, trials, data, folds, params=now, searched_with=tuning_data.tuning_params())
+        _check(results, data, folds, params=now, searched_with=tuning_data.tuning_params())
 
 
 def test_settings_that_do_not_change_the_search_are_not_compared(searched):
     """Another ranking metric, limits or resume reorder or bound the search, not change it."""
-    data, folds, trials, results = searched
+    data, folds, results = searched
     now = tuning_data.tuning_params(
         primary_metric="logloss", max_trials=50, resume=False, progress_interval_s=3.0
     )
-    checked = _check(
-        results, trials, data, folds, params=now, searched_with=tuning_data.tuning_params()
-    )
+    checked = _check(results, data, folds, params=now, searched_with=tuning_data.tuning_params())
     pd.testing.assert_frame_equal(checked, results)
 
 
 def test_results_without_a_recorded_search_are_refused_with_the_fix(searched):
-    data, folds, trials, results = searched
+    data, folds, results = searched
     regression = tuning_data.tuning_params(
         task="regression", primary_metric="rmse", fixed={"objective": "regression"}
     )
     with pytest.raises(ReportingError, match=r"written by an older version.*--pipelines tuning_re"):
-        check_results_are_current(
-            results, trials, {"n_trials": 8}, data, folds, regression, ColumnParams()
-        )
+        check_results_are_current(results, {"n_trials": 8}, data, folds, regression, ColumnParams())
 
 
 # ------------------------------------------------------------- adaptive search (pruned, partial)
@@ -498,11 +497,11 @@ def searched_adaptively():
 
 def test_adaptive_results_are_checked_by_their_own_fingerprints(searched_adaptively):
     data, folds, plan, results, params = searched_adaptively
-    checked = _check(results, plan, data, folds, params)
+    checked = _check(results, data, folds, params)
     pd.testing.assert_frame_equal(checked, results)
     changed = data.copy()
     changed.loc[len(data) - 1, "feature_0"] += 1.0  # the last fold's test part
     with pytest.raises(ReportingError, match=r"fold 2 were computed on other data"):
-        _check(results, plan, changed, folds, params)
+        _check(results, changed, folds, params)
     with pytest.raises(ReportingError, match=r"lack fold_fingerprint values"):
-        _check(results.drop(columns="fold_fingerprint"), plan, data, folds, params)
+        _check(results.drop(columns="fold_fingerprint"), data, folds, params)

@@ -29,7 +29,7 @@ from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH
 from tests.cluster import kedro_run
 from tests.project_copy import copy_project
 
-from .conftest import COLUMNS, trials_of
+from .conftest import COLUMNS, kept_predictions
 
 SEARCH_FIGURES = (
     "metric_per_fold",
@@ -127,9 +127,11 @@ def test_pipeline_runs_on_an_in_memory_catalog(
     tmp_path,
     caplog,
 ):
+    kept, curves = kept_predictions(results, timeseries_data, timeseries_folds, tuning_params)
     inputs = {
         "tuning_results@pandas": results,
-        "tuning_trials": trials_of(results, timeseries_data, timeseries_folds),
+        "tuning_predictions": kept,
+        "tuning_learning_curves": curves,
         "tuning_run_info": {**run_info, RUN_INFO_SEARCH: tuning_params.search_description()},
         "run_environment": environment,
         "timeseries_data@pandas": timeseries_data,
@@ -176,9 +178,13 @@ def test_regression_pipeline_runs_on_an_in_memory_catalog(
 ):
     """create_pipeline(task="regression"): out-of-fold predictions and their figures, no fold
     summary, no classification figures."""
+    kept, curves = kept_predictions(
+        regression_results, regression_data, regression_folds, regression_tuning
+    )
     inputs = {
         "tuning_results@pandas": regression_results,
-        "tuning_trials": trials_of(regression_results, regression_data, regression_folds),
+        "tuning_predictions": kept,
+        "tuning_learning_curves": curves,
         "tuning_run_info": {
             **run_info,
             RUN_INFO_SEARCH: regression_tuning.search_description(),

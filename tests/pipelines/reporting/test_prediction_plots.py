@@ -21,10 +21,10 @@ from spark_lgbm_tuning.pipelines.reporting.prediction_plots import (
     plot_residuals,
     plot_roc_curve,
 )
-from spark_lgbm_tuning.pipelines.reporting.predictions import predict_test_parts
+from spark_lgbm_tuning.pipelines.reporting.predictions import select_test_predictions
 from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
 
-from .conftest import COLUMNS
+from .conftest import kept_predictions
 
 
 def _known(n: int = 4000, seed: int = 3) -> pd.DataFrame:
@@ -86,8 +86,11 @@ def test_learning_curves_have_a_line_and_a_best_marker_per_fold(outputs):
     lines = [trace for trace in figure.data if trace.mode == "lines"]
     markers = [trace for trace in figure.data if trace.mode == "markers"]
     assert [line.name for line in lines] == ["binary_logloss, fold 0", "binary_logloss, fold 1"]
-    assert [len(line.x) for line in lines] == [60, 71]
-    assert [list(marker.x) for marker in markers] == [[40], [51]]
+    per_fold = outputs["learning_curves"].groupby("fold_id")
+    assert [len(line.x) for line in lines] == per_fold.size().tolist()
+    assert [list(marker.x) for marker in markers] == [
+        [best] for best in per_fold["best_iteration"].first()
+    ]
 
 
 @pytest.mark.parametrize(
@@ -114,6 +117,12 @@ def test_learning_curves_refuse_an_incomplete_table(outputs):
         plot_learning_curves(outputs["learning_curves"].drop(columns="best_iteration"))
 
 
+def test_a_search_of_fixed_rounds_has_no_learning_curves_and_says_so(outputs):
+    figure = plot_learning_curves(outputs["learning_curves"].iloc[0:0])
+    assert not figure.data
+    assert "fixed rounds" in figure.layout.annotations[0].text
+
+
 # ------------------------------------------------------------------------------------ regression
 @pytest.fixture(scope="module")
 def regression_predictions(
@@ -121,16 +130,10 @@ def regression_predictions(
 ) -> pd.DataFrame:
     board, _ = rank_combinations(regression_results, regression_tuning, params)
     best = select_best_params(board, regression_results, regression_tuning, params)
-    predictions, _ = predict_test_parts(
-        best_params=best,
-        tuning_results=regression_results,
-        timeseries_data=regression_data,
-        timeseries_folds=regression_folds,
-        tuning_params=regression_tuning,
-        columns=COLUMNS,
-        params=params,
+    kept, curves = kept_predictions(
+        regression_results, regression_data, regression_folds, regression_tuning
     )
-    return predictions
+    return select_test_predictions(best, kept, curves, regression_tuning)[0]
 
 
 def test_predicted_vs_actual_shows_every_fold_and_the_diagonal(regression_predictions):

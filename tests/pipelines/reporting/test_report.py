@@ -35,11 +35,11 @@ from spark_lgbm_tuning.pipelines.reporting.prediction_plots import (
     plot_residuals,
     plot_roc_curve,
 )
-from spark_lgbm_tuning.pipelines.reporting.predictions import predict_test_parts
+from spark_lgbm_tuning.pipelines.reporting.predictions import select_test_predictions
 from spark_lgbm_tuning.pipelines.reporting.report import render_report
 from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
 
-from .conftest import COLUMNS, RENAMED, XSS, renamed, trials_of
+from .conftest import COLUMNS, RENAMED, XSS, kept_predictions, renamed
 
 #: The classification report's figures, in the order the page shows them.
 FIGURES = (
@@ -77,7 +77,6 @@ def arguments(
         "leaderboard": outputs["leaderboard"],
         "best_params": outputs["best_params"],
         "tuning_results": outputs["results"],
-        "tuning_trials": outputs["trials"],
         "tuning_run_info": run_info,
         "run_environment": environment,
         "timeseries_data": timeseries_data,
@@ -155,8 +154,8 @@ def test_metadata_shows_space_code_data_and_when(report, outputs):
         r"trials failed</th>\s*<td[^>]*>1",
     ):
         assert re.search(fact, report), fact
-    # Each fold's data fingerprint, as tuning_trials recorded it.
-    for fingerprint in outputs["trials"]["fold_fingerprint"].unique():
+    # Each fold's data fingerprint, as the results recorded it.
+    for fingerprint in outputs["results"]["fold_fingerprint"].unique():
         assert f"<td>{fingerprint}</td>" in report
 
 
@@ -273,9 +272,9 @@ def test_report_refuses_broken_inputs(arguments):
         render_report(**arguments, surprise=arguments["roc_curve"])
     with pytest.raises(ReportingError, match=r"\['roc_curve'\] are not plotly figures"):
         render_report(**{**arguments, "roc_curve": "<div>"})
-    with pytest.raises(ReportingError, match=r"tuning_trials lacks the column\(s\)"):
-        trials = arguments["tuning_trials"].drop(columns="fold_fingerprint")
-        render_report(**{**arguments, "tuning_trials": trials})
+    with pytest.raises(ReportingError, match=r"tuning_results lacks the column\(s\)"):
+        results = arguments["tuning_results"].drop(columns="fold_fingerprint")
+        render_report(**{**arguments, "tuning_results": results})
 
 
 def test_report_shows_the_efficiency_the_tuning_recorded(arguments):
@@ -314,15 +313,10 @@ def test_regression_report_shows_its_out_of_fold_figures(
     board, _ = rank_combinations(regression_results, regression_tuning, params)
     best = select_best_params(board, regression_results, regression_tuning, params)
     model, importance = refit_best_model(best, regression_data, regression_folds, COLUMNS, params)
-    predictions, curves = predict_test_parts(
-        best_params=best,
-        tuning_results=regression_results,
-        timeseries_data=regression_data,
-        timeseries_folds=regression_folds,
-        tuning_params=regression_tuning,
-        columns=COLUMNS,
-        params=params,
+    kept, kept_curves = kept_predictions(
+        regression_results, regression_data, regression_folds, regression_tuning
     )
+    predictions, curves = select_test_predictions(best, kept, kept_curves, regression_tuning)
     outputs = {
         "results": regression_results,
         "leaderboard": board,
@@ -332,7 +326,6 @@ def test_regression_report_shows_its_out_of_fold_figures(
         leaderboard=board,
         best_params=best,
         tuning_results=regression_results,
-        tuning_trials=trials_of(regression_results, regression_data, regression_folds),
         tuning_run_info=arguments["tuning_run_info"],
         run_environment=arguments["run_environment"],
         timeseries_data=regression_data,

@@ -56,13 +56,14 @@ def test_nodes_datasets_and_parameters_are_namespaced():
     pipeline = create_pipeline()
     assert {node.name for node in pipeline.nodes} >= {
         "regression.rank_combinations",
-        "regression.predict_test_parts",
+        "regression.select_test_predictions",
         "regression.plot_residuals",
         "regression.render_report",
     }
     assert pipeline.inputs() == {
         "regression.tuning_results@pandas",
-        "regression.tuning_trials",
+        "regression.tuning_predictions",
+        "regression.tuning_learning_curves",
         "regression.tuning_run_info",
         "regression_data@pandas",
         "regression_folds@pandas",

@@ -260,7 +260,7 @@ def _run(data, folds, params, store=None):
 def test_run_trials_per_strategy(spark, data, folds, tmp_path, method):
     strategy, pruning = method.split("/")
     params = adaptive_params(strategy, pruning, n_combinations=8)
-    trials, results, info = _run(data, folds, params, TrialStore(tmp_path / "store"))
+    trials, results, info, _, _ = _run(data, folds, params, TrialStore(tmp_path / "store"))
     assert len(trials) == 3 and (trials["combo_id"] == "").all()
     assert info["strategy"] == strategy and info["n_combinations"] == 8
     assert results["combo_id"].nunique() == 8
@@ -281,9 +281,14 @@ def test_run_trials_per_strategy(spark, data, folds, tmp_path, method):
 def test_a_rerun_of_a_finished_adaptive_search_runs_nothing(spark, data, folds, tmp_path):
     store = TrialStore(tmp_path / "store")
     params = adaptive_params("tpe", "median", n_combinations=6)
-    _, first, _ = _run(data, folds, params, store)
-    _, again, info = _run(data, folds, params, store)
+    _, first, first_info, predictions, _ = _run(data, folds, params, store)
+    _, again, info, predictions_again, _ = _run(data, folds, params, store)
     assert info["n_run"] == 0 and info["n_reused"] == len(first)
+    # The leaders' predictions are not in the store: their folds ran again for them alone.
+    complete = first.groupby("combo_id")["status"].agg(lambda s: (s == "ok").all() and len(s) == 3)
+    assert first_info["n_predicted_again"] == 0
+    assert info["n_predicted_again"] == 3 * complete.sum() > 0
+    pd.testing.assert_frame_equal(predictions_again, predictions)
     pd.testing.assert_frame_equal(
         again.sort_values("trial_id", ignore_index=True),
         first.sort_values("trial_id", ignore_index=True),
@@ -317,7 +322,7 @@ def test_an_interrupted_adaptive_search_resumes_without_rerunning_finished_folds
     kept = store.load()
     assert len(kept) >= 5
 
-    _, results, info = _run(data, folds, params, store)
+    _, results, info, _, _ = _run(data, folds, params, store)
     assert info["n_reused"] >= len(kept) and info["n_combinations"] == 6
     assert set(kept["trial_id"]) <= set(results["trial_id"])
     assert results["combo_id"].nunique() == 6

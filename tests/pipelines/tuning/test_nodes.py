@@ -33,15 +33,15 @@ def successful_run(spark, data, folds):
     level = nodes_logger.level
     nodes_logger.setLevel(logging.INFO)
     try:
-        results, run_info = run_trials(data, folds, trials, params, COLUMNS)
+        results, run_info, predictions, curves = run_trials(data, folds, trials, params, COLUMNS)
     finally:
         nodes_logger.removeHandler(handler)
         nodes_logger.setLevel(level)
-    return trials, results, run_info, handler.messages
+    return trials, results, run_info, handler.messages, predictions, curves
 
 
 def test_run_trials_all_ok(successful_run):
-    trials, results, run_info, messages = successful_run
+    trials, results, run_info, messages, _, _ = successful_run
     rows = results
 
     assert len(rows) == 2 * 3 == len(trials)
@@ -84,6 +84,27 @@ def test_run_trials_metrics_equal_a_plain_fit(successful_run, data, folds):
 
     assert row["best_iteration"] == booster.best_iteration
     assert row["auc_roc"] == roc_auc_score(y[test_rows], probability)
+
+
+def test_run_trials_returns_the_trials_own_predictions_and_curves(successful_run, folds):
+    """Both combinations lead (at most 10 are kept): each fold's test rows, predicted by its
+    trial, score exactly the trial's auc_roc; the curves run to best iteration + patience."""
+    _, results, run_info, _, predictions, curves = successful_run
+    test_rows = folds[folds["split"] == "test"].groupby("fold_id").size()
+
+    assert run_info["n_predicted_again"] == 0
+    assert predictions.groupby(["combo_id", "fold_id"]).size().unstack().eq(test_rows).all().all()
+    for result in results.to_dict("records"):
+        part = predictions[
+            (predictions["combo_id"] == result["combo_id"])
+            & (predictions["fold_id"] == result["fold_id"])
+        ]
+        assert roc_auc_score(part["actual"], part["predicted"]) == result["auc_roc"]
+        curve = curves[
+            (curves["combo_id"] == result["combo_id"]) & (curves["fold_id"] == result["fold_id"])
+        ]
+        assert (curve["best_iteration"] == result["best_iteration"]).all()
+        assert curve["round"].max() == min(result["best_iteration"] + 5, 30)
 
 
 def _refused_on_executors(trials, **lgb_params):

@@ -43,7 +43,12 @@ def test_node_names_and_datasets():
         "params:columns",
         "tuning_trial_store",
     }
-    assert pipeline.outputs() == {"tuning_results@pandas", "tuning_run_info"}
+    assert pipeline.outputs() == {
+        "tuning_results@pandas",
+        "tuning_run_info",
+        "tuning_predictions",
+        "tuning_learning_curves",
+    }
     # No dataset of run_trials is a Spark one now: the tag starts the session for it.
     assert "spark" in pipeline.nodes[1].tags
 

@@ -20,7 +20,7 @@ def _progress_with_rows(store, data, folds):
     arrays = FoldArrays(data, fold_rows(folds, None, len(data)), ColumnParams())
     specs = search_space.expand(arrays, tuning_params())
     progress = Progress(tuning_params(), store)
-    progress.expect(specs)
+    progress.expect_more(specs)
     rows = [
         {**dict.fromkeys(trial.RESULT_FIELDS), "trial_id": spec.trial_id, "status": "ok"}
         for spec in specs

@@ -29,10 +29,13 @@ def _search(data, folds, params, store):
     nodes_logger.setLevel(logging.INFO)
     try:
         trials = expand_search_space(data, folds, params, ColumnParams())
-        results, info = run_trials(data, folds, trials, params, ColumnParams(), store)
+        results, info, predictions, _ = run_trials(
+            data, folds, trials, params, ColumnParams(), store
+        )
     finally:
         nodes_logger.removeHandler(handler)
         nodes_logger.setLevel(level)
+    info["predictions"] = predictions  # for the tests of the report's predictions
     return results, info, handler.messages
 
 
@@ -49,6 +52,9 @@ def test_a_rerun_reuses_every_finished_trial(spark, data, folds, tmp_path):
     assert f"Trial store {store.path}: 6 of 6 trials reused, 0 to run" in messages
     pd.testing.assert_frame_equal(again, first)
     assert len(store.batch_files()) == 1  # compacted at the end of each run
+    # The reused trials' predictions are not stored: the leaders' folds run again for them.
+    assert first_info["n_predicted_again"] == 0 and info["n_predicted_again"] == 6
+    pd.testing.assert_frame_equal(info["predictions"], first_info["predictions"])
 
 
 def test_new_combinations_and_changed_data_run_exactly_what_changed(spark, data, folds, tmp_path):

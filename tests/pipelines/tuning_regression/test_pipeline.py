@@ -43,6 +43,8 @@ def test_nodes_datasets_and_parameters_are_namespaced():
     assert pipeline.outputs() == {
         "regression.tuning_results@pandas",
         "regression.tuning_run_info",
+        "regression.tuning_predictions",
+        "regression.tuning_learning_curves",
     }
 
 

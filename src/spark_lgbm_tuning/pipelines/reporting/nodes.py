@@ -14,11 +14,10 @@ import logging
 import math
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from spark_lgbm_tuning.columns import ColumnParams, feature_columns, target_values
+from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.lightgbm_params import HIGHER_IS_BETTER, model_params
 from spark_lgbm_tuning.pipelines.tuning.folds import (
@@ -30,8 +29,9 @@ from spark_lgbm_tuning.pipelines.tuning.folds import (
 
 # A runtime import, not TYPE_CHECKING: Kedro reads the node type hints to validate params:tuning.
 from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, TuningParams
-from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX, is_fold_plan
+from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from spark_lgbm_tuning.statuses import OK, PRUNED
+from spark_lgbm_tuning.trial import fit_model
 
 from .params import ReportingParams
 from .results import (
@@ -58,7 +58,6 @@ MAX_CHANGES_SHOWN = 3
 # ------------------------------------------------------------------------------ stale results
 def check_results_are_current(  # noqa: PLR0913, PLR0917 - Kedro passes a node's inputs by position
     tuning_results: pd.DataFrame,
-    tuning_trials: pd.DataFrame,
     tuning_run_info: dict[str, Any],
     data: pd.DataFrame,
     folds: pd.DataFrame,
@@ -69,13 +68,18 @@ def check_results_are_current(  # noqa: PLR0913, PLR0917 - Kedro passes a node's
 
     The search that produced them (tuning_run_info records its description) must be the one the
     current `params:tuning` describes: otherwise the report would show one search space and rank
-    another's results. Each trial id carries its fold's data fingerprint (tuning_trials keeps
-    it): results of a search on other data would rank and refit on data they never saw. Both are
-    refused, naming what changed and the run that fixes it.
+    another's results. Each result records the data fingerprint of the fold it ran on
+    (`fold_fingerprint`, both strategies): results of a search on other data would rank on data
+    they never saw. Both are refused, naming what changed and the run that fixes it.
     """
     require_rows(tuning_results, "tuning_results", ("trial_id", "fold_id"))
     _check_same_search(tuning_run_info, tuning_params)
-    fingerprints = _recorded_fingerprints(tuning_results, tuning_trials)
+    fingerprints = tuning_results.get(FOLD_FINGERPRINT)
+    if fingerprints is None or fingerprints.isna().any():
+        raise ReportingError(
+            "tuning_results lack fold_fingerprint values, so they cannot be checked against "
+            f"the current data; {RERUN_TUNING}."
+        )
     fold_ids = sorted(int(fold_id) for fold_id in tuning_results["fold_id"].unique())
     try:
         arrays = FoldArrays(data, fold_rows(folds, fold_ids, len(data)), columns)
@@ -136,28 +140,6 @@ def _check_same_search(tuning_run_info: dict[str, Any], tuning_params: TuningPar
             f"{shown}{more}. To report this search, {rerun}; to report the stored results, "
             "run reporting without the change."
         )
-
-
-def _recorded_fingerprints(tuning_results: pd.DataFrame, tuning_trials: pd.DataFrame) -> pd.Series:
-    """The data fingerprint each result was computed on: from tuning_trials for a grid (whose
-    trial ids it lists); an adaptive search's results carry their own (its tuning_trials is the
-    fold plan, made before any combination was proposed)."""
-    if is_fold_plan(tuning_trials):
-        own = tuning_results.get(FOLD_FINGERPRINT)
-        if own is None or own.isna().any():
-            raise ReportingError(
-                "tuning_results of an adaptive search lack fold_fingerprint values, so they "
-                f"cannot be checked against the current data; {RERUN_TUNING}."
-            )
-        return own
-    recorded = tuning_trials.set_index("trial_id")["fold_fingerprint"]
-    unknown = sorted(set(tuning_results["trial_id"]) - set(recorded.index))
-    if unknown:
-        raise ReportingError(
-            f"{len(unknown)} trial(s) of tuning_results (e.g. {unknown[0]}) are not in "
-            f"tuning_trials: the results come from another search; {RERUN_TUNING}."
-        )
-    return pd.Series(recorded[tuning_results["trial_id"]].to_numpy(), index=tuning_results.index)
 
 
 # ---------------------------------------------------------------------------------------- ranking
@@ -358,7 +340,7 @@ def select_best_params(
 
 # ------------------------------------------------------------------------------------------ refit
 def _model_settings(best_params: dict[str, Any], params: ReportingParams) -> tuple[dict, int]:
-    """(LightGBM params, rounds) of best_params' `tuning:` block, for a driver-side fit."""
+    """(LightGBM params, rounds) of best_params' `tuning:` block, for the final refit."""
     try:
         lgb_params = model_params(best_params["tuning"]["fixed"])
         num_boost_round = int(best_params["tuning"]["num_boost_round"])
@@ -372,17 +354,6 @@ def _model_settings(best_params: dict[str, Any], params: ReportingParams) -> tup
     return lgb_params, num_boost_round
 
 
-def _fit(
-    settings: tuple[dict, int], data: pd.DataFrame, rows: np.ndarray, columns: ColumnParams
-) -> lgb.Booster:
-    """Train on `rows` of `data` (no early stopping: there is no held-out set left)."""
-    lgb_params, num_boost_round = settings
-    features = feature_columns(data, columns)
-    labels = target_values(data, columns)[rows]
-    dataset = lgb.Dataset(data[features].iloc[rows], label=labels, feature_name=features)
-    return lgb.train(lgb_params, dataset, num_boost_round=num_boost_round)
-
-
 def refit_best_model(
     best_params: dict[str, Any],
     timeseries_data: pd.DataFrame,
@@ -392,16 +363,20 @@ def refit_best_model(
 ) -> tuple[str, pd.DataFrame]:
     """Train the best combination on every row the CV saw (union of all folds' train and test rows).
 
-    Trains on `params:columns`' features and target for `best_params.tuning.num_boost_round`
-    rounds with no early stopping, on `refit_num_threads` threads (0: LightGBM's default, every
-    core). Returns the model in LightGBM's text format and its feature importance (gain and
-    split), sorted by gain.
+    The one boosting recipe of the trials (`trial.fit_model`: the same binning, parameters and
+    data types), on the driver: `params:columns`' features and target, for
+    `best_params.tuning.num_boost_round` rounds with no early stopping, on `refit_num_threads`
+    threads (0: LightGBM's default, every core). Returns the model in LightGBM's text format and
+    its feature importance (gain and split), sorted by gain.
     """
-    settings = _model_settings(best_params, params)
+    lgb_params, num_boost_round = _model_settings(best_params, params)
     require_rows(timeseries_data, "timeseries_data")
     require_rows(timeseries_folds, "timeseries_folds", FOLD_COLUMNS)
     rows = covered_rows(timeseries_folds, len(timeseries_data))
-    booster = _fit(settings, timeseries_data, rows, columns)
+    arrays = FoldArrays(timeseries_data, {}, columns)
+    booster = fit_model(
+        lgb_params, num_boost_round, arrays.x[rows], arrays.y[rows], arrays.features
+    )
 
     gain = booster.feature_importance(importance_type="gain")
     importance = pd.DataFrame(
@@ -417,6 +392,6 @@ def refit_best_model(
         "Refit the best combination on %d rows x %d features for %d rounds",
         len(rows),
         booster.num_feature(),
-        settings[1],
+        num_boost_round,
     )
     return booster.model_to_string(), importance.reset_index(drop=True)

@@ -37,7 +37,7 @@ from .prediction_plots import (
     plot_residuals,
     plot_roc_curve,
 )
-from .predictions import predict_test_parts
+from .predictions import select_test_predictions
 from .report import REPORT_DATASET, render_report
 
 DATA = "timeseries_data@pandas"
@@ -53,7 +53,6 @@ def _ranking_and_refit() -> list[Node]:
             check_results_are_current,
             inputs=[
                 "tuning_results@pandas",
-                "tuning_trials",
                 "tuning_run_info",
                 DATA,
                 FOLDS,
@@ -108,21 +107,19 @@ def _search_plots() -> list[Node]:
 
 
 def _out_of_fold(task: str) -> list[Node]:
-    """The winner's out-of-fold predictions and learning curves, and the task's figures of them."""
+    """The winner's out-of-fold predictions and learning curves (its trials' own), and the task's
+    figures of them."""
     nodes = [
         Node(
-            predict_test_parts,
-            inputs={
-                "best_params": "best_params",
-                "tuning_results": RESULTS,
-                "timeseries_data": DATA,
-                "timeseries_folds": FOLDS,
-                "tuning_params": "params:tuning",
-                "columns": "params:columns",
-                "params": "params:reporting",
-            },
+            select_test_predictions,
+            inputs=[
+                "best_params",
+                "tuning_predictions",
+                "tuning_learning_curves",
+                "params:tuning",
+            ],
             outputs=["test_predictions", "learning_curves"],
-            name="predict_test_parts",
+            name="select_test_predictions",
         ),
         _figure(plot_learning_curves, "learning_curves", "learning_curves"),
     ]
@@ -150,7 +147,6 @@ def create_pipeline(
         "leaderboard": "leaderboard",
         "best_params": "best_params",
         "tuning_results": RESULTS,
-        "tuning_trials": "tuning_trials",
         "tuning_run_info": "tuning_run_info",
         "run_environment": "run_environment",
         "timeseries_data": DATA,

@@ -190,7 +190,16 @@ def plot_calibration(test_predictions: pd.DataFrame, params: ReportingParams) ->
 
 def plot_learning_curves(learning_curves: pd.DataFrame) -> go.Figure:
     """The test part's validation metric per boosting round, one line per fold and metric;
-    a marker at each fold's best iteration (the round its predictions use)."""
+    a marker at each fold's best iteration (the round its predictions use). A search of fixed
+    rounds evaluates no metric while boosting: the figure then says so."""
+    if learning_curves is not None and learning_curves.empty:
+        fig = go.Figure()
+        fig.add_annotation(
+            text="No learning curves: the search boosted fixed rounds (no early stopping), "
+            "which evaluate no metric per round.",
+            showarrow=False,
+        )
+        return styled(fig, "Learning curves", height=200)
     require_rows(learning_curves, "learning_curves", tuple(CURVE_COLUMNS))
     fig = go.Figure()
     for (metric, fold_id), curve in learning_curves.groupby(["metric", "fold_id"], sort=True):

@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 import yaml
 
 from spark_lgbm_tuning.columns import ColumnParams, feature_columns
+from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.pipelines.tuning.folds import FOLD_COLUMNS, covered_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 
@@ -127,14 +128,14 @@ def _checked_inputs(
     *,
     leaderboard: pd.DataFrame,
     tuning_results: pd.DataFrame,
-    tuning_trials: pd.DataFrame,
     timeseries_folds: pd.DataFrame,
     refit_model: str,
     figures: Mapping[str, Any],
 ) -> lgb.Booster:
     require_rows(leaderboard, "leaderboard", ("rank", "combo_id"))
-    require_rows(tuning_results, "tuning_results", ("trial_id", "status", "error"))
-    require_rows(tuning_trials, "tuning_trials", ("trial_id", "fold_id", "fold_fingerprint"))
+    require_rows(
+        tuning_results, "tuning_results", ("trial_id", "status", "error", FOLD_FINGERPRINT)
+    )
     require_rows(timeseries_folds, "timeseries_folds", FOLD_COLUMNS)
     known = {name for section in FIGURES.values() for name in section}
     unknown = sorted(set(figures) - known)
@@ -189,7 +190,6 @@ def render_report(
     leaderboard: pd.DataFrame,
     best_params: dict[str, Any],
     tuning_results: pd.DataFrame,
-    tuning_trials: pd.DataFrame,
     tuning_run_info: dict[str, Any],
     run_environment: dict[str, Any],
     timeseries_data: pd.DataFrame,
@@ -206,7 +206,6 @@ def render_report(
     booster = _checked_inputs(
         leaderboard=leaderboard,
         tuning_results=tuning_results,
-        tuning_trials=tuning_trials,
         timeseries_folds=timeseries_folds,
         refit_model=refit_model,
         figures=figures,
@@ -230,7 +229,7 @@ def render_report(
         code_and_env=sections.code_and_env(run_environment, tuning_run_info),
         run_figures=_figures("run", figures),
         data_summary=_data_summary(timeseries_data, rows, columns),
-        fingerprints=sections.plain_table(sections.fingerprints(tuning_trials, tuning_results)),
+        fingerprints=sections.plain_table(sections.fingerprints(tuning_results)),
         folds=sections.plain_table(
             fold_summary if fold_summary is not None else _fold_sizes(timeseries_folds)
         ),

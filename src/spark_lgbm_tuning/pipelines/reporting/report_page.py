@@ -108,7 +108,7 @@ $run_figures
 
 <h2 id="data">Data and folds</h2>
 $data_summary
-<h3>Data fingerprints (tuning_trials)</h3>
+<h3>Data fingerprints (tuning_results)</h3>
 $fingerprints
 $folds
 

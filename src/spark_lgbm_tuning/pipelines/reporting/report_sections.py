@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from spark_lgbm_tuning.statuses import OK
@@ -143,11 +144,12 @@ def _round_cap(tuning_params: TuningParams) -> str:
     return str(tuning_params.num_boost_round)
 
 
-def fingerprints(tuning_trials: pd.DataFrame, tuning_results: pd.DataFrame) -> pd.DataFrame:
-    """fold_id -> the data fingerprint its reported trials were computed on (tuning_trials)."""
-    trials = tuning_trials[tuning_trials["trial_id"].isin(tuning_results["trial_id"])]
-    table = trials.groupby("fold_id")["fold_fingerprint"].agg(lambda f: ", ".join(sorted(set(f))))
-    return table.reset_index().rename(columns={"fold_fingerprint": "data fingerprint"})
+def fingerprints(tuning_results: pd.DataFrame) -> pd.DataFrame:
+    """fold_id -> the data fingerprint its reported trials were computed on."""
+    table = tuning_results.groupby("fold_id")[FOLD_FINGERPRINT].agg(
+        lambda f: ", ".join(sorted(set(f)))
+    )
+    return table.reset_index().rename(columns={FOLD_FINGERPRINT: "data fingerprint"})
 
 
 def code_and_env(environment: Mapping[str, Any], run_info: Mapping[str, Any]) -> str:

@@ -27,6 +27,7 @@ import pandas as pd
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
+from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.tuning import strategies
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.results import PRUNED, result_record
@@ -222,6 +223,11 @@ class AdaptiveSearch:
         return primary_score({**row, "status": "ok"}, self.params.primary_metric)
 
     # --------------------------------------------------------------------------- resume
+    def resume(self, store: TrialStore) -> None:
+        """Rebuild from the store's trials (see rebuild), unless tuning.resume is false."""
+        if self.params.resume:
+            self.rebuild(store.load())
+
     def rebuild(self, stored: pd.DataFrame) -> int:
         """Rebuild the study from the store's trials of this search space (see module doc);
         returns the number of combinations taken from the store."""
@@ -275,7 +281,7 @@ class AdaptiveSearch:
                 break
             scores.append(score)
             # A finished search stores every fold of a pruned combination as pruned (see
-            # search._adaptive_records), an interrupted one only the last: read on to the last.
+            # AdaptiveSearch.final_records), an interrupted one only the last: read on to the last.
             pruned = pruned or record["status"] == PRUNED
         if failed:
             state = TrialState.FAIL
@@ -311,6 +317,47 @@ class AdaptiveSearch:
         return True
 
     # ------------------------------------------------------------------------- summary
+    def specs_of(self, trial_ids: Iterable[str]) -> list[TrialSpec]:
+        """The specs of these trials of the search's combinations."""
+        by_id = {
+            spec.trial_id: spec
+            for combination in self.combinations.values()
+            for spec in combination.specs
+        }
+        return [by_id[trial_id] for trial_id in trial_ids]
+
+    def final_records(
+        self, new: Mapping[str, dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(every fold result, reused and `new`, in proposal and run order; the records to store
+        again). The folds of pruned combinations get status pruned; those stored as ok (the
+        earlier folds of a combination pruned later) are the ones to store again."""
+        by_id = {**self.reused, **new}
+        records, restored = [], []
+        for combination in self.combinations.values():
+            for trial_id in combination.trial_ids:
+                record = by_id.get(trial_id)
+                if record is None:
+                    continue
+                if trial_id in self.pruned_ids:
+                    # As stored: the fold that was pruned says so already, earlier ones said ok.
+                    stored = self.stored.get(trial_id) or new[trial_id]
+                    if stored["status"] != PRUNED:
+                        restored.append({**record, "status": PRUNED})
+                    record = {**record, "status": PRUNED}
+                records.append(record)
+        return records, restored
+
+    def run_info(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """What `tuning_run_info` adds for this strategy."""
+        return {
+            "strategy": self.params.search.strategy,
+            "n_combinations": self.n_proposed,
+            "n_pruned": self.counts()["pruned"],
+            "boosting_s_saved_by_pruning": self.saved_boosting_s(records),
+            "time_budget_s": self.params.search.time_budget_s,
+        }
+
     def counts(self) -> dict[str, int]:
         """Combinations by state: proposed, running, pruned, complete, failed."""
         states = [combination.state for combination in self.combinations.values()]

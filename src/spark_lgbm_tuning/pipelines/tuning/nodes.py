@@ -20,6 +20,7 @@ from spark_lgbm_tuning.pipelines.tuning import search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, check_target, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search import run_from_table
+from spark_lgbm_tuning.pipelines.tuning.sources import search_table
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def expand_search_space(
     """Expand fixed params x grid x folds into one row per trial, with deterministic ids.
 
     An adaptive search.strategy proposes its combinations while it runs: its table holds one
-    row per fold (search_space.fold_plan_table).
+    row per fold (sources.search_table).
 
     Checks the columns, the folds, the target and (with LightGBM, on a slice of the data) every
     grid value first. `combo_id` hashes the LightGBM parameters and boosting settings;
@@ -42,31 +43,7 @@ def expand_search_space(
     check_target(arrays.y, rows, params.task)
     params.check_max_trials(len(rows))
     search_space.check_grid_values(arrays, params)
-    if params.search.adaptive:
-        table = search_space.fold_plan_table(arrays, params)
-        logger.info(
-            "Search space: %s proposes combinations (%s) on %d folds",
-            params.search.strategy,
-            _budget_text(params),
-            len(rows),
-        )
-        return table
-    table = search_space.trials_table(search_space.expand(arrays, params), params)
-    logger.info(
-        "Search space: %d combinations x %d folds = %d trials (%d distinct trial ids)",
-        params.n_combinations,
-        len(rows),
-        len(table),
-        table["trial_id"].nunique(),
-    )
-    return table
-
-
-def _budget_text(params: TuningParams) -> str:
-    budget = params.search
-    parts = [f"up to {budget.n_combinations} combinations"] if budget.n_combinations else []
-    parts += [f"{budget.time_budget_s:g} s"] if budget.time_budget_s else []
-    return ", ".join(parts) + f", pruning {budget.pruning}"
+    return search_table(arrays, params)
 
 
 def run_trials(  # noqa: PLR0917 - Kedro passes a node's inputs by position
@@ -76,14 +53,15 @@ def run_trials(  # noqa: PLR0917 - Kedro passes a node's inputs by position
     params: TuningParams,
     columns: ColumnParams,
     trial_store: TrialStore | None = None,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """Run the trials the trial store lacks, one Spark job per task group; return all results.
 
     Each result is appended to `trial_store` as it reaches the driver, so an interrupted run
     keeps its finished trials and the next one (with `resume: true`) runs only the rest. LightGBM
     uses spark.task.cpus threads per trial. Returns every trial's result (reused and new) as a
-    pandas DataFrame with an explicit schema (32 rows need no Spark DataFrame), and the run's info (cluster shape, wall time,
-    efficiency, trials reused and run, executors lost).
+    pandas DataFrame with an explicit schema, the run's info (cluster shape, wall time,
+    efficiency, trials reused and run, executors lost), and the trials' own test predictions
+    and learning curves of the leading combinations (tuning/predictions.py) for the report.
     """
     spark = SparkSession.getActiveSession()
     if spark is None:

@@ -36,7 +36,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 # A pandas DataFrame saved atomically (no Spark write of a few rows); the tag
                 # tells SparkHooks that this node needs the session, which no dataset now says.
-                outputs=["tuning_results@pandas", "tuning_run_info"],
+                outputs=[
+                    "tuning_results@pandas",
+                    "tuning_run_info",
+                    "tuning_predictions",
+                    "tuning_learning_curves",
+                ],
                 name="run_trials",
                 tags=["spark"],
             ),

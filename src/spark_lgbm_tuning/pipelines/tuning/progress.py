@@ -35,12 +35,8 @@ class Progress:
         self.n_stored = 0
         self.store_error: StoreUnwritableError | None = None
 
-    def expect(self, specs: Sequence[TrialSpec]) -> None:
-        """The trials of this run, as they are sent to the executors."""
-        self.spec_of = {spec.trial_id: spec for spec in specs}
-
     def expect_more(self, specs: Sequence[TrialSpec]) -> None:
-        """Trials proposed while the search runs (an adaptive search)."""
+        """Trials of this run, as the search's task source readies them to run."""
         self.spec_of.update((spec.trial_id, spec) for spec in specs)
 
     def add(self, rows: list[dict[str, Any]], durable: bool) -> None:

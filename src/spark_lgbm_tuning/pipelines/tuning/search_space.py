@@ -256,6 +256,20 @@ def facts_from_plan(trials: pd.DataFrame, params: TuningParams) -> list[FoldFact
     ]
 
 
+def table_fingerprints(trials: pd.DataFrame) -> dict[int, set[str]]:
+    """fold_id -> the data fingerprints `tuning_trials` was expanded with (either strategy's)."""
+    missing = sorted({"fold_id", "fold_fingerprint"} - set(trials.columns))
+    if trials.empty or missing:
+        raise InputDataError(
+            f"tuning_trials has {len(trials)} rows and lacks the column(s) {missing}: run "
+            "expand_search_space with the same parameters"
+        )
+    expected: dict[int, set[str]] = {}
+    for fold_id, fingerprint in zip(trials["fold_id"], trials["fold_fingerprint"], strict=True):
+        expected.setdefault(int(fold_id), set()).add(str(fingerprint))
+    return expected
+
+
 def trials_table(specs: list[TrialSpec], params: TuningParams) -> pd.DataFrame:
     """The specs as `tuning_trials`: ids, param_<name> columns, params_json, fold facts."""
     kinds = param_kinds(params)
