@@ -2,9 +2,10 @@
 
 The seed reported 216 classification trials (54 combinations x 4 folds) in 17 minutes. Its
 notebook ran each task with n_jobs 8 (LightGBM threads), four tasks at once on a 16-core M4: about
-16 cores, not four one-core workers (so ~76 core-s per trial, not 18.9). A full reference grid takes CPU-hours with the `binary` objective (the seed's
-classifier boosted a `huber` loss, see conf/reference), so run a documented sample at full
-scale first, e.g. every 6th combination on the smallest fold:
+16 cores, not four one-core workers (so ~76 core-s per trial, not 18.9). A full reference grid
+takes CPU-hours with the `binary` objective (the seed's classifier boosted a `huber` loss, see
+conf/reference), so run a documented sample at full scale first, e.g. every 6th combination on
+the smallest fold:
 
     kedro run --env reference --pipelines data_generation
     kedro run --env reference --pipelines tuning \
