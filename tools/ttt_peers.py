@@ -80,11 +80,11 @@ class Objective:
             params = _with_pruning_metric(params)
         callbacks = list(pruning)
         if self.tuning.early_stopping_rounds:
-            callbacks.append(
-                lgb.early_stopping(
-                    self.tuning.early_stopping_rounds, first_metric_only=True, verbose=False
-                )
+            # As our trials stop; with the pruning metric added, on the configured one alone.
+            stop = lgb.early_stopping(
+                self.tuning.early_stopping_rounds, first_metric_only=bool(pruning), verbose=False
             )
+            callbacks.append(stop)
         started = time.perf_counter()
         train = lgb.Dataset(x_train, y_train, params=params)
         valid = lgb.Dataset(x_test, y_test, reference=train)
