@@ -138,6 +138,21 @@ def test_a_trial_worse_than_its_rung_threshold_stops_there(arrays, early_stoppin
     assert pruned["best_iteration"] <= 30 < free["best_iteration"]
 
 
+def test_rungs_read_the_metric_when_fixed_rounds_predict_again(arrays):
+    fold = fold_data.fold_from_arrays(*arrays, PARAMS)
+    off = frozenset({"validation_scores"})
+    free = trial.run_trial(_spec(100, None, rungs=RUNGS, disabled_levers=off), fold)
+    thresholds = ((10, _rung_score(free, 10) - 1e-9),)
+    spec = _spec(100, None, rungs=RUNGS, rung_thresholds=thresholds, disabled_levers=off)
+    pruned = trial.run_trial(spec, fold)
+    assert (pruned["status"], pruned["pruned_at_round"], pruned["best_iteration"]) == (
+        "pruned",
+        10,
+        10,
+    )
+    assert _scores(pruned) == _scores(trial.run_trial(_spec(10, None), fold))
+
+
 def test_a_trial_as_good_as_its_rung_threshold_goes_on(arrays):
     fold = fold_data.fold_from_arrays(*arrays, PARAMS)
     free = trial.run_trial(_spec(100, 20, rungs=RUNGS), fold)

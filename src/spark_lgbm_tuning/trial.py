@@ -276,8 +276,10 @@ def _boost(specs: list[TrialSpec], fold: FoldData) -> _Run:
     early_stopping = bool(lead.early_stopping_rounds)
     keep_predictions = "validation_scores" not in lead.disabled_levers
     started = time.perf_counter()
-    # Fixed rounds scored by predicting again need no validation set at all.
-    valid_sets = [fold.validation_set(params)] if early_stopping or keep_predictions else None
+    # Fixed rounds scored by predicting again need no validation set at all (unless rungs read
+    # its metric).
+    needs_valid = early_stopping or keep_predictions or bool(lead.rungs)
+    valid_sets = [fold.validation_set(params)] if needs_valid else None
     prepare_s = time.perf_counter() - started
     # The rungs are caps too: a run pruned at one is scored as if capped there.
     recorder = ValidationRecorder(
