@@ -51,7 +51,9 @@ def _crossing_rows() -> list[dict]:
 def test_early_rungs_lose_a_slow_starting_winner_and_the_protections_keep_it(
     min_rounds, min_trials, keeps_winner
 ):
-    rule = RoundPruningParams(rule="asha", eta=3, min_rounds=min_rounds, min_trials=min_trials)
+    rule = RoundPruningParams(
+        rule="asha", eta=3, min_rounds=min_rounds, min_trials=min_trials, margin=0.0
+    )
     result = rung_replay.replay(_crossing_rows(), rule, PARAMS, slots=1)
 
     assert result["keeps_winner"] is keeps_winner

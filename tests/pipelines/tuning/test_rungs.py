@@ -15,7 +15,7 @@ from spark_lgbm_tuning.trial import TrialSpec
 from tests.pipelines.tuning.data import timeseries_data
 
 FEATURES = [f"feature_{i}" for i in range(5)]
-ASHA = RoundPruningParams(rule="asha", eta=2, min_rounds=10, min_trials=3)
+ASHA = RoundPruningParams(rule="asha", eta=2, min_rounds=10, min_trials=3, margin=0.0)
 RUNGS = rung_rounds(ASHA, 100)
 
 
@@ -45,7 +45,7 @@ def _record(fold_id, run, scores, status="ok", metric="auc"):
 
 
 def test_a_rung_keeps_the_top_one_over_eta_of_the_runs_that_reached_it():
-    rule = RoundPruningParams(rule="asha", eta=3, min_rounds=10, min_trials=4)
+    rule = RoundPruningParams(rule="asha", eta=3, min_rounds=10, min_trials=4, margin=0.0)
     records = [
         _record(0, "a", {10: 0.70, 30: 0.80}),
         _record(0, "b", {10: 0.75, 30: 0.78}),

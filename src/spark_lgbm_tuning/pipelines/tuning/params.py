@@ -104,7 +104,9 @@ class RoundPruningParams(ParamsModel):
     eta: float = Field(3.0, gt=1, le=100)
     min_rounds: int = Field(100, ge=1, le=100_000)
     min_trials: int = Field(4, ge=1, le=100_000)
-    margin: float = Field(0.0, ge=0)
+    # Slack in the metric's units. The replay of a seed-shaped grid (docs/benchmarks/
+    # rung-replay-*) lost the winner without it in some settings and kept it in all with 0.002.
+    margin: float = Field(0.002, ge=0)
 
     @model_validator(mode="before")
     @classmethod
