@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import lightgbm as lgb
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -117,3 +119,33 @@ def test_values_of_the_right_type_pass():
         grid={"learning_rate": [0.1, 1], "num_leaves": [7], "boosting": ["gbdt", "dart"]},
     )
     assert params.n_combinations == 4
+
+
+def _lightgbm_directions(objective: str, metrics: list[str], y, group=None) -> dict[str, bool]:
+    """LightGBM's own is_higher_better of each validation metric, from one boosting round."""
+    x = np.random.default_rng(0).random((len(y), 3))
+    data = lgb.Dataset(x, y, group=group)
+    params = {"objective": objective, "metric": metrics, "verbosity": -1}
+    if objective == "multiclass":
+        params["num_class"] = 3
+    valid = lgb.Dataset(x, y, group=group, reference=data)
+    booster = lgb.train(params, data, 1, valid_sets=[valid], keep_training_booster=True)
+    return {name: higher for _, name, _, higher in booster.eval_valid()}
+
+
+@pytest.mark.parametrize(
+    ("objective", "metrics", "labels", "group"),
+    [
+        ("binary", ["auc", "average_precision", "binary_logloss", "binary_error"], 2, None),
+        ("regression", ["l2", "l1", "rmse", "huber", "mape"], None, None),
+        ("multiclass", ["auc_mu", "multi_logloss", "multi_error"], 3, None),
+        ("lambdarank", ["ndcg", "map"], 3, [20] * 3),
+    ],
+)
+def test_validation_directions_are_lightgbms_own(objective, metrics, labels, group):
+    rng = np.random.default_rng(1)
+    y = rng.random(60) if labels is None else np.arange(60) % labels
+    directions = _lightgbm_directions(objective, metrics, y, group)
+    assert len(directions) >= len(metrics)
+    for name, higher in directions.items():
+        assert lightgbm_params.validation_higher_is_better(name) == higher, name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import lightgbm as lgb
 import numpy as np
@@ -103,3 +104,84 @@ def test_a_failing_shared_run_fails_every_cap(arrays):
     rows = trial.run_group([_spec(cap, None, params=params) for cap in (5, 10)], fold)
     assert [row["status"] for row in rows] == ["failed", "failed"]
     assert all("num_leaves" in row["error"] for row in rows)
+
+
+RUNGS = (10, 30)
+
+
+def _rung_score(row, rung: int) -> float:
+    return json.loads(row["rung_scores"])[str(rung)]
+
+
+@pytest.mark.parametrize("early_stopping_rounds", [None, 20])
+def test_a_trial_worse_than_its_rung_threshold_stops_there(arrays, early_stopping_rounds):
+    fold = fold_data.fold_from_arrays(*arrays, PARAMS)
+    # The first trials of a fold carry no thresholds: they note their rung scores and run on.
+    free = trial.run_trial(_spec(100, early_stopping_rounds, rungs=RUNGS), fold)
+    assert free["status"] == "ok" and free["pruned_at_round"] is None
+    assert free["rung_metric"] == "binary_logloss"
+    assert set(json.loads(free["rung_scores"])) == {"10", "30"}
+
+    # Logloss is lower-is-better: a threshold just below its score at round 30 stops it there.
+    score = _rung_score(free, 30)
+    pruned = trial.run_trial(
+        _spec(
+            100, early_stopping_rounds, rungs=RUNGS, rung_thresholds=((10, 1.0), (30, score - 1e-9))
+        ),
+        fold,
+    )
+    assert pruned["status"] == "pruned" and pruned["pruned_at_round"] == 30
+    assert pruned["rung_scores"] == free["rung_scores"]
+    # Scored at the stop, as a run capped at the rung would be.
+    capped = trial.run_trial(_spec(30, early_stopping_rounds), fold)
+    assert _scores(pruned) == _scores(capped)
+    assert pruned["best_iteration"] <= 30 < free["best_iteration"]
+
+
+def test_rungs_read_the_metric_when_fixed_rounds_predict_again(arrays):
+    fold = fold_data.fold_from_arrays(*arrays, PARAMS)
+    off = frozenset({"validation_scores"})
+    free = trial.run_trial(_spec(100, None, rungs=RUNGS, disabled_levers=off), fold)
+    thresholds = ((10, _rung_score(free, 10) - 1e-9),)
+    spec = _spec(100, None, rungs=RUNGS, rung_thresholds=thresholds, disabled_levers=off)
+    pruned = trial.run_trial(spec, fold)
+    assert (pruned["status"], pruned["pruned_at_round"], pruned["best_iteration"]) == (
+        "pruned",
+        10,
+        10,
+    )
+    assert _scores(pruned) == _scores(trial.run_trial(_spec(10, None), fold))
+
+
+def test_a_trial_as_good_as_its_rung_threshold_goes_on(arrays):
+    fold = fold_data.fold_from_arrays(*arrays, PARAMS)
+    free = trial.run_trial(_spec(100, 20, rungs=RUNGS), fold)
+    thresholds = tuple((rung, _rung_score(free, rung)) for rung in RUNGS)
+    kept = trial.run_trial(_spec(100, 20, rungs=RUNGS, rung_thresholds=thresholds), fold)
+    assert kept["status"] == "ok" and kept["pruned_at_round"] is None
+    assert _scores(kept) == _scores(free)
+
+
+@pytest.mark.parametrize("early_stopping_rounds", [None, 20])
+def test_a_pruned_shared_run_prunes_only_the_caps_beyond_the_rung(arrays, early_stopping_rounds):
+    fold = fold_data.fold_from_arrays(*arrays, PARAMS)
+    free = trial.run_trial(_spec(100, early_stopping_rounds, rungs=RUNGS), fold)
+    thresholds = ((30, _rung_score(free, 30) - 1e-9),)
+    caps = [20, 30, 100]
+    rows = trial.run_group(
+        [
+            _spec(cap, early_stopping_rounds, rungs=RUNGS, rung_thresholds=thresholds)
+            for cap in caps
+        ],
+        fold,
+    )
+    assert [row["status"] for row in rows] == ["ok", "ok", "pruned"]
+    assert [row["pruned_at_round"] for row in rows] == [None, None, 30]
+    # A trial notes the rungs its own cap reached, no further.
+    assert [sorted(json.loads(row["rung_scores"])) for row in rows] == [
+        ["10"],
+        ["10", "30"],
+        ["10", "30"],
+    ]
+    for cap, row in zip(caps[:2], rows, strict=False):
+        assert _scores(row) == _scores(trial.run_trial(_spec(cap, early_stopping_rounds), fold))

@@ -13,7 +13,9 @@ cores, methods interleaved seed by seed:
 - `random`, `tpe`: ours with `tuning.search` (`--pruning`, wilcoxon by default), over ranges
   that enclose the grid;
 - `hyperopt` (TPE, SparkTrials on the same master), `flaml` (tune.run, use_spark), `optuna`
-  (TPE + WilcoxonPruner in one process, n_jobs = cores, folds from local parquet).
+  (TPE + WilcoxonPruner in one process, n_jobs = cores, folds from local parquet),
+  `optuna_hyperband` (the same with HyperbandPruner fed each boosting round's AUC by
+  optuna-integration's LightGBMPruningCallback: Optuna's own multi-fidelity).
 Modules: ttt_space (sizes, spaces), ttt_ours, ttt_peers, ttt_figures (the pure figures),
 ttt_report (files and plots); data, folds and the Spark session come from benchmark_setup.
 """
@@ -115,6 +117,8 @@ class Comparison:
             return ttt_peers.run_hyperopt(spark, objective, ranges, run)
         if method == "flaml":
             return ttt_peers.run_flaml(objective, ranges, run)
+        if method == "optuna_hyperband":
+            return ttt_peers.run_optuna_hyperband(objective, ranges, run)
         return ttt_peers.run_optuna(objective, ranges, run)
 
     def run_one(self, method: str, seed: int, spark: Any) -> None:

@@ -24,7 +24,9 @@ BUDGET_FRACTIONS = (0.10, 0.25, 0.50)
 SCORE_TOLERANCE = 1e-12
 GRID = "grid"
 OURS_ADAPTIVE = ("random", "tpe")
-PEERS = ("hyperopt", "flaml", "optuna")
+# optuna: TPE + fold-wise Wilcoxon pruning; optuna_hyperband: TPE + Hyperband on every boosting
+# round's AUC (optuna-integration's LightGBM pruning callback), the multi-fidelity peer.
+PEERS = ("hyperopt", "flaml", "optuna", "optuna_hyperband")
 
 
 def evaluations(rows: list[dict[str, Any]]) -> pd.DataFrame:

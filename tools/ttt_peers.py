@@ -1,4 +1,6 @@
-"""The peers of the time-to-target benchmark: hyperopt SparkTrials, FLAML on Spark, Optuna alone.
+"""The peers of the time-to-target benchmark: hyperopt SparkTrials, FLAML on Spark, Optuna alone
+(fold-wise Wilcoxon pruning, or multi-fidelity: optuna-integration's LightGBM pruning callback with
+Hyperband inside the boosting run).
 
 Each evaluates a sampled config with one objective (`Objective`): the tuning's LightGBM
 parameters (fixed + config, `TuningParams.lightgbm_params`), the same folds from local parquet,
@@ -16,6 +18,7 @@ import math
 import random
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +28,16 @@ import pandas as pd
 from pyspark.sql import SparkSession
 from sklearn.metrics import roc_auc_score
 
+from spark_lgbm_tuning.lightgbm_params import METRIC_ALIASES
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from tools.ttt_figures import SCORE_TOLERANCE, evaluations
 from tools.ttt_space import cast, flaml_space, hyperopt_space, optuna_suggest
 
 logger = logging.getLogger(__name__)
+
+# The validation metric the multi-fidelity peer prunes on (Optuna's own LightGBM example's choice;
+# the issue measured it there), evaluated after the metric that stops early.
+PRUNING_METRIC = "auc"
 
 # Fold arrays by parquet path, kept per process (a reused Spark Python worker, or Optuna's).
 _FOLD_CACHE: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -57,14 +65,26 @@ class Objective:
         """Smallest (first expanding) fold first: cheapest evidence first, for the pruner."""
         return sorted(self.paths)
 
-    def fold(self, fold_id: int, config: dict[str, Any]) -> tuple[float, float]:
-        """(AUC at the best iteration, seconds of binning + boosting) of `config` on one fold."""
+    def fold(
+        self, fold_id: int, config: dict[str, Any], pruning: Sequence[Any] = ()
+    ) -> tuple[float, float]:
+        """(AUC at the best iteration, seconds of binning + boosting) of `config` on one fold.
+
+        `pruning` callbacks (e.g. Optuna's LightGBM pruning callback) see the test part's AUC
+        every round; early stopping still watches only the metric the parameters name.
+        """
         x_train, y_train = _arrays(self.paths[fold_id][0])
         x_test, y_test = _arrays(self.paths[fold_id][1])
         params = {**self.tuning.lightgbm_params(config), "num_threads": self.threads}
-        callbacks = []
+        if pruning:
+            params = _with_pruning_metric(params)
+        callbacks = list(pruning)
         if self.tuning.early_stopping_rounds:
-            callbacks = [lgb.early_stopping(self.tuning.early_stopping_rounds, verbose=False)]
+            # As our trials stop; with the pruning metric added, on the configured one alone.
+            stop = lgb.early_stopping(
+                self.tuning.early_stopping_rounds, first_metric_only=bool(pruning), verbose=False
+            )
+            callbacks.append(stop)
         started = time.perf_counter()
         train = lgb.Dataset(x_train, y_train, params=params)
         valid = lgb.Dataset(x_test, y_test, reference=train)
@@ -92,6 +112,16 @@ class Objective:
             "n_folds": len(scores),
             "ended_at": time.time(),
         }
+
+
+def _with_pruning_metric(params: dict[str, Any]) -> dict[str, Any]:
+    """`params` evaluating PRUNING_METRIC after the metric they name (which stops early)."""
+    named = [params[alias] for alias in METRIC_ALIASES if alias in params]
+    if not named:
+        raise ValueError("the multi-fidelity peer needs fixed.metric (the early-stopping metric)")
+    first = named[0] if isinstance(named[0], list) else [named[0]]
+    kept = {name: value for name, value in params.items() if name not in METRIC_ALIASES}
+    return {**kept, "metric": [*first, PRUNING_METRIC]}
 
 
 @dataclass(frozen=True)
@@ -208,12 +238,68 @@ def run_optuna(objective: Objective, ranges: dict[str, Any], run: Run) -> pd.Dat
                 raise optuna.TrialPruned
         return float(np.mean(scores))
 
+    _optimize(study, evaluate, run)
+    return _optuna_rows(study, run)
+
+
+def run_optuna_hyperband(objective: Objective, ranges: dict[str, Any], run: Run) -> pd.DataFrame:
+    """Optuna with its own multi-fidelity: TPE + HyperbandPruner, fed every boosting round's test
+    AUC by optuna-integration's LightGBMPruningCallback, n_jobs = cores.
+
+    Optuna's steps are boosting rounds of one run, so the callback watches the first (smallest)
+    fold, the cheapest evidence; a trial that survives it runs its other folds to the end.
+    """
+    import optuna  # noqa: PLC0415 - bench extra
+    from optuna_integration import LightGBMPruningCallback  # noqa: PLC0415 - bench extra
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=run.seed),
+        pruner=optuna.pruners.HyperbandPruner(max_resource=objective.tuning.max_rounds),
+    )
+
+    def evaluate(trial: optuna.Trial) -> float:
+        config = optuna_suggest(trial, ranges)
+        scores, seconds = [], 0.0
+        for step, fold_id in enumerate(objective.fold_ids):
+            pruning = [LightGBMPruningCallback(trial, PRUNING_METRIC)] if step == 0 else []
+            started = time.perf_counter()
+            try:
+                score, fit_s = objective.fold(fold_id, config, pruning)
+            except optuna.TrialPruned:
+                # Stopped inside its first fold's boosting run: its seconds and end count.
+                trial.set_user_attr("boosting_s", time.perf_counter() - started)
+                trial.set_user_attr("ended_at", time.time())
+                trial.set_user_attr("n_folds", 0)
+                raise
+            scores.append(score)
+            seconds += fit_s
+            trial.set_user_attr("boosting_s", seconds)
+            trial.set_user_attr("ended_at", time.time())
+            trial.set_user_attr("n_folds", len(scores))
+        return float(np.mean(scores))
+
+    _optimize(study, evaluate, run)
+    return _optuna_rows(study, run)
+
+
+def _optimize(study: Any, evaluate: Any, run: Run) -> None:
+    """study.optimize with n_jobs = cores, until the budget or the run's stop rule."""
+    import optuna  # noqa: PLC0415 - bench extra
+
     def stop(study: optuna.Study, _: Any) -> None:
         done = [t.value for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if run.should_stop(max(done) if done else None):
             study.stop()
 
     study.optimize(evaluate, n_jobs=run.cores, timeout=run.budget_s, callbacks=[stop])
+
+
+def _optuna_rows(study: Any, run: Run) -> pd.DataFrame:
+    """An evaluations row per trial that ran (pruned ones with no score)."""
+    import optuna  # noqa: PLC0415 - bench extra
+
     rows = []
     for trial in study.trials:
         if "ended_at" not in trial.user_attrs:

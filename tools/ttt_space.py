@@ -44,6 +44,24 @@ ISSUE_RANGES: dict[str, Any] = {
     "lambda_l1": {"low": 0.3, "high": 12.0, "log": True},
 }
 
+# The seed's kind of space (issue 23): its learning rate 0.03 (a range around it), num_leaves up
+# to 2048, colsample_bytree down to 0.1, L1 up to 40, max_depth as the seed's; with a long cap
+# and patience (TTT_SIZES["seed"]) learning curves cross: early rounds misrank capacities.
+SEED_SHAPED_GRID: dict[str, list[Any]] = {
+    "num_leaves": [63, 2048],
+    "max_depth": [10, 17],
+    "colsample_bytree": [0.1, 0.4],
+    "lambda_l1": [0.3, 40.0],
+    "learning_rate": [0.03],
+}
+SEED_SHAPED_RANGES: dict[str, Any] = {
+    "num_leaves": {"low": 15, "high": 2048, "log": True, "int": True},
+    "max_depth": {"low": 4, "high": 17, "int": True},
+    "colsample_bytree": {"low": 0.1, "high": 0.9},
+    "lambda_l1": {"low": 0.1, "high": 40.0, "log": True},
+    "learning_rate": {"low": 0.02, "high": 0.05, "log": True},
+}
+
 
 @dataclass(frozen=True)
 class TttSize:
@@ -87,6 +105,20 @@ TTT_SIZES = {
         num_boost_round=400,
         early_stopping_rounds=50,
         seeds=(1, 2, 3, 4, 5),
+    ),
+    # The seed's kind of space (issue 23), every method x 5 seeds in about 90 minutes on 2 cores:
+    # estimated, not yet run, from one-thread fits at 6k rows (0.2-3.7 CPU-s per trial, ~1.5 on
+    # average) scaled to 15k rows: ~64 trials x ~4 CPU-s, a grid wall of ~2.5 min, and 7
+    # methods within the grid's wall each per seed.
+    "seed": TttSize(
+        rows=15_000,
+        features=30,
+        grid=SEED_SHAPED_GRID,
+        ranges=SEED_SHAPED_RANGES,
+        num_boost_round=3000,
+        early_stopping_rounds=200,
+        seeds=(1, 2, 3, 4, 5),
+        notes="the seed's kind of space: learning rate 0.03, patience 200, cap 3000",
     ),
     # The larger single-seed run that shows the ranking holds (the issue's grid and data).
     "large": TttSize(

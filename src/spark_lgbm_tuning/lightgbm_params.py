@@ -37,6 +37,9 @@ HIGHER_IS_BETTER = {
     "mae": False,
     "r2": True,
 }
+# LightGBM's validation metrics where larger is better (its C++ metrics' factor_to_bigger_better);
+# every other one is a loss. Names as LightGBM reports them (ndcg@5 is ndcg).
+LIGHTGBM_HIGHER_IS_BETTER = frozenset({"auc", "average_precision", "auc_mu", "ndcg", "map"})
 # Objectives whose predictions are P(class 1), which the classification metrics assume.
 CLASSIFICATION_OBJECTIVES = frozenset({"binary", "cross_entropy", "xentropy"})
 CLASSIFICATION_THRESHOLD = 0.5
@@ -110,6 +113,11 @@ DATASET_PARAMS = frozenset(
 def higher_is_better(metric: str) -> bool:
     """Whether a larger value of `metric` is better (KeyError for a metric we do not compute)."""
     return HIGHER_IS_BETTER[metric]
+
+
+def validation_higher_is_better(lightgbm_metric: str) -> bool:
+    """Whether a larger value of LightGBM's validation metric `lightgbm_metric` is better."""
+    return lightgbm_metric.partition("@")[0] in LIGHTGBM_HIGHER_IS_BETTER
 
 
 def dataset_params(params: Mapping[str, Any]) -> dict[str, Any]:

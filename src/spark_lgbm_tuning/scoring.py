@@ -1,7 +1,8 @@
 """How a boosting run is scored and measured: metrics, LightGBM callbacks, peak memory.
 
 Executor side (imported by `trial.py`): no Kedro, no pyspark. `ValidationRecorder` keeps the test
-part's predictions LightGBM computes anyway; `TrialTimer` stops a run past its wall-time limit.
+part's predictions LightGBM computes anyway; `TrialTimer` stops a run past its wall-time limit;
+`RungPruner` stops a run at a rung of boosting rounds where it scores worse than its threshold.
 """
 
 from __future__ import annotations
@@ -143,6 +144,55 @@ class ValidationRecorder:
         raise RuntimeError(
             f"No predictions recorded for {cap} rounds (best iteration {booster.best_iteration})"
         )
+
+
+class RungPruner:
+    """A LightGBM callback for round-wise pruning: it notes the validation metric at each rung
+    round in `rungs` and stops the run at a rung whose threshold it is worse than.
+
+    The metric is the first one LightGBM evaluates on the test part (the one `metric` names
+    first, or the objective's default), judged in LightGBM's own direction: a run continues
+    while its value is not below the threshold of a higher-is-better metric (AUC) and not above
+    that of a lower-is-better one (logloss, RMSE). `thresholds` maps a rung round to its
+    threshold; a rung without one is only noted, so the first trials of a fold, which carry
+    none, run to the end and give the driver the scores it computes thresholds from
+    (pipelines/tuning/rungs.py). The stop is LightGBM's own early-stopping exception, so
+    `lgb.train` returns the booster and the trial is still scored at the stop. `order` 25: after
+    the recorder (20), which has then noted the stop round's predictions, before early stopping.
+    """
+
+    order = 25
+
+    def __init__(self, rungs: Iterable[int], thresholds: Iterable[tuple[int, float]] = ()):
+        self.rungs = frozenset(int(rung) for rung in rungs)
+        self.thresholds = {int(rung): float(threshold) for rung, threshold in thresholds}
+        # LightGBM's name of the metric noted (e.g. "auc", "binary_logloss"); None: no rung seen.
+        self.metric: str | None = None
+        # Rung round -> the metric's value at that round.
+        self.scores: dict[int, float] = {}
+        # The rung round the run stopped at; None while it goes on.
+        self.pruned_at: int | None = None
+
+    def __call__(self, env: lgb.callback.CallbackEnv) -> None:
+        rounds = env.iteration + 1
+        if rounds not in self.rungs or not env.evaluation_result_list:
+            return
+        _, metric, value, higher_is_better = env.evaluation_result_list[0][:4]
+        self.metric = metric
+        self.scores[rounds] = float(value)
+        threshold = self.thresholds.get(rounds)
+        if threshold is None:
+            return
+        if value < threshold if higher_is_better else value > threshold:
+            self.pruned_at = rounds
+            raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
+
+    def scores_json(self, last_round: int) -> str | None:
+        """The noted rung scores up to `last_round` as JSON {"round": value}; None when none."""
+        kept = {
+            str(rung): score for rung, score in sorted(self.scores.items()) if rung <= last_round
+        }
+        return json.dumps(kept) if kept else None
 
 
 class TrialTimeoutError(Exception):

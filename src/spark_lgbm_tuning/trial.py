@@ -27,6 +27,7 @@ from pyspark import SparkFiles, TaskContext
 from spark_lgbm_tuning.fold_data import FoldData, bin_train_part, load_fold
 from spark_lgbm_tuning.lightgbm_params import METRIC_ALIASES, METRICS, ParamValue
 from spark_lgbm_tuning.scoring import (
+    RungPruner,
     TrialTimeoutError,
     TrialTimer,
     ValidationRecorder,
@@ -35,7 +36,7 @@ from spark_lgbm_tuning.scoring import (
     regression_metrics,
     reset_peak_rss,
 )
-from spark_lgbm_tuning.statuses import FAILED
+from spark_lgbm_tuning.statuses import FAILED, OK, PRUNED, TIMED_OUT
 
 # Optimisations the benchmark switches off one at a time to measure what each saves
 # (tools/benchmark.py --lever NAME). A search passes the names it switches off explicitly, in
@@ -85,6 +86,12 @@ RESULT_FIELDS: dict[str, str] = {
     "started_at": "timestamp",
     "ended_at": "timestamp",
     "classification_report": "string",
+    # Round-wise pruning (TrialSpec.rungs): LightGBM's name of the validation metric noted at the
+    # rungs, its value at each rung round the run reached (JSON {"round": value}), and the rung
+    # round a pruned trial stopped at (status "pruned"; its metrics are scored at that stop).
+    "rung_metric": "string",
+    "rung_scores": "string",
+    "pruned_at_round": "int",
 }
 # What a trial returns besides RESULT_FIELDS, never stored with them (they are big): its test
 # part's predictions (P(class 1) for classification; None unless ok) and the test part's metric
@@ -134,6 +141,11 @@ class TrialSpec:
     timeout_s: float | None = None
     # Optimisations switched off (LEVERS), for the benchmark; empty in normal runs.
     disabled_levers: frozenset[str] = frozenset()
+    # Round-wise pruning: the rung rounds at which the run notes its validation metric, and the
+    # thresholds of this fold its task carries, (rung round, threshold): the run stops at a rung
+    # where its metric is worse (scoring.RungPruner). Both empty: no rungs, no pruning.
+    rungs: tuple[int, ...] = ()
+    rung_thresholds: tuple[tuple[int, float], ...] = ()
 
 
 class _ProcessState:
@@ -239,19 +251,22 @@ def failed_row(spec: TrialSpec, error: BaseException) -> dict[str, Any]:
 
 def _run_params(lead: TrialSpec) -> dict[str, Any]:
     """The parameters of a group's boosting run (the lead's, adjusted for levers and rounds)."""
-    return _boosting_params(lead.params, bool(lead.early_stopping_rounds), lead.disabled_levers)
+    reads_metric = bool(lead.early_stopping_rounds) or bool(lead.rungs)
+    return _boosting_params(lead.params, reads_metric, lead.disabled_levers)
 
 
 def _boosting_params(
-    params: dict[str, Any], early_stopping: bool, disabled_levers: frozenset[str] = frozenset()
+    params: dict[str, Any], reads_metric: bool, disabled_levers: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
-    """`params` adjusted for the levers switched off and for fixed rounds."""
+    """`params` adjusted for the levers switched off and for a run that reads no metric (fixed
+    rounds without rungs)."""
     params = dict(params)
     if "thread_match" in disabled_levers:
         params.pop("num_threads", None)
-    if not early_stopping:
-        # Fixed rounds read no metric while boosting (the test part is scored at the caps):
-        # LightGBM need not evaluate one on the validation set every round. Training is the same.
+    if not reads_metric:
+        # Fixed rounds without rungs read no metric while boosting (the test part is scored at
+        # the caps): LightGBM need not evaluate one on the validation set every round. Training
+        # is the same.
         for alias in METRIC_ALIASES:
             params.pop(alias, None)
         params["metric"] = "None"
@@ -266,6 +281,7 @@ class _Run:
     recorder: ValidationRecorder
     # The test part's metric per round ({metric: values}), as lgb.record_evaluation keeps it.
     curves: dict[str, list[float]]
+    pruner: RungPruner | None
     prepare_s: float
     fit_s: float
     cpu_utilisation: float | None
@@ -279,14 +295,22 @@ def _boost(specs: list[TrialSpec], fold: FoldData) -> _Run:
     early_stopping = bool(lead.early_stopping_rounds)
     keep_predictions = "validation_scores" not in lead.disabled_levers
     started = time.perf_counter()
-    # Fixed rounds scored by predicting again need no validation set at all.
-    valid_sets = [fold.validation_set(params)] if early_stopping or keep_predictions else None
+    # Fixed rounds scored by predicting again need no validation set at all (unless rungs read
+    # its metric).
+    needs_valid = early_stopping or keep_predictions or bool(lead.rungs)
+    valid_sets = [fold.validation_set(params)] if needs_valid else None
     prepare_s = time.perf_counter() - started
+    # The rungs are caps too: a run pruned at one is scored as if capped there.
     recorder = ValidationRecorder(
-        [spec.num_boost_round for spec in specs], early_stopping, keep_predictions
+        [spec.num_boost_round for spec in specs] + list(lead.rungs),
+        early_stopping,
+        keep_predictions,
     )
     history: dict[str, dict[str, list[float]]] = {}
     callbacks: list[Any] = [recorder, lgb.record_evaluation(history)]
+    pruner = RungPruner(lead.rungs, lead.rung_thresholds) if lead.rungs else None
+    if pruner is not None:
+        callbacks.append(pruner)
     if early_stopping:
         callbacks.append(lgb.early_stopping(lead.early_stopping_rounds, verbose=False))
     if lead.timeout_s is not None:
@@ -315,6 +339,7 @@ def _boost(specs: list[TrialSpec], fold: FoldData) -> _Run:
         booster=booster,
         recorder=recorder,
         curves=history.get("test", {}),
+        pruner=pruner,
         prepare_s=prepare_s,
         fit_s=fit_s,
         cpu_utilisation=cpu_s / (fit_s * threads) if fit_s > 0 else None,
@@ -328,12 +353,21 @@ def _fit_and_score(
     """One boosting run to the largest cap of `specs`; each spec's row scored at its own cap.
 
     The largest cap's row carries the run's load and fit seconds; the other rows, whose work
-    it shared, carry 0.0, so summed fit seconds stay the compute actually spent.
+    it shared, carry 0.0, so summed fit seconds stay the compute actually spent. A run pruned at
+    a rung prunes the trials whose cap lies beyond it, each scored at the stop; a trial whose cap
+    the run reached first is complete.
     """
     run = _boost(specs, fold)
     lead = max(specs, key=lambda spec: spec.num_boost_round)
+    stop = None if run.pruner is None else run.pruner.pruned_at
     for spec, row in zip(specs, rows, strict=True):
-        best_iteration, prediction = run.recorder.result_at(spec.num_boost_round, run.booster)
+        pruned = stop is not None and spec.num_boost_round > stop
+        last_round = stop if pruned else spec.num_boost_round
+        best_iteration, prediction = run.recorder.result_at(last_round, run.booster)
+        if run.pruner is not None:
+            row["rung_metric"] = run.pruner.metric
+            row["rung_scores"] = run.pruner.scores_json(last_round)
+            row["pruned_at_round"] = stop if pruned else None
         started = time.perf_counter()
         if prediction is None:
             prediction = run.booster.predict(fold.x_test, num_iteration=best_iteration)
@@ -371,15 +405,15 @@ def run_group(
     except TrialTimeoutError as error:
         # The run was cut short for every trial of the group; its seconds count once.
         for row in rows:
-            row.update(status="timed_out", error=error_text(error), fit_s=0.0)
+            row.update(status=TIMED_OUT, error=error_text(error), fit_s=0.0)
         rows[-1]["fit_s"] = error.elapsed_s
     except Exception as error:
         for row in rows:
-            row["status"] = "failed"
+            row["status"] = FAILED
             row["error"] = error_text(error)
     else:
         for row in rows:
-            row["status"] = "ok"
+            row["status"] = OK if row["pruned_at_round"] is None else PRUNED
     ended_at = datetime.now(UTC)
     for row in rows:
         row["ended_at"] = ended_at

@@ -43,8 +43,9 @@ def test_the_grid_is_extrapolated_from_the_cpu_seconds_of_the_ok_trials():
     assert summary["core_s_per_trial_by_fold"] == {"0": 10.0, "1": 30.0, "2": 45.0}
     assert summary["extrapolated_folds"] == [2]
     assert summary["grid_core_s"] == 54 * 85.0
-    assert summary["grid_wall_s_on_4_cores"] == 54 * 85.0 / 4 / 0.8
-    assert summary["seed_core_s_per_trial"] == pytest.approx(18.89, abs=0.01)
+    # The seed: four tasks of 8 LightGBM threads on a 16-core M4 for 17 minutes.
+    assert summary["grid_wall_s_on_seed_cores"] == 54 * 85.0 / 16 / 0.8
+    assert summary["seed_core_s_per_trial"] == pytest.approx(75.56, abs=0.01)
     assert summary["max_peak_rss_mb"] == 300.0
 
 
@@ -97,4 +98,33 @@ def test_the_command_writes_the_table_and_json(tmp_path):
     written = json.loads((tmp_path / "headline.json").read_text())
     assert written["summary"]["mean_core_s"] == 40.0  # two threads per trial
     assert len(written["trials"]) == 3
-    assert "| grid_wall_s_on_4_cores |" in (tmp_path / "headline.md").read_text()
+    assert "| grid_wall_s_on_seed_cores |" in (tmp_path / "headline.md").read_text()
+
+
+def test_a_summary_made_for_four_cores_is_restated_for_the_seeds_sixteen(tmp_path):
+    trials = [{"status": "ok", "combo_id": "a", "fold_id": 0, "core_s": 10.0}]
+    before = {
+        "summary": {
+            "grid_core_s": 1600.0,
+            "sample_efficiency": 0.5,
+            "grid_wall_s_on_4_cores": 800.0,
+            "seed_wall_s_on_4_cores": 1020,
+            "seed_core_s_per_trial": 18.89,
+        },
+        "trials": trials,
+    }
+    (tmp_path / "headline.json").write_text(json.dumps(before))
+
+    headline.main(["--restate", str(tmp_path / "headline")])
+
+    after = json.loads((tmp_path / "headline.json").read_text())
+    assert after["summary"] == {
+        "grid_core_s": 1600.0,
+        "sample_efficiency": 0.5,
+        "seed_cores": 16,
+        "grid_wall_s_on_seed_cores": 200.0,
+        "seed_wall_s": 1020,
+        "seed_core_s_per_trial": pytest.approx(75.56, abs=0.01),
+    }
+    assert after["trials"] == trials
+    assert "| grid_wall_s_on_seed_cores | 200 |" in (tmp_path / "headline.md").read_text()

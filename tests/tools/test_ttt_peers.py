@@ -10,7 +10,7 @@ import pytest
 from tools.benchmark_methods import run_ours, write_fold_parquet
 from tools.benchmark_setup import Settings, Size, make_inputs
 from tools.ttt_ours import tuning_params
-from tools.ttt_peers import Objective, Run, run_optuna
+from tools.ttt_peers import Objective, Run, run_optuna, run_optuna_hyperband
 from tools.ttt_space import TTT_SIZES
 
 TINY = TTT_SIZES["tiny"]
@@ -76,3 +76,25 @@ def test_optuna_keeps_to_its_budget_when_the_target_is_out_of_reach(inputs):
     assert table["end_s"].max() < run.budget_s + 10
     pruned = table[table["pruned"]]
     assert (pruned["n_folds"] < TINY.folds).all() and pruned["score"].isna().all()
+
+
+def test_the_multi_fidelity_peer_prunes_inside_the_first_folds_boosting_run(inputs):
+    *_, objective, _ = inputs
+    run = Run(target=2.0, budget_s=8.0, min_s=0.0, seed=3, cores=2, started=time.time())
+    table = run_optuna_hyperband(objective, TINY.ranges, run)
+    complete, pruned = table[table["complete"]], table[table["pruned"]]
+    assert len(complete) >= 1 and len(pruned) >= 1
+    assert (complete["n_folds"] == TINY.folds).all() and complete["score"].notna().all()
+    # Pruned at a round of its first fold: no fold finished, its boosting seconds still count.
+    assert (pruned["n_folds"] == 0).all() and pruned["score"].isna().all()
+    assert (pruned["boosting_s"] > 0).all()
+
+
+def test_the_pruning_metric_does_not_change_the_score(inputs):
+    *_, objective, _ = inputs
+    config = {"num_leaves": 15, "learning_rate": 0.1}
+    watched = []
+    score, _ = objective.fold(1, config, [lambda env: watched.append(env.evaluation_result_list)])
+    assert score == objective.fold(1, config)[0]
+    # Early stopping's metric first (the one that stops), then the AUC the pruner watches.
+    assert [name for _, name, *_ in watched[0]] == ["binary_logloss", "auc"]

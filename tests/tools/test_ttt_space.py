@@ -83,3 +83,17 @@ def test_the_ranges_edges_are_reachable_for_int_ranges(spark):
 
 def _python(value):
     return value.item() if hasattr(value, "item") else value
+
+
+def test_the_seed_size_has_the_seeds_kind_of_space():
+    """Issue 23's constraints: learning rate 0.03, patience >= 200, cap >= 3000, num_leaves up to
+    2048, colsample_bytree down to 0.1, L1 up to 40, five seeds."""
+    size = TTT_SIZES["seed"]
+    ranges = size.ranges
+    assert size.grid["learning_rate"] == [0.03]
+    assert ranges["learning_rate"]["low"] <= 0.03 <= ranges["learning_rate"]["high"]
+    assert size.early_stopping_rounds >= 200 and size.num_boost_round >= 3000
+    assert max(size.grid["num_leaves"]) == ranges["num_leaves"]["high"] == 2048
+    assert min(size.grid["colsample_bytree"]) == ranges["colsample_bytree"]["low"] == 0.1
+    assert max(size.grid["lambda_l1"]) == ranges["lambda_l1"]["high"] == 40
+    assert len(size.seeds) == 5

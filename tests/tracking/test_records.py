@@ -89,6 +89,18 @@ def test_each_combination_carries_its_parameters_statuses_and_first_error():
     assert "first_error" not in runs["a"].tags
 
 
+def test_a_fold_pruned_at_a_rung_is_tagged_with_its_round():
+    results = _results().assign(
+        status=["ok", "ok", "ok", "pruned"], pruned_at_round=[None, None, None, 300.0]
+    )
+    runs = {run.combo_id: run for run in combination_runs(results)}
+
+    assert runs["b"].status == "pruned"
+    assert runs["b"].tags["fold_1.pruned_at_round"] == "300"
+    assert "fold_0.pruned_at_round" not in runs["b"].tags
+    assert not any(key.endswith("pruned_at_round") for key in runs["a"].tags)
+
+
 def test_the_data_fingerprint_names_each_fold_and_changes_with_any_of_them():
     trials = pd.DataFrame(
         {"fold_id": [0, 0, 1, 1], "fold_fingerprint": ["f0", "f0", "f1", "f1"], "x": [1, 2, 3, 4]}

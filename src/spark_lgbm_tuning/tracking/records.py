@@ -124,6 +124,11 @@ def combination_runs(tuning_results: pd.DataFrame, namespace: str = "") -> list[
         tags = {"combo_id": str(combo_id), "status": status, "namespace": namespace}
         for fold_id, fold_status in zip(trials["fold_id"], trials["status"], strict=True):
             tags[f"fold_{int(fold_id)}.status"] = str(fold_status)
+        # Round-wise pruning: the rung of boosting rounds a fold's trial stopped at.
+        rungs = trials.get("pruned_at_round", pd.Series(index=trials.index, dtype=float))
+        for fold_id, rung in zip(trials["fold_id"], rungs, strict=True):
+            if _present(rung):
+                tags[f"fold_{int(fold_id)}.pruned_at_round"] = str(int(rung))
         errors = trials["error"].dropna().astype(str) if "error" in trials else pd.Series()
         if not errors.empty:
             tags["first_error"] = errors.iloc[0][:MAX_TAG_VALUE]

@@ -7,7 +7,7 @@ import yaml
 from pydantic import ValidationError
 
 from spark_lgbm_tuning.errors import ExplainedError
-from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import RoundPruningParams, TuningParams
 from tests.pipelines.tuning.data import tuning_params
 
 
@@ -94,6 +94,23 @@ TPE = {"strategy": "tpe", "n_combinations": 4}
             "grid.num_boost_round is a grid-only axis",
         ),
         ({"search": {**TPE, "n_combinations": 0}}, "greater than or equal to 1"),
+        ({"search": {"round_pruning": "hyperband"}}, "rule\n  Input should be 'none' or 'asha'"),
+        (
+            {"search": {"round_pruning": {"rule": "asha", "eta": 1}}},
+            "eta\n  Input should be greater than 1",
+        ),
+        (
+            {"search": {"round_pruning": {"rule": "asha", "min_rounds": 0}}},
+            "min_rounds\n  Input should be greater than or equal to 1",
+        ),
+        (
+            {"search": {"round_pruning": {"rule": "asha", "etta": 2}}},
+            "unknown key\\(s\\) \\['etta'\\]",
+        ),
+        (
+            {"search": {"round_pruning": {"rule": "asha", "min_rounds": 30}}},
+            "min_rounds=30 leaves no rung below the 30 boosting rounds of the longest trial",
+        ),
     ],
 )
 def test_bad_search_settings_are_refused_in_one_line(overrides, message):
@@ -111,3 +128,18 @@ def test_the_budget_bounds_an_adaptive_search_like_the_grid_bounds_a_grid():
     assert tuning_params(**space, folds=[0, 1, 2]).n_planned == 300
     with pytest.raises(ValidationError, match="the budget has 300 combinations x 4 folds"):
         tuning_params(**space, folds=[0, 1, 2, 3])
+
+
+def test_round_pruning_works_with_every_strategy_and_the_fold_wise_rule():
+    grid = tuning_params(
+        grid={"num_leaves": [7], "num_boost_round": [20, 300]},
+        search={"round_pruning": "asha"},
+    )
+    assert grid.search.round_pruning == RoundPruningParams(rule="asha")
+    assert grid.max_rounds == 300
+    both = tuning_params(
+        num_boost_round=3000,
+        search={**TPE, "pruning": "wilcoxon", "round_pruning": {"rule": "asha", "eta": 4}},
+    )
+    assert both.search.pruning == "wilcoxon" and both.search.round_pruning.eta == 4
+    assert not tuning_params().search.round_pruning.active

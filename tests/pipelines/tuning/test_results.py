@@ -98,6 +98,21 @@ def test_stored_rows_are_reused_only_when_final_for_these_parameters():
     assert results.reusable_records(stored.iloc[:0], specs, PARAMS) == {}
 
 
+def test_a_trial_pruned_at_a_rung_is_reused_as_pruned_a_pruned_fold_as_ok():
+    fold, rung = _spec("fold"), _spec("rung", num_leaves=15)
+    stored = pd.DataFrame(
+        [
+            results.store_record(results.result_record(spec, _row(spec, "pruned", **row)), None)
+            for spec, row in [(fold, {}), (rung, {"pruned_at_round": 10})]
+        ]
+    )
+
+    reused = results.reusable_records(stored, [fold, rung], PARAMS)
+
+    assert reused["fold"]["status"] == "ok"
+    assert (reused["rung"]["status"], reused["rung"]["pruned_at_round"]) == ("pruned", 10)
+
+
 def test_the_results_frame_converts_stored_values_to_the_schema():
     spec = _spec()
     record = results.result_record(spec, _row(spec, best_iteration=float("nan")))

@@ -27,12 +27,14 @@ import pandas as pd
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
+from spark_lgbm_tuning import statuses
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.tuning import strategies
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.pipelines.tuning.results import PRUNED, result_record
+from spark_lgbm_tuning.pipelines.tuning.results import result_record
 from spark_lgbm_tuning.pipelines.tuning.search_space import FoldFacts, trial_spec
 from spark_lgbm_tuning.scoring import primary_score
+from spark_lgbm_tuning.statuses import PRUNED
 from spark_lgbm_tuning.trial import TrialSpec
 
 logger = logging.getLogger(__name__)
@@ -218,9 +220,9 @@ class AdaptiveSearch:
 
     def _fold_score(self, row: Mapping[str, Any]) -> float | None:
         """A fold's primary metric; None when it failed (a pruned fold's metrics are kept)."""
-        if row["status"] not in {"ok", PRUNED}:
+        if row["status"] not in {statuses.OK, PRUNED}:
             return None
-        return primary_score({**row, "status": "ok"}, self.params.primary_metric)
+        return primary_score({**row, "status": statuses.OK}, self.params.primary_metric)
 
     # --------------------------------------------------------------------------- resume
     def resume(self, store: TrialStore) -> None:
@@ -236,7 +238,11 @@ class AdaptiveSearch:
         for row in stored.to_dict("records") if not stored.empty else []:
             fold = fold_of.get(row.get("fold_fingerprint"))
             values = strategies.combination_from_params(row["params_json"], self.space)
-            if fold is None or values is None or row["status"] not in {"ok", "failed", PRUNED}:
+            if (
+                fold is None
+                or values is None
+                or row["status"] not in {statuses.OK, statuses.FAILED, PRUNED}
+            ):
                 continue
             spec = trial_spec(self.params, values, fold)
             if spec.trial_id != row["trial_id"]:  # other fixed params, rounds or fold data
@@ -381,7 +387,7 @@ class AdaptiveSearch:
         the combinations that ran it."""
         fit_s: dict[int, list[float]] = {}
         for record in records:
-            if record.get("fit_s") is not None and record["status"] in {"ok", PRUNED}:
+            if record.get("fit_s") is not None and record["status"] in {statuses.OK, PRUNED}:
                 fit_s.setdefault(int(record["fold_id"]), []).append(float(record["fit_s"]))
         mean = {fold: sum(values) / len(values) for fold, values in fit_s.items()}
         saved = 0.0

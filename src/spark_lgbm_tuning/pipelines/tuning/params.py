@@ -103,6 +103,37 @@ def parsed_range(name: str, values: Mapping[str, Any]) -> SearchRange:
         raise ValueError(f"grid.{name} range{' ' + where if where else ''}: {message}") from None
 
 
+class RoundPruningParams(ParamsModel):
+    """`tuning.search.round_pruning`: stop a trial inside its boosting run (pipelines/tuning/rungs.py).
+
+    Rungs are geometric, min_rounds x eta^k rounds below the cap. Against crossing learning curves
+    (early rounds misrank combinations of different capacity at a low learning rate), no rung
+    comes before min_rounds, a rung prunes only once min_trials trials of the fold reached it,
+    and a trial goes on while within `margin` (in the metric's units) of the top-1/eta score.
+    """
+
+    # none, or asha (asynchronous successive halving: at each rung a trial goes on only while
+    # among the top 1/eta of its fold's trials that reached it).
+    rule: Literal["none", "asha"] = "none"
+    # Rung spacing (> 1) and the share kept at a rung (1/eta).
+    eta: float = Field(3.0, gt=1, le=100)
+    min_rounds: int = Field(100, ge=1, le=100_000)
+    min_trials: int = Field(4, ge=1, le=100_000)
+    # Slack in the metric's units. The replay of a seed-shaped grid (docs/benchmarks/
+    # rung-replay-*) lost the winner without it in some settings and kept it in all with 0.002.
+    margin: float = Field(0.002, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rule_alone(cls, data: Any) -> Any:
+        # `round_pruning: asha` is short for `round_pruning: {rule: asha}`.
+        return {"rule": data} if isinstance(data, str) else data
+
+    @property
+    def active(self) -> bool:
+        return self.rule != "none"
+
+
 class SearchParams(ParamsModel):
     """`tuning.search`: how combinations are chosen, the budget, and fold-wise pruning."""
 
@@ -117,6 +148,9 @@ class SearchParams(ParamsModel):
     # none | wilcoxon (paired test against the best combination's folds) | median (below the
     # median of the others on the same folds) | halving (successive halving over folds).
     pruning: Literal["none", "wilcoxon", "median", "halving"] = "none"
+    # Stop a trial inside its boosting run at rungs of rounds, with any strategy (the grid
+    # included) and combined with `pruning`: none | asha (see RoundPruningParams).
+    round_pruning: RoundPruningParams = Field(default_factory=RoundPruningParams)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -287,6 +321,16 @@ class TuningParams(BaseModel):
                 "tuning.folds, or raise tuning.max_trials"
             )
 
+    @model_validator(mode="after")
+    def _a_rung_below_the_cap(self) -> Self:
+        rule = self.search.round_pruning
+        if rule.active and rule.min_rounds >= self.max_rounds:
+            raise ValueError(
+                f"search.round_pruning.min_rounds={rule.min_rounds} leaves no rung below the "
+                f"{self.max_rounds} boosting rounds of the longest trial: lower it"
+            )
+        return self
+
     def _check_space(self) -> None:
         ranges = sorted(name for name, axis in self.grid.items() if isinstance(axis, SearchRange))
         if ranges and not self.search.adaptive:
@@ -351,6 +395,11 @@ class TuningParams(BaseModel):
         names = list(self.grid)
         for values in itertools.product(*(self.grid[name] for name in names)):
             yield dict(zip(names, values, strict=True))
+
+    @property
+    def max_rounds(self) -> int:
+        """The boosting rounds of the longest trial (the largest num_boost_round)."""
+        return max(self.grid.get(lightgbm_params.GRID_ONLY_ROUNDS) or [self.num_boost_round])
 
     def rounds(self, combination: Mapping[str, ParamValue]) -> int:
         """The boosting rounds (cap) of one combination: its grid value, else num_boost_round."""

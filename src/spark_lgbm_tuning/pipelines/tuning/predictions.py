@@ -23,8 +23,8 @@ import pandas as pd
 
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.pipelines.tuning.results import PRUNED
 from spark_lgbm_tuning.scoring import primary_score
+from spark_lgbm_tuning.statuses import OK, PRUNED
 from spark_lgbm_tuning.trial import LEARNING_CURVE, TEST_PREDICTIONS
 
 # Combinations whose predictions a search keeps: the report shows the best one; the others make
@@ -60,7 +60,7 @@ class PredictionBuffer:
             self.scores.setdefault(combo_id, {})[fold_id] = primary_score(
                 row, self.params.primary_metric
             )
-            if row["status"] == "ok" and row.get(TEST_PREDICTIONS) is not None:
+            if row["status"] == OK and row.get(TEST_PREDICTIONS) is not None:
                 self.kept.setdefault(combo_id, {})[fold_id] = (
                     np.asarray(row[TEST_PREDICTIONS], dtype=np.float64),
                     dict(row.get(LEARNING_CURVE) or {}),
@@ -104,7 +104,7 @@ class PredictionBuffer:
             str(record["trial_id"])
             for record in records
             if record["combo_id"] in leaders
-            and record["status"] == "ok"
+            and record["status"] == OK
             and int(record["fold_id"]) not in self.kept.get(record["combo_id"], {})
         ]
 

@@ -52,7 +52,7 @@ _TO_PYTHON = {
     "timestamp": _naive_utc,
 }
 # Stored outcomes a rerun reuses: they repeat for the same trial (see reusable_records); a pruned
-# fold is reused by a grid as the ok fold result it is.
+# fold is reused by a grid as the ok fold result it is, unless it was pruned at a rung.
 REUSABLE_STATUSES = (OK, FAILED, PRUNED)
 
 
@@ -168,7 +168,9 @@ def reusable_records(
         if spec.trial_id in found.index:
             row = found.loc[spec.trial_id]
             record = result_record(spec, row, params_json=row["params_json"])
-            if record["status"] == PRUNED:
+            # A fold the fold-wise pruner stopped after it ran is a whole fold result; a trial
+            # pruned inside its boosting run (at a rung) is not, and stays pruned.
+            if record["status"] == PRUNED and _is_missing(record["pruned_at_round"]):
                 record["status"] = OK
             records[spec.trial_id] = record
     return records

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from pyspark import InheritableThread, SparkContext
 
+from spark_lgbm_tuning.statuses import FAILED, TIMED_OUT
 from spark_lgbm_tuning.trial import TrialSpec, new_row, run_spark_group
 
 logger = logging.getLogger(__name__)
@@ -336,7 +337,7 @@ class JobScheduler:
                 self.on_rows(rows, True)
             elif job.cancelled and self.deadlines is not None:
                 message = self.deadlines.message()
-                self.on_rows([_driver_row(spec, "timed_out", message) for spec in job.group], True)
+                self.on_rows([_driver_row(spec, TIMED_OUT, message) for spec in job.group], True)
             else:
                 self.stats.job_failures += 1
                 message = f"SparkJobError: {_first_line(error)}"
@@ -346,7 +347,7 @@ class JobScheduler:
                     ", ".join(spec.trial_id for spec in job.group),
                     message,
                 )
-                self.on_rows([_driver_row(spec, "failed", message) for spec in job.group], False)
+                self.on_rows([_driver_row(spec, FAILED, message) for spec in job.group], False)
 
     def _cancel(self, in_flight: dict[int, _Job], cause: BaseException) -> None:
         """On interrupt or error: cancel what runs, hand over what already finished.
