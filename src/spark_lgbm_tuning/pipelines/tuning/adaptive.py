@@ -3,7 +3,8 @@
 One Optuna trial per combination (ask/tell). Its folds run one after another, cheapest (fewest
 train rows) first, each a `TrialSpec` with the grid's ids (`search_space.trial_spec`), so the
 trial store serves it like any grid trial. After each fold the combination reports its score and
-asks the pruner; a pruned combination runs no further fold. `AdaptiveSearch` is the scheduler's
+asks the pruner; a pruned combination runs no further fold, nor does one whose fold was pruned
+at a rung inside its boosting run (round pruning, rungs.py). `AdaptiveSearch` is the scheduler's
 `TaskSource`: a freed slot gets the next fold of a live combination, else a new proposal, until
 the budget (search.n_combinations, search.time_budget_s) is spent; running folds finish.
 
@@ -32,6 +33,7 @@ from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.tuning import strategies
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.results import result_record
+from spark_lgbm_tuning.pipelines.tuning.rungs import pruned_at_rung
 from spark_lgbm_tuning.pipelines.tuning.search_space import FoldFacts, trial_spec
 from spark_lgbm_tuning.scoring import primary_score
 from spark_lgbm_tuning.statuses import PRUNED
@@ -203,14 +205,17 @@ class AdaptiveSearch:
             self.study.tell(combination.trial, state=TrialState.FAIL)
             return []
         combination.scores.append(score)
-        if combination.next_fold == len(combination.specs):
+        # A fold stopped at a rung inside its boosting run (round_pruning) ends its combination.
+        rung_pruned = pruned_at_rung(row) is not None
+        if combination.next_fold == len(combination.specs) and not rung_pruned:
             combination.state = COMPLETE
             self.study.tell(combination.trial, sum(combination.scores) / len(combination.scores))
             return []
-        value = strategies.reported_value(self.params, combination.scores)
-        combination.trial.report(value, combination.next_fold - 1)
-        if not combination.trial.should_prune():
-            return []
+        if not rung_pruned:
+            value = strategies.reported_value(self.params, combination.scores)
+            combination.trial.report(value, combination.next_fold - 1)
+            if not combination.trial.should_prune():
+                return []
         combination.state = PRUNED
         self.study.tell(combination.trial, state=TrialState.PRUNED)
         row["status"] = PRUNED
