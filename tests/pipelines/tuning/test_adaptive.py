@@ -133,6 +133,23 @@ def test_a_failed_fold_fails_its_combination_and_its_other_folds_do_not_run():
     assert search.counts()["failed"] == 1
 
 
+def test_a_fold_pruned_at_a_rung_ends_its_combination_as_pruned():
+    # Round pruning with no fold-wise pruner: the fold stopped inside its boosting run is enough.
+    search = AdaptiveSearch(adaptive_params(n_combinations=1), FOLDS)
+    (first,) = search.next_group()
+    search.observe([_row(first, 0.8)])
+    (second,) = search.next_group()
+    row = {**_row(second, 0.7), "status": PRUNED, "pruned_at_round": 100}
+    search.observe([row])
+    assert search.next_group() is None
+    assert search.counts()["pruned"] == 1 and search.counts()["complete"] == 0
+    new = {first.trial_id: result_record(first, _row(first, 0.8))}
+    new[second.trial_id] = result_record(second, row)
+    records, restored = search.final_records(new)
+    assert [record["status"] for record in records] == [PRUNED, PRUNED]
+    assert [record["trial_id"] for record in restored] == [first.trial_id]
+
+
 def test_the_time_budget_stops_proposals_but_not_the_running_folds():
     now = [0.0]
     params = adaptive_params(time_budget_s=10.0)
