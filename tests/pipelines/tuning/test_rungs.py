@@ -101,6 +101,13 @@ def test_newly_submitted_groups_carry_the_rungs_and_their_folds_latest_threshold
     carried = ladder.carry(group)
     assert [spec.rung_thresholds for spec in carried] == [((10, 0.8),)] * 2
     assert [spec.trial_id for spec in carried] == ["lr0.1", "cap50"]
+    # Reused trials count too (an adaptive search adds to its `reused` as it goes).
+    reused = {"d": {**_record(0, "d", {10: 0.85}), "trial_id": "d"}}
+    ladder.add_reused(reused)
+    assert ladder.carry(group)[0].rung_thresholds == ((10, 0.85),)  # 4 runs: 2nd best
+    reused["e"] = {**_record(0, "e", {10: 0.6}), "trial_id": "e"}
+    ladder.add_reused(reused)
+    assert ladder.carry(group)[0].rung_thresholds == ((10, 0.8),)  # 5 runs: 3rd best
     # Another fold has its own thresholds (none yet); a rule that is off changes nothing.
     other = [dataclasses.replace(_spec(0.1), fold_id=1)]
     assert ladder.carry(other)[0].rung_thresholds == ()

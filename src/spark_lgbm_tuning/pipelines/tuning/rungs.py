@@ -96,6 +96,9 @@ class RungLadder:
         )
         self._metrics: set[str] = set()
         self._seen: set[str] = set()
+        # fold -> its thresholds, until a new score of the fold arrives.
+        self._cached: dict[int, Thresholds] = {}
+        self._n_reused = 0
 
     def add(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Take finished trials' records (a trial already taken is skipped)."""
@@ -113,8 +116,17 @@ class RungLadder:
                 raise ValueError(
                     f"rung scores of several metrics {sorted(self._metrics)}: one search has one"
                 )
+            fold_id = int(record["fold_id"])
+            self._cached.pop(fold_id, None)
             for rung, score in scores.items():
-                self._reached[int(record["fold_id"])][rung][_run_key(record)] = score
+                self._reached[fold_id][rung][_run_key(record)] = score
+
+    def add_reused(self, reused: Mapping[str, Mapping[str, Any]]) -> None:
+        """Take a search's reused records (trial_id -> record, a dict that only grows: read
+        again only when it grew)."""
+        if len(reused) != self._n_reused:
+            self.add(reused.values())
+            self._n_reused = len(reused)
 
     def thresholds(self, fold_id: int | None = None) -> dict[int, Thresholds]:
         """fold_id -> its thresholds (of every fold, or of `fold_id` only); see fold_thresholds."""
@@ -142,7 +154,9 @@ class RungLadder:
         if not self.rungs:
             return group
         fold_id = int(group[0].fold_id)
-        thresholds = self.thresholds(fold_id).get(fold_id, ())
+        if fold_id not in self._cached:
+            self._cached[fold_id] = self.thresholds(fold_id).get(fold_id, ())
+        thresholds = self._cached[fold_id]
         return [
             dataclasses.replace(spec, rungs=self.rungs, rung_thresholds=thresholds)
             for spec in group

@@ -131,8 +131,9 @@ def _search_locked(
 
     def prepare(group: list[TrialSpec]) -> tuple[list[TrialSpec], list[dict[str, Any]]]:
         # At submission, for every strategy: the rungs and the fold's latest thresholds, from
-        # the trials finished so far (reused ones included, from their stored rung scores).
-        ladder.add(source.reused.values())
+        # the trials finished so far (reused ones included, from their stored rung scores; an
+        # adaptive search adds to `reused` as it goes).
+        ladder.add_reused(source.reused)
         return shipper.prepare(ladder.carry(group))
 
     def scheduler(on_rows: RowsCallback, prepare: PrepareCallback) -> JobScheduler:
