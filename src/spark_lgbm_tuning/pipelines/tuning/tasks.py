@@ -24,6 +24,14 @@ def _shared_run_key(spec: TrialSpec) -> str:
     )
 
 
+# The share of a by-combination plan (the last groups) that runs longest first again, so that a
+# long fold of the last combinations does not run alone at the end. In an offline list-scheduling
+# simulation (54 combinations x 4 folds, durations unknown to the plan varying per combination)
+# the makespan grew by 11 % on 16 slots without it and by 4 % with it (under 0.5 % on 2-4 slots
+# either way), while half of the combinations still finished by about half of the makespan.
+LONGEST_FIRST_TAIL = 0.3
+
+
 def _work(group: list[TrialSpec]) -> int:
     """A group's work estimate: its fold's train rows times its largest cap."""
     return (group[0].n_train or 1) * group[-1].num_boost_round
@@ -40,9 +48,9 @@ def plan_tasks(
     A group's work is its fold's train rows times its largest cap; starting the longest tasks
     first keeps a long one from running alone at the end. `by_combination` (a grid with round
     pruning) keeps the folds of one combination together, the combinations longest first: whole
-    combinations finish early and each fold's rung thresholds build up as they go, while the tail
-    is still the shortest combinations. Levers `shared_rounds` and `longest_first`
-    (trial.LEVERS) switch either off for the benchmark.
+    combinations finish early and each fold's rung thresholds build up as they go; the last
+    LONGEST_FIRST_TAIL of the groups run longest first again. Levers `shared_rounds` and
+    `longest_first` (trial.LEVERS) switch either off for the benchmark.
     """
     groups: dict[str, list[TrialSpec]] = {}
     for index, spec in enumerate(specs):
@@ -51,13 +59,13 @@ def plan_tasks(
     planned = [sorted(group, key=lambda spec: spec.num_boost_round) for group in groups.values()]
     if "longest_first" in disabled_levers:
         return planned
-    if by_combination:
-        combo_work: dict[str, int] = {}
-        for group in planned:
-            combo_work[group[0].combo_id] = combo_work.get(group[0].combo_id, 0) + _work(group)
-        planned.sort(
-            key=lambda group: (-combo_work[group[0].combo_id], group[0].combo_id, -_work(group))
-        )
-    else:
-        planned.sort(key=lambda group: -_work(group))
-    return planned
+    if not by_combination:
+        return sorted(planned, key=lambda group: -_work(group))
+    combo_work: dict[str, int] = {}
+    for group in planned:
+        combo_work[group[0].combo_id] = combo_work.get(group[0].combo_id, 0) + _work(group)
+    planned.sort(
+        key=lambda group: (-combo_work[group[0].combo_id], group[0].combo_id, -_work(group))
+    )
+    head = len(planned) - int(len(planned) * LONGEST_FIRST_TAIL)
+    return planned[:head] + sorted(planned[head:], key=lambda group: -_work(group))
