@@ -96,6 +96,8 @@ class AdaptiveSearch:
         self.stored: dict[str, dict[str, Any]] = {}
         self.reused: dict[str, dict[str, Any]] = {}
         self.pruned_ids: set[str] = set()
+        # Combinations ended by a fold pruned at a rung (round pruning), of those pruned.
+        self.n_pruned_at_rung = 0
         self._deadline: float | None = None
         self._started = clock()
 
@@ -211,7 +213,9 @@ class AdaptiveSearch:
             combination.state = COMPLETE
             self.study.tell(combination.trial, sum(combination.scores) / len(combination.scores))
             return []
-        if not rung_pruned:
+        if rung_pruned:
+            self.n_pruned_at_rung += 1
+        else:
             value = strategies.reported_value(self.params, combination.scores)
             combination.trial.report(value, combination.next_fold - 1)
             if not combination.trial.should_prune():
@@ -408,13 +412,16 @@ class AdaptiveSearch:
         left = self.time_left_s()
         limit = self.params.search.n_combinations
         logger.info(
-            "Search %s: %d/%s combinations proposed, %d running, %d pruned, %d done (%d failed), "
-            "elapsed %.0f s, budget left %s, best mean %s so far: %s",
+            "Search %s: %d/%s combinations proposed, %d running, %d pruned%s, %d done (%d "
+            "failed), elapsed %.0f s, budget left %s, best mean %s so far: %s",
             self.params.search.strategy,
             counts["proposed"],
             limit if limit is not None else "-",
             counts["running"],
             counts["pruned"],
+            f" ({self.n_pruned_at_rung} at a rung)"
+            if self.params.search.round_pruning.active
+            else "",
             counts["complete"],
             counts["failed"],
             self.clock() - self._started,
