@@ -111,6 +111,9 @@ def test_newly_submitted_groups_carry_the_rungs_and_their_folds_latest_threshold
     # Another fold has its own thresholds (none yet); a rule that is off changes nothing.
     other = [dataclasses.replace(_spec(0.1), fold_id=1)]
     assert ladder.carry(other)[0].rung_thresholds == ()
+    # A group holding trials of several folds (packed): each trial carries its own fold's.
+    mixed = ladder.carry([*other, group[0]])
+    assert [spec.rung_thresholds for spec in mixed] == [(), ((10, 0.8),)]
     assert RungLadder(RoundPruningParams(), max_rounds=100).carry(group) == group
 
 

@@ -153,14 +153,17 @@ class RungLadder:
         first trials of a fold run unpruned, only noting their rung scores)."""
         if not self.rungs:
             return group
-        fold_id = int(group[0].fold_id)
-        if fold_id not in self._cached:
-            self._cached[fold_id] = self.thresholds(fold_id).get(fold_id, ())
-        thresholds = self._cached[fold_id]
         return [
-            dataclasses.replace(spec, rungs=self.rungs, rung_thresholds=thresholds)
+            dataclasses.replace(
+                spec, rungs=self.rungs, rung_thresholds=self._fold_thresholds(int(spec.fold_id))
+            )
             for spec in group
         ]
+
+    def _fold_thresholds(self, fold_id: int) -> Thresholds:
+        if fold_id not in self._cached:
+            self._cached[fold_id] = self.thresholds(fold_id).get(fold_id, ())
+        return self._cached[fold_id]
 
 
 def pruned_at_rung(record: Mapping[str, Any]) -> int | None:
