@@ -180,6 +180,31 @@ def test_optional_search_facts_show_when_the_run_recorded_them(arguments):
         assert re.search(fact, page), fact
 
 
+def test_trials_pruned_at_a_rung_show_their_rung_and_the_run_info_counts(arguments):
+    rungs = {
+        **arguments["tuning_run_info"],
+        "n_pruned_at_rung": 2,
+        "pruned_at_rung": {"100": 2},
+        "boosting_rounds_cut_at_rungs": 190,
+    }
+    results = arguments["tuning_results"].copy()
+    pruned = results.index[results["combo_id"] == "c_c"][:2]
+    results.loc[pruned, "status"] = "pruned"
+    results["pruned_at_round"] = np.nan
+    results.loc[pruned, "pruned_at_round"] = 100
+    page = render_report(**{**arguments, "tuning_run_info": rungs, "tuning_results": results})
+    for fact in (
+        r"trials pruned at a rung \(round pruning\)</th>\s*<td[^>]*>2<",
+        r"trials pruned per rung round</th>\s*<td[^>]*>\{&#x27;100&#x27;: 2\}",
+        r"boosting rounds cut at rungs \(at most\)</th>\s*<td[^>]*>190<",
+        r'<th class="text">pruned_at_round</th>',
+        r'<td class="text">pruned</td><td class="text">100</td>',
+    ):
+        assert re.search(fact, page), fact
+    # Without a trial pruned at a rung, the column is left out.
+    assert "pruned_at_round</th>" not in render_report(**arguments)
+
+
 def test_report_embeds_each_plotly_figure_and_plotly_js_once(report):
     assert re.findall(r'<figure id="(\w+)"><div', report) == list(FIGURES)
     for name in FIGURES:

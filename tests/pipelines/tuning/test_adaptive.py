@@ -133,6 +133,24 @@ def test_a_failed_fold_fails_its_combination_and_its_other_folds_do_not_run():
     assert search.counts()["failed"] == 1
 
 
+def test_a_fold_pruned_at_a_rung_ends_its_combination_as_pruned():
+    # Round pruning with no fold-wise pruner: the fold stopped inside its boosting run is enough.
+    search = AdaptiveSearch(adaptive_params(n_combinations=1), FOLDS)
+    (first,) = search.next_group()
+    search.observe([_row(first, 0.8)])
+    (second,) = search.next_group()
+    row = {**_row(second, 0.7), "status": PRUNED, "pruned_at_round": 100}
+    search.observe([row])
+    assert search.next_group() is None
+    assert search.counts()["pruned"] == 1 and search.counts()["complete"] == 0
+    assert search.n_pruned_at_rung == 1
+    new = {first.trial_id: result_record(first, _row(first, 0.8))}
+    new[second.trial_id] = result_record(second, row)
+    records, restored = search.final_records(new)
+    assert [record["status"] for record in records] == [PRUNED, PRUNED]
+    assert [record["trial_id"] for record in restored] == [first.trial_id]
+
+
 def test_the_time_budget_stops_proposals_but_not_the_running_folds():
     now = [0.0]
     params = adaptive_params(time_budget_s=10.0)
@@ -339,7 +357,14 @@ def test_a_kedro_run_of_tpe_with_pruning_ranks_only_fully_evaluated_combinations
     ranges = {name: [axis] for name, axis in SPACE.items() if isinstance(axis, dict)}
     tuning = {
         "grid": {**ranges, "min_child_samples": None},
-        "search": {"strategy": "tpe", "n_combinations": 10, "pruning": "median", "seed": 1},
+        "search": {
+            "strategy": "tpe",
+            "n_combinations": 10,
+            "pruning": "median",
+            "seed": 1,
+            # Combined with round pruning: a fold stopped at a rung ends its combination too.
+            "round_pruning": {"rule": "asha", "eta": 2, "min_rounds": 5, "min_trials": 2},
+        },
         "num_boost_round": 30,
         "early_stopping_rounds": 5,
     }
@@ -360,3 +385,8 @@ def test_a_kedro_run_of_tpe_with_pruning_ranks_only_fully_evaluated_combinations
     assert len(pruned) == info["n_pruned"]
     assert not pruned & set(board["combo_id"])
     assert len(board) == 10 - len(pruned)
+    at_rung = results[results["pruned_at_round"].notna()]
+    assert info["n_pruned_at_rung"] == len(at_rung) > 0
+    for combo_id, row in at_rung.set_index("combo_id").iterrows():
+        # The fold pruned at a rung was its combination's last: no later fold ran.
+        assert row["started_at"] == results.loc[results["combo_id"] == combo_id, "started_at"].max()

@@ -32,16 +32,20 @@ def cluster_project(tmp_path_factory) -> Path:
     return project
 
 
-def _write_grid(project: Path, grid: dict) -> None:
+def _write_grid(project: Path, grid: dict, round_pruning: dict | None = None) -> None:
     path = project / "conf" / "base" / "parameters_tuning.yml"
     parameters = yaml.safe_load(path.read_text())
     parameters["tuning"]["grid"] = grid
+    parameters["tuning"]["search"]["round_pruning"] = round_pruning or {"rule": "none"}
     path.write_text(yaml.safe_dump(parameters, sort_keys=False))
 
 
 def test_tuning_runs_every_trial_on_both_workers(standalone_cluster, cluster_project):
     grid = {"num_leaves": [7, 15], "learning_rate": [0.05, 0.1], "min_child_samples": [10, 40]}
-    _write_grid(cluster_project, grid)
+    # With round pruning: each fold's first trials note their rung scores, later ones behind the
+    # best of them at a rung (eta 2, no margin) stop there.
+    asha = {"rule": "asha", "eta": 2, "min_rounds": 10, "min_trials": 2, "margin": 0.0}
+    _write_grid(cluster_project, grid, asha)
     run = run_tuning_on_cluster(cluster_project, standalone_cluster)
     assert run.returncode == 0, flat_output(run)[-4000:]
 
@@ -54,7 +58,11 @@ def test_tuning_runs_every_trial_on_both_workers(standalone_cluster, cluster_pro
     results = pd.read_parquet(cluster_project / "data/07_model_output/tuning_results.parquet")
     assert len(results) == 8 * 4  # combinations x folds
     assert results["trial_id"].is_unique
-    assert (results["status"] == "ok").all()
+    assert set(results["status"]) == {"ok", "pruned"}
+    pruned = results[results["status"] == "pruned"]
+    assert pruned["pruned_at_round"].isin([10, 20, 40, 80, 160, 320]).all()
+    assert info["n_pruned_at_rung"] == len(pruned)
+    # A trial pruned at a rung is scored at its stop.
     assert results[CLASSIFICATION_METRICS + ["best_iteration", "fit_s"]].notna().all().all()
     # Trials ran in both executors' Python workers, not on the driver.
     assert set(results["executor_id"]) == {"0", "1"}

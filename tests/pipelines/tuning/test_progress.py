@@ -76,3 +76,17 @@ def test_the_best_score_follows_the_metric_direction():
     assert best_score(records, tuning_params()) == 0.9
     assert best_score(records, tuning_params(primary_metric="logloss")) == 0.4
     assert best_score(records[2:], tuning_params()) is None
+
+
+def test_progress_lines_count_the_trials_pruned_at_a_rung(data, folds, caplog):
+    progress, rows = _progress_with_rows(None, data, folds)
+    rows[0].update(status="pruned", pruned_at_round=10)
+    rows[1].update(status="pruned")  # a fold the fold-wise pruner stopped: not at a rung
+    progress.add(rows, True)
+    with caplog.at_level(logging.INFO):
+        progress.log()
+    assert "(0 failed, 0 timed out), elapsed" in caplog.text  # round pruning off: not said
+    progress.params = tuning_params(search={"round_pruning": {"rule": "asha", "min_rounds": 10}})
+    with caplog.at_level(logging.INFO):
+        progress.log()
+    assert "(0 failed, 0 timed out, 1 pruned at a rung), elapsed" in caplog.text

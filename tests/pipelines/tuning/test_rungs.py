@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,7 +11,12 @@ import pytest
 from spark_lgbm_tuning import fold_data, trial
 from spark_lgbm_tuning.pipelines.tuning.params import RoundPruningParams
 from spark_lgbm_tuning.pipelines.tuning.results import result_record
-from spark_lgbm_tuning.pipelines.tuning.rungs import fold_thresholds, rung_rounds
+from spark_lgbm_tuning.pipelines.tuning.rungs import (
+    RungLadder,
+    fold_thresholds,
+    rung_info,
+    rung_rounds,
+)
 from spark_lgbm_tuning.trial import TrialSpec
 from tests.pipelines.tuning.data import timeseries_data
 
@@ -82,6 +88,54 @@ def test_scores_of_two_metrics_are_refused():
     records = [_record(0, "a", {10: 0.7}), _record(0, "b", {10: 0.3}, metric="binary_logloss")]
     with pytest.raises(ValueError, match="several metrics"):
         fold_thresholds(records, ASHA)
+
+
+def test_newly_submitted_groups_carry_the_rungs_and_their_folds_latest_thresholds():
+    ladder = RungLadder(ASHA, max_rounds=100)
+    group = [_spec(0.1), dataclasses.replace(_spec(0.1), trial_id="cap50", num_boost_round=50)]
+    # The first trials of a fold run unpruned: rungs to note, no threshold yet.
+    assert {(spec.rungs, spec.rung_thresholds) for spec in ladder.carry(group)} == {(RUNGS, ())}
+    ladder.add([_record(0, "a", {10: 0.7}), _record(0, "b", {10: 0.8})])
+    assert ladder.carry(group)[0].rung_thresholds == ()
+    ladder.add([_record(0, "c", {10: 0.9, 20: 0.95}), _record(0, "c", {10: 0.1})])  # seen: skipped
+    carried = ladder.carry(group)
+    assert [spec.rung_thresholds for spec in carried] == [((10, 0.8),)] * 2
+    assert [spec.trial_id for spec in carried] == ["lr0.1", "cap50"]
+    # Reused trials count too (an adaptive search adds to its `reused` as it goes).
+    reused = {"d": {**_record(0, "d", {10: 0.85}), "trial_id": "d"}}
+    ladder.add_reused(reused)
+    assert ladder.carry(group)[0].rung_thresholds == ((10, 0.85),)  # 4 runs: 2nd best
+    reused["e"] = {**_record(0, "e", {10: 0.6}), "trial_id": "e"}
+    ladder.add_reused(reused)
+    assert ladder.carry(group)[0].rung_thresholds == ((10, 0.8),)  # 5 runs: 3rd best
+    # Another fold has its own thresholds (none yet); a rule that is off changes nothing.
+    other = [dataclasses.replace(_spec(0.1), fold_id=1)]
+    assert ladder.carry(other)[0].rung_thresholds == ()
+    # A group holding trials of several folds (packed): each trial carries its own fold's.
+    mixed = ladder.carry([*other, group[0]])
+    assert [spec.rung_thresholds for spec in mixed] == [(), ((10, 0.8),)]
+    assert RungLadder(RoundPruningParams(), max_rounds=100).carry(group) == group
+
+
+def test_run_info_counts_the_trials_pruned_at_each_rung_and_the_rounds_cut():
+    specs = {
+        "p1": dataclasses.replace(_spec(0.1), trial_id="p1", num_boost_round=60),
+        "p2": dataclasses.replace(_spec(0.1), trial_id="p2", num_boost_round=100),
+        "p3": dataclasses.replace(_spec(0.3), trial_id="p3", num_boost_round=100),
+    }
+    records = [
+        {"trial_id": "p1", "status": "pruned", "pruned_at_round": 20.0},  # shares p2's run
+        {"trial_id": "p2", "status": "pruned", "pruned_at_round": 20.0},
+        {"trial_id": "p3", "status": "pruned", "pruned_at_round": 10},
+        {"trial_id": "f", "status": "pruned", "pruned_at_round": float("nan")},  # fold-wise
+        {"trial_id": "o", "status": "ok", "pruned_at_round": None},
+    ]
+    info = rung_info(records, lambda ids: [specs[trial_id] for trial_id in ids])
+    assert info == {
+        "n_pruned_at_rung": 3,
+        "pruned_at_rung": {"10": 1, "20": 2},
+        "boosting_rounds_cut_at_rungs": (100 - 20) + (100 - 10),
+    }
 
 
 @pytest.fixture(scope="module")

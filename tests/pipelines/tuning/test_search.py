@@ -3,19 +3,26 @@ through Kedro: tests/pipelines/tuning/test_pipeline.py's KedroSession run)."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pandas as pd
 import pytest
+from kedro.framework.session import KedroSession
 
 from spark_lgbm_tuning import lightgbm_params
 from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.pipelines.reporting.nodes import rank_combinations
+from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
 from spark_lgbm_tuning.pipelines.tuning import search, search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
+from spark_lgbm_tuning.pipelines.tuning.rungs import rung_rounds
 from spark_lgbm_tuning.pipelines.tuning.search import AllTrialsFailedError
-from tests.pipelines.tuning.data import LogMessages, tuning_params
+from spark_lgbm_tuning.statuses import OK, PRUNED
+from tests.pipelines.tuning.data import LogMessages, time_folds, timeseries_data, tuning_params
+from tests.project_copy import scratch_project
 
 METRICS = list(lightgbm_params.CLASSIFICATION_METRICS)
 
@@ -141,3 +148,69 @@ def test_the_store_keeps_the_recent_data_versions_and_what_the_search_reuses(
     _, info, _ = _search(versions[3], folds, params, store)
     assert (info["n_reused"], info["n_run"]) == (6, 0)
     assert len(store.load()) == 2 * 6
+
+
+@pytest.mark.slow
+def test_a_kedro_run_of_a_grid_with_round_pruning_prunes_at_rungs_and_a_rerun_runs_nothing(
+    tmp_path, project_root, spark
+):
+    # Learning rate 0.001 is far behind 0.3 at every rung: once two runs of a fold reached a
+    # rung, the later slow ones stop there (eta 2 keeps the best of two; no margin).
+    tuning = {
+        "grid": {
+            "num_leaves": [3, 7, 15, 31],
+            "learning_rate": [0.3, 0.001],
+            "min_child_samples": [20],
+        },
+        "search": {
+            "round_pruning": {
+                "rule": "asha",
+                "eta": 2,
+                "min_rounds": 5,
+                "min_trials": 2,
+                "margin": 0.0,
+            }
+        },
+        "num_boost_round": 30,
+        "early_stopping_rounds": 5,
+    }
+    runs = []
+    with scratch_project(tmp_path) as project:
+        data = timeseries_data()
+        data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
+        time_folds(data).to_parquet(project / "data/05_model_input/timeseries_folds.parquet")
+        output = project / "data/07_model_output"
+        for _ in range(2):
+            with KedroSession.create(project_path=project, runtime_params={"tuning": tuning}) as s:
+                s.run(pipeline_names=["tuning"])
+            runs.append(
+                (
+                    json.loads((output / "tuning_run_info.json").read_text()),
+                    pd.read_parquet(output / "tuning_results.parquet"),
+                )
+            )
+    (info, results), (again_info, again) = runs
+    params = tuning_params(**tuning)
+    rungs = rung_rounds(params.search.round_pruning, params.max_rounds)
+    assert rungs == (5, 10, 20)
+
+    pruned = results[results["status"] == PRUNED]
+    assert len(pruned) > 0 and set(results["status"]) == {OK, PRUNED}
+    assert set(pruned["pruned_at_round"]) <= set(rungs)
+    assert results.loc[results["status"] == OK, "pruned_at_round"].isna().all()
+    assert (pruned["best_iteration"] <= pruned["pruned_at_round"]).all()
+    assert (
+        info["n_pruned_at_rung"] == len(pruned) and info["n_pruned"] == pruned["combo_id"].nunique()
+    )
+    assert sum(info["pruned_at_rung"].values()) == len(pruned)
+    assert info["boosting_rounds_cut_at_rungs"] > 0
+    # Every trial noted its rung scores; the leaderboard ranks only the unpruned combinations.
+    assert results["rung_scores"].notna().all()
+    board, _ = rank_combinations(results, params, ReportingParams())
+    assert len(board) == 8 - pruned["combo_id"].nunique() > 0
+    assert not set(pruned["combo_id"]) & set(board["combo_id"])
+
+    # A rerun reuses every trial, the pruned ones pruned, and runs none.
+    assert again_info["n_run"] == 0 and again_info["n_reused"] == len(results) == 24
+    assert again_info["n_pruned_at_rung"] == len(pruned)
+    pd.testing.assert_frame_equal(again, results)

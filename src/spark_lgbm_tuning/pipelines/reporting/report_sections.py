@@ -127,6 +127,9 @@ def search_space(
     for key, name in (
         ("n_pruned", "combinations pruned"),
         ("boosting_s_saved_by_pruning", "boosting seconds saved by pruning"),
+        ("n_pruned_at_rung", "trials pruned at a rung (round pruning)"),
+        ("pruned_at_rung", "trials pruned per rung round"),
+        ("boosting_rounds_cut_at_rungs", "boosting rounds cut at rungs (at most)"),
     ):
         if key in run_info:
             facts.append((name, run_info[key]))
@@ -183,11 +186,10 @@ def failed_trials(tuning_results: pd.DataFrame, limit: int) -> str:
     failed = tuning_results[tuning_results["status"] != OK].sort_values(["combo_id", "fold_id"])
     if failed.empty:
         return f"<p>None: all {len(tuning_results)} trials finished ok.</p>"
-    columns = [
-        c
-        for c in ("fold_id", "status", "executor_id", "host", "combo_id", "trial_id")
-        if c in failed
-    ]
+    names = ["fold_id", "status", "pruned_at_round", "executor_id", "host", "combo_id", "trial_id"]
+    if "pruned_at_round" not in failed or failed["pruned_at_round"].isna().all():
+        names.remove("pruned_at_round")  # shown only when a trial was pruned at a rung
+    columns = [c for c in names if c in failed]
     header = "".join(f'<th class="text">{html.escape(c)}</th>' for c in [*columns, "error"])
     body = "\n".join(
         "<tr>"

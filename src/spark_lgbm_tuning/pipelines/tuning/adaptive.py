@@ -3,7 +3,8 @@
 One Optuna trial per combination (ask/tell). Its folds run one after another, cheapest (fewest
 train rows) first, each a `TrialSpec` with the grid's ids (`search_space.trial_spec`), so the
 trial store serves it like any grid trial. After each fold the combination reports its score and
-asks the pruner; a pruned combination runs no further fold. `AdaptiveSearch` is the scheduler's
+asks the pruner; a pruned combination runs no further fold, nor does one whose fold was pruned
+at a rung inside its boosting run (round pruning, rungs.py). `AdaptiveSearch` is the scheduler's
 `TaskSource`: a freed slot gets the next fold of a live combination, else a new proposal, until
 the budget (search.n_combinations, search.time_budget_s) is spent; running folds finish.
 
@@ -32,6 +33,7 @@ from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.tuning import strategies
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.results import result_record
+from spark_lgbm_tuning.pipelines.tuning.rungs import pruned_at_rung
 from spark_lgbm_tuning.pipelines.tuning.search_space import FoldFacts, trial_spec
 from spark_lgbm_tuning.scoring import primary_score
 from spark_lgbm_tuning.statuses import PRUNED
@@ -94,6 +96,8 @@ class AdaptiveSearch:
         self.stored: dict[str, dict[str, Any]] = {}
         self.reused: dict[str, dict[str, Any]] = {}
         self.pruned_ids: set[str] = set()
+        # Combinations ended by a fold pruned at a rung (round pruning), of those pruned.
+        self.n_pruned_at_rung = 0
         self._deadline: float | None = None
         self._started = clock()
 
@@ -203,14 +207,19 @@ class AdaptiveSearch:
             self.study.tell(combination.trial, state=TrialState.FAIL)
             return []
         combination.scores.append(score)
-        if combination.next_fold == len(combination.specs):
+        # A fold stopped at a rung inside its boosting run (round_pruning) ends its combination.
+        rung_pruned = pruned_at_rung(row) is not None
+        if combination.next_fold == len(combination.specs) and not rung_pruned:
             combination.state = COMPLETE
             self.study.tell(combination.trial, sum(combination.scores) / len(combination.scores))
             return []
-        value = strategies.reported_value(self.params, combination.scores)
-        combination.trial.report(value, combination.next_fold - 1)
-        if not combination.trial.should_prune():
-            return []
+        if rung_pruned:
+            self.n_pruned_at_rung += 1
+        else:
+            value = strategies.reported_value(self.params, combination.scores)
+            combination.trial.report(value, combination.next_fold - 1)
+            if not combination.trial.should_prune():
+                return []
         combination.state = PRUNED
         self.study.tell(combination.trial, state=TrialState.PRUNED)
         row["status"] = PRUNED
@@ -403,13 +412,16 @@ class AdaptiveSearch:
         left = self.time_left_s()
         limit = self.params.search.n_combinations
         logger.info(
-            "Search %s: %d/%s combinations proposed, %d running, %d pruned, %d done (%d failed), "
-            "elapsed %.0f s, budget left %s, best mean %s so far: %s",
+            "Search %s: %d/%s combinations proposed, %d running, %d pruned%s, %d done (%d "
+            "failed), elapsed %.0f s, budget left %s, best mean %s so far: %s",
             self.params.search.strategy,
             counts["proposed"],
             limit if limit is not None else "-",
             counts["running"],
             counts["pruned"],
+            f" ({self.n_pruned_at_rung} at a rung)"
+            if self.params.search.round_pruning.active
+            else "",
             counts["complete"],
             counts["failed"],
             self.clock() - self._started,

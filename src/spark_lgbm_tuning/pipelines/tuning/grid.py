@@ -16,6 +16,7 @@ from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.results import reusable_records
 from spark_lgbm_tuning.pipelines.tuning.scheduler import PlannedGroups
 from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
+from spark_lgbm_tuning.statuses import PRUNED
 from spark_lgbm_tuning.trial import TrialSpec
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,11 @@ class GridSearch:
     def start(self) -> None:
         """Plan the trials the store lacks into task groups; hand them to `on_proposed`."""
         to_run = self.ready([spec for spec in self.specs if spec.trial_id not in self.reused])
-        groups = plan_tasks(to_run, self.disabled_levers)
+        groups = plan_tasks(
+            to_run,
+            self.disabled_levers,
+            by_combination=self.params.search.round_pruning.active,
+        )
         logger.info(
             "Trial store %s: %d of %d trials reused, %d to run",
             self._store,
@@ -102,6 +107,7 @@ class GridSearch:
         return {
             "strategy": self.params.search.strategy,
             "n_combinations": self.params.n_combinations,
-            "n_pruned": 0,
+            # Combinations with a trial pruned at a rung (round pruning; the grid prunes no fold).
+            "n_pruned": len({r["combo_id"] for r in records if r["status"] == PRUNED}),
             "boosting_s_saved_by_pruning": 0.0,
         }

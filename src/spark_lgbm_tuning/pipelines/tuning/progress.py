@@ -15,6 +15,7 @@ from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.results import result_record, store_record
+from spark_lgbm_tuning.pipelines.tuning.rungs import pruned_at_rung
 from spark_lgbm_tuning.scoring import primary_score
 from spark_lgbm_tuning.statuses import FAILED, TIMED_OUT
 from spark_lgbm_tuning.trial import TrialSpec
@@ -94,15 +95,18 @@ class Progress:
         records = self.records.values()
         failed = sum(record["status"] == FAILED for record in records)
         timed_out = sum(record["status"] == TIMED_OUT for record in records)
+        at_rung = sum(pruned_at_rung(record) is not None for record in records)
         best = best_score(records, self.params)
         elapsed = time.perf_counter() - self.started
         eta = f"{elapsed / done * (len(self.spec_of) - done):.0f} s" if done else "n/a"
         logger.info(
-            "Trials %d/%d done (%d failed, %d timed out), elapsed %.0f s, ETA %s, best %s so far: %s",
+            "Trials %d/%d done (%d failed, %d timed out%s), elapsed %.0f s, ETA %s, best %s so "
+            "far: %s",
             done,
             len(self.spec_of),
             failed,
             timed_out,
+            f", {at_rung} pruned at a rung" if self.params.search.round_pruning.active else "",
             elapsed,
             eta,
             self.params.primary_metric,

@@ -15,15 +15,19 @@ Pure functions on result records (`results.result_record`) or executor rows; no 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+import pandas as pd
 
 from spark_lgbm_tuning.lightgbm_params import validation_higher_is_better
 from spark_lgbm_tuning.pipelines.tuning.params import RoundPruningParams
 from spark_lgbm_tuning.statuses import OK, PRUNED
+from spark_lgbm_tuning.trial import TrialSpec
 
 # (rung round, threshold) pairs of one fold, as TrialSpec.rung_thresholds carries them.
 Thresholds = tuple[tuple[int, float], ...]
@@ -70,32 +74,124 @@ def fold_thresholds(
     no rung that qualifies has no entry. The scores of one search are of one metric (its direction
     is LightGBM's); records of two metrics are refused.
     """
-    if not rule.active:
-        return {}
-    # fold -> rung -> run -> score
-    reached: dict[int, dict[int, dict[Any, float]]] = defaultdict(lambda: defaultdict(dict))
-    metrics = set()
-    for record in records:
-        scores = _rung_scores(record)
-        if record.get("status") not in (OK, PRUNED) or not scores:
-            continue
-        metrics.add(record["rung_metric"])
-        for rung, score in scores.items():
-            reached[int(record["fold_id"])][rung][_run_key(record)] = score
-    if len(metrics) > 1:
-        raise ValueError(f"rung scores of several metrics {sorted(metrics)}: one search has one")
-    if not metrics:
-        return {}
-    higher_is_better = validation_higher_is_better(metrics.pop())
-    thresholds = {}
-    for fold_id, rungs in sorted(reached.items()):
-        fold = []
-        for rung, runs in sorted(rungs.items()):
-            if len(runs) < rule.min_trials:
+    ladder = RungLadder(rule)
+    ladder.add(records)
+    return ladder.thresholds()
+
+
+class RungLadder:
+    """The rung scores of a search's finished trials, gathered as they arrive (fold_thresholds'
+    rule, kept up to date without reading every record again at each submission).
+
+    `carry` gives a task group about to be submitted the search's rungs and its fold's latest
+    thresholds: the search loop calls it for every group it submits, whatever the strategy.
+    """
+
+    def __init__(self, rule: RoundPruningParams, max_rounds: int = 0) -> None:
+        self.rule = rule
+        self.rungs = rung_rounds(rule, max_rounds) if max_rounds else ()
+        # fold -> rung -> run -> score
+        self._reached: dict[int, dict[int, dict[Any, float]]] = defaultdict(
+            lambda: defaultdict(dict)
+        )
+        self._metrics: set[str] = set()
+        self._seen: set[str] = set()
+        # fold -> its thresholds, until a new score of the fold arrives.
+        self._cached: dict[int, Thresholds] = {}
+        self._n_reused = 0
+
+    def add(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Take finished trials' records (a trial already taken is skipped)."""
+        if not self.rule.active:
+            return
+        for record in records:
+            if record["trial_id"] in self._seen or record.get("status") not in (OK, PRUNED):
                 continue
-            ranked = sorted(runs.values(), reverse=higher_is_better)
-            kept = ranked[math.ceil(len(ranked) / rule.eta) - 1]
-            fold.append((rung, kept - rule.margin if higher_is_better else kept + rule.margin))
-        if fold:
-            thresholds[fold_id] = tuple(fold)
-    return thresholds
+            scores = _rung_scores(record)
+            if not scores:
+                continue
+            self._seen.add(record["trial_id"])
+            self._metrics.add(record["rung_metric"])
+            if len(self._metrics) > 1:
+                raise ValueError(
+                    f"rung scores of several metrics {sorted(self._metrics)}: one search has one"
+                )
+            fold_id = int(record["fold_id"])
+            self._cached.pop(fold_id, None)
+            for rung, score in scores.items():
+                self._reached[fold_id][rung][_run_key(record)] = score
+
+    def add_reused(self, reused: Mapping[str, Mapping[str, Any]]) -> None:
+        """Take a search's reused records (trial_id -> record, a dict that only grows: read
+        again only when it grew)."""
+        if len(reused) != self._n_reused:
+            self.add(reused.values())
+            self._n_reused = len(reused)
+
+    def thresholds(self, fold_id: int | None = None) -> dict[int, Thresholds]:
+        """fold_id -> its thresholds (of every fold, or of `fold_id` only); see fold_thresholds."""
+        if not self._metrics:
+            return {}
+        higher_is_better = validation_higher_is_better(next(iter(self._metrics)))
+        folds = sorted(self._reached) if fold_id is None else [fold_id]
+        thresholds = {}
+        for fold in folds:
+            kept = []
+            for rung, runs in sorted(self._reached.get(fold, {}).items()):
+                if len(runs) < self.rule.min_trials:
+                    continue
+                ranked = sorted(runs.values(), reverse=higher_is_better)
+                score = ranked[math.ceil(len(ranked) / self.rule.eta) - 1]
+                margin = self.rule.margin if higher_is_better else -self.rule.margin
+                kept.append((rung, score - margin))
+            if kept:
+                thresholds[fold] = tuple(kept)
+        return thresholds
+
+    def carry(self, group: list[TrialSpec]) -> list[TrialSpec]:
+        """The group with the search's rungs and its fold's latest thresholds (none yet: the
+        first trials of a fold run unpruned, only noting their rung scores)."""
+        if not self.rungs:
+            return group
+        return [
+            dataclasses.replace(
+                spec, rungs=self.rungs, rung_thresholds=self._fold_thresholds(int(spec.fold_id))
+            )
+            for spec in group
+        ]
+
+    def _fold_thresholds(self, fold_id: int) -> Thresholds:
+        if fold_id not in self._cached:
+            self._cached[fold_id] = self.thresholds(fold_id).get(fold_id, ())
+        return self._cached[fold_id]
+
+
+def pruned_at_rung(record: Mapping[str, Any]) -> int | None:
+    """The rung round a trial was pruned at inside its boosting run; None when it was not (a
+    fold the fold-wise pruner stopped after it ran has status pruned but no rung)."""
+    rung = record.get("pruned_at_round")
+    if record.get("status") != PRUNED or rung is None or pd.isna(rung):
+        return None
+    return int(rung)
+
+
+def rung_info(
+    records: Iterable[Mapping[str, Any]],
+    specs_of: Callable[[Iterable[str]], list[TrialSpec]],
+) -> dict[str, Any]:
+    """What `tuning_run_info` says of round-wise pruning: the trials pruned at a rung (per rung)
+    and the boosting rounds cut there, counted per pruned boosting run as its longest cap minus
+    the rung (an upper bound: early stopping might have ended some runs sooner)."""
+    pruned = {record["trial_id"]: rung for record in records if (rung := pruned_at_rung(record))}
+    per_rung: dict[int, int] = defaultdict(int)
+    cut: dict[tuple[int, str], int] = {}
+    for spec in specs_of(pruned):
+        rung = pruned[spec.trial_id]
+        per_rung[rung] += 1
+        run = (int(spec.fold_id), json.dumps(spec.params, sort_keys=True, default=str))
+        cut[run] = max(cut.get(run, 0), spec.num_boost_round - rung)
+    return {
+        "n_pruned_at_rung": len(pruned),
+        "pruned_at_rung": {str(rung): n for rung, n in sorted(per_rung.items())},
+        "boosting_rounds_cut_at_rungs": sum(cut.values()),
+    }

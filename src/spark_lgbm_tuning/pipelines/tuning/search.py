@@ -29,8 +29,10 @@ from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.predictions import PredictionBuffer
 from spark_lgbm_tuning.pipelines.tuning.progress import Progress
 from spark_lgbm_tuning.pipelines.tuning.results import results_frame, store_record
+from spark_lgbm_tuning.pipelines.tuning.rungs import RungLadder, rung_info
 from spark_lgbm_tuning.pipelines.tuning.scheduler import (
     JobScheduler,
+    PrepareCallback,
     RowsCallback,
     task_cpus,
     task_slots,
@@ -103,6 +105,7 @@ def _search_locked(
     progress = Progress(params, store)
     buffer = PredictionBuffer(params, arrays)
     shipper = FoldShipper(sc, arrays, [], workdir)
+    ladder = RungLadder(params.search.round_pruning, params.max_rounds)
 
     def ready(specs: list[TrialSpec]) -> list[TrialSpec]:
         specs = _ready(specs, cpus, workdir.name, disabled_levers)
@@ -124,14 +127,22 @@ def _search_locked(
         source.observe(rows)  # sets a pruned fold's status before it is stored
         buffer.add(rows)
         progress.add(rows, durable)
+        ladder.add(progress.records[row["trial_id"]] for row in rows)
 
-    def scheduler(on_rows: RowsCallback) -> JobScheduler:
+    def prepare(group: list[TrialSpec]) -> tuple[list[TrialSpec], list[dict[str, Any]]]:
+        # At submission, for every strategy: the rungs and the fold's latest thresholds, from
+        # the trials finished so far (reused ones included, from their stored rung scores; an
+        # adaptive search adds to `reused` as it goes).
+        ladder.add_reused(source.reused)
+        return shipper.prepare(ladder.carry(group))
+
+    def scheduler(on_rows: RowsCallback, prepare: PrepareCallback) -> JobScheduler:
         return JobScheduler(
             sc,
             run_token=workdir.name,
             task_cpus=cpus,
             on_rows=on_rows,
-            prepare=shipper.prepare,
+            prepare=prepare,
             timeout_s=params.trial_timeout_s,
             progress=source.log_progress,
             progress_interval_s=params.progress_interval_s,
@@ -149,7 +160,7 @@ def _search_locked(
             f", trial_timeout_s={params.trial_timeout_s:g}" if params.trial_timeout_s else "",
         )
         job_started = time.perf_counter()
-        stats = scheduler(on_rows).run(source)
+        stats = scheduler(on_rows, prepare).run(source)
         job_s = time.perf_counter() - job_started
     except BaseException:
         shipper.close()
@@ -175,7 +186,8 @@ def _search_locked(
                 len(missing),
             )
             again = _ready(source.specs_of(missing), cpus, workdir.name, disabled_levers)
-            scheduler(lambda rows, durable: buffer.add(rows, evict=False)).run(
+            # Without rungs: the leaders ran to the end, and later thresholds must not stop them.
+            scheduler(lambda rows, durable: buffer.add(rows, evict=False), shipper.prepare).run(
                 plan_tasks(again, disabled_levers)
             )
     finally:
@@ -183,8 +195,11 @@ def _search_locked(
     timing = timing_info(started, started_at, shipper.binning_s, job_s)
     check_outcomes(records, progress.records)
     info = run_info(sc, params, records, progress.records, stats=stats, timing=timing)
-    info.update(source.run_info(records))
-    info["n_predicted_again"] = len(missing)
+    info.update(
+        source.run_info(records),
+        **rung_info(records, source.specs_of),
+        n_predicted_again=len(missing),
+    )
     return SearchOutcome(records, info, *buffer.frames(leaders))
 
 
