@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -395,7 +396,11 @@ def build_connect_session(conf: SparkConf) -> SparkSession:
         for key, value in conf.getAll()
         if key not in {REMOTE_KEY, "spark.master"} and (local or key.startswith("spark.sql."))
     }
-    spark = SparkSession.builder.remote(remote).config(map=settings).getOrCreate()
+    with warnings.catch_warnings():
+        # pyspark starts a local server with every setting, then sets them again on the
+        # session and warns for each static one (CANNOT_MODIFY_CONFIG): the server has them.
+        warnings.filterwarnings("ignore", "Failed to set", UserWarning)
+        spark = SparkSession.builder.remote(remote).config(map=settings).getOrCreate()
     logger.info(
         "Spark Connect session on %s (%s)%s",
         remote_label(remote),
