@@ -40,7 +40,7 @@ def encode_group(group: list[TrialSpec]) -> bytes:
     return pickle.dumps(group, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _encoded(row: dict[str, Any]) -> dict[str, Any]:
+def encode_row(row: dict[str, Any]) -> dict[str, Any]:
     """`row` with its predictions as a list and its learning curve as JSON (Arrow types)."""
     predictions = row[TEST_PREDICTIONS]
     curve = row[LEARNING_CURVE]
@@ -68,6 +68,6 @@ def run_pandas_groups(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]
         for cell in batch[SPECS_COLUMN]:
             rows = run_spark_group(pickle.loads(cell))  # noqa: S301 - the driver's own specs
             yield pd.DataFrame(
-                [_encoded(row) for row in rows],
+                [encode_row(row) for row in rows],
                 columns=[*ID_FIELDS, *RESULT_FIELDS, TEST_PREDICTIONS, LEARNING_CURVE],
             )
