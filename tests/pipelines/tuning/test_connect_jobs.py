@@ -8,17 +8,26 @@ Each test runs `kedro run` in a scratch project copy; the server's start takes a
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from tests.cluster import flat_output, kedro_run
+from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from tests.cluster import flat_output, kedro_run, subprocess_env
 from tests.project_copy import copy_project
 from tools.local_cluster import free_ports
 
 from .data import time_folds, timeseries_data
+from .test_faults import N_TRIALS, STORE
+from .test_faults import _finish as finish
+from .test_faults import _project as fault_project
+from .test_faults import _raw_rows as raw_rows
+from .test_faults import _wait_for_batches as wait_for_batches
 
 pytestmark = pytest.mark.slow
 
@@ -125,3 +134,38 @@ def test_a_bad_or_unreachable_remote_fails_in_one_line(tmp_path, remote, message
     assert len(errors) == 1, output[-3000:]
     assert "SparkConfigError: " + message.format(port=port) in errors[0]
     assert "secret" not in output and "Traceback" not in output
+
+
+def test_an_interrupt_keeps_finished_trials_and_the_rerun_runs_each_once(tmp_path, project_root):
+    """Ctrl-C interrupts the tagged jobs in flight; the store keeps what finished."""
+    project = fault_project(tmp_path / "project", project_root)
+    store = TrialStore(project / STORE)
+    log = tmp_path / "run.log"
+    with log.open("w") as handle:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "kedro", "run", "--env", "connect", "--pipelines", "tuning"],
+            cwd=project,
+            env=subprocess_env(),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_batches(project, run, 2)
+        run.send_signal(signal.SIGINT)
+        returncode = finish(run, 60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    output = " ".join(log.read_text(errors="replace").split())
+    assert returncode != 0, output[-3000:]
+    assert "Search interrupted: cancelling" in output, output[-3000:]
+    assert not (project / RESULTS).exists()
+    kept = raw_rows(store)
+    assert kept["trial_id"].is_unique and 0 < len(kept) < N_TRIALS
+
+    rerun = kedro_run(project, "--env", "connect", "--pipelines", "tuning")
+    assert rerun.returncode == 0, flat_output(rerun)[-4000:]
+    assert f"{len(kept)} of {N_TRIALS} trials reused" in flat_output(rerun)
+    results = pd.read_parquet(project / RESULTS)
+    assert len(results) == N_TRIALS and results["trial_id"].is_unique
+    assert raw_rows(store)["trial_id"].is_unique  # no trial stored twice
