@@ -6,7 +6,9 @@ interrupt or a driver crash would lose the whole search. Here each group of tria
 thread while fewer jobs than task slots are in flight, in the planned (longest-first) order. Each
 job's rows go to `on_rows` as soon as it returns, so an interrupt loses at most the jobs in
 flight. A `prepare` callback readies each group just before it is submitted (the tuning node
-uses it to wait for the group's fold, binned in the background).
+uses it to wait for the group's fold, binned in the background). A `JobRunner` runs each job:
+`SparkContextJobs` here (RDD jobs, the points below), or connect_jobs.ConnectJobs on a Spark
+Connect session (DataFrame jobs; no executor list nor driver-side deadline there).
 
 - Spark retries a task lost with its executor; a job still returns one result per trial, so a
   retry cannot duplicate a trial. A lost executor is logged (the status tracker's executor list
