@@ -16,13 +16,16 @@ from kedro.pipeline import Node
 from spark_lgbm_tuning.pipelines import data_generation, reporting, tuning, tuning_regression
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
 from spark_lgbm_tuning.spark_session import (
+    REMOTE_KEY,
     SparkConfigError,
     build_spark_conf,
     check_java,
     check_master_reachable,
+    check_runtime,
     executor_python,
     is_spark_dataset,
     needs_spark,
+    remote_label,
     spark_node_names,
 )
 from tests.cluster import run_python
@@ -138,6 +141,61 @@ def test_each_env_resolves_its_master(project_root, monkeypatch):
         "docker": "spark://spark-master:7077",
         "cluster": "spark://10.0.0.1:7077",
     }
+
+
+# ------------------------------------------------------------------ Spark Connect (spark.remote)
+@pytest.mark.parametrize(
+    "remote", ["local", "local[2]", "local[*]", "sc://127.0.0.1:15002", "sc://h/;token=t"]
+)
+def test_a_connect_remote_replaces_the_master(remote):
+    conf = build_spark_conf({"spark.master": None, REMOTE_KEY: remote})
+    assert conf.get(REMOTE_KEY) == remote and conf.get("spark.master") is None
+
+
+@pytest.mark.parametrize(
+    ("remote", "reason"),
+    [
+        ("http://127.0.0.1:15002", "has no sc:// scheme"),
+        ("spark://127.0.0.1:7077", "has no sc:// scheme"),
+        ("sc://127.0.0.1:port", "bad port"),
+        ("sc://127.0.0.1:99999", "bad port"),
+        ("sc://:15002", "has no host"),
+        ("sc://h:0/;token=secret", "has no host or port 0"),
+    ],
+)
+def test_a_bad_connect_url_is_refused_before_anything_starts(remote, reason):
+    with pytest.raises(SparkConfigError, match=reason) as error:
+        build_spark_conf({"spark.master": None, REMOTE_KEY: remote})
+    assert "secret" not in str(error.value)  # parameters (tokens) are never shown
+
+
+def test_a_master_and_a_remote_together_are_refused():
+    with pytest.raises(SparkConfigError, match="spark.master: null"):
+        build_spark_conf({"spark.master": "local[2]", REMOTE_KEY: "local[2]"})
+
+
+def test_an_unreachable_connect_server_fails_fast_naming_it():
+    remote = f"sc://127.0.0.1:{free_ports(1)[0]}/;token=secret"
+    began = time.monotonic()
+    with pytest.raises(SparkConfigError) as error:
+        check_runtime(build_spark_conf({"spark.master": None, REMOTE_KEY: remote}))
+    assert time.monotonic() - began < FAIL_WITHIN_S
+    message = str(error.value)
+    assert remote_label(remote) in message and "unreachable" in message
+    assert "secret" not in message and len(message.splitlines()) == 1
+
+
+def test_the_connect_env_resolves_a_remote_and_no_master(project_root, monkeypatch):
+    def spark_conf() -> dict:
+        loader = OmegaConfigLoader(
+            conf_source=str(project_root / "conf"), env="connect", **CONFIG_LOADER_ARGS
+        )
+        return dict(loader["spark"])
+
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    assert spark_conf()["spark.master"] is None and spark_conf()[REMOTE_KEY] == "local[2]"
+    monkeypatch.setenv("SPARK_REMOTE", "sc://10.0.0.1:15002")
+    assert spark_conf()[REMOTE_KEY] == "sc://10.0.0.1:15002"
 
 
 # ------------------------------------------------------------------ executors' Python

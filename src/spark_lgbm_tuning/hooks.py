@@ -32,6 +32,7 @@ from spark_lgbm_tuning.errors import ExplainedError, ProjectFileError, file_in_t
 from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
 from spark_lgbm_tuning.spark_session import (
     EXECUTOR_START_TIMEOUT_S,
+    REMOTE_KEY,
     SessionStarter,
     build_session,
     build_spark_conf,
@@ -39,7 +40,9 @@ from spark_lgbm_tuning.spark_session import (
     existing_session,
     is_spark_dataset,
     running_in_ipython,
+    session_master,
     spark_node_names,
+    start_session,
 )
 
 logger = logging.getLogger(__name__)
@@ -85,7 +88,7 @@ class SparkHooks:
         check_runtime(self._conf, master_source(context))
         if running_in_ipython():
             # Kept for the kernel's lifetime: `catalog.load` of a Spark dataset needs it.
-            build_session(self._conf, self.executor_start_timeout_s)
+            start_session(self._conf, self.executor_start_timeout_s)
 
     @hook_impl
     def before_pipeline_run(self, pipeline, catalog) -> None:
@@ -98,6 +101,10 @@ class SparkHooks:
         if self._reuse_existing():
             return
         logger.info("Starting Spark for %s", ", ".join(sorted(needed)))
+        if self._conf.get(REMOTE_KEY):
+            # Spark Connect (spark.remote): no SparkContext to start in the background.
+            self._owned_session = start_session(self._conf, self.executor_start_timeout_s)
+            return
         if not self._conf.get("spark.master").startswith("local"):
             # A cluster's failures (no executor, another Python) show only once the session
             # runs a task: build it now, so they fail the run before any node.
@@ -139,8 +146,8 @@ class SparkHooks:
         active = existing_session()
         if active is None:
             return False
-        master = active.sparkContext.master
-        wanted = self._conf.get("spark.master")
+        master = session_master(active)
+        wanted = self._conf.get("spark.master") or self._conf.get(REMOTE_KEY)
         if master != wanted:
             logger.warning(
                 "Reusing the existing SparkSession on %s, not %s from the %s env's spark.yml",
@@ -163,7 +170,7 @@ class SparkHooks:
         spark, self._owned_session = self._owned_session, None
         if spark is None:
             return
-        logger.info("Stopping the SparkSession on %s", spark.sparkContext.master)
+        logger.info("Stopping the SparkSession on %s", session_master(spark))
         spark.stop()
 
 

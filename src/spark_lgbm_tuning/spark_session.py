@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -46,6 +47,11 @@ SPARK_DATASET_MODULE = "kedro_datasets.spark."
 # the conf as `--conf key=value`, which `ps` shows to every user for the whole run; these reach the
 # context's SparkConf over the Py4J gateway instead (`start_context`).
 LAUNCH_HIDDEN_KEYS = ("spark.authenticate.secret",)
+# A Spark Connect session instead of a master (conf/connect/spark.yml): `local[N]` starts a local
+# Connect server inside pyspark, `sc://host:port` reaches a running one.
+REMOTE_KEY = "spark.remote"
+CONNECT_DEFAULT_PORT = 15002
+LOCAL_REMOTE = re.compile(r"^local(\[(\d+|\*)(,\d+)?\])?$")
 
 
 # ------------------------------------------------------------------------------ which nodes
@@ -69,9 +75,18 @@ def spark_node_names(pipeline: Pipeline, catalog: DataCatalog) -> set[str]:
 
 # ------------------------------------------------------------------------------ conf
 def build_spark_conf(settings: dict[str, Any]) -> SparkConf:
-    """Turn the flat `spark.*` mapping of spark.yml into a SparkConf, refusing an unset master."""
-    master = settings.get("spark.master")
-    if not master:
+    """Turn the flat `spark.*` mapping of spark.yml into a SparkConf, refusing an unset master
+    (unless spark.remote names a Spark Connect endpoint instead) and a refused remote URL."""
+    master, remote = settings.get("spark.master"), settings.get(REMOTE_KEY)
+    if remote:
+        if master:
+            raise SparkConfigError(
+                f"spark.yml sets both spark.master ({master}) and {REMOTE_KEY} "
+                f"({remote_label(str(remote))}): a Spark Connect session takes its master from "
+                "the server; set `spark.master: null` in the env that sets spark.remote"
+            )
+        check_remote_url(str(remote))
+    elif not master:
         raise SparkConfigError(
             "spark.master is not set. With `--env cluster`, export SPARK_MASTER first, e.g. "
             "SPARK_MASTER=spark://127.0.0.1:7077 kedro run --env cluster"
@@ -83,6 +98,50 @@ def build_spark_conf(settings: dict[str, Any]) -> SparkConf:
         text = str(value).lower() if isinstance(value, bool) else str(value)
         conf.set(key, text)
     return conf
+
+
+def remote_label(remote: str) -> str:
+    """`remote` without its `/;key=value` parameters (a Databricks token travels there)."""
+    return remote.split("/;", maxsplit=1)[0]
+
+
+def check_remote_url(remote: str) -> None:
+    """Refuse, before anything starts, a spark.remote that is neither `local[...]` (a local
+    Spark Connect server started by pyspark) nor `sc://host[:port][/;params]`."""
+    if LOCAL_REMOTE.match(remote):
+        return
+    label = remote_label(remote)
+    fix = (
+        f"{REMOTE_KEY} (or SPARK_REMOTE with --env connect) must be local[N] or "
+        f"sc://host:port, e.g. sc://127.0.0.1:{CONNECT_DEFAULT_PORT}"
+    )
+    parsed = urlparse(remote)
+    if parsed.scheme != "sc":
+        raise SparkConfigError(f"Spark Connect URL {label} has no sc:// scheme: {fix}")
+    try:
+        port = parsed.port
+    except ValueError as error:
+        raise SparkConfigError(f"Spark Connect URL {label}: bad port ({error}): {fix}") from None
+    if not parsed.hostname or port == 0:
+        raise SparkConfigError(f"Spark Connect URL {label} has no host or port 0: {fix}")
+
+
+def check_remote_reachable(remote: str, timeout_s: float = MASTER_CONNECT_TIMEOUT_S) -> None:
+    """Fail fast, naming the endpoint, when a `sc://` Spark Connect server does not accept
+    connections (the gRPC client would retry for minutes)."""
+    parsed = urlparse(remote)
+    if parsed.scheme != "sc":
+        return
+    host, port = parsed.hostname, parsed.port or CONNECT_DEFAULT_PORT
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return
+    except OSError as error:
+        raise SparkConfigError(
+            f"Spark Connect server {remote_label(remote)} is unreachable ({host}:{port}: "
+            f"{error}). Start it (sbin/start-connect-server.sh) or point {REMOTE_KEY} / "
+            "SPARK_REMOTE at a running one."
+        ) from None
 
 
 def launch_conf(conf: SparkConf) -> SparkConf:
@@ -181,6 +240,12 @@ def check_runtime(conf: SparkConf, master_source: str = "spark.yml") -> None:
     A master URL Spark accepts (`master_source` names the file it came from), a usable Java, a
     reachable master, and the master's authentication matching the driver's.
     """
+    remote = conf.get(REMOTE_KEY)
+    if remote:
+        if LOCAL_REMOTE.match(remote):
+            check_java()  # the local Connect server is a JVM of this machine
+        check_remote_reachable(remote)
+        return
     master = conf.get("spark.master")
     check_master_url(master, master_source)
     check_java()
@@ -298,6 +363,58 @@ def build_session(conf: SparkConf, executor_start_timeout_s: float) -> SparkSess
         raise
     logger.info("Executors of %s run Python %s", sc.master, ", ".join(pythons))
     return spark
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """True for a Spark Connect session (pyspark.sql.connect), which has no SparkContext.
+
+    Checked by module rather than isinstance: pyspark.sql.connect imports grpc, which a classic
+    install may lack.
+    """
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def session_master(spark: SparkSession) -> str:
+    """The master of `spark`; for a Spark Connect session (no SparkContext), its server's."""
+    if is_connect(spark):
+        return f"Spark Connect ({spark.conf.get('spark.master', None) or 'remote'})"
+    return spark.sparkContext.master
+
+
+def build_connect_session(conf: SparkConf) -> SparkSession:
+    """The Spark Connect session of `conf`'s spark.remote.
+
+    A `local[N]` remote starts a Spark Connect server in a local JVM with every setting of
+    spark.yml; a `sc://` server keeps its own static settings (cores, memory, master), so only
+    the session's runtime `spark.sql.*` settings are sent to it.
+    """
+    remote = conf.get(REMOTE_KEY)
+    python = executor_python(conf)  # the local server's Python workers read PYSPARK_PYTHON
+    local = LOCAL_REMOTE.match(remote) is not None
+    settings = {
+        key: value
+        for key, value in conf.getAll()
+        if key not in {REMOTE_KEY, "spark.master"} and (local or key.startswith("spark.sql."))
+    }
+    with warnings.catch_warnings():
+        # pyspark starts a local server with every setting, then sets them again on the
+        # session and warns for each static one (CANNOT_MODIFY_CONFIG): the server has them.
+        warnings.filterwarnings("ignore", "Failed to set", UserWarning)
+        spark = SparkSession.builder.remote(remote).config(map=settings).getOrCreate()
+    logger.info(
+        "Spark Connect session on %s (%s)%s",
+        remote_label(remote),
+        session_master(spark),
+        f"; executors run the driver's Python {python}" if local else "",
+    )
+    return spark
+
+
+def start_session(conf: SparkConf, executor_start_timeout_s: float) -> SparkSession:
+    """The run's session: a Spark Connect one when spark.remote is set, else `build_session`."""
+    if conf.get(REMOTE_KEY):
+        return build_connect_session(conf)
+    return build_session(conf, executor_start_timeout_s)
 
 
 class SessionStarter:

@@ -13,6 +13,7 @@ from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.scheduler import (
     DeadlineWatch,
     JobScheduler,
+    SparkContextJobs,
     task_cpus,
     task_slots,
 )
@@ -43,13 +44,13 @@ def test_the_driver_cancels_a_trial_its_executor_does_not_stop(spark, data, fold
     arrays = FoldArrays(data, fold_rows(folds, None, len(data)), ColumnParams())
     specs = search_space.expand(arrays, params)[-1:]
     sc = spark.sparkContext
-    workdir = shipping.shipping_dir(sc)
+    workdir = shipping.shipping_dir(sc.applicationId)
     specs = [dataclasses.replace(spec, run_token=workdir.name) for spec in specs]
-    shipper = shipping.FoldShipper(sc, arrays, specs, workdir)
+    shipper = shipping.FoldShipper(sc.addFile, arrays, specs, workdir)
     assert specs[0].timeout_s is None
     arrived = []
     scheduler = JobScheduler(
-        sc,
+        SparkContextJobs(sc),
         run_token=workdir.name,
         task_cpus=1,
         on_rows=lambda rows, durable: arrived.extend((row, durable) for row in rows),

@@ -20,10 +20,10 @@ def test_each_fold_is_binned_once_in_the_order_the_jobs_need_it(spark, data, fol
     params = tuning_params(grid={"num_leaves": [7, 15], "max_bin": [15, 63]})
     trials = expand_search_space(data, folds, params, COLUMNS)
     arrays = FoldArrays(data, fold_rows(folds, None, len(data)), COLUMNS)
-    workdir = shipping.shipping_dir(spark.sparkContext)
+    workdir = shipping.shipping_dir(spark.sparkContext.applicationId)
     specs = search_space.specs_from_table(trials, params)
     groups = plan_tasks(specs)
-    shipper = shipping.FoldShipper(spark.sparkContext, arrays, specs, workdir)
+    shipper = shipping.FoldShipper(spark.sparkContext.addFile, arrays, specs, workdir)
     with caplog.at_level(logging.INFO, logger=shipping.__name__):
         shipper.start(groups)
         prepared = [shipper.prepare(group) for group in groups]
@@ -57,9 +57,9 @@ def test_a_fold_lightgbm_cannot_bin_fails_its_trials_not_the_search(spark, data,
     params = tuning_params(grid={"num_leaves": [7], "max_bin": [63]})
     specs = search_space.expand(FoldArrays(data, fold_rows(folds, [0], len(data)), COLUMNS), params)
     specs = [dataclasses.replace(spec, params={**spec.params, "max_bin": 1}) for spec in specs]
-    workdir = shipping.shipping_dir(spark.sparkContext)
+    workdir = shipping.shipping_dir(spark.sparkContext.applicationId)
     arrays = FoldArrays(data, fold_rows(folds, [0], len(data)), COLUMNS)
-    shipper = shipping.FoldShipper(spark.sparkContext, arrays, specs, workdir)
+    shipper = shipping.FoldShipper(spark.sparkContext.addFile, arrays, specs, workdir)
     try:
         ready, failed = shipper.prepare(specs)
     finally:
@@ -72,10 +72,10 @@ def test_a_fold_lightgbm_cannot_bin_fails_its_trials_not_the_search(spark, data,
 
 
 def test_shipping_dirs_outlive_their_search_until_the_context_changes(spark, tmp_path):
-    first = shipping.shipping_dir(spark.sparkContext)
-    second = shipping.shipping_dir(spark.sparkContext)
+    first = shipping.shipping_dir(spark.sparkContext.applicationId)
+    second = shipping.shipping_dir(spark.sparkContext.applicationId)
     assert first.is_dir() and second.is_dir() and first != second
     shipping.SHIPPED_DIRS["an-older-app"] = [tmp_path / "old"]
     (tmp_path / "old").mkdir()
-    shipping.shipping_dir(spark.sparkContext)
+    shipping.shipping_dir(spark.sparkContext.applicationId)
     assert not (tmp_path / "old").exists() and first.is_dir()

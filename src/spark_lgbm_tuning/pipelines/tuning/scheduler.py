@@ -6,7 +6,9 @@ interrupt or a driver crash would lose the whole search. Here each group of tria
 thread while fewer jobs than task slots are in flight, in the planned (longest-first) order. Each
 job's rows go to `on_rows` as soon as it returns, so an interrupt loses at most the jobs in
 flight. A `prepare` callback readies each group just before it is submitted (the tuning node
-uses it to wait for the group's fold, binned in the background).
+uses it to wait for the group's fold, binned in the background). A `JobRunner` runs each job:
+`SparkContextJobs` here (RDD jobs, the points below), or connect_jobs.ConnectJobs on a Spark
+Connect session (DataFrame jobs; no executor list nor driver-side deadline there).
 
 - Spark retries a task lost with its executor; a job still returns one result per trial, so a
   retry cannot duplicate a trial. A lost executor is logged (the status tracker's executor list
@@ -151,6 +153,41 @@ def _active_tasks(sc: SparkContext, job_group: str, active_stages: set[int] | No
     return active
 
 
+class JobRunner(Protocol):
+    """How the scheduler runs one task group as one Spark job: on a SparkContext (RDD jobs,
+    `SparkContextJobs`) or on a Spark Connect session (DataFrame jobs, connect_jobs.py).
+    search.job_runner chooses one from the session."""
+
+    # The session's master (or Connect endpoint) and an id of this application, for run info.
+    master: str
+    app_id: str
+    task_cpus: int
+
+    def slots(self) -> int:
+        """Task groups the session can run at once now."""
+
+    def add_file(self, path: str) -> None:
+        """Ship `path` to every executor (read there with SparkFiles.get(name))."""
+
+    def thread(self, target: Callable[[], None], name: str) -> threading.Thread:
+        """A thread to submit one job from."""
+
+    def run(self, tag: str, description: str, group: list[TrialSpec]) -> list[dict[str, Any]]:
+        """Run `group` as one job tagged `tag` (in the job's thread); its result rows."""
+
+    def cancel(self, tag: str) -> None:
+        """Cancel the job tagged `tag` (from the scheduler's thread)."""
+
+    def executor_watch(self) -> ExecutorWatch | None:
+        """What notices lost executors, where the session can tell."""
+
+    def deadline_watch(self, timeout_s: float, grace_s: float) -> DeadlineWatch | None:
+        """What finds jobs past their deadline, where the session can tell."""
+
+    def cluster_shape(self, records: list[dict[str, Any]]) -> tuple[int, int]:
+        """(number of executors, total cores), for the efficiency figure."""
+
+
 def _driver_row(spec: TrialSpec, status: str, error: str) -> dict[str, Any]:
     """A result row the driver writes for a trial whose job returned nothing."""
     row = new_row(spec)
@@ -227,7 +264,7 @@ class JobScheduler:
 
     def __init__(
         self,
-        sc: SparkContext,
+        jobs: JobRunner,
         *,
         run_token: str,
         task_cpus: int,
@@ -238,13 +275,13 @@ class JobScheduler:
         progress: Callable[[], None] | None = None,
         progress_interval_s: float = 5.0,
     ) -> None:
-        self.sc = sc
+        self.jobs = jobs
         self.run_token = run_token
         self.task_cpus = task_cpus
         self.on_rows = on_rows
         self.prepare = prepare
         grace_s = CANCEL_GRACE_S if cancel_grace_s is None else cancel_grace_s
-        self.deadlines = None if timeout_s is None else DeadlineWatch(sc, timeout_s, grace_s)
+        self.deadlines = None if timeout_s is None else jobs.deadline_watch(timeout_s, grace_s)
         self.progress = progress
         self.progress_interval_s = progress_interval_s
         self.stats = SearchStats()
@@ -255,20 +292,16 @@ class JobScheduler:
     def _submit(self, index: int, group: list[TrialSpec]) -> _Job:
         job_group = f"lgbm-{self.run_token}-{index}"
         trial_ids = ", ".join(spec.trial_id for spec in group)
-        sc = self.sc
 
         def run() -> None:
-            # Local properties are per thread (PySpark's pinned thread mode): this job only.
-            sc.setJobGroup(job_group, f"LightGBM trial(s) {trial_ids}", interruptOnCancel=True)
             try:
-                # A module function: pickled by reference, so nothing of the driver travels.
-                rows = sc.parallelize([group], 1).flatMap(run_spark_group).collect()
+                rows = self.jobs.run(job_group, f"LightGBM trial(s) {trial_ids}", group)
             except BaseException as error:  # noqa: BLE001 - handed to the driver loop
                 self._results.put((index, None, error))
             else:
                 self._results.put((index, rows, None))
 
-        thread = InheritableThread(target=run, name=f"tuning-job-{index}", daemon=True)
+        thread = self.jobs.thread(run, f"tuning-job-{index}")
         job = _Job(index, group, job_group, thread)
         thread.start()
         self.stats.jobs += 1
@@ -276,7 +309,7 @@ class JobScheduler:
 
     def _fill_slots(self, source: TaskSource, in_flight: dict) -> None:
         """Submit the source's next groups while fewer jobs than task slots are in flight."""
-        slots = task_slots(self.sc, self.task_cpus)
+        slots = self.jobs.slots()
         while len(in_flight) < slots:
             group = source.next_group()
             if group is None:
@@ -296,7 +329,7 @@ class JobScheduler:
         KeyboardInterrupt)."""
         source = PlannedGroups(groups) if isinstance(groups, Sequence) else groups
         in_flight: dict[int, _Job] = {}
-        watch = ExecutorWatch(self.sc)
+        watch = self.jobs.executor_watch()
         last_progress = time.monotonic()
         try:
             while True:
@@ -304,11 +337,12 @@ class JobScheduler:
                 if not in_flight:
                     break
                 self._hand_over(in_flight)
-                watch.poll(self.stats)
+                if watch is not None:
+                    watch.poll(self.stats)
                 for job in self.deadlines.overdue(in_flight.values()) if self.deadlines else []:
                     job.cancelled = True
                     self.stats.cancelled_for_timeout += 1
-                    self.sc.cancelJobGroup(job.job_group)
+                    self.jobs.cancel(job.job_group)
                 if self.progress and time.monotonic() - last_progress >= self.progress_interval_s:
                     self.progress()
                     last_progress = time.monotonic()
@@ -362,7 +396,7 @@ class JobScheduler:
         for job in in_flight.values():
             job.cancelled = True
             try:
-                self.sc.cancelJobGroup(job.job_group)
+                self.jobs.cancel(job.job_group)
             except Exception as error:  # noqa: BLE001 - the interrupt must still propagate
                 # The signal may have cut a Py4J call short; the JVM ends with this process.
                 logger.warning("Could not cancel %s: %s", job.job_group, _first_line(error))
@@ -386,3 +420,52 @@ def _is_interrupt(error: BaseException | None) -> bool:
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return False
+
+
+class SparkContextJobs:
+    """JobRunner on a SparkContext: each group an RDD job of one task in its own job group
+    (cancelled with cancelJobGroup), executors and deadlines watched through the status
+    tracker."""
+
+    def __init__(self, sc: SparkContext) -> None:
+        self.sc = sc
+        self.master = sc.master
+        self.app_id = sc.applicationId
+        self.task_cpus = task_cpus(sc)
+
+    def slots(self) -> int:
+        return task_slots(self.sc, self.task_cpus)
+
+    def add_file(self, path: str) -> None:
+        self.sc.addFile(path)
+
+    def thread(self, target: Callable[[], None], name: str) -> threading.Thread:
+        # Inherits the driver thread's local properties (PySpark's pinned thread mode).
+        return InheritableThread(target=target, name=name, daemon=True)
+
+    def run(self, tag: str, description: str, group: list[TrialSpec]) -> list[dict[str, Any]]:
+        # Local properties are per thread (PySpark's pinned thread mode): this job only.
+        self.sc.setJobGroup(tag, description, interruptOnCancel=True)
+        # A module function: pickled by reference, so nothing of the driver travels.
+        return self.sc.parallelize([group], 1).flatMap(run_spark_group).collect()
+
+    def cancel(self, tag: str) -> None:
+        self.sc.cancelJobGroup(tag)
+
+    def executor_watch(self) -> ExecutorWatch:
+        return ExecutorWatch(self.sc)
+
+    def deadline_watch(self, timeout_s: float, grace_s: float) -> DeadlineWatch:
+        return DeadlineWatch(self.sc, timeout_s, grace_s)
+
+    def cluster_shape(self, records: list[dict[str, Any]]) -> tuple[int, int]:
+        sc = self.sc
+        if sc.master.startswith("local"):
+            return 1, sc.defaultParallelism
+        # The JVM's list includes the driver.
+        n_executors = max(
+            len(executor_infos(sc)) - 1, len({record["executor_id"] for record in records})
+        )
+        cores = sc.getConf().get("spark.executor.cores")
+        total_cores = n_executors * int(cores) if cores else sc.defaultParallelism
+        return n_executors, total_cores

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT, TrialStore
+from spark_lgbm_tuning.pipelines.tuning.connect_jobs import ConnectJobs, is_connect
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.predictions import PredictionBuffer
@@ -31,11 +31,11 @@ from spark_lgbm_tuning.pipelines.tuning.progress import Progress
 from spark_lgbm_tuning.pipelines.tuning.results import results_frame, store_record
 from spark_lgbm_tuning.pipelines.tuning.rungs import RungLadder, rung_info
 from spark_lgbm_tuning.pipelines.tuning.scheduler import (
+    JobRunner,
     JobScheduler,
     PrepareCallback,
     RowsCallback,
-    task_cpus,
-    task_slots,
+    SparkContextJobs,
 )
 from spark_lgbm_tuning.pipelines.tuning.search_space import table_fingerprints
 from spark_lgbm_tuning.pipelines.tuning.shipping import FoldShipper, shipping_dir
@@ -70,8 +70,14 @@ def _ready(
     ]
 
 
+def job_runner(spark: SparkSession) -> JobRunner:
+    """The one place a search's job runner is chosen: DataFrame jobs on a Spark Connect
+    session (it has no SparkContext), RDD jobs otherwise."""
+    return ConnectJobs(spark) if is_connect(spark) else SparkContextJobs(spark.sparkContext)
+
+
 def run_search(
-    sc: SparkContext,
+    jobs: JobRunner,
     arrays: FoldArrays,
     trials: pd.DataFrame,
     params: TuningParams,
@@ -87,12 +93,12 @@ def run_search(
     disabled_levers = check_levers(disabled_levers)
     with store.locked() if store is not None else contextlib.nullcontext():
         return _search_locked(
-            sc, arrays, trials, params, store=store, disabled_levers=disabled_levers
+            jobs, arrays, trials, params, store=store, disabled_levers=disabled_levers
         )
 
 
 def _search_locked(
-    sc: SparkContext,
+    jobs: JobRunner,
     arrays: FoldArrays,
     trials: pd.DataFrame,
     params: TuningParams,
@@ -101,10 +107,10 @@ def _search_locked(
     disabled_levers: frozenset[str],
 ) -> SearchOutcome:
     started_at, started = datetime.now(UTC), time.perf_counter()
-    cpus, workdir = task_cpus(sc), shipping_dir(sc)
+    cpus, workdir = jobs.task_cpus, shipping_dir(jobs.app_id)
     progress = Progress(params, store)
     buffer = PredictionBuffer(params, arrays)
-    shipper = FoldShipper(sc, arrays, [], workdir)
+    shipper = FoldShipper(jobs.add_file, arrays, [], workdir)
     ladder = RungLadder(params.search.round_pruning, params.max_rounds)
 
     def ready(specs: list[TrialSpec]) -> list[TrialSpec]:
@@ -138,7 +144,7 @@ def _search_locked(
 
     def scheduler(on_rows: RowsCallback, prepare: PrepareCallback) -> JobScheduler:
         return JobScheduler(
-            sc,
+            jobs,
             run_token=workdir.name,
             task_cpus=cpus,
             on_rows=on_rows,
@@ -154,8 +160,8 @@ def _search_locked(
             "Search %s on %s: %d task slots now, %d LightGBM thread(s) per trial "
             "(spark.task.cpus)%s",
             params.search.strategy,
-            sc.master,
-            task_slots(sc, cpus),
+            jobs.master,
+            jobs.slots(),
             cpus,
             f", trial_timeout_s={params.trial_timeout_s:g}" if params.trial_timeout_s else "",
         )
@@ -194,7 +200,7 @@ def _search_locked(
         shipper.close()
     timing = timing_info(started, started_at, shipper.binning_s, job_s)
     check_outcomes(records, progress.records)
-    info = run_info(sc, params, records, progress.records, stats=stats, timing=timing)
+    info = run_info(jobs, params, records, progress.records, stats=stats, timing=timing)
     info.update(
         source.run_info(records),
         **rung_info(records, source.specs_of),
@@ -241,7 +247,7 @@ def run_from_table(
     arrays = FoldArrays(data, fold_rows(folds, sorted(expected), len(data)), columns)
     arrays.check_fingerprints(expected)
     outcome = run_search(
-        spark.sparkContext, arrays, trials, params, store=store, disabled_levers=disabled_levers
+        job_runner(spark), arrays, trials, params, store=store, disabled_levers=disabled_levers
     )
     return (
         results_frame(outcome.records, params),

@@ -1,4 +1,5 @@
-"""Shipping the folds: each (fold, Dataset params) binned once on the driver, added with addFile.
+"""Shipping the folds: each (fold, Dataset params) binned once on the driver, added with addFile
+(addArtifacts under Spark Connect).
 
 Executors load the shipped files (`trial.load_shipped_fold`), so a fold is binned once per
 search rather than once per executor process.
@@ -12,12 +13,10 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-
-from pyspark import SparkContext
 
 from spark_lgbm_tuning.fold_data import bin_test_part, bin_train_part, write_test_part
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
@@ -44,18 +43,20 @@ def _remove_shipped(keep_app_id: str | None = None) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def shipping_dir(sc: SparkContext) -> Path:
-    """A fresh folder for one search's fold files, kept while `sc` lives (see SHIPPED_DIRS)."""
+def shipping_dir(app_id: str) -> Path:
+    """A fresh folder for one search's fold files, kept while the application `app_id` lives
+    (see SHIPPED_DIRS)."""
     if not SHIPPED_DIRS:
         atexit.register(_remove_shipped)
-    _remove_shipped(keep_app_id=sc.applicationId)
+    _remove_shipped(keep_app_id=app_id)
     workdir = Path(tempfile.mkdtemp(prefix="lgbm_tuning_"))
-    SHIPPED_DIRS.setdefault(sc.applicationId, []).append(workdir)
+    SHIPPED_DIRS.setdefault(app_id, []).append(workdir)
     return workdir
 
 
 class FoldShipper:
-    """Bins each (fold, Dataset params) of a search once and ships it with addFile: the train
+    """Bins each (fold, Dataset params) of a search once and ships it with `add_file`
+    (SparkContext.addFile, or addArtifacts(file=True) under Spark Connect): the train
     part and the test part (binned with the train part's bins) as LightGBM binaries, and the
     raw test part as .npy.
 
@@ -67,9 +68,13 @@ class FoldShipper:
     """
 
     def __init__(
-        self, sc: SparkContext, arrays: FoldArrays, specs: Sequence[TrialSpec], workdir: Path
+        self,
+        add_file: Callable[[str], None],
+        arrays: FoldArrays,
+        specs: Sequence[TrialSpec],
+        workdir: Path,
     ) -> None:
-        self.sc = sc
+        self.add_file = add_file
         self.arrays = arrays
         self.workdir = workdir
         # Names carry the run token: SparkFiles is flat, and a name added twice with other
@@ -115,8 +120,8 @@ class FoldShipper:
             test_x = f"{self.token}_fold{fold_id}_test_x.npy"
             test_y = f"{self.token}_fold{fold_id}_test_y.npy"
             write_test_part(x_test, y_test, self.workdir / test_x, self.workdir / test_y)
-            self.sc.addFile(str(self.workdir / test_x))
-            self.sc.addFile(str(self.workdir / test_y))
+            self.add_file(str(self.workdir / test_x))
+            self.add_file(str(self.workdir / test_y))
             self._test_parts[fold_id] = (test_x, test_y)
         test_x, test_y = self._test_parts[fold_id]
         train_bin = f"{self.token}_fold{fold_id}_train_{dataset_key}.bin"
@@ -133,8 +138,8 @@ class FoldShipper:
             return error
         finally:
             self.binning_s += time.perf_counter() - started
-        self.sc.addFile(str(self.workdir / train_bin))
-        self.sc.addFile(str(self.workdir / valid_bin))
+        self.add_file(str(self.workdir / train_bin))
+        self.add_file(str(self.workdir / valid_bin))
         logger.info(
             "Fold %d: %d train / %d test rows binned and shipped",
             fold_id,

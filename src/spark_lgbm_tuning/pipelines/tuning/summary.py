@@ -8,11 +8,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pyspark import SparkContext
-
 from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, TuningParams
 from spark_lgbm_tuning.pipelines.tuning.progress import best_score
-from spark_lgbm_tuning.pipelines.tuning.scheduler import SearchStats, executor_infos, task_cpus
+from spark_lgbm_tuning.pipelines.tuning.scheduler import JobRunner, SearchStats
 from spark_lgbm_tuning.statuses import FAILED, OK, PRUNED, TIMED_OUT
 
 logger = logging.getLogger(__name__)
@@ -50,19 +48,6 @@ def check_outcomes(records: list[dict[str, Any]], new: Mapping[str, dict[str, An
         raise AllTrialsFailedError(f"All {len(records)} trials failed. First errors: {first}")
 
 
-def cluster_shape(sc: SparkContext, records: list[dict[str, Any]]) -> tuple[int, int]:
-    """(number of executors, total cores) of the session, for the efficiency figure."""
-    if sc.master.startswith("local"):
-        return 1, sc.defaultParallelism
-    # The JVM's list includes the driver.
-    n_executors = max(
-        len(executor_infos(sc)) - 1, len({record["executor_id"] for record in records})
-    )
-    cores = sc.getConf().get("spark.executor.cores")
-    total_cores = n_executors * int(cores) if cores else sc.defaultParallelism
-    return n_executors, total_cores
-
-
 def efficiency(sum_fit_s: float, wall_s: float, total_cores: int, cpus_per_task: int) -> float:
     """Σ fit seconds ÷ (wall × task slots): 1.0 when every slot fitted for the whole wall.
 
@@ -74,7 +59,7 @@ def efficiency(sum_fit_s: float, wall_s: float, total_cores: int, cpus_per_task:
 
 
 def run_info(
-    sc: SparkContext,
+    jobs: JobRunner,
     params: TuningParams,
     records: list[dict[str, Any]],
     new: Mapping[str, dict[str, Any]],
@@ -84,8 +69,8 @@ def run_info(
 ) -> dict[str, Any]:
     """`tuning_run_info`: cluster shape, timings, outcome counts, efficiency, best score."""
     run = list(new.values())
-    n_executors, total_cores = cluster_shape(sc, run or records)
-    cpus = task_cpus(sc)
+    n_executors, total_cores = jobs.cluster_shape(run or records)
+    cpus = jobs.task_cpus
     # Fit seconds of the trials run now (reused trials cost nothing in this run).
     sum_fit_s = float(sum(record["fit_s"] or 0.0 for record in run))
     counts = dict.fromkeys((OK, FAILED, TIMED_OUT), 0)
@@ -93,8 +78,8 @@ def run_info(
         counts[record["status"]] = counts.get(record["status"], 0) + 1
     info = {
         "task": params.task,
-        "spark_master": sc.master,
-        "app_id": sc.applicationId,
+        "spark_master": jobs.master,
+        "app_id": jobs.app_id,
         "n_executors": n_executors,
         "total_cores": total_cores,
         "task_cpus": cpus,
