@@ -113,6 +113,7 @@ def _search_locked(
         params,
         trials,
         disabled_levers=disabled_levers,
+        slots=task_slots(sc, cpus),
         ready=ready,
         on_proposed=lambda specs: shipper.start([[spec] for spec in specs]),
         log_progress=progress.log,
@@ -176,7 +177,7 @@ def _search_locked(
             )
             again = _ready(source.specs_of(missing), cpus, workdir.name, disabled_levers)
             scheduler(lambda rows, durable: buffer.add(rows, evict=False)).run(
-                plan_tasks(again, disabled_levers)
+                plan_tasks(again, disabled_levers, task_slots(sc, cpus))
             )
     finally:
         shipper.close()

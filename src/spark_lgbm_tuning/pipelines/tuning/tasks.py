@@ -1,37 +1,53 @@
-"""Planning the Spark tasks of a search: trials that can share a boosting run, longest first."""
+"""Planning the Spark tasks of a search: trials that can share a boosting run, longest first,
+short runs of one fold packed into one task."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from spark_lgbm_tuning.hashing import stable_hash
-from spark_lgbm_tuning.trial import TrialSpec
+from spark_lgbm_tuning.trial import TrialSpec, boosting_run_key, boosting_runs
+
+# Each Spark job costs the driver and the Python worker about this much besides its boosting
+# (job scheduling, task launch, pickling both ways): docs/benchmarks/small.md, `ours` minus
+# `limit` over 32 one-trial jobs on 2 slots, 0.1-0.3 s per job.
+JOB_OVERHEAD_S = 0.25
+# Boosting work (train rows x rounds) one LightGBM thread does per second: the same benchmark's
+# `limit`, 32 trials of 10,000 train rows on average x 200 rounds (20 features) in 5.9 s on 2 cores.
+ROWS_ROUNDS_PER_S = 5e6
+# Short runs are packed until the job overhead is this share of a pack's boosting at most.
+PACK_OVERHEAD_SHARE = 0.1
+# The largest estimated work of a pack (~2.5 s of boosting); longer runs keep a task each.
+PACK_WORK = JOB_OVERHEAD_S / PACK_OVERHEAD_SHARE * ROWS_ROUNDS_PER_S
+# Packs are kept small enough for at least this many tasks per slot, so the last tasks of a
+# search stay short ones that fill every slot.
+TASKS_PER_SLOT = 2
 
 
 def _shared_run_key(spec: TrialSpec) -> str:
     """Trials with equal keys differ only in num_boost_round, so one boosting run serves them."""
-    return stable_hash(
-        [
-            spec.fold_id,
-            spec.task,
-            spec.params,
-            spec.early_stopping_rounds,
-            spec.train_file,
-            spec.valid_file,
-            spec.test_x_file,
-            spec.test_y_file,
-        ]
-    )
+    return stable_hash(list(boosting_run_key(spec)))
+
+
+def work(task: list[TrialSpec]) -> int:
+    """A task's estimated boosting work: train rows x largest cap, summed over its runs."""
+    return sum((run[-1].n_train or 1) * run[-1].num_boost_round for run in boosting_runs(task))
 
 
 def plan_tasks(
-    specs: Iterable[TrialSpec], disabled_levers: frozenset[str] = frozenset()
+    specs: Iterable[TrialSpec],
+    disabled_levers: frozenset[str] = frozenset(),
+    slots: int | None = None,
 ) -> list[list[TrialSpec]]:
-    """Group the trials that can share a boosting run, and order the groups longest first.
+    """Group the trials that can share a boosting run, pack short runs of one fold together
+    (given the task `slots`), and order the tasks longest first.
 
-    A group's work is its fold's train rows times its largest cap; starting the longest tasks
-    first keeps a long one from running alone at the end. Levers `shared_rounds` and
-    `longest_first` (trial.LEVERS) switch either off for the benchmark.
+    A run's work is its fold's train rows times its largest cap; starting the longest tasks first
+    keeps a long one from running alone at the end. Runs shorter than PACK_WORK of one fold and
+    binning share a task up to that much work (less when the search is too small to give every
+    slot TASKS_PER_SLOT tasks); with `slots` None, every run is its own task. Levers
+    `shared_rounds`, `longest_first` and `pack_short_trials` (trial.LEVERS) switch each off for
+    the benchmark.
     """
     groups: dict[str, list[TrialSpec]] = {}
     for index, spec in enumerate(specs):
@@ -39,5 +55,28 @@ def plan_tasks(
         groups.setdefault(key, []).append(spec)
     planned = [sorted(group, key=lambda spec: spec.num_boost_round) for group in groups.values()]
     if "longest_first" not in disabled_levers:
-        planned.sort(key=lambda group: -(group[0].n_train or 1) * group[-1].num_boost_round)
+        planned.sort(key=lambda group: -work(group))
+    if slots is not None and "pack_short_trials" not in disabled_levers:
+        planned = _pack(planned, slots, keep_order="longest_first" in disabled_levers)
     return planned
+
+
+def _pack(runs: list[list[TrialSpec]], slots: int, keep_order: bool) -> list[list[TrialSpec]]:
+    """Runs (in planned order) packed per (fold, binning) up to the pack limit, first fit."""
+    limit = min(PACK_WORK, sum(work(run) for run in runs) / (TASKS_PER_SLOT * max(slots, 1)))
+    tasks: list[list[TrialSpec]] = []
+    open_packs: dict[tuple[int, str], tuple[int, int]] = {}  # key -> (task index, work)
+    for run in runs:
+        run_work = work(run)
+        key = (run[0].fold_id, run[0].dataset_key)
+        index, packed = open_packs.get(key, (-1, 0))
+        if run_work >= limit or index < 0 or packed + run_work > limit:
+            tasks.append(list(run))
+            if run_work < limit:
+                open_packs[key] = (len(tasks) - 1, run_work)
+        else:
+            tasks[index].extend(run)
+            open_packs[key] = (index, packed + run_work)
+    if not keep_order:
+        tasks.sort(key=lambda task: -work(task))
+    return tasks
