@@ -9,8 +9,8 @@ from spark_lgbm_tuning.hashing import stable_hash
 from spark_lgbm_tuning.trial import TrialSpec, boosting_run_key, boosting_runs
 
 # Each Spark job costs the driver and the Python worker about this much besides its boosting
-# (job scheduling, task launch, pickling both ways): docs/benchmarks/small.md, `ours` minus
-# `limit` over 32 one-trial jobs on 2 slots, 0.1-0.3 s per job.
+# (job scheduling, task launch, pickling both ways): docs/benchmarks/small.md, (`ours` minus
+# `limit`) x 2 slots over 32 one-trial jobs = 0.25 s; 0.1-0.3 s per job in other runs.
 JOB_OVERHEAD_S = 0.25
 # Boosting work (train rows x rounds) one LightGBM thread does per second: the same benchmark's
 # `limit`, 32 trials of 10,000 train rows on average x 200 rounds (20 features) in 5.9 s on 2 cores.
@@ -62,7 +62,8 @@ def plan_tasks(
 
 
 def _pack(runs: list[list[TrialSpec]], slots: int, keep_order: bool) -> list[list[TrialSpec]]:
-    """Runs (in planned order) packed per (fold, binning) up to the pack limit, first fit."""
+    """Runs (in planned order) packed per (fold, binning): each joins its fold's open pack while
+    the pack stays within the limit, else opens the next one."""
     limit = min(PACK_WORK, sum(work(run) for run in runs) / (TASKS_PER_SLOT * max(slots, 1)))
     tasks: list[list[TrialSpec]] = []
     open_packs: dict[tuple[int, str], tuple[int, int]] = {}  # key -> (task index, work)
