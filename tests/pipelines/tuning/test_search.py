@@ -109,30 +109,22 @@ def test_timed_out_trials_run_again_only_when_the_limit_is_raised(spark, data, f
         _search(data, folds, raised, store)
 
 
-def test_packed_short_trials_give_the_results_of_one_job_each(spark, data, folds):
+def test_packed_short_trials_give_the_results_of_one_job_each(spark, data, folds, caplog):
     """The grid packs short runs of one fold into one Spark job (tasks.plan_tasks): fewer jobs,
     the same results as with the lever pack_short_trials off."""
     params = tuning_params(grid={"num_leaves": [7, 15, 31], "learning_rate": [0.1]})
     trials = expand_search_space(data, folds, params, ColumnParams())
-    handler = LogMessages()
-    grid_logger = logging.getLogger("spark_lgbm_tuning.pipelines.tuning.grid")
-    grid_logger.addHandler(handler)
-    level = grid_logger.level
-    grid_logger.setLevel(logging.INFO)
-    try:
+    with caplog.at_level(logging.INFO, logger="spark_lgbm_tuning.pipelines.tuning.grid"):
         runs = {
             levers: search.run_from_table(
                 spark, data, folds, trials, params, columns=ColumnParams(), disabled_levers=levers
             )
             for levers in (frozenset(), frozenset({"pack_short_trials"}))
         }
-    finally:
-        grid_logger.removeHandler(handler)
-        grid_logger.setLevel(level)
 
     jobs = [
         int(message.split(" as ")[1].split()[0])
-        for message in handler.messages
+        for message in caplog.messages
         if message.startswith("Grid search: 9 trials as ")
     ]
     assert jobs[1] == 9 and jobs[0] < 9
