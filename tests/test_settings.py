@@ -6,8 +6,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pluggy
+from kedro.framework.hooks.markers import HOOK_NAMESPACE
+from kedro.framework.hooks.specs import PipelineSpecs
+
+from spark_lgbm_tuning.hooks import RunGuardHooks, SparkHooks, StoreLockHooks
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
+from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS, HOOKS
+from spark_lgbm_tuning.tracking.hooks import TrackingHooks
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,3 +54,17 @@ def test_null_drops_a_fixed_parameter_too():
     )
     assert tuning.fixed == {"objective": "binary"}
     assert tuning.grid == {"num_leaves": [7]}
+
+
+def test_spark_starts_after_the_run_guards_and_before_the_tracking_run():
+    """before_pipeline_run in the order Kedro's hook manager calls it: the checks that fail a
+    run fast, then the JVM's start, then the rest (MLflow's run start) while it boots."""
+    manager = pluggy.PluginManager(HOOK_NAMESPACE)
+    manager.add_hookspecs(PipelineSpecs)
+    for hook in HOOKS:  # registered in settings.py's order, as Kedro does
+        manager.register(hook)
+    called = [impl.plugin for impl in reversed(manager.hook.before_pipeline_run.get_hookimpls())]
+    order = [type(hook) for hook in called]
+
+    assert order[:3] == [RunGuardHooks, StoreLockHooks, SparkHooks]
+    assert order.index(SparkHooks) < order.index(TrackingHooks)

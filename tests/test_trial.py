@@ -264,6 +264,42 @@ def test_without_the_fold_cache_every_task_loads_its_files(classification_arrays
     assert again["status"] == "failed"
 
 
+def test_a_pack_runs_each_boosting_run_on_its_own(classification_arrays, shipped_files):
+    """A task of several runs of one fold (tasks.plan_tasks packs short ones) scores each as a
+    task of its own would, with its own timeout; a failing run fails only its own trials."""
+    spec = _ship(classification_arrays, _params(), shipped_files, "fold0")
+    caps = [dataclasses.replace(spec, trial_id=f"cap{n}", num_boost_round=n) for n in (20, 60)]
+    leaves = dataclasses.replace(
+        spec, trial_id="leaves", params={**spec.params, "num_leaves": 15}, timeout_s=1e-9
+    )
+    bad = dataclasses.replace(spec, trial_id="bad", params={**spec.params, "num_leaves": -3})
+    other = dataclasses.replace(spec, trial_id="other", params={**spec.params, "num_leaves": 3})
+    pack = [*caps, leaves, bad, other]
+    assert [len(run) for run in trial.boosting_runs(pack)] == [2, 1, 1, 1]
+
+    rows = trial.run_spark_group(pack)
+    alone = [row for run in trial.boosting_runs(pack) for row in trial.run_spark_group(run)]
+
+    assert [row["trial_id"] for row in rows] == ["cap20", "cap60", "leaves", "bad", "other"]
+    assert [row["status"] for row in rows] == ["ok", "ok", "timed_out", "failed", "ok"]
+    for packed, single in zip(rows, alone, strict=True):
+        assert (packed["status"], packed["auc_roc"], packed["best_iteration"]) == (
+            single["status"],
+            single["auc_roc"],
+            single["best_iteration"],
+        )
+    assert rows[0]["fit_s"] == 0.0 and rows[1]["fit_s"] > 0  # one run for both caps
+    # The fold is loaded once for the pack; its later runs find it cached.
+    assert rows[1]["data_load_s"] > 0 and rows[4]["data_load_s"] < rows[1]["data_load_s"]
+
+
+def test_without_shared_rounds_each_trial_of_a_task_is_its_own_run():
+    spec = _spec(_params(), disabled_levers=frozenset({"shared_rounds"}))
+    caps = [dataclasses.replace(spec, num_boost_round=n) for n in (20, 60)]
+    assert [len(run) for run in trial.boosting_runs(caps)] == [1, 1]
+    assert [len(run) for run in trial.boosting_runs([_spec(_params())] * 2)] == [2]
+
+
 def test_unknown_levers_are_refused():
     assert trial.check_levers(frozenset({"fold_cache"})) == {"fold_cache"}
     with pytest.raises(ValueError, match=r"Unknown levers \['no_such_lever'\]"):

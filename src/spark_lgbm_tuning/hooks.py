@@ -90,7 +90,9 @@ class SparkHooks:
             # Kept for the kernel's lifetime: `catalog.load` of a Spark dataset needs it.
             start_session(self._conf, self.executor_start_timeout_s)
 
-    @hook_impl
+    # tryfirst: the JVM starts right after RunGuardHooks' and StoreLockHooks' checks (tryfirst
+    # too, registered later, so called first), before the other hooks' run start (MLflow's run).
+    @hook_impl(tryfirst=True)
     def before_pipeline_run(self, pipeline, catalog) -> None:
         if self._conf is None:
             return

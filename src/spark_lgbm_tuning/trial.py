@@ -1,7 +1,8 @@
 """One hyperparameter trial on a Spark executor: load the shipped fold, fit LightGBM, score it.
 
-Spark executors run `run_spark_group`, one task per group of trials that share a boosting run
-(trials that differ only in `num_boost_round`; most groups hold one trial). This module imports
+Spark executors run `run_spark_group`, one task per group of trials: one boosting run's trials
+(trials that differ only in `num_boost_round`), or a pack of short boosting runs of one fold run
+one after another (the driver plans both, pipelines/tuning/tasks.py). This module imports
 no Kedro and nothing of the driver's planning, so executors only need LightGBM, scikit-learn,
 numpy, psutil and pyspark. The same `run_trial(spec, fold)` runs on the driver without Spark, so
 a notebook can debug a single trial:
@@ -53,6 +54,9 @@ LEVERS = (
     "shared_rounds",
     # Tasks start longest first (train rows x rounds), so the last task is a short one (driver).
     "longest_first",
+    # Short boosting runs of one fold share one Spark task (a pack), so the per-job overhead is
+    # paid once per pack; off: one task per boosting run (driver, pipelines/tuning/tasks.py).
+    "pack_short_trials",
 )
 
 
@@ -249,6 +253,33 @@ def failed_row(spec: TrialSpec, error: BaseException) -> dict[str, Any]:
     return row
 
 
+def boosting_run_key(spec: TrialSpec) -> tuple[Any, ...]:
+    """What trials sharing one boosting run have in common: all but num_boost_round."""
+    return (
+        spec.fold_id,
+        spec.task,
+        spec.params,
+        spec.early_stopping_rounds,
+        spec.train_file,
+        spec.valid_file,
+        spec.test_x_file,
+        spec.test_y_file,
+    )
+
+
+def boosting_runs(specs: list[TrialSpec]) -> list[list[TrialSpec]]:
+    """A task's trials split into its boosting runs: neighbours with equal run keys share one,
+    unless the lever `shared_rounds` is off (then each trial is its own run)."""
+    runs: list[list[TrialSpec]] = []
+    for spec in specs:
+        shared = "shared_rounds" not in spec.disabled_levers
+        if runs and shared and boosting_run_key(runs[-1][-1]) == boosting_run_key(spec):
+            runs[-1].append(spec)
+        else:
+            runs.append([spec])
+    return runs
+
+
 def _run_params(lead: TrialSpec) -> dict[str, Any]:
     """The parameters of a group's boosting run (the lead's, adjusted for levers and rounds)."""
     reads_metric = bool(lead.early_stopping_rounds) or bool(lead.rungs)
@@ -440,12 +471,17 @@ def run_trial(spec: TrialSpec, fold: FoldData) -> dict[str, Any]:
 
 
 def run_spark_group(specs: list[TrialSpec]) -> list[dict[str, Any]]:
-    """Executor entry point: load the shipped fold (cached per process), run the group.
+    """Executor entry point: the task's boosting runs one after another (one, or a pack of short
+    ones of one fold), each on its shipped fold (cached per process), each with its own timeout.
 
-    Returns one row per trial of the group (planned by the driver), for an RDD's flatMap.
+    Returns one row per trial of the task (planned by the driver), for an RDD's flatMap.
     """
-    try:
-        fold, load_s = load_shipped_fold(specs[0])
-    except Exception as error:
-        return [failed_row(spec, error) for spec in specs]
-    return run_group(specs, fold, load_s=load_s)
+    rows: list[dict[str, Any]] = []
+    for run in boosting_runs(specs):
+        try:
+            fold, load_s = load_shipped_fold(run[0])
+        except Exception as error:
+            rows += [failed_row(spec, error) for spec in run]
+        else:
+            rows += run_group(run, fold, load_s=load_s)
+    return rows

@@ -13,7 +13,7 @@ from spark_lgbm_tuning.pipelines.tuning import search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.grid import GridSearch
 from spark_lgbm_tuning.pipelines.tuning.results import result_record, store_record
-from spark_lgbm_tuning.trial import RESULT_FIELDS
+from spark_lgbm_tuning.trial import RESULT_FIELDS, boosting_runs
 from tests.pipelines.tuning.data import tuning_params
 
 GRID = {"num_leaves": [7, 15], "learning_rate": [0.1], "num_boost_round": [10, 20]}
@@ -50,6 +50,19 @@ def test_the_grid_hands_out_every_trial_in_shared_runs_longest_first(specs):
     assert work == sorted(work)
     # The fold shipper is told every trial, in the order the groups need them.
     assert proposed == [spec for group in groups for spec in group]
+
+
+def test_the_grid_packs_the_short_runs_of_a_fold_for_its_task_slots(specs):
+    proposed = []
+    source = GridSearch(tuning_params(grid=GRID), specs, slots=2, on_proposed=proposed.extend)
+    source.start()
+    tasks = _drain(source)
+
+    # The 6 short runs (2 combinations x 3 folds) in 2 slots x 2 tasks at least, one fold each.
+    assert 4 <= len(tasks) < 6
+    assert all(len({spec.fold_id for spec in task}) == 1 for task in tasks)
+    assert sorted(len(run) for task in tasks for run in boosting_runs(task)) == [2] * 6
+    assert proposed == [spec for task in tasks for spec in task]
 
 
 def test_stored_final_results_are_reused_unless_resume_is_false(specs, tmp_path, caplog):

@@ -116,6 +116,31 @@ def test_timed_out_trials_run_again_only_when_the_limit_is_raised(spark, data, f
         _search(data, folds, raised, store)
 
 
+def test_packed_short_trials_give_the_results_of_one_job_each(spark, data, folds, caplog):
+    """The grid packs short runs of one fold into one Spark job (tasks.plan_tasks): fewer jobs,
+    the same results as with the lever pack_short_trials off."""
+    params = tuning_params(grid={"num_leaves": [7, 15, 31], "learning_rate": [0.1]})
+    trials = expand_search_space(data, folds, params, ColumnParams())
+    with caplog.at_level(logging.INFO, logger="spark_lgbm_tuning.pipelines.tuning.grid"):
+        runs = {
+            levers: search.run_from_table(
+                spark, data, folds, trials, params, columns=ColumnParams(), disabled_levers=levers
+            )
+            for levers in (frozenset(), frozenset({"pack_short_trials"}))
+        }
+
+    jobs = [
+        int(message.split(" as ")[1].split()[0])
+        for message in caplog.messages
+        if message.startswith("Grid search: 9 trials as ")
+    ]
+    assert jobs[1] == 9 and jobs[0] < 9
+    packed, alone = (runs[levers][0] for levers in runs)
+    columns = ["trial_id", "status", *METRICS, "best_iteration"]
+    pd.testing.assert_frame_equal(packed[columns], alone[columns])
+    pd.testing.assert_frame_equal(*(runs[levers][2] for levers in runs))  # predictions
+
+
 def test_the_driver_adds_threads_token_and_levers_to_each_trial(data, folds):
     arrays = FoldArrays(data, fold_rows(folds, None, len(data)), ColumnParams())
     specs = search_space.expand(arrays, tuning_params())

@@ -1,8 +1,11 @@
-"""Planning a search's Spark tasks: shared boosting runs, longest first."""
+"""Planning a search's Spark tasks: shared boosting runs, packs of short runs, longest first."""
 
 from __future__ import annotations
 
-from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
+import dataclasses
+
+from spark_lgbm_tuning.pipelines.tuning.tasks import PACK_WORK, plan_tasks, work
+from spark_lgbm_tuning.trial import boosting_runs
 from tests.test_trial_rounds import PARAMS, _spec
 
 
@@ -77,4 +80,77 @@ def test_the_last_groups_of_a_plan_by_combination_run_longest_first_again():
     assert [group[0].trial_id for group in planned] == [
         *("a1", "a0", "b1", "b0", "c1", "c0", "d1"),
         *("e1", "d0", "e0"),
+    ]
+
+
+def _combos(n: int, fold_id: int, n_train: int, cap: int = 100) -> list:
+    """`n` one-trial boosting runs of one fold (distinct num_leaves)."""
+    return [
+        _spec(cap, 5, fold_id=fold_id, n_train=n_train, params={**PARAMS, "num_leaves": 2 + i})
+        for i in range(n)
+    ]
+
+
+def test_short_runs_of_one_fold_share_a_task_up_to_the_pack_work():
+    # 10,000 rows x 100 rounds = 1M each: PACK_WORK (12.5M) holds 12 runs of one fold.
+    assert PACK_WORK == 12_500_000
+    specs = _combos(30, fold_id=1, n_train=10_000) + _combos(30, fold_id=2, n_train=10_000)
+    tasks = plan_tasks(specs, slots=2)
+
+    assert sorted(len(task) for task in tasks) == [6, 6, 12, 12, 12, 12]
+    assert all(len({spec.fold_id for spec in task}) == 1 for task in tasks)
+    assert all(work(task) <= PACK_WORK for task in tasks)
+    assert sorted(spec.trial_id for task in tasks for spec in task) == sorted(
+        spec.trial_id for spec in specs
+    )
+    # Each packed run stays one run of its own on the executor.
+    assert all(len(boosting_runs(task)) == len(task) for task in tasks)
+    # Longest first: the packs' work never grows along the plan.
+    assert [work(task) for task in tasks] == sorted((work(task) for task in tasks), reverse=True)
+
+
+def test_long_runs_and_other_binnings_are_not_packed():
+    long_run = _spec(1_000, 5, fold_id=1, n_train=20_000, params={**PARAMS, "num_leaves": 63})
+    other_bins = [
+        dataclasses.replace(spec, params={**spec.params, "max_bin": 63}, dataset_key="bins-b")
+        for spec in _combos(3, fold_id=1, n_train=1_000)
+    ]
+    specs = [long_run, *_combos(3, fold_id=1, n_train=1_000), *other_bins]
+    tasks = plan_tasks(specs, slots=1)
+
+    assert tasks[0] == [long_run]  # 20M: longer than a pack, a task of its own
+    assert [len(task) for task in tasks[1:]] == [3, 3]
+    assert {spec.dataset_key for spec in tasks[2]} == {"bins-b"}
+
+
+def test_a_small_search_keeps_enough_tasks_for_every_slot():
+    specs = _combos(8, fold_id=1, n_train=1_000)  # 0.1M each: 0.8M, far below PACK_WORK
+    assert [len(task) for task in plan_tasks(specs, slots=1)] == [4, 4]
+    assert [len(task) for task in plan_tasks(specs, slots=2)] == [2, 2, 2, 2]
+    assert len(plan_tasks(specs, slots=8)) == 8
+
+
+def test_shared_runs_are_packed_whole_and_the_lever_or_no_slots_packs_nothing():
+    caps = [
+        _spec(cap, 5, fold_id=1, n_train=1_000, params={**PARAMS, "num_leaves": 63})
+        for cap in (50, 100)
+    ]
+    specs = [*caps, *_combos(6, fold_id=1, n_train=1_000)]
+    tasks = plan_tasks(specs, slots=1)
+    # 7 runs of 0.1M, 0.35M a pack at most (2 tasks for the slot); the caps' run stays whole.
+    assert [[len(run) for run in boosting_runs(task)] for task in tasks] == [
+        [2, 1, 1],
+        [1, 1, 1],
+        [1],
+    ]
+
+    assert len(plan_tasks(specs)) == 7
+    assert len(plan_tasks(specs, frozenset({"pack_short_trials"}), slots=1)) == 7
+    off = frozenset({"shared_rounds"})  # on the specs too, as the search readies them
+    alone = plan_tasks([dataclasses.replace(s, disabled_levers=off) for s in specs], off, slots=1)
+    # 8 runs (0.75M), 0.375M a pack at most.
+    assert [[len(run) for run in boosting_runs(task)] for task in alone] == [
+        [1, 1, 1],
+        [1, 1, 1],
+        [1, 1],
     ]

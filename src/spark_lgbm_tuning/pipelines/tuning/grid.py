@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 
 
 class GridSearch:
-    """Every trial of the grid in planned task groups (shared boosting runs, longest first).
+    """Every trial of the grid in planned task groups (shared boosting runs, short runs of one
+    fold packed for `slots` task slots, longest first: tasks.plan_tasks).
 
     `ready` readies the specs about to run (threads, run token, levers); `on_proposed` gets
     them in planned order when the search starts (the fold shipper queues their folds);
@@ -36,6 +37,7 @@ class GridSearch:
         specs: Iterable[TrialSpec],
         *,
         disabled_levers: frozenset[str] = frozenset(),
+        slots: int | None = None,
         ready: Callable[[list[TrialSpec]], list[TrialSpec]] = lambda specs: specs,
         on_proposed: Callable[[list[TrialSpec]], None] = lambda specs: None,
         log_progress: Callable[[], None] = lambda: None,
@@ -43,6 +45,7 @@ class GridSearch:
         self.params = params
         self.specs = list(specs)
         self.disabled_levers = disabled_levers
+        self.slots = slots
         self.ready = ready
         self.on_proposed = on_proposed
         self.log_progress = log_progress
@@ -71,6 +74,7 @@ class GridSearch:
         groups = plan_tasks(
             to_run,
             self.disabled_levers,
+            self.slots,
             by_combination=self.params.search.round_pruning.active,
         )
         logger.info(

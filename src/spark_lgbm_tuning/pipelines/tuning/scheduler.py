@@ -2,7 +2,8 @@
 
 A single `collect()` of every trial would bring nothing back until the last trial ended, so an
 interrupt or a driver crash would lose the whole search. Here each group of trials (see
-`tasks.plan_tasks`; most groups hold one trial) is its own Spark job, submitted from a driver
+`tasks.plan_tasks`: one boosting run's trials, or a pack of short runs of one fold) is its own
+Spark job, submitted from a driver
 thread while fewer jobs than task slots are in flight, in the planned (longest-first) order. Each
 job's rows go to `on_rows` as soon as it returns, so an interrupt loses at most the jobs in
 flight. A `prepare` callback readies each group just before it is submitted (the tuning node
@@ -14,8 +15,8 @@ Connect session (DataFrame jobs; no executor list nor driver-side deadline there
   retry cannot duplicate a trial. A lost executor is logged (the status tracker's executor list
   shrinks).
 - Each job has its own job group: a job that runs past the trial timeout plus a grace period
-  (the executor-side LightGBM callback did not stop it, e.g. one endless boosting round) is
-  cancelled with `cancelJobGroup` and its trials recorded as timed out.
+  (the executor-side LightGBM callback did not stop it, e.g. one endless boosting round; a pack's
+  deadline counts the timeout once per boosting run in it) is cancelled with `cancelJobGroup` and its trials recorded as timed out.
 - KeyboardInterrupt (Ctrl-C, or SIGTERM turned into it by the project's hook) cancels the jobs in
   flight, hands over results that already arrived, and re-raises.
 """
@@ -34,7 +35,7 @@ from typing import Any, Protocol
 from pyspark import InheritableThread, SparkContext
 
 from spark_lgbm_tuning.statuses import FAILED, TIMED_OUT
-from spark_lgbm_tuning.trial import TrialSpec, new_row, run_spark_group
+from spark_lgbm_tuning.trial import TrialSpec, boosting_runs, new_row, run_spark_group
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +213,8 @@ class _Job:
 
 
 class DeadlineWatch:
-    """Finds jobs whose task has run past the trial timeout plus the grace period.
+    """Finds jobs whose task has run past the trial timeout (once per boosting run of the task)
+    plus the grace period.
 
     The clock starts when the job's task is seen running (not when it was queued), and
     restarts when Spark reruns the task after losing it.
@@ -224,12 +226,17 @@ class DeadlineWatch:
         self.grace_s = grace_s
         self._live_task_counts = sc.getConf().get("spark.ui.enabled", "true").lower() != "false"
 
-    def message(self) -> str:
+    def limit_s(self, group: list[TrialSpec]) -> float:
+        """How long the task of `group` may run: the timeout per boosting run, plus the grace."""
+        return self.timeout_s * len(boosting_runs(group)) + self.grace_s
+
+    def message(self, group: list[TrialSpec]) -> str:
         """The error of a trial whose job the driver cancelled."""
+        runs = len(boosting_runs(group))
         return (
-            f"TrialTimeoutError: no result within {self.timeout_s + self.grace_s:.0f} s "
-            f"(trial_timeout_s={self.timeout_s:g} plus {self.grace_s:g} s grace); the driver "
-            "cancelled its Spark job"
+            f"TrialTimeoutError: no result within {self.limit_s(group):.0f} s "
+            f"(trial_timeout_s={self.timeout_s:g}{f' x {runs} runs' if runs > 1 else ''} plus "
+            f"{self.grace_s:g} s grace); the driver cancelled its Spark job"
         )
 
     def overdue(self, jobs: Iterable[_Job]) -> list[_Job]:
@@ -246,13 +253,14 @@ class DeadlineWatch:
                 job.running_since = None
             elif job.running_since is None:
                 job.running_since = now
-            elif now - job.running_since > self.timeout_s + self.grace_s:
+            elif now - job.running_since > self.limit_s(job.group):
                 logger.warning(
-                    "Trial(s) %s ran %.0f s, past trial_timeout_s=%g plus %g s grace: "
-                    "cancelling the Spark job",
+                    "Trial(s) %s ran %.0f s, past trial_timeout_s=%g per boosting run (%d) plus "
+                    "%g s grace: cancelling the Spark job",
                     ", ".join(spec.trial_id for spec in job.group),
                     now - job.running_since,
                     self.timeout_s,
+                    len(boosting_runs(job.group)),
                     self.grace_s,
                 )
                 late.append(job)
@@ -370,7 +378,7 @@ class JobScheduler:
             if error is None:
                 self.on_rows(rows, True)
             elif job.cancelled and self.deadlines is not None:
-                message = self.deadlines.message()
+                message = self.deadlines.message(job.group)
                 self.on_rows([_driver_row(spec, TIMED_OUT, message) for spec in job.group], True)
             else:
                 self.stats.job_failures += 1

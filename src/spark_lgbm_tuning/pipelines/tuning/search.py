@@ -122,6 +122,7 @@ def _search_locked(
         params,
         trials,
         disabled_levers=disabled_levers,
+        slots=jobs.slots(),
         ready=ready,
         on_proposed=lambda specs: shipper.start([[spec] for spec in specs]),
         log_progress=progress.log,
@@ -194,7 +195,7 @@ def _search_locked(
             again = _ready(source.specs_of(missing), cpus, workdir.name, disabled_levers)
             # Without rungs: the leaders ran to the end, and later thresholds must not stop them.
             scheduler(lambda rows, durable: buffer.add(rows, evict=False), shipper.prepare).run(
-                plan_tasks(again, disabled_levers)
+                plan_tasks(again, disabled_levers, jobs.slots())
             )
     finally:
         shipper.close()

@@ -91,6 +91,7 @@ def search_source(
     trials: pd.DataFrame,
     *,
     disabled_levers: frozenset[str] = frozenset(),
+    slots: int | None = None,
     ready: Callable[[list[TrialSpec]], list[TrialSpec]] = lambda specs: specs,
     on_proposed: Callable[[list[TrialSpec]], None] = lambda specs: None,
     log_progress: Callable[[], None] = lambda: None,
@@ -100,7 +101,9 @@ def search_source(
 
     `ready` readies specs about to run (threads, run token, levers), `on_proposed` gets the specs
     the source will hand out (to ship their folds ahead), `log_progress` logs a grid's progress
-    (an adaptive search logs its own).
+    (an adaptive search logs its own). The grid packs short runs of one fold into one task for
+    `slots` task slots; an adaptive search proposes one fold of a combination at a time, so it
+    packs nothing.
     """
     if params.search.adaptive:
         return AdaptiveSearch(
@@ -110,6 +113,7 @@ def search_source(
         params,
         specs_from_table(trials, params),
         disabled_levers=disabled_levers,
+        slots=slots,
         ready=ready,
         on_proposed=on_proposed,
         log_progress=log_progress,
