@@ -124,7 +124,7 @@ def flat_output(run: subprocess.CompletedProcess[str]) -> str:
 PROBE_SETTINGS = """
 from spark_lgbm_tuning.hooks import SparkHooks
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS, DISABLE_HOOKS_FOR_PLUGINS
-from spark_lgbm_tuning.spark_session import SparkConfigError
+from spark_lgbm_tuning.spark.session import SparkConfigError
 
 HOOKS = (SparkHooks(executor_start_timeout_s={timeout}),)
 """

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from spark_lgbm_tuning.errors import ConfigError
 from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, SearchRange, TuningParams
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
+from spark_lgbm_tuning.vocabulary.errors import ConfigError
 from tests.cluster import kedro_run
 from tests.project_copy import copy_project
 

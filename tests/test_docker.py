@@ -54,7 +54,7 @@ WIDE = {"COLUMNS": "250"}
 # A safety net only: the default run takes about a minute on an idle 2-core machine.
 KEDRO_RUN_TIMEOUT_S = 900
 # What a driver without the cluster's secret sees (the master closes the connection).
-# The driver probes the master before starting Spark (spark_master.py) and stops with this line.
+# The driver probes the master before starting Spark (spark/master.py) and stops with this line.
 REFUSAL = "requires authentication (spark.authenticate)"
 # The search's progress line once at least one trial is done.
 TRIALS_DONE = re.compile(r"Trials [1-9]\d*/\d+ done")

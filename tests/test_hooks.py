@@ -1,6 +1,6 @@
 """hooks.py: SparkHooks (Spark only when a node needs it, reuse, a run on a cluster, IPython)
-and RunGuardHooks (missing inputs, SIGINT/SIGTERM). spark_session.py's checks are tested in
-tests/test_spark_session.py."""
+and RunGuardHooks (missing inputs, SIGINT/SIGTERM). spark/session.py's checks are tested in
+tests/spark/test_session.py."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from spark_lgbm_tuning.hooks import (
 )
 from spark_lgbm_tuning.pipelines import data_generation, reporting, tuning
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
-from spark_lgbm_tuning.spark_session import SparkConfigError
+from spark_lgbm_tuning.spark.session import SparkConfigError
 from tests.cluster import flat_output, kedro_run, probe_project, run_python
 from tests.project_copy import copy_project
 from tools.local_cluster import LocalSparkCluster, free_ports

@@ -15,7 +15,7 @@ from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog
 
 from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
-from spark_lgbm_tuning.statuses import OK
+from spark_lgbm_tuning.vocabulary.statuses import OK
 from tests.project_copy import scratch_project
 
 ENVS = ("base", "local", "docker", "cluster", "reference")

@@ -100,7 +100,6 @@ def test_base_class_balance_is_the_seeds(project_root: Path):
 
 def _specs(reference_params: dict, tuning: dict, data_key: str):
     """The reference search expanded (not run) on small data of the reference's shape."""
-    from spark_lgbm_tuning.columns import ColumnParams  # noqa: PLC0415
     from spark_lgbm_tuning.pipelines.data_generation.nodes import (  # noqa: PLC0415
         generate_regression,
         generate_timeseries,
@@ -113,6 +112,7 @@ def _specs(reference_params: dict, tuning: dict, data_key: str):
     from spark_lgbm_tuning.pipelines.tuning import search_space  # noqa: PLC0415
     from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows  # noqa: PLC0415
     from spark_lgbm_tuning.pipelines.tuning.params import TuningParams  # noqa: PLC0415
+    from spark_lgbm_tuning.vocabulary.columns import ColumnParams  # noqa: PLC0415
 
     columns = ColumnParams.model_validate(reference_params["columns"])
     raw = {**reference_params["data_generation"], "n_samples": 2_000, "n_features": 8}

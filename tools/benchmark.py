@@ -46,7 +46,7 @@ from typing import Any
 import pandas as pd
 from pyspark.sql import SparkSession
 
-from spark_lgbm_tuning import trial
+from spark_lgbm_tuning.executor import trial
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space
 from tools.benchmark_methods import (
     measure_limit,

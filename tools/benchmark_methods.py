@@ -16,12 +16,13 @@ import psutil
 from pyspark.sql import SparkSession
 from sklearn.model_selection import GridSearchCV
 
-from spark_lgbm_tuning import fold_data, hashing, lightgbm_params, scoring
-from spark_lgbm_tuning.columns import ColumnParams, feature_columns, target_values
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.executor import fold_data, scoring
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search import run_from_table
+from spark_lgbm_tuning.vocabulary import hashing, lightgbm_params
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams, feature_columns, target_values
 from tools.benchmark_setup import FIVE_METRICS, GRIDSEARCH_SCORING, fold_indices, xy
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import pandas as pd
 import psutil
 
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.statuses import OK
+from spark_lgbm_tuning.vocabulary.statuses import OK
 from tools.benchmark_setup import FIVE_METRICS, Settings
 
 logger = logging.getLogger(__name__)

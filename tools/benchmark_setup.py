@@ -16,8 +16,7 @@ import pandas as pd
 import yaml
 from pyspark.sql import SparkSession
 
-from spark_lgbm_tuning import trial
-from spark_lgbm_tuning.columns import ColumnParams, feature_columns, target_values
+from spark_lgbm_tuning.executor import trial
 from spark_lgbm_tuning.pipelines.data_generation.nodes import (
     generate_timeseries,
     make_timeseries_folds,
@@ -26,7 +25,8 @@ from spark_lgbm_tuning.pipelines.data_generation.params import DataGenerationPar
 from spark_lgbm_tuning.pipelines.tuning.folds import fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.scheduler import task_cpus, task_slots
-from spark_lgbm_tuning.spark_session import build_spark_conf, executor_python
+from spark_lgbm_tuning.spark.session import build_spark_conf, executor_python
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams, feature_columns, target_values
 
 logger = logging.getLogger(__name__)
 

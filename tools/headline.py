@@ -45,7 +45,7 @@ import pandas as pd
 import psutil
 
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
-from spark_lgbm_tuning.statuses import OK
+from spark_lgbm_tuning.vocabulary.statuses import OK
 
 SEED_COMBINATIONS = 54
 SEED_TRIALS = 216

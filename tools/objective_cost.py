@@ -21,8 +21,8 @@ import lightgbm as lgb
 import pandas as pd
 import psutil
 
-from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 
 DATA = "data/01_raw/timeseries_classification.parquet"
 FOLDS = "data/05_model_input/timeseries_folds.parquet"

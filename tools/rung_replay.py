@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from spark_lgbm_tuning import fold_data, trial
-from spark_lgbm_tuning.columns import ColumnParams
-from spark_lgbm_tuning.lightgbm_params import validation_higher_is_better
+from spark_lgbm_tuning.executor import fold_data, trial
 from spark_lgbm_tuning.pipelines.tuning.params import RoundPruningParams, TuningParams
 from spark_lgbm_tuning.pipelines.tuning.rungs import fold_thresholds, rung_rounds
-from spark_lgbm_tuning.statuses import OK, PRUNED
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from spark_lgbm_tuning.vocabulary.lightgbm_params import validation_higher_is_better
+from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
 from tools.benchmark_setup import Settings, Size, fold_indices, make_inputs, xy
 from tools.ttt_ours import tuning_params
 from tools.ttt_space import TTT_SIZES, TttSize

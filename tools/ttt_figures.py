@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from spark_lgbm_tuning.statuses import OK, PRUNED
+from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
 
 EVALUATION_COLUMNS = ("end_s", "score", "complete", "pruned", "n_folds", "boosting_s")
 # Fractions of the grid's wall at which every method's best score is read.

@@ -29,7 +29,7 @@ import yaml
 import spark_lgbm_tuning
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
-from spark_lgbm_tuning.statuses import OK
+from spark_lgbm_tuning.vocabulary.statuses import OK
 from tools.ttt_figures import evaluations_from_results
 from tools.ttt_space import TttSize
 

@@ -28,8 +28,8 @@ import pandas as pd
 from pyspark.sql import SparkSession
 from sklearn.metrics import roc_auc_score
 
-from spark_lgbm_tuning.lightgbm_params import METRIC_ALIASES
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.vocabulary.lightgbm_params import METRIC_ALIASES
 from tools.ttt_figures import SCORE_TOLERANCE, evaluations
 from tools.ttt_space import cast, flaml_space, hyperopt_space, optuna_suggest
 

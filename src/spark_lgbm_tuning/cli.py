@@ -23,7 +23,7 @@ from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.cli.utils import CONTEXT_SETTINGS
 from kedro.validation.exceptions import ParameterValidationError
 
-from spark_lgbm_tuning.errors import ExplainedError, explained
+from spark_lgbm_tuning.vocabulary.errors import ExplainedError, explained
 
 EXPLAINED_ERRORS = (ExplainedError, ParameterValidationError)
 VERBOSE_HINT = "Run with --verbose (kedro run --verbose ...) to see the full traceback."

@@ -1,7 +1,7 @@
 """The project's hooks, registered in settings.py; each class is one concern.
 
 - `SparkHooks`: the SparkSession of conf/<env>/spark.yml, started only when a node of the run
-  needs it (spark_session.py holds the conf, the checks and the building).
+  needs it (spark/session.py holds the conf, the checks and the building).
 - `ReportLocationHooks`: ends a run that wrote the HTML report by logging where it is.
 - `RunGuardHooks`: missing inputs fail the run before it starts; SIGINT/SIGTERM stop it cleanly.
 - `RunEnvironmentHooks`: tells the report's `run_environment` dataset the run's Kedro env.
@@ -28,9 +28,8 @@ from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.datasets.run_environment import RunEnvironmentDataset
 from spark_lgbm_tuning.datasets.trial_store import TrialStoreDataset
-from spark_lgbm_tuning.errors import ExplainedError, ProjectFileError, file_in_the_way
 from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
-from spark_lgbm_tuning.spark_session import (
+from spark_lgbm_tuning.spark.session import (
     EXECUTOR_START_TIMEOUT_S,
     REMOTE_KEY,
     SessionStarter,
@@ -44,6 +43,7 @@ from spark_lgbm_tuning.spark_session import (
     spark_node_names,
     start_session,
 )
+from spark_lgbm_tuning.vocabulary.errors import ExplainedError, ProjectFileError, file_in_the_way
 
 logger = logging.getLogger(__name__)
 

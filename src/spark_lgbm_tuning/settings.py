@@ -44,7 +44,7 @@ CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     "config_patterns": {
-        # conf/<env>/spark.yml: the SparkSession settings of that env (see spark_session.py).
+        # conf/<env>/spark.yml: the SparkSession settings of that env (see spark/session.py).
         "spark": ["spark*", "spark*/**"],
     },
     # `--env cluster` reads the master URL from SPARK_MASTER; Kedro enables oc.env only for

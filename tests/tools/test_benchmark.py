@@ -83,7 +83,7 @@ def test_only_spark_levers_need_a_session_of_their_own(spark, project_root):
 def test_a_trial_lever_is_passed_to_the_search_not_the_environment(
     spark, project_root, monkeypatch
 ):
-    """Levers travel in the TrialSpec (tests/test_trial.py checks the executor side)."""
+    """Levers travel in the TrialSpec (tests/executor/test_trial.py checks the executor side)."""
     monkeypatch.delenv("SPARK_LGBM_TUNING_DISABLE_LEVERS", raising=False)
     settings = Settings(size_name="tiny", size=TINY, project=project_root)
     data, folds, _ = benchmark_setup.make_inputs(TINY, 1, settings.conf, settings.columns)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from tests.pipelines.tuning.data import time_folds, timeseries_data
 from tools import objective_cost
 

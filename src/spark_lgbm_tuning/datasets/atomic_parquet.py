@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from kedro.io.core import DatasetError, get_filepath_str
 from kedro_datasets.pandas import ParquetDataset
 
-from spark_lgbm_tuning.errors import ExplainedError, file_error_fix, os_reason
+from spark_lgbm_tuning.vocabulary.errors import ExplainedError, file_error_fix, os_reason
 
 WRITER_KEY = b"spark_lgbm_tuning.writer"
 WRITER = b"AtomicParquetDataset"

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from spark_lgbm_tuning.errors import ExplainedError, os_reason
+from spark_lgbm_tuning.vocabulary.errors import ExplainedError, os_reason
 
 logger = logging.getLogger(__name__)
 

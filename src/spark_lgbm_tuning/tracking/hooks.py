@@ -46,11 +46,11 @@ from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 from pydantic import Field
 
-from spark_lgbm_tuning.params_model import ParamsModel
 from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
 from spark_lgbm_tuning.tracking import mlflow_log
 from spark_lgbm_tuning.tracking.background import BackgroundLog
 from spark_lgbm_tuning.tracking.records import context_tags, process_tags
+from spark_lgbm_tuning.vocabulary.params_model import ParamsModel
 
 # kedro-mlflow registers its resolver with the OmegaConf call that settings.py quiets for Kedro.
 warnings.filterwarnings(

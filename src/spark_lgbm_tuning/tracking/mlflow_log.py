@@ -23,7 +23,6 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT, MLFLOW_PARENT_RUN_ID
 
-from spark_lgbm_tuning.statuses import OK, PRUNED
 from spark_lgbm_tuning.tracking.records import (
     CombinationRun,
     combination_runs,
@@ -33,6 +32,7 @@ from spark_lgbm_tuning.tracking.records import (
     search_metrics,
     search_tags,
 )
+from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.pipelines.data_generation.params import DataGenerationParams
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from tests.project_copy import scratch_project
 
 RawParams = dict[str, Any]

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spark_lgbm_tuning.columns import ColumnParams
-from spark_lgbm_tuning.fold_data import fold_from_arrays
+from spark_lgbm_tuning.executor.fold_data import fold_from_arrays
+from spark_lgbm_tuning.executor.trial import TrialSpec, run_trial
 from spark_lgbm_tuning.pipelines.reporting.nodes import (
     rank_combinations,
     refit_best_model,
@@ -23,7 +23,7 @@ from spark_lgbm_tuning.pipelines.reporting.predictions import select_test_predic
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.predictions import PredictionBuffer
-from spark_lgbm_tuning.trial import TrialSpec, run_trial
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 
 N_ROWS = 400
 N_FEATURES = 5

@@ -17,8 +17,6 @@ import yaml
 from kedro_datasets.text import TextDataset
 from kedro_datasets.yaml import YAMLDataset
 
-from spark_lgbm_tuning import lightgbm_params
-from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.pipelines.reporting.nodes import (
     check_results_are_current,
     rank_combinations,
@@ -28,6 +26,8 @@ from spark_lgbm_tuning.pipelines.reporting.nodes import (
 from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space
 from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, TuningParams
+from spark_lgbm_tuning.vocabulary import lightgbm_params
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from tests.pipelines.tuning import data as tuning_data
 
 from .conftest import COLUMNS, FIXED_PARAMS, N_FEATURES, RENAMED, make_trial, renamed, tuning_with

@@ -20,8 +20,6 @@ from kedro.validation.exceptions import ParameterValidationError
 from kedro.validation.parameter_validator import ParameterValidator
 from mlflow.tracking import MlflowClient
 
-from spark_lgbm_tuning import lightgbm_params
-from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.pipeline_registry import register_pipelines
 from spark_lgbm_tuning.pipelines.data_generation.nodes import (
     generate_regression,
@@ -31,7 +29,9 @@ from spark_lgbm_tuning.pipelines.data_generation.params import DataGenerationPar
 from spark_lgbm_tuning.pipelines.reporting_regression import create_pipeline
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
-from spark_lgbm_tuning.statuses import OK
+from spark_lgbm_tuning.vocabulary import lightgbm_params
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from spark_lgbm_tuning.vocabulary.statuses import OK
 from tests.project_copy import scratch_project
 
 REPORT = "data/08_reporting/regression_tuning_report.html"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.pipelines.tuning.folds import (
     FoldArrays,
     check_target,
     covered_rows,
     fold_rows,
 )
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 
 COLUMNS = ColumnParams()
 

@@ -7,13 +7,13 @@ import logging
 
 import pytest
 
-from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.executor.trial import RESULT_FIELDS, boosting_runs
 from spark_lgbm_tuning.pipelines.tuning import search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.grid import GridSearch
 from spark_lgbm_tuning.pipelines.tuning.results import result_record, store_record
-from spark_lgbm_tuning.trial import RESULT_FIELDS, boosting_runs
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from tests.pipelines.tuning.data import tuning_params
 
 GRID = {"num_leaves": [7, 15], "learning_rate": [0.1], "num_boost_round": [10, 20]}

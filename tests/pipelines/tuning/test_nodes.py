@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from spark_lgbm_tuning import lightgbm_params
-from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
 from spark_lgbm_tuning.pipelines.tuning.search import AllTrialsFailedError
+from spark_lgbm_tuning.vocabulary import lightgbm_params
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from tests.pipelines.tuning.data import LogMessages, tuning_params
 
 COLUMNS = ColumnParams()

@@ -6,8 +6,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from spark_lgbm_tuning.errors import ExplainedError
 from spark_lgbm_tuning.pipelines.tuning.params import RoundPruningParams, TuningParams
+from spark_lgbm_tuning.vocabulary.errors import ExplainedError
 from tests.pipelines.tuning.data import tuning_params
 
 

@@ -14,11 +14,11 @@ from kedro.framework.session import KedroSession
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
-from spark_lgbm_tuning.columns import ColumnParams
-from spark_lgbm_tuning.errors import ConfigError
 from spark_lgbm_tuning.pipelines.tuning import create_pipeline
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from spark_lgbm_tuning.vocabulary.errors import ConfigError
 from tests.pipelines.tuning.data import time_folds, timeseries_data, tuning_params
 from tests.project_copy import scratch_project
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spark_lgbm_tuning.columns import ColumnParams
+from spark_lgbm_tuning.executor.trial import LEARNING_CURVE, TEST_PREDICTIONS
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.predictions import (
     CURVE_COLUMNS,
     PREDICTION_COLUMNS,
     PredictionBuffer,
 )
-from spark_lgbm_tuning.trial import LEARNING_CURVE, TEST_PREDICTIONS
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from tests.pipelines.tuning.data import tuning_params
 
 

@@ -6,13 +6,13 @@ import logging
 
 import pytest
 
-from spark_lgbm_tuning import trial
-from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.executor import trial
 from spark_lgbm_tuning.pipelines.tuning import search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.progress import Progress, best_score
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from tests.pipelines.tuning.data import tuning_params
 
 

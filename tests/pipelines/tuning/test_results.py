@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from spark_lgbm_tuning import trial
 from spark_lgbm_tuning.datasets.atomic_parquet import AtomicParquetDataset
+from spark_lgbm_tuning.executor import trial
+from spark_lgbm_tuning.executor.trial import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning import results
-from spark_lgbm_tuning.trial import TrialSpec
 from tests.pipelines.tuning.data import tuning_params
 
 PARAMS = tuning_params(grid={"num_leaves": [7, 15], "learning_rate": [0.1, 0.2]})

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from spark_lgbm_tuning import fold_data, trial
+from spark_lgbm_tuning.executor import fold_data, trial
+from spark_lgbm_tuning.executor.trial import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.params import RoundPruningParams
 from spark_lgbm_tuning.pipelines.tuning.results import result_record
 from spark_lgbm_tuning.pipelines.tuning.rungs import (
@@ -17,7 +18,6 @@ from spark_lgbm_tuning.pipelines.tuning.rungs import (
     rung_info,
     rung_rounds,
 )
-from spark_lgbm_tuning.trial import TrialSpec
 from tests.pipelines.tuning.data import timeseries_data
 
 FEATURES = [f"feature_{i}" for i in range(5)]

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.pipelines.tuning import scheduler, search_space, shipping
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.scheduler import (
@@ -18,8 +17,9 @@ from spark_lgbm_tuning.pipelines.tuning.scheduler import (
     task_slots,
 )
 from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from tests.executor.test_trial_rounds import PARAMS, _spec
 from tests.pipelines.tuning.data import tuning_params
-from tests.test_trial_rounds import PARAMS, _spec
 
 
 def test_task_slots_follow_spark_task_cpus(spark):

@@ -10,8 +10,6 @@ import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 
-from spark_lgbm_tuning import lightgbm_params
-from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.reporting.nodes import rank_combinations
 from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
@@ -20,7 +18,9 @@ from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
 from spark_lgbm_tuning.pipelines.tuning.rungs import rung_rounds
 from spark_lgbm_tuning.pipelines.tuning.search import AllTrialsFailedError
-from spark_lgbm_tuning.statuses import OK, PRUNED
+from spark_lgbm_tuning.vocabulary import lightgbm_params
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
 from tests.pipelines.tuning.data import LogMessages, time_folds, timeseries_data, tuning_params
 from tests.project_copy import scratch_project
 

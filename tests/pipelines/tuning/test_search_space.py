@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.pipelines.tuning import search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 
 from .data import kfold_folds, regression_data, time_folds, timeseries_data, tuning_params
 

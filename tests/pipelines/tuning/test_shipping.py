@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.pipelines.tuning import search_space, shipping
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
 from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from tests.pipelines.tuning.data import tuning_params
 
 COLUMNS = ColumnParams()

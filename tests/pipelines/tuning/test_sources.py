@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from spark_lgbm_tuning.columns import ColumnParams
-from spark_lgbm_tuning.errors import InputDataError
 from spark_lgbm_tuning.pipelines.tuning.adaptive import AdaptiveSearch
 from spark_lgbm_tuning.pipelines.tuning.grid import GridSearch
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space
 from spark_lgbm_tuning.pipelines.tuning.sources import search_source
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from spark_lgbm_tuning.vocabulary.errors import InputDataError
 from tests.pipelines.tuning.data import tuning_params
 
 ADAPTIVE = {"strategy": "random", "n_combinations": 3}

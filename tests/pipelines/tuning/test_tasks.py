@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from spark_lgbm_tuning.executor.trial import boosting_runs
 from spark_lgbm_tuning.pipelines.tuning.tasks import PACK_WORK, plan_tasks, work
-from spark_lgbm_tuning.trial import boosting_runs
-from tests.test_trial_rounds import PARAMS, _spec
+from tests.executor.test_trial_rounds import PARAMS, _spec
 
 
 def test_plan_tasks_groups_caps_and_starts_the_longest():

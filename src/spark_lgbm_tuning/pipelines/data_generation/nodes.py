@@ -16,8 +16,8 @@ from scipy.signal import lfilter
 from sklearn.datasets import make_classification, make_regression
 from sklearn.model_selection import KFold, TimeSeriesSplit
 
-from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.pipelines.tuning.folds import FOLD_COLUMNS, SPLITS, fold_rows
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 
 from .params import DataGenerationParams, TimeEffectsParams, check_rows_for_folds
 

@@ -1,7 +1,7 @@
 """`params:data_generation` as one typed model; Kedro validates it before any node runs.
 
 Sizes, class balance, time axis, time effects and folds of the generated data. Column names are
-not here: they are `params:columns` (spark_lgbm_tuning.columns), shared with every pipeline.
+not here: they are `params:columns` (spark_lgbm_tuning.vocabulary.columns), shared with every pipeline.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from spark_lgbm_tuning.params_model import ParamsModel
+from spark_lgbm_tuning.vocabulary.params_model import ParamsModel
 
 # make_classification's default: 2 classes x 2 clusters need 2 ** n_informative >= 4.
 _MIN_INFORMATIVE = 2

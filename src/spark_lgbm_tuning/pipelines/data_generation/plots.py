@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from spark_lgbm_tuning.columns import ColumnParams
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 
 from .nodes import SUMMARY_COLUMNS, TIME_EFFECTS
 from .params import DataGenerationParams

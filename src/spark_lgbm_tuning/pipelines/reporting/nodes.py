@@ -17,9 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
-from spark_lgbm_tuning.lightgbm_params import HIGHER_IS_BETTER, model_params
+from spark_lgbm_tuning.executor.trial import fit_model
 from spark_lgbm_tuning.pipelines.tuning.folds import (
     FOLD_COLUMNS,
     FoldArrays,
@@ -30,8 +29,9 @@ from spark_lgbm_tuning.pipelines.tuning.folds import (
 # A runtime import, not TYPE_CHECKING: Kedro reads the node type hints to validate params:tuning.
 from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
-from spark_lgbm_tuning.statuses import OK, PRUNED
-from spark_lgbm_tuning.trial import fit_model
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from spark_lgbm_tuning.vocabulary.lightgbm_params import HIGHER_IS_BETTER, model_params
+from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
 
 from .params import ReportingParams
 from .results import (

@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from spark_lgbm_tuning.lightgbm_params import CLASSIFICATION_THRESHOLD
-from spark_lgbm_tuning.params_model import ParamsModel
+from spark_lgbm_tuning.vocabulary.lightgbm_params import CLASSIFICATION_THRESHOLD
+from spark_lgbm_tuning.vocabulary.params_model import ParamsModel
 
 
 class ReportingParams(ParamsModel):

@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
-from spark_lgbm_tuning.statuses import OK
+from spark_lgbm_tuning.vocabulary.statuses import OK
 
 from .params import ReportingParams
 from .results import combo_label, direction, param_columns, require_rows

@@ -17,7 +17,7 @@ import yaml
 from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
-from spark_lgbm_tuning.statuses import OK
+from spark_lgbm_tuning.vocabulary.statuses import OK
 
 from .results import plain, truncate
 

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from spark_lgbm_tuning.errors import ExplainedError
-from spark_lgbm_tuning.lightgbm_params import HIGHER_IS_BETTER
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
-from spark_lgbm_tuning.statuses import OK, STATUSES
+from spark_lgbm_tuning.vocabulary.errors import ExplainedError
+from spark_lgbm_tuning.vocabulary.lightgbm_params import HIGHER_IS_BETTER
+from spark_lgbm_tuning.vocabulary.statuses import OK, STATUSES
 
 REQUIRED_RESULT_COLUMNS = (
     "trial_id",

@@ -28,16 +28,16 @@ import pandas as pd
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
-from spark_lgbm_tuning import statuses
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.executor.scoring import primary_score
+from spark_lgbm_tuning.executor.trial import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning import strategies
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.results import result_record
 from spark_lgbm_tuning.pipelines.tuning.rungs import pruned_at_rung
 from spark_lgbm_tuning.pipelines.tuning.search_space import FoldFacts, trial_spec
-from spark_lgbm_tuning.scoring import primary_score
-from spark_lgbm_tuning.statuses import PRUNED
-from spark_lgbm_tuning.trial import TrialSpec
+from spark_lgbm_tuning.vocabulary import statuses
+from spark_lgbm_tuning.vocabulary.statuses import PRUNED
 
 logger = logging.getLogger(__name__)
 

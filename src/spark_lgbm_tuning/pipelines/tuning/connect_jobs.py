@@ -24,15 +24,15 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from spark_lgbm_tuning.connect_trial import (
+from spark_lgbm_tuning.executor.connect_trial import (
     RESULT_SCHEMA,
     SPECS_COLUMN,
     decode_row,
     encode_group,
     run_pandas_groups,
 )
-from spark_lgbm_tuning.spark_session import LOCAL_REMOTE, is_connect, session_master
-from spark_lgbm_tuning.trial import TrialSpec
+from spark_lgbm_tuning.executor.trial import TrialSpec
+from spark_lgbm_tuning.spark.session import LOCAL_REMOTE, is_connect, session_master
 
 __all__ = ["ConnectJobs", "connect_slots", "is_connect"]
 

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spark_lgbm_tuning.columns import ColumnParams, feature_columns, target_values
-from spark_lgbm_tuning.errors import InputDataError
-from spark_lgbm_tuning.hashing import stable_hash
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams, feature_columns, target_values
+from spark_lgbm_tuning.vocabulary.errors import InputDataError
+from spark_lgbm_tuning.vocabulary.hashing import stable_hash
 
 FOLD_COLUMNS = ("fold_id", "split", "row")
 SPLITS = ("train", "test")

@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.executor.trial import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.results import reusable_records
 from spark_lgbm_tuning.pipelines.tuning.scheduler import PlannedGroups
 from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
-from spark_lgbm_tuning.statuses import PRUNED
-from spark_lgbm_tuning.trial import TrialSpec
+from spark_lgbm_tuning.vocabulary.statuses import PRUNED
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The work lives in modules named after their job: `params` (the search settings), `folds` (the
 fold data and its checks), `search_space` (trials and their ids), `search` (reuse of stored
 trials, run info) with `shipping` (binned folds), `tasks` (task groups) and `scheduler` (Spark
-jobs), and `results` (the stored rows); the executor side is `spark_lgbm_tuning.trial`.
+jobs), and `results` (the stored rows); the executor side is `spark_lgbm_tuning.executor.trial`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Any
 import pandas as pd
 from pyspark.sql import SparkSession
 
-from spark_lgbm_tuning.columns import ColumnParams, feature_columns
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.tuning import search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, check_target, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search import run_from_table
 from spark_lgbm_tuning.pipelines.tuning.sources import search_table
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams, feature_columns
 
 logger = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from pydantic import (
     model_validator,
 )
 
-from spark_lgbm_tuning import lightgbm_params
-from spark_lgbm_tuning.errors import ExplainedError
-from spark_lgbm_tuning.lightgbm_params import (
+from spark_lgbm_tuning.vocabulary import lightgbm_params
+from spark_lgbm_tuning.vocabulary.errors import ExplainedError
+from spark_lgbm_tuning.vocabulary.lightgbm_params import (
     CLASSIFICATION_OBJECTIVES,
     PARAM_DEFAULTS,
     TASK_METRICS,
@@ -33,7 +33,7 @@ from spark_lgbm_tuning.lightgbm_params import (
     unknown_name_error,
     value_type_error,
 )
-from spark_lgbm_tuning.params_model import ParamsModel
+from spark_lgbm_tuning.vocabulary.params_model import ParamsModel
 
 GRID = "grid"
 # Strategies that propose combinations one at a time (Optuna samplers on the driver).

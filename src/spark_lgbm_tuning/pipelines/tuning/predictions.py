@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from spark_lgbm_tuning.executor.scoring import primary_score
+from spark_lgbm_tuning.executor.trial import LEARNING_CURVE, TEST_PREDICTIONS
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.scoring import primary_score
-from spark_lgbm_tuning.statuses import OK, PRUNED
-from spark_lgbm_tuning.trial import LEARNING_CURVE, TEST_PREDICTIONS
+from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
 
 # Combinations whose predictions a search keeps: the report shows the best one; the others make
 # a tie within the leaderboard's rounding safe (reporting.tie_decimals).

@@ -24,10 +24,10 @@ from typing import Any
 
 import pandas as pd
 
-from spark_lgbm_tuning.lightgbm_params import validation_higher_is_better
+from spark_lgbm_tuning.executor.trial import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.params import RoundPruningParams
-from spark_lgbm_tuning.statuses import OK, PRUNED
-from spark_lgbm_tuning.trial import TrialSpec
+from spark_lgbm_tuning.vocabulary.lightgbm_params import validation_higher_is_better
+from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
 
 # (rung round, threshold) pairs of one fold, as TrialSpec.rung_thresholds carries them.
 Thresholds = tuple[tuple[int, float], ...]

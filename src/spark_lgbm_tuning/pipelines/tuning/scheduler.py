@@ -34,8 +34,8 @@ from typing import Any, Protocol
 
 from pyspark import InheritableThread, SparkContext
 
-from spark_lgbm_tuning.statuses import FAILED, TIMED_OUT
-from spark_lgbm_tuning.trial import TrialSpec, boosting_runs, new_row, run_spark_group
+from spark_lgbm_tuning.executor.trial import TrialSpec, boosting_runs, new_row, run_spark_group
+from spark_lgbm_tuning.vocabulary.statuses import FAILED, TIMED_OUT
 
 logger = logging.getLogger(__name__)
 

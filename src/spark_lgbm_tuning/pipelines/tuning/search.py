@@ -21,8 +21,8 @@ from typing import Any
 import pandas as pd
 from pyspark.sql import SparkSession
 
-from spark_lgbm_tuning.columns import ColumnParams
 from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT, TrialStore
+from spark_lgbm_tuning.executor.trial import TrialSpec, check_levers
 from spark_lgbm_tuning.pipelines.tuning.connect_jobs import ConnectJobs, is_connect
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
@@ -47,7 +47,7 @@ from spark_lgbm_tuning.pipelines.tuning.summary import (
     timing_info,
 )
 from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
-from spark_lgbm_tuning.trial import TrialSpec, check_levers
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 
 logger = logging.getLogger(__name__)
 

@@ -20,14 +20,14 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from spark_lgbm_tuning import lightgbm_params
-from spark_lgbm_tuning.errors import InputDataError
-from spark_lgbm_tuning.fold_data import bin_train_part
-from spark_lgbm_tuning.hashing import stable_hash
-from spark_lgbm_tuning.lightgbm_params import LIGHTGBM_PARAMS_DOC, ParamValue, spellings
+from spark_lgbm_tuning.executor.fold_data import bin_train_part
+from spark_lgbm_tuning.executor.trial import TrialSpec, error_text
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
 from spark_lgbm_tuning.pipelines.tuning.params import SearchRange, TuningParams
-from spark_lgbm_tuning.trial import TrialSpec, error_text
+from spark_lgbm_tuning.vocabulary import lightgbm_params
+from spark_lgbm_tuning.vocabulary.errors import InputDataError
+from spark_lgbm_tuning.vocabulary.hashing import stable_hash
+from spark_lgbm_tuning.vocabulary.lightgbm_params import LIGHTGBM_PARAMS_DOC, ParamValue, spellings
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from spark_lgbm_tuning.fold_data import bin_test_part, bin_train_part, write_test_part
+from spark_lgbm_tuning.executor.fold_data import bin_test_part, bin_train_part, write_test_part
+from spark_lgbm_tuning.executor.trial import TrialSpec, failed_row
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
-from spark_lgbm_tuning.trial import TrialSpec, failed_row
 
 logger = logging.getLogger(__name__)
 

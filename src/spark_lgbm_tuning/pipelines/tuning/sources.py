@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.executor.trial import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.adaptive import AdaptiveSearch
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
 from spark_lgbm_tuning.pipelines.tuning.grid import GridSearch
@@ -25,7 +26,6 @@ from spark_lgbm_tuning.pipelines.tuning.search_space import (
     specs_from_table,
     trials_table,
 )
-from spark_lgbm_tuning.trial import TrialSpec
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from spark_lgbm_tuning.lightgbm_params import ParamValue
 from spark_lgbm_tuning.pipelines.tuning.params import SearchRange, TuningParams
+from spark_lgbm_tuning.vocabulary.lightgbm_params import ParamValue
 
 logger = logging.getLogger(__name__)
 

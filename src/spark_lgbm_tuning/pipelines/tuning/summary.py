@@ -11,7 +11,7 @@ from typing import Any
 from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, TuningParams
 from spark_lgbm_tuning.pipelines.tuning.progress import best_score
 from spark_lgbm_tuning.pipelines.tuning.scheduler import JobRunner, SearchStats
-from spark_lgbm_tuning.statuses import FAILED, OK, PRUNED, TIMED_OUT
+from spark_lgbm_tuning.vocabulary.statuses import FAILED, OK, PRUNED, TIMED_OUT
 
 logger = logging.getLogger(__name__)
 

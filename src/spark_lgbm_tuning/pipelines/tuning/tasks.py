@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from spark_lgbm_tuning.hashing import stable_hash
-from spark_lgbm_tuning.trial import TrialSpec, boosting_run_key, boosting_runs
+from spark_lgbm_tuning.executor.trial import TrialSpec, boosting_run_key, boosting_runs
+from spark_lgbm_tuning.vocabulary.hashing import stable_hash
 
 # Each Spark job costs the driver and the Python worker about this much besides its boosting
 # (job scheduling, task launch, pickling both ways): docs/benchmarks/small.md, (`ours` minus

@@ -10,7 +10,7 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-from spark_lgbm_tuning import scoring
+from spark_lgbm_tuning.executor import scoring
 
 
 @pytest.mark.parametrize(

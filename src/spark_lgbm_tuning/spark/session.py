@@ -27,8 +27,8 @@ from pyspark.errors import PySparkRuntimeError
 from pyspark.java_gateway import launch_gateway
 from pyspark.sql import SparkSession
 
-from spark_lgbm_tuning.errors import SparkConfigError
-from spark_lgbm_tuning.spark_master import check_master_authentication, check_master_url
+from spark_lgbm_tuning.spark.master import check_master_authentication, check_master_url
+from spark_lgbm_tuning.vocabulary.errors import SparkConfigError
 
 logger = logging.getLogger(__name__)
 

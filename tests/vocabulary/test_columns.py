@@ -8,7 +8,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from spark_lgbm_tuning.columns import ColumnParams, feature_columns, target_values
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams, feature_columns, target_values
 
 
 def _frame() -> pd.DataFrame:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spark_lgbm_tuning.trial import (
+from spark_lgbm_tuning.executor.trial import (
     ID_FIELDS,
     LEARNING_CURVE,
     RESULT_FIELDS,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pyspark import SparkConf
 
-from spark_lgbm_tuning.errors import SparkConfigError
+from spark_lgbm_tuning.vocabulary.errors import SparkConfigError
 
 # The forms SparkContext.createTaskScheduler and its cluster managers accept (Spark 4 has no
 # Mesos): local, local[N|*], local[N|*,F], local-cluster[N,C,M], spark://H[:P][,H[:P]...],

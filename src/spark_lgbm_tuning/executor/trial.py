@@ -25,9 +25,8 @@ import numpy as np
 import psutil
 from pyspark import SparkFiles, TaskContext
 
-from spark_lgbm_tuning.fold_data import FoldData, bin_train_part, load_fold
-from spark_lgbm_tuning.lightgbm_params import METRIC_ALIASES, METRICS, ParamValue
-from spark_lgbm_tuning.scoring import (
+from spark_lgbm_tuning.executor.fold_data import FoldData, bin_train_part, load_fold
+from spark_lgbm_tuning.executor.scoring import (
     RungPruner,
     TrialTimeoutError,
     TrialTimer,
@@ -37,7 +36,8 @@ from spark_lgbm_tuning.scoring import (
     regression_metrics,
     reset_peak_rss,
 )
-from spark_lgbm_tuning.statuses import FAILED, OK, PRUNED, TIMED_OUT
+from spark_lgbm_tuning.vocabulary.lightgbm_params import METRIC_ALIASES, METRICS, ParamValue
+from spark_lgbm_tuning.vocabulary.statuses import FAILED, OK, PRUNED, TIMED_OUT
 
 # Optimisations the benchmark switches off one at a time to measure what each saves
 # (tools/benchmark.py --lever NAME). A search passes the names it switches off explicitly, in

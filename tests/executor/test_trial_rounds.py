@@ -9,8 +9,9 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from spark_lgbm_tuning import fold_data, lightgbm_params, scoring, trial
-from spark_lgbm_tuning.trial import TrialSpec
+from spark_lgbm_tuning.executor import fold_data, scoring, trial
+from spark_lgbm_tuning.executor.trial import TrialSpec
+from spark_lgbm_tuning.vocabulary import lightgbm_params
 from tests.pipelines.tuning.data import timeseries_data
 
 FEATURES = [f"feature_{i}" for i in range(5)]

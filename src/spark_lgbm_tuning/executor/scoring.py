@@ -26,8 +26,8 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from spark_lgbm_tuning.lightgbm_params import CLASSIFICATION_THRESHOLD
-from spark_lgbm_tuning.statuses import OK
+from spark_lgbm_tuning.vocabulary.lightgbm_params import CLASSIFICATION_THRESHOLD
+from spark_lgbm_tuning.vocabulary.statuses import OK
 
 
 def classification_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, Any]:

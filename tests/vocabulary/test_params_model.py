@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ConfigDict, Field, ValidationError
 
-from spark_lgbm_tuning.params_model import ParamsModel
+from spark_lgbm_tuning.vocabulary.params_model import ParamsModel
 
 
 class Inner(ParamsModel):

@@ -15,7 +15,7 @@ from kedro.pipeline import Node
 
 from spark_lgbm_tuning.pipelines import data_generation, reporting, tuning, tuning_regression
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
-from spark_lgbm_tuning.spark_session import (
+from spark_lgbm_tuning.spark.session import (
     REMOTE_KEY,
     SparkConfigError,
     build_spark_conf,
@@ -277,7 +277,7 @@ def test_installed_java_is_accepted():
 STARTER_SCRIPT = """
 import signal
 from pyspark.sql import SparkSession
-from spark_lgbm_tuning.spark_session import SessionStarter, build_spark_conf
+from spark_lgbm_tuning.spark.session import SessionStarter, build_spark_conf
 
 handler = signal.getsignal(signal.SIGINT)
 conf = build_spark_conf({
@@ -306,7 +306,7 @@ def test_the_background_start_gives_this_thread_an_active_session():
 SECRET_SCRIPT = """
 import os, sys
 from pathlib import Path
-from spark_lgbm_tuning.spark_session import SessionStarter, build_spark_conf
+from spark_lgbm_tuning.spark.session import SessionStarter, build_spark_conf
 
 secret = sys.argv[1]
 conf = build_spark_conf({

@@ -15,7 +15,7 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 
-from spark_lgbm_tuning.lightgbm_params import dataset_params
+from spark_lgbm_tuning.vocabulary.lightgbm_params import dataset_params
 
 
 @dataclass

@@ -16,8 +16,9 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from spark_lgbm_tuning import fold_data, lightgbm_params, trial
-from spark_lgbm_tuning.trial import TrialSpec
+from spark_lgbm_tuning.executor import fold_data, trial
+from spark_lgbm_tuning.executor.trial import TrialSpec
+from spark_lgbm_tuning.vocabulary import lightgbm_params
 from tests.pipelines.tuning.data import regression_data, timeseries_data
 
 FEATURES = [f"feature_{i}" for i in range(5)]

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from spark_lgbm_tuning.errors import InputDataError
+from spark_lgbm_tuning.vocabulary.errors import InputDataError
 
 
 class ColumnParams(BaseModel):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spark_lgbm_tuning import fold_data, lightgbm_params, trial
+from spark_lgbm_tuning.executor import fold_data, trial
+from spark_lgbm_tuning.vocabulary import lightgbm_params
+from tests.executor.test_trial import _arrays, _params, _spec
 from tests.pipelines.tuning.data import timeseries_data
-from tests.test_trial import _arrays, _params, _spec
 
 
 @pytest.fixture(scope="module")

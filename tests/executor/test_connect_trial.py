@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from spark_lgbm_tuning.connect_trial import (
+from spark_lgbm_tuning.executor.connect_trial import (
     RESULT_SCHEMA,
     SPECS_COLUMN,
     decode_row,
@@ -14,8 +14,8 @@ from spark_lgbm_tuning.connect_trial import (
     encode_row,
     run_pandas_groups,
 )
-from spark_lgbm_tuning.fold_data import fold_from_arrays
-from spark_lgbm_tuning.trial import (
+from spark_lgbm_tuning.executor.fold_data import fold_from_arrays
+from spark_lgbm_tuning.executor.trial import (
     ID_FIELDS,
     LEARNING_CURVE,
     RESULT_FIELDS,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from spark_lgbm_tuning import lightgbm_params
+from spark_lgbm_tuning.vocabulary import lightgbm_params
 from tests.pipelines.tuning.data import tuning_params
 
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from pyspark import SparkConf
 
-from spark_lgbm_tuning.errors import ExplainedError, SparkConfigError
-from spark_lgbm_tuning.spark_master import (
+from spark_lgbm_tuning.spark.master import (
     check_master_authentication,
     check_master_url,
     driver_authenticates,
     master_requires_authentication,
 )
+from spark_lgbm_tuning.vocabulary.errors import ExplainedError, SparkConfigError
 from tools.local_cluster import LocalSparkCluster
 
 SECRET_ENV = "TEST_SPARK_MASTER_AUTH_SECRET"

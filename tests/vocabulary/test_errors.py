@@ -9,7 +9,9 @@ import pytest
 from kedro.io import DatasetError
 
 from spark_lgbm_tuning.cli import EXPLAINED_ERRORS
-from spark_lgbm_tuning.errors import (
+from spark_lgbm_tuning.hooks import MissingInputError
+from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
+from spark_lgbm_tuning.vocabulary.errors import (
     ConfigError,
     ExplainedError,
     InputDataError,
@@ -19,8 +21,6 @@ from spark_lgbm_tuning.errors import (
     file_error_fix,
     file_in_the_way,
 )
-from spark_lgbm_tuning.hooks import MissingInputError
-from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
 
 
 @pytest.mark.parametrize(

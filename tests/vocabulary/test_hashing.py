@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from spark_lgbm_tuning.hashing import stable_hash
+from spark_lgbm_tuning.vocabulary.hashing import stable_hash
 
 
 def test_stable_hash_ignores_key_order_and_sees_values():
@@ -16,7 +16,7 @@ def test_stable_hash_ignores_key_order_and_sees_values():
 
 def test_a_digest_is_the_same_in_another_process_and_pinned():
     payload = {"task": "classification", "params": {"num_leaves": 7}, "fold_id": 0}
-    code = f"from spark_lgbm_tuning.hashing import stable_hash; print(stable_hash({payload!r}))"
+    code = f"from spark_lgbm_tuning.vocabulary.hashing import stable_hash; print(stable_hash({payload!r}))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert other.stdout.strip() == stable_hash(payload)
     # sha256 of '{"fold_id":0,"params":{"num_leaves":7},"task":"classification"}' (sorted keys,
