@@ -65,7 +65,7 @@ def test_the_files_hold_the_headline_keys_and_a_plot_per_method(comparison):
         # Without an adaptive strategy there is no speed-up to state (not a made-up number).
         assert written["speedup_vs_grid"] is None and written["speedup_vs_best_peer"] is None
     else:
-        assert written["best_adaptive"] in {None, "tpe"}
+        assert written["best_ours"] in {None, "tpe"}
     assert list(written["methods"]) == METHODS
     assert written["parameters"]["seeds"] == [1] and written["parameters"]["folds"] == 4
     for method in METHODS:
