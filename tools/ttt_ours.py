@@ -30,7 +30,7 @@ import spark_lgbm_tuning
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from spark_lgbm_tuning.vocabulary.statuses import OK
-from tools.ttt_figures import evaluations_from_results
+from tools.ttt_figures import ASHA, ASHA_SUFFIX, GRID, evaluations_from_results
 from tools.ttt_space import TttSize
 
 logger = logging.getLogger(__name__)
@@ -69,16 +69,31 @@ def tuning_params(size: TttSize, conf: Path) -> TuningParams:
 
 
 def search_settings(
-    strategy: str, *, seed: int, budget_s: float, n_combinations: int, pruning: str
+    method: str,
+    *,
+    seed: int,
+    budget_s: float | None,
+    n_combinations: int,
+    pruning: str,
+    round_pruning: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """`tuning.search` for an adaptive strategy: a time budget (the grid's wall), a cap on
-    combinations well above the grid's, and fold-wise pruning (`wilcoxon`, as the Optuna peer)."""
+    """`tuning.search` for one of ours: `grid` (the defaults), `grid_asha` (the grid with
+    round-wise pruning), or an adaptive strategy with a time budget (the grid's wall), a cap on
+    combinations well above the grid's and fold-wise pruning (`wilcoxon`, as the Optuna peer),
+    plus round-wise pruning (`round_pruning` beside rule asha) for `random_asha` / `tpe_asha`."""
+    strategy = method.removesuffix(ASHA_SUFFIX)
+    rounds = (
+        {"round_pruning": {"rule": ASHA, **round_pruning}} if method.endswith(ASHA_SUFFIX) else {}
+    )
+    if strategy == GRID:
+        return {"strategy": GRID, **rounds}
     return {
         "strategy": strategy,
         "n_combinations": n_combinations,
-        "time_budget_s": round(budget_s, 1),
+        "time_budget_s": None if budget_s is None else round(budget_s, 1),
         "seed": seed,
         "pruning": pruning,
+        **rounds,
     }
 
 

@@ -8,7 +8,7 @@ A range is `{low, high, log, int}` as `tuning.grid` takes it; a list stays categ
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # Sizes of the comparison. The seed-like space (wide num_leaves, max_depth, colsample_bytree,
@@ -78,6 +78,10 @@ class TttSize:
     # Each non-grid method may run for this many times the grid's wall of the same seed.
     budget_factor: float = 1.0
     notes: str = ""
+    # `tuning.search.round_pruning` of the *_asha methods beside rule asha (the rest from
+    # conf/base: eta 3, min_rounds 100, min_trials 4, margin 0.002, which kept the winner in
+    # the offline replay of the seed size, docs/benchmarks/rung-replay-seed-4k-*).
+    round_pruning: dict[str, Any] = field(default_factory=dict)
 
 
 TTT_SIZES = {
@@ -94,6 +98,8 @@ TTT_SIZES = {
         early_stopping_rounds=10,
         seeds=(1,),
         notes="smoke run: proves the code path, says nothing about speed",
+        # Rungs at 10 and 30 of the 60-round cap; 4 combinations: a rung prunes from the 2nd.
+        round_pruning={"min_rounds": 10, "min_trials": 2},
     ),
     # The whole comparison (6 methods x 5 seeds) in about an hour on 2 cores (estimated from
     # the 17 min for 36 combinations at 100k rows and cap 1000: ~2 min per grid run).

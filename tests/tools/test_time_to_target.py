@@ -13,7 +13,7 @@ from tools.benchmark_setup import Settings
 from tools.ttt_space import TTT_SIZES
 
 TINY = replace(TTT_SIZES["tiny"], budget_factor=0.5)
-METHODS = ["grid", "tpe", "optuna"]
+METHODS = ["grid", "grid_asha", "tpe", "optuna"]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,8 @@ def test_the_target_is_our_grids_best_and_the_peers_objective_agrees(comparison)
     runs = {run["method"]: run for run in report["runs"]}
     assert [run["method"] for run in report["runs"]] == METHODS
     grid, optuna = runs["grid"], runs["optuna"]
-    assert report["target"] == grid["grid_best"] == grid["figures"]["best_score"]
+    assert report["grid_best"] == grid["grid_best"] == grid["figures"]["best_score"]
+    assert report["target"] == pytest.approx(report["grid_best"] - 0.0005)
     # Our grid reaches its own best no later than its search ends, with every combination run.
     assert 0 < grid["figures"]["time_to_target_s"] <= grid["run_info"]["wall_s"]
     assert grid["figures"]["n_complete"] == 4 and grid["figures"]["n_pruned"] == 0
@@ -43,9 +44,23 @@ def test_the_target_is_our_grids_best_and_the_peers_objective_agrees(comparison)
 
 
 @pytest.mark.slow
+def test_the_pruned_grid_runs_every_combination_and_is_checked_against_the_winner(comparison):
+    report, _ = comparison
+    grid, grid_asha = report["runs"][0], report["runs"][1]
+    assert "error" not in grid_asha, grid_asha.get("error")
+    # Every combination is started; one stopped at a rung is not complete (never ranked).
+    figures = grid_asha["figures"]
+    assert figures["n_trials"] == grid["figures"]["n_trials"] == 4
+    assert figures["n_complete"] + figures["n_pruned"] == 4
+    assert figures["best_score"] <= grid["grid_best"] + 1e-12
+    kept = figures["best_score"] >= grid["grid_best"] - 0.0005
+    assert report["pruned_grid_keeps_winner"] == {"seeds": int(kept), "of": 1}
+
+
+@pytest.mark.slow
 def test_our_adaptive_search_runs_within_its_budget_and_counts_pruned_combinations(comparison):
     report, _ = comparison
-    grid, tpe = report["runs"][0], report["runs"][1]
+    grid, tpe = report["runs"][0], report["runs"][2]
     assert "error" not in tpe, tpe.get("error")
     figures = tpe["figures"]
     assert (
@@ -65,7 +80,7 @@ def test_the_files_hold_the_headline_keys_and_a_plot_per_method(comparison):
         # Without an adaptive strategy there is no speed-up to state (not a made-up number).
         assert written["speedup_vs_grid"] is None and written["speedup_vs_best_peer"] is None
     else:
-        assert written["best_adaptive"] in {None, "tpe"}
+        assert written["best_ours"] in {None, "grid_asha", "tpe"}
     assert list(written["methods"]) == METHODS
     assert written["parameters"]["seeds"] == [1] and written["parameters"]["folds"] == 4
     for method in METHODS:

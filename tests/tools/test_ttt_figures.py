@@ -14,6 +14,7 @@ from tools.ttt_figures import (
     evaluations,
     evaluations_from_results,
     method_medians,
+    seed_checks,
     seed_figures,
     speedups,
     time_to_target,
@@ -123,6 +124,21 @@ def test_seed_figures_read_the_budgets_as_fractions_of_the_grids_wall(table):
     assert missed["time_to_target_s"] is None and missed["best_score"] == pytest.approx(0.85)
 
 
+def test_seed_figures_time_the_exact_target_and_read_the_best_at_the_grids_wall():
+    rows = [
+        {"end_s": t, "score": s, "complete": True, "pruned": False, "n_folds": 4, "boosting_s": 1.0}
+        for t, s in [(10.0, 0.8996), (30.0, 0.9)]
+    ]
+    table = evaluations(rows)
+    # Within the slack at 10 s, the grid's best itself only at 30 s.
+    figures = seed_figures(table, target=0.9 - 0.0005, grid_wall_s=20.0, exact=0.9)
+    assert figures["time_to_target_s"] == 10.0 and figures["time_to_exact_s"] == 30.0
+    assert figures["best_at_wall"] == pytest.approx(0.8996)
+    early = seed_figures(table, target=0.9 - 0.0005, grid_wall_s=5.0, exact=0.9001)
+    assert early["time_to_exact_s"] is None and early["best_at_wall"] is None
+    assert seed_figures(table, target=0.8995, grid_wall_s=5.0)["time_to_exact_s"] is None
+
+
 def _figures(seconds: float | None, at_25: float | None = 0.8) -> dict:
     return {
         "time_to_target_s": seconds,
@@ -152,23 +168,87 @@ def test_medians_count_a_missed_target_as_infinitely_slow():
 
 def test_speedups_take_our_best_adaptive_strategy_and_the_fastest_peer():
     medians = {
-        "grid": {"time_to_target_s": 100.0},
+        "grid": {"time_to_target_s": 100.0, "time_to_exact_s": 120.0},
         "random": {"time_to_target_s": 40.0},
-        "tpe": {"time_to_target_s": 20.0},
+        "tpe": {"time_to_target_s": 20.0, "time_to_exact_s": 60.0},
         "hyperopt": {"time_to_target_s": 50.0},
         "flaml": {"time_to_target_s": None},
         "optuna": {"time_to_target_s": 30.0},
     }
     assert speedups(medians) == {
-        "best_adaptive": "tpe",
+        "best_ours": "tpe",
         "fastest_peer": "optuna",
         "speedup_vs_grid": 5.0,
         "speedup_vs_best_peer": 1.5,
+        # The same method's ratio for the no-slack target (the grid's best itself).
+        "speedup_vs_grid_exact": 2.0,
     }
+
+
+def test_the_best_of_ours_may_be_the_pruned_grid_or_a_round_pruned_search():
+    medians = {
+        "grid": {"time_to_target_s": 100.0, "time_to_exact_s": 120.0},
+        "grid_asha": {"time_to_target_s": 25.0, "time_to_exact_s": None},
+        "tpe": {"time_to_target_s": 40.0, "time_to_exact_s": 60.0},
+        "optuna_hyperband": {"time_to_target_s": 50.0},
+    }
+    result = speedups(medians)
+    assert result["best_ours"] == "grid_asha" and result["fastest_peer"] == "optuna_hyperband"
+    assert result["speedup_vs_grid"] == 4.0 and result["speedup_vs_best_peer"] == 2.0
+    # grid_asha never reached the grid's exact best: no exact ratio, not tpe's.
+    assert result["speedup_vs_grid_exact"] is None
+    medians["tpe_asha"] = {"time_to_target_s": 10.0, "time_to_exact_s": 30.0}
+    assert speedups(medians)["best_ours"] == "tpe_asha"
+    assert speedups(medians)["speedup_vs_grid_exact"] == 4.0
+
+
+def _seed_run(method: str, seed: int, best: float | None, at_wall: float | None = None) -> dict:
+    return {
+        "method": method,
+        "seed": seed,
+        "figures": {"best_score": best, "best_at_wall": best if at_wall is None else at_wall},
+    }
+
+
+def test_the_pruned_grid_keeps_the_winner_when_its_best_is_within_the_slack():
+    runs = [
+        _seed_run("grid", 1, 0.9),
+        _seed_run("grid_asha", 1, 0.9),  # the winner itself
+        _seed_run("grid", 2, 0.9),
+        _seed_run("grid_asha", 2, 0.9 - 0.0004),  # another combination, within 0.0005
+        _seed_run("grid", 3, 0.9),
+        _seed_run("grid_asha", 3, 0.9 - 0.0006),  # lost it
+        _seed_run("grid", 4, 0.9),
+        _seed_run("grid_asha", 4, None),  # no combination complete
+        _seed_run("grid", 5, 0.9),
+        {"method": "grid_asha", "seed": 5, "error": "RuntimeError: boom"},  # not compared
+    ]
+    checks = seed_checks(runs, best_ours=None)
+    assert checks["pruned_grid_keeps_winner"] == {"seeds": 2, "of": 4}
+    assert checks["best_at_grid_wall_ge_grid"] is None  # no best method of ours
+    assert seed_checks(runs[::2], best_ours=None)["pruned_grid_keeps_winner"] is None
+
+
+def test_the_best_at_the_grids_wall_is_compared_with_the_grids_best_minus_the_slack():
+    runs = [
+        _seed_run("grid", 1, 0.9),
+        _seed_run("tpe_asha", 1, 0.95, at_wall=0.9 - 0.0005),
+        _seed_run("grid", 2, 0.9),
+        _seed_run("tpe_asha", 2, 0.95, at_wall=0.9 - 0.0006),  # its best came after the wall
+        _seed_run("grid", 3, 0.9),
+        _seed_run("tpe_asha", 3, None, at_wall=None),
+    ]
+    checks = seed_checks(runs, best_ours="tpe_asha")
+    assert checks["best_at_grid_wall_ge_grid"] == {"seeds": 1, "of": 3}
+    assert seed_checks(runs, "tpe_asha", slack=0.001)["best_at_grid_wall_ge_grid"] == {
+        "seeds": 2,
+        "of": 3,
+    }
+    assert checks["pruned_grid_keeps_winner"] is None  # no pruned grid ran
 
 
 def test_speedups_are_none_without_an_adaptive_strategy_that_reached_the_target():
     medians = {"grid": {"time_to_target_s": 100.0}, "tpe": {"time_to_target_s": None}}
     result = speedups(medians)
-    assert result["speedup_vs_grid"] is None and result["best_adaptive"] is None
+    assert result["speedup_vs_grid"] is None and result["best_ours"] is None
     assert result["speedup_vs_best_peer"] is None and result["fastest_peer"] is None

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import yaml
 
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from tools.benchmark_setup import Settings, Size, make_inputs
-from tools.ttt_ours import ScratchProject, best_combination, tuning_overrides
+from tools.ttt_ours import ScratchProject, best_combination, search_settings, tuning_overrides
 from tools.ttt_space import TTT_SIZES
 
 TINY = TTT_SIZES["tiny"]
@@ -29,6 +31,33 @@ def test_the_best_combination_is_the_best_mean_over_complete_ones():
     results.loc[1, "status"] = "pruned"
     assert best_combination(results, n_folds=2) == {"num_leaves": 31, "learning_rate": 0.2}
     assert best_combination(results.iloc[[4]], n_folds=2) == {}
+
+
+@pytest.mark.parametrize("size_name", sorted(TTT_SIZES))
+@pytest.mark.parametrize("method", ["grid", "grid_asha", "tpe", "tpe_asha", "random_asha"])
+def test_each_of_ours_is_search_settings_the_kedro_run_accepts(size_name, method, project_root):
+    size = TTT_SIZES[size_name]
+    conf = Settings(project=project_root).conf
+    adaptive = method != "grid" and not method.startswith("grid")
+    search = search_settings(
+        method,
+        seed=3,
+        budget_s=12.34 if adaptive else None,
+        n_combinations=40,
+        pruning="wilcoxon",
+        round_pruning=size.round_pruning,
+    )
+    base = yaml.safe_load((conf / "parameters_tuning.yml").read_text())["tuning"]
+    space = size.ranges if adaptive else size.grid
+    params = TuningParams.model_validate(
+        {**base, **tuning_overrides(size, conf), "grid": space, "search": search}
+    )
+    # Each size's rungs fit below its round cap (the tiny size's 60 rounds included).
+    assert params.search.round_pruning.active == method.endswith("_asha")
+    assert params.search.strategy == method.removesuffix("_asha")
+    if adaptive:
+        assert (params.search.pruning, params.search.seed) == ("wilcoxon", 3)
+        assert params.search.time_budget_s == pytest.approx(12.3)
 
 
 @pytest.mark.slow
