@@ -154,3 +154,11 @@ def test_shared_runs_are_packed_whole_and_the_lever_or_no_slots_packs_nothing():
         [1, 1, 1],
         [1, 1],
     ]
+
+
+def test_a_plan_by_combination_is_not_packed():
+    # Round pruning hands each run its fold's latest thresholds at submission: packing would give a
+    # pack's later runs the thresholds of its submission.
+    specs = _combos(8, fold_id=1, n_train=1_000)
+    assert len(plan_tasks(specs, slots=1)) == 2
+    assert len(plan_tasks(specs, slots=1, by_combination=True)) == 8

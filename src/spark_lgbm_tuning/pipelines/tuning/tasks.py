@@ -56,10 +56,10 @@ def plan_tasks(
     keeps a long one from running alone at the end. `by_combination` (a grid with round pruning)
     keeps the folds of one combination together, the combinations longest first: whole
     combinations finish early and each fold's rung thresholds build up as they go; the last
-    LONGEST_FIRST_TAIL of the groups run longest first again. Runs shorter than PACK_WORK of one
-    fold and binning share a task up to that much work (less when the search is too small to give
-    every slot TASKS_PER_SLOT tasks), in the planned order; with `slots` None, every run is its own
-    task. Levers `shared_rounds`, `longest_first` and `pack_short_trials` (trial.LEVERS) switch
+    LONGEST_FIRST_TAIL of the groups run longest first again; such a plan is not packed. Otherwise
+    runs shorter than PACK_WORK of one fold and binning share a task up to that much work (less
+    when the search is too small to give every slot TASKS_PER_SLOT tasks); with `slots` None,
+    every run is its own task. Levers `shared_rounds`, `longest_first` and `pack_short_trials` (trial.LEVERS) switch
     each off for the benchmark.
     """
     groups: dict[str, list[TrialSpec]] = {}
@@ -69,9 +69,10 @@ def plan_tasks(
     planned = [sorted(group, key=lambda spec: spec.num_boost_round) for group in groups.values()]
     if "longest_first" not in disabled_levers:
         planned = _by_combination(planned) if by_combination else sorted(planned, key=_longest)
-    if slots is not None and "pack_short_trials" not in disabled_levers:
-        keep_order = by_combination or "longest_first" in disabled_levers
-        planned = _pack(planned, slots, keep_order=keep_order)
+    # A plan by combination (round pruning) is not packed: each run is submitted on its own, so
+    # it carries its fold's latest rung thresholds (a pack's would be those of its submission).
+    if slots is not None and not by_combination and "pack_short_trials" not in disabled_levers:
+        planned = _pack(planned, slots, keep_order="longest_first" in disabled_levers)
     return planned
 
 
