@@ -11,6 +11,26 @@ from sklearn.model_selection import KFold, TimeSeriesSplit
 
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 
+# tuning settings of a search with one trial over trial_timeout_s and one well under it, on the
+# tests' ~1500-row folds: a tree that cannot split (min_child_samples above the row count) costs
+# 30-100 us a round, so 10000 rounds end in under 1 s; trees that keep splitting cost >= 1.5 ms a
+# round (63 leaves), so those trials pass the 4 s limit by far. Margins both ways survive a
+# loaded CI.
+TIMEOUT_SEARCH = {
+    "fixed": {
+        "objective": "binary",
+        "metric": "binary_logloss",
+        "verbosity": -1,
+        "seed": 42,
+        "learning_rate": 0.001,
+        "num_leaves": 63,
+    },
+    "grid": {"min_child_samples": [2, 100_000]},
+    "num_boost_round": 10_000,
+    "early_stopping_rounds": 0,
+    "trial_timeout_s": 4.0,
+}
+
 
 def timeseries_data(n_rows: int = 600, n_features: int = 5, seed: int = 0) -> pd.DataFrame:
     """date, feature_0..n-1 (float32), target (0/1), sorted by date: the timeseries_data contract."""

@@ -22,7 +22,7 @@ from tests.cluster import flat_output, kedro_run, subprocess_env
 from tests.project_copy import copy_project
 from tools.local_cluster import free_ports
 
-from .data import time_folds, timeseries_data
+from .data import TIMEOUT_SEARCH, time_folds, timeseries_data
 from .test_faults import N_TRIALS, STORE
 from .test_faults import _finish as finish
 from .test_faults import _project as fault_project
@@ -79,22 +79,8 @@ def test_a_trial_over_its_timeout_is_stored_timed_out_under_connect(tmp_path):
     )
     path = project / "conf/base/parameters_tuning.yml"
     parameters = yaml.safe_load(path.read_text())
-    # As in test_faults: trees that keep splitting pass 4 s by far in 10000 rounds; a tree that
-    # cannot split (min_child_samples above the row count) ends in under a second.
-    parameters["tuning"].update(
-        fixed={
-            "objective": "binary",
-            "metric": "binary_logloss",
-            "verbosity": -1,
-            "seed": 42,
-            "learning_rate": 0.001,
-            "num_leaves": 63,
-        },
-        grid={"min_child_samples": [2, 100_000]},
-        num_boost_round=10_000,
-        early_stopping_rounds=0,
-        trial_timeout_s=4.0,
-    )
+    # One trial passes the 4 s limit by far, the other ends in under a second (TIMEOUT_SEARCH).
+    parameters["tuning"].update(TIMEOUT_SEARCH)
     path.write_text(yaml.safe_dump(parameters, sort_keys=False))
 
     run = kedro_run(project, "--env", "connect", "--pipelines", "tuning")

@@ -26,7 +26,7 @@ from tests.cluster import flat_output, kedro_run, run_tuning_on_cluster, subproc
 from tests.project_copy import copy_project
 from tools.local_cluster import LocalSparkCluster
 
-from .data import time_folds, timeseries_data
+from .data import TIMEOUT_SEARCH, time_folds, timeseries_data
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -191,26 +191,8 @@ def test_sigint_then_sigterm_keep_finished_trials_and_the_rerun_finishes(
 def test_a_trial_over_its_timeout_is_stored_timed_out_and_the_search_goes_on(
     tmp_path, project_root, standalone_cluster
 ):
-    # Fixed rounds at a small learning rate: a tree that cannot split (min_child_samples above
-    # the row count) costs 30-100 us a round (measured, busy machine), so 10000 rounds end in
-    # under 1 s; trees that keep splitting cost >= 1.5 ms a round (63 leaves on these ~1500
-    # rows), so those trials pass the 4 s limit by far. Margins both ways survive a loaded CI.
-    project = _project(
-        tmp_path / "project",
-        project_root,
-        fixed={
-            "objective": "binary",
-            "metric": "binary_logloss",
-            "verbosity": -1,
-            "seed": 42,
-            "learning_rate": 0.001,
-            "num_leaves": 63,
-        },
-        grid={"min_child_samples": [2, 100_000]},
-        num_boost_round=10_000,
-        early_stopping_rounds=0,
-        trial_timeout_s=4.0,
-    )
+    # One trial passes the 4 s limit by far, the other ends in under a second (TIMEOUT_SEARCH).
+    project = _project(tmp_path / "project", project_root, **TIMEOUT_SEARCH)
     run = run_tuning_on_cluster(project, standalone_cluster)
     assert run.returncode == 0, flat_output(run)[-4000:]
 
