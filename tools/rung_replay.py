@@ -1,6 +1,6 @@
 """Round-wise pruning replayed offline: would a pruned grid keep the full grid's winner?
 
-    python -m tools.rung_replay --size seed --rows 4000 --out /tmp/rung-replay
+    python -m tools.rung_replay --size seed --rows 4000 --out docs/benchmarks/rung-replay-seed
 
 Runs every (combination, fold) of a time-to-target size once, unpruned, with the project's own
 trial code (`trial.run_trial` on the driver, one thread, its validation metric noted at every

@@ -29,9 +29,9 @@ from pyspark.sql import SparkSession
 from spark_lgbm_tuning.datasets.run_environment import RunEnvironmentDataset
 from spark_lgbm_tuning.datasets.trial_store import TrialStoreDataset
 from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
+from spark_lgbm_tuning.spark.remote import REMOTE_KEY, session_master
 from spark_lgbm_tuning.spark.session import (
     EXECUTOR_START_TIMEOUT_S,
-    REMOTE_KEY,
     SessionStarter,
     build_session,
     build_spark_conf,
@@ -39,7 +39,6 @@ from spark_lgbm_tuning.spark.session import (
     existing_session,
     is_spark_dataset,
     running_in_ipython,
-    session_master,
     spark_node_names,
     start_session,
 )

@@ -15,8 +15,8 @@ from kedro.pipeline import Node
 
 from spark_lgbm_tuning.pipelines import data_generation, reporting, tuning, tuning_regression
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
+from spark_lgbm_tuning.spark.remote import REMOTE_KEY, remote_label
 from spark_lgbm_tuning.spark.session import (
-    REMOTE_KEY,
     SparkConfigError,
     build_spark_conf,
     check_java,
@@ -25,7 +25,6 @@ from spark_lgbm_tuning.spark.session import (
     executor_python,
     is_spark_dataset,
     needs_spark,
-    remote_label,
     spark_node_names,
 )
 from tests.cluster import run_python

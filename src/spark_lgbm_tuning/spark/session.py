@@ -28,6 +28,14 @@ from pyspark.java_gateway import launch_gateway
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.spark.master import check_master_authentication, check_master_url
+from spark_lgbm_tuning.spark.remote import (
+    LOCAL_REMOTE,
+    REMOTE_KEY,
+    check_remote_reachable,
+    check_remote_url,
+    remote_label,
+    session_master,
+)
 from spark_lgbm_tuning.vocabulary.errors import SparkConfigError
 
 logger = logging.getLogger(__name__)
@@ -47,11 +55,6 @@ SPARK_DATASET_MODULE = "kedro_datasets.spark."
 # the conf as `--conf key=value`, which `ps` shows to every user for the whole run; these reach the
 # context's SparkConf over the Py4J gateway instead (`start_context`).
 LAUNCH_HIDDEN_KEYS = ("spark.authenticate.secret",)
-# A Spark Connect session instead of a master (conf/connect/spark.yml): `local[N]` starts a local
-# Connect server inside pyspark, `sc://host:port` reaches a running one.
-REMOTE_KEY = "spark.remote"
-CONNECT_DEFAULT_PORT = 15002
-LOCAL_REMOTE = re.compile(r"^local(\[(\d+|\*)(,\d+)?\])?$")
 
 
 # ------------------------------------------------------------------------------ which nodes
@@ -98,50 +101,6 @@ def build_spark_conf(settings: dict[str, Any]) -> SparkConf:
         text = str(value).lower() if isinstance(value, bool) else str(value)
         conf.set(key, text)
     return conf
-
-
-def remote_label(remote: str) -> str:
-    """`remote` without its `/;key=value` parameters (a Databricks token travels there)."""
-    return remote.split("/;", maxsplit=1)[0]
-
-
-def check_remote_url(remote: str) -> None:
-    """Refuse, before anything starts, a spark.remote that is neither `local[...]` (a local
-    Spark Connect server started by pyspark) nor `sc://host[:port][/;params]`."""
-    if LOCAL_REMOTE.match(remote):
-        return
-    label = remote_label(remote)
-    fix = (
-        f"{REMOTE_KEY} (or SPARK_REMOTE with --env connect) must be local[N] or "
-        f"sc://host:port, e.g. sc://127.0.0.1:{CONNECT_DEFAULT_PORT}"
-    )
-    parsed = urlparse(remote)
-    if parsed.scheme != "sc":
-        raise SparkConfigError(f"Spark Connect URL {label} has no sc:// scheme: {fix}")
-    try:
-        port = parsed.port
-    except ValueError as error:
-        raise SparkConfigError(f"Spark Connect URL {label}: bad port ({error}): {fix}") from None
-    if not parsed.hostname or port == 0:
-        raise SparkConfigError(f"Spark Connect URL {label} has no host or port 0: {fix}")
-
-
-def check_remote_reachable(remote: str, timeout_s: float = MASTER_CONNECT_TIMEOUT_S) -> None:
-    """Fail fast, naming the endpoint, when a `sc://` Spark Connect server does not accept
-    connections (the gRPC client would retry for minutes)."""
-    parsed = urlparse(remote)
-    if parsed.scheme != "sc":
-        return
-    host, port = parsed.hostname, parsed.port or CONNECT_DEFAULT_PORT
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return
-    except OSError as error:
-        raise SparkConfigError(
-            f"Spark Connect server {remote_label(remote)} is unreachable ({host}:{port}: "
-            f"{error}). Start it (sbin/start-connect-server.sh) or point {REMOTE_KEY} / "
-            "SPARK_REMOTE at a running one."
-        ) from None
 
 
 def launch_conf(conf: SparkConf) -> SparkConf:
@@ -244,7 +203,7 @@ def check_runtime(conf: SparkConf, master_source: str = "spark.yml") -> None:
     if remote:
         if LOCAL_REMOTE.match(remote):
             check_java()  # the local Connect server is a JVM of this machine
-        check_remote_reachable(remote)
+        check_remote_reachable(remote, MASTER_CONNECT_TIMEOUT_S)
         return
     master = conf.get("spark.master")
     check_master_url(master, master_source)
@@ -363,22 +322,6 @@ def build_session(conf: SparkConf, executor_start_timeout_s: float) -> SparkSess
         raise
     logger.info("Executors of %s run Python %s", sc.master, ", ".join(pythons))
     return spark
-
-
-def is_connect(spark: SparkSession) -> bool:
-    """True for a Spark Connect session (pyspark.sql.connect), which has no SparkContext.
-
-    Checked by module rather than isinstance: pyspark.sql.connect imports grpc, which a classic
-    install may lack.
-    """
-    return type(spark).__module__.startswith("pyspark.sql.connect")
-
-
-def session_master(spark: SparkSession) -> str:
-    """The master of `spark`; for a Spark Connect session (no SparkContext), its server's."""
-    if is_connect(spark):
-        return f"Spark Connect ({spark.conf.get('spark.master', None) or 'remote'})"
-    return spark.sparkContext.master
 
 
 def build_connect_session(conf: SparkConf) -> SparkSession:

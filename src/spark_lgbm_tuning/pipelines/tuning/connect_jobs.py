@@ -32,9 +32,9 @@ from spark_lgbm_tuning.executor.connect_trial import (
     run_pandas_groups,
 )
 from spark_lgbm_tuning.executor.trial import TrialSpec
-from spark_lgbm_tuning.spark.session import LOCAL_REMOTE, is_connect, session_master
+from spark_lgbm_tuning.spark.remote import LOCAL_REMOTE, session_master
 
-__all__ = ["ConnectJobs", "connect_slots", "is_connect"]
+__all__ = ["ConnectJobs", "connect_slots"]
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT, TrialStore
 from spark_lgbm_tuning.executor.trial import TrialSpec, check_levers
-from spark_lgbm_tuning.pipelines.tuning.connect_jobs import ConnectJobs, is_connect
+from spark_lgbm_tuning.pipelines.tuning.connect_jobs import ConnectJobs
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.predictions import PredictionBuffer
@@ -47,6 +47,7 @@ from spark_lgbm_tuning.pipelines.tuning.summary import (
     timing_info,
 )
 from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
+from spark_lgbm_tuning.spark.remote import is_connect
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 
 logger = logging.getLogger(__name__)
