@@ -35,11 +35,11 @@ from spark_lgbm_tuning.pipelines.tuning.scheduler import (
     JobScheduler,
     PrepareCallback,
     RowsCallback,
-    SparkContextJobs,
 )
 from spark_lgbm_tuning.pipelines.tuning.search_space import table_fingerprints
 from spark_lgbm_tuning.pipelines.tuning.shipping import FoldShipper, shipping_dir
 from spark_lgbm_tuning.pipelines.tuning.sources import search_source
+from spark_lgbm_tuning.pipelines.tuning.spark_jobs import SparkContextJobs
 from spark_lgbm_tuning.pipelines.tuning.summary import (
     AllTrialsFailedError,
     check_outcomes,
