@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from spark_lgbm_tuning.executor.trial import TrialSpec, new_row
+from spark_lgbm_tuning.executor.trial import new_row
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.vocabulary.statuses import FAILED, TIMED_OUT
 
 logger = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ import pandas as pd
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT, TrialStore
-from spark_lgbm_tuning.executor.trial import TrialSpec, check_levers
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec, check_levers
 from spark_lgbm_tuning.pipelines.tuning.connect_jobs import ConnectJobs
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from spark_lgbm_tuning.executor.fold_data import bin_train_part
-from spark_lgbm_tuning.executor.trial import TrialSpec, error_text
+from spark_lgbm_tuning.executor.trial import error_text
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
 from spark_lgbm_tuning.pipelines.tuning.params import SearchRange, TuningParams
 from spark_lgbm_tuning.vocabulary import lightgbm_params

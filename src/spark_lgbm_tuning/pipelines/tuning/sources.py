@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
-from spark_lgbm_tuning.executor.trial import TrialSpec
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.adaptive import AdaptiveSearch
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
 from spark_lgbm_tuning.pipelines.tuning.grid import GridSearch

@@ -12,7 +12,8 @@ from typing import Any
 
 from pyspark import InheritableThread, SparkContext
 
-from spark_lgbm_tuning.executor.trial import TrialSpec, boosting_runs, run_spark_group
+from spark_lgbm_tuning.executor.trial import run_spark_group
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec, boosting_runs
 from spark_lgbm_tuning.pipelines.tuning.scheduler import Job, SearchStats
 
 logger = logging.getLogger(__name__)
