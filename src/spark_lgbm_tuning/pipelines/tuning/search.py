@@ -36,7 +36,7 @@ from spark_lgbm_tuning.pipelines.tuning.scheduler import (
     PrepareCallback,
     RowsCallback,
 )
-from spark_lgbm_tuning.pipelines.tuning.search_space import table_fingerprints
+from spark_lgbm_tuning.pipelines.tuning.search_space import fold_facts, table_fingerprints
 from spark_lgbm_tuning.pipelines.tuning.shipping import FoldShipper, shipping_dir
 from spark_lgbm_tuning.pipelines.tuning.sources import search_source
 from spark_lgbm_tuning.pipelines.tuning.spark_jobs import SparkContextJobs
@@ -122,6 +122,7 @@ def _search_locked(
     source = search_source(
         params,
         trials,
+        fold_facts(arrays),
         disabled_levers=disabled_levers,
         slots=jobs.slots(),
         ready=ready,
@@ -245,9 +246,12 @@ def run_from_table(
     """The trials of `tuning_trials` run on `data` (checked to be the data they were expanded
     from); returns `tuning_results`, `tuning_run_info`, `tuning_predictions` and
     `tuning_learning_curves`."""
-    expected = table_fingerprints(trials)
-    arrays = FoldArrays(data, fold_rows(folds, sorted(expected), len(data)), columns)
-    arrays.check_fingerprints(expected)
+    if trials.empty:  # an adaptive search proposes its trials on the folds of params.folds
+        arrays = FoldArrays(data, fold_rows(folds, params.folds, len(data)), columns)
+    else:
+        expected = table_fingerprints(trials)
+        arrays = FoldArrays(data, fold_rows(folds, sorted(expected), len(data)), columns)
+        arrays.check_fingerprints(expected)
     outcome = run_search(
         job_runner(spark), arrays, trials, params, store=store, disabled_levers=disabled_levers
     )
