@@ -17,9 +17,8 @@ still queued only when it ends:
 - `refit_best_model` -> the refit model as an MLflow LightGBM model with its signature;
 - the report, every `*_plot` and every `*_figure` as artefacts. The namespaced (`regression.`) outputs likewise.
 The parent run also gets the env, git commit, package versions and the seconds tracking took:
-`tracking_s` on the driver's path (the wait for the store's set-up, run start, the final wait),
-`tracking_background_s` in the background threads (the store's set-up, which runs while Kedro
-builds the catalog and Spark starts, and the queued records).
+`tracking_s` on the driver's path (set-up, run start, the final wait), `tracking_background_s` in
+the background thread.
 
 The parent run ends FINISHED, FAILED on an error (kedro-mlflow), KILLED on an interrupt (Ctrl-C,
 SIGTERM: Kedro calls no hook then, and MLflow's own exit handler would record FINISHED, so an exit
@@ -34,7 +33,6 @@ import atexit
 import contextlib
 import logging
 import os
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -178,9 +176,6 @@ class TrackingHooks:
         self._client: MlflowClient | None = None
         self._catalog = None
         self._save_version: str | None = None
-        self._catalog_args: tuple | None = None
-        self._setup: threading.Thread | None = None
-        self._setup_s = 0.0
 
     @property
     def _run_id(self) -> str | None:
@@ -232,65 +227,40 @@ class TrackingHooks:
             return
         self._mlflow = MlflowHook()
         self._background = BackgroundLog(on_failure=_warn_failure)
-        # The store's set-up (SQLite tables, the experiment: seconds) runs while Kedro builds
-        # the catalog and SparkHooks starts the JVM; before_pipeline_run waits for it.
-        self._setup = threading.Thread(
-            target=self._set_up, args=(context,), name="mlflow-setup", daemon=True
-        )
-        self._setup.start()
-
-    def _set_up(self, context) -> None:
-        started, driver_s = time.perf_counter(), self._seconds
-        try:
-            store: dict[str, str] = {}
-            self._guarded(lambda: store.update(_local_store(context)))
-            if self._mlflow is None:
-                return
-            with _environ(SETUP_HTTP_ENV | store):
-                self._guarded(self._mlflow.after_context_created, context)
-            if self._mlflow is None:
-                return
-            server = self._mlflow.mlflow_config.server
-            self._client = MlflowClient(server.mlflow_tracking_uri, server.mlflow_registry_uri)
-            self._context_tags = {
-                "kedro.env": str(context.env or context.config_loader.default_run_env),
-                **context_tags(Path(context.project_path)),
-                **process_tags(),
-            }
-        finally:
-            # Background time (after_pipeline_run adds it there), not the driver's.
-            self._seconds, self._setup_s = driver_s, time.perf_counter() - started
-
-    def _set_up_done(self) -> None:
-        """Wait for the store's set-up (the wait counts as tracking time on the driver's path),
-        then hand kedro-mlflow the catalog it was created with."""
-        if self._setup is None:
+        store: dict[str, str] = {}
+        self._guarded(lambda: store.update(_local_store(context)))
+        if self._mlflow is None:
             return
-        started = time.perf_counter()
-        self._setup.join()
-        self._setup = None
-        self._seconds += time.perf_counter() - started
-        if self._mlflow is not None and self._catalog_args is not None:
-            self._guarded(self._mlflow.after_catalog_created, *self._catalog_args)
+        with _environ(SETUP_HTTP_ENV | store):
+            self._guarded(self._mlflow.after_context_created, context)
+        if self._mlflow is None:
+            return
+        server = self._mlflow.mlflow_config.server
+        self._client = MlflowClient(server.mlflow_tracking_uri, server.mlflow_registry_uri)
+        self._context_tags = {
+            "kedro.env": str(context.env or context.config_loader.default_run_env),
+            **context_tags(Path(context.project_path)),
+            **process_tags(),
+        }
 
     @hook_impl
     def after_catalog_created(  # noqa: PLR0913, PLR0917 - Kedro's hook spec
         self, catalog, conf_catalog, conf_creds, parameters, save_version, load_versions
     ) -> None:
         self._catalog, self._save_version = catalog, save_version
-        # kedro-mlflow's hook needs its set-up: called once that is done (_set_up_done).
-        self._catalog_args = (
-            catalog,
-            conf_catalog,
-            conf_creds,
-            parameters,
-            save_version,
-            load_versions,
-        )
+        if self._mlflow is not None:
+            self._guarded(
+                self._mlflow.after_catalog_created,
+                catalog,
+                conf_catalog,
+                conf_creds,
+                parameters,
+                save_version,
+                load_versions,
+            )
 
     @hook_impl
     def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
-        self._set_up_done()
         if self._mlflow is None:
             return
         self._guarded(self._mlflow.before_pipeline_run, run_params, pipeline, catalog)
@@ -321,7 +291,7 @@ class TrackingHooks:
         self._finish_background()
         if self._run_id is None:
             return
-        background_s = self._setup_s + (self._background.busy_s if self._background else 0.0)
+        background_s = self._background.busy_s if self._background is not None else 0.0
         self._guarded(
             mlflow_log.log_values,
             self._client,
@@ -338,7 +308,6 @@ class TrackingHooks:
     @hook_impl
     def on_pipeline_error(self, error, run_params, pipeline, catalog) -> None:
         atexit.unregister(self._end_interrupted_run)
-        self._set_up_done()
         self._finish_background()  # what the finished nodes produced is still recorded
         if self._mlflow is not None:
             self._guarded(self._mlflow.on_pipeline_error, error, run_params, pipeline, catalog)
