@@ -19,7 +19,7 @@ On one generated dataset, one set of folds and one grid, on one Spark master, it
 - `limit`: the sum over trials of the pure boosting seconds (lgb.train on a constructed Dataset,
   same params and threads, one trial at a time) divided by the cores.
 Methods are interleaved and repeated; the table and the JSON give medians and ratios of one run.
-`--lever NAME` also times `ours` with one optimisation switched off (trial.LEVERS, passed to
+`--lever NAME` also times `ours` with one optimisation switched off (trial_spec.LEVERS, passed to
 the search in each TrialSpec; or `worker_reuse`, a Spark setting that needs a session of its
 own), and `--rounds-grid 100,200,400` adds a num_boost_round grid axis, timed with and without
 the shared boosting runs. Modules: benchmark_setup (sizes, inputs, session), benchmark_methods
@@ -46,7 +46,7 @@ from typing import Any
 import pandas as pd
 from pyspark.sql import SparkSession
 
-from spark_lgbm_tuning.executor import trial
+from spark_lgbm_tuning.executor import trial_spec
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space
 from tools.benchmark_methods import (
     measure_limit,
@@ -140,7 +140,7 @@ def run_levers(
     result = {}
     columns = settings.columns
     for lever in settings.levers:
-        off_in_trials = frozenset({lever}) & frozenset(trial.LEVERS)
+        off_in_trials = frozenset({lever}) & frozenset(trial_spec.LEVERS)
         for mode in settings.modes:
             params = tuning_params(settings.size, mode, settings.conf)
             walls = []
@@ -263,7 +263,7 @@ def _parser() -> argparse.ArgumentParser:
         "--lever",
         action="append",
         default=[],
-        choices=[*trial.LEVERS, *SPARK_LEVERS],
+        choices=[*trial_spec.LEVERS, *SPARK_LEVERS],
         help="also time ours with this optimisation off (repeatable)",
     )
     parser.add_argument("--rounds-grid", default="", help="e.g. 100,200,400: shared-rounds run")

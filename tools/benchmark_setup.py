@@ -24,7 +24,7 @@ from spark_lgbm_tuning.pipelines.data_generation.nodes import (
 from spark_lgbm_tuning.pipelines.data_generation.params import DataGenerationParams
 from spark_lgbm_tuning.pipelines.tuning.folds import fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.pipelines.tuning.scheduler import task_cpus, task_slots
+from spark_lgbm_tuning.pipelines.tuning.spark_jobs import task_cpus, task_slots
 from spark_lgbm_tuning.spark.session import build_spark_conf, executor_python
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams, feature_columns, target_values
 

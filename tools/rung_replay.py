@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from spark_lgbm_tuning.executor import fold_data, trial
+from spark_lgbm_tuning.executor import fold_data, trial, trial_spec
 from spark_lgbm_tuning.pipelines.tuning.params import RoundPruningParams, TuningParams
 from spark_lgbm_tuning.pipelines.tuning.rungs import fold_thresholds, rung_rounds
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
@@ -61,7 +61,7 @@ def record_rows(
         for combo_index, combination in enumerate(params.combinations()):
             lightgbm = {**params.lightgbm_params(combination), "num_threads": 1}
             fold = fold_data.fold_from_arrays(x[train], y[train], x[test], y[test], lightgbm)
-            spec = trial.TrialSpec(
+            spec = trial_spec.TrialSpec(
                 trial_id=f"c{combo_index}-f{fold_id}",
                 combo_id=f"c{combo_index}",
                 fold_id=fold_id,

@@ -15,13 +15,13 @@ from spark_lgbm_tuning.executor.connect_trial import (
     run_pandas_groups,
 )
 from spark_lgbm_tuning.executor.fold_data import fold_from_arrays
-from spark_lgbm_tuning.executor.trial import (
+from spark_lgbm_tuning.executor.trial import run_trial
+from spark_lgbm_tuning.executor.trial_spec import (
     ID_FIELDS,
     LEARNING_CURVE,
     RESULT_FIELDS,
     TEST_PREDICTIONS,
     TrialSpec,
-    run_trial,
 )
 
 PARAMS = {"objective": "binary", "metric": "auc", "verbosity": -1, "num_threads": 1}

@@ -16,8 +16,8 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from spark_lgbm_tuning.executor import fold_data, trial
-from spark_lgbm_tuning.executor.trial import TrialSpec
+from spark_lgbm_tuning.executor import fold_data, trial, trial_spec
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.vocabulary import lightgbm_params
 from tests.pipelines.tuning.data import regression_data, timeseries_data
 
@@ -82,10 +82,10 @@ def test_ok_trial_has_every_column(classification_arrays):
     row = trial.run_trial(_spec(params), fold_data.fold_from_arrays(*classification_arrays, params))
 
     assert list(row) == [
-        *trial.ID_FIELDS,
-        *trial.RESULT_FIELDS,
-        trial.TEST_PREDICTIONS,
-        trial.LEARNING_CURVE,
+        *trial_spec.ID_FIELDS,
+        *trial_spec.RESULT_FIELDS,
+        trial_spec.TEST_PREDICTIONS,
+        trial_spec.LEARNING_CURVE,
     ]
     assert row["status"] == "ok" and row["error"] is None
     for metric in lightgbm_params.CLASSIFICATION_METRICS:
@@ -113,7 +113,7 @@ def test_failing_trial_is_a_row_not_an_exception(classification_arrays):
     assert row["error"].startswith("LightGBMError: ") and "num_leaves" in row["error"]
     assert all(metric in row and row[metric] is None for metric in lightgbm_params.METRICS)
     assert row["ended_at"] >= row["started_at"]
-    assert row[trial.TEST_PREDICTIONS] is None and row[trial.LEARNING_CURVE] is None
+    assert row[trial_spec.TEST_PREDICTIONS] is None and row[trial_spec.LEARNING_CURVE] is None
 
 
 def test_a_trial_returns_its_test_predictions_and_learning_curve(classification_arrays):
@@ -124,9 +124,9 @@ def test_a_trial_returns_its_test_predictions_and_learning_curve(classification_
     best_iteration, probability = _plain_fit(params, *classification_arrays)
     y_test = classification_arrays[3]
 
-    np.testing.assert_allclose(row[trial.TEST_PREDICTIONS], probability, rtol=1e-12)
-    assert row["auc_roc"] == roc_auc_score(y_test, row[trial.TEST_PREDICTIONS])
-    curve = row[trial.LEARNING_CURVE]["binary_logloss"]
+    np.testing.assert_allclose(row[trial_spec.TEST_PREDICTIONS], probability, rtol=1e-12)
+    assert row["auc_roc"] == roc_auc_score(y_test, row[trial_spec.TEST_PREDICTIONS])
+    curve = row[trial_spec.LEARNING_CURVE]["binary_logloss"]
     # Early stopping (patience 5) ran 5 rounds past the best one.
     assert len(curve) == best_iteration + 5
     assert curve[best_iteration - 1] == pytest.approx(log_loss(y_test, probability), rel=1e-9)
@@ -140,7 +140,7 @@ def test_trials_sharing_a_run_get_the_curve_up_to_their_own_cap(classification_a
     ]
     rows = trial.run_group(specs, fold_data.fold_from_arrays(*classification_arrays, params))
     # Fixed rounds evaluate no metric while boosting: no curve, but the predictions at each cap.
-    assert [row[trial.LEARNING_CURVE] for row in rows] == [{}, {}]
+    assert [row[trial_spec.LEARNING_CURVE] for row in rows] == [{}, {}]
     plain = lgb.train(
         params,
         lgb.Dataset(*classification_arrays[:2], params=lightgbm_params.dataset_params(params)),
@@ -148,7 +148,7 @@ def test_trials_sharing_a_run_get_the_curve_up_to_their_own_cap(classification_a
     )
     for row, cap in zip(rows, (10, 25), strict=True):
         np.testing.assert_allclose(
-            row[trial.TEST_PREDICTIONS],
+            row[trial_spec.TEST_PREDICTIONS],
             plain.predict(classification_arrays[2], num_iteration=cap),
             rtol=1e-12,
         )
@@ -276,10 +276,10 @@ def test_a_pack_runs_each_boosting_run_on_its_own(classification_arrays, shipped
     bad = dataclasses.replace(spec, trial_id="bad", params={**spec.params, "num_leaves": -3})
     other = dataclasses.replace(spec, trial_id="other", params={**spec.params, "num_leaves": 3})
     pack = [*caps, leaves, bad, other]
-    assert [len(run) for run in trial.boosting_runs(pack)] == [2, 1, 1, 1]
+    assert [len(run) for run in trial_spec.boosting_runs(pack)] == [2, 1, 1, 1]
 
     rows = trial.run_spark_group(pack)
-    alone = [row for run in trial.boosting_runs(pack) for row in trial.run_spark_group(run)]
+    alone = [row for run in trial_spec.boosting_runs(pack) for row in trial.run_spark_group(run)]
 
     assert [row["trial_id"] for row in rows] == ["cap20", "cap60", "leaves", "bad", "other"]
     assert [row["status"] for row in rows] == ["ok", "ok", "timed_out", "failed", "ok"]
@@ -292,16 +292,3 @@ def test_a_pack_runs_each_boosting_run_on_its_own(classification_arrays, shipped
     assert rows[0]["fit_s"] == 0.0 and rows[1]["fit_s"] > 0  # one run for both caps
     # The fold is loaded once for the pack; its later runs find it cached.
     assert rows[1]["data_load_s"] > 0 and rows[4]["data_load_s"] < rows[1]["data_load_s"]
-
-
-def test_without_shared_rounds_each_trial_of_a_task_is_its_own_run():
-    spec = _spec(_params(), disabled_levers=frozenset({"shared_rounds"}))
-    caps = [dataclasses.replace(spec, num_boost_round=n) for n in (20, 60)]
-    assert [len(run) for run in trial.boosting_runs(caps)] == [1, 1]
-    assert [len(run) for run in trial.boosting_runs([_spec(_params())] * 2)] == [2]
-
-
-def test_unknown_levers_are_refused():
-    assert trial.check_levers(frozenset({"fold_cache"})) == {"fold_cache"}
-    with pytest.raises(ValueError, match=r"Unknown levers \['no_such_lever'\]"):
-        trial.check_levers(frozenset({"validation_scores", "no_such_lever"}))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from spark_lgbm_tuning.executor import fold_data, scoring, trial
-from spark_lgbm_tuning.executor.trial import TrialSpec
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.vocabulary import lightgbm_params
 from tests.pipelines.tuning.data import timeseries_data
 

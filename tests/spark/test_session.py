@@ -15,7 +15,7 @@ from kedro.pipeline import Node
 
 from spark_lgbm_tuning.pipelines import data_generation, reporting, tuning, tuning_regression
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
-from spark_lgbm_tuning.spark.remote import REMOTE_KEY, remote_label
+from spark_lgbm_tuning.spark.remote import REMOTE_KEY
 from spark_lgbm_tuning.spark.session import (
     SparkConfigError,
     build_spark_conf,
@@ -151,21 +151,10 @@ def test_a_connect_remote_replaces_the_master(remote):
     assert conf.get(REMOTE_KEY) == remote and conf.get("spark.master") is None
 
 
-@pytest.mark.parametrize(
-    ("remote", "reason"),
-    [
-        ("http://127.0.0.1:15002", "has no sc:// scheme"),
-        ("spark://127.0.0.1:7077", "has no sc:// scheme"),
-        ("sc://127.0.0.1:port", "bad port"),
-        ("sc://127.0.0.1:99999", "bad port"),
-        ("sc://:15002", "has no host"),
-        ("sc://h:0/;token=secret", "has no host or port 0"),
-    ],
-)
-def test_a_bad_connect_url_is_refused_before_anything_starts(remote, reason):
-    with pytest.raises(SparkConfigError, match=reason) as error:
-        build_spark_conf({"spark.master": None, REMOTE_KEY: remote})
-    assert "secret" not in str(error.value)  # parameters (tokens) are never shown
+def test_a_bad_connect_url_is_refused_before_anything_starts():
+    # The URL's checks themselves: tests/spark/test_remote.py.
+    with pytest.raises(SparkConfigError, match="has no sc:// scheme"):
+        build_spark_conf({"spark.master": None, REMOTE_KEY: "http://127.0.0.1:15002"})
 
 
 def test_a_master_and_a_remote_together_are_refused():
@@ -173,15 +162,10 @@ def test_a_master_and_a_remote_together_are_refused():
         build_spark_conf({"spark.master": "local[2]", REMOTE_KEY: "local[2]"})
 
 
-def test_an_unreachable_connect_server_fails_fast_naming_it():
-    remote = f"sc://127.0.0.1:{free_ports(1)[0]}/;token=secret"
-    began = time.monotonic()
-    with pytest.raises(SparkConfigError) as error:
+def test_the_runtime_check_dials_the_connect_server():
+    remote = f"sc://127.0.0.1:{free_ports(1)[0]}"
+    with pytest.raises(SparkConfigError, match="is unreachable"):
         check_runtime(build_spark_conf({"spark.master": None, REMOTE_KEY: remote}))
-    assert time.monotonic() - began < FAIL_WITHIN_S
-    message = str(error.value)
-    assert remote_label(remote) in message and "unreachable" in message
-    assert "secret" not in message and len(message.splitlines()) == 1
 
 
 def test_the_connect_env_resolves_a_remote_and_no_master(project_root, monkeypatch):

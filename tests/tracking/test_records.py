@@ -102,13 +102,15 @@ def test_a_fold_pruned_at_a_rung_is_tagged_with_its_round():
 
 
 def test_the_data_fingerprint_names_each_fold_and_changes_with_any_of_them():
+    # A failed trial's row may lack the fingerprint: it names no data.
     trials = pd.DataFrame(
-        {"fold_id": [0, 0, 1, 1], "fold_fingerprint": ["f0", "f0", "f1", "f1"], "x": [1, 2, 3, 4]}
+        {"fold_id": [0, 0, 1, 1, 1], "fold_fingerprint": ["f0", "f0", "f1", "f1", None]}
     )
     tags = data_fingerprint(trials)
     assert tags["fold_fingerprint.0"] == "f0" and tags["fold_fingerprint.1"] == "f1"
     assert data_fingerprint(trials.iloc[::-1])["data_fingerprint"] == tags["data_fingerprint"]
-    changed = trials.assign(fold_fingerprint=["f0", "f0", "f1", "other"])
+    assert set(tags) == {"fold_fingerprint.0", "fold_fingerprint.1", "data_fingerprint"}
+    changed = trials.assign(fold_fingerprint=["f0", "f0", "f1", "other", None])
     assert data_fingerprint(changed)["data_fingerprint"] != tags["data_fingerprint"]
 
 

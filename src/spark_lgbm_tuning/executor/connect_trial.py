@@ -3,7 +3,7 @@
 Under Spark Connect there is no RDD: the driver sends each task group as one row of a DataFrame
 (the group's TrialSpecs pickled into SPECS_COLUMN) processed by `mapInPandas(run_pandas_groups,
 RESULT_SCHEMA)`. Each group runs as `trial.run_spark_group` runs it on an RDD; its rows come back
-with the result schema (trial.ID_FIELDS + trial.RESULT_FIELDS, the test predictions as an array
+with the result schema (trial_spec.ID_FIELDS + trial_spec.RESULT_FIELDS, the test predictions as an array
 and the learning curve as JSON). No Kedro import: executors import this module.
 """
 
@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spark_lgbm_tuning.executor.trial import (
+from spark_lgbm_tuning.executor.trial import run_spark_group
+from spark_lgbm_tuning.executor.trial_spec import (
     ID_FIELDS,
     LEARNING_CURVE,
     RESULT_FIELDS,
     TEST_PREDICTIONS,
     TrialSpec,
-    run_spark_group,
 )
 
 # The input column: one task group's list[TrialSpec], pickled.

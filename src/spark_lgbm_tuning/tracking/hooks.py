@@ -333,7 +333,6 @@ class TrackingHooks:
                     run_id,
                     namespace,
                     value,
-                    trials=inputs.get(f"{namespace}tuning_trials"),
                     run_info=outputs.get(f"{namespace}tuning_run_info") or {},
                 )
             elif leaf == "best_params":

@@ -120,18 +120,17 @@ def log_combinations(
     return run_ids
 
 
-def log_search(  # noqa: PLR0913 - one search's four inputs
+def log_search(
     client: MlflowClient,
     run_id: str,
     namespace: str,
     tuning_results: pd.DataFrame,
     *,
-    trials: pd.DataFrame | None,
     run_info: Mapping[str, Any],
 ) -> dict[str, str]:
     """A search on the parent run: the numbers of `tuning_run_info` and the data fingerprint of
-    `tuning_trials` (keys prefixed with the namespace), then its combinations as nested runs."""
-    tags = ({} if trials is None else data_fingerprint(trials)) | search_tags(run_info)
+    its trials (keys prefixed with the namespace), then its combinations as nested runs."""
+    tags = data_fingerprint(tuning_results) | search_tags(run_info)
     log_values(
         client,
         run_id,

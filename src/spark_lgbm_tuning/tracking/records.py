@@ -18,6 +18,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from spark_lgbm_tuning.datasets.store_lock import Holder
+from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.environment import git_state, package_versions
 from spark_lgbm_tuning.pipelines.reporting.results import ok_fold_stats
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
@@ -158,12 +159,14 @@ def flat_params(prefix: str, value: Any) -> dict[str, str]:
     return {prefix: str(value)[:MAX_PARAM_VALUE]}
 
 
-def data_fingerprint(tuning_trials: pd.DataFrame) -> dict[str, str]:
-    """Tags naming the data a search ran on: each fold's fingerprint and one digest of them all."""
+def data_fingerprint(tuning_results: pd.DataFrame) -> dict[str, str]:
+    """Tags naming the data a search ran on: each fold's fingerprint and one digest of them all
+    (from its trials' rows, whichever strategy proposed them)."""
     folds = (
-        tuning_trials[["fold_id", "fold_fingerprint"]]
+        tuning_results[["fold_id", FOLD_FINGERPRINT]]
+        .dropna()
         .drop_duplicates()
-        .sort_values(["fold_id", "fold_fingerprint"])
+        .sort_values(["fold_id", FOLD_FINGERPRINT])
     )
     pairs = [[int(fold), str(print_)] for fold, print_ in folds.itertuples(index=False)]
     tags = {f"fold_fingerprint.{fold}": print_ for fold, print_ in pairs}

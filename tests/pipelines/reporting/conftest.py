@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from spark_lgbm_tuning.executor.fold_data import fold_from_arrays
-from spark_lgbm_tuning.executor.trial import TrialSpec, run_trial
+from spark_lgbm_tuning.executor.trial import run_trial
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.pipelines.reporting.nodes import (
     rank_combinations,
     refit_best_model,

@@ -24,8 +24,10 @@ from spark_lgbm_tuning.pipelines.reporting.nodes import (
     select_best_params,
 )
 from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
+from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space
 from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, TuningParams
+from spark_lgbm_tuning.pipelines.tuning.search_space import fold_facts
 from spark_lgbm_tuning.vocabulary import lightgbm_params
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from tests.pipelines.tuning import data as tuning_data
@@ -484,19 +486,23 @@ def test_only_pruned_combinations_leave_nothing_to_rank(results, tuning_params, 
 
 @pytest.fixture(scope="module")
 def searched_adaptively():
-    """Data, folds, an adaptive search's fold plan and result rows carrying their fingerprints."""
+    """Data, folds and an adaptive search's result rows carrying their folds' fingerprints
+    (its tuning_trials has none to compare with)."""
     data = tuning_data.timeseries_data()
     folds = tuning_data.time_folds(data)
     params = tuning_data.tuning_params(search={"strategy": "random", "n_combinations": 2})
-    plan = expand_search_space(data, folds, params, ColumnParams())
-    results = plan[["fold_id", "fold_fingerprint"]].assign(
-        trial_id=[f"t{fold}" for fold in plan["fold_id"]], combo_id="c", status="ok"
-    )
-    return data, folds, plan, results, params
+    arrays = FoldArrays(data, fold_rows(folds, None, len(data)), ColumnParams())
+    results = pd.DataFrame(
+        {
+            "fold_id": [fold.fold_id for fold in fold_facts(arrays)],
+            "fold_fingerprint": [fold.fingerprint for fold in fold_facts(arrays)],
+        }
+    ).assign(trial_id=lambda frame: "t" + frame["fold_id"].astype(str), combo_id="c", status="ok")
+    return data, folds, results, params
 
 
 def test_adaptive_results_are_checked_by_their_own_fingerprints(searched_adaptively):
-    data, folds, plan, results, params = searched_adaptively
+    data, folds, results, params = searched_adaptively
     checked = _check(results, data, folds, params)
     pd.testing.assert_frame_equal(checked, results)
     changed = data.copy()

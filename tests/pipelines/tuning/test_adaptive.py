@@ -279,7 +279,8 @@ def test_run_trials_per_strategy(spark, data, folds, tmp_path, method):
     strategy, pruning = method.split("/")
     params = adaptive_params(strategy, pruning, n_combinations=8)
     trials, results, info, _, _ = _run(data, folds, params, TrialStore(tmp_path / "store"))
-    assert len(trials) == 3 and (trials["combo_id"] == "").all()
+    assert trials.empty  # proposed while it runs: tuning_trials has no row
+    assert sorted(results["fold_id"].unique()) == sorted(folds["fold_id"].unique())
     assert info["strategy"] == strategy and info["n_combinations"] == 8
     assert results["combo_id"].nunique() == 8
     assert set(results["status"]) <= {"ok", PRUNED}

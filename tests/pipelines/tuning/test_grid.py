@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
-from spark_lgbm_tuning.executor.trial import RESULT_FIELDS, boosting_runs
+from spark_lgbm_tuning.executor.trial_spec import RESULT_FIELDS, boosting_runs
 from spark_lgbm_tuning.pipelines.tuning import search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.grid import GridSearch

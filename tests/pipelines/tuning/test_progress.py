@@ -8,7 +8,7 @@ import pytest
 
 from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
-from spark_lgbm_tuning.executor import trial
+from spark_lgbm_tuning.executor import trial_spec
 from spark_lgbm_tuning.pipelines.tuning import search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.progress import Progress, best_score
@@ -22,7 +22,7 @@ def _progress_with_rows(store, data, folds):
     progress = Progress(tuning_params(), store)
     progress.expect_more(specs)
     rows = [
-        {**dict.fromkeys(trial.RESULT_FIELDS), "trial_id": spec.trial_id, "status": "ok"}
+        {**dict.fromkeys(trial_spec.RESULT_FIELDS), "trial_id": spec.trial_id, "status": "ok"}
         for spec in specs
     ]
     return progress, rows

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from spark_lgbm_tuning.datasets.atomic_parquet import AtomicParquetDataset
-from spark_lgbm_tuning.executor import trial
-from spark_lgbm_tuning.executor.trial import TrialSpec
+from spark_lgbm_tuning.executor import trial_spec
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning import results
 from tests.pipelines.tuning.data import tuning_params
 
@@ -32,7 +32,7 @@ def _spec(trial_id: str = "t1", **grid) -> TrialSpec:
 
 
 def _row(spec: TrialSpec, status: str = "ok", **measured) -> dict:
-    row = {**dict.fromkeys(trial.RESULT_FIELDS), "trial_id": spec.trial_id, "status": status}
+    row = {**dict.fromkeys(trial_spec.RESULT_FIELDS), "trial_id": spec.trial_id, "status": status}
     row.update(fit_s=1.5, auc_roc=0.8, started_at=datetime(2026, 1, 1, tzinfo=UTC), **measured)
     return row
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from spark_lgbm_tuning.executor import fold_data, trial
-from spark_lgbm_tuning.executor.trial import TrialSpec
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.params import RoundPruningParams
 from spark_lgbm_tuning.pipelines.tuning.results import result_record
 from spark_lgbm_tuning.pipelines.tuning.rungs import (

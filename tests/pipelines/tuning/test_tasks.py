@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from spark_lgbm_tuning.executor.trial import boosting_runs
+from spark_lgbm_tuning.executor.trial_spec import boosting_runs
 from spark_lgbm_tuning.pipelines.tuning.tasks import PACK_WORK, plan_tasks, work
 from tests.executor.test_trial_rounds import PARAMS, _spec
 

@@ -30,7 +30,7 @@ from optuna.trial import TrialState, create_trial
 
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.executor.scoring import primary_score
-from spark_lgbm_tuning.executor.trial import TrialSpec
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning import strategies
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.results import result_record

@@ -31,7 +31,7 @@ from spark_lgbm_tuning.executor.connect_trial import (
     encode_group,
     run_pandas_groups,
 )
-from spark_lgbm_tuning.executor.trial import TrialSpec
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.spark.remote import LOCAL_REMOTE, session_master
 
 __all__ = ["ConnectJobs", "connect_slots"]

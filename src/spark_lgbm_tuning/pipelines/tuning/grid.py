@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
-from spark_lgbm_tuning.executor.trial import TrialSpec
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.results import reusable_records
 from spark_lgbm_tuning.pipelines.tuning.scheduler import PlannedGroups

@@ -30,8 +30,8 @@ def expand_search_space(
 ) -> pd.DataFrame:
     """Expand fixed params x grid x folds into one row per trial, with deterministic ids.
 
-    An adaptive search.strategy proposes its combinations while it runs: its table holds one
-    row per fold (sources.search_table).
+    An adaptive search.strategy proposes its combinations while it runs: its table has the
+    same columns and no row (sources.search_table).
 
     Checks the columns, the folds, the target and (with LightGBM, on a slice of the data) every
     grid value first. `combo_id` hashes the LightGBM parameters and boosting settings;

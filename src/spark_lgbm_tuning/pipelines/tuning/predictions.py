@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from spark_lgbm_tuning.executor.scoring import primary_score
-from spark_lgbm_tuning.executor.trial import LEARNING_CURVE, TEST_PREDICTIONS
+from spark_lgbm_tuning.executor.trial_spec import LEARNING_CURVE, TEST_PREDICTIONS
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED

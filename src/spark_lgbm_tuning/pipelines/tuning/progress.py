@@ -14,7 +14,7 @@ from typing import Any
 from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.executor.scoring import primary_score
-from spark_lgbm_tuning.executor.trial import TrialSpec
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.results import result_record, store_record
 from spark_lgbm_tuning.pipelines.tuning.rungs import pruned_at_rung

@@ -1,6 +1,6 @@
 """The stored result rows of a search: `tuning_results` and the trial store, from one schema.
 
-An executor's row holds `trial.ID_FIELDS` + `trial.RESULT_FIELDS`; the driver joins it with its
+An executor's row holds `trial_spec.ID_FIELDS` + `trial_spec.RESULT_FIELDS`; the driver joins it with its
 trial's spec here, once, into a result record: ids, param_<name> (the grid values, typed by
 `search_space.param_kinds`), params_json, then the measured fields. The trial store keeps the
 record without the param_<name> columns (they follow the current grid: a value fixed in one search
@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
-from spark_lgbm_tuning.executor.trial import ID_FIELDS, RESULT_FIELDS, TrialSpec
+from spark_lgbm_tuning.executor.trial_spec import ID_FIELDS, RESULT_FIELDS, TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX, param_kinds, param_value
 from spark_lgbm_tuning.vocabulary.statuses import FAILED, OK, PRUNED, TIMED_OUT

@@ -22,7 +22,7 @@ import pandas as pd
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT, TrialStore
-from spark_lgbm_tuning.executor.trial import TrialSpec, check_levers
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec, check_levers
 from spark_lgbm_tuning.pipelines.tuning.connect_jobs import ConnectJobs
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
@@ -35,11 +35,11 @@ from spark_lgbm_tuning.pipelines.tuning.scheduler import (
     JobScheduler,
     PrepareCallback,
     RowsCallback,
-    SparkContextJobs,
 )
-from spark_lgbm_tuning.pipelines.tuning.search_space import table_fingerprints
+from spark_lgbm_tuning.pipelines.tuning.search_space import fold_facts, table_fingerprints
 from spark_lgbm_tuning.pipelines.tuning.shipping import FoldShipper, shipping_dir
 from spark_lgbm_tuning.pipelines.tuning.sources import search_source
+from spark_lgbm_tuning.pipelines.tuning.spark_jobs import SparkContextJobs
 from spark_lgbm_tuning.pipelines.tuning.summary import (
     AllTrialsFailedError,
     check_outcomes,
@@ -122,6 +122,7 @@ def _search_locked(
     source = search_source(
         params,
         trials,
+        fold_facts(arrays),
         disabled_levers=disabled_levers,
         slots=jobs.slots(),
         ready=ready,
@@ -245,9 +246,12 @@ def run_from_table(
     """The trials of `tuning_trials` run on `data` (checked to be the data they were expanded
     from); returns `tuning_results`, `tuning_run_info`, `tuning_predictions` and
     `tuning_learning_curves`."""
-    expected = table_fingerprints(trials)
-    arrays = FoldArrays(data, fold_rows(folds, sorted(expected), len(data)), columns)
-    arrays.check_fingerprints(expected)
+    if trials.empty:  # an adaptive search proposes its trials on the folds of params.folds
+        arrays = FoldArrays(data, fold_rows(folds, params.folds, len(data)), columns)
+    else:
+        expected = table_fingerprints(trials)
+        arrays = FoldArrays(data, fold_rows(folds, sorted(expected), len(data)), columns)
+        arrays.check_fingerprints(expected)
     outcome = run_search(
         job_runner(spark), arrays, trials, params, store=store, disabled_levers=disabled_levers
     )

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from spark_lgbm_tuning.executor.fold_data import bin_train_part
-from spark_lgbm_tuning.executor.trial import TrialSpec, error_text
+from spark_lgbm_tuning.executor.trial import error_text
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
 from spark_lgbm_tuning.pipelines.tuning.params import SearchRange, TuningParams
 from spark_lgbm_tuning.vocabulary import lightgbm_params
@@ -36,8 +37,6 @@ PARAM_PREFIX = "param_"
 VALUE_CHECK_ROWS = 200
 # At ~1 ms per combination, the check stays within seconds on the largest default grid.
 MAX_CHECKED_COMBINATIONS = 2000
-# The combo_id of an adaptive search's fold plan rows (tuning_trials before any proposal).
-FOLD_PLAN_COMBO = ""
 _KIND_TO_PANDAS = {"bool": "boolean", "long": "Int64", "double": "Float64", "string": "string"}
 _KIND_TO_PYTHON = {"bool": bool, "long": int, "double": float, "string": str}
 
@@ -204,60 +203,8 @@ def expand(arrays: FoldArrays, params: TuningParams) -> list[TrialSpec]:
     ]
 
 
-def fold_plan_table(arrays: FoldArrays, params: TuningParams) -> pd.DataFrame:
-    """`tuning_trials` of an adaptive search: one row per fold (its combinations are proposed
-    while it runs), with an empty combo_id and the fold's facts."""
-    rows = [
-        {
-            "trial_id": stable_hash({"fold_id": fold.fold_id, "fold": fold.fingerprint}),
-            "combo_id": FOLD_PLAN_COMBO,
-            "fold_id": fold.fold_id,
-            "params_json": json.dumps(params.lightgbm_params({}), sort_keys=True),
-            "num_boost_round": params.num_boost_round,
-            "early_stopping_rounds": params.early_stopping_rounds,
-            "dataset_key": "",
-            "fold_fingerprint": fold.fingerprint,
-            "n_train": fold.n_train,
-            "n_test": fold.n_test,
-        }
-        for fold in fold_facts(arrays)
-    ]
-    return pd.DataFrame(rows).astype(
-        {
-            "fold_id": "int32",
-            "num_boost_round": "int64",
-            "early_stopping_rounds": "Int64",
-            "n_train": "int64",
-            "n_test": "int64",
-        }
-    )
-
-
-def is_fold_plan(trials: pd.DataFrame) -> bool:
-    """Whether `tuning_trials` is an adaptive search's fold plan (see fold_plan_table)."""
-    return not trials.empty and bool((trials["combo_id"].astype(str) == FOLD_PLAN_COMBO).all())
-
-
-def facts_from_plan(trials: pd.DataFrame, params: TuningParams) -> list[FoldFacts]:
-    """The folds of an adaptive search's `tuning_trials` (written by fold_plan_table)."""
-    if not is_fold_plan(trials):
-        raise InputDataError(
-            f"tuning_trials holds {len(trials)} grid trials, but search.strategy is "
-            f"{params.search.strategy!r}: run expand_search_space with the same parameters"
-        )
-    return [
-        FoldFacts(
-            int(row["fold_id"]),
-            str(row["fold_fingerprint"]),
-            int(row["n_train"]),
-            int(row["n_test"]),
-        )
-        for row in trials.to_dict("records")
-    ]
-
-
 def table_fingerprints(trials: pd.DataFrame) -> dict[int, set[str]]:
-    """fold_id -> the data fingerprints `tuning_trials` was expanded with (either strategy's)."""
+    """fold_id -> the data fingerprints the trials of `tuning_trials` were expanded with."""
     missing = sorted({"fold_id", "fold_fingerprint"} - set(trials.columns))
     if trials.empty or missing:
         raise InputDataError(
@@ -270,8 +217,17 @@ def table_fingerprints(trials: pd.DataFrame) -> dict[int, set[str]]:
     return expected
 
 
+# The columns of `tuning_trials` besides param_<name> and params_json: the trial's ids, its
+# boosting settings and its fold's facts.
+ID_COLUMNS = ("trial_id", "combo_id", "fold_id")
+TRIAL_SETTINGS = ("num_boost_round", "early_stopping_rounds")
+FOLD_COLUMNS = ("dataset_key", "fold_fingerprint", "n_train", "n_test")
+
+
 def trials_table(specs: list[TrialSpec], params: TuningParams) -> pd.DataFrame:
-    """The specs as `tuning_trials`: ids, param_<name> columns, params_json, fold facts."""
+    """The specs as `tuning_trials`: ids, param_<name> columns, params_json, boosting settings,
+    fold facts. One shape for every strategy: an adaptive search writes no row (it proposes its
+    trials while it runs), its table keeps the columns."""
     kinds = param_kinds(params)
     rows = []
     for spec in specs:
@@ -292,7 +248,14 @@ def trials_table(specs: list[TrialSpec], params: TuningParams) -> pd.DataFrame:
         row["n_train"] = spec.n_train
         row["n_test"] = spec.n_test
         rows.append(row)
-    table = pd.DataFrame(rows)
+    columns = [
+        *ID_COLUMNS,
+        *(f"{PARAM_PREFIX}{name}" for name in kinds),
+        "params_json",
+        *TRIAL_SETTINGS,
+        *FOLD_COLUMNS,
+    ]
+    table = pd.DataFrame(rows, columns=columns)
     table["fold_id"] = table["fold_id"].astype("int32")
     table[["n_train", "n_test"]] = table[["n_train", "n_test"]].astype("int64")
     table["num_boost_round"] = table["num_boost_round"].astype("int64")
@@ -304,10 +267,6 @@ def trials_table(specs: list[TrialSpec], params: TuningParams) -> pd.DataFrame:
     return table
 
 
-# Per-trial boosting settings `tuning_trials` carries besides the param_<name> columns.
-TRIAL_SETTINGS = {"num_boost_round", "early_stopping_rounds"}
-
-
 def _check_table(trials: pd.DataFrame, params: TuningParams) -> None:
     expected = {f"{PARAM_PREFIX}{name}" for name in params.grid}
     present = {column for column in trials.columns if str(column).startswith(PARAM_PREFIX)}
@@ -316,7 +275,7 @@ def _check_table(trials: pd.DataFrame, params: TuningParams) -> None:
             f"tuning_trials has param columns {sorted(present)} and {len(trials)} rows, but the "
             f"grid asks for {sorted(expected)}: run expand_search_space with the same parameters"
         )
-    missing = sorted(TRIAL_SETTINGS - set(trials.columns))
+    missing = sorted(set(TRIAL_SETTINGS) - set(trials.columns))
     if missing:
         raise InputDataError(
             f"tuning_trials has no {missing} column (written by an older version): rerun "

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from spark_lgbm_tuning.executor.fold_data import bin_test_part, bin_train_part, write_test_part
-from spark_lgbm_tuning.executor.trial import TrialSpec, failed_row
+from spark_lgbm_tuning.executor.trial import failed_row
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The one place a search strategy is chosen: `search_table` writes its `tuning_trials` (the
-grid's trials, or the fold plan an adaptive search proposes on) and `search_source` returns its
-task source (the grid, or an Optuna-driven adaptive search), which the one driver loop
-(`search.run_search`) runs.
+grid's trials; none for an adaptive search, which proposes them while it runs) and
+`search_source` returns its task source (the grid, or an Optuna-driven adaptive search), which
+the one driver loop (`search.run_search`) runs.
 """
 
 from __future__ import annotations
@@ -13,19 +13,19 @@ from typing import Any, Protocol
 import pandas as pd
 
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
-from spark_lgbm_tuning.executor.trial import TrialSpec
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.adaptive import AdaptiveSearch
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
 from spark_lgbm_tuning.pipelines.tuning.grid import GridSearch
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.scheduler import TaskSource
 from spark_lgbm_tuning.pipelines.tuning.search_space import (
+    FoldFacts,
     expand,
-    facts_from_plan,
-    fold_plan_table,
     specs_from_table,
     trials_table,
 )
+from spark_lgbm_tuning.vocabulary.errors import InputDataError
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +62,8 @@ class SearchSource(TaskSource, Protocol):
 
 
 def search_table(arrays: FoldArrays, params: TuningParams) -> pd.DataFrame:
-    """`tuning_trials` of `params.search`: one row per (combination, fold) of the grid, or one
-    row per fold for an adaptive search (its combinations are proposed while it runs)."""
+    """`tuning_trials` of `params.search`: one row per (combination, fold) of the grid; no row
+    for an adaptive search (its trials are proposed while it runs), the same columns."""
     if params.search.adaptive:
         budget = params.search
         parts = [f"up to {budget.n_combinations} combinations"] if budget.n_combinations else []
@@ -74,7 +74,7 @@ def search_table(arrays: FoldArrays, params: TuningParams) -> pd.DataFrame:
             ", ".join(parts) + f", pruning {budget.pruning}",
             len(arrays.rows),
         )
-        return fold_plan_table(arrays, params)
+        return trials_table([], params)
     table = trials_table(expand(arrays, params), params)
     logger.info(
         "Search space: %d combinations x %d folds = %d trials (%d distinct trial ids)",
@@ -89,6 +89,7 @@ def search_table(arrays: FoldArrays, params: TuningParams) -> pd.DataFrame:
 def search_source(
     params: TuningParams,
     trials: pd.DataFrame,
+    folds: list[FoldFacts],
     *,
     disabled_levers: frozenset[str] = frozenset(),
     slots: int | None = None,
@@ -96,8 +97,8 @@ def search_source(
     on_proposed: Callable[[list[TrialSpec]], None] = lambda specs: None,
     log_progress: Callable[[], None] = lambda: None,
 ) -> SearchSource:
-    """The task source of `params.search` over `tuning_trials` (the grid's trials, or the fold
-    plan an adaptive search proposes its combinations on).
+    """The task source of `params.search`: the grid's trials of `tuning_trials`, or an adaptive
+    search proposing its combinations on `folds`.
 
     `ready` readies specs about to run (threads, run token, levers), `on_proposed` gets the specs
     the source will hand out (to ship their folds ahead), `log_progress` logs a grid's progress
@@ -106,9 +107,12 @@ def search_source(
     packs nothing.
     """
     if params.search.adaptive:
-        return AdaptiveSearch(
-            params, facts_from_plan(trials, params), ready=ready, on_proposed=on_proposed
-        )
+        if not trials.empty:
+            raise InputDataError(
+                f"tuning_trials holds {len(trials)} grid trials, but search.strategy is "
+                f"{params.search.strategy!r}: run expand_search_space with the same parameters"
+            )
+        return AdaptiveSearch(params, folds, ready=ready, on_proposed=on_proposed)
     return GridSearch(
         params,
         specs_from_table(trials, params),

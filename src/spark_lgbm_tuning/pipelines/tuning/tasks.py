@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from spark_lgbm_tuning.executor.trial import TrialSpec, boosting_run_key, boosting_runs
+from spark_lgbm_tuning.executor.trial_spec import TrialSpec, boosting_run_key, boosting_runs
 from spark_lgbm_tuning.vocabulary.hashing import stable_hash
 
 # Each Spark job costs the driver and the Python worker about this much besides its boosting
@@ -59,7 +59,7 @@ def plan_tasks(
     LONGEST_FIRST_TAIL of the groups run longest first again; such a plan is not packed. Otherwise
     runs shorter than PACK_WORK of one fold and binning share a task up to that much work (less
     when the search is too small to give every slot TASKS_PER_SLOT tasks); with `slots` None,
-    every run is its own task. Levers `shared_rounds`, `longest_first` and `pack_short_trials` (trial.LEVERS) switch
+    every run is its own task. Levers `shared_rounds`, `longest_first` and `pack_short_trials` (trial_spec.LEVERS) switch
     each off for the benchmark.
     """
     groups: dict[str, list[TrialSpec]] = {}
