@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -188,10 +189,11 @@ def test_a_cluster_without_the_project_runs_the_search_from_the_shipped_environm
     )
     output = flat_output(shipped)
     assert shipped.returncode == 0, output[-4000:]
-    # The probe's report: every executor ran the archive's python, unpacked in its directory.
-    assert f"Executors of {master} run Python 3.11 " in output
-    reported = output.split(f"Executors of {master} run Python ", 1)[1].split(" ")[1]
-    assert reported.endswith("/environment/bin/python"), reported
+    # The probe's report: the executors ran the archive's python, unpacked in their work dirs.
+    work = re.escape(str(bare_cluster.run_dir / "work"))
+    assert re.search(rf"{master} run Python 3\.11 {work}/\S+/environment/bin/python", output), (
+        output[-4000:]
+    )
     results = _search_results(project)
     assert (results["status"] == OK).all()
     assert set(results["executor_id"]) == {"0", "1"}

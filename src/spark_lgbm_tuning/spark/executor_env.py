@@ -21,6 +21,7 @@ import ast
 import importlib.metadata
 import importlib.util
 import logging
+import os
 import pkgutil
 import shutil
 import subprocess
@@ -52,6 +53,8 @@ PYTHON_KEY = "spark.pyspark.python"
 # Under Spark Connect: the Python of the session's UDFs and mapInPandas (a runtime setting).
 CONNECT_PYTHON_KEY = "spark.sql.execution.pyspark.python"
 PIP_TIMEOUT_S = 900
+# The venv's interpreter: the driver's minor version, as PySpark requires on both sides.
+PYTHON_MINOR = f"{sys.version_info[0]}.{sys.version_info[1]}"
 # The packages' own test suites (~100 MB of 380 unpacked; pandas' alone 35 MB): no task imports
 # them.
 PACK_FILTERS = [("exclude", "*/tests/*")]
@@ -175,6 +178,31 @@ def _project_copy(project_dir: Path, source_dir: Path, destination: Path) -> Pat
     return destination
 
 
+def link_python(venv: Path, python_prefix: Path) -> None:
+    """Point `venv`'s interpreter links and pyvenv.cfg at the Python 3.11 under `python_prefix`.
+
+    venv-pack's own python_prefix rewrites `bin/python3.11 -> <home>/python3.11` into
+    `<prefix>/bin/python3.113.11` (0.2.0: a prefix replace of `<home>/python`), hence this.
+    """
+    bin_dir = python_prefix / "bin"
+    for link in (venv / "bin").iterdir():
+        if link.is_symlink() and Path(os.readlink(link)).is_absolute():
+            target = bin_dir / Path(os.readlink(link)).name
+            link.unlink()
+            link.symlink_to(target)
+    config = venv / "pyvenv.cfg"
+    lines = config.read_text(encoding="utf-8").splitlines()
+    keys = {"home": str(bin_dir), "executable": str(bin_dir / f"python{PYTHON_MINOR}")}
+    config.write_text(
+        "\n".join(
+            f"{key} = {keys[key]}" if (key := line.partition("=")[0].strip()) in keys else line
+            for line in lines
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+
+
 def pack_executor_env(
     project_dir: Path,
     source_dir: Path,
@@ -204,11 +232,12 @@ def pack_executor_env(
         wheels = work / "wheels"
         _run([*pip, "wheel", "--no-deps", "-w", str(wheels), str(project)], "Building the wheel")
         _run([*into_venv, "--no-deps", *map(str, wheels.glob("*.whl"))], "Installing the project")
+        if python_prefix:
+            link_python(venv, Path(python_prefix))
         output.parent.mkdir(parents=True, exist_ok=True)
         venv_pack.pack(
             prefix=str(venv),
             output=str(output),
-            python_prefix=python_prefix,
             force=True,
             filters=PACK_FILTERS,
         )
