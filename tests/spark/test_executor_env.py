@@ -23,8 +23,10 @@ import pandas as pd
 import pytest
 
 from spark_lgbm_tuning.spark.executor_env import (
+    ARCHIVES_KEY,
     DEFAULT_ARCHIVE,
     PACK_COMMAND,
+    PYTHON_KEY,
     check_archives,
     executor_imports,
     executor_requirements,
@@ -152,15 +154,44 @@ def _search_results(project: Path) -> pd.DataFrame:
     return results.sort_values("trial_id").reset_index(drop=True)
 
 
+@pytest.fixture(scope="module")
+def embedded_search(tmp_path_factory) -> Path:
+    """A project copy with generated data and the search run on the embedded local[*] Spark."""
+    project = copy_project(tmp_path_factory.mktemp("embedded"))
+    generated = kedro_run(project, "--pipelines", "data_generation", "--params", TINY_DATA)
+    assert generated.returncode == 0, flat_output(generated)[-3000:]
+    searched = kedro_run(project, "--pipelines", "tuning", "--params", QUICK_SEARCH)
+    assert searched.returncode == 0, flat_output(searched)[-3000:]
+    return project
+
+
+def project_on_the_same_data(destination: Path, embedded: Path, archive: Path) -> Path:
+    """A project copy with `embedded`'s search inputs (not its trial store, which a run would
+    resume from) and `archive` where conf/shipped/spark.yml's spark.archives names it."""
+    project = copy_project(destination)
+    for layer in INPUT_LAYERS:
+        shutil.copytree(embedded / "data" / layer, project / "data" / layer, dirs_exist_ok=True)
+    (project / DEFAULT_ARCHIVE).parent.mkdir()
+    (project / DEFAULT_ARCHIVE).symlink_to(archive)
+    return project
+
+
+def assert_same_search(project: Path, embedded: Path) -> pd.DataFrame:
+    """Every trial ok, with the embedded run's trials and scores; returns the results."""
+    results, expected = _search_results(project), _search_results(embedded)
+    assert (results["status"] == OK).all()
+    assert list(results["trial_id"]) == list(expected["trial_id"])
+    pd.testing.assert_frame_equal(results[SCORES], expected[SCORES])
+    return results
+
+
 @pytest.mark.cluster
 @pytest.mark.slow
 def test_a_cluster_without_the_project_runs_the_search_from_the_shipped_environment(
-    bare_cluster, executor_env_archive, tmp_path
+    bare_cluster, executor_env_archive, embedded_search, tmp_path
 ):
-    project = copy_project(tmp_path / "shipped")
-    generated = kedro_run(project, "--pipelines", "data_generation", "--params", TINY_DATA)
-    assert generated.returncode == 0, flat_output(generated)[-3000:]
     master = bare_cluster.master_url
+    project = project_on_the_same_data(tmp_path / "shipped", embedded_search, tmp_path / "none")
 
     # Without the archive the workers' Python cannot import the executor side: refused before
     # any node, naming the fix.
@@ -175,12 +206,12 @@ def test_a_cluster_without_the_project_runs_the_search_from_the_shipped_environm
     assert "cannot import the project's executor code" in output, output[-3000:]
     assert "No module named" in output and PACK_COMMAND in output
 
-    # The shipped env without its archive: refused before the JVM starts.
+    # The shipped env, its archive not built (a dangling link): refused before the JVM starts.
     unbuilt = kedro_run(project, "--env", "shipped", "--pipelines", "tuning", spark_master=master)
     assert unbuilt.returncode != 0
     assert f"{PACK_COMMAND} --output {DEFAULT_ARCHIVE}" in flat_output(unbuilt)
 
-    (project / DEFAULT_ARCHIVE).parent.mkdir()
+    (project / DEFAULT_ARCHIVE).unlink()
     (project / DEFAULT_ARCHIVE).symlink_to(executor_env_archive)
     shipped = kedro_run(
         project,
@@ -194,16 +225,30 @@ def test_a_cluster_without_the_project_runs_the_search_from_the_shipped_environm
     assert re.search(rf"{master} run Python 3\.11 {work}/\S+/environment/bin/python", output), (
         output[-4000:]
     )
-    results = _search_results(project)
-    assert (results["status"] == OK).all()
+    results = assert_same_search(project, embedded_search)
     assert set(results["executor_id"]) == {"0", "1"}
 
-    # The same search on the embedded local[*] Spark, on the same data: the same scores.
-    local = copy_project(tmp_path / "local")
-    for layer in INPUT_LAYERS:  # not the trial store, which a run would resume from
-        shutil.copytree(project / "data" / layer, local / "data" / layer, dirs_exist_ok=True)
-    embedded = kedro_run(local, "--pipelines", "tuning", "--params", QUICK_SEARCH)
-    assert embedded.returncode == 0, flat_output(embedded)[-3000:]
-    expected = _search_results(local)
-    assert list(results["trial_id"]) == list(expected["trial_id"])
-    pd.testing.assert_frame_equal(results[SCORES], expected[SCORES])
+
+@pytest.mark.slow
+def test_spark_connect_ships_the_archive_as_a_session_artifact(
+    executor_env_archive, embedded_search, tmp_path
+):
+    project = project_on_the_same_data(tmp_path / "connect", embedded_search, executor_env_archive)
+    # The env's spark.yml plus the two settings docs/running.md says to add to any env.
+    shipped = (project / "conf" / "shipped" / "spark.yml").read_text()
+    shipping = [
+        line for line in shipped.splitlines() if line.startswith((ARCHIVES_KEY, PYTHON_KEY))
+    ]
+    with (project / "conf" / "connect" / "spark.yml").open("a") as spark_yml:
+        spark_yml.write("\n".join(["", *shipping, ""]))
+    # The local server's own Python workers would run WORKER_PYTHON (no pandas, no LightGBM):
+    # only the session's spark.sql.execution.pyspark.python, into the artifact, can run a trial.
+    run = kedro_run(
+        project,
+        *("--env", "connect", "--pipelines", "tuning", "--params", QUICK_SEARCH),
+        extra_env={"PYSPARK_PYTHON": str(WORKER_PYTHON), "SPARK_REMOTE": "local[2]"},
+    )
+    output = flat_output(run)
+    assert run.returncode == 0, output[-4000:]
+    assert f"Shipped {DEFAULT_ARCHIVE} to the Spark Connect session" in output
+    assert_same_search(project, embedded_search)

@@ -2,7 +2,7 @@
 a fast error that names the fix, which nodes of a run need Spark, and building the session.
 
 `hooks.SparkHooks` decides when; this module knows how. Nothing here runs on the executors except
-the one-line probe of `check_executor_python`.
+the probe of `check_executor_python`.
 """
 
 from __future__ import annotations
@@ -249,8 +249,9 @@ def check_executor_python(spark: SparkSession, timeout_s: float) -> list[str]:
     """Run one tiny task per core and return the distinct `major.minor executable` they ran on.
 
     Fails, naming the master, when no executor runs a task within `timeout_s` (no ALIVE worker,
-    or none with the cores/memory asked for) or when the executors' Python cannot run the
-    driver's tasks (PySpark refuses a different minor version).
+    or none with the cores/memory asked for), when the executors' Python cannot run the
+    driver's tasks (PySpark refuses a different minor version), or when it cannot import the
+    executor side (the project or LightGBM & co. neither installed on the workers nor shipped).
     """
     sc = spark.sparkContext
     slices = max(sc.defaultParallelism, 1)
