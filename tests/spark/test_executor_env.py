@@ -27,9 +27,12 @@ from spark_lgbm_tuning.spark.executor_env import (
     DEFAULT_ARCHIVE,
     PACK_COMMAND,
     PYTHON_KEY,
+    ExecutorEnvError,
     check_archives,
     executor_imports,
     executor_requirements,
+    link_python,
+    pack_executor_env,
 )
 from spark_lgbm_tuning.vocabulary.errors import SparkConfigError
 from spark_lgbm_tuning.vocabulary.statuses import OK
@@ -63,6 +66,30 @@ def test_only_the_project_modules_the_executor_side_imports_are_followed():
     # vocabulary.columns and vocabulary.params_model import pydantic, but no executor module
     # imports them; the standard library and __future__ are not distributions.
     assert not imported & {"pydantic", "kedro", "json", "__future__", "spark_lgbm_tuning"}
+
+
+def test_a_relative_python_prefix_is_refused_before_anything_is_built(tmp_path):
+    with pytest.raises(ExecutorEnvError, match="not an absolute path"):
+        pack_executor_env(PROJECT_ROOT, PROJECT_ROOT / "src", tmp_path / "env.tar.gz", "usr")
+    assert not (tmp_path / "env.tar.gz").exists()
+
+
+def test_the_venv_is_relinked_to_the_workers_python(tmp_path):
+    venv = tmp_path / "environment"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python3.11").symlink_to("/opt/driver/bin/python3.11")
+    (venv / "bin" / "python").symlink_to("python3.11")
+    (venv / "pyvenv.cfg").write_text(
+        "home = /opt/driver/bin\nversion = 3.11.7\nexecutable = /opt/driver/bin/python3.11\n"
+    )
+    link_python(venv, Path("/usr"))
+    assert os.readlink(venv / "bin" / "python3.11") == "/usr/bin/python3.11"
+    assert os.readlink(venv / "bin" / "python") == "python3.11"  # relative links stay
+    assert (venv / "pyvenv.cfg").read_text().splitlines() == [
+        "home = /usr/bin",
+        "version = 3.11.7",
+        "executable = /usr/bin/python3.11",
+    ]
 
 
 # ------------------------------------------------------------------ the start-up check

@@ -23,6 +23,7 @@ import importlib.util
 import logging
 import os
 import pkgutil
+import re
 import shutil
 import subprocess
 import sys
@@ -35,7 +36,7 @@ from urllib.parse import urlparse
 import venv_pack
 
 from spark_lgbm_tuning import executor
-from spark_lgbm_tuning.vocabulary.errors import SparkConfigError
+from spark_lgbm_tuning.vocabulary.errors import ExplainedError, SparkConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,10 @@ PYTHON_MINOR = f"{sys.version_info[0]}.{sys.version_info[1]}"
 # The packages' own test suites (~100 MB of 380 unpacked; pandas' alone 35 MB): no task imports
 # them.
 PACK_FILTERS = [("exclude", "*/tests/*")]
+
+
+class ExecutorEnvError(ExplainedError, RuntimeError):
+    """The executors' environment cannot be built; the message says which step failed."""
 
 
 # ------------------------------------------------------------------------------ what to install
@@ -121,7 +126,7 @@ def executor_requirements() -> list[str]:
     requirements = set()
     for name in sorted(executor_imports() | PYSPARK_WORKER_IMPORTS):
         if name not in distributions:
-            raise SparkConfigError(
+            raise ExecutorEnvError(
                 f"The executor side imports {name}, which no installed distribution provides: "
                 "install the project's dependencies on the driver first"
             )
@@ -132,13 +137,15 @@ def executor_requirements() -> list[str]:
 
 def driver_constraints() -> list[str]:
     """`distribution==version` of everything installed on the driver: the executors'
-    dependencies (scipy, joblib, ...) resolve to the driver's versions too."""
-    pins = {
-        f"{dist.metadata['Name']}=={dist.version}"
-        for dist in importlib.metadata.distributions()
-        if dist.metadata["Name"] and dist.metadata["Name"] != PROJECT_PACKAGE
-    }
-    return sorted(pins)
+    dependencies (scipy, joblib, ...) resolve to the driver's versions too. A distribution
+    found twice on sys.path is pinned to the first, the one the driver imports."""
+    pins: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            pins.setdefault(re.sub(r"[-_.]+", "-", name).lower(), f"{name}=={dist.version}")
+    pins.pop(PROJECT_PACKAGE.replace("_", "-"), None)
+    return sorted(pins.values())
 
 
 # ------------------------------------------------------------------------------ building it
@@ -158,7 +165,7 @@ def _run(command: list[str], what: str) -> None:
         command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False
     )
     if result.returncode != 0:
-        raise SparkConfigError(
+        raise ExecutorEnvError(
             f"{what} failed (exit {result.returncode}): {(result.stderr or result.stdout)[-2000:]}"
         )
 
@@ -214,6 +221,11 @@ def pack_executor_env(
     `python_prefix`: where the workers' Python 3.11 lives (e.g. /usr for /usr/bin/python3.11)
     when it is not the driver's base interpreter's prefix; the archive's `bin/python` links there.
     """
+    if python_prefix and not Path(python_prefix).is_absolute():
+        raise ExecutorEnvError(
+            f"--python-prefix {python_prefix} is not an absolute path: give the prefix of the "
+            f"workers' Python {PYTHON_MINOR}, e.g. /usr for /usr/bin/python{PYTHON_MINOR}"
+        )
     started = time.perf_counter()
     requirements = executor_requirements()
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
