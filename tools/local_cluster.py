@@ -23,7 +23,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -163,6 +163,7 @@ class LocalSparkCluster(ClusterView):
         python: str = sys.executable,
         startup_timeout_s: float = 90.0,
         auth_secret_env: str | None = None,
+        base_env: Mapping[str, str] | None = None,
     ) -> None:
         if workers < 0 or cores < 1:
             raise LocalClusterError(
@@ -180,7 +181,8 @@ class LocalSparkCluster(ClusterView):
         # variable; drivers without it are refused.
         self.auth_secret_env = auth_secret_env
         conf_dir = self.run_dir / "conf" if auth_secret_env else None
-        self.daemons = SparkDaemons(self.run_dir, python, conf_dir)
+        # The daemons' environment instead of this process's (SparkDaemons), e.g. a bare one.
+        self.daemons = SparkDaemons(self.run_dir, python, conf_dir, base_env)
         super().__init__(None, startup_timeout_s)
 
     @classmethod

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,18 +130,27 @@ class SparkDaemons:
     """Launches Spark daemons as child processes of their own session, and stops them.
 
     `conf_dir`, when given, becomes SPARK_CONF_DIR (the spark.authenticate defaults).
+    `base_env`, when given, replaces this process's environment as the one the daemons (and so
+    the executors and their Python workers) start from: e.g. workers without this venv.
     """
 
-    def __init__(self, run_dir: Path, python: str, conf_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        python: str,
+        conf_dir: Path | None = None,
+        base_env: Mapping[str, str] | None = None,
+    ) -> None:
         self.run_dir = run_dir
         self.python = python
         self.conf_dir = conf_dir
+        self.base_env = base_env
         # Popen handles exist only in the process that started the daemons; they let stop() reap.
         self._popens: dict[int, subprocess.Popen] = {}
 
     def env(self) -> dict[str, str]:
         """This environment for the daemons: loopback, small heaps, this Python for executors."""
-        env = dict(os.environ)
+        env = dict(os.environ if self.base_env is None else self.base_env)
         env.update(
             {
                 "SPARK_HOME": str(spark_home()),

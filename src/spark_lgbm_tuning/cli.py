@@ -11,18 +11,24 @@ exits with status 1. Anything else keeps its full traceback, and so does every e
 
 Kedro loads this module as the project's CLI (`<package>.cli`: its `cli` group overrides built-in
 commands of the same name); `python -m spark_lgbm_tuning` runs the same `run`.
+
+`kedro pack-executor-env` builds the archive of the executors' Python environment, for clusters
+whose workers lack the project and its packages (spark/executor_env.py, docs/running.md).
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import IO, Any
 
 import click
 from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.cli.utils import CONTEXT_SETTINGS
+from kedro.framework.startup import ProjectMetadata
 from kedro.validation.exceptions import ParameterValidationError
 
+from spark_lgbm_tuning.spark.executor_env import DEFAULT_ARCHIVE, PACK_COMMAND, pack_executor_env
 from spark_lgbm_tuning.vocabulary.errors import ExplainedError, explained
 
 EXPLAINED_ERRORS = (ExplainedError, ParameterValidationError)
@@ -88,3 +94,41 @@ run = click.Command(
     context_settings=CONTEXT_SETTINGS,
 )
 cli.add_command(run)
+
+
+@cli.command(name=PACK_COMMAND.split()[-1], context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_ARCHIVE,
+    show_default=True,
+    help="The archive to write (relative to the project); spark.archives names it.",
+)
+@click.option(
+    "--python-prefix",
+    default=None,
+    help="Where the workers' Python 3.11 lives (e.g. /usr for /usr/bin/python3.11), when not "
+    "at the driver's interpreter's prefix.",
+)
+@click.pass_obj  # Kedro passes the project's metadata
+def pack_executor_env_command(
+    metadata: ProjectMetadata, output: Path, python_prefix: str | None
+) -> None:
+    """Build the executors' Python environment (LightGBM & co. and this project) as one archive.
+
+    Ship it with `kedro run --env shipped` (spark.archives), or under Spark Connect with the same
+    settings (addArtifacts); the workers then need only Spark and a Python 3.11.
+    """
+    try:
+        packed = pack_executor_env(
+            metadata.project_path,
+            metadata.source_dir,
+            metadata.project_path / output,
+            python_prefix,
+        )
+    except ExplainedError as error:
+        raise ExplainedRunError(error) from error
+    click.echo(
+        f"{packed.archive}: {packed.size_bytes / 1e6:.0f} MB in {packed.seconds:.0f} s "
+        f"({', '.join(packed.requirements)} and {metadata.package_name})"
+    )

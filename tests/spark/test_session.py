@@ -15,6 +15,12 @@ from kedro.pipeline import Node
 
 from spark_lgbm_tuning.pipelines import data_generation, reporting, tuning, tuning_regression
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
+from spark_lgbm_tuning.spark.executor_env import (
+    ARCHIVES_KEY,
+    DEFAULT_ARCHIVE,
+    PACK_COMMAND,
+    PYTHON_KEY,
+)
 from spark_lgbm_tuning.spark.remote import REMOTE_KEY
 from spark_lgbm_tuning.spark.session import (
     SparkConfigError,
@@ -130,7 +136,7 @@ def test_build_spark_conf_without_master_says_to_export_spark_master(master):
 def test_each_env_resolves_its_master(project_root, monkeypatch):
     monkeypatch.setenv("SPARK_MASTER", "spark://10.0.0.1:7077")
     masters = {}
-    for env in ("base", "docker", "cluster"):
+    for env in ("base", "docker", "cluster", "shipped"):
         loader = OmegaConfigLoader(
             conf_source=str(project_root / "conf"), env=env, **CONFIG_LOADER_ARGS
         )
@@ -139,7 +145,28 @@ def test_each_env_resolves_its_master(project_root, monkeypatch):
         "base": "local[*]",
         "docker": "spark://spark-master:7077",
         "cluster": "spark://10.0.0.1:7077",
+        "shipped": "spark://10.0.0.1:7077",
     }
+
+
+def test_the_shipped_env_runs_the_executors_on_the_packed_environment(project_root):
+    loader = OmegaConfigLoader(
+        conf_source=str(project_root / "conf"), env="shipped", **CONFIG_LOADER_ARGS
+    )
+    settings = loader["spark"]
+    path, alias = settings[ARCHIVES_KEY].split("#")
+    assert path == str(DEFAULT_ARCHIVE)
+    assert settings[PYTHON_KEY] == f"./{alias}/bin/python"
+
+
+def test_a_missing_archive_is_refused_before_the_jvm_starts(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    conf = build_spark_conf(
+        {"spark.master": "spark://127.0.0.1:1", ARCHIVES_KEY: f"{DEFAULT_ARCHIVE}#environment"}
+    )
+    # Before the master's reachability (nothing listens on port 1) and Java.
+    with pytest.raises(SparkConfigError, match=PACK_COMMAND):
+        check_runtime(conf)
 
 
 # ------------------------------------------------------------------ Spark Connect (spark.remote)
@@ -193,8 +220,10 @@ def test_executor_python_keeps_an_explicit_choice(monkeypatch):
     assert executor_python(build_spark_conf({"spark.master": "local[1]"})) == (
         "/opt/python3.11/bin/python"
     )
-    conf = build_spark_conf({"spark.master": "local[1]", "spark.pyspark.python": "/usr/bin/py"})
+    conf = build_spark_conf({"spark.master": "local[1]", PYTHON_KEY: "/usr/bin/py"})
     assert executor_python(conf) == "/usr/bin/py"
+    # A context started from Python gives its tasks PYSPARK_PYTHON, not spark.pyspark.python.
+    assert os.environ["PYSPARK_PYTHON"] == "/usr/bin/py"
 
 
 # ------------------------------------------------------------------ master reachability

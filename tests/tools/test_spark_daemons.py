@@ -42,6 +42,14 @@ def test_the_daemons_run_this_python_without_the_drivers_spark_master(tmp_path, 
     assert "SPARK_CONF_DIR" not in SparkDaemons(tmp_path, sys.executable).env()
 
 
+def test_daemons_given_a_base_environment_start_from_it_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", "/somewhere/src")
+    env = SparkDaemons(tmp_path, "/usr/bin/python3.11", base_env={"PATH": "/usr/bin"}).env()
+    assert "PYTHONPATH" not in env and env["PATH"] == "/usr/bin"
+    assert env["PYSPARK_PYTHON"] == "/usr/bin/python3.11"
+    assert SparkDaemons(tmp_path, sys.executable).env()["PYTHONPATH"] == "/somewhere/src"
+
+
 def test_the_secret_file_is_readable_by_its_owner_only(tmp_path):
     write_auth_defaults(tmp_path / "conf", "s3cret")
     defaults = tmp_path / "conf" / "spark-defaults.conf"

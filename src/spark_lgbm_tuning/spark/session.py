@@ -2,11 +2,12 @@
 a fast error that names the fix, which nodes of a run need Spark, and building the session.
 
 `hooks.SparkHooks` decides when; this module knows how. Nothing here runs on the executors except
-the one-line probe of `check_executor_python`.
+the probe of `check_executor_python`.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import re
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,15 @@ from pyspark.errors import PySparkRuntimeError
 from pyspark.java_gateway import launch_gateway
 from pyspark.sql import SparkSession
 
+from spark_lgbm_tuning.spark.executor_env import (
+    ARCHIVES_KEY,
+    CONNECT_PYTHON_KEY,
+    PACK_COMMAND,
+    PYTHON_KEY,
+    archive_paths,
+    check_archives,
+    executor_modules,
+)
 from spark_lgbm_tuning.spark.master import check_master_authentication, check_master_url
 from spark_lgbm_tuning.spark.remote import (
     LOCAL_REMOTE,
@@ -116,10 +127,14 @@ def executor_python(conf: SparkConf) -> str:
     """The Python the executors will run; PYSPARK_PYTHON defaults to this interpreter.
 
     PySpark ships the driver's choice to every executor, and its own default is a bare `python3`,
-    which on a worker started from another environment is not our venv.
+    which on a worker started from another environment is not our venv. spark.pyspark.python
+    (the shipped environment's, conf/shipped/spark.yml) wins over PYSPARK_PYTHON, as in Spark.
     """
-    configured = conf.get("spark.pyspark.python")
+    configured = conf.get(PYTHON_KEY)
     if configured:
+        # A context started from Python gives its tasks PYSPARK_PYTHON, not this setting
+        # (spark-submit sets one from the other): a shipped ./environment/bin/python needs it.
+        os.environ["PYSPARK_PYTHON"] = configured
         return configured
     return os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
@@ -197,8 +212,10 @@ def check_runtime(conf: SparkConf, master_source: str = "spark.yml") -> None:
     """The checks that take well under a second, before any JVM starts.
 
     A master URL Spark accepts (`master_source` names the file it came from), a usable Java, a
-    reachable master, and the master's authentication matching the driver's.
+    reachable master, the master's authentication matching the driver's, and every local
+    archive of spark.archives (the shipped executors' environment) present.
     """
+    check_archives(conf.get(ARCHIVES_KEY))
     remote = conf.get(REMOTE_KEY)
     if remote:
         if LOCAL_REMOTE.match(remote):
@@ -232,21 +249,30 @@ def check_executor_python(spark: SparkSession, timeout_s: float) -> list[str]:
     """Run one tiny task per core and return the distinct `major.minor executable` they ran on.
 
     Fails, naming the master, when no executor runs a task within `timeout_s` (no ALIVE worker,
-    or none with the cores/memory asked for) or when the executors' Python cannot run the
-    driver's tasks (PySpark refuses a different minor version).
+    or none with the cores/memory asked for), when the executors' Python cannot run the
+    driver's tasks (PySpark refuses a different minor version), or when it cannot import the
+    executor side (the project or LightGBM & co. neither installed on the workers nor shipped).
     """
     sc = spark.sparkContext
     slices = max(sc.defaultParallelism, 1)
     outcome: dict[str, Any] = {}
+    modules = executor_modules()
+
+    def describe(_: int) -> tuple[str, str]:
+        """On an executor: its Python, and why the executor side cannot be imported ('' if it can)."""
+        python = f"{sys.version_info[0]}.{sys.version_info[1]} {sys.executable}"
+        try:
+            for module in modules:
+                importlib.import_module(module)
+        except ImportError as error:
+            return python, f"{type(error).__name__}: {error}"
+        return python, ""
 
     def probe() -> None:
         sc.setJobGroup(PROBE_JOB_GROUP, "Which Python the executors run", interruptOnCancel=True)
         try:
             outcome["pythons"] = (
-                sc.parallelize(range(slices), slices)
-                .map(lambda _: f"{sys.version_info[0]}.{sys.version_info[1]} {sys.executable}")
-                .distinct()
-                .collect()
+                sc.parallelize(range(slices), slices).map(describe).distinct().collect()
             )
         except Exception as error:  # noqa: BLE001 - reported to the caller below
             outcome["error"] = error
@@ -271,12 +297,21 @@ def check_executor_python(spark: SparkSession, timeout_s: float) -> list[str]:
             f"({sys.executable}): {cause[0] if cause else outcome['error']!r}. Point "
             f"PYSPARK_PYTHON or spark.pyspark.python at a Python {driver} present on the workers."
         )
-    pythons = sorted(outcome["pythons"])
+    pythons = sorted({python for python, _ in outcome["pythons"]})
     mismatched = [python for python in pythons if python.split(" ")[0] != driver]
     if mismatched:
         raise SparkConfigError(
             f"Executors of {sc.master} run Python {mismatched}, the driver runs {driver}: "
             "PySpark needs the same minor version on both sides."
+        )
+    missing = sorted({(python, error) for python, error in outcome["pythons"] if error})
+    if missing:
+        python, error = missing[0]
+        raise SparkConfigError(
+            f"Executors of {sc.master} cannot import the project's executor code with Python "
+            f"{python} ({error}): ship it with the job (`{PACK_COMMAND}`, then "
+            "`kedro run --env shipped`) or install the project on every worker "
+            "(docs/running.md, 'Shipping the code to the executors')."
         )
     return pythons
 
@@ -332,25 +367,57 @@ def build_connect_session(conf: SparkConf) -> SparkSession:
     the session's runtime `spark.sql.*` settings are sent to it.
     """
     remote = conf.get(REMOTE_KEY)
-    python = executor_python(conf)  # the local server's Python workers read PYSPARK_PYTHON
+    archives = archive_paths(conf.get(ARCHIVES_KEY))
+    # The shipped environment's Python is the session's (ship_to_connect), not the server's.
+    shipped = conf.get(PYTHON_KEY) if archives else None
+    # The local server's Python workers read PYSPARK_PYTHON; the shipped one is set per session.
+    python = (
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        if shipped
+        else executor_python(conf)
+    )
     local = LOCAL_REMOTE.match(remote) is not None
     settings = {
         key: value
         for key, value in conf.getAll()
-        if key not in {REMOTE_KEY, "spark.master"} and (local or key.startswith("spark.sql."))
+        if key not in {REMOTE_KEY, "spark.master", ARCHIVES_KEY, PYTHON_KEY}
+        and (local or key.startswith("spark.sql."))
     }
     with warnings.catch_warnings():
         # pyspark starts a local server with every setting, then sets them again on the
         # session and warns for each static one (CANNOT_MODIFY_CONFIG): the server has them.
         warnings.filterwarnings("ignore", "Failed to set", UserWarning)
         spark = SparkSession.builder.remote(remote).config(map=settings).getOrCreate()
+    if archives:
+        ship_to_connect(spark, archives, shipped)
     logger.info(
         "Spark Connect session on %s (%s)%s",
         remote_label(remote),
         session_master(spark),
-        f"; executors run the driver's Python {python}" if local else "",
+        f"; executors run {shipped} of the shipped {ARCHIVES_KEY}"
+        if shipped
+        else f"; executors run the driver's Python {python}"
+        if local
+        else "",
     )
     return spark
+
+
+def ship_to_connect(
+    spark: SparkSession, archives: list[tuple[str, str]], python: str | None
+) -> None:
+    """Spark Connect has no spark.archives of its own per session: each local archive is added
+    as an artifact of the session (unpacked as `alias/` in its Python workers' directory) and
+    `python` becomes the session's spark.sql.execution.pyspark.python."""
+    started = time.perf_counter()
+    spark.addArtifacts(*(f"{path}#{alias}" for path, alias in archives), archive=True)
+    if python:
+        spark.conf.set(CONNECT_PYTHON_KEY, python)
+    logger.info(
+        "Shipped %s to the Spark Connect session in %.1f s",
+        ", ".join(path for path, _ in archives),
+        time.perf_counter() - started,
+    )
 
 
 def start_session(conf: SparkConf, executor_start_timeout_s: float) -> SparkSession:
