@@ -4,6 +4,7 @@ is refused. The secret comes from an environment variable, never a file in the r
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import stat
 import subprocess
@@ -158,5 +159,8 @@ def test_the_secret_is_on_no_command_line_log_or_artefact(tmp_path, monkeypatch)
     # The polling saw the processes that would show it: the driver JVM and an executor.
     assert seen_driver and seen_executor
     assert (project / "data/09_tracking/mlruns.db").is_file()  # the MLflow store was written
+    # reporting.refit_on auto: the refit ran on the cluster's executor, its model in the catalog.
+    assert re.search(rf"Refit on executor \d+ of {re.escape(cluster.master_url)}", output)
+    assert any((project / "data/06_models/refit_model.txt").rglob("refit_model.txt"))
     assert secret not in output
     assert not leaked

@@ -43,7 +43,7 @@ from spark_lgbm_tuning.executor.trial_spec import (
     TrialSpec,
     boosting_runs,
 )
-from spark_lgbm_tuning.vocabulary.lightgbm_params import METRIC_ALIASES
+from spark_lgbm_tuning.vocabulary.lightgbm_params import METRIC_ALIASES, dataset_params
 from spark_lgbm_tuning.vocabulary.statuses import FAILED, OK, PRUNED, TIMED_OUT
 
 
@@ -330,6 +330,19 @@ def fit_model(
     combination), binned (bin_train_part) and parameterised as every trial's run is."""
     train = bin_train_part(x, y, params)
     train.set_feature_name(feature_names)
+    return _refit(params, num_boost_round, train)
+
+
+def fit_shipped_model(job: tuple[dict[str, Any], int, str]) -> tuple[str, str]:
+    """`fit_model` as a Spark task: job = (params, rounds, train_file), the rows the driver
+    binned (bin_train_part, with their feature names) and shipped as `train_file` (a SparkFiles
+    name). Returns the model as LightGBM text and the executor that fit it."""
+    params, num_boost_round, train_file = job
+    train = lgb.Dataset(SparkFiles.get(train_file), params=dataset_params(params))
+    return _refit(params, num_boost_round, train).model_to_string(), executor_id()
+
+
+def _refit(params: dict[str, Any], num_boost_round: int, train: lgb.Dataset) -> lgb.Booster:
     return lgb.train(_boosting_params(params, False), train, num_boost_round=num_boost_round)
 
 

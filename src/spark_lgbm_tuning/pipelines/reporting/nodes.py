@@ -14,8 +14,10 @@ import logging
 import math
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.executor.trial import fit_model
@@ -34,6 +36,7 @@ from spark_lgbm_tuning.vocabulary.lightgbm_params import HIGHER_IS_BETTER, model
 from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
 
 from .params import ReportingParams
+from .refit import fit_on_executor, refit_session
 from .results import (
     ReportingError,
     direction,
@@ -364,19 +367,27 @@ def refit_best_model(
     """Train the best combination on every row the CV saw (union of all folds' train and test rows).
 
     The one boosting recipe of the trials (`trial.fit_model`: the same binning, parameters and
-    data types), on the driver: `params:columns`' features and target, for
-    `best_params.tuning.num_boost_round` rounds with no early stopping, on `refit_num_threads`
-    threads (0: LightGBM's default, every core). Returns the model in LightGBM's text format and
-    its feature importance (gain and split), sorted by gain.
+    data types), on an executor of the run's cluster or on the driver (`reporting.refit_on`,
+    refit.py): `params:columns`' features and target, for `best_params.tuning.num_boost_round`
+    rounds with no early stopping, on `refit_num_threads` threads (0: LightGBM's default, every
+    core). Returns the model in LightGBM's text format and its feature importance (gain and
+    split), sorted by gain.
     """
     lgb_params, num_boost_round = _model_settings(best_params, params)
     require_rows(timeseries_data, "timeseries_data")
     require_rows(timeseries_folds, "timeseries_folds", FOLD_COLUMNS)
     rows = covered_rows(timeseries_folds, len(timeseries_data))
     arrays = FoldArrays(timeseries_data, {}, columns)
-    booster = fit_model(
-        lgb_params, num_boost_round, arrays.x[rows], arrays.y[rows], arrays.features
-    )
+    x, y = arrays.x[rows], arrays.y[rows]
+    # The run's session (SparkHooks built it for the search), if this run has one.
+    spark = refit_session(params.refit_on, SparkSession.getActiveSession())
+    if spark is None:
+        booster = fit_model(lgb_params, num_boost_round, x, y, arrays.features)
+    else:
+        model = fit_on_executor(
+            spark, lgb_params, num_boost_round, x=x, y=y, feature_names=arrays.features
+        )
+        booster = lgb.Booster(model_str=model)
 
     gain = booster.feature_importance(importance_type="gain")
     importance = pd.DataFrame(

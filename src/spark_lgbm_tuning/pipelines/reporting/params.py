@@ -24,7 +24,10 @@ class ReportingParams(ParamsModel):
     top_n_features: int = Field(20, ge=1, le=200)
     # The refit's rounds: this aggregate of the winner's best_iteration over its ok folds.
     rounds_aggregate: Literal["median", "mean", "max"] = "median"
-    # Threads for the refit on the driver; 0: LightGBM's default (every core).
+    # Where the refit runs (refit.py): auto (an executor of the run's cluster, else the driver),
+    # driver, or executor (any classic session of the run).
+    refit_on: Literal["auto", "driver", "executor"] = "auto"
+    # Threads for the refit; 0: LightGBM's default (every core of the host it runs on).
     refit_num_threads: int = Field(0, ge=0, le=1024)
     max_error_chars: int = Field(2000, ge=80, le=20_000)
     # The confusion matrix's P(class 1) cut-off; the trials' own metrics use the default 0.5.
