@@ -31,7 +31,17 @@ GRID = "grid"
 ASHA = "asha"
 ASHA_SUFFIX = f"_{ASHA}"
 GRID_ASHA = GRID + ASHA_SUFFIX
-OURS_ADAPTIVE = ("random", "tpe", "random" + ASHA_SUFFIX, "tpe" + ASHA_SUFFIX)
+# tpe_cheap_asha / random_cheap_asha: the same with `search.start: cheap` (the space's cheapest
+# combination proposed first, FLAML's low-cost start).
+CHEAP_INFIX = "_cheap"
+OURS_ADAPTIVE = (
+    "random",
+    "tpe",
+    "random" + ASHA_SUFFIX,
+    "tpe" + ASHA_SUFFIX,
+    "random" + CHEAP_INFIX + ASHA_SUFFIX,
+    "tpe" + CHEAP_INFIX + ASHA_SUFFIX,
+)
 # Ours that may beat the grid: the best of them sets the headline speed-ups.
 OURS_FAST = (GRID_ASHA, *OURS_ADAPTIVE)
 # optuna: TPE + fold-wise Wilcoxon pruning; optuna_hyperband: TPE + Hyperband on every boosting

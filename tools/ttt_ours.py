@@ -30,7 +30,7 @@ import spark_lgbm_tuning
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from spark_lgbm_tuning.vocabulary.statuses import OK
-from tools.ttt_figures import ASHA, ASHA_SUFFIX, GRID, evaluations_from_results
+from tools.ttt_figures import ASHA, ASHA_SUFFIX, CHEAP_INFIX, GRID, evaluations_from_results
 from tools.ttt_space import TttSize
 
 logger = logging.getLogger(__name__)
@@ -80,8 +80,10 @@ def search_settings(
     """`tuning.search` for one of ours: `grid` (the defaults), `grid_asha` (the grid with
     round-wise pruning), or an adaptive strategy with a time budget (the grid's wall), a cap on
     combinations well above the grid's and fold-wise pruning (`wilcoxon`, as the Optuna peer),
-    plus round-wise pruning (`round_pruning` beside rule asha) for `random_asha` / `tpe_asha`."""
-    strategy = method.removesuffix(ASHA_SUFFIX)
+    plus round-wise pruning (`round_pruning` beside rule asha) for `random_asha` / `tpe_asha`, and
+    the cheapest combination first for `random_cheap_asha` / `tpe_cheap_asha`."""
+    strategy = method.removesuffix(ASHA_SUFFIX).removesuffix(CHEAP_INFIX)
+    start = {"start": "cheap"} if method.removesuffix(ASHA_SUFFIX).endswith(CHEAP_INFIX) else {}
     rounds = (
         {"round_pruning": {"rule": ASHA, **round_pruning}} if method.endswith(ASHA_SUFFIX) else {}
     )
@@ -93,6 +95,7 @@ def search_settings(
         "time_budget_s": None if budget_s is None else round(budget_s, 1),
         "seed": seed,
         "pruning": pruning,
+        **start,
         **rounds,
     }
 

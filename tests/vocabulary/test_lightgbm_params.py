@@ -149,3 +149,20 @@ def test_validation_directions_are_lightgbms_own(objective, metrics, labels, gro
     assert len(directions) >= len(metrics)
     for name, higher in directions.items():
         assert lightgbm_params.validation_higher_is_better(name) == higher, name
+
+
+@pytest.mark.parametrize(
+    ("name", "end"),
+    [
+        ("num_leaves", "low"),
+        ("max_leaves", "low"),
+        ("max_depth", "low"),
+        ("min_child_samples", "high"),
+        ("eta", "high"),
+        ("num_boost_round", "low"),
+        ("lambda_l1", None),
+        ("colsample_bytree", None),
+    ],
+)
+def test_each_cost_bearing_parameter_has_its_cheap_end_under_any_spelling(name, end):
+    assert lightgbm_params.cheap_end(name) == end

@@ -67,6 +67,26 @@ def spellings(name: str) -> frozenset[str]:
     return frozenset({name})
 
 
+# The end of each cost-bearing parameter's range where a boosting run is cheap (FLAML's low-cost
+# start): fewer leaves, shallower trees, larger leaves, more learning per round, fewer rounds.
+# The others (regularisation, sampling fractions) bear no cost either way.
+CHEAP_ENDS: dict[str, str] = {
+    "num_leaves": "low",
+    "max_depth": "low",
+    "min_data_in_leaf": "high",
+    "learning_rate": "high",
+    "num_iterations": "low",
+}
+
+
+def cheap_end(name: str) -> str | None:
+    """ "low" or "high": where `name` (any spelling) makes a run cheap; None: no cost either way."""
+    for canonical, end in CHEAP_ENDS.items():
+        if name in aliases(canonical):
+            return end
+    return "low" if name == "num_boost_round" else None
+
+
 # The number of boosting rounds: the search sets it from num_boost_round (a grid axis allowed).
 ROUND_ALIASES = aliases("num_iterations")
 # Threads are the executor's business: spark.task.cpus.

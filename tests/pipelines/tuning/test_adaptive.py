@@ -76,6 +76,18 @@ def test_folds_run_cheapest_first_and_the_budget_caps_proposals():
     assert search.best_value() == pytest.approx(max(_score(s.grid_values) for s, _ in rows))
 
 
+@pytest.mark.parametrize("strategy", ["tpe", "random"])
+def test_a_cheap_start_proposes_the_cheapest_combination_first_then_the_samplers(strategy):
+    cheap = AdaptiveSearch(adaptive_params(strategy, n_combinations=6, start="cheap"), FOLDS)
+    sampled = AdaptiveSearch(adaptive_params(strategy, n_combinations=6), FOLDS)
+    rows = _drive(cheap)
+    first = rows[0][0].grid_values
+    # Fewest leaves, highest learning rate, the larger leaf minimum (min_data_in_leaf).
+    assert first == {"num_leaves": 4, "learning_rate": 0.3, "min_child_samples": 20}
+    assert _drive(sampled)[0][0].grid_values != first
+    assert len({spec.combo_id for spec, _ in rows}) == 6  # then the sampler's proposals
+
+
 def test_the_same_seed_proposes_the_same_combinations_and_another_seed_others():
     def proposals(seed):
         search = AdaptiveSearch(adaptive_params(n_combinations=12, seed=seed), FOLDS)

@@ -83,6 +83,11 @@ TPE = {"strategy": "tpe", "n_combinations": 4}
     [
         ({"grid": {"num_leaves": {"low": 7, "high": 63}}}, "strategy grid cannot enumerate"),
         ({"search": {"pruning": "median"}}, "search.pruning 'median' needs an adaptive strategy"),
+        ({"search": {"start": "cheap"}}, "search.start 'cheap' chooses an adaptive strategy's"),
+        (
+            {"search": {"strategy": "tpe", "n_combinations": 4, "start": "first"}},
+            "search.start\n  Input should be 'sampler' or 'cheap'",
+        ),
         ({"search": {"n_combinations": 3}}, "budget an adaptive strategy"),
         ({"search": {"strategy": "tpe"}}, "needs a budget: set search.n_combinations"),
         (

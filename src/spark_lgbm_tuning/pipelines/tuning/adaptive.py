@@ -133,6 +133,8 @@ class AdaptiveSearch:
 
     def _propose(self) -> None:
         number = len(self.study.trials)
+        if number == 0 and self.params.search.start == "cheap":
+            self.study.enqueue_trial(strategies.cheap_start(self.space))
         self.study.sampler = strategies.make_sampler(self.params, number)
         trial = self.study.ask(self.space)
         combination = self._add(dict(trial.params), number)

@@ -144,6 +144,10 @@ class SearchParams(ParamsModel):
     n_combinations: int | None = Field(None, ge=1, le=100_000)
     time_budget_s: float | None = Field(None, gt=0, le=30 * 86_400)
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    # An adaptive search's first proposal: the sampler's (sampler), or the space's cheapest
+    # combination (cheap: fewest leaves, shallowest, highest learning rate..., FLAML's low-cost
+    # start), which finishes early and gives round pruning its first rung scores soon.
+    start: Literal["sampler", "cheap"] = "sampler"
     # Stop evaluating a combination on further folds once its finished folds show it is worse:
     # none | wilcoxon (paired test against the best combination's folds) | median (below the
     # median of the others on the same folds) | halving (successive halving over folds).
@@ -159,6 +163,11 @@ class SearchParams(ParamsModel):
                 raise ValueError(
                     f"search.pruning {self.pruning!r} needs an adaptive strategy "
                     f"({' or '.join(ADAPTIVE_STRATEGIES)}); the grid runs every fold"
+                )
+            if self.start != "sampler":
+                raise ValueError(
+                    f"search.start {self.start!r} chooses an adaptive strategy's first "
+                    "proposal; the grid runs every combination"
                 )
             if self.n_combinations is not None or self.time_budget_s is not None:
                 raise ValueError(

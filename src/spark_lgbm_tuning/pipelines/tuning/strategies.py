@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +24,7 @@ from optuna.distributions import (
 )
 
 from spark_lgbm_tuning.pipelines.tuning.params import SearchRange, TuningParams
-from spark_lgbm_tuning.vocabulary.lightgbm_params import ParamValue
+from spark_lgbm_tuning.vocabulary.lightgbm_params import ParamValue, cheap_end
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,34 @@ def new_study(params: TuningParams) -> optuna.Study:
         sampler=make_sampler(params, 0),
         pruner=make_pruner(params),
     )
+
+
+def cheap_start(space: Mapping[str, BaseDistribution]) -> dict[str, Any]:
+    """The space's cheapest combination (search.start cheap): each cost-bearing axis at its
+    cheap end (lightgbm_params.CHEAP_ENDS; a max_depth <= 0, no limit, counts as the deepest),
+    every other axis at its middle (geometric for a log range)."""
+    start: dict[str, Any] = {}
+    for name, distribution in space.items():
+        end = cheap_end(name)
+        if isinstance(distribution, CategoricalDistribution):
+            choices = list(distribution.choices)
+            numeric = all(isinstance(c, int | float) and not isinstance(c, bool) for c in choices)
+            if end is None or not numeric:
+                start[name] = choices[len(choices) // 2]
+            else:
+                # A non-positive max_depth means no limit: the costliest, not the cheapest.
+                cost = sorted(choices, key=lambda c: (c <= 0, c) if end == "low" else (-c,))
+                start[name] = cost[0]
+            continue
+        low, high = distribution.low, distribution.high
+        if end is not None:
+            value = low if end == "low" else high
+        elif distribution.log:
+            value = math.sqrt(low * high)
+        else:
+            value = (low + high) / 2
+        start[name] = round(value) if isinstance(distribution, IntDistribution) else value
+    return start
 
 
 def _fits(value: Any, distribution: BaseDistribution) -> bool:
