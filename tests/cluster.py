@@ -32,6 +32,14 @@ CONNECT_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 CONNECT_START_TIMEOUT_S = 180
 
 
+class ConnectServerDaemons(SparkDaemons):
+    """SparkDaemons for a Spark Connect server: its driver's heap is SPARK_DAEMON_MEMORY (Spark's
+    launcher treats it as a daemon), and Spark refuses a driver under 450 MiB."""
+
+    def env(self) -> dict[str, str]:
+        return super().env() | {"SPARK_DAEMON_MEMORY": "1g"}
+
+
 @pytest.fixture(scope="session")
 def standalone_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSparkCluster]:
     """A master and two one-core workers; each worker offers 1 GiB, conf/cluster's executor size."""
@@ -52,7 +60,7 @@ def connect_server(cluster: LocalSparkCluster, run_dir: Path) -> Iterator[str]:
     """
     port, ui_port = free_ports(2)
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
-    daemons = SparkDaemons(run_dir, sys.executable)
+    daemons = ConnectServerDaemons(run_dir, sys.executable)
     settings = {
         "spark.connect.grpc.binding.address": HOST,
         "spark.connect.grpc.binding.port": port,
@@ -62,7 +70,7 @@ def connect_server(cluster: LocalSparkCluster, run_dir: Path) -> Iterator[str]:
         "spark.default.parallelism": cluster.workers * cluster.cores,
     }
     submit = ["org.apache.spark.deploy.SparkSubmit", "--class", CONNECT_SERVER_CLASS]
-    submit += ["--master", cluster.master_url, "--driver-memory", "512m"]
+    submit += ["--master", cluster.master_url]
     submit += [item for key, value in settings.items() for item in ("--conf", f"{key}={value}")]
     server = daemons.launch("connect-server", submit, ui_port)
     try:
