@@ -18,6 +18,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -50,10 +51,16 @@ def standalone_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
         yield cluster
 
 
+@dataclass(frozen=True)
+class ConnectServer:
+    remote: str  # sc://127.0.0.1:PORT
+    log: Path  # the server's output (its driver's Spark log)
+
+
 @contextlib.contextmanager
-def connect_server(cluster: LocalSparkCluster, run_dir: Path) -> Iterator[str]:
-    """A Spark Connect server in front of `cluster`, its gRPC port and driver bound to 127.0.0.1;
-    yields its `sc://` URL, and stops it by its own pid (process group) on exit.
+def connect_server(cluster: LocalSparkCluster, run_dir: Path) -> Iterator[ConnectServer]:
+    """A Spark Connect server in front of `cluster`, its gRPC port and driver bound to 127.0.0.1,
+    until exit, when it is stopped by its own pid (process group).
 
     It is the start-connect-server.sh class submitted in the foreground, with conf/cluster's
     one-core, 1 GiB executors, and the cluster's cores as the task slots its clients see.
@@ -81,7 +88,7 @@ def connect_server(cluster: LocalSparkCluster, run_dir: Path) -> Iterator[str]:
                 break
             assert time.monotonic() < deadline, log_tail(server.log_path)
             time.sleep(0.5)
-        yield f"sc://{HOST}:{port}"
+        yield ConnectServer(f"sc://{HOST}:{port}", Path(server.log_path))
     finally:
         daemons.stop([server], timeout_s=10)
 

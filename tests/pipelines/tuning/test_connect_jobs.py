@@ -76,9 +76,14 @@ def test_a_connect_server_in_front_of_a_standalone_cluster_runs_every_trial_once
     tmp_path, project_root, standalone_cluster
 ):
     project = fault_project(tmp_path / "project", project_root)
-    with connect_server(standalone_cluster, tmp_path / "server") as remote:
+    with connect_server(standalone_cluster, tmp_path / "server") as server:
         run = kedro_run(
-            project, "--env", "connect", "--pipelines", "tuning", extra_env={"SPARK_REMOTE": remote}
+            project,
+            "--env",
+            "connect",
+            "--pipelines",
+            "tuning",
+            extra_env={"SPARK_REMOTE": server.remote},
         )
     assert run.returncode == 0, flat_output(run)[-4000:]
     assert "Search grid on Spark Connect" in flat_output(run) and "2 task slots" in flat_output(run)
@@ -93,23 +98,26 @@ def test_a_worker_lost_behind_the_connect_server_loses_and_repeats_no_trial(tmp_
     log = tmp_path / "run.log"
     with (
         LocalSparkCluster(workers=2, cores=1, run_dir=tmp_path / "cluster") as cluster,
-        connect_server(cluster, tmp_path / "server") as remote,
+        connect_server(cluster, tmp_path / "server") as server,
     ):
-        run = _start_tuning(project, log, remote)
+        run = _start_tuning(project, log, server.remote)
         try:
             wait_for_batches(project, run, 3)
             worker = next(info for info in cluster.state.processes if info.role == "worker-1")
             # The worker, its executor JVM and the executor's Python workers: one process group.
             os.killpg(worker.pid, signal.SIGKILL)
             returncode = finish(run)
+            server_log = server.log.read_text(errors="replace")  # before the server stops
         finally:
             if run.poll() is None:
                 run.kill()
     output = " ".join(log.read_text(errors="replace").split())
     assert returncode == 0, output[-4000:]
     results = _assert_every_trial_once_and_ok(project, cluster.master_url)
-    # Both executors ran trials before one was lost; Spark reran the lost one's on the other.
+    # Both executors ran trials; the server saw one lost while the search ran (Connect tells its
+    # client nothing of it) and Spark reran its job on the other.
     assert results["executor_id"].nunique() == 2
+    assert "Lost executor" in server_log
 
 
 def test_connect_gives_the_classic_leaderboard_and_a_rerun_runs_nothing_again(tmp_path):
