@@ -33,6 +33,8 @@ CONNECT = "spark-connect"
 SERVICES = (MASTER, *WORKERS, CONNECT, JUPYTER)
 # The Spark Connect server's address on the compose network (its gRPC port is not published).
 CONNECT_REMOTE = f"sc://{CONNECT}:15002"
+# The Spark application the Connect server runs on the master (its --name in docker-compose.yml).
+CONNECT_APP = "Spark Connect server"
 # The image's user (Dockerfile: ARG APP_UID=1000).
 IMAGE_UID = 1000
 # What the image's build context and the compose file need; .dockerignore still decides what

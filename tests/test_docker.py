@@ -33,6 +33,7 @@ import pytest
 from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
 from tests.docker_stack import (
     CONNECT,
+    CONNECT_APP,
     CONNECT_REMOTE,
     IMAGE,
     JUPYTER,
@@ -428,6 +429,10 @@ def test_with_a_spark_auth_secret_only_a_driver_holding_it_runs_a_round_pruned_s
     secret = secrets.token_urlsafe(24)
     stack.configure(SPARK_AUTH_SECRET=secret)
     stack.timed("up --wait (recreated with SPARK_AUTH_SECRET)", "up", "-d", "--wait")
+    # The Spark Connect server's driver holds the secret too: the master admitted its application
+    # (its gRPC port, which the healthcheck waits for, opens only once the master registered it).
+    apps = http_json(stack.url("HOST_PORT_SPARK_MASTER_UI", "/json/"))["activeapps"]
+    assert [app["name"] for app in apps] == [CONNECT_APP], apps
 
     # A driver whose spark-defaults.conf lacks the secret (an empty SPARK_CONF_DIR): refused by
     # the project's probe within seconds; the kill only guards against a driver that hangs.
