@@ -1,6 +1,7 @@
 """Fixtures and helpers for tests that need a real Spark standalone cluster on 127.0.0.1.
 
-`standalone_cluster` (session-scoped, 2 workers x 1 core x 1 GiB) is imported by conftest.py.
+`standalone_cluster` (session-scoped, 2 workers x 1 core x 1 GiB) is imported by conftest.py;
+`connect_server(cluster, ...)` puts a Spark Connect server on 127.0.0.1 in front of a cluster.
 A SparkContext is one per process and the `spark` fixture may hold the local one, so code that
 must run on the cluster runs in a subprocess: `kedro_run(project_dir, "--env", "cluster",
 spark_master=cluster.master_url)` for a real Kedro run, or `run_python(script, ...)`.
@@ -8,20 +9,36 @@ spark_master=cluster.master_url)` for a real Kedro run, or `run_python(script, .
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tools.local_cluster import LocalSparkCluster, fetch_json
+from tools.spark_daemons import HOST, SparkDaemons, alive, free_ports, log_tail
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 KEDRO_RUN_TIMEOUT_S = 300
+# The class that Spark's sbin/start-connect-server.sh submits.
+CONNECT_SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+CONNECT_START_TIMEOUT_S = 180
+
+
+class ConnectServerDaemons(SparkDaemons):
+    """SparkDaemons for a Spark Connect server: its driver's heap is SPARK_DAEMON_MEMORY (Spark's
+    launcher treats it as a daemon), and Spark refuses a driver under 450 MiB."""
+
+    def env(self) -> dict[str, str]:
+        return super().env() | {"SPARK_DAEMON_MEMORY": "1g"}
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +49,48 @@ def standalone_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
     )
     with cluster:
         yield cluster
+
+
+@dataclass(frozen=True)
+class ConnectServer:
+    remote: str  # sc://127.0.0.1:PORT
+    log: Path  # the server's output (its driver's Spark log)
+
+
+@contextlib.contextmanager
+def connect_server(cluster: LocalSparkCluster, run_dir: Path) -> Iterator[ConnectServer]:
+    """A Spark Connect server in front of `cluster`, its gRPC port and driver bound to 127.0.0.1,
+    until exit, when it is stopped by its own pid (process group).
+
+    It is the start-connect-server.sh class submitted in the foreground, with conf/cluster's
+    one-core, 1 GiB executors, and the cluster's cores as the task slots its clients see.
+    """
+    port, ui_port = free_ports(2)
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    daemons = ConnectServerDaemons(run_dir, sys.executable)
+    settings = {
+        "spark.connect.grpc.binding.address": HOST,
+        "spark.connect.grpc.binding.port": port,
+        "spark.ui.port": ui_port,
+        "spark.executor.cores": 1,
+        "spark.executor.memory": cluster.memory,
+        "spark.default.parallelism": cluster.workers * cluster.cores,
+    }
+    submit = ["org.apache.spark.deploy.SparkSubmit", "--class", CONNECT_SERVER_CLASS]
+    submit += ["--master", cluster.master_url]
+    submit += [item for key, value in settings.items() for item in ("--conf", f"{key}={value}")]
+    server = daemons.launch("connect-server", submit, ui_port)
+    try:
+        deadline = time.monotonic() + CONNECT_START_TIMEOUT_S
+        while True:
+            assert alive(server), f"the Spark Connect server exited:\n{log_tail(server.log_path)}"
+            with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=1):
+                break
+            assert time.monotonic() < deadline, log_tail(server.log_path)
+            time.sleep(0.5)
+        yield ConnectServer(f"sc://{HOST}:{port}", Path(server.log_path))
+    finally:
+        daemons.stop([server], timeout_s=10)
 
 
 def worker_json(cluster: LocalSparkCluster) -> list[dict]:

@@ -29,7 +29,12 @@ IMAGE = "spark-lgbm-tuning:local"
 MASTER = "spark-master"
 WORKERS = tuple(f"spark-worker-{index}" for index in range(1, 5))
 JUPYTER = "jupyterlab"
-SERVICES = (MASTER, *WORKERS, JUPYTER)
+CONNECT = "spark-connect"
+SERVICES = (MASTER, *WORKERS, CONNECT, JUPYTER)
+# The Spark Connect server's address on the compose network (its gRPC port is not published).
+CONNECT_REMOTE = f"sc://{CONNECT}:15002"
+# The Spark application the Connect server runs on the master (its --name in docker-compose.yml).
+CONNECT_APP = "Spark Connect server"
 # The image's user (Dockerfile: ARG APP_UID=1000).
 IMAGE_UID = 1000
 # What the image's build context and the compose file need; .dockerignore still decides what
@@ -53,6 +58,7 @@ HOST_PORTS = {
     "HOST_PORT_SPARK_MASTER_UI": 8080,
     "HOST_PORT_JUPYTER": 8888,
     "HOST_PORT_SPARK_APP_UI": 4040,
+    "HOST_PORT_SPARK_CONNECT_UI": 4040,
 }
 # Variables compose would read from the caller's environment before `.env`.
 COMPOSE_VARIABLES = (
@@ -60,6 +66,7 @@ COMPOSE_VARIABLES = (
     "SPARK_WORKER_CORES",
     "SPARK_WORKER_MEMORY",
     "SPARK_AUTH_SECRET",
+    "SPARK_CONNECT_PARALLELISM",
     "APP_UID",
     *HOST_PORTS,
 )

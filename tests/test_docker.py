@@ -2,9 +2,10 @@
 
 In a scratch copy of the project, under a compose project name of its own: `docker compose build`,
 `up -d --wait`, the default pipeline with `docker compose exec -T jupyterlab kedro run --env
-docker`, the notebooks on the Kedro kernel inside jupyterlab, Jupyter's token, loopback-only
-ports, a worker killed mid-search, spark.authenticate, and the image alone (`docker run`). The
-stack is built and started once for the module and always removed with `docker compose down -v`.
+docker`, the same search through the Spark Connect server (`--env connect`), the notebooks on the
+Kedro kernel inside jupyterlab, Jupyter's token, loopback-only ports, a worker killed mid-search,
+spark.authenticate with a round-pruned search, and the image alone (`docker run`). The stack is
+built and started once for the module and always removed with `docker compose down -v`.
 
 Needs a Docker engine (CI starts one with ../shared/docker/engine-up): without one these tests
 fail under CI and are skipped elsewhere. The last tests need no engine: they check the
@@ -29,7 +30,11 @@ import nbformat
 import pandas as pd
 import pytest
 
+from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
 from tests.docker_stack import (
+    CONNECT,
+    CONNECT_APP,
+    CONNECT_REMOTE,
     IMAGE,
     JUPYTER,
     MASTER,
@@ -61,24 +66,50 @@ TRIALS_DONE = re.compile(r"Trials [1-9]\d*/\d+ done")
 SEARCH_DONE = re.compile(r"Search done: (\d+)/\1 trials ok")
 ENTRYPOINT = PROJECT_ROOT / "docker" / "entrypoint.sh"
 PRIVATE_FILES = ("conf/local/credentials.yml", "tests/test_x.py", "tools/tool.py", ".git/config")
+LEADERBOARD = Path("data") / "08_reporting" / "leaderboard.parquet"
+# ASHA at rungs of 10, 20, 40, ... rounds, keeping the better half of each fold's runs there and
+# no margin: on the default grid most later runs of a fold stop at a rung.
+ROUND_PRUNING = ",".join(
+    f"tuning.search.round_pruning.{name}={value}"
+    for name, value in {
+        "rule": "asha",
+        "eta": 2,
+        "min_rounds": 10,
+        "min_trials": 2,
+        "margin": 0,
+    }.items()
+)
 
 
 def _flat(result: subprocess.CompletedProcess[str]) -> str:
     return " ".join((result.stdout + result.stderr).split())
 
 
-def _kedro_run(stack: ComposeStack, *args: str) -> subprocess.CompletedProcess[str]:
-    """`docker compose exec -T jupyterlab kedro run --env docker ARGS`, timed."""
+def _kedro_run(
+    stack: ComposeStack, *args: str, kedro_env: str = "docker", remote: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`docker compose exec -T [-e SPARK_REMOTE=remote] jupyterlab kedro run --env kedro_env
+    ARGS`, timed."""
     started = time.monotonic()
+    env = WIDE | ({"SPARK_REMOTE": remote} if remote else {})
     result = stack.exec(
-        JUPYTER, "kedro", "run", "--env", "docker", *args, env=WIDE, timeout_s=KEDRO_RUN_TIMEOUT_S
+        JUPYTER, "kedro", "run", "--env", kedro_env, *args, env=env, timeout_s=KEDRO_RUN_TIMEOUT_S
     )
-    stack.timings[f"kedro run {' '.join(args)}".strip()] = time.monotonic() - started
+    stack.timings[f"kedro run --env {kedro_env} {' '.join(args)}".strip()] = (
+        time.monotonic() - started
+    )
     return result
 
 
 def _completed_apps(stack: ComposeStack) -> list[dict]:
     return http_json(stack.url("HOST_PORT_SPARK_MASTER_UI", "/json/"))["completedapps"]
+
+
+def _cores_held_by_active_apps(stack: ComposeStack) -> int:
+    return sum(
+        app["cores"]
+        for app in http_json(stack.url("HOST_PORT_SPARK_MASTER_UI", "/json/"))["activeapps"]
+    )
 
 
 # ------------------------------------------------------------------------------------ fixtures
@@ -178,6 +209,16 @@ def default_run(
     return _kedro_run(stack)
 
 
+@pytest.fixture(scope="module")
+def classic_leaderboard(
+    stack: ComposeStack, default_run: subprocess.CompletedProcess[str]
+) -> pd.DataFrame:
+    """The default run's leaderboard (a classic session on the cluster), kept before later runs
+    replace it."""
+    assert default_run.returncode == 0, "the leaderboard is the default run's"
+    return pd.read_parquet(stack.project / LEADERBOARD)
+
+
 def _results(project: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     output = project / "data" / "07_model_output"
     results = pd.read_parquet(output / "tuning_results.parquet")
@@ -191,7 +232,7 @@ def _assert_every_trial_once_and_ok(project: Path) -> dict:
     assert results["trial_id"].is_unique, results["trial_id"].value_counts().head()
     assert set(results["trial_id"]) == set(trials["trial_id"])
     assert len(results) == len(trials) == run_info["n_trials"] > 0
-    assert (results["status"] == "ok").all(), results.loc[results["status"] != "ok", "error"]
+    assert (results["status"] == OK).all(), results.loc[results["status"] != OK, "error"]
     return run_info
 
 
@@ -228,6 +269,40 @@ def test_the_default_pipeline_runs_on_all_four_workers(
     reports = list((stack.project / "data" / "08_reporting").glob("tuning_report.html/*/*.html"))
     assert len(reports) == 1, reports
     assert "LightGBM tuning report" in reports[0].read_text()
+
+
+@pytest.mark.docker
+def test_the_search_through_the_connect_server_gives_the_classic_leaderboard(
+    stack: ComposeStack, classic_leaderboard: pd.DataFrame
+) -> None:
+    # docs/running.md, "Spark Connect in docker-compose": the same search and report on the same
+    # data (the default run's), every trial run again, as Spark Connect jobs on the four workers.
+    run = _kedro_run(
+        stack,
+        "--pipelines",
+        "tuning,reporting",
+        "--params",
+        "tuning.resume=false",
+        kedro_env="connect",
+        remote=CONNECT_REMOTE,
+    )
+    assert run.returncode == 0, _flat(run)[-5000:]
+    run_info = _assert_every_trial_once_and_ok(stack.project)
+    assert run_info["n_run"] == run_info["n_trials"]
+    assert run_info["spark_master"] == f"Spark Connect (spark://{MASTER}:7077)"
+    assert "4 task slots" in _flat(run)  # the server's spark.default.parallelism
+    assert run_info["n_executors"] > 1, run_info  # the workers' executors, not a local Spark
+    board = pd.read_parquet(stack.project / LEADERBOARD)
+    assert board["combo_id"].tolist() == classic_leaderboard["combo_id"].tolist()
+    assert board["auc_roc_mean"].tolist() == pytest.approx(
+        classic_leaderboard["auc_roc_mean"].tolist(), abs=1e-9
+    )
+    # The server gives its idle executors back (dynamic allocation), so the classic drivers of
+    # the next tests get all four workers' cores.
+    deadline = time.monotonic() + 120
+    while _cores_held_by_active_apps(stack) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert _cores_held_by_active_apps(stack) == 0, stack.logs()
 
 
 @pytest.mark.docker
@@ -301,7 +376,11 @@ def test_jupyter_needs_its_token_and_every_port_is_on_loopback(stack: ComposeSta
         (MASTER, "8080/tcp"): ("127.0.0.1", stack.ports["HOST_PORT_SPARK_MASTER_UI"]),
         (JUPYTER, "8888/tcp"): ("127.0.0.1", stack.ports["HOST_PORT_JUPYTER"]),
         (JUPYTER, "4040/tcp"): ("127.0.0.1", stack.ports["HOST_PORT_SPARK_APP_UI"]),
+        (CONNECT, "4040/tcp"): ("127.0.0.1", stack.ports["HOST_PORT_SPARK_CONNECT_UI"]),
     }
+    # The Spark Connect server has no authentication: its gRPC port 15002 is not published, so
+    # only the compose network's containers reach it (docs/running.md).
+    assert not any(target == "15002/tcp" for _, target in published)
     port = stack.run("port", JUPYTER, "8888").stdout.strip()
     assert port == f"127.0.0.1:{stack.ports['HOST_PORT_JUPYTER']}"
 
@@ -341,15 +420,19 @@ def test_a_worker_killed_mid_search_loses_and_repeats_no_trial(
 
 
 @pytest.mark.docker
-def test_with_a_spark_auth_secret_only_a_driver_holding_it_runs(
+def test_with_a_spark_auth_secret_only_a_driver_holding_it_runs_a_round_pruned_search(
     stack: ComposeStack, default_run: subprocess.CompletedProcess[str]
 ) -> None:
     # The tuning pipeline: only a run with a Spark node starts a session (data_generation alone
-    # starts none); its trials are all in the trial store, so the allowed run is short.
+    # starts none). The allowed run is also this tier's round-pruned search (issue 23).
     assert default_run.returncode == 0, "the search reads the default run's data and folds"
     secret = secrets.token_urlsafe(24)
     stack.configure(SPARK_AUTH_SECRET=secret)
     stack.timed("up --wait (recreated with SPARK_AUTH_SECRET)", "up", "-d", "--wait")
+    # The Spark Connect server's driver holds the secret too: the master admitted its application
+    # (its gRPC port, which the healthcheck waits for, opens only once the master registered it).
+    apps = http_json(stack.url("HOST_PORT_SPARK_MASTER_UI", "/json/"))["activeapps"]
+    assert [app["name"] for app in apps] == [CONNECT_APP], apps
 
     # A driver whose spark-defaults.conf lacks the secret (an empty SPARK_CONF_DIR): refused by
     # the project's probe within seconds; the kill only guards against a driver that hangs.
@@ -367,9 +450,24 @@ def test_with_a_spark_auth_secret_only_a_driver_holding_it_runs(
     assert REFUSAL in _flat(refused), _flat(refused)[-3000:]
     assert "Executors of" not in _flat(refused)
 
-    allowed = _kedro_run(stack, "--pipelines", "tuning")
+    allowed = _kedro_run(
+        stack,
+        "--pipelines",
+        "tuning,reporting",
+        "--params",
+        f"tuning.resume=false,{ROUND_PRUNING}",
+    )
     assert allowed.returncode == 0, _flat(allowed)[-5000:]
     assert f"Executors of spark://{MASTER}:7077 run Python 3.11" in _flat(allowed)
+
+    results, trials, run_info = _results(stack.project)
+    assert results["trial_id"].is_unique and set(results["trial_id"]) == set(trials["trial_id"])
+    assert set(results["status"]) == {OK, PRUNED}, results["status"].value_counts()
+    pruned = results[results["status"] == PRUNED]
+    assert run_info["n_pruned_at_rung"] == len(pruned) > 0
+    # A combination with a pruned fold is never ranked.
+    board = pd.read_parquet(stack.project / LEADERBOARD)
+    assert len(board) > 0 and not set(pruned["combo_id"]) & set(board["combo_id"])
 
 
 @pytest.mark.docker

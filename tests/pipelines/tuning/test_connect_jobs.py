@@ -1,6 +1,8 @@
 """Tuning on a Spark Connect session (`kedro run --env connect`: a local Spark Connect server
 started by pyspark, local[2]): the DataFrame job runner of connect_jobs.py end to end, its
-results against the classic session's, resume, a timed-out trial, and a refused remote.
+results against the classic session's, resume, a timed-out trial, and a refused remote. The
+`cluster` tests put a Spark Connect server in front of a real standalone cluster
+(`SPARK_REMOTE=sc://127.0.0.1:PORT`): every trial exactly once, a worker lost mid-search too.
 
 Each test runs `kedro run` in a scratch project copy; the server's start takes a few seconds.
 """
@@ -8,6 +10,7 @@ Each test runs `kedro run` in a scratch project copy; the server's start takes a
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,9 +21,10 @@ import pytest
 import yaml
 
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
-from tests.cluster import flat_output, kedro_run, subprocess_env
+from spark_lgbm_tuning.vocabulary.statuses import OK
+from tests.cluster import connect_server, flat_output, kedro_run, subprocess_env
 from tests.project_copy import copy_project
-from tools.local_cluster import free_ports
+from tools.local_cluster import LocalSparkCluster, free_ports
 
 from .data import TIMEOUT_SEARCH, time_folds, timeseries_data
 from .test_faults import N_TRIALS, STORE
@@ -39,6 +43,81 @@ RUN_INFO = "data/07_model_output/tuning_run_info.json"
 
 def _run_info(project: Path) -> dict:
     return json.loads((project / RUN_INFO).read_text())
+
+
+def _start_tuning(project: Path, log: Path, remote: str | None = None) -> subprocess.Popen:
+    """`[SPARK_REMOTE=remote] kedro run --env connect --pipelines tuning` in the background."""
+    env = subprocess_env() | ({"SPARK_REMOTE": remote} if remote else {})
+    with log.open("w") as handle:
+        return subprocess.Popen(
+            [sys.executable, "-m", "kedro", "run", "--env", "connect", "--pipelines", "tuning"],
+            cwd=project,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _assert_every_trial_once_and_ok(project: Path, master_url: str) -> pd.DataFrame:
+    results = pd.read_parquet(project / RESULTS)
+    assert len(results) == N_TRIALS and results["trial_id"].is_unique
+    assert (results["status"] == OK).all(), results.loc[results["status"] != OK, "error"]
+    info = _run_info(project)
+    assert info["spark_master"] == f"Spark Connect ({master_url})"
+    assert info["n_run"] == N_TRIALS
+    # The store's files, read raw (load() would hide duplicates), hold each trial once.
+    raw = raw_rows(TrialStore(project / STORE))
+    assert raw["trial_id"].is_unique and sorted(raw["trial_id"]) == sorted(results["trial_id"])
+    return results
+
+
+@pytest.mark.cluster
+def test_a_connect_server_in_front_of_a_standalone_cluster_runs_every_trial_once(
+    tmp_path, project_root, standalone_cluster
+):
+    project = fault_project(tmp_path / "project", project_root)
+    with connect_server(standalone_cluster, tmp_path / "server") as server:
+        run = kedro_run(
+            project,
+            "--env",
+            "connect",
+            "--pipelines",
+            "tuning",
+            extra_env={"SPARK_REMOTE": server.remote},
+        )
+    assert run.returncode == 0, flat_output(run)[-4000:]
+    assert "Search grid on Spark Connect" in flat_output(run) and "2 task slots" in flat_output(run)
+    results = _assert_every_trial_once_and_ok(project, standalone_cluster.master_url)
+    # Both workers' executors ran trials, not a Spark inside the server.
+    assert results["executor_id"].nunique() == 2
+
+
+@pytest.mark.cluster
+def test_a_worker_lost_behind_the_connect_server_loses_and_repeats_no_trial(tmp_path, project_root):
+    project = fault_project(tmp_path / "project", project_root)
+    log = tmp_path / "run.log"
+    with (
+        LocalSparkCluster(workers=2, cores=1, run_dir=tmp_path / "cluster") as cluster,
+        connect_server(cluster, tmp_path / "server") as server,
+    ):
+        run = _start_tuning(project, log, server.remote)
+        try:
+            wait_for_batches(project, run, 3)
+            worker = next(info for info in cluster.state.processes if info.role == "worker-1")
+            # The worker, its executor JVM and the executor's Python workers: one process group.
+            os.killpg(worker.pid, signal.SIGKILL)
+            returncode = finish(run)
+            server_log = server.log.read_text(errors="replace")  # before the server stops
+        finally:
+            if run.poll() is None:
+                run.kill()
+    output = " ".join(log.read_text(errors="replace").split())
+    assert returncode == 0, output[-4000:]
+    results = _assert_every_trial_once_and_ok(project, cluster.master_url)
+    # Both executors ran trials; the server saw one lost while the search ran (Connect tells its
+    # client nothing of it) and Spark reran its job on the other.
+    assert results["executor_id"].nunique() == 2
+    assert "Lost executor" in server_log
 
 
 def test_connect_gives_the_classic_leaderboard_and_a_rerun_runs_nothing_again(tmp_path):
@@ -127,14 +206,7 @@ def test_an_interrupt_keeps_finished_trials_and_the_rerun_runs_each_once(tmp_pat
     project = fault_project(tmp_path / "project", project_root)
     store = TrialStore(project / STORE)
     log = tmp_path / "run.log"
-    with log.open("w") as handle:
-        run = subprocess.Popen(
-            [sys.executable, "-m", "kedro", "run", "--env", "connect", "--pipelines", "tuning"],
-            cwd=project,
-            env=subprocess_env(),
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
+    run = _start_tuning(project, log)
     try:
         wait_for_batches(project, run, 2)
         run.send_signal(signal.SIGINT)
