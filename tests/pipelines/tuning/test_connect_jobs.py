@@ -45,6 +45,17 @@ def _run_info(project: Path) -> dict:
     return json.loads((project / RUN_INFO).read_text())
 
 
+def _connect_tuning(
+    project: Path, remote: str | None = None, **kwargs
+) -> subprocess.CompletedProcess[str]:
+    """`kedro run --env connect --pipelines tuning` in `project`, on SPARK_REMOTE `remote`
+    (default: conf/connect's local server)."""
+    extra_env = {"SPARK_REMOTE": remote} if remote else {}
+    return kedro_run(
+        project, "--env", "connect", "--pipelines", "tuning", extra_env=extra_env, **kwargs
+    )
+
+
 def _start_tuning(project: Path, log: Path, remote: str | None = None) -> subprocess.Popen:
     """`[SPARK_REMOTE=remote] kedro run --env connect --pipelines tuning` in the background."""
     env = subprocess_env() | ({"SPARK_REMOTE": remote} if remote else {})
@@ -77,14 +88,7 @@ def test_a_connect_server_in_front_of_a_standalone_cluster_runs_every_trial_once
 ):
     project = fault_project(tmp_path / "project", project_root)
     with connect_server(standalone_cluster, tmp_path / "server") as server:
-        run = kedro_run(
-            project,
-            "--env",
-            "connect",
-            "--pipelines",
-            "tuning",
-            extra_env={"SPARK_REMOTE": server.remote},
-        )
+        run = _connect_tuning(project, server.remote)
     assert run.returncode == 0, flat_output(run)[-4000:]
     assert "Search grid on Spark Connect" in flat_output(run) and "2 task slots" in flat_output(run)
     results = _assert_every_trial_once_and_ok(project, standalone_cluster.master_url)
@@ -162,7 +166,7 @@ def test_a_trial_over_its_timeout_is_stored_timed_out_under_connect(tmp_path):
     parameters["tuning"].update(TIMEOUT_SEARCH)
     path.write_text(yaml.safe_dump(parameters, sort_keys=False))
 
-    run = kedro_run(project, "--env", "connect", "--pipelines", "tuning")
+    run = _connect_tuning(project)
     assert run.returncode == 0, flat_output(run)[-4000:]
     results = pd.read_parquet(project / RESULTS)
     slow = results[results["param_min_child_samples"] == 2]
@@ -184,15 +188,7 @@ def test_a_trial_over_its_timeout_is_stored_timed_out_under_connect(tmp_path):
 def test_a_bad_or_unreachable_remote_fails_in_one_line(tmp_path, remote, message):
     port = free_ports(1)[0]
     project = copy_project(tmp_path / "project")
-    run = kedro_run(
-        project,
-        "--env",
-        "connect",
-        "--pipelines",
-        "tuning",
-        extra_env={"SPARK_REMOTE": remote.format(port=port)},
-        timeout_s=120,
-    )
+    run = _connect_tuning(project, remote.format(port=port), timeout_s=120)
     output = run.stdout + run.stderr
     assert run.returncode == 1, output[-3000:]
     errors = [line for line in output.splitlines() if line.startswith("Error: ")]
@@ -221,7 +217,7 @@ def test_an_interrupt_keeps_finished_trials_and_the_rerun_runs_each_once(tmp_pat
     kept = raw_rows(store)
     assert kept["trial_id"].is_unique and 0 < len(kept) < N_TRIALS
 
-    rerun = kedro_run(project, "--env", "connect", "--pipelines", "tuning")
+    rerun = _connect_tuning(project)
     assert rerun.returncode == 0, flat_output(rerun)[-4000:]
     assert f"{len(kept)} of {N_TRIALS} trials reused" in flat_output(rerun)
     results = pd.read_parquet(project / RESULTS)
