@@ -159,10 +159,17 @@ class PackedEnv:
     requirements: list[str]
 
 
+# Not passed to pip and the venv's Python: `kedro` puts the project's src/ on PYTHONPATH, where
+# an editable install's *.egg-info makes pip take the project as installed in the new venv too
+# and skip it (the archive then lacks the project).
+DRIVER_ONLY_ENV = ("PYTHONPATH", "PYTHONHOME")
+
+
 def _run(command: list[str], what: str) -> None:
     logger.info("%s: %s", what, " ".join(command))
+    env = {key: value for key, value in os.environ.items() if key not in DRIVER_ONLY_ENV}
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False
+        command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False, env=env
     )
     if result.returncode != 0:
         raise ExecutorEnvError(
@@ -244,6 +251,10 @@ def pack_executor_env(
         wheels = work / "wheels"
         _run([*pip, "wheel", "--no-deps", "-w", str(wheels), str(project)], "Building the wheel")
         _run([*into_venv, "--no-deps", *map(str, wheels.glob("*.whl"))], "Installing the project")
+        if not list(venv.glob(f"lib/python{PYTHON_MINOR}/site-packages/{PROJECT_PACKAGE}/")):
+            raise ExecutorEnvError(
+                f"the project's wheel did not install {PROJECT_PACKAGE} into the executors' venv"
+            )
         if python_prefix:
             link_python(venv, Path(python_prefix))
         output.parent.mkdir(parents=True, exist_ok=True)
