@@ -7,11 +7,11 @@
 #       then `--pipelines reporting` at the medium size (100k x 100, 32 trials of 300 fixed
 #       rounds): the search's wall (tuning_run_info.wall_s) and the reporting command's wall
 #
-# Prints one line per run; logs go to $OUT (default /tmp/kedro-run-ab).
+# Prints one line per run; copies and logs go to $OUT (default: a fresh temporary folder).
 set -euo pipefail
 mode=${1:?default|reporting}; old=${2:?old revision}; new=${3:?new revision}; repeats=${4:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=${OUT:-/tmp/kedro-run-ab}; mkdir -p "$out"
+out=${OUT:-$(mktemp -d -t kedro-run-ab.XXXXXX)}; mkdir -p "$out"
 MEDIUM="data_generation.n_samples=100000,data_generation.n_features=100,tuning.num_boost_round=300,tuning.early_stopping_rounds=0"
 
 fresh() {  # fresh copy of revision $1 in $2
