@@ -29,6 +29,7 @@ from pyspark.sql import SparkSession
 from spark_lgbm_tuning.datasets.run_environment import RunEnvironmentDataset
 from spark_lgbm_tuning.datasets.trial_store import TrialStoreDataset
 from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
+from spark_lgbm_tuning.spark.nodes import is_spark_dataset, spark_node_names
 from spark_lgbm_tuning.spark.remote import REMOTE_KEY, session_master
 from spark_lgbm_tuning.spark.session import (
     EXECUTOR_START_TIMEOUT_S,
@@ -37,9 +38,7 @@ from spark_lgbm_tuning.spark.session import (
     build_spark_conf,
     check_runtime,
     existing_session,
-    is_spark_dataset,
     running_in_ipython,
-    spark_node_names,
     start_session,
 )
 from spark_lgbm_tuning.vocabulary.errors import ExplainedError, ProjectFileError, file_in_the_way
@@ -54,7 +53,7 @@ class SparkHooks:
       `after_context_created`, before the catalog and the pipelines' imports, so a bad env fails
       in seconds (the hook cannot tell there which pipeline will run). `before_pipeline_run`
       finds the nodes that need Spark (tagged `spark`, or reading or writing a Spark dataset:
-      `spark_session.needs_spark`). When there are none (`--pipelines data_generation`,
+      `spark.nodes.needs_spark`). When there are none (`--pipelines data_generation`,
       `--pipelines reporting`) no JVM starts at all. On a cluster the session is built there, so
       the executor probe (`check_executor_python`) also fails the run before any node. On a
       `local[...]` master the JVM starts in the background while the nodes before the first

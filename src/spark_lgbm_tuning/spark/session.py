@@ -1,5 +1,5 @@
 """The run's SparkSession: its conf from conf/<env>/spark.yml, the checks that turn a bad env into
-a fast error that names the fix, which nodes of a run need Spark, and building the session.
+a fast error that names the fix, and building the session (which nodes need it: nodes.py).
 
 `hooks.SparkHooks` decides when; this module knows how. Nothing here runs on the executors except
 the probe of `check_executor_python`.
@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from kedro.io import DataCatalog
-from kedro.pipeline import Node, Pipeline
 from pyspark import InheritableThread, SparkConf, SparkContext
 from pyspark.errors import PySparkRuntimeError
 from pyspark.java_gateway import launch_gateway
@@ -56,35 +54,10 @@ MASTER_CONNECT_TIMEOUT_S = 10.0
 # How long a cluster may take to give the run its first executor before the run is failed.
 EXECUTOR_START_TIMEOUT_S = 120.0
 PROBE_JOB_GROUP = "spark-lgbm-tuning-python-probe"
-# A node tagged `spark` needs the session even when none of its datasets is a Spark dataset
-# (e.g. a node that returns a Spark DataFrame into memory, or calls SparkSession itself).
-SPARK_TAG = "spark"
-# kedro-datasets' Spark datasets (SparkDatasetV2, SparkHiveDataset, SparkJDBCDataset, ...) all
-# live under this module and all call SparkSession.builder.getOrCreate() on load and save.
-SPARK_DATASET_MODULE = "kedro_datasets.spark."
 # Settings kept off the driver JVM's command line. PySpark launches the JVM with every setting of
 # the conf as `--conf key=value`, which `ps` shows to every user for the whole run; these reach the
 # context's SparkConf over the Py4J gateway instead (`start_context`).
 LAUNCH_HIDDEN_KEYS = ("spark.authenticate.secret",)
-
-
-# ------------------------------------------------------------------------------ which nodes
-def is_spark_dataset(catalog: DataCatalog, name: str) -> bool:
-    """True when `name` resolves (entry or factory) to a kedro-datasets Spark dataset."""
-    dataset_type = catalog.get_type(name)
-    return dataset_type is not None and dataset_type.startswith(SPARK_DATASET_MODULE)
-
-
-def needs_spark(node: Node, catalog: DataCatalog) -> bool:
-    """True when `node` is tagged `spark` or reads or writes a Spark dataset of `catalog`."""
-    return SPARK_TAG in node.tags or any(
-        is_spark_dataset(catalog, name) for name in [*node.inputs, *node.outputs]
-    )
-
-
-def spark_node_names(pipeline: Pipeline, catalog: DataCatalog) -> set[str]:
-    """The names of the nodes of `pipeline` that need the SparkSession (see `needs_spark`)."""
-    return {node.name for node in pipeline.nodes if needs_spark(node, catalog)}
 
 
 # ------------------------------------------------------------------------------ conf
