@@ -67,6 +67,8 @@ from tools.ttt_space import TTT_SIZES, TttSize, check_encloses
 logger = logging.getLogger(__name__)
 
 METHODS = (GRID, GRID_ASHA, *OURS_ADAPTIVE, *PEERS)
+# The benchmark of record (issue 23: the seed's kind of space) writes time-to-target.{md,json}.
+RECORD_SIZE, RECORD_TAG = "seed", "time-to-target"
 OURS = (GRID, GRID_ASHA, *OURS_ADAPTIVE)
 
 
@@ -320,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--methods: start with {GRID!r}, then any of {METHODS}; got {methods}")
     custom = args.rows is not None
     tag = args.tag or (
-        "time-to-target" if args.size == "hour" and not custom else f"time-to-target-{args.size}"
+        RECORD_TAG if args.size == RECORD_SIZE and not custom else f"{RECORD_TAG}-{args.size}"
     )
     settings = Settings(
         size_name=args.size,

@@ -34,6 +34,10 @@ GRID_ASHA = GRID + ASHA_SUFFIX
 # tpe_cheap_asha / random_cheap_asha: the same with `search.start: cheap` (the space's cheapest
 # combination proposed first, FLAML's low-cost start).
 CHEAP_INFIX = "_cheap"
+# tpe_few_asha: TPE models the results after FEW_STARTUP random proposals instead of
+# `search.startup_trials`' default (issue 23 part 4: does a shorter random start help?).
+FEW_INFIX = "_few"
+FEW_STARTUP = 4
 OURS_ADAPTIVE = (
     "random",
     "tpe",
@@ -41,6 +45,7 @@ OURS_ADAPTIVE = (
     "tpe" + ASHA_SUFFIX,
     "random" + CHEAP_INFIX + ASHA_SUFFIX,
     "tpe" + CHEAP_INFIX + ASHA_SUFFIX,
+    "tpe" + FEW_INFIX + ASHA_SUFFIX,
 )
 # Ours that may beat the grid: the best of them sets the headline speed-ups.
 OURS_FAST = (GRID_ASHA, *OURS_ADAPTIVE)

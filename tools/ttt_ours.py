@@ -30,7 +30,15 @@ import spark_lgbm_tuning
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from spark_lgbm_tuning.vocabulary.statuses import OK
-from tools.ttt_figures import ASHA, ASHA_SUFFIX, CHEAP_INFIX, GRID, evaluations_from_results
+from tools.ttt_figures import (
+    ASHA,
+    ASHA_SUFFIX,
+    CHEAP_INFIX,
+    FEW_INFIX,
+    FEW_STARTUP,
+    GRID,
+    evaluations_from_results,
+)
 from tools.ttt_space import TttSize
 
 logger = logging.getLogger(__name__)
@@ -81,9 +89,13 @@ def search_settings(
     round-wise pruning), or an adaptive strategy with a time budget (the grid's wall), a cap on
     combinations well above the grid's and fold-wise pruning (`wilcoxon`, as the Optuna peer),
     plus round-wise pruning (`round_pruning` beside rule asha) for `random_asha` / `tpe_asha`, and
-    the cheapest combination first for `random_cheap_asha` / `tpe_cheap_asha`."""
-    strategy = method.removesuffix(ASHA_SUFFIX).removesuffix(CHEAP_INFIX)
-    start = {"start": "cheap"} if method.removesuffix(ASHA_SUFFIX).endswith(CHEAP_INFIX) else {}
+    the cheapest combination first for `random_cheap_asha` / `tpe_cheap_asha`, and a shorter
+    random start for `tpe_few_asha`."""
+    variant = method.removesuffix(ASHA_SUFFIX)
+    strategy = variant.removesuffix(CHEAP_INFIX).removesuffix(FEW_INFIX)
+    start = {"start": "cheap"} if variant.endswith(CHEAP_INFIX) else {}
+    if variant.endswith(FEW_INFIX):
+        start = {"startup_trials": FEW_STARTUP}
     rounds = (
         {"round_pruning": {"rule": ASHA, **round_pruning}} if method.endswith(ASHA_SUFFIX) else {}
     )

@@ -35,7 +35,8 @@ def test_the_best_combination_is_the_best_mean_over_complete_ones():
 
 @pytest.mark.parametrize("size_name", sorted(TTT_SIZES))
 @pytest.mark.parametrize(
-    "method", ["grid", "grid_asha", "tpe", "tpe_asha", "random_asha", "tpe_cheap_asha"]
+    "method",
+    ["grid", "grid_asha", "tpe", "tpe_asha", "random_asha", "tpe_cheap_asha", "tpe_few_asha"],
 )
 def test_each_of_ours_is_search_settings_the_kedro_run_accepts(size_name, method, project_root):
     size = TTT_SIZES[size_name]
@@ -56,8 +57,10 @@ def test_each_of_ours_is_search_settings_the_kedro_run_accepts(size_name, method
     )
     # Each size's rungs fit below its round cap (the tiny size's 60 rounds included).
     assert params.search.round_pruning.active == method.endswith("_asha")
-    assert params.search.strategy == method.removesuffix("_asha").removesuffix("_cheap")
+    variant = method.removesuffix("_asha")
+    assert params.search.strategy == variant.removesuffix("_cheap").removesuffix("_few")
     assert params.search.start == ("cheap" if "_cheap" in method else "sampler")
+    assert params.search.startup_trials == (4 if "_few" in method else 8)
     if adaptive:
         assert (params.search.pruning, params.search.seed) == ("wilcoxon", 3)
         assert params.search.time_budget_s == pytest.approx(12.3)

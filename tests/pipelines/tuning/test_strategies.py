@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import math
 
+import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from spark_lgbm_tuning.pipelines.tuning.strategies import cheap_start, distributions
+from spark_lgbm_tuning.pipelines.tuning.strategies import (
+    cheap_start,
+    distributions,
+    make_sampler,
+)
 from tests.pipelines.tuning.data import tuning_params
 
 
@@ -46,3 +51,26 @@ def test_the_cheap_start_takes_each_costly_axis_at_its_cheap_end_and_the_rest_mi
     assert start["boosting"] == "dart"  # no cost end: the middle choice
     for name, value in start.items():
         assert space[name]._contains(space[name].to_internal_repr(value))
+
+
+def test_tpe_models_the_results_after_search_startup_trials_random_proposals():
+    def next_proposal(startup_trials: int) -> float:
+        params = tuning_params(
+            grid={"learning_rate": {"low": 0.01, "high": 0.3}},
+            search={"strategy": "tpe", "n_combinations": 9, "startup_trials": startup_trials},
+        )
+        study = optuna.create_study(direction="maximize")
+        space = distributions(params)
+        for value in (0.02, 0.05, 0.1, 0.2, 0.25):
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params={"learning_rate": value}, distributions=space, value=-abs(value - 0.1)
+                )
+            )
+        study.sampler = make_sampler(params, 5)
+        return study.ask(space).params["learning_rate"]
+
+    # Same seed: 8 still draws at random (5 results), 2 models them; a setting ignored would
+    # make both the same random draw.
+    assert next_proposal(2) != next_proposal(8)
+    assert next_proposal(8) == next_proposal(8)

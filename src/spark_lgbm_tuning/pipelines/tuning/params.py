@@ -148,6 +148,9 @@ class SearchParams(ParamsModel):
     # combination (cheap: fewest leaves, shallowest, highest learning rate..., FLAML's low-cost
     # start), which finishes early and gives round pruning its first rung scores soon.
     start: Literal["sampler", "cheap"] = "sampler"
+    # tpe only: its random start, proposals made before it models the results (Optuna's
+    # default is 10; docs/benchmarks/time-to-target.md measures fewer).
+    startup_trials: int = Field(8, ge=1, le=1000)
     # Stop evaluating a combination on further folds once its finished folds show it is worse:
     # none | wilcoxon (paired test against the best combination's folds) | median (below the
     # median of the others on the same folds) | halving (successive halving over folds).

@@ -28,8 +28,6 @@ from spark_lgbm_tuning.vocabulary.lightgbm_params import ParamValue, cheap_end
 
 logger = logging.getLogger(__name__)
 
-# TPE's random start: proposals before it models the results (Optuna's default is 10).
-TPE_STARTUP = 8
 # Wilcoxon's signed-rank test on 2 folds both worse than the best gives p = 0.25 (3: 0.125): with
 # the usual 3-5 folds, Optuna's default 0.1 would prune only after every fold had run.
 WILCOXON_P = 0.3
@@ -62,7 +60,10 @@ def make_sampler(params: TuningParams, number: int) -> optuna.samplers.BaseSampl
         # constant_liar: combinations still running count as bad ones, so proposals made while
         # others run do not all land on the same point.
         return optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=TPE_STARTUP, multivariate=True, constant_liar=True
+            seed=seed,
+            n_startup_trials=params.search.startup_trials,
+            multivariate=True,
+            constant_liar=True,
         )
 
 
