@@ -1,6 +1,8 @@
 """Time-to-target benchmark: how soon each method reaches our full grid's best mean AUC.
 
     python -m tools.time_to_target --size tiny          # smoke run, < 3 min on 2 cores
+    python -m tools.time_to_target --size seed --methods grid,grid_asha,random_asha,tpe_asha,\
+        tpe_few_asha,tpe_cheap_asha,hyperopt,flaml,optuna_hyperband   # of record, ~75 min
     python -m tools.time_to_target --size hour          # 6 methods x 5 seeds, ~1 h on 2 cores
     python -m tools.time_to_target --size large --seeds 1   # the larger single-seed check
     PYTHONPATH=/work/wt-adaptive/src python -m tools.time_to_target --project /work/wt-adaptive
