@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, SearchRange, TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, TuningParams
+from spark_lgbm_tuning.pipelines.tuning.search_params import SearchRange
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
 from spark_lgbm_tuning.vocabulary.errors import ConfigError
 from tests.cluster import kedro_run

@@ -30,6 +30,14 @@ work / 16 / efficiency on the seed's 16 cores.
 A summary written before that correction (4 cores) is restated without the trial store with
 `python tools/headline.py --restate docs/benchmarks/headline`: its grid core-seconds and sample
 efficiency are kept, the seed comparison is recomputed.
+
+`--time-to-target docs/benchmarks/time-to-target.json` adds what the pruned grid and the best of
+our adaptive methods would take for the full reference experiment by the same extrapolation: the
+time-to-target benchmark's ratios (medians over its seeds, on the seed's kind of space at a
+smaller size) applied to the extrapolated grid's wall on the seed's 16 cores. The pruned grid's
+wall is the grid's times the median per-seed ratio of their last trial's end; the best adaptive
+method reaches the grid's best (minus the benchmark's slack) after the grid's wall times the
+grid's own time-to-target fraction, divided by the measured speed-up.
 """
 
 from __future__ import annotations
@@ -148,8 +156,52 @@ def seed_comparison(grid_core_s: float, efficiency: float) -> dict[str, Any]:
     }
 
 
-def restate(stored: dict[str, Any]) -> dict[str, Any]:
-    """A stored headline ({"summary", "trials"}) with its seed comparison recomputed.
+# The search extrapolation's figures (restate replaces them all when given a report).
+SEARCH_PREFIX = "search_"
+
+
+def search_extrapolation(ttt: dict[str, Any], grid_wall_s: float) -> dict[str, Any]:
+    """The pruned grid's and the best adaptive method's walls for the full reference experiment:
+    `ttt` (a time_to_target report) ratios applied to the extrapolated grid's wall."""
+    runs = {(run["method"], run["seed"]): run["figures"] for run in ttt["runs"]}
+    seeds = sorted({seed for method, seed in runs if method == "grid"})
+    wall_ratios = [
+        runs[("grid_asha", seed)]["last_end_s"] / runs[("grid", seed)]["last_end_s"]
+        for seed in seeds
+        if ("grid_asha", seed) in runs
+    ]
+    grid = ttt["methods"]["grid"]
+    to_target_fraction = float(
+        np.median(
+            [
+                runs[("grid", seed)]["time_to_target_s"] / runs[("grid", seed)]["last_end_s"]
+                for seed in seeds
+            ]
+        )
+    )
+    out: dict[str, Any] = {"from": ttt["command"]}
+    if wall_ratios:
+        pruned_wall_ratio = float(np.median(wall_ratios))
+        out["pruned_grid_wall_ratio"] = pruned_wall_ratio
+        out["pruned_grid_wall_s_on_seed_cores"] = grid_wall_s * pruned_wall_ratio
+        out["pruned_grid_to_target_s_on_seed_cores"] = (
+            grid_wall_s
+            * to_target_fraction
+            * ttt["methods"]["grid_asha"]["time_to_target_s"]
+            / grid["time_to_target_s"]
+        )
+    out["grid_to_target_fraction"] = to_target_fraction
+    out["best_ours"] = ttt["best_ours"]
+    out["best_ours_speedup_vs_grid"] = ttt["speedup_vs_grid"]
+    out["best_ours_to_target_s_on_seed_cores"] = (
+        grid_wall_s * to_target_fraction / ttt["speedup_vs_grid"]
+    )
+    return {SEARCH_PREFIX + name: value for name, value in out.items()}
+
+
+def restate(stored: dict[str, Any], ttt: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A stored headline ({"summary", "trials"}) with its seed comparison recomputed, and its
+    search extrapolation from `ttt` (a time_to_target report) when given.
 
     The sample's figures stay; the comparison keys of any earlier version are replaced.
     """
@@ -159,6 +211,14 @@ def restate(stored: dict[str, Any]) -> dict[str, Any]:
         if not name.startswith("seed_") and not name.startswith("grid_wall_s_on_")
     }
     summary.update(seed_comparison(summary["grid_core_s"], summary["sample_efficiency"]))
+    if ttt is not None:
+        fresh = search_extrapolation(ttt, summary["grid_wall_s_on_seed_cores"])
+        summary = {
+            **{
+                name: value for name, value in summary.items() if not name.startswith(SEARCH_PREFIX)
+            },
+            **fresh,
+        }
     return {"summary": summary, "trials": stored["trials"]}
 
 
@@ -202,9 +262,18 @@ def main(argv: list[str] | None = None) -> None:
         metavar="OUT",
         help="recompute the seed comparison of OUT.json (no trial store), rewrite OUT.json/.md",
     )
+    parser.add_argument(
+        "--time-to-target",
+        type=Path,
+        metavar="JSON",
+        help="with --restate: add the pruned grid's and the best method's extrapolated walls",
+    )
     args = parser.parse_args(argv)
+    if args.time_to_target and not args.restate:
+        parser.error("--time-to-target goes with --restate")
     if args.restate:
-        stored = restate(json.loads(args.restate.with_suffix(".json").read_text()))
+        ttt = json.loads(args.time_to_target.read_text()) if args.time_to_target else None
+        stored = restate(json.loads(args.restate.with_suffix(".json").read_text()), ttt)
         _write(args.restate, stored, pd.DataFrame(stored["trials"]))
         return
     results = TrialStore(args.project / STORE).load()

@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from spark_lgbm_tuning.executor import fold_data, trial, trial_spec
-from spark_lgbm_tuning.pipelines.tuning.params import RoundPruningParams, TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.rungs import fold_thresholds, rung_rounds
+from spark_lgbm_tuning.pipelines.tuning.search_params import RoundPruningParams
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from spark_lgbm_tuning.vocabulary.lightgbm_params import validation_higher_is_better
 from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED

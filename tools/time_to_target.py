@@ -1,6 +1,8 @@
 """Time-to-target benchmark: how soon each method reaches our full grid's best mean AUC.
 
     python -m tools.time_to_target --size tiny          # smoke run, < 3 min on 2 cores
+    python -m tools.time_to_target --size seed --methods grid,grid_asha,random_asha,tpe_asha,\
+        tpe_few_asha,tpe_cheap_asha,hyperopt,flaml,optuna_hyperband   # of record, ~75 min
     python -m tools.time_to_target --size hour          # 6 methods x 5 seeds, ~1 h on 2 cores
     python -m tools.time_to_target --size large --seeds 1   # the larger single-seed check
     PYTHONPATH=/work/wt-adaptive/src python -m tools.time_to_target --project /work/wt-adaptive
@@ -15,7 +17,8 @@ cores, methods interleaved seed by seed:
   size's settings): the pruned grid, whose best is checked against the grid's winner;
 - `random`, `tpe`: ours with `tuning.search` (`--pruning`, wilcoxon by default), over ranges
   that enclose the grid; `random_asha`, `tpe_asha`: the same plus round-wise pruning;
-- `hyperopt` (TPE, SparkTrials on the same master), `flaml` (tune.run, use_spark), `optuna`
+- `hyperopt` (TPE, SparkTrials on the same master), `flaml` (tune.run, use_spark; `flaml_seeded`: its searcher
+  seeded with the run's seed, see ttt_peers.run_flaml), `optuna`
   (TPE + WilcoxonPruner in one process, n_jobs = cores, folds from local parquet),
   `optuna_hyperband` (the same with HyperbandPruner fed each boosting round's AUC by
   optuna-integration's LightGBMPruningCallback: Optuna's own multi-fidelity).
@@ -135,8 +138,8 @@ class Comparison:
         ranges = self.size.ranges
         if method == "hyperopt":
             return ttt_peers.run_hyperopt(spark, objective, ranges, run)
-        if method == "flaml":
-            return ttt_peers.run_flaml(objective, ranges, run)
+        if method in ("flaml", "flaml_seeded"):
+            return ttt_peers.run_flaml(objective, ranges, run, seeded=method == "flaml_seeded")
         if method == "optuna_hyperband":
             return ttt_peers.run_optuna_hyperband(objective, ranges, run)
         return ttt_peers.run_optuna(objective, ranges, run)

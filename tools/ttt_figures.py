@@ -51,7 +51,7 @@ OURS_ADAPTIVE = (
 OURS_FAST = (GRID_ASHA, *OURS_ADAPTIVE)
 # optuna: TPE + fold-wise Wilcoxon pruning; optuna_hyperband: TPE + Hyperband on every boosting
 # round's AUC (optuna-integration's LightGBM pruning callback), the multi-fidelity peer.
-PEERS = ("hyperopt", "flaml", "optuna", "optuna_hyperband")
+PEERS = ("hyperopt", "flaml", "flaml_seeded", "optuna", "optuna_hyperband")
 
 
 def evaluations(rows: list[dict[str, Any]]) -> pd.DataFrame:

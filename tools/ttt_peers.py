@@ -178,14 +178,21 @@ def run_hyperopt(
     return evaluations(rows).sort_values("end_s", ignore_index=True)
 
 
-def run_flaml(objective: Objective, ranges: dict[str, Any], run: Run) -> pd.DataFrame:
-    """FLAML tune.run(use_spark=True, n_concurrent_trials=cores) over the same ranges."""
-    from flaml import tune  # noqa: PLC0415 - bench extra; after the session exists (see above)
+def run_flaml(
+    objective: Objective, ranges: dict[str, Any], run: Run, *, seeded: bool = False
+) -> pd.DataFrame:
+    """FLAML tune.run(use_spark=True, n_concurrent_trials=cores) over the same ranges.
+
+    FLAML's default searcher (BlendSearch) draws its first configuration's other axes from its
+    own seed (20), not from the global generators: as a user runs it, every seed starts from the
+    same point. `seeded` (method flaml_seeded) gives the searcher the run's seed instead.
+    """
+    from flaml import BlendSearch, tune  # noqa: PLC0415 - bench extra; after the session exists
 
     def evaluate(config: dict[str, Any]) -> dict[str, Any]:
         return objective.all_folds(cast(ranges, config))
 
-    # FLAML's searchers take their randomness from the global generators.
+    # The global generators still drive FLAML's random restarts.
     random.seed(run.seed)
     np.random.seed(run.seed)
     cheap = {
@@ -193,14 +200,29 @@ def run_flaml(objective: Objective, ranges: dict[str, Any], run: Run) -> pd.Data
         for name, spec in ranges.items()
         if name == "num_leaves" and isinstance(spec, dict)
     }
+    space = flaml_space(ranges)
+    searcher = (
+        BlendSearch(
+            metric="score",
+            mode="max",
+            space=space,
+            low_cost_partial_config=cheap or None,
+            time_budget_s=run.budget_s,
+            num_samples=-1,
+            seed=run.seed,
+        )
+        if seeded
+        else None
+    )
     analysis = tune.run(
         evaluate,
-        config=flaml_space(ranges),
+        config=space,
         low_cost_partial_config=cheap or None,
         metric="score",
         mode="max",
         time_budget_s=run.budget_s,
         num_samples=-1,
+        search_alg=searcher,
         use_spark=True,
         n_concurrent_trials=run.cores,
         verbose=0,

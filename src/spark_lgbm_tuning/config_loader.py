@@ -26,7 +26,8 @@ from typing import Any
 from kedro.config import OmegaConfigLoader
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from spark_lgbm_tuning.pipelines.tuning.params import GRID_REPLACE, parsed_range
+from spark_lgbm_tuning.pipelines.tuning.params import GRID_REPLACE
+from spark_lgbm_tuning.pipelines.tuning.search_params import parsed_range
 from spark_lgbm_tuning.vocabulary.errors import ConfigError
 
 PARAMETERS = "parameters"

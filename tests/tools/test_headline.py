@@ -128,3 +128,46 @@ def test_a_summary_made_for_four_cores_is_restated_for_the_seeds_sixteen(tmp_pat
     }
     assert after["trials"] == trials
     assert "| grid_wall_s_on_seed_cores | 200 |" in (tmp_path / "headline.md").read_text()
+
+
+def _ttt_report() -> dict:
+    """A time_to_target report's parts the extrapolation reads: two seeds of grid and grid_asha."""
+
+    def run(method: str, seed: int, to_target: float, last_end: float) -> dict:
+        figures = {"time_to_target_s": to_target, "last_end_s": last_end}
+        return {"method": method, "seed": seed, "figures": figures}
+
+    return {
+        "command": "python -m tools.time_to_target --size seed",
+        "runs": [
+            run("grid", 1, 90.0, 100.0),
+            run("grid_asha", 1, 30.0, 60.0),
+            run("grid", 2, 90.0, 100.0),
+            run("grid_asha", 2, 30.0, 80.0),
+        ],
+        "methods": {"grid": {"time_to_target_s": 90.0}, "grid_asha": {"time_to_target_s": 30.0}},
+        "best_ours": "random_asha",
+        "speedup_vs_grid": 3.0,
+    }
+
+
+def test_the_pruned_grid_and_the_best_method_scale_the_grid_wall_by_the_benchmarks_ratios():
+    stored = {"summary": {"grid_core_s": 16_000.0, "sample_efficiency": 1.0}, "trials": []}
+    summary = headline.restate(stored, _ttt_report())["summary"]
+
+    assert summary["grid_wall_s_on_seed_cores"] == 1000.0
+    # The pruned grid's last trial ended at 0.6 and 0.8 of the grid's: median 0.7.
+    assert summary["search_pruned_grid_wall_ratio"] == pytest.approx(0.7)
+    assert summary["search_pruned_grid_wall_s_on_seed_cores"] == pytest.approx(700.0)
+    # The grid reaches its target at 0.9 of its wall; the pruned grid 3x sooner than that.
+    assert summary["search_grid_to_target_fraction"] == pytest.approx(0.9)
+    assert summary["search_pruned_grid_to_target_s_on_seed_cores"] == pytest.approx(300.0)
+    assert summary["search_best_ours"] == "random_asha"
+    assert summary["search_best_ours_to_target_s_on_seed_cores"] == pytest.approx(300.0)
+    # Restating without a report keeps the figures; with another, they are all replaced.
+    assert headline.restate({"summary": summary, "trials": []})["summary"] == summary
+    report = _ttt_report()
+    report["runs"] = [run for run in report["runs"] if run["method"] == "grid"]
+    replaced = headline.restate({"summary": summary, "trials": []}, report)["summary"]
+    assert "search_pruned_grid_wall_ratio" not in replaced
+    assert replaced["search_best_ours_speedup_vs_grid"] == 3.0

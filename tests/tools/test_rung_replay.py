@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from spark_lgbm_tuning.pipelines.tuning.params import RoundPruningParams
+from spark_lgbm_tuning.pipelines.tuning.search_params import RoundPruningParams
 from tests.pipelines.tuning.data import tuning_params
 from tools import rung_replay
 from tools.benchmark_setup import Settings

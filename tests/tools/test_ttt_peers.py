@@ -10,7 +10,7 @@ import pytest
 from tools.benchmark_methods import run_ours, write_fold_parquet
 from tools.benchmark_setup import Settings, Size, make_inputs
 from tools.ttt_ours import tuning_params
-from tools.ttt_peers import Objective, Run, run_optuna, run_optuna_hyperband
+from tools.ttt_peers import Objective, Run, run_flaml, run_optuna, run_optuna_hyperband
 from tools.ttt_space import TTT_SIZES
 
 TINY = TTT_SIZES["tiny"]
@@ -98,3 +98,17 @@ def test_the_pruning_metric_does_not_change_the_score(inputs):
     assert score == objective.fold(1, config)[0]
     # Early stopping's metric first (the one that stops), then the AUC the pruner watches.
     assert [name for _, name, *_ in watched[0]] == ["binary_logloss", "auc"]
+
+
+@pytest.mark.slow
+def test_flaml_starts_from_one_point_in_every_seed_unless_its_searcher_is_seeded(spark, inputs):
+    *_, objective, _ = inputs
+
+    def first_score(seed: int, *, seeded: bool) -> float:
+        run = Run(target=2.0, budget_s=3.0, min_s=0.0, seed=seed, cores=1, started=time.time())
+        table = run_flaml(objective, TINY.ranges, run, seeded=seeded)
+        return table.sort_values("end_s")["score"].iloc[0]
+
+    # FLAML's own seed picks its first point's other axes: the global seed does not move it.
+    assert first_score(1, seeded=False) == first_score(2, seeded=False)
+    assert first_score(1, seeded=True) != first_score(2, seeded=True)

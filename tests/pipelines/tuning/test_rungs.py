@@ -10,7 +10,6 @@ import pytest
 
 from spark_lgbm_tuning.executor import fold_data, trial
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec
-from spark_lgbm_tuning.pipelines.tuning.params import RoundPruningParams
 from spark_lgbm_tuning.pipelines.tuning.results import result_record
 from spark_lgbm_tuning.pipelines.tuning.rungs import (
     RungLadder,
@@ -18,6 +17,7 @@ from spark_lgbm_tuning.pipelines.tuning.rungs import (
     rung_info,
     rung_rounds,
 )
+from spark_lgbm_tuning.pipelines.tuning.search_params import RoundPruningParams
 from tests.pipelines.tuning.data import timeseries_data
 
 FEATURES = [f"feature_{i}" for i in range(5)]

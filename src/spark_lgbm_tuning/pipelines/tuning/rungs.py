@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec
-from spark_lgbm_tuning.pipelines.tuning.params import RoundPruningParams
+from spark_lgbm_tuning.pipelines.tuning.search_params import RoundPruningParams
 from spark_lgbm_tuning.vocabulary.lightgbm_params import validation_higher_is_better
 from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
 

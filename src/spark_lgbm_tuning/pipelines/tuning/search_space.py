@@ -24,7 +24,8 @@ from spark_lgbm_tuning.executor.fold_data import bin_train_part
 from spark_lgbm_tuning.executor.trial import error_text
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
-from spark_lgbm_tuning.pipelines.tuning.params import SearchRange, TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.search_params import SearchRange
 from spark_lgbm_tuning.vocabulary import lightgbm_params
 from spark_lgbm_tuning.vocabulary.errors import InputDataError
 from spark_lgbm_tuning.vocabulary.hashing import stable_hash

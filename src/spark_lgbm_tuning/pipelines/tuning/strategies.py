@@ -23,7 +23,8 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from spark_lgbm_tuning.pipelines.tuning.params import SearchRange, TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.search_params import SearchRange
 from spark_lgbm_tuning.vocabulary.lightgbm_params import ParamValue, cheap_end
 
 logger = logging.getLogger(__name__)
