@@ -152,8 +152,8 @@ def test_transcoded_tables_show_their_rows(spark, tmp_path, monkeypatch):
             session.run()
     n_folds = 4
     expected_rows = {
-        "timeseries_data": 600,
-        "timeseries_folds": None,  # one row per (fold, split, row): checked below
+        "model_input": 600,
+        "model_folds": None,  # one row per (fold, split, row): checked below
         "tuning_results": n_folds,  # one combination x folds
     }
 
@@ -176,6 +176,6 @@ def test_transcoded_tables_show_their_rows(spark, tmp_path, monkeypatch):
         if rows is not None:
             assert stats[name]["rows"] == rows
     # Every data row is in one test part or one train part of some fold.
-    assert stats["timeseries_folds"]["rows"] > stats["timeseries_data"]["rows"]
+    assert stats["model_folds"]["rows"] > stats["model_input"]["rows"]
     assert len(previews["tuning_trials"]["data"]) == n_folds  # one trial per combination x fold
     assert len(previews["leaderboard"]["data"]) == 1

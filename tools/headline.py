@@ -63,7 +63,7 @@ SEED_WALL_S = 17 * 60
 # Every finished trial of every sample run (tuning_results holds only the last run's).
 STORE = "data/07_model_output/tuning_trial_store"
 RUN_INFO = "data/07_model_output/tuning_run_info.json"
-FOLDS = "data/05_model_input/timeseries_folds.parquet"
+FOLDS = "data/05_model_input/model_folds.parquet"
 TRIAL_COLUMNS = [
     "combo_id",
     "fold_id",

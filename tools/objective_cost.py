@@ -25,7 +25,7 @@ from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 
 DATA = "data/01_raw/timeseries_classification.parquet"
-FOLDS = "data/05_model_input/timeseries_folds.parquet"
+FOLDS = "data/05_model_input/model_folds.parquet"
 # conf/reference's fixed parameters (the seed's), one thread.
 SEED_FIXED = {
     "num_leaves": 2048,

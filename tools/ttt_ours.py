@@ -48,7 +48,7 @@ ENV = "ttt"
 # the same code (PYTHONPATH=/path/to/checkout/src selects a checkout for both).
 PACKAGE_ROOT = Path(spark_lgbm_tuning.__file__).resolve().parents[1]
 DATA_LAYERS = ("01_raw", "05_model_input", "07_model_output", "08_reporting")
-INPUTS = ("timeseries_data@pandas", "timeseries_folds@pandas")
+INPUTS = ("model_input@pandas", "model_folds@pandas")
 OUTPUTS = ("tuning_trials", "tuning_results@pandas", "tuning_run_info", "tuning_trial_store")
 # Headroom of one kedro run over its search budget: Kedro and Spark start-up, expansion.
 RUN_TIMEOUT_OVERHEAD_S = 600
@@ -166,8 +166,8 @@ class ScratchProject:
 
     def write_inputs(self, data: pd.DataFrame, folds: pd.DataFrame) -> None:
         """The generated data and folds where the catalog reads them."""
-        data.to_parquet(self.locations["timeseries_data@pandas"], index=False)
-        folds.to_parquet(self.locations["timeseries_folds@pandas"], index=False)
+        data.to_parquet(self.locations["model_input@pandas"], index=False)
+        folds.to_parquet(self.locations["model_folds@pandas"], index=False)
 
     def run(
         self,

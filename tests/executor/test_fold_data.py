@@ -8,12 +8,12 @@ import pytest
 from spark_lgbm_tuning.executor import fold_data, trial
 from spark_lgbm_tuning.vocabulary import lightgbm_params
 from tests.executor.test_trial import _arrays, _params, _spec
-from tests.pipelines.tuning.data import timeseries_data
+from tests.pipelines.tuning.data import model_input
 
 
 @pytest.fixture(scope="module")
 def classification_arrays():
-    return _arrays(timeseries_data())
+    return _arrays(model_input())
 
 
 def test_a_fold_from_arrays_is_float32_and_binned_with_the_dataset_params(classification_arrays):

@@ -19,7 +19,7 @@ from sklearn.metrics import (
 from spark_lgbm_tuning.executor import fold_data, trial, trial_spec
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.vocabulary import lightgbm_params
-from tests.pipelines.tuning.data import regression_data, timeseries_data
+from tests.pipelines.tuning.data import regression_data, model_input
 
 FEATURES = [f"feature_{i}" for i in range(5)]
 
@@ -74,7 +74,7 @@ def _plain_fit(params, x_train, y_train, x_test, y_test):
 
 @pytest.fixture(scope="module")
 def classification_arrays():
-    return _arrays(timeseries_data())
+    return _arrays(model_input())
 
 
 def test_ok_trial_has_every_column(classification_arrays):

@@ -12,7 +12,7 @@ import pytest
 from spark_lgbm_tuning.executor import fold_data, scoring, trial
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.vocabulary import lightgbm_params
-from tests.pipelines.tuning.data import timeseries_data
+from tests.pipelines.tuning.data import model_input
 
 FEATURES = [f"feature_{i}" for i in range(5)]
 SCORED = ("accuracy", "precision", "recall", "f1", "auc_roc", "logloss", "best_iteration")
@@ -31,7 +31,7 @@ PARAMS = {
 
 @pytest.fixture(scope="module")
 def arrays():
-    data = timeseries_data(n_rows=900)
+    data = model_input(n_rows=900)
     x = data[FEATURES].to_numpy(dtype=np.float32)
     y = data["target"].to_numpy(dtype=np.float64)
     return x[:600], y[:600], x[600:], y[600:]

@@ -44,7 +44,7 @@ from tools.local_cluster import LocalSparkCluster
 WORKER_PYTHON = Path("/usr/bin/python3.11")
 TINY_DATA = "data_generation.n_samples=2000,data_generation.n_features=6"
 QUICK_SEARCH = "tuning.num_boost_round=60"
-# Where data_generation writes the search's inputs (timeseries_data, timeseries_folds).
+# Where data_generation writes the search's inputs (model_input, model_folds).
 INPUT_LAYERS = ("01_raw", "05_model_input")
 SCORES = ["auc_roc", "logloss", "accuracy", "best_iteration"]
 

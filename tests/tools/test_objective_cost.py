@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
-from tests.pipelines.tuning.data import time_folds, timeseries_data
+from tests.pipelines.tuning.data import time_folds, model_input
 from tools import objective_cost
 
 
 def test_both_objectives_are_boosted_and_timed():
-    data = timeseries_data(n_rows=600, n_features=5)
+    data = model_input(n_rows=600, n_features=5)
     folds = time_folds(data)
     arrays = FoldArrays(data, fold_rows(folds, None, len(data)), ColumnParams())
 

@@ -73,8 +73,8 @@ def test_a_failed_kedro_run_is_one_error_with_its_logs_tail(tmp_path, project_ro
     data, folds, _ = make_inputs(size, 42, settings.conf, settings.columns)
     scratch = ScratchProject(project_root, tmp_path / "project", "local[1]")
     scratch.write_inputs(data, folds)
-    assert scratch.locations["timeseries_data@pandas"].is_file()
-    assert scratch.locations["timeseries_folds@pandas"].is_file()
+    assert scratch.locations["model_input@pandas"].is_file()
+    assert scratch.locations["model_folds@pandas"].is_file()
     log = tmp_path / "kedro.log"
     # An unknown LightGBM name is refused when Kedro validates the parameters, before Spark.
     with pytest.raises(RuntimeError, match=r"kedro run exited 1; log .*kedro.log:\n") as error:

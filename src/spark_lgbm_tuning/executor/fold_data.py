@@ -8,6 +8,7 @@ no pyspark: executors import it.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,15 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 
-from spark_lgbm_tuning.vocabulary.lightgbm_params import dataset_params
+from spark_lgbm_tuning.vocabulary.lightgbm_params import CATEGORICAL_PARAM, dataset_params
+
+# The categorical features travel as the `categorical_feature` parameter, which LightGBM's core
+# reads when binning; its Python layer warns that the parameter "will be ignored", which is not
+# so (the model has categorical splits). The constructor argument would be the quiet way, but
+# lgb.train then re-sets it on the constructed Dataset and fails once the raw data is freed.
+warnings.filterwarnings(
+    "ignore", message=f"{CATEGORICAL_PARAM} keyword has been found in `params`", category=UserWarning
+)
 
 
 @dataclass

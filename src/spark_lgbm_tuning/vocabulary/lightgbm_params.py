@@ -108,11 +108,16 @@ GRID_ONLY_ROUNDS = "num_boost_round"
 # LightGBM, and `feature_pre_filter` off (see dataset_params).
 PARAM_DEFAULTS: dict[str, Any] = {"verbosity": -1, "feature_pre_filter": False}
 
+# The categorical features' positions ("0,3"): set from the model input's category columns
+# (tuning/search.py `with_categorical`), never by hand.
+CATEGORICAL_PARAM = "categorical_feature"
+
 # LightGBM parameters fixed when a Dataset is binned (LightGBM refuses to change them on a
 # constructed Dataset): trials that differ in one of these need their own binary.
 DATASET_PARAMS = frozenset(
     {
         "bin_construct_sample_cnt",
+        CATEGORICAL_PARAM,
         "data_random_seed",
         "enable_bundle",
         "feature_pre_filter",

@@ -35,7 +35,7 @@ NODE_NAMES = {
 OUTPUTS = {
     "timeseries_data@pandas": "data/01_raw/timeseries_classification.parquet",
     "regression_data@pandas": "data/01_raw/regression.parquet",
-    "timeseries_folds@pandas": "data/05_model_input/timeseries_folds.parquet",
+    "model_folds@pandas": "data/05_model_input/model_folds.parquet",
     "regression_folds@pandas": "data/05_model_input/regression_folds.parquet",
     "fold_summary": "data/08_reporting/fold_summary.csv",
 }
@@ -133,7 +133,7 @@ def test_kedro_run_writes_every_output(kedro_project: Path, spark, caplog):
     # The catalog turns dictionary encoding off for the random floats (smaller, faster writes).
     columns = pq.ParquetFile(kedro_project / OUTPUTS["timeseries_data@pandas"]).metadata
     assert not any("DICTIONARY" in e for e in columns.row_group(0).column(1).encodings)
-    folds = pd.read_parquet(kedro_project / OUTPUTS["timeseries_folds@pandas"])
+    folds = pd.read_parquet(kedro_project / OUTPUTS["model_folds@pandas"])
     assert folds.dtypes.astype(str).to_dict() == {
         "fold_id": "int32",
         "split": "object",
@@ -146,8 +146,8 @@ def test_kedro_run_writes_every_output(kedro_project: Path, spark, caplog):
     # Both transcoded entries read the same files: the schema the tuning pipelines rely on.
     with KedroSession.create(project_path=kedro_project) as session:
         catalog = session.load_context().catalog
-        pandas_folds = catalog.load("timeseries_folds@pandas")
-        spark_folds = catalog.load("timeseries_folds@spark")
+        pandas_folds = catalog.load("model_folds@pandas")
+        spark_folds = catalog.load("model_folds@spark")
         spark_data = catalog.load("timeseries_data@spark")
         spark_regression_folds = catalog.load("regression_folds@spark")
         regression = catalog.load("regression_data@spark")

@@ -81,7 +81,7 @@ def params() -> ReportingParams:
 
 
 @pytest.fixture(scope="module")
-def results(timeseries_data, timeseries_folds) -> pd.DataFrame:
+def results(model_input, model_folds) -> pd.DataFrame:
     """Three combinations x three folds with metrics chosen so the aggregates are easy by hand.
 
     c_a: auc 0.70, 0.80, 0.90 -> mean 0.80, std 0.10; logloss 0.50, 0.40, 0.30 -> mean 0.40
@@ -113,11 +113,11 @@ def results(timeseries_data, timeseries_folds) -> pd.DataFrame:
                     fit_s=1.0 + fold_id,
                 )
             )
-    return with_fingerprints(pd.DataFrame(rows), timeseries_data, timeseries_folds)
+    return with_fingerprints(pd.DataFrame(rows), model_input, model_folds)
 
 
 @pytest.fixture(scope="module")
-def timeseries_data() -> pd.DataFrame:
+def model_input() -> pd.DataFrame:
     """400 daily rows; the target depends mostly on feature_0, a little on feature_1."""
     rng = np.random.default_rng(11)
     features = rng.normal(size=(N_ROWS, N_FEATURES)).astype(np.float32)
@@ -130,7 +130,7 @@ def timeseries_data() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def timeseries_folds() -> pd.DataFrame:
+def model_folds() -> pd.DataFrame:
     """Three expanding folds over rows 0..359; rows 360..399 belong to no fold."""
     parts = []
     for fold_id, train_end in enumerate((120, 240, 300)):
@@ -252,15 +252,15 @@ def environment() -> dict:
 
 
 @pytest.fixture(scope="module")
-def outputs(results, tuning_params, timeseries_data, timeseries_folds, params) -> dict:
+def outputs(results, tuning_params, model_input, model_folds, params) -> dict:
     """Every reporting output the report needs, from the hand-made inputs."""
     # A failed trial whose error text is hostile HTML: the report must show it, escaped.
     results = results.copy()
     results.loc[results["status"] == "failed", "error"] = f"Traceback: boom {XSS}"
     board, _ = rank_combinations(results, tuning_params, params)
     best = select_best_params(board, results, tuning_params, params)
-    model, importance = refit_best_model(best, timeseries_data, timeseries_folds, COLUMNS, params)
-    kept, kept_curves = kept_predictions(results, timeseries_data, timeseries_folds, tuning_params)
+    model, importance = refit_best_model(best, model_input, model_folds, COLUMNS, params)
+    kept, kept_curves = kept_predictions(results, model_input, model_folds, tuning_params)
     predictions, curves = select_test_predictions(best, kept, kept_curves, tuning_params)
     return {
         "results": results,

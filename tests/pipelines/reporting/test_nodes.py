@@ -275,22 +275,22 @@ def test_best_params_error_paths(leaderboard, results, tuning_params, params):
 
 
 def test_refit_uses_every_row_the_folds_saw(
-    best, timeseries_data, timeseries_folds, params, caplog
+    best, model_input, model_folds, params, caplog
 ):
     # Folds cover rows 0..359; rows 360..399 were never part of the cross-validation.
     with caplog.at_level(logging.INFO):
-        refit_best_model(best, timeseries_data, timeseries_folds, COLUMNS, params)
+        refit_best_model(best, model_input, model_folds, COLUMNS, params)
     assert "Refit the best combination on 360 rows x 5 features for 46 rounds" in caplog.text
     # Rows the data does not have: the fold table's own check (tuning/folds.py) names them.
     with pytest.raises(ValueError, match=r"must lie in 0..299 \(the data has 300 rows\)"):
-        refit_best_model(best, timeseries_data.iloc[:300], timeseries_folds, COLUMNS, params)
+        refit_best_model(best, model_input.iloc[:300], model_folds, COLUMNS, params)
 
 
 def test_refit_model_loads_from_the_catalog_file_and_predicts(
-    best, timeseries_data, timeseries_folds, params, tmp_path
+    best, model_input, model_folds, params, tmp_path
 ):
     model_text, importance = refit_best_model(
-        best, timeseries_data, timeseries_folds, COLUMNS, params
+        best, model_input, model_folds, COLUMNS, params
     )
 
     path = tmp_path / "refit_model.txt"
@@ -299,12 +299,12 @@ def test_refit_model_loads_from_the_catalog_file_and_predicts(
     assert booster.num_feature() == N_FEATURES
     assert booster.num_trees() == best["tuning"]["num_boost_round"]  # binary: one tree a round
     assert "[num_threads: 1]" in model_text  # reporting.refit_num_threads
-    features = timeseries_data[[f"feature_{i}" for i in range(N_FEATURES)]]
+    features = model_input[[f"feature_{i}" for i in range(N_FEATURES)]]
     predictions = booster.predict(features.iloc[360:])
     assert predictions.shape == (40,)
     assert ((predictions > 0) & (predictions < 1)).all()
     # It learned something real on the rows it never saw: the target follows feature_0.
-    accuracy = ((predictions > 0.5) == timeseries_data["target"].iloc[360:]).mean()
+    accuracy = ((predictions > 0.5) == model_input["target"].iloc[360:]).mean()
     assert accuracy > 0.75
     with pytest.raises(lgb.basic.LightGBMError, match="number of features"):
         booster.predict(features.iloc[360:, :-1].to_numpy())
@@ -322,35 +322,35 @@ def test_refit_model_loads_from_the_catalog_file_and_predicts(
     assert importance["gain_share"].sum() == pytest.approx(1.0)
 
 
-def test_refit_error_paths(best, timeseries_data, timeseries_folds, params):
-    data, folds = timeseries_data, timeseries_folds
+def test_refit_error_paths(best, model_input, model_folds, params):
+    data, folds = model_input, model_folds
     with pytest.raises(ValueError, match="no target column 'target'"):
         refit_best_model(best, data.drop(columns="target"), folds, COLUMNS, params)
     with pytest.raises(ReportingError, match="lacks tuning.fixed or tuning.num_boost_round"):
         refit_best_model({"selection": {}}, data, folds, COLUMNS, params)
-    with pytest.raises(ReportingError, match="timeseries_folds is empty"):
+    with pytest.raises(ReportingError, match="model_folds is empty"):
         refit_best_model(best, data, folds.iloc[0:0], COLUMNS, params)
     features_renamed = data.rename(columns=lambda c: c.replace("feature_", "x_"))
     with pytest.raises(ValueError, match=r"has no feature_\* columns"):
         refit_best_model(best, features_renamed, folds, COLUMNS, params)
 
 
-def test_refit_trains_on_the_columns_setting(best, timeseries_data, timeseries_folds, params):
+def test_refit_trains_on_the_columns_setting(best, model_input, model_folds, params):
     """params:columns renamed: the refit trains on the renamed features and target, the same
     model as with the default names (the tuning trials trained on the same setting)."""
-    default, _ = refit_best_model(best, timeseries_data, timeseries_folds, COLUMNS, params)
+    default, _ = refit_best_model(best, model_input, model_folds, COLUMNS, params)
     model, importance = refit_best_model(
-        best, renamed(timeseries_data), timeseries_folds, RENAMED, params
+        best, renamed(model_input), model_folds, RENAMED, params
     )
     assert sorted(importance["feature"]) == [f"x_{i}" for i in range(N_FEATURES)]
-    features = timeseries_data[[f"feature_{i}" for i in range(N_FEATURES)]].to_numpy()
+    features = model_input[[f"feature_{i}" for i in range(N_FEATURES)]].to_numpy()
     np.testing.assert_array_equal(
         lgb.Booster(model_str=model).predict(features),
         lgb.Booster(model_str=default).predict(features),
     )
     # An extra column outside the prefix is not a feature, whatever its name.
-    extra = renamed(timeseries_data).assign(feature_0=1.0)
-    _, importance = refit_best_model(best, extra, timeseries_folds, RENAMED, params)
+    extra = renamed(model_input).assign(feature_0=1.0)
+    _, importance = refit_best_model(best, extra, model_folds, RENAMED, params)
     assert "feature_0" not in set(importance["feature"])
 
 
@@ -358,7 +358,7 @@ def test_refit_trains_on_the_columns_setting(best, timeseries_data, timeseries_f
 @pytest.fixture
 def searched():
     """Data, folds, the trials expanded from them and result rows of those trials."""
-    data = tuning_data.timeseries_data()
+    data = tuning_data.model_input()
     folds = tuning_data.time_folds(data)
     trials = expand_search_space(data, folds, tuning_data.tuning_params(), ColumnParams())
     results = trials[["trial_id", "combo_id", "fold_id", "fold_fingerprint"]].assign(status="ok")
@@ -488,7 +488,7 @@ def test_only_pruned_combinations_leave_nothing_to_rank(results, tuning_params, 
 def searched_adaptively():
     """Data, folds and an adaptive search's result rows carrying their folds' fingerprints
     (its tuning_trials has none to compare with)."""
-    data = tuning_data.timeseries_data()
+    data = tuning_data.model_input()
     folds = tuning_data.time_folds(data)
     params = tuning_data.tuning_params(search={"strategy": "random", "n_combinations": 2})
     arrays = FoldArrays(data, fold_rows(folds, None, len(data)), ColumnParams())

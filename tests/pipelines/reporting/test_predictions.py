@@ -25,7 +25,7 @@ from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
 from .conftest import COLUMNS, kept_predictions
 
 
-def test_classification_predictions_are_the_winners_trials_own(outputs, timeseries_data):
+def test_classification_predictions_are_the_winners_trials_own(outputs, model_input):
     """c_b won: ok on folds 0 and 1, failed on fold 2 (no predictions); the other kept
     combinations' predictions are left out."""
     predictions, curves = outputs["test_predictions"], outputs["learning_curves"]
@@ -36,7 +36,7 @@ def test_classification_predictions_are_the_winners_trials_own(outputs, timeseri
         [240, 299, 60],
     ]
     np.testing.assert_array_equal(
-        predictions["actual"], timeseries_data["target"].iloc[predictions["row"]]
+        predictions["actual"], model_input["target"].iloc[predictions["row"]]
     )
     assert predictions["predicted"].between(0, 1).all()  # P(class 1)
 

@@ -69,7 +69,7 @@ def search_figures(outputs, tuning_params, params) -> dict:
 
 @pytest.fixture(scope="module")
 def arguments(
-    *, outputs, run_info, environment, timeseries_data, timeseries_folds, tuning_params, params
+    *, outputs, run_info, environment, model_input, model_folds, tuning_params, params
 ):
     """render_report's arguments as the classification pipeline passes them."""
     predictions = outputs["test_predictions"]
@@ -79,8 +79,8 @@ def arguments(
         "tuning_results": outputs["results"],
         "tuning_run_info": run_info,
         "run_environment": environment,
-        "timeseries_data": timeseries_data,
-        "timeseries_folds": timeseries_folds,
+        "model_input": model_input,
+        "model_folds": model_folds,
         "refit_model": outputs["refit_model"],
         "tuning_params": tuning_params,
         "columns": COLUMNS,
@@ -311,15 +311,15 @@ def test_report_shows_the_efficiency_the_tuning_recorded(arguments):
 
 def test_report_reads_the_columns_setting(arguments):
     """Renamed columns: the data summary finds the time, target and features by params:columns."""
-    data = renamed(arguments["timeseries_data"])
-    page = render_report(**{**arguments, "timeseries_data": data, "columns": RENAMED})
+    data = renamed(arguments["model_input"])
+    page = render_report(**{**arguments, "model_input": data, "columns": RENAMED})
     assert re.search(r"features</th>\s*<td[^>]*>5</td>", page)
     assert "2024-01-01 00:00:00 → 2025-02-03 00:00:00" in page  # the `ts` column's range
     assert "positive ratio" in page
     # No fold_summary: the fold sizes come from the fold table.
     assert re.search(r"<th>n_test</th>", page)
     with pytest.raises(ValueError, match="no target column 'target'"):
-        render_report(**{**arguments, "timeseries_data": data, "columns": COLUMNS})
+        render_report(**{**arguments, "model_input": data, "columns": COLUMNS})
 
 
 def test_env_falls_back_to_the_run_info_and_says_when_unknown(arguments, environment):
@@ -353,8 +353,8 @@ def test_regression_report_shows_its_out_of_fold_figures(
         tuning_results=regression_results,
         tuning_run_info=arguments["tuning_run_info"],
         run_environment=arguments["run_environment"],
-        timeseries_data=regression_data,
-        timeseries_folds=regression_folds,
+        model_input=regression_data,
+        model_folds=regression_folds,
         refit_model=model,
         tuning_params=regression_tuning,
         columns=COLUMNS,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from .data import time_folds, timeseries_data
+from .data import time_folds, model_input
 
 
 @pytest.fixture(scope="module")
 def data():
-    return timeseries_data()
+    return model_input()
 
 
 @pytest.fixture(scope="module")

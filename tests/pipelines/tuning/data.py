@@ -32,8 +32,8 @@ TIMEOUT_SEARCH = {
 }
 
 
-def timeseries_data(n_rows: int = 600, n_features: int = 5, seed: int = 0) -> pd.DataFrame:
-    """date, feature_0..n-1 (float32), target (0/1), sorted by date: the timeseries_data contract."""
+def model_input(n_rows: int = 600, n_features: int = 5, seed: int = 0) -> pd.DataFrame:
+    """date, feature_0..n-1 (float32), target (0/1), sorted by date: the model_input contract."""
     x, y = make_classification(
         n_rows, n_features, n_informative=3, n_redundant=1, flip_y=0.05, random_state=seed
     )

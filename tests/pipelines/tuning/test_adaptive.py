@@ -18,7 +18,7 @@ from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_tr
 from spark_lgbm_tuning.pipelines.tuning.results import PRUNED, result_record, store_record
 from spark_lgbm_tuning.pipelines.tuning.search_space import FoldFacts
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
-from tests.pipelines.tuning.data import time_folds, timeseries_data, tuning_params
+from tests.pipelines.tuning.data import time_folds, model_input, tuning_params
 from tests.project_copy import scratch_project
 
 FOLDS = [FoldFacts(2, "fp2", 300, 50), FoldFacts(0, "fp0", 100, 50), FoldFacts(1, "fp1", 200, 50)]
@@ -382,9 +382,9 @@ def test_a_kedro_run_of_tpe_with_pruning_ranks_only_fully_evaluated_combinations
         "early_stopping_rounds": 5,
     }
     with scratch_project(tmp_path) as project:
-        data = timeseries_data()
+        data = model_input()
         data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
-        time_folds(data).to_parquet(project / "data/05_model_input/timeseries_folds.parquet")
+        time_folds(data).to_parquet(project / "data/05_model_input/model_folds.parquet")
         with KedroSession.create(project_path=project, runtime_params={"tuning": tuning}) as s:
             s.run(pipeline_names=["tuning"])
         output = project / "data/07_model_output"

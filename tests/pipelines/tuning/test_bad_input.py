@@ -29,10 +29,10 @@ from spark_lgbm_tuning.hooks import MissingInputError
 from tests.cluster import flat_output, kedro_run
 from tests.project_copy import scratch_project
 
-from .data import time_folds, timeseries_data
+from .data import time_folds, model_input
 
 DATA_PATH = "data/01_raw/timeseries_classification.parquet"
-FOLDS_PATH = "data/05_model_input/timeseries_folds.parquet"
+FOLDS_PATH = "data/05_model_input/model_folds.parquet"
 OUTPUTS = (
     "data/05_model_input/tuning_trials.parquet",
     "data/07_model_output/tuning_results.parquet",
@@ -154,7 +154,7 @@ def project(tmp_path: Path, project_root: Path, spark):
 
 
 def _write_inputs(project: Path, change=None) -> None:
-    data = timeseries_data()
+    data = model_input()
     folds = time_folds(data)
     (change(data) if change else data).to_parquet(project / DATA_PATH)
     folds.to_parquet(project / FOLDS_PATH)
@@ -188,7 +188,7 @@ def test_missing_input_dataset_names_the_pipeline_that_makes_it(project, caplog)
             session.run(pipeline_names=["tuning"])
 
     message = str(caught.value)
-    assert "Input dataset 'timeseries_data@pandas' does not exist" in message
+    assert "Input dataset 'model_input@pandas' does not exist" in message
     assert "timeseries_classification.parquet" in message
     assert message.endswith("run `kedro run --pipelines data_generation` first.")
     assert "Running node" not in caplog.text

@@ -26,7 +26,7 @@ from tests.cluster import connect_server, flat_output, kedro_run, subprocess_env
 from tests.project_copy import copy_project
 from tools.local_cluster import LocalSparkCluster, free_ports
 
-from .data import TIMEOUT_SEARCH, time_folds, timeseries_data
+from .data import TIMEOUT_SEARCH, time_folds, model_input
 from .test_faults import N_TRIALS, STORE
 from .test_faults import _finish as finish
 from .test_faults import _project as fault_project
@@ -155,10 +155,10 @@ def test_connect_gives_the_classic_leaderboard_and_a_rerun_runs_nothing_again(tm
 def test_a_trial_over_its_timeout_is_stored_timed_out_under_connect(tmp_path):
     """The executor-side TrialTimer is the only limit under Connect (no status tracker)."""
     project = copy_project(tmp_path / "project")
-    data = timeseries_data(n_rows=2000, n_features=6)
+    data = model_input(n_rows=2000, n_features=6)
     data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
     time_folds(data, n_splits=2).to_parquet(
-        project / "data/05_model_input/timeseries_folds.parquet"
+        project / "data/05_model_input/model_folds.parquet"
     )
     path = project / "conf/base/parameters_tuning.yml"
     parameters = yaml.safe_load(path.read_text())

@@ -26,7 +26,7 @@ from tests.cluster import flat_output, kedro_run, run_tuning_on_cluster, subproc
 from tests.project_copy import copy_project
 from tools.local_cluster import LocalSparkCluster
 
-from .data import TIMEOUT_SEARCH, time_folds, timeseries_data
+from .data import TIMEOUT_SEARCH, time_folds, model_input
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -50,10 +50,10 @@ WAIT_S = 240
 
 def _project(root: Path, project_root: Path, **overrides) -> Path:
     project = copy_project(root)
-    data = timeseries_data(n_rows=2000, n_features=6)
+    data = model_input(n_rows=2000, n_features=6)
     data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
     time_folds(data, n_splits=3).to_parquet(
-        project / "data/05_model_input/timeseries_folds.parquet"
+        project / "data/05_model_input/model_folds.parquet"
     )
     path = project / "conf/base/parameters_tuning.yml"
     parameters = yaml.safe_load(path.read_text())

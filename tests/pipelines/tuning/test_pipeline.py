@@ -19,11 +19,11 @@ from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_tr
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from spark_lgbm_tuning.vocabulary.errors import ConfigError
-from tests.pipelines.tuning.data import time_folds, timeseries_data, tuning_params
+from tests.pipelines.tuning.data import time_folds, model_input, tuning_params
 from tests.project_copy import scratch_project
 
 DATA_PATH = "data/01_raw/timeseries_classification.parquet"
-FOLDS_PATH = "data/05_model_input/timeseries_folds.parquet"
+FOLDS_PATH = "data/05_model_input/model_folds.parquet"
 # A small search on top of conf/base (runtime params merge key by key, lists replace).
 SMALL_SEARCH = {
     "grid": {"num_leaves": [7, 15], "learning_rate": [0.1], "min_child_samples": [20]},
@@ -37,8 +37,8 @@ def test_node_names_and_datasets():
 
     assert [node.name for node in pipeline.nodes] == ["expand_search_space", "run_trials"]
     assert pipeline.inputs() == {
-        "timeseries_data@pandas",
-        "timeseries_folds@pandas",
+        "model_input@pandas",
+        "model_folds@pandas",
         "params:tuning",
         "params:columns",
         "tuning_trial_store",
@@ -67,11 +67,11 @@ def test_every_dataset_resolves_to_a_catalog_entry(project_root: Path):
 def test_sliced_expansion_runs_on_an_in_memory_catalog(project_root: Path):
     raw = (project_root / "conf/base/parameters_tuning.yml").read_text()
     params = TuningParams.model_validate(yaml.safe_load(raw)["tuning"])
-    data = timeseries_data()
+    data = model_input()
     catalog = DataCatalog(
         datasets={
-            "timeseries_data@pandas": MemoryDataset(data),
-            "timeseries_folds@pandas": MemoryDataset(time_folds(data)),
+            "model_input@pandas": MemoryDataset(data),
+            "model_folds@pandas": MemoryDataset(time_folds(data)),
             "params:tuning": MemoryDataset(params, copy_mode="assign"),
             "params:columns": MemoryDataset(ColumnParams(), copy_mode="assign"),
             "tuning_trials": MemoryDataset(),
@@ -90,8 +90,8 @@ def _renamed_catalog(data: pd.DataFrame, columns: ColumnParams) -> DataCatalog:
     )
     return DataCatalog(
         datasets={
-            "timeseries_data@pandas": MemoryDataset(renamed),
-            "timeseries_folds@pandas": MemoryDataset(time_folds(data)),
+            "model_input@pandas": MemoryDataset(renamed),
+            "model_folds@pandas": MemoryDataset(time_folds(data)),
             "params:tuning": MemoryDataset(tuning_params(), copy_mode="assign"),
             "params:columns": MemoryDataset(columns, copy_mode="assign"),
             "tuning_trial_store": MemoryDataset(None),
@@ -101,7 +101,7 @@ def _renamed_catalog(data: pd.DataFrame, columns: ColumnParams) -> DataCatalog:
 
 def test_renamed_columns_flow_through_both_nodes(spark):
     """params:columns names the label and the inputs: both nodes train on exactly those."""
-    data = timeseries_data()
+    data = model_input()
     columns = ColumnParams(target="label", feature_prefix="x_")
     catalog = _renamed_catalog(data, columns)
     SequentialRunner().run(create_pipeline(), catalog)
@@ -120,7 +120,7 @@ def test_renamed_columns_flow_through_both_nodes(spark):
 
 
 def test_data_without_the_configured_columns_is_refused_by_name():
-    catalog = _renamed_catalog(timeseries_data(), ColumnParams())
+    catalog = _renamed_catalog(model_input(), ColumnParams())
     with pytest.raises(ValueError, match="The data has no target column 'target'"):
         SequentialRunner().run(create_pipeline().only_nodes("expand_search_space"), catalog)
 
@@ -129,7 +129,7 @@ def test_data_without_the_configured_columns_is_refused_by_name():
 def kedro_project(tmp_path: Path, project_root: Path, spark):
     """A scratch project with small inputs; `spark` makes the hook reuse the test session."""
     with scratch_project(tmp_path) as root:
-        data = timeseries_data()
+        data = model_input()
         data.to_parquet(root / DATA_PATH)
         time_folds(data).to_parquet(root / FOLDS_PATH)
         yield root

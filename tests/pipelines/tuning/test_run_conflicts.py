@@ -25,7 +25,7 @@ from spark_lgbm_tuning.spark.session import java_executable
 from tests.cluster import KEDRO_RUN_TIMEOUT_S, subprocess_env
 from tests.project_copy import copy_project
 
-from .data import time_folds, timeseries_data
+from .data import time_folds, model_input
 
 pytestmark = pytest.mark.slow
 logger = logging.getLogger(__name__)
@@ -48,10 +48,10 @@ SMALL_SEARCH = {"grid": {"num_leaves": [7, 15]}, "num_boost_round": 20, "early_s
 
 def _project(root: Path, search: dict) -> Path:
     project = copy_project(root)
-    data = timeseries_data(n_rows=2000, n_features=6)
+    data = model_input(n_rows=2000, n_features=6)
     data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
     time_folds(data, n_splits=3).to_parquet(
-        project / "data/05_model_input/timeseries_folds.parquet"
+        project / "data/05_model_input/model_folds.parquet"
     )
     path = project / "conf/base/parameters_tuning.yml"
     parameters = yaml.safe_load(path.read_text())

@@ -18,7 +18,7 @@ from spark_lgbm_tuning.pipelines.tuning.rungs import (
     rung_rounds,
 )
 from spark_lgbm_tuning.pipelines.tuning.search_params import RoundPruningParams
-from tests.pipelines.tuning.data import timeseries_data
+from tests.pipelines.tuning.data import model_input
 
 FEATURES = [f"feature_{i}" for i in range(5)]
 ASHA = RoundPruningParams(rule="asha", eta=2, min_rounds=10, min_trials=3, margin=0.0)
@@ -140,7 +140,7 @@ def test_run_info_counts_the_trials_pruned_at_each_rung_and_the_rounds_cut():
 
 @pytest.fixture(scope="module")
 def fold():
-    data = timeseries_data(n_rows=900)
+    data = model_input(n_rows=900)
     x = data[FEATURES].to_numpy(dtype=np.float32)
     y = data["target"].to_numpy(dtype=np.float64)
     params = _params(0.1)

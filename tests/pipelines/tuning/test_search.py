@@ -21,7 +21,7 @@ from spark_lgbm_tuning.pipelines.tuning.search import AllTrialsFailedError
 from spark_lgbm_tuning.vocabulary import lightgbm_params
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
-from tests.pipelines.tuning.data import LogMessages, time_folds, timeseries_data, tuning_params
+from tests.pipelines.tuning.data import LogMessages, time_folds, model_input, tuning_params
 from tests.project_copy import scratch_project
 
 METRICS = list(lightgbm_params.CLASSIFICATION_METRICS)
@@ -201,9 +201,9 @@ def test_a_kedro_run_of_a_grid_with_round_pruning_prunes_at_rungs_and_a_rerun_ru
     }
     runs = []
     with scratch_project(tmp_path) as project:
-        data = timeseries_data()
+        data = model_input()
         data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
-        time_folds(data).to_parquet(project / "data/05_model_input/timeseries_folds.parquet")
+        time_folds(data).to_parquet(project / "data/05_model_input/model_folds.parquet")
         output = project / "data/07_model_output"
         for _ in range(2):
             with KedroSession.create(project_path=project, runtime_params={"tuning": tuning}) as s:

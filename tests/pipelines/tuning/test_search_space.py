@@ -11,7 +11,7 @@ from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 
-from .data import kfold_folds, regression_data, time_folds, timeseries_data, tuning_params
+from .data import kfold_folds, regression_data, time_folds, model_input, tuning_params
 
 COLUMNS = ColumnParams()
 
@@ -47,7 +47,7 @@ def _ids(table) -> dict[str, tuple[str, int]]:
 
 
 def test_trial_and_combo_ids_are_pinned():
-    data = timeseries_data()
+    data = model_input()
     params = tuning_params(
         grid={"num_leaves": [7, 15], "learning_rate": [0.1], "num_boost_round": [10, 30]}
     )

@@ -203,13 +203,13 @@ def make_regression_folds(regression_data: pd.DataFrame) -> pd.DataFrame:
 
 
 def summarise_folds(
-    timeseries_data: pd.DataFrame, timeseries_folds: pd.DataFrame, columns: ColumnParams
+    timeseries_data: pd.DataFrame, model_folds: pd.DataFrame, columns: ColumnParams
 ) -> pd.DataFrame:
     """Per fold: train/test sizes, time spans and positive-class ratios."""
     missing = sorted({columns.time, columns.target} - set(timeseries_data.columns))
     if missing:
         raise ValueError(f"timeseries_data lacks column(s) {missing}")
-    rows = fold_rows(timeseries_folds, None, len(timeseries_data))
+    rows = fold_rows(model_folds, None, len(timeseries_data))
     time = timeseries_data[columns.time].to_numpy()
     target = timeseries_data[columns.target].to_numpy()
     values: dict[str, list] = {column: [] for column in SUMMARY_COLUMNS}

@@ -1,21 +1,15 @@
-"""data_generation: the datasets and folds that the tuning pipelines read."""
+"""data_generation: synthetic tables (the preparation pipeline cuts the classification one's folds)."""
 
 from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import (
-    generate_regression,
-    generate_timeseries,
-    make_regression_folds,
-    make_timeseries_folds,
-    summarise_folds,
-)
-from .plots import plot_fold_class_balance, plot_folds_timeline, plot_sample_features
+from .nodes import generate_regression, generate_timeseries, make_regression_folds
+from .plots import plot_sample_features
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Generate both datasets, cut their folds, summarise and plot the time-ordered folds."""
+    """Generate both datasets, the regression folds and a plot of the classification features."""
     return Pipeline(
         [
             Node(
@@ -23,12 +17,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["params:data_generation", "params:columns"],
                 outputs="timeseries_data@pandas",
                 name="generate_timeseries",
-            ),
-            Node(
-                make_timeseries_folds,
-                inputs=["timeseries_data@pandas", "params:data_generation", "params:columns"],
-                outputs="timeseries_folds@pandas",
-                name="make_timeseries_folds",
             ),
             Node(
                 generate_regression,
@@ -43,28 +31,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="make_regression_folds",
             ),
             Node(
-                summarise_folds,
-                inputs=["timeseries_data@pandas", "timeseries_folds@pandas", "params:columns"],
-                outputs="fold_summary",
-                name="summarise_folds",
-            ),
-            Node(
                 plot_sample_features,
                 inputs=["timeseries_data@pandas", "params:data_generation", "params:columns"],
                 outputs="sample_features_plot",
                 name="plot_sample_features",
-            ),
-            Node(
-                plot_folds_timeline,
-                inputs="fold_summary",
-                outputs="folds_timeline_plot",
-                name="plot_folds_timeline",
-            ),
-            Node(
-                plot_fold_class_balance,
-                inputs="fold_summary",
-                outputs="fold_class_balance_plot",
-                name="plot_fold_class_balance",
             ),
         ]
     )

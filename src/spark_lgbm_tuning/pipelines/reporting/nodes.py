@@ -359,8 +359,8 @@ def _model_settings(best_params: dict[str, Any], params: ReportingParams) -> tup
 
 def refit_best_model(
     best_params: dict[str, Any],
-    timeseries_data: pd.DataFrame,
-    timeseries_folds: pd.DataFrame,
+    model_input: pd.DataFrame,
+    model_folds: pd.DataFrame,
     columns: ColumnParams,
     params: ReportingParams,
 ) -> tuple[str, pd.DataFrame]:
@@ -374,10 +374,10 @@ def refit_best_model(
     split), sorted by gain.
     """
     lgb_params, num_boost_round = _model_settings(best_params, params)
-    require_rows(timeseries_data, "timeseries_data")
-    require_rows(timeseries_folds, "timeseries_folds", FOLD_COLUMNS)
-    rows = covered_rows(timeseries_folds, len(timeseries_data))
-    arrays = FoldArrays(timeseries_data, {}, columns)
+    require_rows(model_input, "model_input")
+    require_rows(model_folds, "model_folds", FOLD_COLUMNS)
+    rows = covered_rows(model_folds, len(model_input))
+    arrays = FoldArrays(model_input, {}, columns)
     x, y = arrays.x[rows], arrays.y[rows]
     # The run's session (SparkHooks built it for the search), if this run has one.
     spark = refit_session(params.refit_on, SparkSession.getActiveSession())

@@ -40,8 +40,8 @@ from .prediction_plots import (
 from .predictions import select_test_predictions
 from .report import REPORT_DATASET, render_report
 
-DATA = "timeseries_data@pandas"
-FOLDS = "timeseries_folds@pandas"
+DATA = "model_input@pandas"
+FOLDS = "model_folds@pandas"
 # tuning_results once check_results_are_current has shown they come from the current data:
 # every other reporting node reads this one, so nothing is written from stale results.
 RESULTS = "current_tuning_results"
@@ -149,8 +149,8 @@ def create_pipeline(
         "tuning_results": RESULTS,
         "tuning_run_info": "tuning_run_info",
         "run_environment": "run_environment",
-        "timeseries_data": DATA,
-        "timeseries_folds": FOLDS,
+        "model_input": DATA,
+        "model_folds": FOLDS,
         "refit_model": "refit_model",
         "tuning_params": "params:tuning",
         "columns": "params:columns",

@@ -118,9 +118,9 @@ def _refit_facts(best_params: dict[str, Any], booster: lgb.Booster, n_rows: int)
     )
 
 
-def _fold_sizes(timeseries_folds: pd.DataFrame) -> pd.DataFrame:
+def _fold_sizes(model_folds: pd.DataFrame) -> pd.DataFrame:
     """Rows per fold and split, from the fold table (when no fold_summary is given)."""
-    sizes = timeseries_folds.groupby(["fold_id", "split"]).size().unstack("split", fill_value=0)
+    sizes = model_folds.groupby(["fold_id", "split"]).size().unstack("split", fill_value=0)
     return sizes.rename(columns=lambda split: f"n_{split}").reset_index()
 
 
@@ -128,7 +128,7 @@ def _checked_inputs(
     *,
     leaderboard: pd.DataFrame,
     tuning_results: pd.DataFrame,
-    timeseries_folds: pd.DataFrame,
+    model_folds: pd.DataFrame,
     refit_model: str,
     figures: Mapping[str, Any],
 ) -> lgb.Booster:
@@ -136,7 +136,7 @@ def _checked_inputs(
     require_rows(
         tuning_results, "tuning_results", ("trial_id", "status", "error", FOLD_FINGERPRINT)
     )
-    require_rows(timeseries_folds, "timeseries_folds", FOLD_COLUMNS)
+    require_rows(model_folds, "model_folds", FOLD_COLUMNS)
     known = {name for section in FIGURES.values() for name in section}
     unknown = sorted(set(figures) - known)
     if unknown:
@@ -192,8 +192,8 @@ def render_report(
     tuning_results: pd.DataFrame,
     tuning_run_info: dict[str, Any],
     run_environment: dict[str, Any],
-    timeseries_data: pd.DataFrame,
-    timeseries_folds: pd.DataFrame,
+    model_input: pd.DataFrame,
+    model_folds: pd.DataFrame,
     refit_model: str,
     tuning_params: TuningParams,
     columns: ColumnParams,
@@ -206,11 +206,11 @@ def render_report(
     booster = _checked_inputs(
         leaderboard=leaderboard,
         tuning_results=tuning_results,
-        timeseries_folds=timeseries_folds,
+        model_folds=model_folds,
         refit_model=refit_model,
         figures=figures,
     )
-    rows = covered_rows(timeseries_folds, len(timeseries_data))
+    rows = covered_rows(model_folds, len(model_input))
     board = leaderboard.sort_values("rank")
     text = page(
         **_ranking_sections(board, tuning_results, tuning_run_info, tuning_params, params),
@@ -228,10 +228,10 @@ def render_report(
         outcomes=sections.outcome_counts(tuning_results, tuning_run_info),
         code_and_env=sections.code_and_env(run_environment, tuning_run_info),
         run_figures=_figures("run", figures),
-        data_summary=_data_summary(timeseries_data, rows, columns),
+        data_summary=_data_summary(model_input, rows, columns),
         fingerprints=sections.plain_table(sections.fingerprints(tuning_results)),
         folds=sections.plain_table(
-            fold_summary if fold_summary is not None else _fold_sizes(timeseries_folds)
+            fold_summary if fold_summary is not None else _fold_sizes(model_folds)
         ),
         failed=sections.failed_trials(tuning_results, params.max_error_chars),
     )

@@ -22,8 +22,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         create_reporting_pipeline(task="regression"),
         namespace="regression",
         inputs={
-            "timeseries_data": "regression_data",
-            "timeseries_folds": "regression_folds",
+            "model_input": "regression_data",
+            "model_folds": "regression_folds",
             "run_environment": "run_environment",
         },
         parameters={"params:reporting": "params:reporting", "params:columns": "params:columns"},

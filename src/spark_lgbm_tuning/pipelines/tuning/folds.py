@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spark_lgbm_tuning.vocabulary.columns import ColumnParams, feature_columns, target_values
+from spark_lgbm_tuning.vocabulary.columns import (
+    ColumnParams,
+    categorical_features,
+    feature_columns,
+    feature_matrix,
+    target_values,
+)
 from spark_lgbm_tuning.vocabulary.errors import InputDataError
 from spark_lgbm_tuning.vocabulary.hashing import stable_hash
 
@@ -101,6 +107,9 @@ def check_target(
 class FoldArrays:
     """The data as float32 features and float64 labels, converted once, with each fold's rows.
 
+    A categorical feature (a pandas category in the model input) is its code, missing as NaN;
+    `categorical` names those features, which LightGBM is told of (`categorical_feature`).
+
     Fold parts are sliced on demand (a copy per call) rather than kept, so a search holds one
     copy of the data however many folds it has. Fails naming a missing or non-numeric column
     and a NaN or infinite target.
@@ -113,8 +122,9 @@ class FoldArrays:
         columns: ColumnParams,
     ) -> None:
         self.features = feature_columns(data, columns)
+        self.categorical = categorical_features(data, self.features)
         self.y = target_values(data, columns)
-        self.x = data[self.features].to_numpy(dtype=np.float32)
+        self.x = feature_matrix(data, self.features)
         self.rows = dict(rows)
 
     def split(self, fold_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -124,7 +134,7 @@ class FoldArrays:
 
     def fingerprint(self, fold_id: int) -> str:
         """A digest of the fold's exact data: trial ids change whenever the data does."""
-        payload: list[Any] = [self.features]
+        payload: list[Any] = [self.features, self.categorical]
         for array in self.split(fold_id):
             payload.append(hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest())
         return stable_hash(payload, length=32)

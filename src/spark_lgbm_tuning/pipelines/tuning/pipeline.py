@@ -6,7 +6,7 @@ from .nodes import expand_search_space, run_trials
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """timeseries_data + timeseries_folds + params:tuning/columns -> tuning_trials -> results.
+    """model_input + model_folds + params:tuning/columns -> tuning_trials -> results.
 
     run_trials reuses the finished trials of `tuning_trial_store` and appends the new ones.
     """
@@ -15,8 +15,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 expand_search_space,
                 inputs=[
-                    "timeseries_data@pandas",
-                    "timeseries_folds@pandas",
+                    "model_input@pandas",
+                    "model_folds@pandas",
                     "params:tuning",
                     "params:columns",
                 ],
@@ -26,8 +26,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 run_trials,
                 inputs=[
-                    "timeseries_data@pandas",
-                    "timeseries_folds@pandas",
+                    "model_input@pandas",
+                    "model_folds@pandas",
                     "tuning_trials",
                     "params:tuning",
                     "params:columns",

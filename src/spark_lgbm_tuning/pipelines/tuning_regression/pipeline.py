@@ -15,6 +15,6 @@ def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         create_tuning_pipeline(),
         namespace="regression",
-        inputs={"timeseries_data": "regression_data", "timeseries_folds": "regression_folds"},
+        inputs={"model_input": "regression_data", "model_folds": "regression_folds"},
         parameters={"params:columns": "params:columns"},
     )
