@@ -180,10 +180,12 @@ def _splits(data: pd.DataFrame, params: FoldParams, columns: ColumnParams):
         return KFold(n_splits=k, shuffle=params.shuffle, random_state=seed).split(placeholder)
     if params.kind == "stratified":
         target = _column(data, columns.target, "columns.target", "to stratify the folds by")
-        counts = target.value_counts()
-        if counts.min() < k:
+        counts = target.value_counts(ascending=True)
+        if counts.iloc[0] < k:
+            # tolist() gives the label as Python spells it (2, 'yes'), not np.int32(2).
+            rarest = counts.index.tolist()[0]
             raise InputDataError(
-                f"Class {counts.idxmin()!r} of {columns.target!r} has {counts.min()} row(s), "
+                f"Class {rarest!r} of {columns.target!r} has {counts.iloc[0]} row(s), "
                 f"fewer than n_splits={k}: stratified folds need each class in every fold; "
                 "lower n_splits, or use kind: kfold (also for a regression target)"
             )

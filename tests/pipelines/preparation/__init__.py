@@ -1,0 +1,1 @@
+"""The preparation pipeline's folds and their plots."""
