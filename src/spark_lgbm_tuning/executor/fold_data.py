@@ -23,7 +23,9 @@ from spark_lgbm_tuning.vocabulary.lightgbm_params import CATEGORICAL_PARAM, data
 # so (the model has categorical splits). The constructor argument would be the quiet way, but
 # lgb.train then re-sets it on the constructed Dataset and fails once the raw data is freed.
 warnings.filterwarnings(
-    "ignore", message=f"{CATEGORICAL_PARAM} keyword has been found in `params`", category=UserWarning
+    "ignore",
+    message=f"{CATEGORICAL_PARAM} keyword has been found in `params`",
+    category=UserWarning,
 )
 
 

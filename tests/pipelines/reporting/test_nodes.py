@@ -274,9 +274,7 @@ def test_best_params_error_paths(leaderboard, results, tuning_params, params):
         select_best_params(leaderboard, other, tuning_params, params)
 
 
-def test_refit_uses_every_row_the_folds_saw(
-    best, model_input, model_folds, params, caplog
-):
+def test_refit_uses_every_row_the_folds_saw(best, model_input, model_folds, params, caplog):
     # Folds cover rows 0..359; rows 360..399 were never part of the cross-validation.
     with caplog.at_level(logging.INFO):
         refit_best_model(best, model_input, model_folds, COLUMNS, params)
@@ -289,9 +287,7 @@ def test_refit_uses_every_row_the_folds_saw(
 def test_refit_model_loads_from_the_catalog_file_and_predicts(
     best, model_input, model_folds, params, tmp_path
 ):
-    model_text, importance = refit_best_model(
-        best, model_input, model_folds, COLUMNS, params
-    )
+    model_text, importance = refit_best_model(best, model_input, model_folds, COLUMNS, params)
 
     path = tmp_path / "refit_model.txt"
     TextDataset(filepath=str(path)).save(model_text)
@@ -339,9 +335,7 @@ def test_refit_trains_on_the_columns_setting(best, model_input, model_folds, par
     """params:columns renamed: the refit trains on the renamed features and target, the same
     model as with the default names (the tuning trials trained on the same setting)."""
     default, _ = refit_best_model(best, model_input, model_folds, COLUMNS, params)
-    model, importance = refit_best_model(
-        best, renamed(model_input), model_folds, RENAMED, params
-    )
+    model, importance = refit_best_model(best, renamed(model_input), model_folds, RENAMED, params)
     assert sorted(importance["feature"]) == [f"x_{i}" for i in range(N_FEATURES)]
     features = model_input[[f"feature_{i}" for i in range(N_FEATURES)]].to_numpy()
     np.testing.assert_array_equal(

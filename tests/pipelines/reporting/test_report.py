@@ -68,9 +68,7 @@ def search_figures(outputs, tuning_params, params) -> dict:
 
 
 @pytest.fixture(scope="module")
-def arguments(
-    *, outputs, run_info, environment, model_input, model_folds, tuning_params, params
-):
+def arguments(*, outputs, run_info, environment, model_input, model_folds, tuning_params, params):
     """render_report's arguments as the classification pipeline passes them."""
     predictions = outputs["test_predictions"]
     return {

@@ -1,5 +1,5 @@
-"""Synthetic data for the tuning pipelines: time-series classification and regression data,
-and their cross-validation folds.
+"""Synthetic data for the tuning pipelines: time-series classification data (the preparation
+pipeline cuts its folds) and regression data with its KFold folds.
 
 Parameters arrive as the validated `DataGenerationParams` (`params:data_generation`) and column
 names as `ColumnParams` (`params:columns`, shared with every pipeline); Kedro builds both before
@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 from sklearn.datasets import make_classification, make_regression
-from sklearn.model_selection import KFold, TimeSeriesSplit
+from sklearn.model_selection import KFold
 
-from spark_lgbm_tuning.pipelines.tuning.folds import FOLD_COLUMNS, SPLITS, fold_rows
+from spark_lgbm_tuning.pipelines.preparation.folds import membership_table
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 
-from .params import DataGenerationParams, TimeEffectsParams, check_rows_for_folds
+from .params import DataGenerationParams, TimeEffectsParams
 
 logger = logging.getLogger(__name__)
 
@@ -27,18 +27,6 @@ logger = logging.getLogger(__name__)
 TIME_EFFECTS = ("trend", "weekly", "monthly", "ar1")
 #: The regression data's column of KFold fold ids (make_regression_folds reads it).
 REGRESSION_FOLD_ID = "fold_id"
-#: fold_summary's columns, in order (the fold plots read them).
-SUMMARY_COLUMNS = (
-    "fold_id",
-    "n_train",
-    "n_test",
-    "train_start",
-    "train_end",
-    "test_start",
-    "test_end",
-    "train_positive_ratio",
-    "test_positive_ratio",
-)
 
 
 # ------------------------------------------------------------------------------- generators
@@ -150,42 +138,6 @@ def generate_regression(params: DataGenerationParams, columns: ColumnParams) -> 
 
 
 # ------------------------------------------------------------------------------------ folds
-def _membership(folds: list[tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
-    """The long fold table: one row per (fold_id, split, row), rows ascending in each split."""
-    parts = [rows for train, test in folds for rows in (train, test)]
-    sizes = [len(rows) for rows in parts]
-    fold_id, split, row = FOLD_COLUMNS
-    return pd.DataFrame(
-        {
-            fold_id: np.repeat(np.arange(len(parts), dtype=np.int32) // 2, sizes),
-            split: np.repeat(np.array(list(SPLITS) * len(folds), dtype=object), sizes),
-            row: np.concatenate(parts).astype(np.int64, copy=False),
-        }
-    )
-
-
-def make_timeseries_folds(
-    timeseries_data: pd.DataFrame, params: DataGenerationParams, columns: ColumnParams
-) -> pd.DataFrame:
-    """Expanding-window folds (TimeSeriesSplit) over time-sorted rows, as a long table.
-
-    Columns: `fold_id` (int32, 0-based), `split` ("train"/"test"), `row` (int64 position).
-    """
-    time = columns.time
-    if time not in timeseries_data.columns:
-        raise ValueError(
-            f"timeseries_data has no `{time}` column (columns.time) to order the folds by"
-        )
-    if not timeseries_data[time].is_monotonic_increasing:
-        raise ValueError(f"timeseries_data must be sorted by `{time}` for time-ordered folds")
-    folds = params.folds
-    check_rows_for_folds(len(timeseries_data), folds, name="timeseries_data rows")
-    splitter = TimeSeriesSplit(n_splits=folds.n_splits, gap=folds.gap, test_size=folds.test_size)
-    table = _membership(list(splitter.split(np.empty((len(timeseries_data), 1)))))
-    logger.info("Cut %d time-ordered folds into %d membership rows", folds.n_splits, len(table))
-    return table
-
-
 def make_regression_folds(regression_data: pd.DataFrame) -> pd.DataFrame:
     """Fold k of the regression data: test = rows with fold_id k, train = all other rows."""
     if REGRESSION_FOLD_ID not in regression_data.columns:
@@ -199,42 +151,4 @@ def make_regression_folds(regression_data: pd.DataFrame) -> pd.DataFrame:
             f"got {present.tolist()[:10]}"
         )
     folds = [(np.flatnonzero(fold_id != k), np.flatnonzero(fold_id == k)) for k in present]
-    return _membership(folds)
-
-
-def summarise_folds(
-    timeseries_data: pd.DataFrame, model_folds: pd.DataFrame, columns: ColumnParams
-) -> pd.DataFrame:
-    """Per fold: train/test sizes, time spans and positive-class ratios."""
-    missing = sorted({columns.time, columns.target} - set(timeseries_data.columns))
-    if missing:
-        raise ValueError(f"timeseries_data lacks column(s) {missing}")
-    rows = fold_rows(model_folds, None, len(timeseries_data))
-    time = timeseries_data[columns.time].to_numpy()
-    target = timeseries_data[columns.target].to_numpy()
-    values: dict[str, list] = {column: [] for column in SUMMARY_COLUMNS}
-    for fold_id, parts in rows.items():
-        values["fold_id"].append(fold_id)
-        for split, positions in zip(SPLITS, parts, strict=True):
-            values[f"n_{split}"].append(len(positions))
-            values[f"{split}_start"].append(time[positions].min())
-            values[f"{split}_end"].append(time[positions].max())
-            values[f"{split}_positive_ratio"].append(target[positions].mean())
-    # numpy arrays keep the time column's unit (pandas would turn datetime64[us] scalars to ns).
-    summary = pd.DataFrame({column: np.array(items) for column, items in values.items()})
-    summary = summary.astype({"fold_id": np.int32, "n_train": np.int64, "n_test": np.int64})
-    for fold in summary.itertuples():
-        logger.info(
-            "Fold %d: train %d rows (%s .. %s, positive %.3f), test %d rows (%s .. %s, "
-            "positive %.3f)",
-            fold.fold_id,
-            fold.n_train,
-            fold.train_start,
-            fold.train_end,
-            fold.train_positive_ratio,
-            fold.n_test,
-            fold.test_start,
-            fold.test_end,
-            fold.test_positive_ratio,
-        )
-    return summary
+    return membership_table(folds)

@@ -44,16 +44,6 @@ class TimeEffectsParams(ParamsModel):
         return value
 
 
-class FoldParams(ParamsModel):
-    """Expanding-window folds, as sklearn's TimeSeriesSplit cuts them."""
-
-    n_splits: int = Field(ge=2, le=100)
-    gap: int = Field(default=0, ge=0, description="rows dropped between train and test")
-    test_size: int | None = Field(
-        default=None, ge=1, description="rows per test window; null: n_samples // (n_splits + 1)"
-    )
-
-
 class RegressionParams(ParamsModel):
     """sklearn make_regression data with a shuffled KFold `fold_id` column."""
 
@@ -90,7 +80,6 @@ class DataGenerationParams(ParamsModel):
         min_length=1, max_length=2, description="class proportions: [0.8] -> 20% positives"
     )
     time_effects: TimeEffectsParams
-    folds: FoldParams
     regression: RegressionParams
 
     @field_validator("freq")
@@ -114,7 +103,6 @@ class DataGenerationParams(ParamsModel):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         self._check_feature_fractions()
-        check_rows_for_folds(self.n_samples, self.folds)
         freq = pd.tseries.frequencies.to_offset(self.freq)
         effects = self.time_effects
         if isinstance(freq, pd.offsets.Tick):  # fixed-length steps: check the Nyquist limit
@@ -167,19 +155,3 @@ class DataGenerationParams(ParamsModel):
         n_features = reg.n_features or self.n_features
         n_informative = max(1, int(n_features * reg.informative_fraction))
         return (reg.n_samples or self.n_samples, n_features, n_informative)
-
-
-def check_rows_for_folds(n_rows: int, folds: FoldParams, name: str = "n_samples") -> None:
-    """Fail unless TimeSeriesSplit gives every fold >= 1 training row and >= 1 test row."""
-    k, gap = folds.n_splits, folds.gap
-    test_size = folds.test_size or n_rows // (k + 1)
-    first_train = n_rows - gap - k * test_size
-    if test_size >= 1 and first_train >= 1:
-        return
-    # Exact for a fixed test_size; with the default n // (k + 1) this many rows always suffice.
-    enough = gap + k * folds.test_size + 1 if folds.test_size else (gap + 1) * (k + 1)
-    raise ValueError(
-        f"{name}={n_rows} is too few rows for folds (n_splits={k}, gap={gap}, test_size="
-        f"{folds.test_size}): the first training window would hold {first_train} rows and "
-        f"each test window {test_size}, and both need >= 1; use {name} >= {enough}"
-    )

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 
-from .nodes import SUMMARY_COLUMNS, TIME_EFFECTS
+from .nodes import TIME_EFFECTS
 from .params import DataGenerationParams
 
 
@@ -22,19 +22,6 @@ def _figure(width: float, height: float) -> Figure:
     figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
-
-
-def _checked_summary(fold_summary: pd.DataFrame) -> pd.DataFrame:
-    missing = sorted(set(SUMMARY_COLUMNS) - set(fold_summary.columns))
-    if missing:
-        raise ValueError(f"fold_summary lacks column(s) {missing}")
-    if fold_summary.empty:
-        raise ValueError("fold_summary has no folds to plot")
-    summary = fold_summary.sort_values("fold_id").reset_index(drop=True)
-    # The CSV round trip turns dates into strings.
-    for column in ("train_start", "train_end", "test_start", "test_end"):
-        summary[column] = pd.to_datetime(summary[column])
-    return summary
 
 
 def _phase_means(
@@ -105,46 +92,4 @@ def plot_sample_features(
     )
     for ax in (trend_ax, weekly_ax, monthly_ax, ar_ax):
         ax.set_ylabel("value")
-    return figure
-
-
-def plot_folds_timeline(fold_summary: pd.DataFrame) -> Figure:
-    """The folds on a time axis: each fold's train and test window as bars."""
-    summary = _checked_summary(fold_summary)
-    figure = _figure(12, 1.2 + 0.6 * len(summary))
-    ax = figure.subplots()
-    for split, color in (("train", "tab:blue"), ("test", "tab:orange")):
-        start = summary[f"{split}_start"]
-        ax.barh(
-            summary["fold_id"],
-            (summary[f"{split}_end"] - start).to_numpy(),
-            left=start.to_numpy(),
-            height=0.6,
-            color=color,
-            label=split,
-        )
-    ax.set_yticks(summary["fold_id"], [f"fold {k}" for k in summary["fold_id"]])
-    ax.invert_yaxis()
-    ax.set_xlabel("date")
-    ax.set_title(f"{len(summary)} expanding-window folds")
-    ax.legend(loc="upper right")  # the first (top) fold ends earliest: that corner is free
-    return figure
-
-
-def plot_fold_class_balance(fold_summary: pd.DataFrame) -> Figure:
-    """Positive-class ratio per fold, train next to test."""
-    summary = _checked_summary(fold_summary)
-    figure = _figure(8, 4.5)
-    ax = figure.subplots()
-    positions = np.arange(len(summary))
-    width = 0.4
-    for offset, split in ((-width / 2, "train"), (width / 2, "test")):
-        bars = ax.bar(
-            positions + offset, summary[f"{split}_positive_ratio"], width=width, label=split
-        )
-        ax.bar_label(bars, fmt="%.3f", fontsize=8)
-    ax.set_xticks(positions, [f"fold {k}" for k in summary["fold_id"]])
-    ax.set_ylabel("positive-class ratio")
-    ax.set_title("Positive-class ratio per fold")
-    ax.legend(loc="lower right")
     return figure

@@ -144,7 +144,7 @@ def _check_time_order(data: pd.DataFrame, time: str) -> None:
         )
 
 
-def _membership(parts: list[tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
+def membership_table(parts: list[tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
     """The long fold table: one row per (fold_id, split, row), rows ascending in each split."""
     arrays = [np.sort(rows) for pair in parts for rows in pair]
     sizes = [len(rows) for rows in arrays]
@@ -213,7 +213,7 @@ def cut_folds(data: pd.DataFrame, params: FoldParams, columns: ColumnParams) -> 
     Columns: `fold_id` (int32, 0..n_splits-1), `split` ("train"/"test"), `row` (int64, the
     0-based position in `data`). Data problems fail in one line naming the column or setting.
     """
-    table = _membership(list(_splits(data, params, columns)))
+    table = membership_table(list(_splits(data, params, columns)))
     logger.info(
         "Cut %d %s folds of %d rows into %d membership rows",
         params.n_splits,

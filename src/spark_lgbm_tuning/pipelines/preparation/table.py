@@ -43,7 +43,7 @@ def _is_categorical(column: pd.Series, named: bool) -> bool:
         return True
     if pd.api.types.is_bool_dtype(dtype):
         return False  # 0/1 numbers already
-    if dtype == object:
+    if pd.api.types.is_object_dtype(dtype):
         return True
     return named
 

@@ -49,6 +49,8 @@ from spark_lgbm_tuning.pipelines.tuning.summary import (
 from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
 from spark_lgbm_tuning.spark.remote import is_connect
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from spark_lgbm_tuning.vocabulary.errors import InputDataError
+from spark_lgbm_tuning.vocabulary.lightgbm_params import CATEGORICAL_PARAM
 
 logger = logging.getLogger(__name__)
 
