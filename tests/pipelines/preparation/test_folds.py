@@ -300,9 +300,9 @@ def test_summary_of_a_regression_target_gives_its_mean(data):
 
 def test_summary_refuses_data_without_the_target_or_time(data):
     table = cut_folds(data, FoldParams(), COLUMNS)
-    with _one_line_error(r"no target column 'target' \(columns.target\)"):
+    with _one_line_error(r"no column 'target' \(columns.target\) to summarise the folds by"):
         summarise_folds(data.drop(columns="target"), table, COLUMNS)
-    with _one_line_error(r"no time column 'date' \(columns.time\)"):
+    with _one_line_error(r"no column 'date' \(columns.time\) to summarise the folds by"):
         summarise_folds(data.drop(columns="date"), table, COLUMNS)
     with _one_line_error(r"row positions must lie in 0..59"):
         summarise_folds(data.head(60), table, COLUMNS)

@@ -11,6 +11,7 @@ the fold plots never branch on the kind.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Literal, Self
 
 import numpy as np
@@ -25,6 +26,8 @@ from spark_lgbm_tuning.vocabulary.params_model import ParamsModel
 
 logger = logging.getLogger(__name__)
 
+#: One fold's (train, test) row positions.
+Split = tuple[np.ndarray, np.ndarray]
 FoldKind = Literal["expanding", "sliding", "kfold", "stratified", "group"]
 #: The kinds that keep time (or row) order: train always precedes test.
 TIME_KINDS = ("expanding", "sliding")
@@ -88,9 +91,15 @@ class FoldParams(ParamsModel):
         return self
 
 
+def _window_sizes(n_rows: int, params: FoldParams) -> tuple[int, int]:
+    """(rows per test window, rows the first fold trains on) of the time kinds."""
+    test_size = params.test_size or n_rows // (params.n_splits + 1)
+    return test_size, n_rows - params.gap - params.n_splits * test_size
+
+
 def check_rows_for_folds(n_rows: int, params: FoldParams) -> None:
     """Fail in one line unless every fold gets >= 1 training row and >= 1 test row."""
-    k = params.n_splits
+    k, gap = params.n_splits, params.gap
     if params.kind not in TIME_KINDS:
         if n_rows < k:
             raise InputDataError(
@@ -98,19 +107,15 @@ def check_rows_for_folds(n_rows: int, params: FoldParams) -> None:
                 "fold's test part needs a row; lower n_splits or use more rows"
             )
         return
-    test_size = params.test_size or n_rows // (k + 1)
-    first_train = n_rows - params.gap - k * test_size
+    test_size, first_train = _window_sizes(n_rows, params)
     if test_size >= 1 and first_train >= 1:
         return
     # Exact for a fixed test_size; with the default n // (k + 1) this many rows always suffice.
-    enough = (
-        params.gap + k * params.test_size + 1 if params.test_size else (params.gap + 1) * (k + 1)
-    )
+    enough = gap + k * params.test_size + 1 if params.test_size else (gap + 1) * (k + 1)
     raise InputDataError(
-        f"{n_rows} rows are too few for {params.kind} folds with n_splits={k} (gap="
-        f"{params.gap}, test_size={params.test_size}): the first training window would hold "
-        f"{first_train} rows and each test window {test_size}; use >= {enough} rows or fewer "
-        "n_splits"
+        f"{n_rows} rows are too few for {params.kind} folds with n_splits={k} (gap={gap}, "
+        f"test_size={params.test_size}): the first training window would hold {first_train} "
+        f"rows and each test window {test_size}; use >= {enough} rows or fewer n_splits"
     )
 
 
@@ -144,7 +149,7 @@ def _check_time_order(data: pd.DataFrame, time: str) -> None:
         )
 
 
-def membership_table(parts: list[tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
+def membership_table(parts: list[Split]) -> pd.DataFrame:
     """The long fold table: one row per (fold_id, split, row), rows ascending in each split."""
     arrays = [np.sort(rows) for pair in parts for rows in pair]
     sizes = [len(rows) for rows in arrays]
@@ -158,7 +163,7 @@ def membership_table(parts: list[tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame
     )
 
 
-def _splits(data: pd.DataFrame, params: FoldParams, columns: ColumnParams):
+def _splits(data: pd.DataFrame, params: FoldParams, columns: ColumnParams) -> Iterator[Split]:
     """sklearn's (train, test) position pairs for the kind, after its data checks."""
     k, n_rows = params.n_splits, len(data)
     placeholder = np.empty((n_rows, 1))
@@ -169,8 +174,7 @@ def _splits(data: pd.DataFrame, params: FoldParams, columns: ColumnParams):
         check_rows_for_folds(n_rows, params)
         train_size = params.train_size
         if params.kind == "sliding" and train_size is None:
-            test_size = params.test_size or n_rows // (k + 1)
-            train_size = n_rows - params.gap - k * test_size
+            train_size = _window_sizes(n_rows, params)[1]
         splitter = TimeSeriesSplit(
             n_splits=k, gap=params.gap, test_size=params.test_size, max_train_size=train_size
         )
@@ -244,19 +248,11 @@ def summarise_folds(data: pd.DataFrame, folds: pd.DataFrame, columns: ColumnPara
     `positives`/`positive_ratio` count class 1 of a 0/1 target (missing otherwise);
     `target_mean` is the mean of any numeric target (the positive ratio of a 0/1 one).
     """
-    if columns.target not in data.columns:
-        raise InputDataError(
-            f"The data has no target column {columns.target!r} (columns.target) to summarise "
-            "the folds by"
-        )
-    if columns.time is not None and columns.time not in data.columns:
-        raise InputDataError(
-            f"The data has no time column {columns.time!r} (columns.time): fix it or set "
-            "columns.time: null"
-        )
+    why = "to summarise the folds by"
+    target, binary = _target_stats(_column(data, columns.target, "columns.target", why))
+    time = None if columns.time is None else _column(data, columns.time, "columns.time", why)
     rows = fold_rows(folds, None, len(data))
-    time = None if columns.time is None else data[columns.time].to_numpy()
-    target, binary = _target_stats(data[columns.target])
+    time = None if time is None else time.to_numpy()
     values: dict[str, list] = {column: [] for column in SUMMARY_COLUMNS}
     for fold_id, parts in rows.items():
         for split, positions in zip(SPLITS, parts, strict=True):
@@ -279,29 +275,13 @@ def summarise_folds(data: pd.DataFrame, folds: pd.DataFrame, columns: ColumnPara
         summary["end"] = np.array(values["end"])
     else:
         summary[["start", "end"]] = pd.NaT
-    summary = summary.astype(
-        {
-            "fold_id": np.int32,
-            "n_rows": np.int64,
-            "first_row": np.int64,
-            "last_row": np.int64,
-            "runs": np.int64,
-            "positives": "Int64",
-            "positive_ratio": np.float64,
-            "target_mean": np.float64,
-        }
-    )
+    integers = dict.fromkeys(("n_rows", "first_row", "last_row", "runs"), np.int64)
+    summary = summary.astype({"fold_id": np.int32, **integers, "positives": "Int64"})
     for part in summary.itertuples():
         logger.info(
             "Fold %d %s: %d rows (%d..%d in %d run(s), %s .. %s), target mean %.3f",
-            part.fold_id,
-            part.split,
-            part.n_rows,
-            part.first_row,
-            part.last_row,
-            part.runs,
-            part.start,
-            part.end,
+            *(getattr(part, name) for name in ("fold_id", "split", "n_rows", "first_row")),
+            *(getattr(part, name) for name in ("last_row", "runs", "start", "end")),
             part.target_mean,
         )
     return summary
