@@ -9,6 +9,9 @@ validation (the `params:` pydantic models), this command prints that line and a 
 exits with status 1. Anything else keeps its full traceback, and so does every error with
 `kedro run --verbose`.
 
+With no `--pipelines` and an `input_table` declared in the run's catalog, `kedro run` runs
+preparation, tuning and reporting on that table (pipeline_registry.py) and says so.
+
 Kedro loads this module as the project's CLI (`<package>.cli`: its `cli` group overrides built-in
 commands of the same name); `python -m spark_lgbm_tuning` runs the same `run`.
 
@@ -26,8 +29,10 @@ import click
 from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.cli.utils import CONTEXT_SETTINGS
 from kedro.framework.startup import ProjectMetadata
+from kedro.utils import find_kedro_project
 from kedro.validation.exceptions import ParameterValidationError
 
+from spark_lgbm_tuning.pipeline_registry import OWN_DATA, declares_input_table
 from spark_lgbm_tuning.spark.executor_env import DEFAULT_ARCHIVE, PACK_COMMAND, pack_executor_env
 from spark_lgbm_tuning.vocabulary.errors import ExplainedError, explained
 
@@ -59,9 +64,27 @@ class ExplainedRunError(click.ClickException):
         click.secho(VERBOSE_HINT, err=True, fg="yellow")
 
 
+def _own_data_unless_named(options: dict[str, Any]) -> dict[str, Any]:
+    """`--pipelines preparation,tuning,reporting` when no pipeline is named and the run's
+    catalog declares `input_table`: `kedro run` tunes the user's table, not synthetic data."""
+    if options.get("pipelines") or options.get("pipeline"):
+        return options
+    project = find_kedro_project(Path.cwd())
+    if project is None or not declares_input_table(
+        project, options.get("env"), options.get("conf_source")
+    ):
+        return options
+    click.echo(
+        f"input_table is declared: running {', '.join(OWN_DATA)} on it (data_generation's "
+        "synthetic table is not used)",
+        err=True,
+    )
+    return {**options, "pipelines": list(OWN_DATA)}
+
+
 def _run(verbose: bool, **options: Any) -> dict[str, Any]:
     try:
-        return kedro_run.callback(**options)
+        return kedro_run.callback(**_own_data_unless_named(options))
     except EXPLAINED_ERRORS as error:
         if verbose:
             raise

@@ -1,27 +1,43 @@
 """Project pipelines.
 
-The default run prepares a table, tunes on it and reports. The table is the user's
-`input_table` when the run's catalog declares one (`own_data`, which `kedro run` picks then:
-cli.py), else data_generation's synthetic table (`__default__`): the same preparation nodes,
-their input mapped to `timeseries_data`.
+A run prepares a table, tunes on it and reports. The table is the user's `input_table` when the
+run's catalog declares one: `kedro run` then runs OWN_DATA (cli.py asks `declares_input_table`).
+Otherwise `__default__` tunes data_generation's synthetic table: the same preparation nodes,
+their input mapped to `timeseries_data`, so a fresh clone's `kedro run` works.
 """
 
 from __future__ import annotations
 
-from kedro.framework.project import find_pipelines
+import os
+from pathlib import Path
+
+from kedro.framework.project import find_pipelines, settings
 from kedro.pipeline import Pipeline, pipeline
 
 from spark_lgbm_tuning.pipelines.preparation.pipeline import INPUT_TABLE
 
-OWN_DATA = "own_data"
+# What `kedro run` runs when `input_table` is declared (`--pipelines` takes the same names).
+OWN_DATA = ("preparation", "tuning", "reporting")
 SYNTHETIC_TABLE = "timeseries_data@pandas"
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Every pipeline package, `own_data` (the user's table) and `__default__` (synthetic)."""
+    """Every pipeline package, and `__default__`: data_generation's table, prepared and tuned."""
     pipelines = find_pipelines(raise_errors=True)
-    tuned = pipelines["tuning"] + pipelines["reporting"]
-    pipelines[OWN_DATA] = pipelines["preparation"] + tuned
+    if "__default__" not in pipelines:  # a run that asked for named pipelines only
+        return pipelines
     synthetic = pipeline(pipelines["preparation"], inputs={INPUT_TABLE: SYNTHETIC_TABLE})
-    pipelines["__default__"] = pipelines["data_generation"] + synthetic + tuned
+    pipelines["__default__"] = (
+        pipelines["data_generation"] + synthetic + pipelines["tuning"] + pipelines["reporting"]
+    )
     return pipelines
+
+
+def declares_input_table(project_path: Path, env: str | None, conf_source: str | None) -> bool:
+    """Whether the run's catalog (base + env) declares `input_table`, the user's data."""
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=conf_source or str(project_path / settings.CONF_SOURCE),
+        env=env or os.environ.get("KEDRO_ENV"),
+        **settings.CONFIG_LOADER_ARGS,
+    )
+    return INPUT_TABLE in loader["catalog"]

@@ -76,7 +76,6 @@ def check_results_are_current(  # noqa: PLR0913, PLR0917 - Kedro passes a node's
     they never saw. Both are refused, naming what changed and the run that fixes it.
     """
     require_rows(tuning_results, "tuning_results", ("trial_id", "fold_id"))
-    _check_same_search(tuning_run_info, tuning_params)
     fingerprints = tuning_results.get(FOLD_FINGERPRINT)
     if fingerprints is None or fingerprints.isna().any():
         raise ReportingError(
@@ -90,6 +89,10 @@ def check_results_are_current(  # noqa: PLR0913, PLR0917 - Kedro passes a node's
         raise ReportingError(
             f"tuning_results do not fit the current data and folds ({error}); {RERUN_TUNING}."
         ) from error
+    # The search's parameters as run: with the model input's categorical features.
+    _check_same_search(
+        tuning_run_info, tuning_params.with_categorical(arrays.features, arrays.categorical)
+    )
     for fold_id in fold_ids:
         if set(fingerprints[tuning_results["fold_id"] == fold_id]) != {arrays.fingerprint(fold_id)}:
             raise ReportingError(

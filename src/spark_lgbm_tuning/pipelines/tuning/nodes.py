@@ -18,7 +18,7 @@ from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.tuning import search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, check_target, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.pipelines.tuning.search import run_from_table, with_categorical
+from spark_lgbm_tuning.pipelines.tuning.search import run_from_table
 from spark_lgbm_tuning.pipelines.tuning.sources import search_table
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams, feature_columns
 
@@ -40,7 +40,7 @@ def expand_search_space(
     feature_columns(data, columns)  # names a missing target or bad feature column first
     rows = fold_rows(folds, params.folds, len(data))
     arrays = FoldArrays(data, rows, columns)
-    params = with_categorical(params, arrays)
+    params = params.with_categorical(arrays.features, arrays.categorical)
     check_target(arrays.y, rows, params.task)
     params.check_max_trials(len(rows))
     search_space.check_grid_values(arrays, params)

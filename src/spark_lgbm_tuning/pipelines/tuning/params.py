@@ -27,8 +27,9 @@ from spark_lgbm_tuning.pipelines.tuning.search_params import (
     parsed_range,
 )
 from spark_lgbm_tuning.vocabulary import lightgbm_params
-from spark_lgbm_tuning.vocabulary.errors import ExplainedError
+from spark_lgbm_tuning.vocabulary.errors import ExplainedError, InputDataError
 from spark_lgbm_tuning.vocabulary.lightgbm_params import (
+    CATEGORICAL_PARAM,
     CLASSIFICATION_OBJECTIVES,
     PARAM_DEFAULTS,
     TASK_METRICS,
@@ -277,6 +278,22 @@ class TuningParams(BaseModel):
     def rounds(self, combination: Mapping[str, ParamValue]) -> int:
         """The boosting rounds (cap) of one combination: its grid value, else num_boost_round."""
         return int(combination.get("num_boost_round", self.num_boost_round))
+
+    def with_categorical(self, features: list[str], categorical: list[str]) -> TuningParams:
+        """These params with the categorical features' positions among `fixed`.
+
+        Every binning (shipped folds, the final refit) and every trial's id then includes them;
+        the positions come from the model input's category columns, never from a hand-set value.
+        """
+        if CATEGORICAL_PARAM in self.fixed:
+            raise InputDataError(
+                f"tuning.fixed sets {CATEGORICAL_PARAM}: name categorical columns in "
+                "columns.categorical instead (the preparation pipeline encodes them)"
+            )
+        if not categorical:
+            return self
+        positions = ",".join(str(features.index(name)) for name in categorical)
+        return self.model_copy(update={"fixed": {**self.fixed, CATEGORICAL_PARAM: positions}})
 
     def lightgbm_params(self, combination: Mapping[str, ParamValue]) -> dict[str, Any]:
         """The full LightGBM parameters of one combination (fixed ones included).

@@ -49,8 +49,6 @@ from spark_lgbm_tuning.pipelines.tuning.summary import (
 from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
 from spark_lgbm_tuning.spark.remote import is_connect
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
-from spark_lgbm_tuning.vocabulary.errors import InputDataError
-from spark_lgbm_tuning.vocabulary.lightgbm_params import CATEGORICAL_PARAM
 
 logger = logging.getLogger(__name__)
 
@@ -234,23 +232,6 @@ def _compact(
         logger.info("Trial store %s: %d batch file(s) compacted", store.path, merged)
 
 
-def with_categorical(params: TuningParams, arrays: FoldArrays) -> TuningParams:
-    """`params` whose fixed LightGBM parameters name the categorical features' positions.
-
-    Every binning (shipped folds, the final refit) and every trial's id then includes them; the
-    positions come from the model input's category columns, never from a hand-set value.
-    """
-    if CATEGORICAL_PARAM in params.fixed:
-        raise InputDataError(
-            f"tuning.fixed sets {CATEGORICAL_PARAM}: name categorical columns in "
-            "columns.categorical instead (the preparation pipeline encodes them)"
-        )
-    if not arrays.categorical:
-        return params
-    positions = ",".join(str(arrays.features.index(name)) for name in arrays.categorical)
-    return params.model_copy(update={"fixed": {**params.fixed, CATEGORICAL_PARAM: positions}})
-
-
 def run_from_table(
     spark: SparkSession,
     data: pd.DataFrame,
@@ -271,7 +252,7 @@ def run_from_table(
         expected = table_fingerprints(trials)
         arrays = FoldArrays(data, fold_rows(folds, sorted(expected), len(data)), columns)
         arrays.check_fingerprints(expected)
-    params = with_categorical(params, arrays)
+    params = params.with_categorical(arrays.features, arrays.categorical)
     outcome = run_search(
         job_runner(spark), arrays, trials, params, store=store, disabled_levers=disabled_levers
     )
