@@ -41,6 +41,7 @@ from spark_lgbm_tuning.spark.session import (
     running_in_ipython,
     start_session,
 )
+from spark_lgbm_tuning.user_tables import USER_TABLES, check_user_tables_untouched
 from spark_lgbm_tuning.vocabulary.errors import ExplainedError, ProjectFileError, file_in_the_way
 
 logger = logging.getLogger(__name__)
@@ -231,8 +232,9 @@ class MissingInputError(ExplainedError, RuntimeError):
 class RunGuardHooks:
     """Fails a run early on missing inputs, and makes SIGINT/SIGTERM stop it cleanly.
 
-    - `before_pipeline_run` (first of all hooks): every dataset the pipeline reads but does not
-      produce must exist; the error names it and the pipeline that produces it.
+    - `before_pipeline_run` (first of all hooks): no dataset the pipeline writes may be the
+      user's `input_table` or `scoring_table` (user_tables.py); every dataset the pipeline reads
+      but does not produce must exist; the error names it and the pipeline that produces it.
     - During the run SIGTERM (`docker stop`, a cluster manager) raises KeyboardInterrupt like
       Ctrl-C, so one path handles both: run_trials cancels its Spark jobs and keeps the finished
       trials (docs/reliability.md). While the catalog saves a dataset, the interrupt waits for the
@@ -249,6 +251,7 @@ class RunGuardHooks:
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, pipeline, catalog) -> None:
+        check_user_tables_untouched(pipeline, catalog)
         check_inputs_exist(pipeline, catalog)
         if threading.current_thread() is not threading.main_thread():
             return
@@ -320,6 +323,11 @@ def _producers(dataset: str) -> list[str]:
 def check_inputs_exist(pipeline, catalog) -> None:
     """Fail, naming the dataset and how to make it, when a free input of `pipeline` is missing."""
     for name in sorted(pipeline.inputs()):
+        if name in USER_TABLES and name not in catalog:
+            raise MissingInputError(
+                f"{name} is not declared: declare your table in conf/local/catalog.yml (README, "
+                '"Tune your own data"), or run `kedro run` alone to tune the synthetic table'
+            )
         if name.startswith("params:") or name == "parameters" or name not in catalog:
             continue
         if is_spark_dataset(catalog, name):

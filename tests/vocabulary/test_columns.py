@@ -8,7 +8,14 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from spark_lgbm_tuning.vocabulary.columns import ColumnParams, feature_columns, target_values
+from spark_lgbm_tuning.vocabulary.columns import (
+    ColumnParams,
+    categorical_features,
+    feature_columns,
+    feature_matrix,
+    select_features,
+    target_values,
+)
 
 
 def _frame() -> pd.DataFrame:
@@ -57,3 +64,53 @@ def test_unknown_or_empty_settings_are_refused():
         ColumnParams.model_validate({"label": "y"})
     with pytest.raises(ValidationError, match="at least 1 character"):
         ColumnParams(target="")
+
+
+def test_features_as_a_list_or_every_other_column_minus_exclude():
+    listed = ColumnParams(target="label", features=["other", "x_b"], time="when")
+    rest = ColumnParams(target="label", feature_prefix=None, time="when", exclude=["other"])
+
+    assert select_features(_frame(), listed) == ["other", "x_b"]
+    assert select_features(_frame(), rest) == ["x_b", "x_a"]
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        (
+            ColumnParams(target="label", features=["x_b", "nope"]),
+            r"columns.features names \['nope'\], which the data lacks",
+        ),
+        (
+            ColumnParams(target="label", feature_prefix=None, time="when", exclude=["x_a", "x_b"]),
+            r"exclude fewer columns",
+        ),
+    ],
+)
+def test_a_feature_setting_that_finds_nothing_names_the_fix(columns, message):
+    frame = _frame().drop(columns="other")
+    with pytest.raises(ValueError, match=message):
+        select_features(frame, columns)
+
+
+def test_roles_must_name_different_columns():
+    with pytest.raises(ValidationError, match="must name different columns"):
+        ColumnParams(target="y", time="y")
+    with pytest.raises(ValidationError, match=r"columns.features lists \['t'\]"):
+        ColumnParams(target="y", time="t", features=["a", "t"])
+
+
+def test_a_category_is_its_code_and_a_missing_one_nan():
+    frame = pd.DataFrame(
+        {
+            "colour": pd.Categorical(["red", None, "blue"], categories=["blue", "red"]),
+            "size": [1.5, np.nan, 3.0],
+        }
+    )
+
+    matrix = feature_matrix(frame, ["colour", "size"])
+
+    assert matrix.dtype == np.float32
+    np.testing.assert_array_equal(matrix[:, 0], [1.0, np.nan, 0.0])
+    np.testing.assert_array_equal(matrix[:, 1], [1.5, np.nan, 3.0])
+    assert categorical_features(frame, ["colour", "size"]) == ["colour"]
