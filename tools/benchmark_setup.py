@@ -17,11 +17,10 @@ import yaml
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.executor import trial
-from spark_lgbm_tuning.pipelines.data_generation.nodes import (
-    generate_timeseries,
-    make_timeseries_folds,
-)
+from spark_lgbm_tuning.pipelines.data_generation.nodes import generate_timeseries
 from spark_lgbm_tuning.pipelines.data_generation.params import DataGenerationParams
+from spark_lgbm_tuning.pipelines.preparation.folds import FoldParams, cut_folds
+from spark_lgbm_tuning.pipelines.preparation.table import prepare_table
 from spark_lgbm_tuning.pipelines.tuning.folds import fold_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.spark_jobs import task_cpus, task_slots
@@ -107,17 +106,31 @@ class Settings:
 # ------------------------------------------------------------------------------ inputs
 
 
+def _parameters(conf: Path, pipeline: str) -> dict[str, Any]:
+    """`<pipeline>:` of conf/base/parameters_<pipeline>.yml, as written."""
+    return yaml.safe_load((conf / f"parameters_{pipeline}.yml").read_text())[pipeline]
+
+
 def make_inputs(
     size: Size, seed: int, conf: Path, columns: ColumnParams
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """The data and folds data_generation would make from its parameters at this size."""
-    raw = yaml.safe_load((conf / "parameters_data_generation.yml").read_text())["data_generation"]
+    """The model input and folds `kedro run` would make at this size, and their parameters.
+
+    data_generation's table from its parameters, prepared and cut into folds by preparation
+    with conf's fold settings, `n_splits` set to `size.folds`. The parameters are
+    data_generation's with the fold settings under `folds`, as the reports have recorded them.
+    """
+    raw = _parameters(conf, "data_generation")
     raw.update({"n_samples": size.rows, "n_features": size.features, "seed": seed})
-    raw["folds"] = {**raw["folds"], "n_splits": size.folds}
     params = DataGenerationParams.model_validate(raw)
-    data = generate_timeseries(params, columns)
-    folds = make_timeseries_folds(data, params, columns)
-    return data, folds, params.model_dump(mode="json")
+    fold_params = FoldParams.model_validate(
+        {**_parameters(conf, "preparation")["folds"], "n_splits": size.folds}
+    )
+    task = _parameters(conf, "tuning")["task"]
+    data, _ = prepare_table(generate_timeseries(params, columns), columns, task)
+    folds = cut_folds(data, fold_params, columns)
+    recorded = {**params.model_dump(mode="json"), "folds": fold_params.model_dump(mode="json")}
+    return data, folds, recorded
 
 
 def grid_for(combos: int) -> dict[str, list[Any]]:
@@ -132,7 +145,7 @@ def tuning_params(
     size: Size, mode: str, conf: Path, rounds_grid: tuple[int, ...] = ()
 ) -> TuningParams:
     """conf/base's tuning parameters at this size; early_stopping_rounds null in fixed mode."""
-    raw = yaml.safe_load((conf / "parameters_tuning.yml").read_text())["tuning"]
+    raw = _parameters(conf, "tuning")
     grid = grid_for(size.combos)
     fixed = mode == "fixed"
     raw.update(

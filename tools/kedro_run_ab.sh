@@ -3,7 +3,7 @@
 # (no trial store to resume from, no MLflow store), with this checkout's .venv.
 #
 #   bash tools/kedro_run_ab.sh default OLD NEW [REPEATS]   the default `kedro run`, interleaved
-#   bash tools/kedro_run_ab.sh reporting OLD NEW           `--pipelines data_generation,tuning`
+#   bash tools/kedro_run_ab.sh reporting OLD NEW           `--to-nodes run_trials`
 #       then `--pipelines reporting` at the medium size (100k x 100, 32 trials of 300 fixed
 #       rounds): the search's wall (tuning_run_info.wall_s) and the reporting command's wall
 #
@@ -35,7 +35,7 @@ if [ "$mode" = default ]; then
 else
   for rev in "$old" "$new"; do
     fresh "$rev" "$out/copy-$rev"
-    tuning=$(timed "$out/copy-$rev" "$out/$rev-tuning.log" --pipelines data_generation,tuning --params "$MEDIUM")
+    tuning=$(timed "$out/copy-$rev" "$out/$rev-tuning.log" --to-nodes run_trials --params "$MEDIUM")
     reporting=$(timed "$out/copy-$rev" "$out/$rev-reporting.log" --pipelines reporting --params "$MEDIUM")
     search=$("$root/.venv/bin/python" -c "import json,sys; print(round(json.load(open(sys.argv[1]))['wall_s'], 1))" "$out/copy-$rev/data/07_model_output/tuning_run_info.json")
     echo "$rev search ${search} s (tuning command ${tuning} s), reporting command ${reporting} s: $(echo "scale=3; $reporting / $search" | bc) of the search, load=$(load)"

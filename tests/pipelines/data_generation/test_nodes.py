@@ -1,4 +1,5 @@
-"""The data_generation nodes: generators (shapes, dtypes, seeds, effects), folds and summary."""
+"""The data_generation nodes: generators (shapes, dtypes, seeds, effects) and regression folds;
+preparation's time-ordered folds and their summary on the generated data."""
 
 from __future__ import annotations
 
@@ -14,13 +15,12 @@ from spark_lgbm_tuning.pipelines.data_generation.nodes import (
     generate_regression,
     generate_timeseries,
     make_regression_folds,
-    make_timeseries_folds,
-    summarise_folds,
 )
 from spark_lgbm_tuning.pipelines.data_generation.params import (
     DataGenerationParams,
     TimeEffectsParams,
 )
+from spark_lgbm_tuning.pipelines.preparation.folds import FoldParams, cut_folds, summarise_folds
 
 from .conftest import COLUMNS, RENAMED, merged
 
@@ -247,9 +247,9 @@ def _rows(folds: pd.DataFrame, fold_id: int, split: str) -> np.ndarray:
     ],
 )
 def test_timeseries_folds_expand_in_time_order(make_params, n_samples, folds, test_size):
-    params = make_params(n_samples=n_samples, n_features=4, folds=folds)
-    data = generate_timeseries(params, COLUMNS)
-    table = make_timeseries_folds(data, params, COLUMNS)
+    data = generate_timeseries(make_params(n_samples=n_samples, n_features=4), COLUMNS)
+    fold_params = FoldParams(**folds)
+    table = cut_folds(data, fold_params, COLUMNS)
 
     assert list(table.columns) == ["fold_id", "split", "row"]
     assert table.dtypes.to_dict() == {
@@ -257,7 +257,7 @@ def test_timeseries_folds_expand_in_time_order(make_params, n_samples, folds, te
         "split": np.dtype("O"),
         "row": np.dtype("int64"),
     }
-    n_splits, gap = params.folds.n_splits, params.folds.gap
+    n_splits, gap = fold_params.n_splits, fold_params.gap
     assert sorted(table["fold_id"].unique()) == list(range(n_splits))
     assert set(table["split"]) == {"train", "test"}
     dates = data["date"].to_numpy()
@@ -278,27 +278,6 @@ def test_timeseries_folds_expand_in_time_order(make_params, n_samples, folds, te
     # The test windows tile the end of the data.
     tests = np.concatenate([_rows(table, k, "test") for k in range(n_splits)])
     np.testing.assert_array_equal(tests, np.arange(n_samples - n_splits * test_size, n_samples))
-
-
-def test_timeseries_folds_refuse_unsorted_dates(make_params):
-    params = make_params(n_samples=100, n_features=4)
-    data = generate_timeseries(params, COLUMNS).iloc[::-1].reset_index(drop=True)
-    with pytest.raises(ValueError, match="sorted by `date`"):
-        make_timeseries_folds(data, params, COLUMNS)
-
-
-def test_timeseries_folds_refuse_too_few_rows(make_params):
-    params = make_params(n_samples=100, n_features=4, folds={"n_splits": 4, "test_size": 20})
-    data = generate_timeseries(params, COLUMNS).iloc[:80]
-    with pytest.raises(ValueError, match="timeseries_data rows=80 is too few rows for folds"):
-        make_timeseries_folds(data, params, COLUMNS)
-
-
-def test_timeseries_folds_need_a_date_column(make_params):
-    params = make_params(n_samples=100, n_features=4)
-    data = generate_timeseries(params, COLUMNS).drop(columns="date")
-    with pytest.raises(ValueError, match=r"no `date` column \(columns.time\)"):
-        make_timeseries_folds(data, params, COLUMNS)
 
 
 def test_regression_folds_hold_out_each_fold_id(make_params):
@@ -329,47 +308,39 @@ def test_regression_folds_need_every_fold_id():
 
 
 def test_summarise_folds_matches_the_rows(make_params):
-    params = make_params(n_samples=2_000, n_features=8, folds={"n_splits": 3, "gap": 10})
-    data = generate_timeseries(params, COLUMNS)
-    table = make_timeseries_folds(data, params, COLUMNS)
+    data = generate_timeseries(make_params(n_samples=2_000, n_features=8), COLUMNS)
+    table = cut_folds(data, FoldParams(n_splits=3, gap=10), COLUMNS)
     summary = summarise_folds(data, table, COLUMNS)
 
-    assert list(summary.columns) == [
-        "fold_id",
-        "n_train",
-        "n_test",
-        "train_start",
-        "train_end",
-        "test_start",
-        "test_end",
-        "train_positive_ratio",
-        "test_positive_ratio",
+    assert summary[["fold_id", "split"]].to_dict("split")["data"] == [
+        [fold_id, split] for fold_id in range(3) for split in ("train", "test")
     ]
-    assert summary["fold_id"].tolist() == [0, 1, 2]
-    for fold in summary.itertuples():
-        for split in ("train", "test"):
-            rows = _rows(table, fold.fold_id, split)
-            chosen = data.iloc[rows]
-            assert getattr(fold, f"n_{split}") == len(rows)
-            assert getattr(fold, f"{split}_start") == chosen["date"].min()
-            assert getattr(fold, f"{split}_end") == chosen["date"].max()
-            assert getattr(fold, f"{split}_positive_ratio") == pytest.approx(
-                chosen["target"].mean()
-            )
-        assert fold.train_end + 11 * pd.Timedelta("1h") == fold.test_start  # the 10-row gap
-    assert summary["n_train"].is_monotonic_increasing
+    for part in summary.itertuples():
+        rows = _rows(table, part.fold_id, part.split)
+        chosen = data.iloc[rows]
+        assert (part.n_rows, part.first_row, part.last_row, part.runs) == (
+            len(rows),
+            rows[0],
+            rows[-1],
+            1,
+        )
+        assert (part.start, part.end) == (chosen["date"].min(), chosen["date"].max())
+        assert part.positives == chosen["target"].sum()
+        assert part.positive_ratio == pytest.approx(chosen["target"].mean())
+    train, test = (summary[summary["split"] == split].reset_index() for split in ("train", "test"))
+    assert (train["end"] + 11 * pd.Timedelta("1h") == test["start"]).all()  # the 10-row gap
+    assert train["n_rows"].is_monotonic_increasing
 
 
 def test_summarise_folds_refuses_rows_outside_the_data(make_params):
-    params = make_params(n_samples=100, n_features=4)
-    data = generate_timeseries(params, COLUMNS)
-    table = make_timeseries_folds(data, params, COLUMNS)
+    data = generate_timeseries(make_params(n_samples=100, n_features=4), COLUMNS)
+    table = cut_folds(data, FoldParams(), COLUMNS)
     # The fold table's checks are tuning/folds.py's (one place), messages included.
     with pytest.raises(ValueError, match=r"must lie in 0..49 \(the data has 50 rows\)"):
         summarise_folds(data.iloc[:50], table, COLUMNS)
     with pytest.raises(ValueError, match="0 test rows; both parts must be non-empty"):
         summarise_folds(data, table.assign(split="train"), COLUMNS)
-    with pytest.raises(ValueError, match=r"timeseries_data lacks column\(s\) \['target'\]"):
+    with pytest.raises(ValueError, match=r"no column 'target' \(columns.target\)"):
         summarise_folds(data.drop(columns="target"), table, COLUMNS)
     with pytest.raises(ValueError, match="The fold table is empty"):
         summarise_folds(data, table.iloc[:0], COLUMNS)
@@ -386,15 +357,16 @@ def test_every_node_writes_and_reads_the_columns_setting(make_params):
         renamed,
         default.rename(columns=lambda c: {"date": "ts", "target": "label"}.get(c, "x" + c[7:])),
     )
-    table = make_timeseries_folds(renamed, params, RENAMED)
-    pd.testing.assert_frame_equal(table, make_timeseries_folds(default, params, COLUMNS))
+    # preparation's folds and summary of the generated data follow the setting too.
+    table = cut_folds(renamed, FoldParams(), RENAMED)
+    pd.testing.assert_frame_equal(table, cut_folds(default, FoldParams(), COLUMNS))
     pd.testing.assert_frame_equal(
         summarise_folds(renamed, table, RENAMED), summarise_folds(default, table, COLUMNS)
     )
     # With the default names, the renamed data has neither a time nor a target column.
-    with pytest.raises(ValueError, match="no `date` column"):
-        make_timeseries_folds(renamed, params, COLUMNS)
-    with pytest.raises(ValueError, match=r"lacks column\(s\) \['date', 'target'\]"):
+    with pytest.raises(ValueError, match=r"no column 'date' \(columns.time\)"):
+        cut_folds(renamed, FoldParams(), COLUMNS)
+    with pytest.raises(ValueError, match=r"no column 'target' \(columns.target\)"):
         summarise_folds(renamed, table, COLUMNS)
 
     regression = generate_regression(params, RENAMED)

@@ -1,4 +1,5 @@
-"""DataGenerationParams: each bad input gives one error naming the parameter and its range."""
+"""DataGenerationParams: each bad input gives one error naming the parameter and its range; and
+the row count the generated table needs for preparation's time-ordered folds."""
 
 from __future__ import annotations
 
@@ -7,11 +8,8 @@ import pytest
 from pydantic import ValidationError
 from sklearn.model_selection import TimeSeriesSplit
 
-from spark_lgbm_tuning.pipelines.data_generation.params import (
-    DataGenerationParams,
-    FoldParams,
-    check_rows_for_folds,
-)
+from spark_lgbm_tuning.pipelines.data_generation.params import DataGenerationParams
+from spark_lgbm_tuning.pipelines.preparation.folds import FoldParams, check_rows_for_folds
 
 from .conftest import merged
 
@@ -25,17 +23,10 @@ BAD_INPUTS = {
         {"n_features": 4, "informative_fraction": 0.25},
         ["informative_fraction=0.25 of n_features=4", "must be >= 0.5"],
     ),
-    "n_splits_below_2": (
-        {"folds": {"n_splits": 1}},
-        ["folds.n_splits", "greater than or equal to 2"],
-    ),
-    "too_few_rows_for_folds": (
-        {"n_samples": 40, "folds": {"n_splits": 4, "test_size": 10}},
-        ["n_samples=40 is too few rows for folds", "use n_samples >= 41"],
-    ),
-    "gap_eats_the_train_window": (
-        {"n_samples": 50, "folds": {"n_splits": 4, "gap": 45}},
-        ["n_samples=50 is too few rows for folds", "gap=45"],
+    # The folds are preparation's (params:preparation.folds): a stale block is named, not ignored.
+    "folds_moved_to_preparation": (
+        {"folds": {"n_splits": 4}},
+        ["unknown key(s) ['folds']; the allowed keys are"],
     ),
     "weight_of_1": (
         {"weights": [1.0]},
@@ -54,8 +45,8 @@ BAD_INPUTS = {
         ["unknown key(s) ['n_sample']; the allowed keys are", "'n_samples'"],
     ),
     "unknown_nested_key": (
-        {"folds": {"n_split": 3}},
-        ["folds\n", "unknown key(s) ['n_split']", "['gap', 'n_splits', 'test_size']"],
+        {"regression": {"n_split": 3}},
+        ["regression\n", "unknown key(s) ['n_split']", "'n_samples', 'n_splits', 'noise'"],
     ),
     "ar_coefficient_of_1": (
         {"time_effects": {"ar_coefficient": 1.0}},
@@ -97,7 +88,7 @@ def test_bad_input_is_rejected_with_a_clear_message(base_raw_params, case):
 
 def test_base_parameters_are_valid(make_params):
     params = make_params()
-    assert (params.n_samples, params.n_features, params.folds.n_splits) == (20_000, 20, 4)
+    assert (params.n_samples, params.n_features, params.regression.n_splits) == (20_000, 20, 4)
     assert params.feature_counts() == (14, 2, 1)
     assert params.regression_shape() == (20_000, 20, 4)
 
@@ -111,6 +102,7 @@ def test_scaling_n_features_alone_stays_valid(make_params, n_features):
     assert params.regression_shape()[1:] == (n_features, max(1, n_features // 5))
 
 
+# ------------------------------------------------- rows for preparation's time-ordered folds
 def _sklearn_fills_every_window(n_rows: int, folds: FoldParams) -> bool:
     splitter = TimeSeriesSplit(n_splits=folds.n_splits, gap=folds.gap, test_size=folds.test_size)
     try:
@@ -138,7 +130,7 @@ def test_rows_check_agrees_with_time_series_split(folds):
             check_rows_for_folds(n_rows, fold_params)
             ours = True
         except ValueError as error:
-            assert f"n_samples={n_rows} is too few rows for folds" in str(error)
+            assert f"{n_rows} rows are too few for expanding folds" in str(error)
             ours = False
         assert ours == _sklearn_fills_every_window(n_rows, fold_params), n_rows
         verdicts.append(ours)
@@ -148,7 +140,7 @@ def test_rows_check_agrees_with_time_series_split(folds):
 
 def test_rows_check_suggests_a_sufficient_count():
     folds = FoldParams(n_splits=4, gap=45)
-    with pytest.raises(ValueError, match="use n_samples >= 230") as caught:
+    with pytest.raises(ValueError, match="use >= 230 rows") as caught:
         check_rows_for_folds(225, folds)
     assert "first training window would hold 0 rows" in str(caught.value)
     for n_rows in range(230, 600):

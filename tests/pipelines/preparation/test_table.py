@@ -57,7 +57,9 @@ def test_an_integer_column_named_categorical_is_one():
 def test_boolean_and_01_labels_need_no_positive_class():
     columns = COLUMNS.model_copy(update={"positive_class": None})
     for labels in ([True, False] * 4, [0, 1] * 4):
-        model_input, payload = prepare_table(_table().assign(label=labels), columns, "classification")
+        model_input, payload = prepare_table(
+            _table().assign(label=labels), columns, "classification"
+        )
         assert sorted(model_input["label"].unique()) == [0.0, 1.0]
         assert payload["classes"] is None
 
@@ -87,7 +89,9 @@ def test_rows_are_ordered_by_the_time_column():
 
 def test_regression_keeps_numbers():
     columns = COLUMNS.model_copy(update={"positive_class": None})
-    model_input, payload = prepare_table(_table().assign(label=np.arange(8.0)), columns, "regression")
+    model_input, payload = prepare_table(
+        _table().assign(label=np.arange(8.0)), columns, "regression"
+    )
     assert model_input["label"].tolist() == list(np.arange(8.0))
     assert payload["classes"] is None
 
@@ -120,7 +124,10 @@ def test_bad_labels_are_one_line_naming_the_column(change, message):
         ({"features": ["size", "weight"]}, r"columns.features names \['weight'\]"),
         ({"categorical": ["size"]}, r"'size' is named in columns.categorical but holds fractional"),
         ({"categorical": ["id"]}, r"columns.categorical names \['id'\], which are not among"),
-        ({"max_categories": 2}, r"'colour' has 3 distinct values, more than columns.max_categories"),
+        (
+            {"max_categories": 2},
+            r"'colour' has 3 distinct values, more than columns.max_categories",
+        ),
         ({"positive_class": "maybe"}, r"positive_class 'maybe' is not among the target's labels"),
         ({"time": "when"}, r"no column 'when'"),
         ({"group": "store"}, r"no column 'store'"),
