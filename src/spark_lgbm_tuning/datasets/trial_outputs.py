@@ -65,7 +65,8 @@ def latest_outputs(table: pa.Table | None, trial_ids: Iterable[str] | None = Non
     if table is None:
         return OUTPUTS_SCHEMA.empty_table()
     if trial_ids is not None:
-        table = table.filter(pc.is_in(table["trial_id"], pa.array(sorted(set(trial_ids)))))
+        wanted = pa.array(sorted(set(trial_ids)), type=pa.string())
+        table = table.filter(pc.is_in(table["trial_id"], wanted))
     table = table.sort_by([(STORED_AT, "descending")])
     # The first row of each trial in stored-last-first order; stable for equal times.
     _, first = np.unique(np.asarray(table["trial_id"].to_pylist(), dtype=object), return_index=True)

@@ -20,6 +20,7 @@ from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
 from spark_lgbm_tuning.pipelines.tuning import search, search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
+from spark_lgbm_tuning.pipelines.tuning.predictions import KEPT_COMBINATIONS
 from spark_lgbm_tuning.pipelines.tuning.rungs import rung_rounds
 from spark_lgbm_tuning.pipelines.tuning.search import AllTrialsFailedError
 from spark_lgbm_tuning.vocabulary import lightgbm_params
@@ -144,6 +145,27 @@ def test_a_store_without_predictions_runs_the_leaders_again_once_and_keeps_them(
 
     _, info, _, jobs = _search_counting_jobs(spark, data, folds, tuning_params(), store)
     assert (info["n_predicted_again"], info["n_predictions_read_back"], jobs) == (0, 6, 0)
+
+
+def test_the_store_keeps_the_predictions_of_the_leading_combinations_only(
+    spark, data, folds, tmp_path
+):
+    """Bounded as the driver's buffer is: 12 combinations, the predictions of the 10 leading
+    ones stay in the store (all their folds), which a rerun reads back."""
+    store = TrialStore(tmp_path / "store")
+    params = tuning_params(
+        grid={"num_leaves": [3, 7, 15, 31], "learning_rate": [0.05, 0.1, 0.3]},
+        num_boost_round=10,
+    )
+    results, info, _ = _search(data, folds, params, store)
+    leaders = set(info["predictions"]["combo_id"])
+    assert len(leaders) == KEPT_COMBINATIONS < results["combo_id"].nunique() == 12
+
+    stored = store.load_outputs(results["trial_id"])
+    assert set(stored) == set(results.loc[results["combo_id"].isin(leaders), "trial_id"])
+    _, again, _ = _search(data, folds, params, store)
+    assert (again["n_predicted_again"], again["n_predictions_read_back"]) == (0, 30)
+    pd.testing.assert_frame_equal(again["predictions"], info["predictions"])
 
 
 def test_new_combinations_and_changed_data_run_exactly_what_changed(spark, data, folds, tmp_path):

@@ -194,8 +194,9 @@ def _search_locked(
                 buffer, store if progress.store_error is None else None, len(again)
             )
             # Without rungs: the leaders ran to the end, and later thresholds must not stop them.
-            scheduler(predicted.add, shipper.prepare, predicted.log).run(
-                plan_tasks(again, disabled_levers, jobs.slots())
+            predicted.run(
+                scheduler(predicted.add, shipper.prepare, predicted.log),
+                plan_tasks(again, disabled_levers, jobs.slots()),
             )
     finally:
         shipper.close()
@@ -246,6 +247,11 @@ class PredictedAgain:
             if store is not None
             else "not kept while others led, and no trial store to keep them in",
         )
+
+    def run(self, scheduler: JobScheduler, groups: list[list[TrialSpec]]) -> None:
+        """Run the `groups` on the `scheduler` (whose rows come to `add`), then log."""
+        scheduler.run(groups)
+        self.log()
 
     def add(self, rows: list[dict[str, Any]], durable: bool) -> None:
         self.buffer.add(rows, evict=False)
