@@ -21,11 +21,9 @@ those trials count as not run, so the search runs them again; the next compactio
 as `damaged-<name>` (kept for inspection, never read again). Compaction writes bounded batches
 (`COMPACTED_BATCH_ROWS` rows each), so even a finished search's store is many recoverable units.
 
-Beside the rows, `outputs-` files hold what a trial computed besides its result row: its test
-part's predictions and learning curve (`trial_outputs.py`), for the trials a search asks to keep
-(those that can still lead it). `append` writes a batch's outputs file before the batch itself,
-so a reader that sees a trial's row sees its outputs. They are read only by `load_outputs`, and
-`compact` keeps only those of trials it keeps whose outputs the search still needs (its leaders).
+Beside the rows, `outputs-` files hold the test predictions and learning curves of the trials a
+search keeps them for (`trial_outputs.py`), written before their batch, so a reader that sees a
+trial's row sees its outputs; only `load_outputs` reads them; `compact` keeps the leaders' only.
 """
 
 from __future__ import annotations
@@ -93,8 +91,7 @@ class TrialStore:
             yield self
 
     def batch_files(self, prefix: str = BATCH_PREFIX) -> list[Path]:
-        """The complete batch files (with `prefix=OUTPUTS_PREFIX`: the outputs files), oldest
-        first (temporary files are never listed)."""
+        """The complete batch (or `OUTPUTS_PREFIX`) files, oldest first (no temporary file)."""
         if not self.path.is_dir():
             return []
         return sorted(
@@ -106,9 +103,8 @@ class TrialStore:
     def append(
         self, rows: Iterable[Mapping[str, Any]], outputs: Iterable[Mapping[str, Any]] = ()
     ) -> Path | None:
-        """Write `rows` as one new batch file, atomically, and the `outputs` (trial rows with
-        their test predictions and learning curves) as its outputs file, written first; returns
-        the batch's path (None if no rows)."""
+        """Write `rows` as one new batch file, atomically, after the `outputs` (trial rows with
+        their predictions and curves) as its outputs file; the batch's path (None: no rows)."""
         records = [dict(row) for row in rows]
         stored_at = datetime.now(UTC)
         name = _file_name(stored_at)
@@ -225,14 +221,12 @@ class TrialStore:
         keep_outputs: Collection[str] | None = None,
     ) -> int:
         """Merge every batch into bounded ones (the latest row per trial, `batch_rows` rows a
-        file), and the outputs files likewise; returns the files removed. Damaged files are
-        moved aside (module docstring).
-
-        With `keep_fingerprints`, drop the rows of older data (see `retained`); `current` maps
-        the current search's trial ids to their (fold_id, fold fingerprint), which are kept.
-        Outputs are kept for the kept rows, of the trials of `keep_outputs` only when given.
-        The merged batches are in place before the old ones are removed, so an interruption
-        leaves duplicates (which readers resolve), never a loss.
+        file), the outputs files likewise; returns the files removed. Damaged files are moved
+        aside (module docstring). With `keep_fingerprints`, drop the rows of older data (see
+        `retained`); `current` maps the current search's trial ids to their (fold_id, fold
+        fingerprint), which are kept. Outputs are kept for kept rows, of `keep_outputs` only
+        when given. The merged files are in place before the old ones are removed, so an
+        interruption leaves duplicates (which readers resolve), never a loss.
         """
         self._remove_stale_temporaries()
         merged, kept_ids = self._compact_rows(keep_fingerprints, current or {})

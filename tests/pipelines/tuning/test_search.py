@@ -114,6 +114,7 @@ def test_a_rerun_of_a_finished_default_search_starts_no_spark_job(
     assert (info["n_reused"], info["n_run"], info["n_predicted_again"]) == (24, 0, 0)
     assert info["n_predictions_read_back"] == 24  # 8 combinations <= KEPT_COMBINATIONS
     assert not any("again for their test predictions" in message for message in messages)
+    assert "Trials: none to run, every trial of the search is reused" in messages
     # Exactly what the trials computed (float64, as the leaderboard's scores came from).
     for frame in ("predictions", "learning_curves"):
         assert not info[frame].empty

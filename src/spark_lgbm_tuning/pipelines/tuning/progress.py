@@ -102,6 +102,10 @@ class Progress:
             )
 
     def log(self) -> None:
+        if not self.spec_of:
+            # Not "Trials 0/0 done": a rerun of a finished search has nothing to run.
+            logger.info("Trials: none to run, every trial of the search is reused")
+            return
         done = len(self.records)
         records = self.records.values()
         failed = sum(record["status"] == FAILED for record in records)
