@@ -7,17 +7,21 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from kedro.io import DatasetError
 
+from spark_lgbm_tuning.datasets.trial_outputs import COMPACTED_OUTPUT_ROWS, OUTPUTS_PREFIX
 from spark_lgbm_tuning.datasets.trial_store import (
+    BATCH_PREFIX,
     DAMAGED_PREFIX,
     FOLD_FINGERPRINT,
     TrialStore,
     TrialStoreDataset,
 )
+from spark_lgbm_tuning.executor.trial_spec import LEARNING_CURVE, TEST_PREDICTIONS
 
 
 def test_store_keeps_the_latest_row_and_ignores_temporary_files(tmp_path):
@@ -60,6 +64,67 @@ def test_a_damaged_batch_costs_only_its_trials_named_in_one_warning(tmp_path, ca
     assert store.batch_files() == [path for path in batches if path != damaged]
     assert (store.path / f"{DAMAGED_PREFIX}{damaged.name}").is_file()
     assert sorted(store.load()["trial_id"]) == sorted(first["trial_id"])
+
+
+def _outputs(trial_id, value):
+    """A trial's row as it returns it: its result and its test part's predictions and curve."""
+    return {
+        "trial_id": trial_id,
+        "status": "ok",
+        TEST_PREDICTIONS: np.full(3, value),
+        LEARNING_CURVE: {"auc": [0.6, value]},
+    }
+
+
+def test_outputs_are_written_beside_their_batch_and_read_back_only_when_asked(tmp_path):
+    store = TrialStore(tmp_path / "store")
+    batch = store.append([{"trial_id": "a", "status": "ok"}], [_outputs("a", 0.1)])
+    [outputs] = store.batch_files(OUTPUTS_PREFIX)
+
+    # One name after the prefixes: the pair is visible, the outputs file renamed in place first.
+    assert outputs.name.removeprefix(OUTPUTS_PREFIX) == batch.name.removeprefix(BATCH_PREFIX)
+    assert store.batch_files() == [batch]
+    assert TEST_PREDICTIONS not in store.load().columns  # results are read without them
+    store.append([], [_outputs("a", 0.2)])  # predicted again later: the latest wins
+    back = store.load_outputs(["a", "b"])
+    assert list(back) == ["a"] and back["a"][TEST_PREDICTIONS].tolist() == [0.2] * 3
+    assert back["a"][LEARNING_CURVE] == {"auc": [0.6, 0.2]}
+    assert TrialStore(tmp_path / "no-store").load_outputs(["a"]) == {}
+
+
+def test_compaction_keeps_the_outputs_of_kept_rows_the_search_still_needs(tmp_path):
+    store = TrialStore(tmp_path / "store")
+    ids = [f"t{n}" for n in range(COMPACTED_OUTPUT_ROWS + 5)]
+    store.append([{"trial_id": i, "status": "ok"} for i in ids], [_outputs(i, 0.5) for i in ids])
+    # Outputs whose batch never came (interrupted between the two renames): never kept.
+    store.append([], [_outputs("orphan", 0.5)])
+
+    store.compact()
+    assert len(store.batch_files(OUTPUTS_PREFIX)) == 2  # bounded files
+    assert set(store.load_outputs([*ids, "orphan"])) == set(ids)
+    assert store.compact() == 0  # already compacted
+
+    store.compact(keep_outputs=["t1", "t2", "unknown"])  # the leaders'
+    assert set(store.load_outputs(ids)) == {"t1", "t2"}
+    assert len(store.load()) == len(ids)  # the results are all kept
+    store.compact(keep_outputs=[])
+    assert store.batch_files(OUTPUTS_PREFIX) == [] and store.load_outputs(ids) == {}
+
+
+def test_a_damaged_outputs_file_costs_only_its_predictions(tmp_path, caplog):
+    store = TrialStore(tmp_path / "store")
+    store.append([{"trial_id": "a", "status": "ok"}], [_outputs("a", 0.1)])
+    store.append([{"trial_id": "b", "status": "ok"}], [_outputs("b", 0.2)])
+    damaged = store.batch_files(OUTPUTS_PREFIX)[0]
+    [lost] = pq.read_table(damaged).column("trial_id").to_pylist()
+    damaged.write_bytes(damaged.read_bytes()[:50])
+
+    with caplog.at_level(logging.WARNING):
+        assert set(store.load_outputs(["a", "b"])) == {"a", "b"} - {lost}
+    assert f"({damaged.name})" in caplog.text
+    store.compact()
+    assert (store.path / f"{DAMAGED_PREFIX}{damaged.name}").is_file()
+    assert sorted(store.load()["trial_id"]) == ["a", "b"]
 
 
 def test_the_catalog_entry_hands_out_the_store_and_refuses_saves(tmp_path):

@@ -20,6 +20,10 @@ costs only the trials in it. Readers skip a batch they cannot read, name it in o
 those trials count as not run, so the search runs them again; the next compaction moves it aside
 as `damaged-<name>` (kept for inspection, never read again). Compaction writes bounded batches
 (`COMPACTED_BATCH_ROWS` rows each), so even a finished search's store is many recoverable units.
+
+Beside the rows, `outputs-` files hold the test predictions and learning curves of the trials a
+search keeps them for (`trial_outputs.py`), written before their batch, so a reader that sees a
+trial's row sees its outputs; only `load_outputs` reads them; `compact` keeps the leaders' only.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -41,6 +45,14 @@ import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
 
 from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError, holding, os_reason
+from spark_lgbm_tuning.datasets.trial_outputs import (
+    COMPACTED_OUTPUT_ROWS,
+    OUTPUTS_PREFIX,
+    STORED_AT,
+    latest_outputs,
+    outputs_by_trial,
+    outputs_table,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +60,6 @@ BATCH_PREFIX = "batch-"
 # A batch that could not be read, moved aside by compaction (not listed, never read again).
 DAMAGED_PREFIX = "damaged-"
 BATCH_SUFFIX = ".parquet"
-STORED_AT = "stored_at"
 # The digest of the fold's data a row was computed on (rows stored before it was kept have none).
 FOLD_FINGERPRINT = "fold_fingerprint"
 # A temporary file older than this belongs to a writer that died (batches take milliseconds).
@@ -79,38 +90,43 @@ class TrialStore:
         with holding(self.path):
             yield self
 
-    def batch_files(self) -> list[Path]:
-        """The complete batch files, oldest first (temporary files are never listed)."""
+    def batch_files(self, prefix: str = BATCH_PREFIX) -> list[Path]:
+        """The complete batch (or `OUTPUTS_PREFIX`) files, oldest first (no temporary file)."""
         if not self.path.is_dir():
             return []
         return sorted(
             entry
             for entry in self.path.iterdir()
-            if entry.name.startswith(BATCH_PREFIX) and entry.name.endswith(BATCH_SUFFIX)
+            if entry.name.startswith(prefix) and entry.name.endswith(BATCH_SUFFIX)
         )
 
-    def append(self, rows: Iterable[Mapping[str, Any]]) -> Path | None:
-        """Write `rows` as one new batch file, atomically; returns its path (None if no rows)."""
+    def append(
+        self, rows: Iterable[Mapping[str, Any]], outputs: Iterable[Mapping[str, Any]] = ()
+    ) -> Path | None:
+        """Write `rows` as one new batch file, atomically, after the `outputs` (trial rows with
+        their predictions and curves) as its outputs file; the batch's path (None: no rows)."""
         records = [dict(row) for row in rows]
+        stored_at = datetime.now(UTC)
+        name = _file_name(stored_at)
+        kept = outputs_table(outputs, stored_at)
+        if kept is not None:
+            self._write(kept, OUTPUTS_PREFIX + name)
         if not records:
             return None
-        stored_at = datetime.now(UTC)
         for record in records:
             record[STORED_AT] = stored_at
-        return self._write(pa.Table.from_pylist(records), stored_at)
+        return self._write(pa.Table.from_pylist(records), BATCH_PREFIX + name)
 
-    def _write(self, table: pa.Table, stored_at: datetime) -> Path:
+    def _write(self, table: pa.Table, name: str) -> Path:
         try:
-            return self._write_batch(table, stored_at)
+            return self._write_batch(table, name)
         except OSError as error:
             raise StoreUnwritableError(
                 f"Cannot write to the trial store {self.path}: {os_reason(error)}"
             ) from error
 
-    def _write_batch(self, table: pa.Table, stored_at: datetime) -> Path:
+    def _write_batch(self, table: pa.Table, name: str) -> Path:
         self.path.mkdir(parents=True, exist_ok=True)
-        # Sortable by time, unique across processes: batches of one store never collide.
-        name = f"{BATCH_PREFIX}{stored_at:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:12]}{BATCH_SUFFIX}"
         final = self.path / name
         temporary = self.path / f".{name}.tmp"
         try:
@@ -133,12 +149,15 @@ class TrialStore:
         finally:
             os.close(descriptor)
 
-    def _read_all(self) -> tuple[pa.Table | None, list[Path], list[Path]]:
-        """All readable rows, the batches they came from and the damaged batches skipped."""
+    def _read_all(
+        self, prefix: str = BATCH_PREFIX
+    ) -> tuple[pa.Table | None, list[Path], list[Path]]:
+        """All readable rows of the batches (or outputs files) named `prefix`…, the files they
+        came from and the damaged files skipped."""
         # A compaction may remove a listed batch before it is read; its rows are then in the
         # merged batch (written first), so list again. Compactions are rare: a few tries do.
         for _ in range(COMPACTION_RETRIES):
-            listed = self._read_listed()
+            listed = self._read_listed(prefix)
             if listed is not None:
                 break
         else:
@@ -153,11 +172,11 @@ class TrialStore:
         # Batches written by other versions may lack a column or hold an all-null one.
         return pa.concat_tables(tables, promote_options="permissive"), read, damaged
 
-    def _read_listed(self) -> tuple[list[pa.Table], list[Path], list[Path]] | None:
+    def _read_listed(self, prefix: str) -> tuple[list[pa.Table], list[Path], list[Path]] | None:
         """Every listed batch read: (tables, their paths, damaged paths); None when one was
         removed after the listing."""
         tables, read, damaged = [], [], []
-        for path in self.batch_files():
+        for path in self.batch_files(prefix):
             try:
                 tables.append(pq.read_table(path))
             except (OSError, pa.ArrowException) as error:
@@ -189,31 +208,48 @@ class TrialStore:
         table, _, _ = self._read_all()
         return _latest(table, trial_ids)
 
+    def load_outputs(self, trial_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """trial_id -> the stored outputs of these trials (`trial_outputs.outputs_by_trial`),
+        for those the store holds."""
+        table, _, _ = self._read_all(OUTPUTS_PREFIX)
+        return outputs_by_trial(latest_outputs(table, trial_ids))
+
     def compact(
         self,
         keep_fingerprints: int | None = None,
         current: Mapping[str, tuple[int, str]] | None = None,
+        keep_outputs: Collection[str] | None = None,
     ) -> int:
         """Merge every batch into bounded ones (the latest row per trial, `batch_rows` rows a
-        file); returns the batches removed. Damaged batches are moved aside (module docstring).
-
-        With `keep_fingerprints`, drop the rows of older data (see `retained`); `current` maps
-        the current search's trial ids to their (fold_id, fold fingerprint), which are kept.
-        The merged batches are in place before the old ones are removed, so an interruption
-        leaves duplicates (which readers resolve), never a loss.
+        file), the outputs files likewise; returns the files removed. Damaged files are moved
+        aside (module docstring). With `keep_fingerprints`, drop the rows of older data (see
+        `retained`); `current` maps the current search's trial ids to their (fold_id, fold
+        fingerprint), which are kept. Outputs are kept for kept rows, of `keep_outputs` only
+        when given. The merged files are in place before the old ones are removed, so an
+        interruption leaves duplicates (which readers resolve), never a loss.
         """
         self._remove_stale_temporaries()
+        merged, kept_ids = self._compact_rows(keep_fingerprints, current or {})
+        if keep_outputs is not None:
+            kept_ids &= set(keep_outputs)
+        return merged + self._compact_outputs(kept_ids)
+
+    def _compact_rows(
+        self, keep_fingerprints: int | None, current: Mapping[str, tuple[int, str]]
+    ) -> tuple[int, set[str]]:
+        """(batches removed, trial ids kept) of compacting the result batches."""
         table, batches, damaged = self._read_all()
         self._move_aside(damaged)
         if not batches:
-            return 0
+            return 0, set()
         latest = _latest(table)
         kept = latest
         if keep_fingerprints is not None:
-            kept = retained(latest, keep_fingerprints, current or {})
+            kept = retained(latest, keep_fingerprints, current)
+        kept_ids = set(kept["trial_id"])
         bounded = len(batches) == math.ceil(len(latest) / self.batch_rows)
         if bounded and len(kept) == len(latest) == table.num_rows:
-            return 0  # already compacted: no duplicate, nothing to drop, no batch to merge
+            return 0, kept_ids  # already compacted: no duplicate, nothing to drop or merge
         if len(kept) < len(latest):
             logger.info(
                 "Trial store %s: dropped %d of %d rows, of data older than the %d most recent "
@@ -224,13 +260,30 @@ class TrialStore:
                 keep_fingerprints,
             )
         merged = pa.Table.from_pandas(kept, preserve_index=False)
+        self._replace(batches, merged, BATCH_PREFIX, self.batch_rows)
+        return len(batches), kept_ids
+
+    def _compact_outputs(self, kept_ids: set[str]) -> int:
+        """Outputs files removed in merging them into bounded ones of the `kept_ids` only."""
+        table, files, damaged = self._read_all(OUTPUTS_PREFIX)
+        self._move_aside(damaged)
+        if not files:
+            return 0
+        kept = latest_outputs(table, kept_ids)
+        bounded = len(files) == math.ceil(kept.num_rows / COMPACTED_OUTPUT_ROWS)
+        if bounded and kept.num_rows == table.num_rows:
+            return 0  # already compacted
+        self._replace(files, kept, OUTPUTS_PREFIX, COMPACTED_OUTPUT_ROWS)
+        return len(files)
+
+    def _replace(self, old: list[Path], merged: pa.Table, prefix: str, rows: int) -> None:
+        """Write `merged` in files of `rows` rows named `prefix`…, then remove the `old` files."""
         stored_at = datetime.now(UTC)
-        for start in range(0, merged.num_rows, self.batch_rows):
-            self._write(merged.slice(start, self.batch_rows), stored_at)
-        for path in batches:
+        for start in range(0, merged.num_rows, rows):
+            self._write(merged.slice(start, rows), prefix + _file_name(stored_at))
+        for path in old:
             path.unlink(missing_ok=True)
         self._sync_directory()
-        return len(batches)
 
     def _move_aside(self, damaged: list[Path]) -> None:
         for path in damaged:
@@ -258,6 +311,12 @@ class TrialStore:
                     entry.unlink()
             except FileNotFoundError:
                 continue
+
+
+def _file_name(stored_at: datetime) -> str:
+    """A batch's name after its prefix: sortable by time, unique across processes, so files of
+    one store never collide."""
+    return f"{stored_at:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:12]}{BATCH_SUFFIX}"
 
 
 def _latest(table: pa.Table | None, trial_ids: Iterable[str] | None = None) -> pd.DataFrame:

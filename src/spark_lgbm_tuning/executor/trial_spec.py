@@ -70,10 +70,11 @@ RESULT_FIELDS: dict[str, str] = {
     "rung_scores": "string",
     "pruned_at_round": "int",
 }
-# What a trial returns besides RESULT_FIELDS, never stored with them (they are big): its test
+# What a trial returns besides RESULT_FIELDS, never in their rows (they are big): its test
 # part's predictions (P(class 1) for classification; None unless ok) and the test part's metric
 # per boosting round ({metric: values}; empty with fixed rounds, which evaluate no metric). The
-# driver keeps them for the leading combinations only (pipelines/tuning/predictions.py).
+# driver keeps them for the leading combinations only (pipelines/tuning/predictions.py), in
+# memory and in the trial store's outputs files (datasets/trial_outputs.py).
 TEST_PREDICTIONS = "test_predictions"
 LEARNING_CURVE = "learning_curve"
 

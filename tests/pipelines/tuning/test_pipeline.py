@@ -157,6 +157,8 @@ def test_kedro_run_writes_results_reporting_can_read(kedro_project: Path, caplog
     rerun = pd.read_parquet(kedro_project / "data/07_model_output/tuning_results.parquet")
 
     assert [(run["n_reused"], run["n_run"]) for run in (info, again)] == [(0, 6), (6, 0)]
+    # The leaders' predictions come back from the store (issue 32): no trial runs again for them.
+    assert (again["n_predicted_again"], again["n_predictions_read_back"]) == (0, 6)
     assert len(rerun) == 6 and rerun["trial_id"].is_unique
     assert (kedro_project / "data/07_model_output/tuning_trial_store").is_dir()
 

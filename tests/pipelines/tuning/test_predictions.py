@@ -100,3 +100,24 @@ def test_frames_hold_each_kept_fold_with_its_test_rows(arrays):
     empty_predictions, empty_curves = buffer.frames(["unknown"])
     assert empty_predictions.empty and empty_predictions.columns.tolist() == PREDICTION_COLUMNS
     assert empty_curves.empty
+
+
+def test_held_rows_and_trial_ids_are_what_the_buffer_keeps(arrays):
+    """What the trial store keeps of the predictions follows the buffer: the rows it holds after
+    eviction while the search runs, and the leaders' held folds at the end."""
+    buffer = PredictionBuffer(tuning_params(), arrays, keep=1)
+    first = [_row(arrays, "a", 0, 0.7)]
+    buffer.add(first)
+    assert buffer.held(first) == first
+    worse, better = _row(arrays, "b", 0, 0.6), _row(arrays, "c", 0, 0.8)
+    buffer.add([worse])
+    assert buffer.held([worse]) == []  # evicted at once: never stored
+    buffer.add([better])
+    assert buffer.held([better]) == [better] and buffer.held(first) == []
+    failed = _row(arrays, "c", 1, None, status="failed") | {TEST_PREDICTIONS: None}
+    buffer.add([failed])
+    assert buffer.held([failed]) == []
+
+    records = [first[0], worse, better, failed]
+    assert buffer.trial_ids(records, ["c"]) == ["c-0"]
+    assert buffer.trial_ids(records, []) == []

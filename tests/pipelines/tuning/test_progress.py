@@ -90,3 +90,11 @@ def test_progress_lines_count_the_trials_pruned_at_a_rung(data, folds, caplog):
     with caplog.at_level(logging.INFO):
         progress.log()
     assert "(0 failed, 0 timed out, 1 pruned at a rung), elapsed" in caplog.text
+
+
+def test_a_search_with_nothing_to_run_says_so(caplog):
+    """A rerun of a finished search: not "Trials 0/0 done" (issue 32)."""
+    progress = Progress(tuning_params(), None)
+    with caplog.at_level(logging.INFO):
+        progress.log()
+    assert caplog.messages == ["Trials: none to run, every trial of the search is reused"]

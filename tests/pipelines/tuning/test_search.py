@@ -3,19 +3,24 @@ through Kedro: tests/pipelines/tuning/test_pipeline.py's KedroSession run)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import uuid
 
 import pandas as pd
 import pytest
+import yaml
 from kedro.framework.session import KedroSession
 
+from spark_lgbm_tuning.datasets.trial_outputs import OUTPUTS_PREFIX
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.reporting.nodes import rank_combinations
 from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
 from spark_lgbm_tuning.pipelines.tuning import search, search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
+from spark_lgbm_tuning.pipelines.tuning.predictions import KEPT_COMBINATIONS
 from spark_lgbm_tuning.pipelines.tuning.rungs import rung_rounds
 from spark_lgbm_tuning.pipelines.tuning.search import AllTrialsFailedError
 from spark_lgbm_tuning.vocabulary import lightgbm_params
@@ -36,14 +41,43 @@ def _search(data, folds, params, store):
     nodes_logger.setLevel(logging.INFO)
     try:
         trials = expand_search_space(data, folds, params, ColumnParams())
-        results, info, predictions, _ = run_trials(
+        results, info, predictions, curves = run_trials(
             data, folds, trials, params, ColumnParams(), store
         )
     finally:
         nodes_logger.removeHandler(handler)
         nodes_logger.setLevel(level)
-    info["predictions"] = predictions  # for the tests of the report's predictions
+    # For the tests of the report's predictions and curves.
+    info["predictions"], info["learning_curves"] = predictions, curves
     return results, info, handler.messages
+
+
+def _last_job_id(spark, name):
+    """Spark's own id of a one-task probe job run now (job ids count up within a context)."""
+    sc = spark.sparkContext
+    group = f"{name}-{uuid.uuid4().hex}"
+    sc.setJobGroup(group, "job count probe")
+    try:
+        sc.parallelize([0], 1).count()
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    [job_id] = sc.statusTracker().getJobIdsForGroup(group)
+    return job_id
+
+
+def _search_counting_jobs(spark, data, folds, params, store):
+    """_search and the number of Spark jobs it started, from Spark's job ids around it."""
+    before = _last_job_id(spark, "before")
+    outcome = _search(data, folds, params, store)
+    return *outcome, _last_job_id(spark, "after") - before - 1
+
+
+def _default_grid(project_root):
+    """conf/base's grid (8 combinations), with few rounds to run quickly."""
+    conf = yaml.safe_load((project_root / "conf/base/parameters_tuning.yml").read_text())
+    grid = conf["tuning"]["grid"]
+    assert len(list(itertools.product(*grid.values()))) == 8
+    return tuning_params(grid=grid, num_boost_round=20, early_stopping_rounds=5)
 
 
 # ------------------------------------------------------------------------------ run_trials
@@ -59,9 +93,80 @@ def test_a_rerun_reuses_every_finished_trial(spark, data, folds, tmp_path):
     assert f"Trial store {store.path}: 6 of 6 trials reused, 0 to run" in messages
     pd.testing.assert_frame_equal(again, first)
     assert len(store.batch_files()) == 1  # compacted at the end of each run
-    # The reused trials' predictions are not stored: the leaders' folds run again for them.
-    assert first_info["n_predicted_again"] == 0 and info["n_predicted_again"] == 6
+    # The leaders' predictions are read back from the store, not run again.
+    assert first_info["n_predicted_again"] == 0 and info["n_predicted_again"] == 0
+    assert info["n_predictions_read_back"] == 6
     pd.testing.assert_frame_equal(info["predictions"], first_info["predictions"])
+
+
+def test_a_rerun_of_a_finished_default_search_starts_no_spark_job(
+    spark, data, folds, tmp_path, project_root
+):
+    """Issue 32: the trials' test predictions and curves are kept in the trial store beside their
+    results (for the leaders only), so a rerun reads them back and Spark runs no job at all."""
+    store = TrialStore(tmp_path / "store")
+    params = _default_grid(project_root)
+    _, first_info, _, first_jobs = _search_counting_jobs(spark, data, folds, params, store)
+    _, info, messages, jobs = _search_counting_jobs(spark, data, folds, params, store)
+
+    assert first_info["n_run"] == 24 and first_jobs > 0
+    assert jobs == 0, f"the rerun started {jobs} Spark job(s)"
+    assert (info["n_reused"], info["n_run"], info["n_predicted_again"]) == (24, 0, 0)
+    assert info["n_predictions_read_back"] == 24  # 8 combinations <= KEPT_COMBINATIONS
+    assert not any("again for their test predictions" in message for message in messages)
+    assert "Trials: none to run, every trial of the search is reused" in messages
+    # Exactly what the trials computed (float64, as the leaderboard's scores came from).
+    for frame in ("predictions", "learning_curves"):
+        assert not info[frame].empty
+        pd.testing.assert_frame_equal(info[frame], first_info[frame], check_exact=True)
+
+
+def test_a_store_without_predictions_runs_the_leaders_again_once_and_keeps_them(
+    spark, data, folds, tmp_path
+):
+    """A store written before predictions were kept (its outputs files gone): the leaders' folds
+    run again for their predictions, said in one line with their progress; then stored, so the
+    next rerun starts no Spark job."""
+    store = TrialStore(tmp_path / "store")
+    first, first_info, _ = _search(data, folds, tuning_params(), store)
+    for path in store.batch_files(OUTPUTS_PREFIX):
+        path.unlink()
+
+    again, info, messages, jobs = _search_counting_jobs(spark, data, folds, tuning_params(), store)
+    assert (info["n_run"], info["n_predicted_again"], info["n_predictions_read_back"]) == (0, 6, 0)
+    assert jobs > 0
+    [reason] = [m for m in messages if m.startswith("Running 6 trial(s) of the leading")]
+    assert "the trial store holds none for them" in reason
+    assert any(
+        m.startswith("Test predictions of the leading combinations: 6/6 trial(s) run again")
+        for m in messages
+    )
+    pd.testing.assert_frame_equal(again, first)
+    pd.testing.assert_frame_equal(info["predictions"], first_info["predictions"])
+
+    _, info, _, jobs = _search_counting_jobs(spark, data, folds, tuning_params(), store)
+    assert (info["n_predicted_again"], info["n_predictions_read_back"], jobs) == (0, 6, 0)
+
+
+def test_the_store_keeps_the_predictions_of_the_leading_combinations_only(
+    spark, data, folds, tmp_path
+):
+    """Bounded as the driver's buffer is: 12 combinations, the predictions of the 10 leading
+    ones stay in the store (all their folds), which a rerun reads back."""
+    store = TrialStore(tmp_path / "store")
+    params = tuning_params(
+        grid={"num_leaves": [3, 7, 15, 31], "learning_rate": [0.05, 0.1, 0.3]},
+        num_boost_round=10,
+    )
+    results, info, _ = _search(data, folds, params, store)
+    leaders = set(info["predictions"]["combo_id"])
+    assert len(leaders) == KEPT_COMBINATIONS < results["combo_id"].nunique() == 12
+
+    stored = store.load_outputs(results["trial_id"])
+    assert set(stored) == set(results.loc[results["combo_id"].isin(leaders), "trial_id"])
+    _, again, _ = _search(data, folds, params, store)
+    assert (again["n_predicted_again"], again["n_predictions_read_back"]) == (0, 30)
+    pd.testing.assert_frame_equal(again["predictions"], info["predictions"])
 
 
 def test_new_combinations_and_changed_data_run_exactly_what_changed(spark, data, folds, tmp_path):

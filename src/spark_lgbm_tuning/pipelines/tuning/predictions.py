@@ -8,9 +8,15 @@ float64 values (10 combinations x 100k test rows: ~9 MB), plus each kept fold's 
 (rounds x metrics floats). While the search runs, a combination is weighed by the running mean of
 its primary metric over the folds seen so far; a pruned combination is dropped at once (the
 leaderboard never ranks it). At the end the kept set is the `KEPT_COMBINATIONS` best fully
-evaluated combinations by their mean over ok folds; the ok folds among them whose predictions
-are not here (reused from the trial store, or dropped while another led) are run again on Spark
-for their predictions only (search.py), so a resumed search reports as a fresh one does.
+evaluated combinations by their mean over ok folds.
+
+What the buffer holds is also stored: the search appends each row's predictions and curve to the
+trial store beside its result while the buffer keeps them (`held`), and the store's compaction
+keeps those of the final leaders only (`trial_ids`), so the store's share is bounded as the
+buffer is. The leaders' ok folds whose predictions are not here (reused from the trial store) are
+read back from it; those it lacks too (a store written before it kept them, or folds dropped
+while another combination led) are run again on Spark for their predictions only (search.py),
+so a resumed search reports as a fresh one does.
 """
 
 from __future__ import annotations
@@ -70,6 +76,16 @@ class PredictionBuffer:
             while len(self.kept) > self.keep:
                 del self.kept[min(self.kept, key=self._running_rank)]
 
+    def held(self, rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """The `rows` whose predictions the buffer holds now (the trial store keeps theirs)."""
+        return [
+            row
+            for row in rows
+            if row["status"] == OK
+            and row.get(TEST_PREDICTIONS) is not None
+            and int(row["fold_id"]) in self.kept.get(str(row["combo_id"]), {})
+        ]
+
     def _running_rank(self, combo_id: str) -> float:
         """Higher is better: the running mean of the primary metric, signed by its direction."""
         scores = [score for score in self.scores.get(combo_id, {}).values() if score is not None]
@@ -106,6 +122,15 @@ class PredictionBuffer:
             if record["combo_id"] in leaders
             and record["status"] == OK
             and int(record["fold_id"]) not in self.kept.get(record["combo_id"], {})
+        ]
+
+    def trial_ids(self, records: Iterable[Mapping[str, Any]], leaders: list[str]) -> list[str]:
+        """Trial ids of the leaders' folds whose predictions the buffer holds."""
+        return [
+            str(record["trial_id"])
+            for record in records
+            if int(record["fold_id"]) in self.kept.get(record["combo_id"], {})
+            and record["combo_id"] in leaders
         ]
 
     def frames(self, leaders: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:

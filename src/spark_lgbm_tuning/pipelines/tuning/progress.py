@@ -1,14 +1,15 @@
 """Progress of a search on the driver: records as they arrive, stored, logged, counted.
 
 Each finished trial's row becomes a result record, is appended to the trial store at once (so
-an interrupt loses at most the trials in flight) and counts in the progress lines.
+an interrupt loses at most the trials in flight), with the test predictions and learning curves
+the search keeps (predictions.py), and counts in the progress lines.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError
@@ -40,7 +41,14 @@ class Progress:
         """Trials of this run, as the search's task source readies them to run."""
         self.spec_of.update((spec.trial_id, spec) for spec in specs)
 
-    def add(self, rows: list[dict[str, Any]], durable: bool) -> None:
+    def add(
+        self,
+        rows: list[dict[str, Any]],
+        durable: bool,
+        outputs: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
+        """Records of `rows`, stored when `durable` with the `outputs` (rows whose predictions
+        and learning curves the search keeps)."""
         records = [result_record(self.spec_of[row["trial_id"]], row) for row in rows]
         self.records.update((record["trial_id"], record) for record in records)
         for record in records:
@@ -56,12 +64,15 @@ class Progress:
         if durable and self.store is not None and self.store_error is None:
             try:
                 self.store.append(
-                    store_record(
-                        record,
-                        self.params.trial_timeout_s,
-                        self.spec_of[record["trial_id"]].fold_fingerprint,
-                    )
-                    for record in records
+                    (
+                        store_record(
+                            record,
+                            self.params.trial_timeout_s,
+                            self.spec_of[record["trial_id"]].fold_fingerprint,
+                        )
+                        for record in records
+                    ),
+                    outputs,
                 )
             except StoreUnwritableError as error:
                 self.store_error = error
@@ -91,6 +102,10 @@ class Progress:
             )
 
     def log(self) -> None:
+        if not self.spec_of:
+            # Not "Trials 0/0 done": a rerun of a finished search has nothing to run.
+            logger.info("Trials: none to run, every trial of the search is reused")
+            return
         done = len(self.records)
         records = self.records.values()
         failed = sum(record["status"] == FAILED for record in records)

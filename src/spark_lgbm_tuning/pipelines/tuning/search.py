@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -135,7 +135,7 @@ def _search_locked(
     def on_rows(rows: list[dict[str, Any]], durable: bool) -> None:
         source.observe(rows)  # sets a pruned fold's status before it is stored
         buffer.add(rows)
-        progress.add(rows, durable)
+        progress.add(rows, durable, buffer.held(rows))
         ladder.add(progress.records[row["trial_id"]] for row in rows)
 
     def prepare(group: list[TrialSpec]) -> tuple[list[TrialSpec], list[dict[str, Any]]]:
@@ -145,7 +145,9 @@ def _search_locked(
         ladder.add_reused(source.reused)
         return shipper.prepare(ladder.carry(group))
 
-    def scheduler(on_rows: RowsCallback, prepare: PrepareCallback) -> JobScheduler:
+    def scheduler(
+        on_rows: RowsCallback, prepare: PrepareCallback, log: Callable[[], None]
+    ) -> JobScheduler:
         return JobScheduler(
             jobs,
             run_token=workdir.name,
@@ -153,7 +155,7 @@ def _search_locked(
             on_rows=on_rows,
             prepare=prepare,
             timeout_s=params.trial_timeout_s,
-            progress=source.log_progress,
+            progress=log,
             progress_interval_s=params.progress_interval_s,
         )
 
@@ -169,7 +171,7 @@ def _search_locked(
             f", trial_timeout_s={params.trial_timeout_s:g}" if params.trial_timeout_s else "",
         )
         job_started = time.perf_counter()
-        stats = scheduler(on_rows, prepare).run(source)
+        stats = scheduler(on_rows, prepare, source.log_progress).run(source)
         job_s = time.perf_counter() - job_started
     except BaseException:
         shipper.close()
@@ -182,25 +184,28 @@ def _search_locked(
             store_record(record, params.trial_timeout_s, record[FOLD_FINGERPRINT] or "")
             for record in restored
         )
-    _compact(
-        store, params, {r["trial_id"]: (r["fold_id"], r[FOLD_FINGERPRINT] or "") for r in records}
-    )
     leaders = buffer.leaders(records)
+    read_back = _read_back(store, buffer, records, leaders)
     missing = buffer.missing(records, leaders)
     try:
         if missing:
-            logger.info(
-                "Running %d trial(s) of the leading combinations again for their test "
-                "predictions (reused from the trial store, or not kept while others led)",
-                len(missing),
-            )
             again = _ready(source.specs_of(missing), cpus, workdir.name, disabled_levers)
+            predicted = PredictedAgain(
+                buffer, store if progress.store_error is None else None, len(again)
+            )
             # Without rungs: the leaders ran to the end, and later thresholds must not stop them.
-            scheduler(lambda rows, durable: buffer.add(rows, evict=False), shipper.prepare).run(
-                plan_tasks(again, disabled_levers, jobs.slots())
+            predicted.run(
+                scheduler(predicted.add, shipper.prepare, predicted.log),
+                plan_tasks(again, disabled_levers, jobs.slots()),
             )
     finally:
         shipper.close()
+    _compact(
+        store,
+        params,
+        {r["trial_id"]: (r["fold_id"], r[FOLD_FINGERPRINT] or "") for r in records},
+        buffer.trial_ids(records, leaders),
+    )
     timing = timing_info(started, started_at, shipper.binning_s, job_s)
     check_outcomes(records, progress.records)
     info = run_info(jobs, params, records, progress.records, stats=stats, timing=timing)
@@ -208,6 +213,7 @@ def _search_locked(
         source.run_info(records),
         **rung_info(records, source.specs_of),
         n_predicted_again=len(missing),
+        n_predictions_read_back=read_back,
     )
     return SearchOutcome(records, info, *buffer.frames(leaders))
 
@@ -223,12 +229,86 @@ class SearchOutcome:
     learning_curves: pd.DataFrame
 
 
+class PredictedAgain:
+    """The leaders' trials run again for their predictions alone (the trial store lacks them):
+    taken into the buffer, stored for the next run (when `store` is given), and logged."""
+
+    def __init__(self, buffer: PredictionBuffer, store: TrialStore | None, n_trials: int) -> None:
+        self.buffer = buffer
+        self.store = store
+        self.n_trials = n_trials
+        self.n_done = 0
+        self.started = time.perf_counter()
+        logger.info(
+            "Running %d trial(s) of the leading combinations again for their test predictions: %s",
+            n_trials,
+            "the trial store holds none for them (stored before it kept predictions, or not "
+            "among the leaders when they ran); they are stored now for the next run"
+            if store is not None
+            else "not kept while others led, and no trial store to keep them in",
+        )
+
+    def run(self, scheduler: JobScheduler, groups: list[list[TrialSpec]]) -> None:
+        """Run the `groups` on the `scheduler` (whose rows come to `add`), then log."""
+        scheduler.run(groups)
+        self.log()
+
+    def add(self, rows: list[dict[str, Any]], durable: bool) -> None:
+        self.buffer.add(rows, evict=False)
+        self.n_done += len(rows)
+        if durable and self.store is not None:
+            self.store.append((), self.buffer.held(rows))
+
+    def log(self) -> None:
+        logger.info(
+            "Test predictions of the leading combinations: %d/%d trial(s) run again, elapsed "
+            "%.0f s",
+            self.n_done,
+            self.n_trials,
+            time.perf_counter() - self.started,
+        )
+
+
+def _read_back(
+    store: TrialStore | None,
+    buffer: PredictionBuffer,
+    records: list[dict[str, Any]],
+    leaders: list[str],
+) -> int:
+    """Put the stored predictions of the leaders' folds the buffer lacks (trials reused from
+    the store) into it; returns how many were read back."""
+    missing = set(buffer.missing(records, leaders))
+    if store is None or not missing:
+        return 0
+    outputs = store.load_outputs(missing)
+    buffer.add(
+        (
+            {**record, **outputs[record["trial_id"]]}
+            for record in records
+            if record["trial_id"] in outputs
+        ),
+        evict=False,
+    )
+    if outputs:
+        logger.info(
+            "Trial store %s: test predictions and learning curves of %d trial(s) of the leading "
+            "combinations read back, not run again",
+            store.path,
+            len(outputs),
+        )
+    return len(outputs)
+
+
 def _compact(
-    store: TrialStore | None, params: TuningParams, current: Mapping[str, tuple[int, str]]
+    store: TrialStore | None,
+    params: TuningParams,
+    current: Mapping[str, tuple[int, str]],
+    keep_outputs: list[str],
 ) -> None:
-    """Merge the store's batches; `current`: trial_id -> (fold_id, fingerprint) of this search."""
+    """Merge the store's batches; `current`: trial_id -> (fold_id, fingerprint) of this search;
+    predictions and curves are kept for the trials of `keep_outputs` only (the leaders')."""
     if store is not None:
-        merged = store.compact(params.store_keep_fingerprints, current)
+        merged = store.compact(params.store_keep_fingerprints, current, keep_outputs)
         logger.info("Trial store %s: %d batch file(s) compacted", store.path, merged)
 
 
