@@ -76,7 +76,7 @@ def test_a_missing_input_is_one_line(project):
     run = kedro_run(project, "--pipelines", "tuning")
 
     assert run.returncode == 1
-    assert "Error: MissingInputError: Input dataset 'model_input@pandas' does not exist" in (
+    assert "Error: MissingInputError: Input dataset 'model_folds@pandas' does not exist" in (
         _output(run)
     )
     assert "run `kedro run --pipelines data_generation` first." in _output(run)

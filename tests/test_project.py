@@ -14,9 +14,11 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog
 
+from spark_lgbm_tuning.pipeline_registry import declares_input_table
 from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
+from spark_lgbm_tuning.user_tables import USER_TABLES
 from spark_lgbm_tuning.vocabulary.statuses import OK
-from tests.project_copy import scratch_project
+from tests.project_copy import copy_project, scratch_project
 
 ENVS = ("base", "local", "docker", "cluster", "reference")
 DEFAULT_PIPELINES = ("data_generation", "tuning", "reporting")
@@ -44,7 +46,8 @@ def test_default_pipeline_is_generation_tuning_reporting(registered):
 
 @pytest.mark.parametrize("env", ENVS)
 def test_every_dataset_of_every_pipeline_has_a_catalog_entry(registered, project_root, env):
-    """A typo in a node's dataset name would silently become a MemoryDataset: refuse that."""
+    """A typo in a node's dataset name would silently become a MemoryDataset: refuse that. The
+    user's tables are theirs to declare (conf/local), every other dataset is in the catalog."""
     config = OmegaConfigLoader(str(project_root / "conf"), base_env="base", default_run_env=env)
     catalog = DataCatalog.from_config(config["catalog"])
     parameters = config["parameters"]
@@ -58,7 +61,7 @@ def test_every_dataset_of_every_pipeline_has_a_catalog_entry(registered, project
                     node = node.get(key, {}) if isinstance(node, dict) else {}
                 if not node:
                     missing.append(f"{name}: {dataset}")
-            elif dataset != "parameters" and dataset not in catalog:
+            elif dataset not in ("parameters", *USER_TABLES) and dataset not in catalog:
                 missing.append(f"{name}: {dataset}")
     assert missing == []
 
@@ -117,3 +120,16 @@ def test_default_run_writes_the_report_and_says_where(
     models = sorted((project / "data/06_models/refit_model.txt").glob("*/refit_model.txt"))
     booster = lgb.Booster(model_file=str(models[0]))
     assert booster.feature_name() == [f"x_{i}" for i in range(8)]
+
+
+def test_a_declared_input_table_is_found_in_the_runs_env(tmp_path):
+    """What makes `kedro run` tune the user's table (cli.py): base declares none, an env may."""
+    project = copy_project(tmp_path / "project")
+
+    assert not declares_input_table(project, None, None)
+    assert declares_input_table(project, "penguins", None)
+    (project / "conf/local/catalog.yml").write_text(
+        "input_table:\n  type: pandas.CSVDataset\n  filepath: mine.csv\n"
+    )
+    assert declares_input_table(project, None, None)
+    assert not declares_input_table(project, "cluster", None)

@@ -68,7 +68,9 @@ def test_reference_data_is_the_seeds(reference_params):
         for kind in ("informative", "redundant", "repeated")
     )
     assert counts == SEED_FEATURE_COUNTS
-    assert data["folds"] == SEED_FOLDS
+    folds = reference_params["preparation"]["folds"]
+    assert {key: folds[key] for key in SEED_FOLDS} == SEED_FOLDS
+    assert folds["kind"] == "expanding"  # TimeSeriesSplit
     regression = data["regression"]
     assert {key: regression[key] for key in SEED_REGRESSION_DATA} == SEED_REGRESSION_DATA
     assert int(regression["n_features"] * regression["informative_fraction"]) == 20
@@ -104,7 +106,10 @@ def _specs(reference_params: dict, tuning: dict, data_key: str):
         generate_regression,
         generate_timeseries,
         make_regression_folds,
-        make_timeseries_folds,
+    )
+    from spark_lgbm_tuning.pipelines.preparation.folds import (  # noqa: PLC0415
+        FoldParams,
+        cut_folds,
     )
     from spark_lgbm_tuning.pipelines.data_generation.params import (  # noqa: PLC0415
         DataGenerationParams,
@@ -121,7 +126,8 @@ def _specs(reference_params: dict, tuning: dict, data_key: str):
     data_params = DataGenerationParams.model_validate(raw)
     if data_key == "classification":
         data = generate_timeseries(data_params, columns)
-        folds = make_timeseries_folds(data, data_params, columns)
+        fold_params = FoldParams.model_validate(reference_params["preparation"]["folds"])
+        folds = cut_folds(data, fold_params, columns)
     else:
         data = generate_regression(data_params, columns)
         folds = make_regression_folds(data)

@@ -2,8 +2,8 @@
 
 A run prepares a table, tunes on it and reports. The table is the user's `input_table` when the
 run's catalog declares one: `kedro run` then runs OWN_DATA (cli.py asks `declares_input_table`).
-Otherwise `__default__` tunes data_generation's synthetic table: the same preparation nodes,
-their input mapped to `timeseries_data`, so a fresh clone's `kedro run` works.
+Otherwise `__default__` tunes data_generation's synthetic table (which data_generation prepares
+with the same nodes), so a fresh clone's `kedro run` works.
 """
 
 from __future__ import annotations
@@ -12,24 +12,21 @@ import os
 from pathlib import Path
 
 from kedro.framework.project import find_pipelines, settings
-from kedro.pipeline import Pipeline, pipeline
+from kedro.pipeline import Pipeline
 
 from spark_lgbm_tuning.pipelines.preparation.pipeline import INPUT_TABLE
 
 # What `kedro run` runs when `input_table` is declared (`--pipelines` takes the same names).
 OWN_DATA = ("preparation", "tuning", "reporting")
-SYNTHETIC_TABLE = "timeseries_data@pandas"
 
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Every pipeline package, and `__default__`: data_generation's table, prepared and tuned."""
     pipelines = find_pipelines(raise_errors=True)
-    if "__default__" not in pipelines:  # a run that asked for named pipelines only
-        return pipelines
-    synthetic = pipeline(pipelines["preparation"], inputs={INPUT_TABLE: SYNTHETIC_TABLE})
-    pipelines["__default__"] = (
-        pipelines["data_generation"] + synthetic + pipelines["tuning"] + pipelines["reporting"]
-    )
+    if "__default__" in pipelines:  # absent when a run asked for named pipelines only
+        pipelines["__default__"] = sum(
+            pipelines[name] for name in ("data_generation", "tuning", "reporting")
+        )
     return pipelines
 
 

@@ -10,9 +10,7 @@ from pydantic import ValidationError
 
 from spark_lgbm_tuning.vocabulary.columns import (
     ColumnParams,
-    categorical_features,
     feature_columns,
-    feature_matrix,
     select_features,
     target_values,
 )
@@ -98,19 +96,3 @@ def test_roles_must_name_different_columns():
         ColumnParams(target="y", time="y")
     with pytest.raises(ValidationError, match=r"columns.features lists \['t'\]"):
         ColumnParams(target="y", time="t", features=["a", "t"])
-
-
-def test_a_category_is_its_code_and_a_missing_one_nan():
-    frame = pd.DataFrame(
-        {
-            "colour": pd.Categorical(["red", None, "blue"], categories=["blue", "red"]),
-            "size": [1.5, np.nan, 3.0],
-        }
-    )
-
-    matrix = feature_matrix(frame, ["colour", "size"])
-
-    assert matrix.dtype == np.float32
-    np.testing.assert_array_equal(matrix[:, 0], [1.0, np.nan, 0.0])
-    np.testing.assert_array_equal(matrix[:, 1], [1.5, np.nan, 3.0])
-    assert categorical_features(frame, ["colour", "size"]) == ["colour"]

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spark_lgbm_tuning.vocabulary.columns import feature_matrix
 from spark_lgbm_tuning.vocabulary.errors import InputDataError
+from spark_lgbm_tuning.vocabulary.features import feature_matrix
 
 CATEGORY_UNSEEN = (
     "a category unseen in training is passed to LightGBM as missing (NaN): it follows the "

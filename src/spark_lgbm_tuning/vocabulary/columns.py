@@ -129,28 +129,9 @@ def feature_columns(data: pd.DataFrame, columns: ColumnParams) -> list[str]:
     if bad:
         raise InputDataError(
             f"Feature column(s) {bad} are neither numeric nor categorical in the model input: "
-            "run the preparation pipeline on the table (kedro run --pipelines preparation)"
+            "prepare the table first (kedro run: preparation encodes strings as categories)"
         )
     return features
-
-
-def categorical_features(data: pd.DataFrame, features: list[str]) -> list[str]:
-    """The features the prepared model input holds as pandas categories."""
-    return [name for name in features if isinstance(data[name].dtype, pd.CategoricalDtype)]
-
-
-def feature_matrix(data: pd.DataFrame, features: list[str]) -> np.ndarray:
-    """The features as float32, a category as its code (missing: NaN, as LightGBM expects)."""
-    matrix = np.empty((len(data), len(features)), dtype=np.float32)
-    for index, name in enumerate(features):
-        column = data[name]
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            codes = column.cat.codes.to_numpy(dtype=np.float32)
-            codes[codes < 0] = np.nan
-            matrix[:, index] = codes
-        else:
-            matrix[:, index] = column.to_numpy(dtype=np.float32, na_value=np.nan)
-    return matrix
 
 
 def target_values(data: pd.DataFrame, columns: ColumnParams) -> np.ndarray:

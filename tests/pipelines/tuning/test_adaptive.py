@@ -383,7 +383,7 @@ def test_a_kedro_run_of_tpe_with_pruning_ranks_only_fully_evaluated_combinations
     }
     with scratch_project(tmp_path) as project:
         data = model_input()
-        data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
+        data.to_parquet(project / "data/05_model_input/model_input.parquet")
         time_folds(data).to_parquet(project / "data/05_model_input/model_folds.parquet")
         with KedroSession.create(project_path=project, runtime_params={"tuning": tuning}) as s:
             s.run(pipeline_names=["tuning"])

@@ -31,7 +31,7 @@ from tests.project_copy import scratch_project
 
 from .data import model_input, time_folds
 
-DATA_PATH = "data/01_raw/timeseries_classification.parquet"
+DATA_PATH = "data/05_model_input/model_input.parquet"
 FOLDS_PATH = "data/05_model_input/model_folds.parquet"
 OUTPUTS = (
     "data/05_model_input/tuning_trials.parquet",
@@ -134,7 +134,7 @@ CASES = {
     "non_numeric_feature": (
         {},
         _text_feature,
-        "Feature column(s) {'feature_2': 'object'} are not numeric: LightGBM needs numbers",
+        "Feature column(s) {'feature_2': 'object'} are neither numeric nor categorical",
     ),
     "nan_target": ({}, _nan_target, "The target has 1 NaN or infinite value(s) (first rows [7])"),
     "inf_target": ({}, _inf_target, "The target has 1 NaN or infinite value(s) (first rows [7])"),
@@ -188,8 +188,8 @@ def test_missing_input_dataset_names_the_pipeline_that_makes_it(project, caplog)
             session.run(pipeline_names=["tuning"])
 
     message = str(caught.value)
-    assert "Input dataset 'model_input@pandas' does not exist" in message
-    assert "timeseries_classification.parquet" in message
+    assert "Input dataset 'model_folds@pandas' does not exist" in message
+    assert "model_folds.parquet" in message
     assert message.endswith("run `kedro run --pipelines data_generation` first.")
     assert "Running node" not in caplog.text
 

@@ -156,7 +156,7 @@ def test_a_trial_over_its_timeout_is_stored_timed_out_under_connect(tmp_path):
     """The executor-side TrialTimer is the only limit under Connect (no status tracker)."""
     project = copy_project(tmp_path / "project")
     data = model_input(n_rows=2000, n_features=6)
-    data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
+    data.to_parquet(project / "data/05_model_input/model_input.parquet")
     time_folds(data, n_splits=2).to_parquet(project / "data/05_model_input/model_folds.parquet")
     path = project / "conf/base/parameters_tuning.yml"
     parameters = yaml.safe_load(path.read_text())

@@ -51,7 +51,7 @@ WAIT_S = 240
 def _project(root: Path, project_root: Path, **overrides) -> Path:
     project = copy_project(root)
     data = model_input(n_rows=2000, n_features=6)
-    data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
+    data.to_parquet(project / "data/05_model_input/model_input.parquet")
     time_folds(data, n_splits=3).to_parquet(project / "data/05_model_input/model_folds.parquet")
     path = project / "conf/base/parameters_tuning.yml"
     parameters = yaml.safe_load(path.read_text())

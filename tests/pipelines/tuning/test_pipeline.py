@@ -22,7 +22,7 @@ from spark_lgbm_tuning.vocabulary.errors import ConfigError
 from tests.pipelines.tuning.data import model_input, time_folds, tuning_params
 from tests.project_copy import scratch_project
 
-DATA_PATH = "data/01_raw/timeseries_classification.parquet"
+DATA_PATH = "data/05_model_input/model_input.parquet"
 FOLDS_PATH = "data/05_model_input/model_folds.parquet"
 # A small search on top of conf/base (runtime params merge key by key, lists replace).
 SMALL_SEARCH = {

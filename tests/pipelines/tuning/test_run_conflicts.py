@@ -49,7 +49,7 @@ SMALL_SEARCH = {"grid": {"num_leaves": [7, 15]}, "num_boost_round": 20, "early_s
 def _project(root: Path, search: dict) -> Path:
     project = copy_project(root)
     data = model_input(n_rows=2000, n_features=6)
-    data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
+    data.to_parquet(project / "data/05_model_input/model_input.parquet")
     time_folds(data, n_splits=3).to_parquet(project / "data/05_model_input/model_folds.parquet")
     path = project / "conf/base/parameters_tuning.yml"
     parameters = yaml.safe_load(path.read_text())
@@ -229,7 +229,7 @@ def _slow_java_home(root: Path) -> Path:
 def test_a_fold_with_one_class_is_refused_without_waiting_for_the_jvm(tmp_path):
     """Before: the run waited for the JVM starting in the background, then refused (~30 s)."""
     project = _project(tmp_path / "project", SMALL_SEARCH)
-    data_path = project / "data/01_raw/timeseries_classification.parquet"
+    data_path = project / "data/05_model_input/model_input.parquet"
     data = pd.read_parquet(data_path)
     # Fold 0 trains on the first quarter of the rows (TimeSeriesSplit into 3 folds).
     data.loc[: len(data) // 4 - 1, "target"] = 1

@@ -307,7 +307,7 @@ def test_a_kedro_run_of_a_grid_with_round_pruning_prunes_at_rungs_and_a_rerun_ru
     runs = []
     with scratch_project(tmp_path) as project:
         data = model_input()
-        data.to_parquet(project / "data/01_raw/timeseries_classification.parquet")
+        data.to_parquet(project / "data/05_model_input/model_input.parquet")
         time_folds(data).to_parquet(project / "data/05_model_input/model_folds.parquet")
         output = project / "data/07_model_output"
         for _ in range(2):

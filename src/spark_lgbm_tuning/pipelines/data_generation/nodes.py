@@ -18,6 +18,7 @@ from sklearn.model_selection import KFold
 
 from spark_lgbm_tuning.pipelines.preparation.folds import membership_table
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from spark_lgbm_tuning.vocabulary.errors import InputDataError
 
 from .params import DataGenerationParams, TimeEffectsParams
 
@@ -36,6 +37,12 @@ def generate_timeseries(params: DataGenerationParams, columns: ColumnParams) -> 
     Columns: `columns.time` (one row per `freq` step from `start`), `columns.feature_prefix`
     0..n-1 (float32), `columns.target` (int32). Feature i carries effect `TIME_EFFECTS[i % 4]`.
     """
+    if columns.time is None:
+        raise InputDataError(
+            "data_generation makes a time series and needs columns.time, which this env sets to "
+            "null for your own table: run `kedro run` to tune input_table, or data_generation "
+            "in an env without your column settings"
+        )
     n_informative, n_redundant, n_repeated = params.feature_counts()
     x, y = make_classification(
         n_samples=params.n_samples,

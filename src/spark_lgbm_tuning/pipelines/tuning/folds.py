@@ -14,14 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spark_lgbm_tuning.vocabulary.columns import (
-    ColumnParams,
-    categorical_features,
-    feature_columns,
-    feature_matrix,
-    target_values,
-)
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams, feature_columns, target_values
 from spark_lgbm_tuning.vocabulary.errors import InputDataError
+from spark_lgbm_tuning.vocabulary.features import categorical_features, feature_matrix
 from spark_lgbm_tuning.vocabulary.hashing import stable_hash
 
 FOLD_COLUMNS = ("fold_id", "split", "row")
@@ -134,7 +129,10 @@ class FoldArrays:
 
     def fingerprint(self, fold_id: int) -> str:
         """A digest of the fold's exact data: trial ids change whenever the data does."""
-        payload: list[Any] = [self.features, self.categorical]
+        # Categorical features only when there are some: numeric data keeps its earlier ids.
+        payload: list[Any] = (
+            [self.features, self.categorical] if self.categorical else [self.features]
+        )
         for array in self.split(fold_id):
             payload.append(hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest())
         return stable_hash(payload, length=32)
