@@ -19,7 +19,7 @@ from sklearn.metrics import (
 from spark_lgbm_tuning.executor import fold_data, trial, trial_spec
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.vocabulary import lightgbm_params
-from tests.pipelines.tuning.data import regression_data, model_input
+from tests.pipelines.tuning.data import model_input, regression_data
 
 FEATURES = [f"feature_{i}" for i in range(5)]
 

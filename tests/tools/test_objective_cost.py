@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
-from tests.pipelines.tuning.data import time_folds, model_input
+from tests.pipelines.tuning.data import model_input, time_folds
 from tools import objective_cost
 
 

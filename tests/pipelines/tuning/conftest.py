@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .data import time_folds, model_input
+from .data import model_input, time_folds
 
 
 @pytest.fixture(scope="module")

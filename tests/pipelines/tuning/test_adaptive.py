@@ -18,7 +18,7 @@ from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_tr
 from spark_lgbm_tuning.pipelines.tuning.results import PRUNED, result_record, store_record
 from spark_lgbm_tuning.pipelines.tuning.search_space import FoldFacts
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
-from tests.pipelines.tuning.data import time_folds, model_input, tuning_params
+from tests.pipelines.tuning.data import model_input, time_folds, tuning_params
 from tests.project_copy import scratch_project
 
 FOLDS = [FoldFacts(2, "fp2", 300, 50), FoldFacts(0, "fp0", 100, 50), FoldFacts(1, "fp1", 200, 50)]

@@ -29,7 +29,7 @@ from spark_lgbm_tuning.hooks import MissingInputError
 from tests.cluster import flat_output, kedro_run
 from tests.project_copy import scratch_project
 
-from .data import time_folds, model_input
+from .data import model_input, time_folds
 
 DATA_PATH = "data/01_raw/timeseries_classification.parquet"
 FOLDS_PATH = "data/05_model_input/model_folds.parquet"

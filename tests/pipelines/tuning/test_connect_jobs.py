@@ -26,7 +26,7 @@ from tests.cluster import connect_server, flat_output, kedro_run, subprocess_env
 from tests.project_copy import copy_project
 from tools.local_cluster import LocalSparkCluster, free_ports
 
-from .data import TIMEOUT_SEARCH, time_folds, model_input
+from .data import TIMEOUT_SEARCH, model_input, time_folds
 from .test_faults import N_TRIALS, STORE
 from .test_faults import _finish as finish
 from .test_faults import _project as fault_project

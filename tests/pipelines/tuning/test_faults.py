@@ -26,7 +26,7 @@ from tests.cluster import flat_output, kedro_run, run_tuning_on_cluster, subproc
 from tests.project_copy import copy_project
 from tools.local_cluster import LocalSparkCluster
 
-from .data import TIMEOUT_SEARCH, time_folds, model_input
+from .data import TIMEOUT_SEARCH, model_input, time_folds
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 

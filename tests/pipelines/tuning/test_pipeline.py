@@ -19,7 +19,7 @@ from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_tr
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from spark_lgbm_tuning.vocabulary.errors import ConfigError
-from tests.pipelines.tuning.data import time_folds, model_input, tuning_params
+from tests.pipelines.tuning.data import model_input, time_folds, tuning_params
 from tests.project_copy import scratch_project
 
 DATA_PATH = "data/01_raw/timeseries_classification.parquet"

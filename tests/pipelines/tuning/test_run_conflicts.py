@@ -25,7 +25,7 @@ from spark_lgbm_tuning.spark.session import java_executable
 from tests.cluster import KEDRO_RUN_TIMEOUT_S, subprocess_env
 from tests.project_copy import copy_project
 
-from .data import time_folds, model_input
+from .data import model_input, time_folds
 
 pytestmark = pytest.mark.slow
 logger = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from spark_lgbm_tuning.pipelines.tuning.search import AllTrialsFailedError
 from spark_lgbm_tuning.vocabulary import lightgbm_params
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
-from tests.pipelines.tuning.data import LogMessages, time_folds, model_input, tuning_params
+from tests.pipelines.tuning.data import LogMessages, model_input, time_folds, tuning_params
 from tests.project_copy import scratch_project
 
 METRICS = list(lightgbm_params.CLASSIFICATION_METRICS)

@@ -11,7 +11,7 @@ from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 
-from .data import kfold_folds, regression_data, time_folds, model_input, tuning_params
+from .data import kfold_folds, model_input, regression_data, time_folds, tuning_params
 
 COLUMNS = ColumnParams()
 
