@@ -4,7 +4,7 @@ combinations that can still lead the leaderboard; written as `tuning_predictions
 
 Memory bound: the buffer holds the predictions of at most `KEPT_COMBINATIONS` + 1 combinations
 (one over while a new fold is weighed), i.e. (KEPT_COMBINATIONS + 1) x the rows of all test parts
-float64 values (10 combinations x 100k test rows: ~9 MB), plus each kept fold's learning curve
+float64 values (10 combinations x 100k test rows: ~9 MB; K times that for K classes), plus each kept fold's learning curve
 (rounds x metrics floats). While the search runs, a combination is weighed by the running mean of
 its primary metric over the folds seen so far; a pruned combination is dropped at once (the
 leaderboard never ranks it). At the end the kept set is the `KEPT_COMBINATIONS` best fully
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from spark_lgbm_tuning.executor.predict import PROBABILITY_PREFIX
 from spark_lgbm_tuning.executor.scoring import primary_score
 from spark_lgbm_tuning.executor.trial_spec import LEARNING_CURVE, TEST_PREDICTIONS
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
@@ -30,6 +31,7 @@ from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
 # Combinations whose predictions a search keeps: the report shows the best one; the others make
 # a tie within the leaderboard's rounding safe (reporting.tie_decimals).
 KEPT_COMBINATIONS = 10
+# Multiclass adds `probability_<k>` per class k after these (`predicted`: the most probable class).
 PREDICTION_COLUMNS = ["combo_id", "fold_id", "row", "actual", "predicted"]
 CURVE_COLUMNS = ["combo_id", "fold_id", "round", "metric", "value", "best_iteration"]
 
@@ -121,7 +123,7 @@ class PredictionBuffer:
                             "fold_id": np.int32(fold_id),
                             "row": test.astype(np.int64),
                             "actual": self.arrays.y[test],
-                            "predicted": predicted,
+                            **_predicted(predicted, len(test)),
                         }
                     )
                 )
@@ -139,6 +141,18 @@ class PredictionBuffer:
                         )
                     )
         return _frame(predictions, PREDICTION_COLUMNS), _frame(curves, CURVE_COLUMNS)
+
+
+def _predicted(predicted: np.ndarray, n_rows: int) -> dict[str, np.ndarray]:
+    """`predicted` (P(class 1), or the value); for multiclass (K values per row, flat) the most
+    probable class as `predicted` and class k's probability as `probability_<k>` beside it."""
+    if len(predicted) == n_rows:
+        return {"predicted": predicted}
+    probabilities = predicted.reshape(n_rows, -1)
+    return {
+        "predicted": probabilities.argmax(axis=1).astype(np.float64),
+        **{f"{PROBABILITY_PREFIX}{k}": probabilities[:, k] for k in range(probabilities.shape[1])},
+    }
 
 
 def _frame(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
