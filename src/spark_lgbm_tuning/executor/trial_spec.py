@@ -71,8 +71,7 @@ RESULT_FIELDS: dict[str, str] = {
     "pruned_at_round": "int",
 }
 # What a trial returns besides RESULT_FIELDS, never stored with them (they are big): its test
-# part's predictions (P(class 1) for classification, each row's K class probabilities in turn for
-# multiclass; None unless ok) and the test part's metric
+# part's predictions (P(class 1) for classification; None unless ok) and the test part's metric
 # per boosting round ({metric: values}; empty with fixed rounds, which evaluate no metric). The
 # driver keeps them for the leading combinations only (pipelines/tuning/predictions.py).
 TEST_PREDICTIONS = "test_predictions"

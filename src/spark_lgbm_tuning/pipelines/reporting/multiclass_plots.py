@@ -1,8 +1,8 @@
 """Figures of a multiclass winner's out-of-fold predictions: each class one-vs-rest (ROC,
 precision-recall, calibration) and the N x N confusion matrix of the most probable class.
 
-The predictions carry `probability_<k>` for each class k (pipelines/tuning/predictions.py) and
-`predicted`, the most probable class; prediction_plots.py hands a multiclass frame here, so the
+The predictions carry `probability_<label>` for each class, in class order (predictions.py), and
+`predicted`, the most probable class number; prediction_plots.py hands a multiclass frame here, so the
 binary figures stay as they are. One trace per class, pooled over every fold's test part.
 """
 
@@ -31,31 +31,29 @@ def is_multiclass(test_predictions: pd.DataFrame) -> bool:
     return any(str(column).startswith(PROBABILITY_PREFIX) for column in test_predictions.columns)
 
 
-def class_probabilities(test_predictions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(actual classes, rows x K probabilities), checked: classes 0..K-1, columns 0..K-1."""
+def class_probabilities(test_predictions: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(class labels, actual classes, rows x K probabilities): class k's probability is the k-th
+    `probability_<label>` column (predictions.py names them by input_encoding's classes)."""
     names = [c for c in test_predictions.columns if str(c).startswith(PROBABILITY_PREFIX)]
-    expected = [f"{PROBABILITY_PREFIX}{k}" for k in range(len(names))]
-    if names != expected:
-        raise ReportingError(
-            f"test_predictions' class probability columns {names[:6]} are not {expected[:6]}: "
-            "they come from another version; rerun the tuning pipeline before reporting."
-        )
     actual = test_predictions["actual"].to_numpy()
     if not np.isin(actual, np.arange(len(names))).all():
         raise ReportingError(
             f"test_predictions' actual classes {sorted(set(actual.tolist()))[:8]} are not all "
-            f"among the {len(names)} classes 0..{len(names) - 1} of their probabilities."
+            f"among the {len(names)} classes 0..{len(names) - 1} of their probabilities: "
+            "rerun the tuning pipeline before reporting."
         )
-    return actual.astype(int), test_predictions[names].to_numpy(dtype=np.float64)
+    labels = [str(name).removeprefix(PROBABILITY_PREFIX) for name in names]
+    probabilities = test_predictions[names].to_numpy(dtype=np.float64)
+    return labels, actual.astype(int), probabilities
 
 
 def _one_vs_rest(test_predictions: pd.DataFrame):
-    """(name, is class k, P(class k)) per class present with other rows beside it."""
-    actual, probabilities = class_probabilities(test_predictions)
-    for k in range(probabilities.shape[1]):
+    """(label, is that class, P(that class)) per class present with other rows beside it."""
+    labels, actual, probabilities = class_probabilities(test_predictions)
+    for k, label in enumerate(labels):
         positive = actual == k
         if 0 < positive.sum() < len(actual):
-            yield f"class {k}", positive.astype(int), probabilities[:, k]
+            yield label, positive.astype(int), probabilities[:, k]
 
 
 def plot_roc_one_vs_rest(test_predictions: pd.DataFrame) -> go.Figure:
@@ -108,8 +106,8 @@ def plot_precision_recall_one_vs_rest(test_predictions: pd.DataFrame) -> go.Figu
 
 def plot_confusion_matrix_multiclass(test_predictions: pd.DataFrame) -> go.Figure:
     """N x N counts of actual vs most probable class over all test parts, row shares in text."""
-    actual, probabilities = class_probabilities(test_predictions)
-    classes = list(range(probabilities.shape[1]))
+    labels, actual, probabilities = class_probabilities(test_predictions)
+    classes = list(range(len(labels)))
     counts = confusion_matrix(actual, probabilities.argmax(axis=1), labels=classes)
     totals = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
@@ -117,8 +115,8 @@ def plot_confusion_matrix_multiclass(test_predictions: pd.DataFrame) -> go.Figur
     fig = go.Figure(
         go.Heatmap(
             z=counts,
-            x=[f"predicted {k}" for k in classes],
-            y=[f"actual {k}" for k in classes],
+            x=[f"predicted {label}" for label in labels],
+            y=[f"actual {label}" for label in labels],
             text=text,
             texttemplate="%{text}",
             colorscale="Blues",

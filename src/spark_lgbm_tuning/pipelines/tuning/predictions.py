@@ -4,7 +4,7 @@ combinations that can still lead the leaderboard; written as `tuning_predictions
 
 Memory bound: the buffer holds the predictions of at most `KEPT_COMBINATIONS` + 1 combinations
 (one over while a new fold is weighed), i.e. (KEPT_COMBINATIONS + 1) x the rows of all test parts
-float64 values (10 combinations x 100k test rows: ~9 MB; K times that for K classes), plus each kept fold's learning curve
+float64 values (10 combinations x 100k test rows: ~9 MB), plus each kept fold's learning curve
 (rounds x metrics floats). While the search runs, a combination is weighed by the running mean of
 its primary metric over the folds seen so far; a pruned combination is dropped at once (the
 leaderboard never ranks it). At the end the kept set is the `KEPT_COMBINATIONS` best fully
@@ -144,8 +144,9 @@ class PredictionBuffer:
 
 
 def _predicted(predicted: np.ndarray, n_rows: int) -> dict[str, np.ndarray]:
-    """`predicted` (P(class 1), or the value); for multiclass (K values per row, flat) the most
-    probable class as `predicted` and class k's probability as `probability_<k>` beside it."""
+    """`predicted` (P(class 1), or the value); for multiclass (K values per row, flat: K times
+    the memory of the module doc's bound) the most probable class as `predicted` and class k's
+    probability as `probability_<k>` beside it."""
     if len(predicted) == n_rows:
         return {"predicted": predicted}
     probabilities = predicted.reshape(n_rows, -1)
