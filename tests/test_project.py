@@ -18,7 +18,7 @@ from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
 from spark_lgbm_tuning.vocabulary.statuses import OK
 from tests.project_copy import scratch_project
 
-ENVS = ("base", "local", "docker", "cluster", "reference")
+ENVS = ("base", "local", "docker", "cluster", "reference", "penguins_species")
 DEFAULT_PIPELINES = ("data_generation", "tuning", "reporting")
 # Small enough for CI, large enough that every fold has both classes.
 SMALL_RUN = {
