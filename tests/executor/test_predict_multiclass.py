@@ -64,3 +64,11 @@ def test_batches_are_scored_like_the_whole():
     batches = list(scorer.score_batches(iter([rows.iloc[:40], rows.iloc[40:]])))
 
     pd.testing.assert_frame_equal(pd.concat(batches), scorer.score(rows))
+
+
+def test_an_empty_batch_gets_the_columns_and_no_rows():
+    scorer = Scorer(_model(_rows()), ENCODING, "multiclass")
+
+    scored = scorer.score(_rows(0))
+
+    assert scored.empty and scored.columns.tolist()[-4:] == scorer.added_columns()

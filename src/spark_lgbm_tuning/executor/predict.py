@@ -45,7 +45,10 @@ class Scorer:
             out[PREDICTION] = raw.astype(np.float64)
             return out
         if self.task == "multiclass":
-            probabilities = np.asarray(raw, dtype=np.float64).reshape(len(frame), -1)
+            # rows x classes (LightGBM returns a flat empty array for an empty batch)
+            probabilities = np.asarray(raw, dtype=np.float64).reshape(
+                len(frame), len(self.encoding.label_names())
+            )
             labels = self.encoding.decode_labels(probabilities.argmax(axis=1))
             out[PREDICTION] = labels.astype(str)
             for name, column in zip(self.added_columns()[1:], probabilities.T, strict=True):
