@@ -20,7 +20,7 @@ from spark_lgbm_tuning.user_tables import USER_TABLES
 from spark_lgbm_tuning.vocabulary.statuses import OK
 from tests.project_copy import copy_project, scratch_project
 
-ENVS = ("base", "local", "docker", "cluster", "reference")
+ENVS = ("base", "local", "docker", "cluster", "reference", "penguins_species")
 DEFAULT_PIPELINES = ("data_generation", "tuning", "reporting")
 # Small enough for CI, large enough that every fold has both classes.
 SMALL_RUN = {

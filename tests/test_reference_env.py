@@ -107,12 +107,12 @@ def _specs(reference_params: dict, tuning: dict, data_key: str):
         generate_timeseries,
         make_regression_folds,
     )
+    from spark_lgbm_tuning.pipelines.data_generation.params import (  # noqa: PLC0415
+        DataGenerationParams,
+    )
     from spark_lgbm_tuning.pipelines.preparation.folds import (  # noqa: PLC0415
         FoldParams,
         cut_folds,
-    )
-    from spark_lgbm_tuning.pipelines.data_generation.params import (  # noqa: PLC0415
-        DataGenerationParams,
     )
     from spark_lgbm_tuning.pipelines.tuning import search_space  # noqa: PLC0415
     from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows  # noqa: PLC0415

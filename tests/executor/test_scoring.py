@@ -8,7 +8,14 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    log_loss,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 
 from spark_lgbm_tuning.executor import scoring
 
@@ -69,3 +76,62 @@ def test_the_rung_pruner_judges_in_the_metrics_own_direction(metric):
     kept = scoring.RungPruner([5, 20], [(20, better)])
     assert _boost_with(kept, metric).current_iteration() == 40
     assert kept.pruned_at is None
+
+
+def _three_classes(n=300, seed=5):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, n)
+    logits = rng.normal(size=(n, 3)) + 2.0 * np.eye(3)[labels]
+    probability = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return labels, probability
+
+
+def test_multiclass_metrics_equal_sklearn_scorers():
+    labels, probability = _three_classes()
+
+    metrics = scoring.multiclass_metrics(labels.astype(float), probability)
+
+    predicted = probability.argmax(axis=1)
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(labels, predicted))
+    assert metrics["f1_macro"] == pytest.approx(f1_score(labels, predicted, average="macro"))
+    assert metrics["auc_ovr_macro"] == pytest.approx(
+        roc_auc_score(labels, probability, multi_class="ovr", average="macro")
+    )
+    assert metrics["multi_logloss"] == pytest.approx(log_loss(labels, probability))
+    assert 0.5 < metrics["auc_ovr_macro"] <= 1
+    assert set(json.loads(metrics["classification_report"])) >= {"0", "1", "2", "macro avg"}
+
+
+def test_multiclass_auc_leaves_out_a_class_the_test_part_lacks():
+    labels, probability = _three_classes()
+    kept = labels != 2
+
+    metrics = scoring.multiclass_metrics(labels[kept].astype(float), probability[kept])
+
+    per_class = [roc_auc_score(labels[kept] == k, probability[kept, k]) for k in (0, 1)]
+    assert metrics["auc_ovr_macro"] == pytest.approx(np.mean(per_class))
+    # The absent class still counts in the log loss (its probabilities are part of each row).
+    assert metrics["multi_logloss"] == pytest.approx(
+        log_loss(labels[kept], probability[kept], labels=[0, 1, 2])
+    )
+    only_one = scoring.multiclass_metrics(np.zeros(10), probability[:10])
+    assert only_one["auc_ovr_macro"] is None
+
+
+def test_task_metrics_pick_the_task():
+    labels, probability = _three_classes(60)
+
+    assert set(scoring.task_metrics("multiclass", labels, probability)) >= {"f1_macro"}
+    assert "auc_roc" in scoring.task_metrics("classification", labels % 2, probability[:, 0])
+    assert "rmse" in scoring.task_metrics("regression", labels, probability[:, 0])
+
+
+def test_class_probabilities_reshape_a_flat_prediction_class_after_class():
+    _, probability = _three_classes(7)
+
+    flat = probability.ravel(order="F")
+
+    assert np.array_equal(scoring.class_probabilities(flat, 3), probability)
+    assert scoring.class_probabilities(probability, 3) is not None
+    with pytest.raises(ValueError):
+        scoring.class_probabilities(flat[:-1], 3)

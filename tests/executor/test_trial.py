@@ -292,3 +292,44 @@ def test_a_pack_runs_each_boosting_run_on_its_own(classification_arrays, shipped
     assert rows[0]["fit_s"] == 0.0 and rows[1]["fit_s"] > 0  # one run for both caps
     # The fold is loaded once for the pack; its later runs find it cached.
     assert rows[1]["data_load_s"] > 0 and rows[4]["data_load_s"] < rows[1]["data_load_s"]
+
+
+def _multiclass_arrays(n=600, seed=11):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 5)).astype(np.float32)
+    y = np.digitize(x[:, 0] + 0.5 * x[:, 1] + rng.normal(scale=0.5, size=n), [-0.7, 0.7])
+    return x[:400], y[:400].astype(np.float64), x[400:], y[400:].astype(np.float64)
+
+
+def test_multiclass_trial_scores_each_class_probability_as_lightgbm_alone():
+    arrays = _multiclass_arrays()
+    params = _params(objective="multiclass", num_class=3, metric="multi_logloss")
+
+    row = trial.run_trial(
+        _spec(params, task="multiclass"), fold_data.fold_from_arrays(*arrays, params)
+    )
+
+    assert row["status"] == "ok", row["error"]
+    best, expected = _plain_fit(params, *arrays)
+    assert row["best_iteration"] == best
+    probabilities = row[trial_spec.TEST_PREDICTIONS].reshape(len(arrays[3]), 3)
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-6)
+    assert row["multi_logloss"] == pytest.approx(log_loss(arrays[3], expected))
+    assert row["auc_ovr_macro"] == pytest.approx(
+        roc_auc_score(arrays[3], expected, multi_class="ovr")
+    )
+    assert row["accuracy"] == pytest.approx(np.mean(expected.argmax(axis=1) == arrays[3]))
+    assert 0 < row["f1_macro"] <= 1
+    assert row["auc_roc"] is None and row["logloss"] is None
+    assert list(row[trial_spec.LEARNING_CURVE]) == ["multi_logloss"]
+
+
+def test_multiclass_trial_with_a_label_beyond_num_class_fails_in_its_row():
+    x_train, y_train, x_test, y_test = _multiclass_arrays()
+    params = _params(objective="multiclass", num_class=2, metric="multi_logloss")
+
+    fold = fold_data.fold_from_arrays(x_train, y_train, x_test, y_test, params)
+    row = trial.run_trial(_spec(params, task="multiclass"), fold)
+
+    assert row["status"] == "failed"
+    assert "LightGBMError" in row["error"]

@@ -66,10 +66,16 @@ def test_num_boost_round_is_a_grid_axis_only():
 def test_every_metric_has_a_direction_and_a_task():
     assert set(lightgbm_params.HIGHER_IS_BETTER) == set(lightgbm_params.METRICS)
     tasks = lightgbm_params.TASK_METRICS
-    assert set(tasks["classification"]) | set(tasks["regression"]) == set(lightgbm_params.METRICS)
+    assert set().union(*tasks.values()) == set(lightgbm_params.METRICS)
+    assert set(lightgbm_params.DEFAULT_PRIMARY_METRIC) == set(tasks)
+    for task, metric in lightgbm_params.DEFAULT_PRIMARY_METRIC.items():
+        assert metric in tasks[task]
     assert lightgbm_params.higher_is_better("auc_roc") and not lightgbm_params.higher_is_better(
         "rmse"
     )
+    assert lightgbm_params.higher_is_better("auc_ovr_macro")
+    assert lightgbm_params.higher_is_better("f1_macro")
+    assert not lightgbm_params.higher_is_better("multi_logloss")
 
 
 def test_dataset_params_keep_only_binning_params():

@@ -36,12 +36,23 @@ class Scorer:
         return [PREDICTION, *(PROBABILITY_PREFIX + name for name in self.encoding.label_names())]
 
     def score(self, frame: pd.DataFrame, booster: lgb.Booster | None = None) -> pd.DataFrame:
-        """`frame` with the added columns (predicted label, or value for regression)."""
+        """`frame` with the added columns (predicted label, or value for regression): binary at
+        `threshold` on P(class 1), multiclass the most probable class (argmax)."""
         booster = booster or lgb.Booster(model_str=self.model_text)
         raw = booster.predict(encoded_matrix(frame, self.encoding))
         out = frame.copy()
         if self.task == "regression":
             out[PREDICTION] = raw.astype(np.float64)
+            return out
+        if self.task == "multiclass":
+            # rows x classes (LightGBM returns a flat empty array for an empty batch)
+            probabilities = np.asarray(raw, dtype=np.float64).reshape(
+                len(frame), len(self.encoding.label_names())
+            )
+            labels = self.encoding.decode_labels(probabilities.argmax(axis=1))
+            out[PREDICTION] = labels.astype(str)
+            for name, column in zip(self.added_columns()[1:], probabilities.T, strict=True):
+                out[name] = column
             return out
         positive = raw.astype(np.float64)
         labels = self.encoding.decode_labels((positive >= self.threshold).astype(np.int64))

@@ -57,6 +57,52 @@ def classification_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[
     }
 
 
+def multiclass_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, Any]:
+    """Metrics of one probability per class (rows x K) against classes 0..K-1.
+
+    `auc_ovr_macro` is the mean of each class's one-vs-rest ROC AUC over the classes the test
+    part holds with other rows beside them (a class absent from it has no ROC curve; None when
+    none has one); `accuracy` and `f1_macro` judge the most probable class; `multi_logloss` is
+    LightGBM's. The report is sklearn's, as JSON.
+    """
+    labels = np.asarray(y_true).astype(int)
+    classes = list(range(probability.shape[1]))
+    predicted = probability.argmax(axis=1)
+    aucs = [
+        roc_auc_score(labels == k, probability[:, k])
+        for k in classes
+        if 0 < np.count_nonzero(labels == k) < len(labels)
+    ]
+    report = classification_report(
+        labels, predicted, labels=classes, output_dict=True, zero_division=0
+    )
+    return {
+        "accuracy": float(np.mean(predicted == labels)),
+        "auc_ovr_macro": float(np.mean(aucs)) if aucs else None,
+        "multi_logloss": float(log_loss(labels, probability, labels=classes)),
+        "f1_macro": float(report["macro avg"]["f1-score"]),
+        "classification_report": json.dumps(report, sort_keys=True),
+    }
+
+
+def class_probabilities(prediction: np.ndarray, n_classes: int) -> np.ndarray:
+    """A multiclass prediction as rows x K: `Booster.predict`'s as it is, a flat one (LightGBM's
+    validation scores, class after class) reshaped."""
+    prediction = np.asarray(prediction, dtype=np.float64)
+    if prediction.ndim == 2:
+        return prediction
+    return prediction.reshape(len(prediction) // n_classes, n_classes, order="F")
+
+
+def task_metrics(task: str, y_true: np.ndarray, prediction: np.ndarray) -> dict[str, Any]:
+    """The task's metrics of a prediction (P(class 1), rows x K probabilities, or values)."""
+    if task == "classification":
+        return classification_metrics(y_true, prediction)
+    if task == "multiclass":
+        return multiclass_metrics(y_true, prediction)
+    return regression_metrics(y_true, prediction)
+
+
 def regression_metrics(y_true: np.ndarray, prediction: np.ndarray) -> dict[str, Any]:
     """RMSE, MAE and R² of the predictions."""
     return {

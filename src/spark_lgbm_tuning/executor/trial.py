@@ -31,10 +31,10 @@ from spark_lgbm_tuning.executor.scoring import (
     TrialTimeoutError,
     TrialTimer,
     ValidationRecorder,
-    classification_metrics,
+    class_probabilities,
     peak_rss_mb,
-    regression_metrics,
     reset_peak_rss,
+    task_metrics,
 )
 from spark_lgbm_tuning.executor.trial_spec import (
     LEARNING_CURVE,
@@ -279,11 +279,11 @@ def _fit_and_score(
         row["cpu_utilisation"] = run.cpu_utilisation
         row["best_iteration"] = int(best_iteration)
         row["peak_rss_mb"] = run.peak_rss_mb
-        if spec.task == "classification":
-            row.update(classification_metrics(fold.y_test, prediction))
-        else:
-            row.update(regression_metrics(fold.y_test, prediction))
-        row[TEST_PREDICTIONS] = prediction
+        if spec.task == "multiclass":
+            prediction = class_probabilities(prediction, int(spec.params["num_class"]))
+        row.update(task_metrics(spec.task, fold.y_test, prediction))
+        # Flat, as every task's: a multiclass row's K probabilities one after another.
+        row[TEST_PREDICTIONS] = prediction.ravel()
         row[LEARNING_CURVE] = {
             metric: values[: spec.num_boost_round] for metric, values in run.curves.items()
         }

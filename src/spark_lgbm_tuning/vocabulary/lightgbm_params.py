@@ -23,9 +23,22 @@ LIGHTGBM_PARAMS_DOC = "https://lightgbm.readthedocs.io/en/latest/Parameters.html
 ParamValue = bool | int | float | str
 
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "auc_roc", "logloss")
+# Multiclass: the macro mean of each class's one-vs-rest ROC AUC, LightGBM's multi_logloss,
+# accuracy of the most probable class and the macro mean of each class's F1.
+MULTICLASS_METRICS = ("auc_ovr_macro", "multi_logloss", "accuracy", "f1_macro")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
-METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
-TASK_METRICS = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS}
+METRICS = tuple(dict.fromkeys(CLASSIFICATION_METRICS + MULTICLASS_METRICS + REGRESSION_METRICS))
+TASK_METRICS = {
+    "classification": CLASSIFICATION_METRICS,
+    "multiclass": MULTICLASS_METRICS,
+    "regression": REGRESSION_METRICS,
+}
+# The metric that ranks combinations when tuning.primary_metric is left out (null).
+DEFAULT_PRIMARY_METRIC = {
+    "classification": "auc_roc",
+    "multiclass": "auc_ovr_macro",
+    "regression": "rmse",
+}
 HIGHER_IS_BETTER = {
     "accuracy": True,
     "precision": True,
@@ -33,6 +46,9 @@ HIGHER_IS_BETTER = {
     "f1": True,
     "auc_roc": True,
     "logloss": False,
+    "auc_ovr_macro": True,
+    "multi_logloss": False,
+    "f1_macro": True,
     "rmse": False,
     "mae": False,
     "r2": True,
@@ -42,6 +58,12 @@ HIGHER_IS_BETTER = {
 LIGHTGBM_HIGHER_IS_BETTER = frozenset({"auc", "average_precision", "auc_mu", "ndcg", "map"})
 # Objectives whose predictions are P(class 1), which the classification metrics assume.
 CLASSIFICATION_OBJECTIVES = frozenset({"binary", "cross_entropy", "xentropy"})
+# Objectives whose predictions are one probability per class (softmax), as the multiclass
+# metrics assume; num_class comes from the data's classes (TuningParams.with_num_class).
+MULTICLASS_OBJECTIVES = frozenset({"multiclass", "softmax"})
+# The validation metric a multiclass search stops early on, with LightGBM's other names for it.
+MULTICLASS_EARLY_STOPPING = "multi_logloss"
+MULTICLASS_EARLY_STOPPING_NAMES = frozenset({"multi_logloss", "multiclass", "softmax"})
 CLASSIFICATION_THRESHOLD = 0.5
 
 
@@ -95,6 +117,8 @@ THREAD_ALIASES = aliases("num_threads")
 EARLY_STOPPING_ALIASES = aliases("early_stopping_round")
 # LightGBM's names for its evaluation metric parameter.
 METRIC_ALIASES = aliases("metric")
+# The number of classes: set from the data's classes for task multiclass, never by hand.
+NUM_CLASS_ALIASES = aliases("num_class")
 
 # Names the search sets itself, with what to use instead. `num_boost_round` is allowed as a grid
 # axis (trials that differ only in it share one boosting run), nowhere else.

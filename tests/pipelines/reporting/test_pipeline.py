@@ -137,6 +137,7 @@ def test_pipeline_runs_on_an_in_memory_catalog(
         "model_input@pandas": model_input,
         "model_folds@pandas": model_folds,
         "fold_summary": fold_summary,
+        "input_encoding": {"target": "target", "features": [], "classes": None},
         "params:tuning": tuning_params,
         "params:columns": COLUMNS,
         "params:reporting": params,

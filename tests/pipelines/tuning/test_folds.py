@@ -10,8 +10,10 @@ from spark_lgbm_tuning.pipelines.tuning.folds import (
     check_target,
     covered_rows,
     fold_rows,
+    searched_params,
 )
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from tests.pipelines.tuning.data import tuning_params
 
 COLUMNS = ColumnParams()
 
@@ -89,3 +91,40 @@ def test_classification_needs_0_1_labels_and_both_classes_per_train_part(data, f
     one_class[:150] = 1.0
     with pytest.raises(ValueError, match="Fold 0's training part \\(150 rows\\) has only class 1"):
         check_target(one_class, rows, "classification")
+
+
+def test_multiclass_needs_classes_0_to_k_and_each_in_every_train_part(data, folds):
+    rows = fold_rows(folds, None, len(data))
+    target = (np.arange(len(data)) % 3).astype(np.float64)
+    check_target(target, rows, "multiclass")
+
+    with pytest.raises(
+        ValueError, match=r"classes numbered 0..K-1, found values \[0.0, 1.0, 3.0\]"
+    ):
+        check_target(np.where(target == 2, 3.0, target), rows, "multiclass")
+    with pytest.raises(ValueError, match=r"found values \[0.0, 0.5, 1.0, 2.0\]"):
+        check_target(np.where(np.arange(len(data)) == 5, 0.5, target), rows, "multiclass")
+    with pytest.raises(ValueError, match=r"found values \[-1.0, 0.0, 1.0\]"):
+        check_target(target - 1, rows, "multiclass")
+    late = target.copy()
+    late[late == 2] = 1.0
+    late[-5:] = 2.0  # class 2 only in the last rows: no fold's training part holds it
+    train = rows[0][0]
+    with pytest.raises(
+        ValueError, match=rf"Fold 0's training part \({len(train)} rows\) lacks class 2 of 0..2"
+    ):
+        check_target(late, rows, "multiclass")
+
+
+def test_searched_params_count_the_classes_of_a_multiclass_target(data, folds):
+    rows = fold_rows(folds, None, len(data))
+    multi = data.assign(target=(np.arange(len(data)) % 4).astype(np.float64))
+    params = tuning_params(
+        task="multiclass", primary_metric=None, fixed={"objective": "multiclass"}
+    )
+
+    searched = searched_params(params, FoldArrays(multi, rows, COLUMNS))
+
+    assert searched.fixed["num_class"] == 4
+    binary = searched_params(tuning_params(), FoldArrays(data, rows, COLUMNS))
+    assert "num_class" not in binary.fixed

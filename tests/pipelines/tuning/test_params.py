@@ -123,3 +123,66 @@ def test_round_pruning_works_with_every_strategy_and_the_fold_wise_rule():
     )
     assert both.search.pruning == "wilcoxon" and both.search.round_pruning.eta == 4
     assert not tuning_params().search.round_pruning.active
+
+
+MULTICLASS = {
+    "task": "multiclass",
+    "primary_metric": None,
+    "fixed": {"objective": "multiclass", "metric": "multi_logloss", "seed": 1},
+}
+
+
+def test_multiclass_ranks_by_macro_one_vs_rest_auc_unless_told_otherwise():
+    params = tuning_params(**MULTICLASS)
+
+    assert params.primary_metric == "auc_ovr_macro" and params.higher_is_better
+    chosen = tuning_params(**{**MULTICLASS, "primary_metric": "multi_logloss"})
+    assert chosen.primary_metric == "multi_logloss" and not chosen.higher_is_better
+    assert tuning_params(**{**MULTICLASS, "primary_metric": "accuracy"}).higher_is_better
+    assert tuning_params(primary_metric=None).primary_metric == "auc_roc"
+    assert tuning_params(**{**MULTICLASS, "fixed": {"objective": "softmax"}}).task == "multiclass"
+
+
+def test_num_class_comes_from_the_data_for_multiclass_only():
+    params = tuning_params(**MULTICLASS)
+
+    assert params.with_num_class(4).fixed["num_class"] == 4
+    assert params.with_num_class(4).lightgbm_params({"num_leaves": 7})["num_class"] == 4
+    assert "num_class" not in params.fixed
+    assert tuning_params().with_num_class(4) == tuning_params()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"primary_metric": "auc_roc"}, "primary_metric 'auc_roc' does not apply to task"),
+        ({"fixed": {"objective": "binary"}}, "fixed.objective must be one of ['multiclass'"),
+        (
+            {"fixed": {"objective": "multiclass", "metric": "multi_error"}},
+            "fixed.metric 'multi_error' does not apply to task multiclass, which stops early on",
+        ),
+        (
+            {"fixed": {"objective": "multiclass", "num_class": 3}},
+            "fixed.num_class is set from the data's classes",
+        ),
+        (
+            {"grid": {"num_classes": [3], "num_leaves": [7]}},
+            "grid.num_classes is set from the data's classes",
+        ),
+    ],
+)
+def test_multiclass_settings_are_refused_in_one_line(overrides, message):
+    with pytest.raises(ValidationError) as caught:
+        tuning_params(**{**MULTICLASS, **overrides})
+
+    assert message in str(caught.value)
+    assert caught.value.error_count() == 1
+
+
+def test_classification_and_regression_refuse_the_multiclass_settings():
+    with pytest.raises(ValidationError, match="fixed.objective must be one of"):
+        tuning_params(fixed={"objective": "multiclass"})
+    with pytest.raises(ValidationError, match="'multiclass' is a classification objective"):
+        tuning_params(task="regression", primary_metric="rmse", fixed={"objective": "multiclass"})
+    with pytest.raises(ValidationError, match="'f1_macro' does not apply to task 'regression'"):
+        tuning_params(task="regression", primary_metric="f1_macro", fixed={})

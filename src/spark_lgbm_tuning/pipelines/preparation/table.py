@@ -21,7 +21,7 @@ from spark_lgbm_tuning.vocabulary.errors import InputDataError
 
 logger = logging.getLogger(__name__)
 
-Task = Literal["classification", "regression"]
+Task = Literal["classification", "multiclass", "regression"]
 
 
 def needed_columns(available: list[str], columns: ColumnParams) -> list[str]:
@@ -103,17 +103,19 @@ def _labels(target: pd.Series, columns: ColumnParams, task: Task) -> tuple[pd.Se
                 "regression needs numbers; fix them or set tuning.task: classification"
             )
         return numeric.astype(np.float64), None
-    values = [v.item() if isinstance(v, np.generic) else v for v in pd.unique(target)]
+    values = [_plain_label(value) for value in pd.unique(target)]
     if len(values) < 2:
         raise InputDataError(
             f"The target column {name!r} has one class only ({values[0]!r}) in "
             f"{len(target)} rows: a classifier needs two; check the column or the rows kept"
         )
+    if task == "multiclass":
+        return _class_numbers(target, values, columns)
     if len(values) > 2:
         raise InputDataError(
             f"The target column {name!r} has {len(values)} classes ({sorted(map(str, values))[:8]}):"
-            " binary classification needs two (multiclass is not supported yet); pick another "
-            "target, or set tuning.task: regression for a numeric one"
+            " binary classification needs two: set tuning.task: multiclass, pick another target, "
+            "or set tuning.task: regression for a numeric one"
         )
     positive = columns.positive_class
     if positive is None:
@@ -132,6 +134,31 @@ def _labels(target: pd.Series, columns: ColumnParams, task: Task) -> tuple[pd.Se
     negative = values[1 - values.index(matches[0])]
     encoded = (target == matches[0]).astype(np.float64)
     return encoded, (negative, matches[0])
+
+
+def _class_numbers(
+    target: pd.Series, values: list[Any], columns: ColumnParams
+) -> tuple[pd.Series, tuple]:
+    """Multiclass labels as class numbers 0..K-1, in the labels' sorted order."""
+    if columns.positive_class is not None:
+        raise InputDataError(
+            f"columns.positive_class is set ({columns.positive_class!r}) but tuning.task is "
+            "multiclass, which has no positive class: drop positive_class"
+        )
+    try:
+        classes = sorted(values)
+    except TypeError:  # mixed types: order by their text, deterministic all the same
+        classes = sorted(values, key=str)
+    numbers = {value: number for number, value in enumerate(classes)}
+    encoded = target.map(lambda value: numbers[_plain_label(value)]).astype(np.float64)
+    logger.info(
+        "Target %r: %d classes %s, numbered in that order", columns.target, len(classes), classes
+    )
+    return encoded, tuple(classes)
+
+
+def _plain_label(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _drop_missing_target(table: pd.DataFrame, columns: ColumnParams) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from spark_lgbm_tuning.pipelines.tuning.folds import (
     FoldArrays,
     covered_rows,
     fold_rows,
+    searched_params,
 )
 
 # A runtime import, not TYPE_CHECKING: Kedro reads the node type hints to validate params:tuning.
@@ -53,7 +54,11 @@ logger = logging.getLogger(__name__)
 
 RERUN_TUNING = "rerun the tuning pipeline on the current data before reporting"
 # The pipeline that runs the search of each task (see pipeline_registry's pipeline names).
-TUNING_PIPELINE = {"classification": "tuning", "regression": "tuning_regression"}
+TUNING_PIPELINE = {
+    "classification": "tuning",
+    "multiclass": "tuning",
+    "regression": "tuning_regression",
+}
 # Changes named in the refusal of results from another search.
 MAX_CHANGES_SHOWN = 3
 
@@ -89,10 +94,8 @@ def check_results_are_current(  # noqa: PLR0913, PLR0917 - Kedro passes a node's
         raise ReportingError(
             f"tuning_results do not fit the current data and folds ({error}); {RERUN_TUNING}."
         ) from error
-    # The search's parameters as run: with the model input's categorical features.
-    _check_same_search(
-        tuning_run_info, tuning_params.with_categorical(arrays.features, arrays.categorical)
-    )
+    # The search's parameters as run: the model input's categorical features, its classes.
+    _check_same_search(tuning_run_info, searched_params(tuning_params, arrays))
     for fold_id in fold_ids:
         if set(fingerprints[tuning_results["fold_id"] == fold_id]) != {arrays.fingerprint(fold_id)}:
             raise ReportingError(

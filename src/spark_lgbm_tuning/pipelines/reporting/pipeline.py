@@ -1,8 +1,9 @@
 """Reporting pipeline: rank the tuning trials, refit the winner, predict its folds out of fold,
 plot, and write one HTML report.
 
-`create_pipeline()` reports the classification search (ROC, precision-recall, confusion matrix,
-calibration and learning curves of the winner's out-of-fold predictions);
+`create_pipeline()` reports the classification search, binary or multiclass (ROC,
+precision-recall, confusion matrix, calibration and learning curves of the winner's out-of-fold
+predictions; multiclass: per class, one vs rest, and an N x N confusion matrix);
 `create_pipeline(task="regression")` is the same pipeline for a regression search (predicted vs
 actual, residuals and learning curves), without the time-series fold summary. The
 reporting_regression pipeline wraps it under the `regression` namespace. Every figure is a
@@ -109,15 +110,12 @@ def _search_plots() -> list[Node]:
 def _out_of_fold(task: str) -> list[Node]:
     """The winner's out-of-fold predictions and learning curves (its trials' own), and the task's
     figures of them."""
+    inputs = ["best_params", "tuning_predictions", "tuning_learning_curves", "params:tuning"]
     nodes = [
         Node(
             select_test_predictions,
-            inputs=[
-                "best_params",
-                "tuning_predictions",
-                "tuning_learning_curves",
-                "params:tuning",
-            ],
+            # Classification: the class labels that name a multiclass winner's probabilities.
+            inputs=inputs if task == "regression" else [*inputs, "input_encoding"],
             outputs=["test_predictions", "learning_curves"],
             name="select_test_predictions",
         ),

@@ -25,6 +25,19 @@ from .results import combo_label, direction, param_columns, require_rows
 TEMPLATE = "plotly_white"
 
 
+#: At most this many points per trace (curves thinned evenly, scatters sampled with a seed).
+MAX_POINTS = 2000
+
+
+def thinned(*arrays: np.ndarray) -> list[np.ndarray]:
+    """Every array at the same evenly spaced positions (first and last kept), <= MAX_POINTS."""
+    n = len(arrays[0])
+    if n <= MAX_POINTS:
+        return list(arrays)
+    keep = np.unique(np.linspace(0, n - 1, MAX_POINTS).round().astype(int))
+    return [array[keep] for array in arrays]
+
+
 def styled(fig: go.Figure, title: str, height: int = 450) -> go.Figure:
     """`fig` with the report's template, its title and a margin wide enough for the labels."""
     fig.update_layout(

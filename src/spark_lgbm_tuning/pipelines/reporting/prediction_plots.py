@@ -1,6 +1,7 @@
 """Figures of the best combination's out-of-fold predictions (predictions.py): ROC and
 precision-recall curves, the confusion matrix at `reporting.threshold`, calibration and learning
-curves for classification; predicted vs actual and residuals for regression.
+curves for classification (multiclass: per class and N x N, multiclass_plots.py); predicted vs
+actual and residuals for regression.
 
 One trace per fold (each fold's test part predicted by that fold's model), plus the pooled
 curve where pooling means something, so a fold that behaves differently stands out.
@@ -20,22 +21,17 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from .multiclass_plots import (
+    is_multiclass,
+    plot_calibration_one_vs_rest,
+    plot_confusion_matrix_multiclass,
+    plot_precision_recall_one_vs_rest,
+    plot_roc_one_vs_rest,
+)
 from .params import ReportingParams
-from .plots import styled
+from .plots import MAX_POINTS, styled, thinned
 from .predictions import CURVE_COLUMNS, PREDICTION_COLUMNS
 from .results import ReportingError, require_rows
-
-#: At most this many points per trace (curves thinned evenly, scatters sampled with a seed).
-MAX_POINTS = 2000
-
-
-def _thinned(*arrays: np.ndarray) -> list[np.ndarray]:
-    """Every array at the same evenly spaced positions (first and last kept), <= MAX_POINTS."""
-    n = len(arrays[0])
-    if n <= MAX_POINTS:
-        return list(arrays)
-    keep = np.unique(np.linspace(0, n - 1, MAX_POINTS).round().astype(int))
-    return [array[keep] for array in arrays]
 
 
 def _binary(test_predictions: pd.DataFrame) -> pd.DataFrame:
@@ -63,13 +59,16 @@ def _line(name: str) -> dict:
 
 
 def plot_roc_curve(test_predictions: pd.DataFrame) -> go.Figure:
-    """ROC curve of each fold's test part and of all of them pooled, AUC in the legend."""
+    """ROC curve of each fold's test part and of all of them pooled, AUC in the legend
+    (multiclass: each class one vs rest)."""
+    if is_multiclass(test_predictions):
+        return plot_roc_one_vs_rest(test_predictions)
     fig = go.Figure()
     for name, actual, predicted in _by_fold(_binary(test_predictions)):
         if len(np.unique(actual)) < 2:
             continue  # a single-class test part has no ROC curve
         fpr, tpr, thresholds = roc_curve(actual, predicted)
-        fpr, tpr, thresholds = _thinned(fpr, tpr, thresholds)
+        fpr, tpr, thresholds = thinned(fpr, tpr, thresholds)
         fig.add_trace(
             go.Scatter(
                 x=fpr,
@@ -88,7 +87,10 @@ def plot_roc_curve(test_predictions: pd.DataFrame) -> go.Figure:
 
 
 def plot_precision_recall(test_predictions: pd.DataFrame) -> go.Figure:
-    """Precision against recall per fold and pooled, average precision in the legend."""
+    """Precision against recall per fold and pooled, average precision in the legend
+    (multiclass: each class one vs rest)."""
+    if is_multiclass(test_predictions):
+        return plot_precision_recall_one_vs_rest(test_predictions)
     predictions = _binary(test_predictions)
     fig = go.Figure()
     for name, actual, predicted in _by_fold(predictions):
@@ -96,7 +98,7 @@ def plot_precision_recall(test_predictions: pd.DataFrame) -> go.Figure:
         ap = average_precision_score(actual, predicted)
         # precision_recall_curve gives one threshold fewer than points; the last point has none.
         thresholds = np.append(thresholds, np.nan)
-        precision, recall, thresholds = _thinned(precision, recall, thresholds)
+        precision, recall, thresholds = thinned(precision, recall, thresholds)
         fig.add_trace(
             go.Scatter(
                 x=recall,
@@ -116,7 +118,10 @@ def plot_precision_recall(test_predictions: pd.DataFrame) -> go.Figure:
 
 
 def plot_confusion_matrix(test_predictions: pd.DataFrame, params: ReportingParams) -> go.Figure:
-    """Counts of actual vs predicted class at P(class 1) >= `reporting.threshold`, all folds."""
+    """Counts of actual vs predicted class at P(class 1) >= `reporting.threshold`, all folds
+    (multiclass: N x N, the most probable class)."""
+    if is_multiclass(test_predictions):
+        return plot_confusion_matrix_multiclass(test_predictions)
     predictions = _binary(test_predictions)
     predicted = (predictions["predicted"] >= params.threshold).astype(int)
     counts = confusion_matrix(predictions["actual"].astype(int), predicted, labels=[0, 1])
@@ -143,7 +148,10 @@ def plot_confusion_matrix(test_predictions: pd.DataFrame, params: ReportingParam
 
 
 def plot_calibration(test_predictions: pd.DataFrame, params: ReportingParams) -> go.Figure:
-    """Observed positive rate against mean predicted probability in equal-width bins."""
+    """Observed positive rate against mean predicted probability in equal-width bins
+    (multiclass: each class one vs rest)."""
+    if is_multiclass(test_predictions):
+        return plot_calibration_one_vs_rest(test_predictions, params)
     predictions = _binary(test_predictions)
     edges = np.linspace(0, 1, params.calibration_bins + 1)
     bins = np.clip(np.digitize(predictions["predicted"], edges[1:-1]), 0, len(edges) - 2)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from spark_lgbm_tuning.executor.predict import PROBABILITY_PREFIX
 from spark_lgbm_tuning.pipelines.tuning import predictions as kept
 
 # A runtime import, not TYPE_CHECKING: Kedro reads the node type hints to validate params:tuning.
@@ -35,18 +36,37 @@ def _best_combo(best_params: dict[str, Any]) -> str:
         raise ReportingError(f"best_params lacks selection.combo_id ({error!r}).") from error
 
 
+def _class_columns(frame: pd.DataFrame, input_encoding: dict[str, Any] | None) -> dict[str, str]:
+    """`probability_<k>` -> `probability_<label of class k>` (class numbers without labels)."""
+    classes = (input_encoding or {}).get("classes") or []
+    numbered = [column for column in frame.columns if column.startswith(PROBABILITY_PREFIX)]
+    if classes and len(classes) != len(numbered):
+        raise ReportingError(
+            f"tuning_predictions hold {len(numbered)} class probabilities but input_encoding "
+            f"names {len(classes)} classes: the model input was prepared again after the "
+            "search; rerun the tuning pipeline before reporting."
+        )
+    return {
+        f"{PROBABILITY_PREFIX}{k}": f"{PROBABILITY_PREFIX}{str(label)}"
+        for k, label in enumerate(classes)
+    }
+
+
 def select_test_predictions(
     best_params: dict[str, Any],
     tuning_predictions: pd.DataFrame,
     tuning_learning_curves: pd.DataFrame,
     tuning_params: TuningParams,
+    input_encoding: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The best combination's out-of-fold predictions and learning curves, from its trials.
 
     Returns `test_predictions`, one row per (fold_id, row) of the test parts of its ok folds:
-    `actual`, `predicted` (P(class 1) for classification) and, for regression, `residual`
-    (actual - predicted); and `learning_curves`: the test part's metric per round and fold
-    (none when the search boosted fixed rounds, which evaluate no metric while boosting).
+    `actual`, `predicted` (P(class 1) for classification; multiclass: the most probable class,
+    and `probability_<label>` per class, named by `input_encoding`'s classes) and, for
+    regression, `residual` (actual - predicted); and `learning_curves`: the test part's metric
+    per round and fold (none when the search boosted fixed rounds, which evaluate no metric
+    while boosting).
     """
     combo_id = _best_combo(best_params)
     require_rows(tuning_predictions, "tuning_predictions", tuple(kept.PREDICTION_COLUMNS))
@@ -58,6 +78,8 @@ def select_test_predictions(
         )
     frame = predictions.drop(columns="combo_id").sort_values(["fold_id", "row"])
     frame = frame.reset_index(drop=True)
+    if tuning_params.task == "multiclass":
+        frame = frame.rename(columns=_class_columns(frame, input_encoding))
     if tuning_params.task == "regression":
         frame["residual"] = frame["actual"] - frame["predicted"]
     curves = tuning_learning_curves[tuning_learning_curves["combo_id"] == combo_id]

@@ -39,11 +39,13 @@ REPORT_DATASET = "tuning_report"
 #: each as the `<name>_figure` dataset; the report shows those it is given.
 FIGURES = {
     "best": {
-        "roc_curve": "ROC curve of each fold's test part, predicted by that fold's model.",
+        "roc_curve": "ROC curve of each fold's test part, predicted by that fold's model "
+        "(multiclass: each class one vs rest, all folds).",
         "precision_recall": "Precision against recall on the test parts; hover for thresholds.",
-        "confusion_matrix": "Actual vs predicted class at reporting.threshold, all test parts.",
+        "confusion_matrix": "Actual vs predicted class at reporting.threshold, all test parts "
+        "(multiclass: the most probable class).",
         "calibration": "Observed positive rate per predicted-probability bin; below: the "
-        "predictions' distribution.",
+        "predictions' distribution (multiclass: each class one vs rest).",
         "predicted_vs_actual": "Test parts: each fold's model (fit on the fold's train part) "
         "against the actual target.",
         "residuals": "Test parts: residuals against the prediction, and their distribution.",

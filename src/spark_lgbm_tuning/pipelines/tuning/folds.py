@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams, feature_columns, target_values
 from spark_lgbm_tuning.vocabulary.errors import InputDataError
 from spark_lgbm_tuning.vocabulary.features import categorical_features, feature_matrix
@@ -80,7 +81,11 @@ def covered_rows(folds: pd.DataFrame, n_rows: int) -> np.ndarray:
 def check_target(
     target: np.ndarray, rows: Mapping[int, tuple[np.ndarray, np.ndarray]], task: str
 ) -> None:
-    """For classification: 0/1 labels and both classes in every fold's training part."""
+    """For classification: 0/1 labels and both classes in every fold's training part; for
+    multiclass: classes 0..K-1 and every class in every fold's training part."""
+    if task == "multiclass":
+        _check_classes(target, rows)
+        return
     if task != "classification":
         return
     labels = sorted(set(np.unique(target).tolist()) - {0.0, 1.0})
@@ -97,6 +102,37 @@ def check_target(
                 f"{int(classes[0])}: LightGBM cannot learn a binary classifier from it. Leave "
                 "the fold out (tuning.folds) or cut folds with a larger first training window"
             )
+
+
+def _check_classes(target: np.ndarray, rows: Mapping[int, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Multiclass labels: integers 0..K-1 (K >= 2), each class in every fold's training part."""
+    values = np.unique(target)
+    bad = [value for value in values.tolist() if value < 0 or value != int(value)]
+    if bad or len(values) < 2 or values[-1] != len(values) - 1:
+        raise InputDataError(
+            f"task multiclass needs classes numbered 0..K-1, found values {values[:8].tolist()}: "
+            "let the preparation pipeline map the labels (it numbers them in sorted order)"
+        )
+    for fold_id, (train, _) in rows.items():
+        missing = sorted(set(range(len(values))) - set(np.unique(target[train]).tolist()))
+        if missing:
+            raise InputDataError(
+                f"Fold {fold_id}'s training part ({len(train)} rows) lacks class {missing[0]} "
+                f"of 0..{len(values) - 1}: LightGBM cannot learn it there. Cut stratified folds "
+                "(preparation.folds.kind: stratified), or leave the fold out (tuning.folds)"
+            )
+
+
+def n_classes(target: np.ndarray) -> int:
+    """The classes of a checked multiclass target (classes 0..K-1): K."""
+    return int(np.max(target)) + 1 if len(target) else 0
+
+
+def searched_params(params: TuningParams, arrays: FoldArrays) -> TuningParams:
+    """`params` as the search runs them on `arrays`: with the categorical features' positions
+    and, for multiclass, num_class from the data's classes."""
+    params = params.with_categorical(arrays.features, arrays.categorical)
+    return params.with_num_class(n_classes(arrays.y))
 
 
 class FoldArrays:

@@ -16,7 +16,12 @@ from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.tuning import search_space
-from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, check_target, fold_rows
+from spark_lgbm_tuning.pipelines.tuning.folds import (
+    FoldArrays,
+    check_target,
+    fold_rows,
+    searched_params,
+)
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search import run_from_table
 from spark_lgbm_tuning.pipelines.tuning.sources import search_table
@@ -40,8 +45,8 @@ def expand_search_space(
     feature_columns(data, columns)  # names a missing target or bad feature column first
     rows = fold_rows(folds, params.folds, len(data))
     arrays = FoldArrays(data, rows, columns)
-    params = params.with_categorical(arrays.features, arrays.categorical)
     check_target(arrays.y, rows, params.task)
+    params = searched_params(params, arrays)
     params.check_max_trials(len(rows))
     search_space.check_grid_values(arrays, params)
     return search_table(arrays, params)

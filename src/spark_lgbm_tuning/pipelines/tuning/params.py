@@ -31,6 +31,12 @@ from spark_lgbm_tuning.vocabulary.errors import ExplainedError, InputDataError
 from spark_lgbm_tuning.vocabulary.lightgbm_params import (
     CATEGORICAL_PARAM,
     CLASSIFICATION_OBJECTIVES,
+    DEFAULT_PRIMARY_METRIC,
+    METRIC_ALIASES,
+    MULTICLASS_EARLY_STOPPING,
+    MULTICLASS_EARLY_STOPPING_NAMES,
+    MULTICLASS_OBJECTIVES,
+    NUM_CLASS_ALIASES,
     PARAM_DEFAULTS,
     TASK_METRICS,
     ParamValue,
@@ -56,10 +62,27 @@ class TuningParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    task: Literal["classification", "regression"] = "classification"
-    primary_metric: Literal[
-        "accuracy", "precision", "recall", "f1", "auc_roc", "logloss", "rmse", "mae", "r2"
-    ]
+    # classification (binary), multiclass (objective multiclass, num_class from the data) or
+    # regression.
+    task: Literal["classification", "multiclass", "regression"] = "classification"
+    # Ranks combinations; null: the task's default (DEFAULT_PRIMARY_METRIC).
+    primary_metric: (
+        Literal[
+            "accuracy",
+            "precision",
+            "recall",
+            "f1",
+            "auc_roc",
+            "logloss",
+            "auc_ovr_macro",
+            "multi_logloss",
+            "f1_macro",
+            "rmse",
+            "mae",
+            "r2",
+        ]
+        | None
+    ) = None
     # LightGBM parameters shared by every trial.
     fixed: dict[str, ParamValue] = Field(default_factory=dict)
     # LightGBM parameter name -> the values to try; trials are the cartesian product. A null
@@ -130,6 +153,8 @@ class TuningParams(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if self.primary_metric is None:
+            self.primary_metric = DEFAULT_PRIMARY_METRIC[self.task]
         allowed = TASK_METRICS[self.task]
         if self.primary_metric not in allowed:
             raise ValueError(
@@ -155,16 +180,43 @@ class TuningParams(BaseModel):
         both = sorted(set(self.fixed) & set(self.grid))
         if both:
             raise ValueError(f"{', '.join(both)} appear in both fixed and grid; keep one")
+        self._check_objective()
+        self.check_max_trials(len(self.folds) if self.folds else None)
+        return self
+
+    def _check_objective(self) -> None:
+        """The objective (and, for multiclass, the early-stopping metric) of the task; num_class
+        never set by hand."""
+        for section, names in (("fixed", self.fixed), ("grid", self.grid)):
+            for name in names:
+                if name in NUM_CLASS_ALIASES:
+                    raise ValueError(
+                        f"{section}.{name} is set from the data's classes (task multiclass): "
+                        "drop it"
+                    )
         objective = self.fixed.get("objective")
         if self.task == "classification" and objective not in CLASSIFICATION_OBJECTIVES:
             raise ValueError(
                 f"fixed.objective must be one of {sorted(CLASSIFICATION_OBJECTIVES)} "
                 f"for task classification (metrics use P(class 1)), got {objective!r}"
             )
-        if self.task == "regression" and objective in CLASSIFICATION_OBJECTIVES:
+        if self.task == "multiclass":
+            if objective not in MULTICLASS_OBJECTIVES:
+                raise ValueError(
+                    f"fixed.objective must be one of {sorted(MULTICLASS_OBJECTIVES)} for task "
+                    f"multiclass (metrics use one probability per class), got {objective!r}"
+                )
+            metrics = [self.fixed[name] for name in METRIC_ALIASES if name in self.fixed]
+            if any(metric not in MULTICLASS_EARLY_STOPPING_NAMES for metric in metrics):
+                raise ValueError(
+                    f"fixed.metric {metrics[0]!r} does not apply to task multiclass, which stops "
+                    f"early on {MULTICLASS_EARLY_STOPPING}: set fixed.metric: "
+                    f"{MULTICLASS_EARLY_STOPPING}"
+                )
+        if self.task == "regression" and objective in (
+            CLASSIFICATION_OBJECTIVES | MULTICLASS_OBJECTIVES
+        ):
             raise ValueError(f"fixed.objective {objective!r} is a classification objective")
-        self.check_max_trials(len(self.folds) if self.folds else None)
-        return self
 
     def _check_value_types(self) -> None:
         """Each fixed and grid list value of the type its LightGBM parameter takes (a range's
@@ -294,6 +346,16 @@ class TuningParams(BaseModel):
             return self
         positions = ",".join(str(features.index(name)) for name in categorical)
         return self.model_copy(update={"fixed": {**self.fixed, CATEGORICAL_PARAM: positions}})
+
+    def with_num_class(self, n_classes: int) -> TuningParams:
+        """These params with `num_class` among `fixed` for task multiclass (others unchanged).
+
+        The count comes from the model input's classes (folds.searched_params), never by hand;
+        like the categorical positions it then enters every trial's id and binning.
+        """
+        if self.task != "multiclass":
+            return self
+        return self.model_copy(update={"fixed": {**self.fixed, "num_class": int(n_classes)}})
 
     def lightgbm_params(self, combination: Mapping[str, ParamValue]) -> dict[str, Any]:
         """The full LightGBM parameters of one combination (fixed ones included).

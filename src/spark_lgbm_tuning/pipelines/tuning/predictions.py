@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from spark_lgbm_tuning.executor.predict import PROBABILITY_PREFIX
 from spark_lgbm_tuning.executor.scoring import primary_score
 from spark_lgbm_tuning.executor.trial_spec import LEARNING_CURVE, TEST_PREDICTIONS
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
@@ -36,6 +37,7 @@ from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
 # Combinations whose predictions a search keeps: the report shows the best one; the others make
 # a tie within the leaderboard's rounding safe (reporting.tie_decimals).
 KEPT_COMBINATIONS = 10
+# Multiclass adds `probability_<k>` per class k after these (`predicted`: the most probable class).
 PREDICTION_COLUMNS = ["combo_id", "fold_id", "row", "actual", "predicted"]
 CURVE_COLUMNS = ["combo_id", "fold_id", "round", "metric", "value", "best_iteration"]
 
@@ -146,7 +148,7 @@ class PredictionBuffer:
                             "fold_id": np.int32(fold_id),
                             "row": test.astype(np.int64),
                             "actual": self.arrays.y[test],
-                            "predicted": predicted,
+                            **_predicted(predicted, len(test)),
                         }
                     )
                 )
@@ -164,6 +166,19 @@ class PredictionBuffer:
                         )
                     )
         return _frame(predictions, PREDICTION_COLUMNS), _frame(curves, CURVE_COLUMNS)
+
+
+def _predicted(predicted: np.ndarray, n_rows: int) -> dict[str, np.ndarray]:
+    """`predicted` (P(class 1), or the value); for multiclass (K values per row, flat: K times
+    the memory of the module doc's bound) the most probable class as `predicted` and class k's
+    probability as `probability_<k>` beside it."""
+    if len(predicted) == n_rows:
+        return {"predicted": predicted}
+    probabilities = predicted.reshape(n_rows, -1)
+    return {
+        "predicted": probabilities.argmax(axis=1).astype(np.float64),
+        **{f"{PROBABILITY_PREFIX}{k}": probabilities[:, k] for k in range(probabilities.shape[1])},
+    }
 
 
 def _frame(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from pyspark.sql import SparkSession
 from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT, TrialStore
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec, check_levers
 from spark_lgbm_tuning.pipelines.tuning.connect_jobs import ConnectJobs
-from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
+from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows, searched_params
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.predictions import PredictionBuffer
 from spark_lgbm_tuning.pipelines.tuning.progress import Progress
@@ -332,7 +332,7 @@ def run_from_table(
         expected = table_fingerprints(trials)
         arrays = FoldArrays(data, fold_rows(folds, sorted(expected), len(data)), columns)
         arrays.check_fingerprints(expected)
-    params = params.with_categorical(arrays.features, arrays.categorical)
+    params = searched_params(params, arrays)
     outcome = run_search(
         job_runner(spark), arrays, trials, params, store=store, disabled_levers=disabled_levers
     )
