@@ -9,6 +9,7 @@ CSV once made data_generation overwrite it). Checked before any node runs (RunGu
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ _LOCATION_KEYS = ("filepath", "path")
 _TABLE_KEYS = ("table", "table_name")
 
 
-def _location(config: dict[str, Any]) -> str | None:
+def location(config: dict[str, Any]) -> str | None:
     """The entry's file or folder (resolved) or its table (database.table), if it names one."""
     for key in _LOCATION_KEYS:
         value = config.get(key)
@@ -39,12 +40,24 @@ def _config(catalog, name: str) -> dict[str, Any]:
     return catalog.config_resolver.resolve_pattern(name) or {}
 
 
+def scoring_tags(catalog, model_text: str) -> dict[str, str]:
+    """What MLflow records of a scoring run: which model (its version and digest) scored which
+    table."""
+    model = catalog.get("refit_model")
+    version = model.resolve_load_version() if hasattr(model, "resolve_load_version") else None
+    return {
+        "scoring.table": location(_config(catalog, "scoring_table")) or "scoring_table",
+        "scoring.model_version": version or "unversioned",
+        "scoring.model_sha256": hashlib.sha256(model_text.encode()).hexdigest(),
+    }
+
+
 def check_user_tables_untouched(pipeline, catalog) -> None:
     """Fail in one line when a dataset the pipeline writes is one of the user's tables."""
     declared = {
-        name: location
+        name: where
         for name in USER_TABLES
-        if name in catalog and (location := _location(_config(catalog, name)))
+        if name in catalog and (where := location(_config(catalog, name)))
     }
     if not declared:
         return
@@ -54,10 +67,10 @@ def check_user_tables_untouched(pipeline, catalog) -> None:
                 f"A node writes {output}, which is your data and only ever read: rename that "
                 "node's output"
             )
-        written = _location(_config(catalog, output))
-        for name, location in declared.items():
-            if written == location:
+        written = location(_config(catalog, output))
+        for name, where in declared.items():
+            if written == where:
                 raise InputDataError(
-                    f"{output} would be written to {location}, which is {name} (your data, "
+                    f"{output} would be written to {where}, which is {name} (your data, "
                     f"never written): point {output} or {name} at another path in the catalog"
                 )

@@ -28,6 +28,9 @@ class Scorer:
     encoding: InputEncoding
     task: str
     threshold: float = 0.5
+    # LightGBM's threads per prediction: spark.task.cpus on an executor (every core of the host
+    # at once would oversubscribe it under parallel tasks); 0 is LightGBM's default, all cores.
+    num_threads: int = 0
 
     def added_columns(self) -> list[str]:
         """The columns scoring appends: the prediction, then each class's probability."""
@@ -39,7 +42,7 @@ class Scorer:
         """`frame` with the added columns (predicted label, or value for regression): binary at
         `threshold` on P(class 1), multiclass the most probable class (argmax)."""
         booster = booster or lgb.Booster(model_str=self.model_text)
-        raw = booster.predict(encoded_matrix(frame, self.encoding))
+        raw = booster.predict(encoded_matrix(frame, self.encoding), num_threads=self.num_threads)
         out = frame.copy()
         if self.task == "regression":
             out[PREDICTION] = raw.astype(np.float64)

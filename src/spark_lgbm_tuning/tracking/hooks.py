@@ -50,6 +50,7 @@ from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
 from spark_lgbm_tuning.tracking import mlflow_log
 from spark_lgbm_tuning.tracking.background import BackgroundLog
 from spark_lgbm_tuning.tracking.records import context_tags, process_tags
+from spark_lgbm_tuning.user_tables import scoring_tags
 from spark_lgbm_tuning.vocabulary.params_model import ParamsModel
 
 # kedro-mlflow registers its resolver with the OmegaConf call that settings.py quiets for Kedro.
@@ -102,7 +103,7 @@ MLFLOW_PATTERNS = ["mlflow*", "mlflow*/**", "**/mlflow*"]
 # report's plotly figures (`*_figure`, the JSON the catalog wrote; the report embeds them all).
 FIGURE_SUFFIXES = ("_plot", "_figure")
 # Node outputs logged from memory (`_log_outputs`), any namespace.
-NODE_OUTPUTS = ("tuning_results", "best_params", "refit_model")
+NODE_OUTPUTS = ("tuning_results", "best_params", "refit_model", "scored_table")
 # While the run is set up (experiment looked up or created), a server that does not answer at
 # once fails fast instead of MLflow's minutes of retries; later requests keep MLflow's defaults.
 SETUP_HTTP_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
@@ -342,6 +343,10 @@ class TrackingHooks:
             elif leaf == "refit_model":
                 model_name = f"{namespace.replace('.', '_')}model"
                 mlflow_log.log_model(self._client, run_id, value, model_name, inputs.values())
+            elif leaf == "scored_table":
+                mlflow_log.log_values(
+                    self._client, run_id, tags=scoring_tags(self._catalog, inputs["refit_model"])
+                )
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any) -> None:

@@ -133,8 +133,11 @@ GRID_ONLY_ROUNDS = "num_boost_round"
 PARAM_DEFAULTS: dict[str, Any] = {"verbosity": -1, "feature_pre_filter": False}
 
 # The categorical features' positions ("0,3"): set from the model input's category columns
-# (tuning/search.py `with_categorical`), never by hand.
+# (tuning/folds.py `searched_params`), never by hand.
 CATEGORICAL_PARAM = "categorical_feature"
+# Parameters a run sets from its model input (never by hand): the categorical features'
+# positions and the class count; best_params keeps them apart from the block to paste back.
+DATA_DERIVED_PARAMS = frozenset({CATEGORICAL_PARAM, *NUM_CLASS_ALIASES})
 
 # LightGBM parameters fixed when a Dataset is binned (LightGBM refuses to change them on a
 # constructed Dataset): trials that differ in one of these need their own binary.

@@ -35,13 +35,21 @@ NODE_NAMES = {
     "make_regression_folds",
     "plot_sample_features",
 }
+#: preparation's nodes, mapped onto the synthetic table (data_generation/pipeline.py).
+PREPARATION_NODES = {
+    "prepare_input",
+    "make_folds",
+    "summarise_folds",
+    "plot_folds_timeline",
+    "plot_fold_class_balance",
+}
 OUTPUTS = {
     "timeseries_data@pandas": "data/01_raw/timeseries_classification.parquet",
     "regression_data@pandas": "data/01_raw/regression.parquet",
     "regression_folds@pandas": "data/05_model_input/regression_folds.parquet",
 }
 PLOTS = ("sample_features",)
-#: What preparation writes from the synthetic table in a `__default__` run.
+#: What preparation writes from the synthetic table, in data_generation.
 PREPARED = {
     "model_input@pandas": "data/05_model_input/model_input.parquet",
     "model_folds@pandas": "data/05_model_input/model_folds.parquet",
@@ -80,7 +88,7 @@ def _files_under(path: Path) -> list[Path]:
 
 def test_node_names_are_the_expected_verbs():
     names = [node.name for node in create_pipeline().nodes]
-    assert set(names) == NODE_NAMES
+    assert set(names) == NODE_NAMES | PREPARATION_NODES
     assert len(names) == len(set(names))
 
 
@@ -89,7 +97,8 @@ def test_every_dataset_resolves_to_a_catalog_entry(project_root: Path):
     conf = OmegaConfigLoader(str(project_root / "conf"), base_env="base", default_run_env="local")
     catalog = DataCatalog.from_config(conf["catalog"])
     datasets = {name for name in create_pipeline().datasets() if not name.startswith("params:")}
-    assert datasets == {*OUTPUTS, *(f"{plot}_plot" for plot in PLOTS)}
+    plots = {f"{plot}_plot" for plot in (*PLOTS, *PREPARED_PLOTS)}
+    assert datasets == {*OUTPUTS, *PREPARED, "input_encoding", *plots}
     unresolved = sorted(name for name in datasets if name not in catalog)
     assert unresolved == []
     assert "timeseries_dat@pandas" not in catalog  # the check can tell a typo
@@ -160,8 +169,8 @@ def test_whole_pipeline_follows_params_columns(make_params, tmp_path):
             "fold_summary": CSVDataset(filepath=str(tmp_path / "fold_summary.csv")),
         }
     )
-    assert create_pipeline().inputs() == {"params:data_generation", "params:columns"}
     pipeline = _synthetic()
+    assert {node.name for node in pipeline.nodes} == NODE_NAMES | PREPARATION_NODES
     assert pipeline.inputs() == {
         "params:data_generation",
         "params:columns",

@@ -15,6 +15,7 @@ import yaml
 from kedro.config import OmegaConfigLoader
 from kedro.framework.session import KedroSession
 from kedro.io import DataCatalog
+from mlflow.tracking import MlflowClient
 
 from spark_lgbm_tuning.pipelines.preparation import create_pipeline
 from spark_lgbm_tuning.vocabulary.errors import InputDataError
@@ -193,10 +194,18 @@ def test_the_penguins_example_runs_as_the_readme_says(tmp_path: Path):
     assert "Dropped 11 of 344 rows whose target 'sex' is missing" in output
     assert (project / "data/08_reporting/tuning_report_latest.html").is_file()
 
-    scored_run = kedro_run(
-        project, "--env", "penguins", "--pipelines", "scoring", "--params", "tracking.enabled=false"
-    )
+    # Tracked: MLflow records which model scored which table.
+    scored_run = kedro_run(project, "--env", "penguins", "--pipelines", "scoring")
     assert scored_run.returncode == 0, (scored_run.stdout + scored_run.stderr)[-3000:]
+    store = f"sqlite:///{project / 'data/09_tracking/mlruns.db'}"
+    client = MlflowClient(tracking_uri=store)
+    (run,) = client.search_runs(
+        [experiment.experiment_id for experiment in client.search_experiments()],
+        filter_string="tags.`scoring.table` != ''",
+    )
+    assert run.data.tags["scoring.table"] == str(csv.resolve())
+    model = next((project / "data/06_models/refit_model.txt").glob("*/refit_model.txt"))
+    assert run.data.tags["scoring.model_sha256"] == digest(model)
     scored = pd.read_parquet(project / "data/07_model_output/scored_table.parquet")
     assert len(scored) == 344
     assert {"prediction", "probability_male", "probability_female"} <= set(scored.columns)

@@ -33,7 +33,11 @@ from spark_lgbm_tuning.pipelines.tuning.folds import (
 from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
-from spark_lgbm_tuning.vocabulary.lightgbm_params import HIGHER_IS_BETTER, model_params
+from spark_lgbm_tuning.vocabulary.lightgbm_params import (
+    DATA_DERIVED_PARAMS,
+    HIGHER_IS_BETTER,
+    model_params,
+)
 from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
 
 from .params import ReportingParams
@@ -50,6 +54,8 @@ from .results import (
     validated_results,
 )
 
+# best_params' key for what the model input set (not part of the `tuning` block to paste).
+DATA_PARAMS_KEY = "data_params"
 logger = logging.getLogger(__name__)
 
 RERUN_TUNING = "rerun the tuning pipeline on the current data before reporting"
@@ -317,8 +323,10 @@ def select_best_params(
     the search sets itself (rounds, early stopping, threads: lightgbm_params.RESERVED_PARAMS).
     `tuning.num_boost_round` = the `rounds_aggregate` (default median) of the winner's
     best_iteration over its ok folds, rounded up; when no fold recorded one (no early stopping),
-    the tuning's num_boost_round. `selection` records how the winner was chosen. When pasting,
-    drop the winning names from `tuning.grid` (the tuning refuses a name in both).
+    the tuning's num_boost_round. `selection` records how the winner was chosen; `data_params`
+    what the model input set (categorical features' positions, the class count), which the
+    refit uses and a pasted block must not carry. When pasting, drop the winning names from
+    `tuning.grid` (the tuning refuses a name in both).
     """
     primary = tuning_params.primary_metric
     best = _best_row(leaderboard, primary)
@@ -326,11 +334,16 @@ def select_best_params(
         (tuning_results["combo_id"] == best["combo_id"]) & (tuning_results["status"] == OK)
     ].sort_values("fold_id")
     recorded = _recorded_params(trials, best["combo_id"])
-    fixed = model_params({**tuning_params.fixed, **plain(recorded)})
+    learnt = model_params({**tuning_params.fixed, **plain(recorded)})
+    # Set from the model input on every run (tuning refuses them by hand): kept apart, for the
+    # refit, so that `tuning` can be pasted back as it is.
+    fixed = {name: value for name, value in learnt.items() if name not in DATA_DERIVED_PARAMS}
+    from_data = {name: value for name, value in learnt.items() if name in DATA_DERIVED_PARAMS}
     num_boost_round, rule = _learned_rounds(trials, tuning_params, params.rounds_aggregate)
     grid_names = [column.removeprefix(PARAM_PREFIX) for column in param_columns(leaderboard)]
     return {
         "tuning": {"fixed": fixed, "num_boost_round": num_boost_round},
+        DATA_PARAMS_KEY: from_data,
         "selection": plain(
             {
                 "combo_id": best["combo_id"],
@@ -351,7 +364,9 @@ def select_best_params(
 def _model_settings(best_params: dict[str, Any], params: ReportingParams) -> tuple[dict, int]:
     """(LightGBM params, rounds) of best_params' `tuning:` block, for the final refit."""
     try:
-        lgb_params = model_params(best_params["tuning"]["fixed"])
+        lgb_params = model_params(
+            {**best_params["tuning"]["fixed"], **best_params.get(DATA_PARAMS_KEY, {})}
+        )
         num_boost_round = int(best_params["tuning"]["num_boost_round"])
     except (KeyError, TypeError) as error:
         raise ReportingError(

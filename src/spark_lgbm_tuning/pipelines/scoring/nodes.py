@@ -70,6 +70,11 @@ def _scored_schema(table: DataFrame, scorer: Scorer) -> T.StructType:
     return T.StructType(fields)
 
 
+def _task_cpus(spark: SparkSession) -> int:
+    """The cores one task may use (spark.task.cpus, 1 unless set): LightGBM's threads."""
+    return int(spark.conf.get("spark.task.cpus", "1") or 1)
+
+
 def score_table(
     scoring_table: Any,
     refit_model: str,
@@ -84,10 +89,10 @@ def score_table(
     """
     encoding = InputEncoding.from_dict(input_encoding)
     check_model_encoding(refit_model, encoding)
-    scorer = Scorer(refit_model, encoding, task, threshold)
     spark = SparkSession.getActiveSession()
     if spark is None:
         raise RuntimeError("score_table needs the run's SparkSession (SparkHooks builds it)")
+    scorer = Scorer(refit_model, encoding, task, threshold, num_threads=_task_cpus(spark))
     table = (
         spark.createDataFrame(scoring_table)
         if isinstance(scoring_table, pd.DataFrame)
