@@ -49,7 +49,14 @@ def test_architecture_names_every_node_and_dataset():
     bootstrap_project(PROJECT_ROOT)
     text = (DOCS / "architecture.md").read_text()
     nodes, datasets = set(), set()
-    for name in ("data_generation", "tuning", "tuning_regression", "reporting"):
+    for name in (
+        "data_generation",
+        "preparation",
+        "tuning",
+        "tuning_regression",
+        "reporting",
+        "scoring",
+    ):
         pipeline = pipelines[name]
         nodes |= {node.name.split(".")[-1] for node in pipeline.nodes}
         datasets |= {

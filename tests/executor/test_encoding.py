@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spark_lgbm_tuning.executor.encoding import EncodingError, InputEncoding, encoded_matrix
+from spark_lgbm_tuning.executor.encoding import (
+    EncodingError,
+    InputEncoding,
+    category_codes,
+    encoded_matrix,
+)
 
 ENCODING = InputEncoding(
     target="sex",
@@ -57,3 +62,16 @@ def test_labels_decode_to_the_users_classes():
     plain = InputEncoding(target="y", features=("x",))
     assert plain.decode_labels(np.array([1, 0])).tolist() == [1, 0]
     assert plain.label_names() == ["0", "1"]
+
+
+def test_codes_match_by_value_then_by_text_and_a_category_dtype_is_recoded():
+    known = [3, 7, 11]
+    assert category_codes(pd.Series([7, "11", None, 5, "3"], dtype=object), known).tolist() == [
+        1,
+        2,
+        -1,
+        -1,
+        0,
+    ]
+    recoded = pd.Series(pd.Categorical(["b", "a", "z"], categories=["z", "b", "a"]))
+    assert category_codes(recoded, ["a", "b"]).tolist() == [1, 0, -1]

@@ -94,10 +94,7 @@ class InputEncoding:
             column = frame[name]
             if name in self.categories:
                 known = list(self.categories[name])
-                values = column.astype("object").where(column.notna(), None)
-                out[name] = pd.Categorical(
-                    [_category_key(value, known) for value in values], categories=known
-                )
+                out[name] = pd.Categorical.from_codes(category_codes(column, known), known)
             else:
                 try:
                     out[name] = pd.to_numeric(column, errors="raise").astype(np.float64)
@@ -125,20 +122,18 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _category_key(value: Any, known: list[Any]) -> Any:
-    """A value as training's category when it is one, by equality or by its string form.
+def category_codes(column: pd.Series, known: list[Any]) -> np.ndarray:
+    """Each value's position in training's categories; -1 for missing or unseen (vectorised).
 
-    A CSV reads the integer category 3 as 3, a Spark table may give "3": both mean one category.
+    A value matches a category by equality or, failing that, by its text: a CSV reads the
+    integer category 3 as 3, a Spark table may give "3"; both mean one category.
     """
-    if value is None:
-        return None
-    if value in known:
-        return value
-    text = str(value)
-    for category in known:
-        if str(category) == text:
-            return category
-    return None
+    codes = pd.Categorical(column, categories=known).codes.astype(np.int64)
+    unmatched = (codes < 0) & column.notna().to_numpy()
+    texts = [str(category) for category in known]
+    if unmatched.any() and len(set(texts)) == len(texts):
+        codes[unmatched] = pd.Categorical(column[unmatched].astype(str), categories=texts).codes
+    return codes
 
 
 def encoded_matrix(frame: pd.DataFrame, encoding: InputEncoding) -> np.ndarray:
