@@ -224,3 +224,39 @@ def test_preparation_without_a_declared_input_names_the_fix(tmp_path: Path):
         with KedroSession.create(project_path=project) as session:
             with pytest.raises(Exception, match="input_table is not declared: declare your table"):
                 session.run(pipeline_names=["preparation"])
+
+
+@pytest.mark.slow
+def test_a_users_regression_table_is_tuned_and_scored(tmp_path: Path, spark):
+    """The third task on the user's own table: a numeric target, a categorical feature."""
+    with scratch_project(tmp_path) as project:
+        path = _declare(project, "parquet")
+        catalog = yaml.safe_load((project / "conf/local/catalog.yml").read_text())
+        catalog["scoring_table"] = catalog["input_table"]
+        (project / "conf/local/catalog.yml").write_text(yaml.safe_dump(catalog))
+        before = digest(path)
+        regression = {
+            "task": "regression",
+            "primary_metric": "rmse",
+            "fixed": {"objective": "regression", "metric": "rmse"},
+            **SMALL_SEARCH,
+        }
+        params = {
+            "columns": {
+                "target": "visits",
+                "feature_prefix": None,
+                "exclude": ["customer", "day", "churned"],
+                "time": None,
+            },
+            "preparation": {"folds": {"kind": "kfold", "n_splits": 3}},
+            "tuning": regression,
+        }
+        with KedroSession.create(project_path=project, runtime_params=params) as session:
+            session.run(pipeline_names=[*OWN_DATA, "scoring"])
+
+        leaderboard = pd.read_csv(project / "data/08_reporting/leaderboard.csv")
+        scored = pd.read_parquet(project / "data/07_model_output/scored_table.parquet")
+        assert digest(path) == before
+        assert len(leaderboard) == 2 and (leaderboard["rmse_mean"] > 0).all()
+        assert len(scored) == 240 and scored["prediction"].dtype == np.float64
+        assert "probability_1" not in scored.columns

@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from spark_lgbm_tuning.pipelines.preparation.folds import FoldParams, cut_folds
 from spark_lgbm_tuning.pipelines.preparation.table import Task, needed_columns, prepare_table
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from spark_lgbm_tuning.vocabulary.errors import InputDataError
+
+RESULT_SIZE_LIMIT = "spark.driver.maxResultSize"
 
 
 class PreparationParams(BaseModel):
@@ -35,7 +38,17 @@ def prepare_input(
     """
     if not isinstance(input_table, pd.DataFrame) and hasattr(input_table, "toPandas"):
         wanted = needed_columns(list(input_table.columns), columns)
-        input_table = input_table.select(*wanted).toPandas()
+        try:
+            input_table = input_table.select(*wanted).toPandas()
+        except Exception as error:
+            if RESULT_SIZE_LIMIT not in str(error):
+                raise
+            raise InputDataError(
+                f"input_table's {len(wanted)} columns are larger than {RESULT_SIZE_LIMIT} "
+                "(Spark's limit on what reaches the driver, 1g by default): raise it in "
+                "conf/<env>/spark.yml (0: no limit) with spark.driver.memory above it, or "
+                "narrow the table (exclude columns, filter rows in its catalog entry)"
+            ) from error
     return prepare_table(input_table, columns, task)
 
 
