@@ -36,6 +36,7 @@ from spark_lgbm_tuning.spark.executor_env import (
     check_archives,
     executor_modules,
 )
+from spark_lgbm_tuning.spark.jvm_output import JvmOutput
 from spark_lgbm_tuning.spark.master import check_master_authentication, check_master_url
 from spark_lgbm_tuning.spark.remote import (
     LOCAL_REMOTE,
@@ -289,18 +290,25 @@ def check_executor_python(spark: SparkSession, timeout_s: float) -> list[str]:
     return pythons
 
 
-def start_context(conf: SparkConf) -> SparkContext:
+def start_context(conf: SparkConf, output: JvmOutput | None = None) -> SparkContext:
     """The SparkContext of `conf`, its JVM launched without the LAUNCH_HIDDEN_KEYS settings.
 
     `SparkContext.getOrCreate(conf)` would launch the JVM with all of them on its command line.
     Here the gateway is launched from `launch_conf(conf)` and the context is created on it with the
     whole `conf`, which PySpark copies into the JVM's SparkConf over Py4J. A JVM this process
     launched before (a stopped session's, in a notebook) is reused, as PySpark itself does.
+    A new JVM's stdout and stderr go through `output` when given (jvm_output.py).
     """
     # PySpark has no public way to ask whether this process has a context or a gateway.
     if SparkContext._active_spark_context is not None or SparkContext._gateway is not None:
         return SparkContext.getOrCreate(conf)
-    return SparkContext(conf=conf, gateway=launch_gateway(launch_conf(conf)))
+    popen_kwargs = output.popen_kwargs() if output is not None else None
+    try:
+        gateway = launch_gateway(launch_conf(conf), popen_kwargs=popen_kwargs)
+    finally:
+        if output is not None:
+            output.launched()
+    return SparkContext(conf=conf, gateway=gateway)
 
 
 def build_session(conf: SparkConf, executor_start_timeout_s: float) -> SparkSession:
@@ -419,6 +427,8 @@ class SessionStarter:
         self._lock = threading.Lock()
         # Set by `abandon`: a context that comes up after it is stopped by the starting thread.
         self._abandoned = False
+        # Silenced by `abandon`: the JVM's start-up output must not follow the run's error.
+        self._output = JvmOutput()
         executor_python(conf)  # sets PYSPARK_PYTHON before the JVM reads the environment
         self._thread = threading.Thread(
             target=self._start_context, name="spark-session-starter", daemon=True
@@ -427,7 +437,7 @@ class SessionStarter:
 
     def _start_context(self) -> None:
         try:
-            context = start_context(self.conf)
+            context = start_context(self.conf, self._output)
         except BaseException as error:  # noqa: BLE001 - re-raised by session()
             self._error = error
             return
@@ -457,7 +467,10 @@ class SessionStarter:
         is reported at once instead of after the JVM's start-up: a context already up is
         stopped here, one still starting is stopped by its thread. A process that exits first
         takes its JVM with it (PySpark's gateway exits when its stdin, a pipe from us, closes).
+        What the JVM prints from now on (Spark's start-up banner and WARN lines) is dropped: it
+        would come after the run's error.
         """
+        self._output.silence()
         with self._lock:
             self._abandoned = True
             context = self._context
