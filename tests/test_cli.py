@@ -222,18 +222,22 @@ def test_a_parameter_validation_error_is_printed_once_and_last(project):
     logger.warning("a parameter validation error: one line after %.1f s", wall)
 
 
-def test_a_list_with_a_comma_in_params_points_to_the_conf_file_form(project):
+@pytest.mark.parametrize(
+    ("env_args", "env"),
+    [((), "local"), (("--env", "penguins"), "penguins")],  # --env after --params
+)
+def test_a_list_with_a_comma_in_params_points_to_the_conf_file_form(project, env_args, env):
     """Issue 32: Kedro split the list at its comma and failed with "Item `15]` must contain a key
     and a value", saying nothing of where a list axis goes."""
     run, wall = _timed_run(
-        project, "--pipelines", "tuning", "--params", "tuning.grid.num_leaves=[7,15]"
+        project, "--pipelines", "tuning", "--params", "tuning.grid.num_leaves=[7,15]", *env_args
     )
     lines = _lines(run)
 
     assert run.returncode == 1, _output(run)
     assert lines[-1] == (
         "Error: ConfigError: --params splits its value at every comma, also inside the list or "
-        "range of 'tuning.grid.num_leaves=[7,15]': write it in conf/local/parameters_tuning.yml "
+        f"range of 'tuning.grid.num_leaves=[7,15]': write it in conf/{env}/parameters_tuning.yml "
         "as `tuning: {grid: {num_leaves: [7,15]}}` (a YAML list or range replaces conf/base's "
         "axis whole) and leave it out of --params"
     ), _output(run)
