@@ -187,3 +187,59 @@ def test_an_immutable_reporting_folder_is_one_line_naming_it_and_the_fix(project
     assert verbose.returncode == 1 and RICH_FRAME in _output(verbose)
     assert "PermissionError" in _output(verbose)
     logger.warning("an immutable data/08_reporting: one line after %.1f s", wall)
+
+
+def _lines(run) -> list[str]:
+    return [line for line in _output(run).strip().splitlines() if line.strip()]
+
+
+def test_an_env_with_no_folder_is_one_line_listing_the_envs_last(project):
+    """Issue 32: `--env doesnotexist` warned of missing files and ended in a 253-line traceback."""
+    run, wall = _timed_run(project, "--env", "doesnotexist", "--pipelines", "tuning")
+    lines = _lines(run)
+
+    assert run.returncode == 1, _output(run)
+    assert lines[-1] == (
+        "Error: ConfigError: --env 'doesnotexist' names no folder of conf/: the envs are "
+        "cluster, connect, docker, local, penguins, penguins_species, reference, shipped"
+    ), _output(run)
+    assert TRACEBACK not in _output(run) and "No files of YAML" not in _output(run)
+    assert len(lines) <= MAX_LINES_OF_AN_EXPLAINED_ERROR, _output(run)
+    logger.warning("--env doesnotexist: one line after %.1f s", wall)
+
+
+def test_a_parameter_validation_error_is_printed_once_and_last(project):
+    """Issue 32: Kedro's ERROR log repeated the message, wrapped in a narrow column (21-29
+    lines), before the one `Error:` line."""
+    run, wall = _timed_run(project, "--pipelines", "reporting", "--params", "reporting.top_n=0")
+    lines = _lines(run)
+
+    assert run.returncode == 1, _output(run)
+    assert lines[-2].startswith("Error: ParameterValidationError: Parameter validation failed:")
+    assert lines[-1] == VERBOSE_HINT
+    assert _output(run).count("greater than or equal to 1") == 1, _output(run)
+    assert len(lines) <= MAX_LINES_OF_AN_EXPLAINED_ERROR, _output(run)
+    logger.warning("a parameter validation error: one line after %.1f s", wall)
+
+
+@pytest.mark.parametrize(
+    ("env_args", "env"),
+    [((), "local"), (("--env", "penguins"), "penguins")],  # --env after --params
+)
+def test_a_list_with_a_comma_in_params_points_to_the_conf_file_form(project, env_args, env):
+    """Issue 32: Kedro split the list at its comma and failed with "Item `15]` must contain a key
+    and a value", saying nothing of where a list axis goes."""
+    run, wall = _timed_run(
+        project, "--pipelines", "tuning", "--params", "tuning.grid.num_leaves=[7,15]", *env_args
+    )
+    lines = _lines(run)
+
+    assert run.returncode == 1, _output(run)
+    assert lines[-1] == (
+        "Error: ConfigError: --params splits its value at every comma, also inside the list or "
+        f"range of 'tuning.grid.num_leaves=[7,15]': write it in conf/{env}/parameters_tuning.yml "
+        "as `tuning: {grid: {num_leaves: [7,15]}}` (a YAML list or range replaces conf/base's "
+        "axis whole) and leave it out of --params"
+    ), _output(run)
+    assert len(lines) <= MAX_LINES_OF_AN_EXPLAINED_ERROR, _output(run)
+    logger.warning("a comma in a --params list: one line after %.1f s", wall)

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +18,8 @@ from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
 from spark_lgbm_tuning.vocabulary.errors import ConfigError
 from tests.cluster import kedro_run
 from tests.project_copy import copy_project
+
+logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOCAL = "conf/local/parameters_tuning.yml"
@@ -151,6 +155,16 @@ def test_the_null_that_drops_an_axis_lets_a_fixed_name_in(conf):
             f"tuning.search is a mapping in {BASE} but a list in {LOCAL}, and one cannot be "
             "merged over the other",
         ),
+        # Issue 32: pydantic's 'Extra inputs are not permitted', no file, no key meant.
+        (
+            "tuning:\n  serach: {strategy: tpe}\n",
+            f"{LOCAL}: tuning.serach is no key of tuning (did you mean 'search'?)",
+        ),
+        (
+            "regression:\n  tuning:\n    search:\n      round_pruning: {etta: 2}\n",
+            f"{LOCAL}: regression.tuning.search.round_pruning.etta is no key of "
+            "regression.tuning.search.round_pruning (did you mean 'eta'?)",
+        ),
     ],
 )
 def test_a_bad_override_is_one_line_naming_file_and_key(conf, local, message):
@@ -177,6 +191,14 @@ def test_an_unknown_top_level_params_key_is_refused_naming_the_closest(conf):
     assert str(error.value) == (
         "--params key 'tunning' is no parameter of this project (did you mean 'tuning'?); "
         "nothing would read it"
+    )
+
+
+def test_a_misspelt_tuning_key_in_params_is_refused_naming_params_and_the_closest(conf):
+    with pytest.raises(ConfigError) as error:
+        _parameters(conf, None, tuning={"search": {"stratgy": "tpe"}})
+    assert str(error.value) == (
+        "--params: tuning.search.stratgy is no key of tuning.search (did you mean 'strategy'?)"
     )
 
 
@@ -225,6 +247,23 @@ def test_kedro_run_refuses_a_bad_range_in_conf_local_in_one_line(project):
         "got low=64 high=8"
     ]
     assert "Cannot merge incompatible container types" not in run.stdout + run.stderr
+
+
+def test_kedro_run_refuses_a_misspelt_tuning_key_in_one_line_naming_file_and_key(project):
+    """Issue 32: `serach:` under tuning got pydantic's 'Extra inputs are not permitted', naming
+    neither the file nor the key meant."""
+    (project / LOCAL).write_text("tuning:\n  serach: {strategy: tpe, n_combinations: 4}\n")
+
+    started = time.monotonic()
+    run = kedro_run(project, "--pipelines", "tuning")
+    wall = time.monotonic() - started
+
+    assert run.returncode == 1
+    assert _error_lines(run) == [
+        f"Error: ConfigError: {LOCAL}: tuning.serach is no key of tuning (did you mean 'search'?)"
+    ], run.stdout + run.stderr
+    assert TRACEBACK not in run.stdout + run.stderr
+    logger.warning("a misspelt key under tuning: one line after %.1f s", wall)
 
 
 @pytest.mark.slow

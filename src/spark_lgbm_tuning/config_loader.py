@@ -11,7 +11,8 @@ Parameters are soft-merged: conf/base, then the run's env (conf/local by default
   layers below are dropped (one axis is dropped with `<axis>: null`).
 - Errors are one line naming the file and the key: a grid axis of the wrong form, a range with
   bad ends, a key that is a mapping in one file and a list in another, a name in both `fixed` and
-  `grid` of the merged block, and a `--params` key that names no parameter (with the closest one).
+  `grid` of the merged block, a misspelt key of a tuning block (`tuning.serach`, at any depth of
+  its settings) and a `--params` key that names no parameter (both with the closest name).
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from __future__ import annotations
 import copy
 import difflib
 import re
+import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from kedro.config import OmegaConfigLoader
 from omegaconf import DictConfig, ListConfig, OmegaConf
+from pydantic import BaseModel
 
-from spark_lgbm_tuning.pipelines.tuning.params import GRID_REPLACE
+from spark_lgbm_tuning.pipelines.tuning.params import GRID_REPLACE, TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_params import parsed_range
 from spark_lgbm_tuning.vocabulary.errors import ConfigError
 
@@ -169,6 +172,39 @@ def _prepared_axis(label: str, block: tuple[str, ...], name: str, axis: Any) -> 
     return axis
 
 
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model a field holds (also as `Model | None`), if any."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _check_setting_names(
+    label: str, path: tuple[str, ...], settings: Mapping, model: type[BaseModel]
+) -> None:
+    """Refuse a key of a tuning block (or of its nested settings, `search.round_pruning`) that
+    its model lacks, naming the file and the closest key.
+
+    Kedro's validation would refuse it too, with pydantic's 'Extra inputs are not permitted',
+    naming neither the file nor the key meant; a grid's or fixed's keys are LightGBM's names,
+    which the model checks with LightGBM's own table.
+    """
+    # Called after _replace_grids, which took `grid_replace` out of every block.
+    known = sorted(model.model_fields)
+    for name, value in settings.items():
+        field = model.model_fields.get(str(name))
+        if field is None:
+            close = difflib.get_close_matches(str(name), known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"its keys are {known}"
+            raise ConfigError(
+                f"{label}: {_dotted((*path, str(name)))} is no key of {_dotted(path)} ({hint})"
+            )
+        nested = _model_of(field.annotation)
+        if nested is not None and isinstance(value, Mapping):
+            _check_setting_names(label, (*path, str(name)), value, nested)
+
+
 def _replace_grids(layers: list[Layer]) -> None:
     """Apply `grid_replace: true`: drop the grid of every layer below; remove the flag."""
     for index, (label, config) in enumerate(layers):
@@ -229,6 +265,7 @@ def prepare_parameters(layers: list[Layer]) -> dict[tuple[str, ...], str]:
     for label, config in layers:
         for block in _tuning_blocks(config):
             settings = _plain(_at(config, block))
+            _check_setting_names(label, block, settings, TuningParams)
             grid = settings.get(GRID)
             if isinstance(grid, Mapping):
                 for name, axis in grid.items():

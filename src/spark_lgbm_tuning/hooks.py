@@ -33,7 +33,6 @@ from spark_lgbm_tuning.spark.nodes import is_spark_dataset, spark_node_names
 from spark_lgbm_tuning.spark.remote import REMOTE_KEY, session_master
 from spark_lgbm_tuning.spark.session import (
     EXECUTOR_START_TIMEOUT_S,
-    SessionStarter,
     build_session,
     build_spark_conf,
     check_runtime,
@@ -41,6 +40,7 @@ from spark_lgbm_tuning.spark.session import (
     running_in_ipython,
     start_session,
 )
+from spark_lgbm_tuning.spark.starter import SessionStarter
 from spark_lgbm_tuning.user_tables import USER_TABLES, check_user_tables_untouched
 from spark_lgbm_tuning.vocabulary.errors import ExplainedError, ProjectFileError, file_in_the_way
 
@@ -58,7 +58,7 @@ class SparkHooks:
       `--pipelines reporting`) no JVM starts at all. On a cluster the session is built there, so
       the executor probe (`check_executor_python`) also fails the run before any node. On a
       `local[...]` master the JVM starts in the background while the nodes before the first
-      Spark node run (`spark_session.SessionStarter`) and the session is taken when that node
+      Spark node run (`spark/starter.py`) and the session is taken when that node
       loads its inputs. The session is stopped in `after_pipeline_run` / `on_pipeline_error`.
     - `kedro ipython` / `kedro jupyter` / `%load_ext kedro.ipython`: the session is built in
       `after_context_created` (the notebook's Spark datasets need it) and lives as long as the

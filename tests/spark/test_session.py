@@ -223,7 +223,8 @@ def test_installed_java_is_accepted():
 STARTER_SCRIPT = """
 import signal
 from pyspark.sql import SparkSession
-from spark_lgbm_tuning.spark.session import SessionStarter, build_spark_conf
+from spark_lgbm_tuning.spark.session import build_spark_conf
+from spark_lgbm_tuning.spark.starter import SessionStarter
 
 handler = signal.getsignal(signal.SIGINT)
 conf = build_spark_conf({
@@ -252,7 +253,8 @@ def test_the_background_start_gives_this_thread_an_active_session():
 SECRET_SCRIPT = """
 import os, sys
 from pathlib import Path
-from spark_lgbm_tuning.spark.session import SessionStarter, build_spark_conf
+from spark_lgbm_tuning.spark.session import build_spark_conf
+from spark_lgbm_tuning.spark.starter import SessionStarter
 
 secret = sys.argv[1]
 conf = build_spark_conf({

@@ -1,5 +1,6 @@
 """The run's SparkSession: its conf from conf/<env>/spark.yml, the checks that turn a bad env into
-a fast error that names the fix, and building the session (which nodes need it: nodes.py).
+a fast error that names the fix, and building the session (which nodes need it: nodes.py; its
+start in the background: starter.py).
 
 `hooks.SparkHooks` decides when; this module knows how. Nothing here runs on the executors except
 the probe of `check_executor_python`.
@@ -15,7 +16,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -289,18 +289,20 @@ def check_executor_python(spark: SparkSession, timeout_s: float) -> list[str]:
     return pythons
 
 
-def start_context(conf: SparkConf) -> SparkContext:
+def start_context(conf: SparkConf, popen_kwargs: dict[str, Any] | None = None) -> SparkContext:
     """The SparkContext of `conf`, its JVM launched without the LAUNCH_HIDDEN_KEYS settings.
 
     `SparkContext.getOrCreate(conf)` would launch the JVM with all of them on its command line.
     Here the gateway is launched from `launch_conf(conf)` and the context is created on it with the
     whole `conf`, which PySpark copies into the JVM's SparkConf over Py4J. A JVM this process
     launched before (a stopped session's, in a notebook) is reused, as PySpark itself does.
+    `popen_kwargs` (PySpark's) may redirect a new JVM's stdout and stderr (starter.py).
     """
     # PySpark has no public way to ask whether this process has a context or a gateway.
     if SparkContext._active_spark_context is not None or SparkContext._gateway is not None:
         return SparkContext.getOrCreate(conf)
-    return SparkContext(conf=conf, gateway=launch_gateway(launch_conf(conf)))
+    gateway = launch_gateway(launch_conf(conf), popen_kwargs=popen_kwargs)
+    return SparkContext(conf=conf, gateway=gateway)
 
 
 def build_session(conf: SparkConf, executor_start_timeout_s: float) -> SparkSession:
@@ -398,68 +400,3 @@ def start_session(conf: SparkConf, executor_start_timeout_s: float) -> SparkSess
     if conf.get(REMOTE_KEY):
         return build_connect_session(conf)
     return build_session(conf, executor_start_timeout_s)
-
-
-class SessionStarter:
-    """Starts the JVM and the SparkContext in a background thread, right away.
-
-    A run's Spark nodes come after others (data generation, the search space), so the JVM's
-    seconds of start-up overlap them instead of adding to the run. `session()` waits for the
-    context and builds the SparkSession in the calling thread: the active session is per thread,
-    and `SparkSession.getActiveSession()` must find it in the thread that runs the node. A
-    context started outside the main thread also leaves the run's SIGINT handler in place
-    (RunGuardHooks), where PySpark would install its own.
-    """
-
-    def __init__(self, conf: SparkConf, executor_start_timeout_s: float) -> None:
-        self.conf = conf
-        self.executor_start_timeout_s = executor_start_timeout_s
-        self._context: SparkContext | None = None
-        self._error: BaseException | None = None
-        self._lock = threading.Lock()
-        # Set by `abandon`: a context that comes up after it is stopped by the starting thread.
-        self._abandoned = False
-        executor_python(conf)  # sets PYSPARK_PYTHON before the JVM reads the environment
-        self._thread = threading.Thread(
-            target=self._start_context, name="spark-session-starter", daemon=True
-        )
-        self._thread.start()
-
-    def _start_context(self) -> None:
-        try:
-            context = start_context(self.conf)
-        except BaseException as error:  # noqa: BLE001 - re-raised by session()
-            self._error = error
-            return
-        with self._lock:
-            self._context = context
-            abandoned = self._abandoned
-        if abandoned:
-            context.stop()
-
-    def session(self) -> SparkSession:
-        """The SparkSession on the started context, active in this thread (waits for the JVM)."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return build_session(self.conf, self.executor_start_timeout_s)
-
-    def stop(self) -> None:
-        """Stop the context of a run that ended before any node needed it."""
-        self._thread.join()
-        if self._context is not None:
-            self._context.stop()
-
-    def abandon(self) -> None:
-        """Stop the context of a failed run without waiting for the JVM to come up.
-
-        An error in the nodes before the first Spark node (a store in use, a fold with one class)
-        is reported at once instead of after the JVM's start-up: a context already up is
-        stopped here, one still starting is stopped by its thread. A process that exits first
-        takes its JVM with it (PySpark's gateway exits when its stdin, a pipe from us, closes).
-        """
-        with self._lock:
-            self._abandoned = True
-            context = self._context
-        if context is not None:
-            context.stop()

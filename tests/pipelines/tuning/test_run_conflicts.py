@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from spark_lgbm_tuning.cli import VERBOSE_HINT
 from spark_lgbm_tuning.datasets.store_lock import LOCK_NAME, StoreLock
 from spark_lgbm_tuning.datasets.trial_store import DAMAGED_PREFIX, TrialStore
 from spark_lgbm_tuning.spark.session import java_executable
@@ -216,25 +217,46 @@ exec {java} "$@"
 """
 
 
-def _slow_java_home(root: Path) -> Path:
+# A `java` whose driver JVM, once the driver is gone (its stdin closed), prints a start-up line as
+# Spark's banner would, then touches PRINTED: a JVM still starting when the run failed.
+LATE_LINE = "WARN NativeCodeLoader: the start-up line of an abandoned JVM"
+LATE_JAVA = """#!/bin/sh
+case "$*" in *pyspark-shell*)
+  if timeout {delay} cat > /dev/null; then
+    trap '' PIPE
+    echo "{line}" >&2
+    touch {printed}
+    exit 0
+  fi ;;
+esac
+exec {java} "$@"
+"""
+
+
+def _java_home(root: Path, script: str = SLOW_JAVA, **fields: object) -> Path:
     real = Path(java_executable()).resolve()
     (root / "bin").mkdir(parents=True)
     java = root / "bin" / "java"
-    java.write_text(SLOW_JAVA.format(delay=SLOW_JVM_S, java=real))
+    java.write_text(script.format(delay=SLOW_JVM_S, java=real, **fields))
     java.chmod(0o755)
     assert shutil.which("timeout")
     return root
 
 
-def test_a_fold_with_one_class_is_refused_without_waiting_for_the_jvm(tmp_path):
-    """Before: the run waited for the JVM starting in the background, then refused (~30 s)."""
-    project = _project(tmp_path / "project", SMALL_SEARCH)
+def _one_class_project(root: Path) -> Path:
+    project = _project(root, SMALL_SEARCH)
     data_path = project / "data/05_model_input/model_input.parquet"
     data = pd.read_parquet(data_path)
     # Fold 0 trains on the first quarter of the rows (TimeSeriesSplit into 3 folds).
     data.loc[: len(data) // 4 - 1, "target"] = 1
     data.to_parquet(data_path)
-    java_home = _slow_java_home(tmp_path / "slow-java")
+    return project
+
+
+def test_a_fold_with_one_class_is_refused_without_waiting_for_the_jvm(tmp_path):
+    """Before: the run waited for the JVM starting in the background, then refused (~30 s)."""
+    project = _one_class_project(tmp_path / "project")
+    java_home = _java_home(tmp_path / "slow-java")
 
     run, wall, output = _run_once(project, tmp_path / "run.log", {"JAVA_HOME": str(java_home)})
 
@@ -245,3 +267,26 @@ def test_a_fold_with_one_class_is_refused_without_waiting_for_the_jvm(tmp_path):
     assert "Starting Spark" in output  # the JVM was starting while the folds were checked
     assert wall < SLOW_JVM_S
     logger.warning("fold with one class: refused after %.1f s", wall)
+
+
+def test_a_jvm_abandoned_while_starting_prints_nothing_after_the_error(tmp_path):
+    """Issue 32: the JVM still starting when the run failed printed Spark's start-up banner and
+    WARN lines after the error, so the last lines a user saw were Spark's."""
+    project = _one_class_project(tmp_path / "project")
+    printed = tmp_path / "late-line-printed"
+    java_home = _java_home(tmp_path / "late-java", LATE_JAVA, line=LATE_LINE, printed=printed)
+
+    run, wall, _ = _run_once(project, tmp_path / "run.log", {"JAVA_HOME": str(java_home)})
+    deadline = time.monotonic() + 60
+    while not printed.exists():  # the JVM's line is written after the driver exits
+        assert time.monotonic() < deadline, "the late java never ran"
+        time.sleep(0.2)
+    output = (tmp_path / "run.log").read_text()
+    lines = [line for line in output.splitlines() if line.strip()]
+
+    assert run.returncode == 1, output[-3000:]
+    assert "Starting Spark" in output  # the JVM was starting when the folds were checked
+    assert LATE_LINE not in output
+    assert lines[-2].startswith("Error: InputDataError: Fold 0's training part"), output[-3000:]
+    assert lines[-1] == VERBOSE_HINT
+    logger.warning("fold with one class, JVM abandoned: refused after %.1f s", wall)
