@@ -11,18 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from sklearn.metrics import (
-    auc,
-    average_precision_score,
-    confusion_matrix,
-    precision_recall_curve,
-    roc_curve,
-)
+from sklearn.metrics import confusion_matrix, roc_auc_score
 
 from spark_lgbm_tuning.executor.predict import PROBABILITY_PREFIX
 
 from .params import ReportingParams
-from .plots import styled, thinned
+from .plots import confusion_heatmap, precision_recall_trace, roc_trace, styled
 from .results import ReportingError
 
 
@@ -61,19 +55,8 @@ def plot_roc_one_vs_rest(test_predictions: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     aucs = []
     for name, positive, probability in _one_vs_rest(test_predictions):
-        fpr, tpr, thresholds = roc_curve(positive, probability)
-        aucs.append(auc(fpr, tpr))
-        fpr, tpr, thresholds = thinned(fpr, tpr, thresholds)
-        fig.add_trace(
-            go.Scatter(
-                x=fpr,
-                y=tpr,
-                mode="lines",
-                name=f"{name} vs rest (AUC {aucs[-1]:.4f})",
-                customdata=thresholds,
-                hovertemplate="FPR %{x:.3f}, TPR %{y:.3f}, threshold %{customdata:.3f}",
-            )
-        )
+        aucs.append(roc_auc_score(positive, probability))
+        fig.add_trace(roc_trace(positive, probability, f"{name} vs rest"))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot"}))
     fig.update_xaxes(title="false positive rate", range=[0, 1])
     fig.update_yaxes(title="true positive rate", range=[0, 1.02])
@@ -85,20 +68,8 @@ def plot_precision_recall_one_vs_rest(test_predictions: pd.DataFrame) -> go.Figu
     """Each class's one-vs-rest precision against recall over all test parts, AP in the legend."""
     fig = go.Figure()
     for name, positive, probability in _one_vs_rest(test_predictions):
-        precision, recall, thresholds = precision_recall_curve(positive, probability)
-        ap = average_precision_score(positive, probability)
-        thresholds = np.append(thresholds, np.nan)
-        precision, recall, thresholds = thinned(precision, recall, thresholds)
-        fig.add_trace(
-            go.Scatter(
-                x=recall,
-                y=precision,
-                mode="lines",
-                name=f"{name} vs rest (AP {ap:.4f}, share {positive.mean():.3f})",
-                customdata=thresholds,
-                hovertemplate="recall %{x:.3f}, precision %{y:.3f}, threshold %{customdata:.3f}",
-            )
-        )
+        share = f", share {positive.mean():.3f}"
+        fig.add_trace(precision_recall_trace(positive, probability, f"{name} vs rest", share))
     fig.update_xaxes(title="recall", range=[0, 1])
     fig.update_yaxes(title="precision", range=[0, 1.02])
     return styled(fig, "One-vs-rest precision-recall curve per class, all folds", height=500)
@@ -111,20 +82,7 @@ def plot_confusion_matrix_multiclass(test_predictions: pd.DataFrame) -> go.Figur
     counts = confusion_matrix(actual, probabilities.argmax(axis=1), labels=classes)
     totals = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
-    text = [[f"{counts[i, j]}<br>({share[i, j]:.1%})" for j in classes] for i in classes]
-    fig = go.Figure(
-        go.Heatmap(
-            z=counts,
-            x=[f"predicted {label}" for label in labels],
-            y=[f"actual {label}" for label in labels],
-            text=text,
-            texttemplate="%{text}",
-            colorscale="Blues",
-            hovertemplate="%{y}, %{x}: %{z}<extra></extra>",
-        )
-    )
-    fig.update_yaxes(autorange="reversed")
-    accuracy = float(np.trace(counts) / counts.sum())
+    fig, accuracy = confusion_heatmap(counts, list(labels), share)
     title = (
         f"Confusion matrix of the most probable class ({len(actual)} test rows, "
         f"accuracy {accuracy:.4f}; % of each actual class)"

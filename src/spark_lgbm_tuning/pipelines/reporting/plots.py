@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
 
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
@@ -36,6 +37,63 @@ def thinned(*arrays: np.ndarray) -> list[np.ndarray]:
         return list(arrays)
     keep = np.unique(np.linspace(0, n - 1, MAX_POINTS).round().astype(int))
     return [array[keep] for array in arrays]
+
+
+def roc_trace(actual: np.ndarray, score: np.ndarray, label: str, **style) -> go.Scatter:
+    """One ROC curve, thinned, with its AUC (of the whole curve) in the legend."""
+    fpr, tpr, thresholds = roc_curve(actual, score)
+    area = auc(fpr, tpr)
+    fpr, tpr, thresholds = thinned(fpr, tpr, thresholds)
+    return go.Scatter(
+        x=fpr,
+        y=tpr,
+        mode="lines",
+        name=f"{label} (AUC {area:.4f})",
+        customdata=thresholds,
+        hovertemplate="FPR %{x:.3f}, TPR %{y:.3f}, threshold %{customdata:.3f}",
+        **style,
+    )
+
+
+def precision_recall_trace(
+    actual: np.ndarray, score: np.ndarray, label: str, note: str = "", **style
+) -> go.Scatter:
+    """One precision-recall curve, thinned, with its average precision in the legend."""
+    precision, recall, thresholds = precision_recall_curve(actual, score)
+    ap = average_precision_score(actual, score)
+    # precision_recall_curve gives one threshold fewer than points; the last point has none.
+    thresholds = np.append(thresholds, np.nan)
+    precision, recall, thresholds = thinned(precision, recall, thresholds)
+    return go.Scatter(
+        x=recall,
+        y=precision,
+        mode="lines",
+        name=f"{label} (AP {ap:.4f}{note})",
+        customdata=thresholds,
+        hovertemplate="recall %{x:.3f}, precision %{y:.3f}, threshold %{customdata:.3f}",
+        **style,
+    )
+
+
+def confusion_heatmap(
+    counts: np.ndarray, labels: list[str], share: np.ndarray
+) -> tuple[go.Figure, float]:
+    """Actual (rows) against predicted (columns) counts, each with its `share`; the accuracy."""
+    size = range(len(labels))
+    text = [[f"{counts[i, j]}<br>({share[i, j]:.1%})" for j in size] for i in size]
+    fig = go.Figure(
+        go.Heatmap(
+            z=counts,
+            x=[f"predicted {label}" for label in labels],
+            y=[f"actual {label}" for label in labels],
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            hovertemplate="%{y}, %{x}: %{z}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    return fig, float(np.trace(counts) / counts.sum())
 
 
 def styled(fig: go.Figure, title: str, height: int = 450) -> go.Figure:

@@ -14,11 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from sklearn.metrics import (
-    auc,
-    average_precision_score,
     confusion_matrix,
-    precision_recall_curve,
-    roc_curve,
 )
 
 from .multiclass_plots import (
@@ -29,7 +25,7 @@ from .multiclass_plots import (
     plot_roc_one_vs_rest,
 )
 from .params import ReportingParams
-from .plots import MAX_POINTS, styled, thinned
+from .plots import MAX_POINTS, confusion_heatmap, precision_recall_trace, roc_trace, styled
 from .predictions import CURVE_COLUMNS, PREDICTION_COLUMNS
 from .results import ReportingError, require_rows
 
@@ -67,19 +63,7 @@ def plot_roc_curve(test_predictions: pd.DataFrame) -> go.Figure:
     for name, actual, predicted in _by_fold(_binary(test_predictions)):
         if len(np.unique(actual)) < 2:
             continue  # a single-class test part has no ROC curve
-        fpr, tpr, thresholds = roc_curve(actual, predicted)
-        fpr, tpr, thresholds = thinned(fpr, tpr, thresholds)
-        fig.add_trace(
-            go.Scatter(
-                x=fpr,
-                y=tpr,
-                mode="lines",
-                name=f"{name} (AUC {auc(fpr, tpr):.4f})",
-                line=_line(name),
-                customdata=thresholds,
-                hovertemplate="FPR %{x:.3f}, TPR %{y:.3f}, threshold %{customdata:.3f}",
-            )
-        )
+        fig.add_trace(roc_trace(actual, predicted, name, line=_line(name)))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot"}))
     fig.update_xaxes(title="false positive rate", range=[0, 1])
     fig.update_yaxes(title="true positive rate", range=[0, 1.02])
@@ -94,22 +78,7 @@ def plot_precision_recall(test_predictions: pd.DataFrame) -> go.Figure:
     predictions = _binary(test_predictions)
     fig = go.Figure()
     for name, actual, predicted in _by_fold(predictions):
-        precision, recall, thresholds = precision_recall_curve(actual, predicted)
-        ap = average_precision_score(actual, predicted)
-        # precision_recall_curve gives one threshold fewer than points; the last point has none.
-        thresholds = np.append(thresholds, np.nan)
-        precision, recall, thresholds = thinned(precision, recall, thresholds)
-        fig.add_trace(
-            go.Scatter(
-                x=recall,
-                y=precision,
-                mode="lines",
-                name=f"{name} (AP {ap:.4f})",
-                line=_line(name),
-                customdata=thresholds,
-                hovertemplate="recall %{x:.3f}, precision %{y:.3f}, threshold %{customdata:.3f}",
-            )
-        )
+        fig.add_trace(precision_recall_trace(actual, predicted, name, line=_line(name)))
     base_rate = float(predictions["actual"].mean())
     fig.add_hline(y=base_rate, line_dash="dot", annotation_text=f"positive rate {base_rate:.3f}")
     fig.update_xaxes(title="recall", range=[0, 1])
@@ -126,20 +95,7 @@ def plot_confusion_matrix(test_predictions: pd.DataFrame, params: ReportingParam
     predicted = (predictions["predicted"] >= params.threshold).astype(int)
     counts = confusion_matrix(predictions["actual"].astype(int), predicted, labels=[0, 1])
     share = counts / counts.sum()
-    text = [[f"{counts[i, j]}<br>({share[i, j]:.1%})" for j in range(2)] for i in range(2)]
-    fig = go.Figure(
-        go.Heatmap(
-            z=counts,
-            x=["predicted 0", "predicted 1"],
-            y=["actual 0", "actual 1"],
-            text=text,
-            texttemplate="%{text}",
-            colorscale="Blues",
-            hovertemplate="%{y}, %{x}: %{z}<extra></extra>",
-        )
-    )
-    fig.update_yaxes(autorange="reversed")
-    accuracy = float(np.trace(counts) / counts.sum())
+    fig, accuracy = confusion_heatmap(counts, ["0", "1"], share)
     title = (
         f"Confusion matrix at threshold {params.threshold:g} "
         f"({len(predictions)} test rows, accuracy {accuracy:.4f})"
