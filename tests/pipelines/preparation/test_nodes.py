@@ -40,13 +40,15 @@ def test_a_spark_table_is_narrowed_to_what_preparation_reads(spark):
     )
 
 
-# A driver whose result limit is 1 KiB (a SparkContext setting: its own process).
+# A driver whose result limit is 1 MiB (a SparkContext setting: its own process), and a table
+# of ~3 MiB in 16 parts: the parts together pass the limit, as a large table does.
 OVER_THE_LIMIT = """
 import os, sys
 import pandas as pd
 from pyspark.sql import SparkSession
 from spark_lgbm_tuning.pipelines.preparation.nodes import prepare_input
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from spark_lgbm_tuning.vocabulary.errors import InputDataError
 
 os.environ["PYSPARK_PYTHON"] = sys.executable
 spark = (
@@ -54,12 +56,12 @@ spark = (
     .config("spark.driver.host", "127.0.0.1")
     .config("spark.driver.bindAddress", "127.0.0.1")
     .config("spark.ui.enabled", "false")
-    .config("spark.driver.maxResultSize", "1k")
+    .config("spark.driver.maxResultSize", "1m")
     .getOrCreate()
 )
-table = spark.createDataFrame(pd.DataFrame({"x": range(20000), "y": [0, 1] * 10000}))
+table = spark.createDataFrame(pd.DataFrame({"x": range(400000), "y": [0, 1] * 200000}))
 try:
-    prepare_input(table.repartition(4), ColumnParams(target="y", time=None, feature_prefix=None),
+    prepare_input(table.repartition(16), ColumnParams(target="y", time=None, feature_prefix=None),
                   "classification")
 except InputDataError as error:
     print("REFUSED", error)
