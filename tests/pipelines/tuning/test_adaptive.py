@@ -334,8 +334,8 @@ class InterruptingStore(TrialStore):
         self.after = after
         self.batches = 0
 
-    def append(self, rows):
-        written = super().append(rows)
+    def append(self, rows, outputs=()):
+        written = super().append(rows, outputs)
         self.batches += 1
         if self.batches == self.after:
             raise KeyboardInterrupt
