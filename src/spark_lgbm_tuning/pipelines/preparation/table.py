@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from spark_lgbm_tuning.executor.encoding import CATEGORY_UNSEEN, InputEncoding
+from spark_lgbm_tuning.executor.encoding import CATEGORY_UNSEEN, InputEncoding, category_codes
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams, select_features
 from spark_lgbm_tuning.vocabulary.errors import InputDataError
 
@@ -80,9 +80,10 @@ def _feature_column(column: pd.Series, categories: list[Any] | None) -> pd.Serie
         return column
     if pd.api.types.is_float_dtype(column.dtype):
         column = column.astype("Int64")
-    values = column.astype("object").where(column.notna(), None)
+    # The codes scoring gives new rows (executor/encoding.py): one mapping for both.
+    codes = category_codes(column, categories)
     return pd.Series(
-        pd.Categorical(values, categories=categories), index=column.index, name=column.name
+        pd.Categorical.from_codes(codes, categories), index=column.index, name=column.name
     )
 
 
