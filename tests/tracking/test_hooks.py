@@ -168,6 +168,8 @@ def test_a_kedro_run_is_one_tracked_run_with_the_search_nested(tmp_path, mlflow_
     plots = {item.path for item in client.list_artifacts(parent.info.run_id, "plots")}
     assert {"plots/param_effects.json", "plots/feature_importance.json"} <= plots
     assert "plots/folds_timeline.png" in plots
+    # A classification search: its ROC curve, not the regression figures it did not draw.
+    assert "plots/roc_curve.json" in plots and "plots/residuals.json" not in plots
     # The local outputs stay versioned as before.
     assert len(list((project / "data/08_reporting/tuning_report.html").glob("*/*.html"))) == 1
 

@@ -15,7 +15,8 @@ still queued only when it ends:
   and the numbers of `tuning_run_info` on the parent run;
 - `select_best_params` -> `best_params` as an artefact, the winner's nested run tagged `best`;
 - `refit_best_model` -> the refit model as an MLflow LightGBM model with its signature;
-- the report, every `*_plot` and every `*_figure` as artefacts. The namespaced (`regression.`) outputs likewise.
+- the report, every `*_plot` and every `*_figure` as artefacts (not a figure of the other task,
+  which the report leaves out too). The namespaced (`regression.`) outputs likewise.
 The parent run also gets the env, git commit, package versions and the seconds tracking took:
 `tracking_s` on the driver's path (set-up, run start, the final wait), `tracking_background_s` in
 the background thread.
@@ -40,12 +41,14 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import plotly.graph_objects as go
 from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 from pydantic import Field
 
+from spark_lgbm_tuning.pipelines.reporting.prediction_plots import is_drawn
 from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
 from spark_lgbm_tuning.tracking import mlflow_log
 from spark_lgbm_tuning.tracking.background import BackgroundLog
@@ -353,6 +356,8 @@ class TrackingHooks:
         namespace, leaf = _split(dataset_name)
         if self._run_id is None:
             return
+        if isinstance(data, go.Figure) and not is_drawn(data):
+            return  # the other task's figure (prediction_plots.drawn_for): nothing to look at
         if leaf == REPORT_DATASET or leaf.endswith(FIGURE_SUFFIXES):
             folder = namespace.replace(".", "/") + ("report" if leaf == REPORT_DATASET else "plots")
             self._queued(self._log_file, self._run_id, dataset_name, data, f"{folder}/{leaf}")

@@ -227,10 +227,10 @@ def test_preparation_without_a_declared_input_names_the_fix(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_a_users_regression_table_is_tuned_and_scored(tmp_path: Path, spark):
-    """A numeric target on the user's own table, a categorical feature: tuned, ranked, refit and
-    scored. (The main reporting pipeline's figures are the classification ones: its report for a
-    user's regression table is not built yet, so the run stops at scoring's ancestors.)"""
+def test_a_users_regression_table_is_tuned_reported_and_scored(tmp_path: Path, spark):
+    """A numeric target on the user's own table, a categorical feature: tuned, ranked, refit,
+    reported with the regression figures (the reporting pipeline follows tuning.task) and
+    scored."""
     with scratch_project(tmp_path) as project:
         path = _declare(project, "parquet")
         catalog = yaml.safe_load((project / "conf/local/catalog.yml").read_text())
@@ -254,8 +254,13 @@ def test_a_users_regression_table_is_tuned_and_scored(tmp_path: Path, spark):
             "tuning": regression,
         }
         with KedroSession.create(project_path=project, runtime_params=params) as session:
-            session.run(pipeline_names=[*OWN_DATA, "scoring"], to_nodes=["score_table"])
+            session.run(pipeline_names=[*OWN_DATA, "scoring"])
 
+        versions = (project / "data/08_reporting/tuning_report.html").glob("*/tuning_report.html")
+        report = next(versions).read_text()
+        assert '<div id="predicted_vs_actual_figure"' in report
+        assert '<div id="residuals_figure"' in report
+        assert '<div id="roc_curve_figure"' not in report
         leaderboard = pd.read_csv(project / "data/08_reporting/leaderboard.csv")
         scored = pd.read_parquet(project / "data/07_model_output/scored_table.parquet")
         assert digest(path) == before

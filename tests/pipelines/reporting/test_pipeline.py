@@ -23,7 +23,9 @@ from kedro_datasets.text import TextDataset
 from kedro_datasets.yaml import YAMLDataset
 from plotly.graph_objects import Figure
 
+from spark_lgbm_tuning.pipelines.preparation.folds import summarise_folds
 from spark_lgbm_tuning.pipelines.reporting import create_pipeline
+from spark_lgbm_tuning.pipelines.reporting.prediction_plots import is_drawn
 from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
 from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH
 from tests.cluster import kedro_run
@@ -155,6 +157,10 @@ def test_pipeline_runs_on_an_in_memory_catalog(
         figure = catalog.load(f"{name}_figure")
         assert isinstance(figure, Figure), name
         assert f'<div id="{name}_figure"' in page, name
+    for name in ("predicted_vs_actual", "residuals"):
+        # Drawn for a regression only: marked not drawn, and left out of the report.
+        assert not is_drawn(catalog.load(f"{name}_figure")), name
+        assert f'<div id="{name}_figure"' not in page, name
     assert catalog.load("test_predictions")["fold_id"].unique().tolist() == [0, 1]
     assert "Kedro env" in page and "docker" in page
     assert catalog.load("leaderboard")["combo_id"].tolist() == ["c_b", "c_a", "c_c"]
@@ -166,8 +172,10 @@ def test_pipeline_runs_on_an_in_memory_catalog(
     assert REPORT_DATASET == "tuning_report"  # hooks.ReportLocationHooks and the catalog use it
 
 
+@pytest.mark.parametrize("task", ["from_params", "regression"])
 def test_regression_pipeline_runs_on_an_in_memory_catalog(
     *,
+    task,
     regression_results,
     run_info,
     environment,
@@ -177,8 +185,9 @@ def test_regression_pipeline_runs_on_an_in_memory_catalog(
     params,
     tmp_path,
 ):
-    """create_pipeline(task="regression"): out-of-fold predictions and their figures, no fold
-    summary, no classification figures."""
+    """A regression search reported by the pipeline of a user's table (`create_pipeline()`, the
+    figures follow `tuning.task`) and by the regression namespace's (`task="regression"`: no
+    fold summary, no input encoding): its out-of-fold figures, none of classification's."""
     kept, curves = kept_predictions(
         regression_results, regression_data, regression_folds, regression_tuning
     )
@@ -197,7 +206,11 @@ def test_regression_pipeline_runs_on_an_in_memory_catalog(
         "params:columns": COLUMNS,
         "params:reporting": params,
     }
-    pipeline = create_pipeline(task="regression")
+    if task == "from_params":
+        no_time = COLUMNS.model_copy(update={"time": None})
+        inputs["fold_summary"] = summarise_folds(regression_data, regression_folds, no_time)
+        inputs["input_encoding"] = {"target": "target", "features": [], "classes": None}
+    pipeline = create_pipeline(task=task)
     assert pipeline.inputs() == set(inputs)
     datasets = {name: MemoryDataset(data) for name, data in inputs.items()}
     catalog = DataCatalog(_file_backed(datasets, tmp_path))
@@ -206,9 +219,12 @@ def test_regression_pipeline_runs_on_an_in_memory_catalog(
     page = outputs[REPORT_DATASET].load()
     assert catalog.load("best_params")["selection"]["combo_id"] == "r_15"
     for name in REGRESSION_FIGURES:
-        assert isinstance(catalog.load(f"{name}_figure"), Figure), name
+        figure = catalog.load(f"{name}_figure")
+        assert isinstance(figure, Figure) and is_drawn(figure), name
         assert f'<div id="{name}_figure"' in page, name
-    assert "roc_curve" not in page
+    for name in ("roc_curve", "precision_recall", "confusion_matrix", "calibration"):
+        assert f'<div id="{name}_figure"' not in page, name
+    assert "Predicted vs actual" in page or "predicted vs actual" in page
 
 
 @pytest.mark.slow

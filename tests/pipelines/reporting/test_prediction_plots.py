@@ -13,6 +13,8 @@ from spark_lgbm_tuning.pipelines.reporting.nodes import rank_combinations, selec
 from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
 from spark_lgbm_tuning.pipelines.reporting.prediction_plots import (
     MAX_POINTS,
+    drawn_for,
+    is_drawn,
     plot_calibration,
     plot_confusion_matrix,
     plot_learning_curves,
@@ -23,6 +25,7 @@ from spark_lgbm_tuning.pipelines.reporting.prediction_plots import (
 )
 from spark_lgbm_tuning.pipelines.reporting.predictions import select_test_predictions
 from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 
 from .conftest import kept_predictions
 
@@ -168,3 +171,24 @@ def test_regression_figures_refuse_empty_or_incomplete_input(plot, regression_pr
         plot(regression_predictions.iloc[0:0])
     with pytest.raises(ReportingError, match=r"lacks the column\(s\) \['predicted'\]"):
         plot(regression_predictions.drop(columns="predicted"))
+
+
+@pytest.mark.parametrize("task", ["classification", "multiclass", "regression"])
+def test_a_figure_node_draws_for_its_own_tasks_only(task, tmp_path):
+    """drawn_for: the run's tuning.task decides; the other task's figure is a marked placeholder
+    that survives the catalog's plotly JSON (the report reads it back to leave it out)."""
+    objective = {"classification": "binary", "multiclass": "multiclass"}.get(task, task)
+    tuning = TuningParams(task=task, fixed={"objective": objective}, grid={"num_leaves": [7]})
+    roc = drawn_for(("classification", "multiclass"), plot_roc_curve)
+    residuals = drawn_for(("regression",), plot_residuals)
+    classes = _known(400)
+    numbers = classes.assign(actual=classes["predicted"] * 3 + 1)
+
+    drawn = roc(tuning, classes) if task != "regression" else residuals(tuning, numbers)
+    other = residuals(tuning, numbers) if task != "regression" else roc(tuning, classes)
+
+    dataset = JSONDataset(filepath=str(tmp_path / "figure.json"))
+    dataset.save(other)
+    assert is_drawn(drawn) and not is_drawn(dataset.load())
+    assert f"this search's task is {task}" in other.layout.annotations[0].text
+    assert roc.__name__ == "plot_roc_curve"  # the node's function name, as kedro viz shows it

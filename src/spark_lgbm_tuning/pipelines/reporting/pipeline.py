@@ -1,12 +1,15 @@
 """Reporting pipeline: rank the tuning trials, refit the winner, predict its folds out of fold,
 plot, and write one HTML report.
 
-`create_pipeline()` reports the classification search, binary or multiclass (ROC,
-precision-recall, confusion matrix, calibration and learning curves of the winner's out-of-fold
-predictions; multiclass: per class, one vs rest, and an N x N confusion matrix);
-`create_pipeline(task="regression")` is the same pipeline for a regression search (predicted vs
-actual, residuals and learning curves), without the time-series fold summary. The
-reporting_regression pipeline wraps it under the `regression` namespace. Every figure is a
+`create_pipeline()` reports the search of `tuning.task`, read at run time: for a classification,
+binary or multiclass, ROC, precision-recall, confusion matrix, calibration and learning curves
+of the winner's out-of-fold predictions (multiclass: per class, one vs rest, and an N x N
+confusion matrix); for a regression, predicted vs actual, residuals and learning curves. (Each
+figure node of the other task returns a figure marked not drawn, which the report leaves out:
+a user's table may hold either task, and a pipeline is built before its parameters are read.)
+`create_pipeline(task="regression")` has the regression figures only and no fold summary: the
+reporting_regression pipeline wraps it under the `regression` namespace, for the synthetic
+regression data. Every figure is a
 `<name>_figure` dataset (plotly JSON) that the report embeds.
 """
 
@@ -30,6 +33,9 @@ from .plots import (
     plot_resource_use,
 )
 from .prediction_plots import (
+    CLASSIFICATION_TASKS,
+    REGRESSION_TASKS,
+    drawn_for,
     plot_calibration,
     plot_confusion_matrix,
     plot_learning_curves,
@@ -107,14 +113,28 @@ def _search_plots() -> list[Node]:
     ]
 
 
+CLASSIFICATION_FIGURES = {
+    "roc_curve": (plot_roc_curve, ["test_predictions"]),
+    "precision_recall": (plot_precision_recall, ["test_predictions"]),
+    "confusion_matrix": (plot_confusion_matrix, ["test_predictions", "params:reporting"]),
+    "calibration": (plot_calibration, ["test_predictions", "params:reporting"]),
+}
+REGRESSION_FIGURES = {
+    "predicted_vs_actual": (plot_predicted_vs_actual, ["test_predictions"]),
+    "residuals": (plot_residuals, ["test_predictions"]),
+}
+
+
 def _out_of_fold(task: str) -> list[Node]:
     """The winner's out-of-fold predictions and learning curves (its trials' own), and the task's
-    figures of them."""
+    figures of them: for `task="from_params"` both tasks' figures, each drawn only when
+    `tuning.task` is its own (prediction_plots.drawn_for)."""
     inputs = ["best_params", "tuning_predictions", "tuning_learning_curves", "params:tuning"]
     nodes = [
         Node(
             select_test_predictions,
-            # Classification: the class labels that name a multiclass winner's probabilities.
+            # The class labels that name a multiclass winner's probabilities (the regression
+            # namespace has no input encoding).
             inputs=inputs if task == "regression" else [*inputs, "input_encoding"],
             outputs=["test_predictions", "learning_curves"],
             name="select_test_predictions",
@@ -122,24 +142,22 @@ def _out_of_fold(task: str) -> list[Node]:
         _figure(plot_learning_curves, "learning_curves", "learning_curves"),
     ]
     if task == "regression":
-        return [
-            *nodes,
-            _figure(plot_predicted_vs_actual, "test_predictions", "predicted_vs_actual"),
-            _figure(plot_residuals, "test_predictions", "residuals"),
+        return nodes + [
+            _figure(func, args, name) for name, (func, args) in REGRESSION_FIGURES.items()
         ]
-    return [
-        *nodes,
-        _figure(plot_roc_curve, "test_predictions", "roc_curve"),
-        _figure(plot_precision_recall, "test_predictions", "precision_recall"),
-        _figure(
-            plot_confusion_matrix, ["test_predictions", "params:reporting"], "confusion_matrix"
-        ),
-        _figure(plot_calibration, ["test_predictions", "params:reporting"], "calibration"),
-    ]
+    for tasks, figures in (
+        (CLASSIFICATION_TASKS, CLASSIFICATION_FIGURES),
+        (REGRESSION_TASKS, REGRESSION_FIGURES),
+    ):
+        nodes += [
+            _figure(drawn_for(tasks, func), ["params:tuning", *args], name)
+            for name, (func, args) in figures.items()
+        ]
+    return nodes
 
 
 def create_pipeline(
-    *, task: Literal["classification", "regression"] = "classification", **kwargs
+    *, task: Literal["from_params", "regression"] = "from_params", **kwargs
 ) -> Pipeline:
     report_inputs = {
         "leaderboard": "leaderboard",
@@ -154,7 +172,7 @@ def create_pipeline(
         "columns": "params:columns",
         "params": "params:reporting",
     }
-    if task == "classification":
+    if task == "from_params":
         report_inputs["fold_summary"] = "fold_summary"
     nodes = _ranking_and_refit() + _search_plots() + _out_of_fold(task)
     for node in nodes:

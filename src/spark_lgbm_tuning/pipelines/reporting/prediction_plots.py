@@ -5,9 +5,17 @@ actual and residuals for regression.
 
 One trace per fold (each fold's test part predicted by that fold's model), plus the pooled
 curve where pooling means something, so a fold that behaves differently stands out.
+
+`drawn_for` makes a figure node of the run's task: the reporting pipeline of a user's table does
+not know at build time whether `tuning.task` is a classification or a regression, so it holds
+both tasks' figures and each draws only for its own (the other is marked not drawn, and the
+report leaves it out).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +24,8 @@ from plotly.subplots import make_subplots
 from sklearn.metrics import (
     confusion_matrix,
 )
+
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 
 from .multiclass_plots import (
     is_multiclass,
@@ -28,6 +38,38 @@ from .params import ReportingParams
 from .plots import MAX_POINTS, confusion_heatmap, precision_recall_trace, roc_trace, styled
 from .predictions import CURVE_COLUMNS, PREDICTION_COLUMNS
 from .results import ReportingError, require_rows
+
+# layout.meta key of a figure the run's task does not draw (report.py leaves it out).
+NOT_DRAWN = "not_drawn"
+CLASSIFICATION_TASKS = ("classification", "multiclass")
+REGRESSION_TASKS = ("regression",)
+
+
+def is_drawn(figure: go.Figure) -> bool:
+    """False for the placeholder of a figure that does not apply to the run's task."""
+    meta = figure.layout.meta
+    return not (isinstance(meta, dict) and meta.get(NOT_DRAWN))
+
+
+def drawn_for(tasks: tuple[str, ...], plot: Callable[..., go.Figure]) -> Callable[..., go.Figure]:
+    """`plot` as a node that takes `params:tuning` first: it draws when the run's task is one of
+    `tasks`, and otherwise returns a figure marked not drawn that says why."""
+
+    def figure(tuning_params: TuningParams, *inputs: Any) -> go.Figure:
+        if tuning_params.task in tasks:
+            return plot(*inputs)
+        fig = go.Figure()
+        fig.add_annotation(
+            text=f"{plot.__name__} applies to task {' or '.join(tasks)}; this search's task is "
+            f"{tuning_params.task}.",
+            showarrow=False,
+        )
+        fig.update_layout(meta={NOT_DRAWN: True})
+        return styled(fig, "Not drawn for this task", height=120)
+
+    figure.__name__ = figure.__qualname__ = plot.__name__
+    figure.__doc__ = plot.__doc__
+    return figure
 
 
 def _binary(test_predictions: pd.DataFrame) -> pd.DataFrame:

@@ -3,7 +3,8 @@
 Leaderboard (sortable, parameters before ids), the top combinations per fold, the best
 combination's out-of-fold figures, parameters and refit, the searched space, when and with
 which code and data the search ran, and failed trials with their errors. The figures are the
-plotly figures the plot nodes made (the catalog's `*_figure` datasets), embedded as they are.
+plotly figures the plot nodes made (the catalog's `*_figure` datasets), embedded as they are;
+a figure of the other task (prediction_plots.drawn_for) is left out.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from spark_lgbm_tuning.vocabulary.columns import ColumnParams, feature_columns
 
 from . import report_sections as sections
 from .params import ReportingParams
+from .prediction_plots import is_drawn
 from .report_page import figure_html, page
 from .results import ReportingError, direction, plain, require_rows
 
@@ -65,7 +67,7 @@ def _figures(section: str, figures: Mapping[str, go.Figure]) -> str:
     return "\n".join(
         figure_html(name, figures[name], caption)
         for name, caption in FIGURES[section].items()
-        if name in figures
+        if name in figures and is_drawn(figures[name])
     )
 
 
