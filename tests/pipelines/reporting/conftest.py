@@ -22,7 +22,7 @@ from spark_lgbm_tuning.pipelines.reporting.nodes import (
 from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
 from spark_lgbm_tuning.pipelines.reporting.predictions import select_test_predictions
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
-from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import SEARCH_ID, TuningParams
 from spark_lgbm_tuning.pipelines.tuning.predictions import PredictionBuffer
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 
@@ -228,6 +228,15 @@ def kept_predictions(
         row = run_trial(spec, fold_from_arrays(*arrays.split(spec.fold_id), spec.params))
         buffer.add([{**row, tuning.primary_metric: record[tuning.primary_metric]}])
     return buffer.frames(buffer.leaders(results.to_dict("records")))
+
+
+def one_search(run_info: dict, *tables: pd.DataFrame, search_id: str = "s1") -> tuple:
+    """`run_info` and `tables` (results, predictions, curves) as one run of the search writes
+    them: each carrying its search id."""
+    stamped = [table.copy() for table in tables]
+    for table in stamped:
+        table.attrs[SEARCH_ID] = search_id
+    return ({**run_info, SEARCH_ID: search_id}, *stamped)
 
 
 def with_fingerprints(results: pd.DataFrame, data: pd.DataFrame, folds: pd.DataFrame):

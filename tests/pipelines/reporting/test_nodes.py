@@ -1,13 +1,11 @@
 """The reporting nodes: rank_combinations (aggregates, directions, ties, bad input),
-select_best_params (paste-able YAML), refit_best_model (a loadable LightGBM text model) and
-check_results_are_current (stale results refused)."""
+select_best_params (paste-able YAML) and refit_best_model (a loadable LightGBM text model)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
-import re
 
 import lightgbm as lgb
 import numpy as np
@@ -18,19 +16,13 @@ from kedro_datasets.text import TextDataset
 from kedro_datasets.yaml import YAMLDataset
 
 from spark_lgbm_tuning.pipelines.reporting.nodes import (
-    check_results_are_current,
     rank_combinations,
     refit_best_model,
     select_best_params,
 )
 from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
-from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
-from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space
-from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, TuningParams
-from spark_lgbm_tuning.pipelines.tuning.search_space import fold_facts
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.vocabulary import lightgbm_params
-from spark_lgbm_tuning.vocabulary.columns import ColumnParams
-from tests.pipelines.tuning import data as tuning_data
 
 from .conftest import COLUMNS, FIXED_PARAMS, N_FEATURES, RENAMED, make_trial, renamed, tuning_with
 
@@ -348,112 +340,6 @@ def test_refit_trains_on_the_columns_setting(best, model_input, model_folds, par
     assert "feature_0" not in set(importance["feature"])
 
 
-# --------------------------------------------------------------------------- stale results
-@pytest.fixture
-def searched():
-    """Data, folds, the trials expanded from them and result rows of those trials."""
-    data = tuning_data.model_input()
-    folds = tuning_data.time_folds(data)
-    trials = expand_search_space(data, folds, tuning_data.tuning_params(), ColumnParams())
-    results = trials[["trial_id", "combo_id", "fold_id", "fold_fingerprint"]].assign(status="ok")
-    return data, folds, results
-
-
-def _check(results, data, folds, params=None, *, searched_with=None):
-    """check_results_are_current with `params` (default: the fixtures'), on results whose run
-    info records a search with `searched_with` (default: `params`)."""
-    params = params or tuning_data.tuning_params()
-    run_info = {RUN_INFO_SEARCH: (searched_with or params).search_description()}
-    return check_results_are_current(results, run_info, data, folds, params, ColumnParams())
-
-
-def test_results_of_the_current_data_pass_unchanged(searched):
-    data, folds, results = searched
-    checked = _check(results, data, folds)
-    pd.testing.assert_frame_equal(checked, results)
-
-
-def test_results_of_other_data_are_refused_naming_the_fold(searched):
-    data, folds, results = searched
-    changed = data.copy()
-    # One value in the last fold's test part: only that fold's fingerprint changes.
-    last_fold = int(folds["fold_id"].max())
-    row = int(folds[(folds["fold_id"] == last_fold) & (folds["split"] == "test")]["row"].iloc[0])
-    changed.loc[row, "feature_0"] += 1.0
-    with pytest.raises(ReportingError, match=rf"fold {last_fold} were computed on other data"):
-        _check(results, changed, folds)
-
-
-def test_results_without_fingerprints_are_refused(searched):
-    data, folds, results = searched
-    with pytest.raises(ReportingError, match=r"lack fold_fingerprint values"):
-        _check(results.drop(columns="fold_fingerprint"), data, folds)
-    missing = results.assign(fold_fingerprint=[None] + list(results["fold_fingerprint"][1:]))
-    with pytest.raises(ReportingError, match=r"lack fold_fingerprint values"):
-        _check(missing, data, folds)
-
-
-def test_results_of_other_folds_are_refused(searched):
-    data, folds, results = searched
-    with pytest.raises(ReportingError, match=r"do not fit the current data and folds"):
-        _check(results, data.head(10), folds)
-
-
-def test_results_of_a_search_with_other_parameters_are_refused_naming_the_change(searched):
-    """The report of `--params "tuning.grid.num_leaves=[7]"` after a search of [7, 15] would
-    show num_leaves 7 as the searched space and rank 7 and 15."""
-    data, folds, results = searched
-    now = tuning_data.tuning_params(grid={"num_leaves": [7], "learning_rate": [0.1]})
-
-    with pytest.raises(ReportingError) as error:
-        _check(results, data, folds, params=now, searched_with=tuning_data.tuning_params())
-
-    message = str(error.value)
-    assert "tuning_results come from another search" in message
-    assert "grid.num_leaves was [7, 15], now [7]" in message
-    assert "run `kedro run --pipelines tuning` with the current parameters first" in message
-    assert "\n" not in message
-
-
-@pytest.mark.parametrize(
-    ("overrides", "change"),
-    [
-        ({"fixed": {"objective": "binary", "seed": 2, "verbosity": -1}}, "fixed.seed was 1, now 2"),
-        ({"num_boost_round": 60}, "num_boost_round was 30, now 60"),
-        ({"early_stopping_rounds": 0}, "early_stopping_rounds was 5, now null"),
-        ({"folds": [0, 1]}, "folds was null, now [0, 1]"),
-        (
-            {"search": {"strategy": "random", "n_combinations": 2}},
-            'search.n_combinations was null, now 2; search.strategy was "grid", now "random"',
-        ),
-    ],
-)
-def test_every_setting_that_identifies_the_search_is_compared(searched, overrides, change):
-    data, folds, results = searched
-    now = tuning_data.tuning_params(**overrides)
-    with pytest.raises(ReportingError, match=re.escape(change)):
-        _check(results, data, folds, params=now, searched_with=tuning_data.tuning_params())
-
-
-def test_settings_that_do_not_change_the_search_are_not_compared(searched):
-    """Another ranking metric, limits or resume reorder or bound the search, not change it."""
-    data, folds, results = searched
-    now = tuning_data.tuning_params(
-        primary_metric="logloss", max_trials=50, resume=False, progress_interval_s=3.0
-    )
-    checked = _check(results, data, folds, params=now, searched_with=tuning_data.tuning_params())
-    pd.testing.assert_frame_equal(checked, results)
-
-
-def test_results_without_a_recorded_search_are_refused_with_the_fix(searched):
-    data, folds, results = searched
-    regression = tuning_data.tuning_params(
-        task="regression", primary_metric="rmse", fixed={"objective": "regression"}
-    )
-    with pytest.raises(ReportingError, match=r"written by an older version.*--pipelines tuning_re"):
-        check_results_are_current(results, {"n_trials": 8}, data, folds, regression, ColumnParams())
-
-
 # ------------------------------------------------------------- adaptive search (pruned, partial)
 def _adaptive_results(results: pd.DataFrame) -> pd.DataFrame:
     """`results` plus a pruned combination (best first fold) and one that ran one fold only."""
@@ -476,32 +362,3 @@ def test_only_pruned_combinations_leave_nothing_to_rank(results, tuning_params, 
     pruned = pruned[pruned["combo_id"].isin(["c_pruned", "c_partial"])]
     with pytest.raises(ReportingError, match=r"None of the 2 combinations .* every fold"):
         rank_combinations(pruned, tuning_params, params)
-
-
-@pytest.fixture(scope="module")
-def searched_adaptively():
-    """Data, folds and an adaptive search's result rows carrying their folds' fingerprints
-    (its tuning_trials has none to compare with)."""
-    data = tuning_data.model_input()
-    folds = tuning_data.time_folds(data)
-    params = tuning_data.tuning_params(search={"strategy": "random", "n_combinations": 2})
-    arrays = FoldArrays(data, fold_rows(folds, None, len(data)), ColumnParams())
-    results = pd.DataFrame(
-        {
-            "fold_id": [fold.fold_id for fold in fold_facts(arrays)],
-            "fold_fingerprint": [fold.fingerprint for fold in fold_facts(arrays)],
-        }
-    ).assign(trial_id=lambda frame: "t" + frame["fold_id"].astype(str), combo_id="c", status="ok")
-    return data, folds, results, params
-
-
-def test_adaptive_results_are_checked_by_their_own_fingerprints(searched_adaptively):
-    data, folds, results, params = searched_adaptively
-    checked = _check(results, data, folds, params)
-    pd.testing.assert_frame_equal(checked, results)
-    changed = data.copy()
-    changed.loc[len(data) - 1, "feature_0"] += 1.0  # the last fold's test part
-    with pytest.raises(ReportingError, match=r"fold 2 were computed on other data"):
-        _check(results, changed, folds, params)
-    with pytest.raises(ReportingError, match=r"lack fold_fingerprint values"):
-        _check(results.drop(columns="fold_fingerprint"), data, folds, params)

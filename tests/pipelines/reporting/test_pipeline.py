@@ -31,7 +31,7 @@ from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH
 from tests.cluster import kedro_run
 from tests.project_copy import copy_project
 
-from .conftest import COLUMNS, kept_predictions
+from .conftest import COLUMNS, kept_predictions, one_search
 
 SEARCH_FIGURES = (
     "metric_per_fold",
@@ -130,11 +130,14 @@ def test_pipeline_runs_on_an_in_memory_catalog(
     caplog,
 ):
     kept, curves = kept_predictions(results, model_input, model_folds, tuning_params)
+    run_info, results, kept, curves = one_search(
+        {**run_info, RUN_INFO_SEARCH: tuning_params.search_description()}, results, kept, curves
+    )
     inputs = {
         "tuning_results@pandas": results,
         "tuning_predictions": kept,
         "tuning_learning_curves": curves,
-        "tuning_run_info": {**run_info, RUN_INFO_SEARCH: tuning_params.search_description()},
+        "tuning_run_info": run_info,
         "run_environment": environment,
         "model_input@pandas": model_input,
         "model_folds@pandas": model_folds,
@@ -191,14 +194,17 @@ def test_regression_pipeline_runs_on_an_in_memory_catalog(
     kept, curves = kept_predictions(
         regression_results, regression_data, regression_folds, regression_tuning
     )
+    run_info, results, kept, curves = one_search(
+        {**run_info, RUN_INFO_SEARCH: regression_tuning.search_description()},
+        regression_results,
+        kept,
+        curves,
+    )
     inputs = {
-        "tuning_results@pandas": regression_results,
+        "tuning_results@pandas": results,
         "tuning_predictions": kept,
         "tuning_learning_curves": curves,
-        "tuning_run_info": {
-            **run_info,
-            RUN_INFO_SEARCH: regression_tuning.search_description(),
-        },
+        "tuning_run_info": run_info,
         "run_environment": environment,
         "model_input@pandas": regression_data,
         "model_folds@pandas": regression_folds,

@@ -20,6 +20,7 @@ from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
 from spark_lgbm_tuning.pipelines.tuning import search, search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
+from spark_lgbm_tuning.pipelines.tuning.params import SEARCH_ID
 from spark_lgbm_tuning.pipelines.tuning.predictions import KEPT_COMBINATIONS
 from spark_lgbm_tuning.pipelines.tuning.rungs import rung_rounds
 from spark_lgbm_tuning.pipelines.tuning.search import AllTrialsFailedError
@@ -97,6 +98,11 @@ def test_a_rerun_reuses_every_finished_trial(spark, data, folds, tmp_path):
     assert first_info["n_predicted_again"] == 0 and info["n_predicted_again"] == 0
     assert info["n_predictions_read_back"] == 6
     pd.testing.assert_frame_equal(info["predictions"], first_info["predictions"])
+    # Each run's four outputs carry one search id, the rerun's a new one (reporting/current.py).
+    for outputs, run_info in ((first, first_info), (again, info)):
+        tables = (outputs, run_info["predictions"], run_info["learning_curves"])
+        assert {table.attrs[SEARCH_ID] for table in tables} == {run_info[SEARCH_ID]}
+    assert info[SEARCH_ID] != first_info[SEARCH_ID]
 
 
 def test_a_rerun_of_a_finished_default_search_starts_no_spark_job(

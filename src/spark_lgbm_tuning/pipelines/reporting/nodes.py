@@ -19,18 +19,15 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import SparkSession
 
-from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.executor.trial import fit_model
 from spark_lgbm_tuning.pipelines.tuning.folds import (
     FOLD_COLUMNS,
     FoldArrays,
     covered_rows,
-    fold_rows,
-    searched_params,
 )
 
 # A runtime import, not TYPE_CHECKING: Kedro reads the node type hints to validate params:tuning.
-from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from spark_lgbm_tuning.vocabulary.lightgbm_params import (
@@ -57,104 +54,6 @@ from .results import (
 # best_params' key for what the model input set (not part of the `tuning` block to paste).
 DATA_PARAMS_KEY = "data_params"
 logger = logging.getLogger(__name__)
-
-RERUN_TUNING = "rerun the tuning pipeline on the current data before reporting"
-# The pipeline that runs the search of each task (see pipeline_registry's pipeline names).
-TUNING_PIPELINE = {
-    "classification": "tuning",
-    "multiclass": "tuning",
-    "regression": "tuning_regression",
-}
-# Changes named in the refusal of results from another search.
-MAX_CHANGES_SHOWN = 3
-
-
-# ------------------------------------------------------------------------------ stale results
-def check_results_are_current(  # noqa: PLR0913, PLR0917 - Kedro passes a node's inputs by position
-    tuning_results: pd.DataFrame,
-    tuning_run_info: dict[str, Any],
-    data: pd.DataFrame,
-    folds: pd.DataFrame,
-    tuning_params: TuningParams,
-    columns: ColumnParams,
-) -> pd.DataFrame:
-    """tuning_results as they are, once shown to come from the current search, data and folds.
-
-    The search that produced them (tuning_run_info records its description) must be the one the
-    current `params:tuning` describes: otherwise the report would show one search space and rank
-    another's results. Each result records the data fingerprint of the fold it ran on
-    (`fold_fingerprint`, both strategies): results of a search on other data would rank on data
-    they never saw. Both are refused, naming what changed and the run that fixes it.
-    """
-    require_rows(tuning_results, "tuning_results", ("trial_id", "fold_id"))
-    fingerprints = tuning_results.get(FOLD_FINGERPRINT)
-    if fingerprints is None or fingerprints.isna().any():
-        raise ReportingError(
-            "tuning_results lack fold_fingerprint values, so they cannot be checked against "
-            f"the current data; {RERUN_TUNING}."
-        )
-    fold_ids = sorted(int(fold_id) for fold_id in tuning_results["fold_id"].unique())
-    try:
-        arrays = FoldArrays(data, fold_rows(folds, fold_ids, len(data)), columns)
-    except ValueError as error:
-        raise ReportingError(
-            f"tuning_results do not fit the current data and folds ({error}); {RERUN_TUNING}."
-        ) from error
-    # The search's parameters as run: the model input's categorical features, its classes.
-    _check_same_search(tuning_run_info, searched_params(tuning_params, arrays))
-    for fold_id in fold_ids:
-        if set(fingerprints[tuning_results["fold_id"] == fold_id]) != {arrays.fingerprint(fold_id)}:
-            raise ReportingError(
-                f"tuning_results of fold {fold_id} were computed on other data than the "
-                f"current data and folds (its fingerprint differs); {RERUN_TUNING}."
-            )
-    return tuning_results
-
-
-def _changes(recorded: Any, current: Any, key: str = "") -> list[tuple[str, Any, Any]]:
-    """(dotted key, recorded value, current value) for each value that differs."""
-    if isinstance(recorded, dict) and isinstance(current, dict):
-        return [
-            change
-            for name in sorted(set(recorded) | set(current), key=str)
-            for change in _changes(
-                recorded.get(name), current.get(name), f"{key}.{name}" if key else str(name)
-            )
-        ]
-    return [] if recorded == current else [(key, recorded, current)]
-
-
-def _check_same_search(tuning_run_info: dict[str, Any], tuning_params: TuningParams) -> None:
-    """Refuse results of a search other than the one `tuning_params` describes."""
-    rerun = (
-        f"run `kedro run --pipelines {TUNING_PIPELINE[tuning_params.task]}` with the current "
-        "parameters first (finished trials are reused from the trial store)"
-    )
-    recorded = tuning_run_info.get(RUN_INFO_SEARCH)
-    if not isinstance(recorded, dict):
-        raise ReportingError(
-            "tuning_run_info does not record the search that produced tuning_results (it was "
-            f"written by an older version), so they cannot be checked against the parameters: "
-            f"{rerun}."
-        )
-    # As tuning_run_info stores it: JSON values (tuples as lists).
-    current = json.loads(json.dumps(tuning_params.search_description()))
-    changes = _changes(recorded, current)
-    if changes:
-        shown = "; ".join(
-            f"{key} was {json.dumps(old)}, now {json.dumps(new)}"
-            for key, old, new in changes[:MAX_CHANGES_SHOWN]
-        )
-        more = (
-            f" (and {len(changes) - MAX_CHANGES_SHOWN} more)"
-            if len(changes) > MAX_CHANGES_SHOWN
-            else ""
-        )
-        raise ReportingError(
-            f"tuning_results come from another search than the current parameters describe: "
-            f"{shown}{more}. To report this search, {rerun}; to report the stored results, "
-            "run reporting without the change."
-        )
 
 
 # ---------------------------------------------------------------------------------------- ranking

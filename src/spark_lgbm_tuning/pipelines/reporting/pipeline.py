@@ -15,12 +15,13 @@ regression data. Every figure is a
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 from kedro.pipeline import Node, Pipeline
 
+from .current import check_results_are_current
 from .nodes import (
-    check_results_are_current,
     rank_combinations,
     refit_best_model,
     select_best_params,
@@ -54,13 +55,19 @@ FOLDS = "model_folds@pandas"
 RESULTS = "current_tuning_results"
 
 
-def _ranking_and_refit() -> list[Node]:
+def _ranking_and_refit(tuning_pipeline: str) -> list[Node]:
     return [
         Node(
-            check_results_are_current,
+            # Its refusals name the run that fixes them: the tuning pipeline of this namespace.
+            functools.update_wrapper(
+                functools.partial(check_results_are_current, tuning_pipeline=tuning_pipeline),
+                check_results_are_current,
+            ),
             inputs=[
                 "tuning_results@pandas",
                 "tuning_run_info",
+                "tuning_predictions",
+                "tuning_learning_curves",
                 DATA,
                 FOLDS,
                 "params:tuning",
@@ -174,7 +181,8 @@ def create_pipeline(
     }
     if task == "from_params":
         report_inputs["fold_summary"] = "fold_summary"
-    nodes = _ranking_and_refit() + _search_plots() + _out_of_fold(task)
+    tuning_pipeline = "tuning_regression" if task == "regression" else "tuning"
+    nodes = _ranking_and_refit(tuning_pipeline) + _search_plots() + _out_of_fold(task)
     for node in nodes:
         for output in node.outputs:
             if output.endswith("_figure"):

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT, TrialStore
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec, check_levers
 from spark_lgbm_tuning.pipelines.tuning.connect_jobs import ConnectJobs
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows, searched_params
-from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import SEARCH_ID, TuningParams
 from spark_lgbm_tuning.pipelines.tuning.predictions import PredictionBuffer
 from spark_lgbm_tuning.pipelines.tuning.progress import Progress
 from spark_lgbm_tuning.pipelines.tuning.results import results_frame, store_record
@@ -325,7 +326,7 @@ def run_from_table(
 ) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """The trials of `tuning_trials` run on `data` (checked to be the data they were expanded
     from); returns `tuning_results`, `tuning_run_info`, `tuning_predictions` and
-    `tuning_learning_curves`."""
+    `tuning_learning_curves`, which carry one new search id (`SEARCH_ID`)."""
     if trials.empty:  # an adaptive search proposes its trials on the folds of params.folds
         arrays = FoldArrays(data, fold_rows(folds, params.folds, len(data)), columns)
     else:
@@ -336,9 +337,11 @@ def run_from_table(
     outcome = run_search(
         job_runner(spark), arrays, trials, params, store=store, disabled_levers=disabled_levers
     )
-    return (
-        results_frame(outcome.records, params),
-        outcome.info,
-        outcome.predictions,
-        outcome.learning_curves,
-    )
+    # One id for the four outputs of this run, which Kedro saves one by one: reporting refuses a
+    # set that two runs wrote (pipelines/reporting/current.py). Parquet keeps a frame's attrs.
+    search_id = uuid.uuid4().hex
+    tables = (results_frame(outcome.records, params), outcome.predictions, outcome.learning_curves)
+    for table in tables:
+        table.attrs[SEARCH_ID] = search_id
+    results, predictions, curves = tables
+    return results, {**outcome.info, SEARCH_ID: search_id}, predictions, curves
