@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -38,3 +39,23 @@ def spark() -> SparkSession:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture
+def make_immutable():
+    """`make_immutable(path)`: `chattr +i path` (binds root too), undone at teardown so that
+    tmp_path can be removed; skips where the file system or the user cannot set it."""
+    made: list[Path] = []
+
+    def immutable(path: Path) -> Path:
+        result = subprocess.run(
+            ["chattr", "+i", str(path)], capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            pytest.skip(f"chattr +i is not available on {path}: {result.stderr.strip()!r}")
+        made.append(path)
+        return path
+
+    yield immutable
+    for path in reversed(made):
+        subprocess.run(["chattr", "-i", str(path)], check=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import signal
 import sys
 import time
@@ -57,12 +58,15 @@ class _ConfigLoader(dict):
     """A config loader's mapping, and where it reads conf from (no spark.yml there: base's)."""
 
     conf_source = "no-conf-here"
+    base_env = "base"
     default_run_env = "local"
 
 
 def _context(spark_settings: dict, env: str = "base") -> SimpleNamespace:
     """What SparkHooks.after_context_created reads of a KedroContext."""
-    return SimpleNamespace(env=env, config_loader=_ConfigLoader(spark=spark_settings))
+    return SimpleNamespace(
+        env=env, config_loader=_ConfigLoader(spark=spark_settings), project_path=Path("project")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -262,6 +266,46 @@ def test_cluster_env_without_spark_master_fails_with_the_fix(project_copy):
     assert run.returncode != 0
     assert "spark.master is not set" in flat_output(run)
     assert "export SPARK_MASTER first" in flat_output(run)
+
+
+@pytest.mark.slow
+def test_shipped_env_without_spark_master_names_its_own_command(project_copy):
+    # Before: "With `--env cluster` … kedro run --env cluster", which drops the shipped archive.
+    run = kedro_run(project_copy, "--env", "shipped", spark_master=None)
+    output = flat_output(run)
+    assert run.returncode != 0
+    assert (
+        "conf/shipped/spark.yml reads it from SPARK_MASTER, which is unset. With `--env shipped`, "
+        "export SPARK_MASTER first, e.g. SPARK_MASTER=spark://127.0.0.1:7077 kedro run --env "
+        "shipped"
+    ) in output
+    assert "--env cluster" not in output
+
+
+@pytest.mark.slow
+def test_a_run_from_a_subfolder_finds_the_projects_archive_and_its_advice_builds_it_there(
+    project_copy, closed_master
+):
+    """spark.archives is the project's wherever `kedro run` starts, and the refusal's command
+    writes the archive where the check looks (`kedro pack-executor-env --output X` writes the
+    project's X: cli.py joins it to the project's path)."""
+    subfolder = project_copy / "data"
+    refused = kedro_run(subfolder, "--env", "shipped", spark_master=closed_master)
+    output = flat_output(refused)
+    assert refused.returncode != 0
+    archive = project_copy / "dist" / "executor-env.tar.gz"
+    assert f"spark.archives names {archive}, which does not exist" in output
+    command = re.search(r"`kedro pack-executor-env --output (\S+)`", output)
+    assert command is not None, output
+    built = project_copy / command.group(1)  # what the advised command writes
+    built.parent.mkdir(parents=True, exist_ok=True)
+    built.write_bytes(b"")  # the check wants a file; the master is refused next
+
+    rerun = kedro_run(subfolder, "--env", "shipped", spark_master=closed_master)
+    output = flat_output(rerun)
+    assert rerun.returncode != 0
+    assert "spark.archives" not in output
+    assert f"Spark master {closed_master} is unreachable" in output
 
 
 @pytest.mark.slow

@@ -33,6 +33,8 @@ from spark_lgbm_tuning.spark.nodes import is_spark_dataset, spark_node_names
 from spark_lgbm_tuning.spark.remote import REMOTE_KEY, session_master
 from spark_lgbm_tuning.spark.session import (
     EXECUTOR_START_TIMEOUT_S,
+    MASTER_VARIABLE,
+    SparkYml,
     build_session,
     build_spark_conf,
     check_runtime,
@@ -81,10 +83,11 @@ class SparkHooks:
     @hook_impl
     def after_context_created(self, context) -> None:
         self._env = context.env
-        self._conf = build_spark_conf(dict(context.config_loader["spark"]))
+        origin = spark_yml(context)
+        self._conf = build_spark_conf(dict(context.config_loader["spark"]), origin)
         if self._reuse_existing():
             return
-        check_runtime(self._conf, master_source(context))
+        check_runtime(self._conf, origin.master_file)
         if running_in_ipython():
             # Kept for the kernel's lifetime: `catalog.load` of a Spark dataset needs it.
             start_session(self._conf, self.executor_start_timeout_s)
@@ -175,14 +178,28 @@ class SparkHooks:
         spark.stop()
 
 
-def master_source(context) -> str:
-    """The spark.yml that sets the run's spark.master: the env's own, else base's."""
+def spark_yml(context) -> SparkYml:
+    """Where the run's spark.yml comes from: its env (`kedro run` without --env: conf/local), the
+    project (relative paths are its), and the file that sets spark.master, the env's own, else
+    base's, with whether it reads it from SPARK_MASTER."""
     loader = context.config_loader
-    env = context.env or loader.default_run_env  # `kedro run` without --env: conf/local
-    env_file = Path(loader.conf_source) / env / "spark.yml"
-    if env_file.is_file() and "spark.master" in env_file.read_text():
-        return f"conf/{env}/spark.yml"
-    return "conf/base/spark.yml"
+    env = context.env or loader.default_run_env
+    master_file, from_variable = "conf/base/spark.yml", True
+    for folder in (env, loader.base_env):
+        text = _read_if_file(Path(loader.conf_source) / folder / "spark.yml")
+        if "spark.master" in text:
+            master_file, from_variable = f"conf/{folder}/spark.yml", MASTER_VARIABLE in text
+            break
+    return SparkYml(
+        env=env,
+        project_path=Path(context.project_path),
+        master_file=master_file,
+        master_from_variable=from_variable,
+    )
+
+
+def _read_if_file(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
 class ReportLocationHooks:

@@ -118,9 +118,36 @@ def test_a_file_where_the_store_folder_should_be_fails_in_one_line(tmp_path):
 
     assert str(caught.value) == (
         f"Cannot use the trial store {tmp_path / 'store'}: [Errno 17] File exists "
-        f"({tmp_path / 'store'}); nothing was run"
+        f"({tmp_path / 'store'}); nothing was run; {tmp_path / 'store'} is a file where a folder "
+        "should be: move it away (or delete it) and rerun"
     )
     assert (tmp_path / "store").read_text() == "not a folder"
+
+
+def test_an_immutable_store_is_refused_with_the_chattr_that_clears_it(tmp_path, make_immutable):
+    # Before: "… [Errno 1] Operation not permitted (…/.search.lock); nothing was run", no fix.
+    store = tmp_path / "store"
+    store.mkdir()
+    make_immutable(store)
+    with pytest.raises(StoreUnwritableError) as caught:
+        StoreLock(store).acquire()
+    assert str(caught.value) == (
+        f"Cannot write to the trial store {store}: [Errno 1] Operation not permitted "
+        f"({store / LOCK_NAME}); nothing was run; {store} is immutable (`lsattr -d` shows `i`), "
+        f"which refuses writes, root's too: run `chattr -i {store}` (as root), then rerun"
+    )
+
+
+def test_a_lock_that_cannot_be_released_does_not_mask_the_error_that_ended_the_search(
+    tmp_path, make_immutable, caplog
+):
+    # Before: the PermissionError of the lock's unlink replaced the search's own error.
+    store = TrialStore(tmp_path / "store")
+    with pytest.raises(ValueError, match="the search's own error"), store.locked():
+        make_immutable(store.path)
+        raise ValueError("the search's own error")
+    assert f"Could not remove the trial store lock {store.path / LOCK_NAME}" in caplog.text
+    assert f"`chattr -i {store.path}`" in caplog.text
 
 
 def test_a_process_holding_the_lock_holds_it_again_until_its_outermost_block_ends(tmp_path):

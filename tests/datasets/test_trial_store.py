@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from kedro.io import DatasetError
 
+from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError
 from spark_lgbm_tuning.datasets.trial_outputs import COMPACTED_OUTPUT_ROWS, OUTPUTS_PREFIX
 from spark_lgbm_tuning.datasets.trial_store import (
     BATCH_PREFIX,
@@ -231,3 +232,19 @@ def test_a_reader_is_not_misled_by_a_compaction_in_another_process(tmp_path):
         writer.kill()
         writer.wait()
     assert reads > 10
+
+
+def test_a_batch_that_cannot_be_written_is_named_with_its_trials_and_the_fix(
+    tmp_path, make_immutable
+):
+    # Before: "Cannot write to the trial store …: [Errno 1] Operation not permitted (…tmp)".
+    store = TrialStore(tmp_path / "store")
+    store.append([{"trial_id": "a", "status": "ok"}])
+    make_immutable(store.path)
+    with pytest.raises(StoreUnwritableError) as caught:
+        store.append([{"trial_id": trial, "status": "ok"} for trial in "bcd"])
+    message = str(caught.value)
+    assert message.startswith(f"Cannot write the trial store batch {BATCH_PREFIX}")
+    assert f"(3 trial(s)) to {store.path}: [Errno 1] Operation not permitted" in message
+    assert message.endswith(f"run `chattr -i {store.path}` (as root), then rerun")
+    assert list(store.load()["trial_id"]) == ["a"]

@@ -99,7 +99,8 @@ def test_a_missing_archive_is_refused_naming_it_and_the_command(tmp_path, monkey
         check_archives(f"{DEFAULT_ARCHIVE}#environment")
     message = str(error.value)
     assert str(DEFAULT_ARCHIVE) in message and str(tmp_path / DEFAULT_ARCHIVE) in message
-    assert f"{PACK_COMMAND} --output {DEFAULT_ARCHIVE}" in message
+    # The absolute path: `--output` is the project's, the check looked in the current folder.
+    assert f"`{PACK_COMMAND} --output {tmp_path / DEFAULT_ARCHIVE}`" in message
     with pytest.raises(SparkConfigError, match="other.zip"):
         check_archives(f"file://{tmp_path}/other.zip#env, hdfs://namenode/env.tar.gz#env")
 

@@ -21,6 +21,7 @@ from spark_lgbm_tuning.spark.executor_env import (
 from spark_lgbm_tuning.spark.remote import REMOTE_KEY
 from spark_lgbm_tuning.spark.session import (
     SparkConfigError,
+    SparkYml,
     build_spark_conf,
     check_java,
     check_master_reachable,
@@ -65,6 +66,53 @@ def test_build_spark_conf_stringifies_values_and_drops_nulls():
 def test_build_spark_conf_without_master_says_to_export_spark_master(master):
     with pytest.raises(SparkConfigError, match="export SPARK_MASTER"):
         build_spark_conf({"spark.master": master, "spark.app.name": "x"})
+
+
+@pytest.mark.parametrize("env", ["cluster", "shipped"])
+def test_an_unset_master_names_the_env_the_user_ran(env, tmp_path):
+    origin = SparkYml(env=env, project_path=tmp_path, master_file=f"conf/{env}/spark.yml")
+    with pytest.raises(SparkConfigError) as error:
+        build_spark_conf({"spark.master": None}, origin)
+    message = str(error.value)
+    assert message.endswith(f"SPARK_MASTER=spark://127.0.0.1:7077 kedro run --env {env}")
+    assert f"With `--env {env}`" in message and f"conf/{env}/spark.yml" in message
+
+
+def test_a_master_set_to_null_without_the_variable_is_fixed_in_its_file(tmp_path):
+    origin = SparkYml(
+        env="local",
+        project_path=tmp_path,
+        master_file="conf/local/spark.yml",
+        master_from_variable=False,
+    )
+    with pytest.raises(SparkConfigError, match="conf/local/spark.yml sets it to null") as error:
+        build_spark_conf({"spark.master": None}, origin)
+    assert "SPARK_MASTER" not in str(error.value)
+
+
+def test_relative_paths_of_spark_yml_are_the_projects_wherever_the_run_starts(
+    tmp_path, monkeypatch, closed_master
+):
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    archive = project / DEFAULT_ARCHIVE
+    archive.parent.mkdir()
+    archive.write_bytes(b"")
+    monkeypatch.chdir(project / "notebooks")
+    settings = {
+        "spark.master": closed_master,
+        ARCHIVES_KEY: f"{DEFAULT_ARCHIVE}#environment, hdfs://namenode/other.tar.gz#other",
+        "spark.files": f"conf/extra.txt,{tmp_path}/absolute.txt",
+        PYTHON_KEY: "./environment/bin/python",  # the executor's own folder: left as written
+    }
+    conf = build_spark_conf(settings, SparkYml(env="shipped", project_path=project))
+
+    assert conf.get(ARCHIVES_KEY) == f"{archive}#environment,hdfs://namenode/other.tar.gz#other"
+    assert conf.get("spark.files") == f"{project}/conf/extra.txt,{tmp_path}/absolute.txt"
+    assert conf.get(PYTHON_KEY) == "./environment/bin/python"
+    # The archive is found from the subfolder: the next check (the master) is what refuses.
+    with pytest.raises(SparkConfigError, match="is unreachable"):
+        check_runtime(conf)
 
 
 def test_each_env_resolves_its_master(project_root, monkeypatch):

@@ -102,3 +102,24 @@ def test_a_file_where_the_folder_should_be_is_found_above_the_path(tmp_path):
     assert file_in_the_way(tmp_path / "data" / "08_reporting" / "x.csv") == tmp_path / "data"
     assert file_in_the_way(tmp_path / "elsewhere" / "x.csv") is None
     assert file_error_fix(error).startswith(f"{tmp_path / 'data'} is a file where a folder")
+
+
+def test_an_immutable_folder_or_file_is_named_with_the_chattr_that_clears_it(
+    tmp_path, make_immutable
+):
+    # Before: "if `lsattr -d FOLDER` shows `i` … `chattr -i FOLDER`" for an immutable file too.
+    folder = tmp_path / "store"
+    folder.mkdir()
+    batch = folder / "batch-1.parquet"
+    batch.write_bytes(b"rows")
+    make_immutable(batch)
+    fix = file_error_fix(_os_error(batch.unlink))
+    assert f"{batch} is immutable (`lsattr -d` shows `i`)" in fix
+    assert f"`chattr -i {batch}` (as root)" in fix and f"{folder} is" not in fix
+
+    make_immutable(folder)
+    fix = file_error_fix(_os_error((folder / ".batch-2.parquet.tmp").touch))
+    assert fix == (
+        f"{folder} is immutable (`lsattr -d` shows `i`), which refuses writes, root's too: run "
+        f"`chattr -i {folder}` (as root), then rerun"
+    )

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from spark_lgbm_tuning.vocabulary.errors import ExplainedError, os_reason
+from spark_lgbm_tuning.vocabulary.errors import ExplainedError, file_error_fix, os_reason
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,20 @@ class StoreInUseError(ExplainedError, RuntimeError):
 
 
 class StoreUnwritableError(ExplainedError, RuntimeError):
-    """The trial store's directory cannot be created or written; names the path and OS error."""
+    """The trial store's directory cannot be created or written; names the path, the OS error
+    and its fix (`errors.file_error_fix`), kept apart so that a caller can say more between."""
+
+    def __init__(self, problem: str, fix: str = "") -> None:
+        super().__init__(f"{problem}; {fix}" if fix else problem)
+        self.problem, self.fix = problem, fix
+
+    @classmethod
+    def of(cls, problem: str, error: OSError, outcome: str = "") -> StoreUnwritableError:
+        """`problem: <the OS error>[; outcome]; <its fix>`."""
+        return cls(
+            f"{problem}: {os_reason(error)}{f'; {outcome}' if outcome else ''}",
+            file_error_fix(error),
+        )
 
 
 @dataclass(frozen=True)
@@ -102,8 +115,8 @@ class StoreLock:
             self._made_directory = not self.directory.exists()
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise StoreUnwritableError(
-                f"Cannot use the trial store {self.directory}: {os_reason(error)}; nothing was run"
+            raise StoreUnwritableError.of(
+                f"Cannot use the trial store {self.directory}", error, "nothing was run"
             ) from error
         holder = Holder.this_process()
         for _ in range(3):
@@ -119,9 +132,8 @@ class StoreLock:
         except FileExistsError:
             return False
         except OSError as error:
-            raise StoreUnwritableError(
-                f"Cannot write to the trial store {self.directory}: {os_reason(error)}; "
-                "nothing was run"
+            raise StoreUnwritableError.of(
+                f"Cannot write to the trial store {self.directory}", error, "nothing was run"
             ) from error
         with os.fdopen(descriptor, "w") as handle:
             json.dump(asdict(holder), handle)
@@ -180,16 +192,30 @@ class StoreLock:
             return True
 
     def release(self) -> None:
-        """Remove the lock if it is still ours (a run that lost it must not remove another's)."""
+        """Remove the lock if it is still ours (a run that lost it must not remove another's).
+
+        Never raises: a lock that cannot be removed (its folder made immutable mid-run) costs a
+        warning, not the error that ended the run (or its success); the next run takes it over
+        as stale once the folder can be written again."""
         if self.holder is None:
             return
         current = self._read(self.path)
-        if current is not None and current.token == self.holder.token:
+        self.holder, holder = None, self.holder
+        if current is None or current.token != holder.token:
+            return
+        try:
             self.path.unlink(missing_ok=True)
-            if self._made_directory:
-                with contextlib.suppress(OSError):  # not empty: a batch was stored
-                    self.directory.rmdir()
-        self.holder = None
+        except OSError as error:
+            logger.warning(
+                "Could not remove the trial store lock %s: %s; %s",
+                self.path,
+                os_reason(error),
+                file_error_fix(error),
+            )
+            return
+        if self._made_directory:
+            with contextlib.suppress(OSError):  # not empty: a batch was stored
+                self.directory.rmdir()
 
 
 # The locks this process holds, by absolute directory: [lock, how many `holding` blocks use it].

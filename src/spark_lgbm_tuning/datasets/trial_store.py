@@ -44,7 +44,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
 
-from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError, holding, os_reason
+from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError, holding
 from spark_lgbm_tuning.datasets.trial_outputs import (
     COMPACTED_OUTPUT_ROWS,
     OUTPUTS_PREFIX,
@@ -104,25 +104,37 @@ class TrialStore:
         self, rows: Iterable[Mapping[str, Any]], outputs: Iterable[Mapping[str, Any]] = ()
     ) -> Path | None:
         """Write `rows` as one new batch file, atomically, after the `outputs` (trial rows with
-        their predictions and curves) as its outputs file; the batch's path (None: no rows)."""
+        their predictions and curves) as its outputs file; the batch's path (None: no rows).
+
+        StoreUnwritableError names the batch that could not be written and its trial count."""
         records = [dict(row) for row in rows]
         stored_at = datetime.now(UTC)
         name = _file_name(stored_at)
         kept = outputs_table(outputs, stored_at)
-        if kept is not None:
-            self._write(kept, OUTPUTS_PREFIX + name)
-        if not records:
-            return None
-        for record in records:
-            record[STORED_AT] = stored_at
-        return self._write(pa.Table.from_pylist(records), BATCH_PREFIX + name)
+        what = (
+            f"batch {BATCH_PREFIX}{name} ({len(records)} trial(s))"
+            if records
+            else f"outputs file {OUTPUTS_PREFIX}{name}"
+        )
+        try:
+            if kept is not None:
+                self._write_batch(kept, OUTPUTS_PREFIX + name)
+            if not records:
+                return None
+            for record in records:
+                record[STORED_AT] = stored_at
+            return self._write_batch(pa.Table.from_pylist(records), BATCH_PREFIX + name)
+        except OSError as error:
+            raise StoreUnwritableError.of(
+                f"Cannot write the trial store {what} to {self.path}", error
+            ) from error
 
     def _write(self, table: pa.Table, name: str) -> Path:
         try:
             return self._write_batch(table, name)
         except OSError as error:
-            raise StoreUnwritableError(
-                f"Cannot write to the trial store {self.path}: {os_reason(error)}"
+            raise StoreUnwritableError.of(
+                f"Cannot write to the trial store {self.path}", error
             ) from error
 
     def _write_batch(self, table: pa.Table, name: str) -> Path:
@@ -293,8 +305,8 @@ class TrialStore:
             except FileNotFoundError:
                 continue
             except OSError as error:
-                raise StoreUnwritableError(
-                    f"Cannot move the unreadable trial store batch {path} aside: {os_reason(error)}"
+                raise StoreUnwritableError.of(
+                    f"Cannot move the unreadable trial store batch {path} aside", error
                 ) from error
             logger.warning(
                 "Trial store %s: moved the unreadable batch %s to %s",

@@ -10,7 +10,8 @@ every executor puts its Spark's `python/lib/pyspark.zip` and py4j on its Python 
 A run ships it through config: `spark.archives: <archive>#environment` and
 `spark.pyspark.python: ./environment/bin/python` (conf/shipped/spark.yml); under Spark Connect
 the session adds it with `addArtifacts(archive=True)` instead (spark/session.py).
-`check_archives` refuses, before any JVM starts, an archive that does not exist.
+`check_archives` refuses, before any JVM starts, an archive that does not exist. A relative
+`spark.archives` is the project's, wherever `kedro run` starts (`session.in_project`).
 
 Driver side only: nothing here is imported on the executors.
 """
@@ -293,11 +294,17 @@ def archive_paths(archives: str | None) -> list[tuple[str, str]]:
 
 def check_archives(archives: str | None) -> None:
     """Refuse, naming it and the command that builds it, a local archive that does not exist
-    (Spark itself fails only once the context starts, with a Java stack trace)."""
+    (Spark itself fails only once the context starts, with a Java stack trace).
+
+    The command names the archive by its absolute path: `--output` is the project's, and a
+    relative path here (a caller that did not resolve spark.yml's paths in the project) is the
+    current folder's, so either form alone could build the archive somewhere else."""
     for path, _alias in archive_paths(archives):
         if not Path(path).is_file():
+            absolute = Path(path).absolute()
+            named = path if Path(path).is_absolute() else f"{path} ({absolute})"
             raise SparkConfigError(
-                f"{ARCHIVES_KEY} names {path}, which does not exist "
-                f"({Path(path).absolute()}): build it with `{PACK_COMMAND} --output {path}` "
-                "(docs/running.md, 'Shipping the code to the executors')"
+                f"{ARCHIVES_KEY} names {named}, which does not exist: build it with "
+                f"`{PACK_COMMAND} --output {absolute}` (docs/running.md, 'Shipping the code to "
+                "the executors')"
             )

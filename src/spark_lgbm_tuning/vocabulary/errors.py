@@ -15,7 +15,10 @@ what to do about the OS error (a file where a folder should be, an immutable fol
 from __future__ import annotations
 
 import errno
+import fcntl
+import os
 import re
+import struct
 from pathlib import Path
 
 
@@ -61,6 +64,50 @@ def file_in_the_way(path: Path) -> Path | None:
     return None
 
 
+# Linux's FS_IOC_GETFLAGS (what `lsattr` reads) and the attributes that refuse a write even to
+# root: `chattr +i` (immutable) and `chattr +a` (append only).
+_FS_IOC_GETFLAGS = 0x80086601
+_WRITE_REFUSING = {0x10: "i", 0x20: "a"}
+_ATTRIBUTE_NAMES = {"i": "immutable", "a": "append-only"}
+
+
+def write_refusing_attributes(path: Path) -> str:
+    """The attributes of `path` that refuse writes (`i`, `a`, as `lsattr -d` shows them); ''
+    when it has none, does not exist, or its file system cannot tell."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        return ""
+    try:
+        flags = struct.unpack("i", fcntl.ioctl(descriptor, _FS_IOC_GETFLAGS, bytes(8))[:4])[0]
+    except OSError:
+        return ""
+    finally:
+        os.close(descriptor)
+    return "".join(letter for bit, letter in _WRITE_REFUSING.items() if flags & bit)
+
+
+def _attributes_fix(path: Path) -> str | None:
+    """How to clear the attributes that refuse writes to `path` or its folder, if either has any."""
+    found = {
+        where: attributes
+        for where in (path.parent, path)
+        if (attributes := write_refusing_attributes(where))
+    }
+    if not found:
+        return None
+    named = " and ".join(
+        f"{where} is {' and '.join(_ATTRIBUTE_NAMES[letter] for letter in attributes)} "
+        f"(`lsattr -d` shows `{attributes}`)"
+        for where, attributes in found.items()
+    )
+    letters = "".join(sorted(set("".join(found.values()))))
+    return (
+        f"{named}, which refuses writes, root's too: run `chattr -{letters} "
+        f"{' '.join(map(str, found))}` (as root), then rerun"
+    )
+
+
 def file_error_fix(error: OSError) -> str:
     """What to do about a file-system error on the project's data, by its errno."""
     path = Path(error.filename) if error.filename else None
@@ -73,7 +120,7 @@ def file_error_fix(error: OSError) -> str:
             )
     if error.errno in (errno.EPERM, errno.EACCES) and path is not None:
         folder = path.parent
-        return (
+        return _attributes_fix(path) or (
             f"{folder} (or the file) cannot be written: if `lsattr -d {folder}` shows `i`, it is "
             f"immutable (`chattr -i {folder}`); else check its owner and mode (`chmod u+w`); or "
             "point the dataset elsewhere in conf/local/catalog.yml; then rerun"

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError
-from spark_lgbm_tuning.datasets.trial_store import TrialStore
+from spark_lgbm_tuning.datasets.trial_store import BATCH_PREFIX, TrialStore
 from spark_lgbm_tuning.executor import trial_spec
 from spark_lgbm_tuning.pipelines.tuning import search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
@@ -46,11 +46,41 @@ def test_a_store_that_cannot_be_written_is_named_and_never_claimed_to_keep_trial
     with caplog.at_level(logging.INFO):
         progress.log_what_was_kept()
 
-    assert str(caught.value) == (
-        f"Cannot write to the trial store {store.path}: [Errno 17] File exists ({store.path})"
+    assert str(caught.value).startswith(
+        f"Cannot write the trial store batch {BATCH_PREFIX}"
+    ) and str(caught.value).endswith(
+        f"(2 trial(s)) to {store.path}: [Errno 17] File exists ({store.path}); {store.path} is a "
+        "file where a folder should be: move it away (or delete it) and rerun"
     )
-    assert "2 finished trial(s) of this run were stored before; the other 4 were not" in caplog.text
+    assert (
+        "2 finished trial(s) of this run were stored before it; the other 4 were not" in caplog.text
+    )
     assert "resumes from them" not in caplog.text
+
+
+def test_a_store_made_immutable_mid_search_ends_on_the_batch_that_failed_and_the_count(
+    data, folds, tmp_path, make_immutable
+):
+    # Before: no such last line; a run's last line blamed the lock's release instead.
+    store = TrialStore(tmp_path / "store")
+    progress, rows = _progress_with_rows(store, data, folds)
+    progress.add(rows[:2], True)
+    make_immutable(store.path)
+    with pytest.raises(StoreUnwritableError) as caught:
+        progress.add(rows[2:4], True)
+    progress.add(rows[4:], True)  # handed over while the search's jobs are cancelled
+
+    with pytest.raises(StoreUnwritableError) as last:
+        progress.stopped_by(caught.value)
+    message = str(last.value)
+    assert last.value.__cause__ is caught.value
+    assert message.startswith(f"Cannot write the trial store batch {BATCH_PREFIX}")
+    assert f"(2 trial(s)) to {store.path}: [Errno 1] Operation not permitted " in message
+    assert (
+        ". 2 finished trial(s) of this run were stored before it; the other 4 were not; "
+        f"{store.path} is immutable"
+    ) in message
+    assert message.endswith(f"run `chattr -i {store.path}` (as root), then rerun")
 
 
 def test_what_was_kept_is_counted_after_an_interrupt(data, folds, tmp_path, caplog):

@@ -152,6 +152,60 @@ def test_a_file_where_the_trial_store_should_be_fails_in_one_line_before_any_tri
     logger.warning("file in the way of the store: failed after %.1f s", wall)
 
 
+def test_an_immutable_trial_store_is_refused_with_the_chattr_that_clears_it(
+    tmp_path, make_immutable
+):
+    # Before: "… [Errno 1] Operation not permitted (…/.search.lock); nothing was run", no fix.
+    project = _project(tmp_path / "project", SMALL_SEARCH)
+    (project / STORE).mkdir()
+    make_immutable(project / STORE)
+    run, wall, output = _run_once(project, tmp_path / "run.log")
+
+    assert run.returncode != 0
+    assert _error_paragraph(output).startswith(
+        _squashed(f"Error: StoreUnwritableError: Cannot write to the trial store {project / STORE}")
+    ), output[-3000:]
+    assert _squashed(
+        f"nothing was run; {project / STORE} is immutable (`lsattr -d` shows `i`), which refuses "
+        f"writes, root's too: run `chattr -i {project / STORE}` (as root), then rerun"
+    ) in _error_paragraph(output)
+    logger.warning("immutable store: failed after %.1f s", wall)
+
+
+def test_a_store_made_immutable_mid_search_ends_on_the_batch_and_the_count(
+    tmp_path, make_immutable
+):
+    """The last line names the batch that could not be written, what was stored before it and
+    the fix; before: the lock's release failed in the immutable folder and its PermissionError
+    was the last line, blaming `.search.lock`."""
+    project = _project(tmp_path / "project", SEARCH)
+    store = project / STORE
+    started = time.monotonic()
+    run = _start(project, tmp_path / "run.log")
+    while run.poll() is None and not (
+        store.is_dir() and any(path.name.startswith("batch-") for path in store.iterdir())
+    ):
+        time.sleep(0.05)
+    make_immutable(store)
+    frozen = time.monotonic() - started
+    [wall] = _finish_all([run], started)
+    output = (tmp_path / "run.log").read_text()
+
+    assert run.returncode != 0, output[-3000:]
+    stored = len(TrialStore(store).load())
+    error = _error_paragraph(output)
+    assert error.startswith(
+        _squashed("Error: StoreUnwritableError: Cannot write the trial store batch batch-")
+    ), output[-3000:]
+    assert _squashed(f"to {store}: [Errno 1] Operation not permitted") in error
+    assert _squashed(f"{stored} finished trial(s) of this run were stored before it;") in error
+    assert _squashed(f"run `chattr -i {store}` (as root), then rerun") in error
+    assert LOCK_NAME not in error  # before: "Cannot use …/.search.lock: [Errno 1] …"
+    logger.warning(
+        "store made immutable after %.1f s (first batch): failed after %.1f s", frozen, wall
+    )
+
+
 def test_a_file_the_project_did_not_write_at_the_results_path_is_refused_not_deleted(tmp_path):
     project = _project(tmp_path / "project", SMALL_SEARCH)
     (project / RESULTS).write_text("my notes")

@@ -79,6 +79,13 @@ class Progress:
                 raise
             self.n_stored += len(records)
 
+    def stopped_by(self, error: BaseException) -> None:
+        """A search that `error` stopped: a failed write to the store is raised again as
+        `store_failure`, the run's last line; else what was kept is logged."""
+        if error is self.store_error:
+            raise self.store_failure() from error
+        self.log_what_was_kept()
+
     def log_what_was_kept(self) -> None:
         """After a search that did not finish: what the next run can resume from, truthfully."""
         if self.store is None:
@@ -87,12 +94,7 @@ class Progress:
                 len(self.records),
             )
         elif self.store_error is not None:
-            logger.error(
-                "%s. %d finished trial(s) of this run were stored before; the other %d were not",
-                self.store_error,
-                self.n_stored,
-                len(self.records) - self.n_stored,
-            )
+            logger.error("%s", self.store_failure())
         else:
             logger.warning(
                 "%d finished trial(s) of this run are in the trial store %s; the next run "
@@ -100,6 +102,16 @@ class Progress:
                 self.n_stored,
                 self.store.path,
             )
+
+    def store_failure(self) -> StoreUnwritableError:
+        """After a failed write: the batch that could not be written, how many trials of this
+        run were stored before it and how many not, and the fix; the search's last line."""
+        error = self.store_error
+        return StoreUnwritableError(
+            f"{error.problem}. {self.n_stored} finished trial(s) of this run were stored before "
+            f"it; the other {len(self.records) - self.n_stored} were not",
+            error.fix,
+        )
 
     def log(self) -> None:
         if not self.spec_of:

@@ -174,9 +174,9 @@ def _search_locked(
         job_started = time.perf_counter()
         stats = scheduler(on_rows, prepare, source.log_progress).run(source)
         job_s = time.perf_counter() - job_started
-    except BaseException:
+    except BaseException as error:
         shipper.close()
-        progress.log_what_was_kept()
+        progress.stopped_by(error)
         raise
     source.log_progress()
     records, restored = source.final_records(progress.records)
