@@ -33,8 +33,6 @@ from spark_lgbm_tuning.spark.nodes import is_spark_dataset, spark_node_names
 from spark_lgbm_tuning.spark.remote import REMOTE_KEY, session_master
 from spark_lgbm_tuning.spark.session import (
     EXECUTOR_START_TIMEOUT_S,
-    MASTER_VARIABLE,
-    SparkYml,
     build_session,
     build_spark_conf,
     check_runtime,
@@ -42,6 +40,7 @@ from spark_lgbm_tuning.spark.session import (
     running_in_ipython,
     start_session,
 )
+from spark_lgbm_tuning.spark.spark_yml import spark_yml
 from spark_lgbm_tuning.spark.starter import SessionStarter
 from spark_lgbm_tuning.user_tables import USER_TABLES, check_user_tables_untouched
 from spark_lgbm_tuning.vocabulary.errors import ExplainedError, ProjectFileError, file_in_the_way
@@ -176,30 +175,6 @@ class SparkHooks:
             return
         logger.info("Stopping the SparkSession on %s", session_master(spark))
         spark.stop()
-
-
-def spark_yml(context) -> SparkYml:
-    """Where the run's spark.yml comes from: its env (`kedro run` without --env: conf/local), the
-    project (relative paths are its), and the file that sets spark.master, the env's own, else
-    base's, with whether it reads it from SPARK_MASTER."""
-    loader = context.config_loader
-    env = context.env or loader.default_run_env
-    master_file, from_variable = "conf/base/spark.yml", True
-    for folder in (env, loader.base_env):
-        text = _read_if_file(Path(loader.conf_source) / folder / "spark.yml")
-        if "spark.master" in text:
-            master_file, from_variable = f"conf/{folder}/spark.yml", MASTER_VARIABLE in text
-            break
-    return SparkYml(
-        env=env,
-        project_path=Path(context.project_path),
-        master_file=master_file,
-        master_from_variable=from_variable,
-    )
-
-
-def _read_if_file(path: Path) -> str:
-    return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
 class ReportLocationHooks:

@@ -21,13 +21,13 @@ from spark_lgbm_tuning.spark.executor_env import (
 from spark_lgbm_tuning.spark.remote import REMOTE_KEY
 from spark_lgbm_tuning.spark.session import (
     SparkConfigError,
-    SparkYml,
     build_spark_conf,
     check_java,
     check_master_reachable,
     check_runtime,
     executor_python,
 )
+from spark_lgbm_tuning.spark.spark_yml import SparkYml
 from tests.cluster import run_python
 from tools.local_cluster import free_ports
 

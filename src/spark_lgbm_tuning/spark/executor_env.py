@@ -11,7 +11,7 @@ A run ships it through config: `spark.archives: <archive>#environment` and
 `spark.pyspark.python: ./environment/bin/python` (conf/shipped/spark.yml); under Spark Connect
 the session adds it with `addArtifacts(archive=True)` instead (spark/session.py).
 `check_archives` refuses, before any JVM starts, an archive that does not exist. A relative
-`spark.archives` is the project's, wherever `kedro run` starts (`session.in_project`).
+`spark.archives` is the project's, wherever `kedro run` starts (`spark_yml.in_project`).
 
 Driver side only: nothing here is imported on the executors.
 """

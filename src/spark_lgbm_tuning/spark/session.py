@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -46,6 +45,7 @@ from spark_lgbm_tuning.spark.remote import (
     remote_label,
     session_master,
 )
+from spark_lgbm_tuning.spark.spark_yml import SparkYml, in_project, unset_master_error
 from spark_lgbm_tuning.vocabulary.errors import SparkConfigError
 
 logger = logging.getLogger(__name__)
@@ -62,68 +62,6 @@ LAUNCH_HIDDEN_KEYS = ("spark.authenticate.secret",)
 
 
 # ------------------------------------------------------------------------------ conf
-MASTER_VARIABLE = "SPARK_MASTER"
-# Settings of spark.yml that name files or folders the driver reads or writes: a relative one is
-# the project's, as the catalog's filepaths are, wherever `kedro run` starts (a subfolder, a
-# notebook's). Comma-separated lists; `path#alias` keeps its alias; URIs (hdfs://, file://, local:)
-# stay as written. Paths an executor resolves in its own directory
-# (spark.pyspark.python: ./environment/bin/python) and per-machine ones (spark.local.dir) are not.
-PROJECT_PATH_KEYS = (
-    ARCHIVES_KEY,
-    "spark.files",
-    "spark.jars",
-    "spark.pyFiles",
-    "spark.submit.pyFiles",
-    "spark.sql.warehouse.dir",
-    "spark.eventLog.dir",
-)
-
-
-@dataclass(frozen=True)
-class SparkYml:
-    """Where a run's spark.yml settings come from: what its paths are relative to, and what
-    the advice of its errors names (the hook builds it from the Kedro context)."""
-
-    env: str  # the run's env, as `kedro run --env` takes it
-    project_path: Path
-    master_file: str = "spark.yml"  # the file that sets spark.master (conf/<env>/spark.yml)
-    master_from_variable: bool = True  # that file reads spark.master from MASTER_VARIABLE
-
-
-def in_project(settings: dict[str, Any], project_path: Path) -> dict[str, Any]:
-    """`settings` with the relative paths of PROJECT_PATH_KEYS made absolute in `project_path`."""
-    resolved = dict(settings)
-    for key in PROJECT_PATH_KEYS:
-        value = settings.get(key)
-        if not value:
-            continue
-        entries = [entry.strip() for entry in str(value).split(",") if entry.strip()]
-        resolved[key] = ",".join(
-            entry if urlparse(entry).scheme else str(Path(project_path, entry)) for entry in entries
-        )
-    return resolved
-
-
-def unset_master_error(origin: SparkYml | None) -> SparkConfigError:
-    """spark.master unset: the fix for the env the user ran, in a command that keeps it."""
-    if origin is None:
-        return SparkConfigError(
-            f"spark.master is not set: set it in spark.yml, or export {MASTER_VARIABLE} for an "
-            f"env whose spark.yml reads it, e.g. {MASTER_VARIABLE}=spark://127.0.0.1:7077 "
-            "kedro run --env cluster"
-        )
-    if not origin.master_from_variable:
-        return SparkConfigError(
-            f"spark.master is not set: {origin.master_file} sets it to null; set it there to a "
-            "master URL (local[*], spark://host:7077) and rerun"
-        )
-    return SparkConfigError(
-        f"spark.master is not set: {origin.master_file} reads it from {MASTER_VARIABLE}, which "
-        f"is unset. With `--env {origin.env}`, export {MASTER_VARIABLE} first, e.g. "
-        f"{MASTER_VARIABLE}=spark://127.0.0.1:7077 kedro run --env {origin.env}"
-    )
-
-
 def build_spark_conf(settings: dict[str, Any], origin: SparkYml | None = None) -> SparkConf:
     """Turn the flat `spark.*` mapping of spark.yml into a SparkConf, refusing an unset master
     (unless spark.remote names a Spark Connect endpoint instead) and a refused remote URL.
