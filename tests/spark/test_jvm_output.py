@@ -14,14 +14,25 @@ from spark_lgbm_tuning.spark.jvm_output import QuietStacks
 from tests.cluster import run_python
 
 MARKER = "SPARK_CONNECT_ILLEGAL_STATE.STREAM_LIFECYCLE_ALREADY_COMPLETED"
-# The stack as Java's uncaught-exception handler prints it from the Connect server's thread.
+# The 8 lines a real Ctrl-C of `kedro run --env connect` printed (Java's uncaught-exception
+# handler, from the server's operation thread), and a cause's lines as Java prints them.
 NOISE = [
-    'Exception in thread "SparkConnectExecuteThread_opId=1" org.apache.spark.'
-    f"SparkIllegalStateException: [{MARKER}] Stream lifecycle error: onError already called.\n",
+    'Exception in thread "SparkConnectExecuteThread_opId=fe2bfc70" org.apache.spark.'
+    f"SparkIllegalStateException: [{MARKER}] Spark Connect encountered an illegal state "
+    "condition. Stream onError can't be called after stream completed SQLSTATE: XXSC0\n",
     "\tat org.apache.spark.sql.connect.IllegalStateErrors$.streamLifecycleAlreadyCompleted("
-    "IllegalStateErrors.scala:28)\n",
+    "IllegalStateErrors.scala:26)\n",
     "\tat org.apache.spark.sql.connect.execution.ExecuteResponseObserver.onError("
-    "ExecuteResponseObserver.scala:178)\n",
+    "ExecuteResponseObserver.scala:153)\n",
+    "\tat org.apache.spark.sql.connect.utils.ErrorUtils$$anonfun$handleError$1.applyOrElse("
+    "ErrorUtils.scala:414)\n",
+    "\tat org.apache.spark.sql.connect.utils.ErrorUtils$$anonfun$handleError$1.applyOrElse("
+    "ErrorUtils.scala:411)\n",
+    "\tat scala.runtime.AbstractPartialFunction.apply(AbstractPartialFunction.scala:35)\n",
+    "\tat org.apache.spark.sql.connect.execution.ExecuteThreadRunner.org$apache$spark$sql$"
+    "connect$execution$ExecuteThreadRunner$$execute(ExecuteThreadRunner.scala:175)\n",
+    "\tat org.apache.spark.sql.connect.execution.ExecuteThreadRunner$ExecutionThread.run("
+    "ExecuteThreadRunner.scala:341)\n",
     "Caused by: java.lang.InterruptedException\n",
     "\t... 3 more\n",
 ]
