@@ -102,9 +102,14 @@ class JvmOutput:
         block runs: a process launched in it (a JVM) inherits the pipe; ours is restored after.
 
         The copy goes to a duplicate of the original stderr, closed when the copying thread
-        ends (when the JVM and its children have exited).
+        ends (when the JVM and its children have exited). A process without a stderr (closed)
+        launches as before.
         """
-        original = os.dup(2)
+        try:
+            original = os.dup(2)
+        except OSError:
+            yield
+            return
         os.dup2(self._pipe_to(original, "stderr", owned=True), 2)
         try:
             yield
