@@ -210,6 +210,32 @@ def test_a_params_key_a_config_file_reads_as_runtime_params_is_known(conf):
     assert _parameters(conf, None, run_date="2026-12-06")["run_date"] == "2026-12-06"
 
 
+def test_another_env_names_the_conf_local_parameter_files_it_does_not_read(conf):
+    """Issue 32: under `--env connect` a grid in conf/local was dropped without a word."""
+    (conf / "connect").mkdir()
+    local = conf / "local"
+    (local / "parameters_tuning.yml").write_text("tuning:\n  grid:\n    num_leaves: [7]\n")
+    (local / "parameters" / "mine").mkdir(parents=True)
+    (local / "parameters" / "mine" / "columns.yaml").write_text("columns: {target: y}\n")
+    # Not parameters (another config pattern), not a config file, hidden: not named.
+    (local / "spark.yml").write_text("spark.sql.shuffle.partitions: 2\n")
+    (local / "parameters_notes.txt").write_text("num_leaves: [7]\n")
+    (local / ".parameters_old.yml").write_text("tuning: {}\n")
+
+    def loader(env: str | None):
+        return CONFIG_LOADER_CLASS(str(conf), env=env, **CONFIG_LOADER_ARGS)
+
+    connect = loader("connect")
+    assert connect["parameters"]["tuning"]["grid"]["num_leaves"] != [7]  # Kedro's rule
+    assert connect.unread_parameter_files() == [
+        "conf/local/parameters/mine/columns.yaml",
+        "conf/local/parameters_tuning.yml",
+    ]
+    for env in (None, "local"):  # the default env reads them
+        assert loader(env)["parameters"]["tuning"]["grid"]["num_leaves"] == [7]
+        assert loader(env).unread_parameter_files() == []
+
+
 # ------------------------------------------------------------------- as a user meets it: kedro run
 def _error_lines(run) -> list[str]:
     return [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Error: ")]

@@ -229,6 +229,36 @@ def test_kedro_run_of_data_generation_starts_no_spark(project_copy, monkeypatch)
 
 
 @pytest.mark.slow
+def test_a_run_in_another_env_names_the_conf_local_parameters_it_skips_in_one_warning(
+    project_copy,
+):
+    """Issue 32: `kedro run --env connect` read no conf/local parameter file, silently."""
+    local = project_copy / "conf" / "local"
+    (local / "parameters_tuning.yml").write_text("tuning:\n  grid:\n    num_leaves: [7, 15]\n")
+    (local / "spark.yml").write_text("spark.sql.shuffle.partitions: 2\n")  # not parameters
+    run = kedro_run(
+        project_copy,
+        "--env",
+        "connect",
+        "--pipelines",
+        "data_generation",
+        "--params",
+        "data_generation.n_samples=300,data_generation.n_features=4",
+        extra_env={"COLUMNS": "1000"},  # rich wraps a record at the terminal's width
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    warning = (
+        "WARNING  conf/local/parameters_tuning.yml holds parameters that the connect env does "
+        "not read (a run reads conf/base and conf/connect only): move them to conf/connect/, "
+        "or run with the default env (no --env or KEDRO_ENV) to read conf/local"
+    )
+    lines = [line for line in output.splitlines() if "conf/local" in line]
+    assert len(lines) == 1 and warning in lines[0], output[-3000:]
+    assert "spark.yml" not in output
+
+
+@pytest.mark.slow
 def test_kedro_run_without_java_fails_before_any_node(project_copy, tmp_path):
     run = kedro_run(project_copy, extra_env={"JAVA_HOME": str(tmp_path / "no-java")})
     output = flat_output(run)

@@ -13,12 +13,17 @@ Parameters are soft-merged: conf/base, then the run's env (conf/local by default
   bad ends, a key that is a mapping in one file and a list in another, a name in both `fixed` and
   `grid` of the merged block, a misspelt key of a tuning block (`tuning.serach`, at any depth of
   its settings) and a `--params` key that names no parameter (both with the closest name).
+
+Kedro reads conf/base and the run's env only: under `--env connect` the parameter files of the
+default env (conf/local) are not read. `unread_parameter_files` names them (SkippedConfigHooks
+warns of them).
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import glob
 import re
 import typing
 from collections.abc import Iterator, Mapping
@@ -38,6 +43,8 @@ RUNTIME = "--params"
 # The key of a search's parameters (`params:tuning`, `params:<namespace>.tuning`).
 TUNING = "tuning"
 FIXED, GRID = "fixed", "grid"
+# The suffixes of the files Kedro's OmegaConfigLoader reads (its `_is_valid_config_path`).
+CONFIG_SUFFIXES = (".yml", ".yaml", ".json")
 # `${runtime_params:name}` in any config file: a --params name that is no parameter.
 _RUNTIME_REFERENCE = re.compile(r"\$\{\s*runtime_params:\s*([A-Za-z_][\w-]*)")
 
@@ -73,6 +80,25 @@ class ProjectConfigLoader(OmegaConfigLoader):
             self._check_runtime_names(layers)
             self._sources = prepare_parameters(layers)
         return raw
+
+    def unread_parameter_files(self) -> list[str]:
+        """The parameter files of the default run env (conf/local) that this loader does not
+        read because its env is another one (`--env connect`), as `conf/local/<file>`.
+
+        Found with Kedro's own `parameters` patterns, hidden files left out as Kedro does.
+        """
+        default = self.default_run_env
+        folder = Path(self.conf_source) / default
+        if not default or (self.env or default) == default or not folder.is_dir():
+            return []
+        found = {
+            folder / name
+            for pattern in self.config_patterns[PARAMETERS]
+            for name in glob.glob(pattern, root_dir=folder, recursive=True)
+        }
+        return sorted(
+            self._label(path) for path in found if path.is_file() and path.suffix in CONFIG_SUFFIXES
+        )
 
     def _label(self, path: Path) -> str:
         """`conf/<env>/<file>` for a config file of this loader."""

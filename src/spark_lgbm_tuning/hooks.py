@@ -6,6 +6,7 @@
 - `RunGuardHooks`: missing inputs fail the run before it starts; SIGINT/SIGTERM stop it cleanly.
 - `RunEnvironmentHooks`: tells the report's `run_environment` dataset the run's Kedro env.
 - `StoreLockHooks`: takes the lock of the run's trial stores before Spark starts.
+- `SkippedConfigHooks`: warns of conf/local parameter files that a run in another env skips.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from kedro.framework.hooks import hook_impl
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
+from spark_lgbm_tuning.config_loader import ProjectConfigLoader
 from spark_lgbm_tuning.datasets.run_environment import RunEnvironmentDataset
 from spark_lgbm_tuning.datasets.trial_store import TrialStoreDataset
 from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
@@ -399,3 +401,33 @@ class RunEnvironmentHooks:
             dataset = catalog.get(self.DATASET)
             if isinstance(dataset, RunEnvironmentDataset):
                 dataset.kedro_env = self._env
+
+
+class SkippedConfigHooks:
+    """Names, in one warning, the parameter files of conf/local that this run does not read.
+
+    Kedro reads conf/base and the run's env only, so with `--env connect` (or KEDRO_ENV) a grid
+    in conf/local/parameters_tuning.yml was dropped without a word. First of the context's hooks
+    (`tryfirst`), so the warning comes before any check of the env that may end the run.
+    """
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context) -> None:
+        loader = context.config_loader
+        if not isinstance(loader, ProjectConfigLoader):
+            return
+        unread = loader.unread_parameter_files()
+        if not unread:
+            return
+        env, default = context.env, loader.default_run_env
+        logger.warning(
+            "%s %s parameters that the %s env does not read (a run reads conf/base and "
+            "conf/%s only): move them to conf/%s/, or run with the default env (no --env or "
+            "KEDRO_ENV) to read conf/%s",
+            ", ".join(unread),
+            "holds" if len(unread) == 1 else "hold",
+            env,
+            env,
+            env,
+            default,
+        )

@@ -9,6 +9,7 @@ from spark_lgbm_tuning.hooks import (
     ReportLocationHooks,
     RunEnvironmentHooks,
     RunGuardHooks,
+    SkippedConfigHooks,
     SparkHooks,
     StoreLockHooks,
 )
@@ -32,6 +33,8 @@ HOOKS = (
     RunGuardHooks(),
     RunEnvironmentHooks(),
     TrackingHooks(),
+    # tryfirst: its warning comes before SparkHooks' checks of the env, which may end the run.
+    SkippedConfigHooks(),
 )
 # kedro-mlflow's hook runs inside TrackingHooks (tracking/hooks.py), which keeps a tracking
 # failure from failing the run; registered by its entry point as well, it would run twice. (Its

@@ -8,6 +8,7 @@ the probe of `check_executor_python`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -36,6 +37,7 @@ from spark_lgbm_tuning.spark.executor_env import (
     check_archives,
     executor_modules,
 )
+from spark_lgbm_tuning.spark.jvm_output import JvmOutput
 from spark_lgbm_tuning.spark.master import check_master_authentication, check_master_url
 from spark_lgbm_tuning.spark.remote import (
     LOCAL_REMOTE,
@@ -361,7 +363,11 @@ def build_connect_session(conf: SparkConf) -> SparkSession:
         if key not in {REMOTE_KEY, "spark.master", ARCHIVES_KEY, PYTHON_KEY}
         and (local or key.startswith("spark.sql."))
     }
-    with warnings.catch_warnings():
+    # A local server's JVM, launched by pyspark in getOrCreate(), prints its errors to the
+    # stderr it inherits: a pipe that keeps Spark Connect's noise after an interrupt off the
+    # console (jvm_output.py). A sc:// server's output stays on its own machine.
+    launching = JvmOutput().inherited_stderr() if local else contextlib.nullcontext()
+    with launching, warnings.catch_warnings():
         # pyspark starts a local server with every setting, then sets them again on the
         # session and warns for each static one (CANNOT_MODIFY_CONFIG): the server has them.
         warnings.filterwarnings("ignore", "Failed to set", UserWarning)
