@@ -13,18 +13,15 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import psutil
 import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
-from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from spark_lgbm_tuning import hooks
 from spark_lgbm_tuning.datasets.run_environment import RunEnvironmentDataset
 from spark_lgbm_tuning.hooks import (
-    MissingInputError,
     RunEnvironmentHooks,
     RunGuardHooks,
     SparkHooks,
@@ -445,40 +442,6 @@ def test_a_second_signal_during_a_save_does_not_wait(guard):
 
     with pytest.raises(KeyboardInterrupt):
         guard._on_signal(signal.SIGTERM, None)
-
-
-def test_a_missing_input_fails_before_the_run():
-    catalog = DataCatalog({"absent": MemoryDataset()})
-    pipeline = Pipeline([Node(_identity, "absent", "out", name="copy")])
-    with pytest.raises(MissingInputError, match="Input dataset 'absent' does not exist"):
-        RunGuardHooks().before_pipeline_run(pipeline, catalog)
-
-
-def test_a_spark_input_is_left_to_spark_not_checked_by_starting_a_jvm(tmp_path):
-    catalog = DataCatalog.from_config(
-        {
-            "table@spark": {
-                "type": "spark.SparkDatasetV2",
-                "filepath": str(tmp_path / "absent.parquet"),
-                "file_format": "parquet",
-            }
-        }
-    )
-    pipeline = Pipeline([Node(_identity, "table@spark", "out", name="copy")])
-    # A session of an earlier test in this process may be running: nothing may change.
-    before = (SparkContext._active_spark_context, _java_children())
-    guard = RunGuardHooks()
-    try:
-        guard.before_pipeline_run(pipeline, catalog)  # no MissingInputError for the absent path
-    finally:
-        guard.after_pipeline_run()
-    assert (SparkContext._active_spark_context, _java_children()) == before
-
-
-def _java_children() -> set[int]:
-    """The JVMs this test process started (PySpark's gateway runs `java` as a child)."""
-    children = psutil.Process().children(recursive=True)
-    return {child.pid for child in children if child.name().startswith("java")}
 
 
 @pytest.mark.parametrize(("env", "shown"), [("docker", "docker"), (None, "local")])

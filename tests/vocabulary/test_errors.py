@@ -9,8 +9,8 @@ import pytest
 from kedro.io import DatasetError
 
 from spark_lgbm_tuning.cli import EXPLAINED_ERRORS
-from spark_lgbm_tuning.hooks import MissingInputError
 from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
+from spark_lgbm_tuning.run_inputs import MissingInputError
 from spark_lgbm_tuning.vocabulary.errors import (
     ConfigError,
     ExplainedError,

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from kedro.framework.session import KedroSession
 
-from spark_lgbm_tuning.hooks import MissingInputError
+from spark_lgbm_tuning.run_inputs import MissingInputError
 from tests.cluster import flat_output, kedro_run
 from tests.project_copy import scratch_project
 
