@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from kedro.io import DatasetError
 
+from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError
 from spark_lgbm_tuning.datasets.trial_outputs import COMPACTED_OUTPUT_ROWS, OUTPUTS_PREFIX
 from spark_lgbm_tuning.datasets.trial_store import (
     BATCH_PREFIX,
@@ -22,6 +27,11 @@ from spark_lgbm_tuning.datasets.trial_store import (
     TrialStoreDataset,
 )
 from spark_lgbm_tuning.executor.trial_spec import LEARNING_CURVE, TEST_PREDICTIONS
+from tests.cluster import flat_output, kedro_run
+from tests.pipelines.tuning.data import model_input, time_folds
+from tests.project_copy import copy_project
+
+logger = logging.getLogger(__name__)
 
 
 def test_store_keeps_the_latest_row_and_ignores_temporary_files(tmp_path):
@@ -231,3 +241,123 @@ def test_a_reader_is_not_misled_by_a_compaction_in_another_process(tmp_path):
         writer.kill()
         writer.wait()
     assert reads > 10
+
+
+@contextlib.contextmanager
+def _tmpfs(mount_point: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` at `mount_point` (a real small file system: its disk fills up), unmounted
+    at exit; the test is skipped where mounting is not allowed."""
+    mount_point.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()!r}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def _grow(mount_point: Path, size: str) -> None:
+    """Free space the way an operator would: remount the file system bigger."""
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(mount_point)], check=True)
+
+
+def test_a_full_disk_during_compaction_removes_its_partial_merge_and_loses_nothing(tmp_path):
+    """Before: the merged files written before the disk filled stayed, duplicates taking the
+    space the rerun needs, and the error named no fix."""
+    with _tmpfs(tmp_path / "disk", "40k") as disk:
+        store = TrialStore(disk / "store", batch_rows=1)
+        for index in range(4):
+            store.append([{"trial_id": f"t{index}", "status": "ok", "score": float(index)}])
+            store.append([{"trial_id": f"t{index}", "status": "ok", "score": float(index)}])
+        before = sorted(path.name for path in store.batch_files())
+        # 8 one-page batches and the folder fill 36 KB of 40: the first merged file fits.
+        with pytest.raises(StoreUnwritableError) as raised:
+            store.compact()
+
+        message = str(raised.value)
+        assert message.startswith(f"Cannot compact the trial store {store.path}: [Errno 28]")
+        assert "the disk (or your quota) is full: free some space and rerun" in message
+        assert "Nothing was lost" in message
+        assert sorted(path.name for path in store.batch_files()) == before
+        assert not list(store.path.glob(".*.tmp"))
+        assert store.load()["trial_id"].tolist() == ["t0", "t1", "t2", "t3"]
+
+        _grow(disk, "1m")
+        assert store.compact() == len(before)
+        assert len(store.batch_files()) == 4
+        assert store.load()["score"].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def _tuning_project(root: Path, search: dict) -> Path:
+    """A scratch copy of the project with a 2000-row model input in 3 folds and `search`."""
+    project = copy_project(root)
+    data = model_input(n_rows=2000, n_features=6)
+    data.to_parquet(project / "data/05_model_input/model_input.parquet")
+    time_folds(data, n_splits=3).to_parquet(project / "data/05_model_input/model_folds.parquet")
+    parameters = yaml.safe_load((project / "conf/base/parameters_tuning.yml").read_text())
+    parameters["tuning"].update(search)
+    (project / "conf/base/parameters_tuning.yml").write_text(yaml.safe_dump(parameters))
+    return project
+
+
+# Two combinations x 3 folds of 20 rounds: 6 trials stored in 5 batch files (and 5 outputs files)
+# that take 28 pages of tmpfs with the lock; the compaction's merged batch takes 7 more.
+DISK_FULL_SEARCH = {
+    "grid": {"num_leaves": [7, 15]},
+    "num_boost_round": 20,
+    "early_stopping_rounds": 0,
+}
+DISK_FULL_TRIALS = 6
+DISK_FULL_SIZE = "128k"  # the batches fit, the merged batch does not (3 pages left)
+
+
+@pytest.mark.slow
+def test_a_disk_full_at_compaction_is_one_line_loses_no_trial_and_the_rerun_reuses_all(tmp_path):
+    project = _tuning_project(tmp_path / "project", DISK_FULL_SEARCH)
+
+    with _tmpfs(tmp_path / "disk", DISK_FULL_SIZE) as disk:
+        store = TrialStore(disk / "tuning_trial_store")
+        entry = {
+            "type": f"{TrialStoreDataset.__module__}.TrialStoreDataset",
+            "path": str(store.path),
+        }
+        (project / "conf/local/catalog.yml").write_text(
+            yaml.safe_dump({"tuning_trial_store": entry})
+        )
+
+        started = time.monotonic()
+        run = kedro_run(project, "--pipelines", "tuning")
+        failed_after = time.monotonic() - started
+        output = flat_output(run)
+        assert run.returncode == 1, output[-4000:]
+        # The search ended (every batch fitted), then its compaction met the full disk.
+        assert f"Trials {DISK_FULL_TRIALS}/{DISK_FULL_TRIALS} done" in output, output[-4000:]
+        errors = [line for line in (run.stdout + run.stderr).splitlines() if "Error: " in line]
+        assert len(errors) == 1 and errors[0].startswith("Error: StoreUnwritableError: "), errors
+        error = output[output.index("Error: StoreUnwritableError: ") :]
+        assert f"Cannot compact the trial store {store.path}: [Errno 28]" in error, error
+        assert "the disk (or your quota) is full: free some space and rerun" in error
+        # Nothing lost: every batch reads back whole, no temporary file is left.
+        for path in store.batch_files():
+            pq.read_table(path)
+        assert not list(store.path.glob(".*.tmp"))
+        assert len(store.load()) == DISK_FULL_TRIALS
+
+        _grow(disk, "1m")
+        started = time.monotonic()
+        rerun = kedro_run(project, "--pipelines", "tuning")
+        rerun_s = time.monotonic() - started
+        output = flat_output(rerun)
+        assert rerun.returncode == 0, output[-4000:]
+        reused = f"{DISK_FULL_TRIALS} of {DISK_FULL_TRIALS} trials reused, 0 to run"
+        assert f"Trial store {store.path}: {reused}" in output
+        assert len(store.batch_files()) == 1  # compacted now
+    logger.warning(
+        "disk full at compaction: error after %.1f s, rerun %.1f s", failed_after, rerun_s
+    )

@@ -53,6 +53,7 @@ from spark_lgbm_tuning.datasets.trial_outputs import (
     outputs_by_trial,
     outputs_table,
 )
+from spark_lgbm_tuning.vocabulary.errors import file_error_fix
 
 logger = logging.getLogger(__name__)
 
@@ -277,10 +278,27 @@ class TrialStore:
         return len(files)
 
     def _replace(self, old: list[Path], merged: pa.Table, prefix: str, rows: int) -> None:
-        """Write `merged` in files of `rows` rows named `prefix`…, then remove the `old` files."""
+        """Write `merged` in files of `rows` rows named `prefix`…, then remove the `old` files.
+
+        A write that fails (a full disk) removes the merged files written so far, which only
+        repeat the `old` ones, and raises StoreUnwritableError naming the fix: the store is left
+        as it was, every trial in its batch, for the rerun to reuse and compact.
+        """
         stored_at = datetime.now(UTC)
-        for start in range(0, merged.num_rows, rows):
-            self._write(merged.slice(start, rows), prefix + _file_name(stored_at))
+        written: list[Path] = []
+        try:
+            for start in range(0, merged.num_rows, rows):
+                written.append(
+                    self._write_batch(merged.slice(start, rows), prefix + _file_name(stored_at))
+                )
+        except OSError as error:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise StoreUnwritableError(
+                f"Cannot compact the trial store {self.path}: {os_reason(error)}; "
+                f"{file_error_fix(error)}. Nothing was lost: its {len(old)} {prefix}* files are "
+                "left as they were and the rerun reuses every stored trial"
+            ) from error
         for path in old:
             path.unlink(missing_ok=True)
         self._sync_directory()
