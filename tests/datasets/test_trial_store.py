@@ -27,7 +27,7 @@ from spark_lgbm_tuning.datasets.trial_store import (
     TrialStoreDataset,
 )
 from spark_lgbm_tuning.executor.trial_spec import LEARNING_CURVE, TEST_PREDICTIONS
-from tests.cluster import flat_output, kedro_run
+from tests.cluster import KEDRO_RUN_TIMEOUT_S, flat_output, kedro_run, subprocess_env
 from tests.pipelines.tuning.data import model_input, time_folds
 from tests.project_copy import copy_project
 
@@ -360,4 +360,97 @@ def test_a_disk_full_at_compaction_is_one_line_loses_no_trial_and_the_rerun_reus
         assert len(store.batch_files()) == 1  # compacted now
     logger.warning(
         "disk full at compaction: error after %.1f s, rerun %.1f s", failed_after, rerun_s
+    )
+
+
+# An env of the scratch project with other data (its own model input and folds, same fold ids)
+# and another grid, whose runs share conf/base's trial store with the default env's.
+OTHER_ENV = "other"
+
+
+def _other_env(project: Path) -> None:
+    data = model_input(n_rows=1500, n_features=6, seed=1)
+    data.to_parquet(project / "data/05_model_input/other_input.parquet")
+    time_folds(data, n_splits=3).to_parquet(project / "data/05_model_input/other_folds.parquet")
+    env = project / "conf" / OTHER_ENV
+    env.mkdir()
+    atomic = "spark_lgbm_tuning.datasets.atomic_parquet.AtomicParquetDataset"
+    catalog = {
+        f"model_{name}@pandas": {
+            "type": atomic,
+            "filepath": f"data/05_model_input/other_{name}.parquet",
+        }
+        for name in ("input", "folds")
+    }
+    (env / "catalog.yml").write_text(yaml.safe_dump(catalog))
+    (env / "parameters_tuning.yml").write_text(
+        yaml.safe_dump({"tuning": {"grid": {"num_leaves": [7, 31]}}})
+    )
+
+
+def _start_tuning(project: Path, log: Path, *args: str) -> subprocess.Popen:
+    with log.open("w") as handle:
+        return subprocess.Popen(
+            [sys.executable, "-m", "kedro", "run", "--pipelines", "tuning", *args],
+            cwd=project,
+            env=subprocess_env(None),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@pytest.mark.slow
+def test_two_envs_on_one_store_one_waits_for_the_other_and_both_keep_their_trials(tmp_path):
+    project = _tuning_project(tmp_path / "project", DISK_FULL_SEARCH)
+    _other_env(project)
+    store = TrialStore(project / "data/07_model_output/tuning_trial_store")
+    envs = [("--env", "local"), ("--env", OTHER_ENV)]
+
+    started = time.monotonic()
+    runs = [_start_tuning(project, tmp_path / f"first-{i}.log", *env) for i, env in enumerate(envs)]
+    walls = [0.0, 0.0]
+    while not all(walls):
+        assert time.monotonic() - started < KEDRO_RUN_TIMEOUT_S, "kedro runs still going"
+        for index, run in enumerate(runs):
+            if run.poll() is not None and not walls[index]:
+                walls[index] = time.monotonic() - started
+        time.sleep(0.2)
+    outputs = [" ".join((tmp_path / f"first-{i}.log").read_text().split()) for i in range(2)]
+    assert sorted(run.returncode for run in runs) == [0, 1], outputs
+    winner = 0 if runs[0].returncode == 0 else 1
+    loser = 1 - winner
+    errors = outputs[loser].split(" Error: ")[1:]
+    assert len(errors) == 1 and errors[0].startswith("StoreInUseError: "), outputs[loser][-3000:]
+    assert f"in use by another search: pid {runs[winner].pid} on " in errors[0]
+    assert walls[loser] < walls[winner]  # refused at once, while the other's search runs
+
+    # One after the other: the refused env runs its own trials (other data: nothing to reuse)
+    # and its compaction keeps the other env's (two data versions per fold, 3 kept).
+    second = kedro_run(project, "--pipelines", "tuning", *envs[loser])
+    assert second.returncode == 0, flat_output(second)[-4000:]
+    assert f"0 of {DISK_FULL_TRIALS} trials reused, {DISK_FULL_TRIALS} to run" in flat_output(
+        second
+    )
+    assert len(store.load()) == 2 * DISK_FULL_TRIALS
+    again = kedro_run(project, "--pipelines", "tuning", *envs[winner])
+    reused = f"{DISK_FULL_TRIALS} of {DISK_FULL_TRIALS} trials reused, 0 to run"
+    assert again.returncode == 0 and reused in flat_output(again), flat_output(again)[-4000:]
+
+    # Retention counts the envs' data together: keeping one version per fold drops the other
+    # env's rows, in one line that says why and how to keep them.
+    narrow = kedro_run(
+        project,
+        "--pipelines",
+        "tuning",
+        *envs[loser],
+        "--params",
+        "tuning.store_keep_fingerprints=1",
+    )
+    output = flat_output(narrow)
+    assert narrow.returncode == 0 and reused in output, output[-4000:]
+    assert f"dropped {DISK_FULL_TRIALS} of {2 * DISK_FULL_TRIALS} rows" in output
+    assert "another --env's data too" in output
+    assert len(store.load()) == DISK_FULL_TRIALS
+    logger.warning(
+        "two envs at once: refused after %.1f s, the other ran %.1f s", walls[loser], walls[winner]
     )

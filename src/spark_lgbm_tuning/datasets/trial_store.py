@@ -253,8 +253,10 @@ class TrialStore:
             return 0, kept_ids  # already compacted: no duplicate, nothing to drop or merge
         if len(kept) < len(latest):
             logger.info(
-                "Trial store %s: dropped %d of %d rows, of data older than the %d most recent "
-                "fingerprint(s) of each fold (tuning.store_keep_fingerprints)",
+                "Trial store %s: dropped %d of %d rows, of data other than the %d most recent "
+                "fingerprint(s) of each fold (tuning.store_keep_fingerprints): every version of "
+                "the data run on this store counts, another --env's data too; to keep them, "
+                "raise it or give each env its own tuning_trial_store in conf/<env>/catalog.yml",
                 self.path,
                 len(latest) - len(kept),
                 len(latest),
