@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from kedro.io import DatasetError
 
 from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError
@@ -23,6 +27,11 @@ from spark_lgbm_tuning.datasets.trial_store import (
     TrialStoreDataset,
 )
 from spark_lgbm_tuning.executor.trial_spec import LEARNING_CURVE, TEST_PREDICTIONS
+from tests.cluster import KEDRO_RUN_TIMEOUT_S, flat_output, kedro_run, subprocess_env
+from tests.pipelines.tuning.data import model_input, time_folds
+from tests.project_copy import copy_project
+
+logger = logging.getLogger(__name__)
 
 
 def test_store_keeps_the_latest_row_and_ignores_temporary_files(tmp_path):
@@ -248,3 +257,216 @@ def test_a_batch_that_cannot_be_written_is_named_with_its_trials_and_the_fix(
     assert f"(3 trial(s)) to {store.path}: [Errno 1] Operation not permitted" in message
     assert message.endswith(f"run `chattr -i {store.path}` (as root), then rerun")
     assert list(store.load()["trial_id"]) == ["a"]
+
+
+@contextlib.contextmanager
+def _tmpfs(mount_point: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` at `mount_point` (a real small file system: its disk fills up), unmounted
+    at exit; the test is skipped where mounting is not allowed."""
+    mount_point.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()!r}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def _grow(mount_point: Path, size: str) -> None:
+    """Free space the way an operator would: remount the file system bigger."""
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(mount_point)], check=True)
+
+
+def test_a_full_disk_during_compaction_removes_its_partial_merge_and_loses_nothing(tmp_path):
+    """Before: the merged files written before the disk filled stayed, duplicates taking the
+    space the rerun needs, and the error named no fix."""
+    with _tmpfs(tmp_path / "disk", "40k") as disk:
+        store = TrialStore(disk / "store", batch_rows=1)
+        for index in range(4):
+            store.append([{"trial_id": f"t{index}", "status": "ok", "score": float(index)}])
+            store.append([{"trial_id": f"t{index}", "status": "ok", "score": float(index)}])
+        before = sorted(path.name for path in store.batch_files())
+        # 8 one-page batches and the folder fill 36 KB of 40: the first merged file fits.
+        with pytest.raises(StoreUnwritableError) as raised:
+            store.compact()
+
+        message = str(raised.value)
+        assert message.startswith(f"Cannot compact the trial store {store.path}: [Errno 28]")
+        assert "the disk (or your quota) is full: free some space and rerun" in message
+        assert "nothing was lost" in message
+        assert sorted(path.name for path in store.batch_files()) == before
+        assert not list(store.path.glob(".*.tmp"))
+        assert store.load()["trial_id"].tolist() == ["t0", "t1", "t2", "t3"]
+
+        _grow(disk, "1m")
+        assert store.compact() == len(before)
+        assert len(store.batch_files()) == 4
+        assert store.load()["score"].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def _tuning_project(root: Path, search: dict) -> Path:
+    """A scratch copy of the project with a 2000-row model input in 3 folds and `search`."""
+    project = copy_project(root)
+    data = model_input(n_rows=2000, n_features=6)
+    data.to_parquet(project / "data/05_model_input/model_input.parquet")
+    time_folds(data, n_splits=3).to_parquet(project / "data/05_model_input/model_folds.parquet")
+    parameters = yaml.safe_load((project / "conf/base/parameters_tuning.yml").read_text())
+    parameters["tuning"].update(search)
+    (project / "conf/base/parameters_tuning.yml").write_text(yaml.safe_dump(parameters))
+    return project
+
+
+# Two combinations x 3 folds of 20 rounds: 6 trials stored in 5 batch files (and 5 outputs files)
+# that take 28 pages of tmpfs with the lock; the compaction's merged batch takes 7 more.
+DISK_FULL_SEARCH = {
+    "grid": {"num_leaves": [7, 15]},
+    "num_boost_round": 20,
+    "early_stopping_rounds": 0,
+}
+DISK_FULL_TRIALS = 6
+DISK_FULL_SIZE = "128k"  # the batches fit, the merged batch does not (3 pages left)
+
+
+@pytest.mark.slow
+def test_a_disk_full_at_compaction_is_one_line_loses_no_trial_and_the_rerun_reuses_all(tmp_path):
+    project = _tuning_project(tmp_path / "project", DISK_FULL_SEARCH)
+
+    with _tmpfs(tmp_path / "disk", DISK_FULL_SIZE) as disk:
+        store = TrialStore(disk / "tuning_trial_store")
+        entry = {
+            "type": f"{TrialStoreDataset.__module__}.TrialStoreDataset",
+            "path": str(store.path),
+        }
+        (project / "conf/local/catalog.yml").write_text(
+            yaml.safe_dump({"tuning_trial_store": entry})
+        )
+
+        started = time.monotonic()
+        run = kedro_run(project, "--pipelines", "tuning")
+        failed_after = time.monotonic() - started
+        output = flat_output(run)
+        assert run.returncode == 1, output[-4000:]
+        # The search ended (every batch fitted), then its compaction met the full disk.
+        assert f"Trials {DISK_FULL_TRIALS}/{DISK_FULL_TRIALS} done" in output, output[-4000:]
+        errors = [line for line in (run.stdout + run.stderr).splitlines() if "Error: " in line]
+        assert len(errors) == 1 and errors[0].startswith("Error: StoreUnwritableError: "), errors
+        error = output[output.index("Error: StoreUnwritableError: ") :]
+        assert f"Cannot compact the trial store {store.path}: [Errno 28]" in error, error
+        assert "the disk (or your quota) is full: free some space and rerun" in error
+        # Nothing lost: every batch reads back whole, no temporary file is left.
+        for path in store.batch_files():
+            pq.read_table(path)
+        assert not list(store.path.glob(".*.tmp"))
+        assert len(store.load()) == DISK_FULL_TRIALS
+
+        _grow(disk, "1m")
+        started = time.monotonic()
+        rerun = kedro_run(project, "--pipelines", "tuning")
+        rerun_s = time.monotonic() - started
+        output = flat_output(rerun)
+        assert rerun.returncode == 0, output[-4000:]
+        reused = f"{DISK_FULL_TRIALS} of {DISK_FULL_TRIALS} trials reused, 0 to run"
+        assert f"Trial store {store.path}: {reused}" in output
+        assert len(store.batch_files()) == 1  # compacted now
+    logger.warning(
+        "disk full at compaction: error after %.1f s, rerun %.1f s", failed_after, rerun_s
+    )
+
+
+# An env of the scratch project with other data (its own model input and folds, same fold ids)
+# and another grid, whose runs share conf/base's trial store with the default env's.
+OTHER_ENV = "other"
+
+
+def _other_env(project: Path) -> None:
+    data = model_input(n_rows=1500, n_features=6, seed=1)
+    data.to_parquet(project / "data/05_model_input/other_input.parquet")
+    time_folds(data, n_splits=3).to_parquet(project / "data/05_model_input/other_folds.parquet")
+    env = project / "conf" / OTHER_ENV
+    env.mkdir()
+    atomic = "spark_lgbm_tuning.datasets.atomic_parquet.AtomicParquetDataset"
+    catalog = {
+        f"model_{name}@pandas": {
+            "type": atomic,
+            "filepath": f"data/05_model_input/other_{name}.parquet",
+        }
+        for name in ("input", "folds")
+    }
+    (env / "catalog.yml").write_text(yaml.safe_dump(catalog))
+    (env / "parameters_tuning.yml").write_text(
+        yaml.safe_dump({"tuning": {"grid": {"num_leaves": [7, 31]}}})
+    )
+
+
+def _start_tuning(project: Path, log: Path, *args: str) -> subprocess.Popen:
+    with log.open("w") as handle:
+        return subprocess.Popen(
+            [sys.executable, "-m", "kedro", "run", "--pipelines", "tuning", *args],
+            cwd=project,
+            env=subprocess_env(None),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@pytest.mark.slow
+def test_two_envs_on_one_store_one_waits_for_the_other_and_both_keep_their_trials(tmp_path):
+    project = _tuning_project(tmp_path / "project", DISK_FULL_SEARCH)
+    _other_env(project)
+    store = TrialStore(project / "data/07_model_output/tuning_trial_store")
+    envs = [("--env", "local"), ("--env", OTHER_ENV)]
+
+    started = time.monotonic()
+    runs = [_start_tuning(project, tmp_path / f"first-{i}.log", *env) for i, env in enumerate(envs)]
+    walls = [0.0, 0.0]
+    while not all(walls):
+        assert time.monotonic() - started < KEDRO_RUN_TIMEOUT_S, "kedro runs still going"
+        for index, run in enumerate(runs):
+            if run.poll() is not None and not walls[index]:
+                walls[index] = time.monotonic() - started
+        time.sleep(0.2)
+    outputs = [" ".join((tmp_path / f"first-{i}.log").read_text().split()) for i in range(2)]
+    assert sorted(run.returncode for run in runs) == [0, 1], outputs
+    winner = 0 if runs[0].returncode == 0 else 1
+    loser = 1 - winner
+    errors = outputs[loser].split(" Error: ")[1:]
+    assert len(errors) == 1 and errors[0].startswith("StoreInUseError: "), outputs[loser][-3000:]
+    assert f"in use by another search: pid {runs[winner].pid} on " in errors[0]
+    assert walls[loser] < walls[winner]  # refused at once, while the other's search runs
+
+    # One after the other: the refused env runs its own trials (other data: nothing to reuse)
+    # and its compaction keeps the other env's (two data versions per fold, 3 kept).
+    second = kedro_run(project, "--pipelines", "tuning", *envs[loser])
+    assert second.returncode == 0, flat_output(second)[-4000:]
+    assert f"0 of {DISK_FULL_TRIALS} trials reused, {DISK_FULL_TRIALS} to run" in flat_output(
+        second
+    )
+    assert len(store.load()) == 2 * DISK_FULL_TRIALS
+    again = kedro_run(project, "--pipelines", "tuning", *envs[winner])
+    reused = f"{DISK_FULL_TRIALS} of {DISK_FULL_TRIALS} trials reused, 0 to run"
+    assert again.returncode == 0 and reused in flat_output(again), flat_output(again)[-4000:]
+
+    # Retention counts the envs' data together: keeping one version per fold drops the other
+    # env's rows, in one line that says why and how to keep them.
+    narrow = kedro_run(
+        project,
+        "--pipelines",
+        "tuning",
+        *envs[loser],
+        "--params",
+        "tuning.store_keep_fingerprints=1",
+    )
+    output = flat_output(narrow)
+    assert narrow.returncode == 0 and reused in output, output[-4000:]
+    assert f"dropped {DISK_FULL_TRIALS} of {2 * DISK_FULL_TRIALS} rows" in output
+    assert "another --env's data too" in output
+    assert len(store.load()) == DISK_FULL_TRIALS
+    logger.warning(
+        "two envs at once: refused after %.1f s, the other ran %.1f s", walls[loser], walls[winner]
+    )

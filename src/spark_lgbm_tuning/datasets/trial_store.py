@@ -264,8 +264,10 @@ class TrialStore:
             return 0, kept_ids  # already compacted: no duplicate, nothing to drop or merge
         if len(kept) < len(latest):
             logger.info(
-                "Trial store %s: dropped %d of %d rows, of data older than the %d most recent "
-                "fingerprint(s) of each fold (tuning.store_keep_fingerprints)",
+                "Trial store %s: dropped %d of %d rows, of data other than the %d most recent "
+                "fingerprint(s) of each fold (tuning.store_keep_fingerprints): every version of "
+                "the data run on this store counts, another --env's data too; to keep them, "
+                "raise it or give each env its own tuning_trial_store in conf/<env>/catalog.yml",
                 self.path,
                 len(latest) - len(kept),
                 len(latest),
@@ -289,10 +291,28 @@ class TrialStore:
         return len(files)
 
     def _replace(self, old: list[Path], merged: pa.Table, prefix: str, rows: int) -> None:
-        """Write `merged` in files of `rows` rows named `prefix`…, then remove the `old` files."""
+        """Write `merged` in files of `rows` rows named `prefix`…, then remove the `old` files.
+
+        A write that fails (a full disk) removes the merged files written so far, which only
+        repeat the `old` ones, and raises StoreUnwritableError naming the fix: the store is left
+        as it was, every trial in its batch, for the rerun to reuse and compact.
+        """
         stored_at = datetime.now(UTC)
-        for start in range(0, merged.num_rows, rows):
-            self._write(merged.slice(start, rows), prefix + _file_name(stored_at))
+        written: list[Path] = []
+        try:
+            for start in range(0, merged.num_rows, rows):
+                written.append(
+                    self._write_batch(merged.slice(start, rows), prefix + _file_name(stored_at))
+                )
+        except OSError as error:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise StoreUnwritableError.of(
+                f"Cannot compact the trial store {self.path}",
+                error,
+                f"nothing was lost: its {len(old)} {prefix}* files are left as they were and the "
+                "rerun reuses every stored trial",
+            ) from error
         for path in old:
             path.unlink(missing_ok=True)
         self._sync_directory()
