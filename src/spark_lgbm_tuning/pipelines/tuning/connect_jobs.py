@@ -169,6 +169,7 @@ class ServerWatch:
         raise SparkServerLostError(
             f"Spark Connect server sc://{self.host}:{self.port} is gone: it has refused "
             f"connections for {now - self._refused_since:.0f} s ({error}), and the session's "
-            f"Spark jobs in flight went with it. {START_SERVER}, then rerun: the trials "
-            "already in the trial store are reused"
+            "Spark jobs in flight went with it. A local[N] remote starts a new server when you "
+            f"rerun; for a sc:// one: {START_SERVER}, then rerun. The trials already in the "
+            "trial store are reused"
         )
