@@ -55,6 +55,7 @@ def standalone_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
 class ConnectServer:
     remote: str  # sc://127.0.0.1:PORT
     log: Path  # the server's output (its driver's Spark log)
+    pid: int  # its process group's leader (start_new_session): os.killpg(pid, ...) ends it
 
 
 @contextlib.contextmanager
@@ -88,7 +89,7 @@ def connect_server(cluster: LocalSparkCluster, run_dir: Path) -> Iterator[Connec
                 break
             assert time.monotonic() < deadline, log_tail(server.log_path)
             time.sleep(0.5)
-        yield ConnectServer(f"sc://{HOST}:{port}", Path(server.log_path))
+        yield ConnectServer(f"sc://{HOST}:{port}", Path(server.log_path), server.pid)
     finally:
         daemons.stop([server], timeout_s=10)
 

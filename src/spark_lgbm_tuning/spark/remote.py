@@ -17,6 +17,11 @@ from spark_lgbm_tuning.vocabulary.errors import SparkConfigError
 REMOTE_KEY = "spark.remote"
 CONNECT_DEFAULT_PORT = 15002
 LOCAL_REMOTE = re.compile(r"^local(\[(\d+|\*)(,\d+)?\])?$")
+# How to get a Spark Connect server back: the fix of every "unreachable" or "gone" error.
+START_SERVER = (
+    f"Start the server (sbin/start-connect-server.sh) or point {REMOTE_KEY} / SPARK_REMOTE at "
+    "a running one"
+)
 
 
 def remote_label(remote: str) -> str:
@@ -52,15 +57,35 @@ def check_remote_reachable(remote: str, timeout_s: float) -> None:
     if parsed.scheme != "sc":
         return
     host, port = parsed.hostname, parsed.port or CONNECT_DEFAULT_PORT
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return
-    except OSError as error:
+    error = connection_error(host, port, timeout_s)
+    if error is not None:
         raise SparkConfigError(
             f"Spark Connect server {remote_label(remote)} is unreachable ({host}:{port}: "
-            f"{error}). Start it (sbin/start-connect-server.sh) or point {REMOTE_KEY} / "
-            "SPARK_REMOTE at a running one."
-        ) from None
+            f"{error}). {START_SERVER}."
+        )
+
+
+def connection_error(host: str, port: int, timeout_s: float) -> OSError | None:
+    """Why a TCP connection to host:port fails (refused, timed out), or None when it opens."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except OSError as error:
+        return error
+
+
+def connect_endpoint(spark: SparkSession) -> tuple[str, int] | None:
+    """Host and port of the Spark Connect server `spark` talks to (a `local[N]` remote's local
+    server too), or None where pyspark does not tell.
+
+    pyspark exposes the client (`SparkSession.client`) but not its channel's target; it is read
+    from the client's ChannelBuilder (`endpoint`, "host:port"), which a future pyspark may move.
+    """
+    endpoint = getattr(getattr(spark.client, "_builder", None), "endpoint", None)
+    if not isinstance(endpoint, str) or ":" not in endpoint:
+        return None
+    host, _, port = endpoint.rpartition(":")
+    return host.strip("[]"), int(port)
 
 
 def is_connect(spark: SparkSession) -> bool:

@@ -39,6 +39,10 @@ class ConfigError(ExplainedError, ValueError):
     names the file (or --params) and the key."""
 
 
+class SparkServerLostError(ExplainedError, RuntimeError):
+    """The Spark Connect server went away mid-run; names its URL and how to rerun."""
+
+
 class ProjectFileError(ExplainedError, RuntimeError):
     """A file or folder of the project's data cannot be read or written; names it and the fix."""
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 
+from spark_lgbm_tuning.datasets.trial_outputs import STORED_AT
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.reporting.nodes import rank_combinations
 from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
@@ -200,11 +201,15 @@ def test_a_space_of_lists_ends_when_every_combination_was_proposed():
 
 
 def _stored(rows, params):
-    """The store's frame of the rows the search saw (as Progress would have stored them)."""
+    """The store's frame of the rows the search saw (as Progress would have stored them: the
+    executor's started_at, the driver's stored_at a little later)."""
     records = []
     for number, (spec, row) in enumerate(rows):
-        measured = {**row, "started_at": pd.Timestamp("2026-01-01") + pd.Timedelta(seconds=number)}
-        records.append(store_record(result_record(spec, measured), None, spec.fold_fingerprint))
+        started = pd.Timestamp("2026-01-01", tz="UTC") + pd.Timedelta(seconds=number)
+        record = store_record(
+            result_record(spec, {**row, "started_at": started}), None, spec.fold_fingerprint
+        )
+        records.append({**record, STORED_AT: started + pd.Timedelta(seconds=0.5)})
     return pd.DataFrame(records)
 
 
@@ -221,6 +226,25 @@ def test_a_rebuilt_study_proposes_what_the_interrupted_one_would_have(pruning):
     following = rebuilt.next_group()[0]
     assert (following.combo_id, following.fold_id) == (expected.combo_id, 0)
     assert set(rebuilt.reused) == {spec.trial_id for spec, _ in rows}
+
+
+def test_a_rebuild_orders_by_the_drivers_clock_not_an_executors_an_hour_off():
+    # 32 folds told, median pruning: the order matters to the study (it did not for 10). Every
+    # other fold ran on an executor whose clock is an hour ahead (its started_at); the driver
+    # stored them in the order they ran. Before: the rebuild sorted by started_at, moved that
+    # executor's combinations last and proposed another 33rd fold than the interrupted search.
+    params = adaptive_params("tpe", "median", n_combinations=40)
+    first = AdaptiveSearch(params, FOLDS)
+    rows = _drive(first, until=32)
+    expected = first.next_group()[0]
+    stored = _stored(rows, params)
+    ahead = stored.index % 2 == 1
+    stored.loc[ahead, "started_at"] += pd.Timedelta(hours=1)
+
+    rebuilt = AdaptiveSearch(params, FOLDS)
+    rebuilt.rebuild(stored)
+    following = rebuilt.next_group()[0]
+    assert (following.combo_id, following.fold_id) == (expected.combo_id, expected.fold_id)
 
 
 def test_a_rebuild_from_a_finished_search_reuses_every_fold_of_its_pruned_combinations():

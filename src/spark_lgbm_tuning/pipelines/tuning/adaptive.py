@@ -10,8 +10,9 @@ the budget (search.n_combinations, search.time_budget_s) is spent; running folds
 
 Resume: `AdaptiveSearch.rebuild` reads the trial store's trials that lie in this search space
 (same fixed parameters, rounds and fold data: the ids match), adds the finished and pruned
-combinations to the study in the order they started, and re-proposes the interrupted ones first
-(their stored folds are reused, not rerun).
+combinations to the study in the order the driver stored them (their first fold's `stored_at`, the
+driver's clock: an executor's `started_at` is its own machine's clock, which may be off by hours),
+and re-proposes the interrupted ones first (their stored folds are reused, not rerun).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pandas as pd
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
+from spark_lgbm_tuning.datasets.trial_outputs import STORED_AT
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.executor.scoring import primary_score
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec
@@ -246,6 +248,8 @@ class AdaptiveSearch:
         returns the number of combinations taken from the store."""
         by_combo: dict[str, dict[str, dict[str, Any]]] = {}
         fold_of = {fold.fingerprint: fold for fold in self.folds}
+        if STORED_AT in stored:
+            stored = stored.sort_values(STORED_AT, kind="stable")
         for row in stored.to_dict("records") if not stored.empty else []:
             fold = fold_of.get(row.get("fold_fingerprint"))
             values = strategies.combination_from_params(row["params_json"], self.space)
@@ -260,9 +264,7 @@ class AdaptiveSearch:
                 continue
             record = result_record(spec, row, params_json=row["params_json"])
             by_combo.setdefault(spec.combo_id, {})[spec.trial_id] = record
-        order = sorted(
-            by_combo, key=lambda combo: min(_started(r) for r in by_combo[combo].values())
-        )
+        order = list(by_combo)  # as first stored
         interrupted = []
         for combo_id in order:
             records = by_combo[combo_id]
@@ -441,8 +443,3 @@ def _finite_size(space: Mapping[str, Any]) -> int | None:
         if isinstance(distribution, CategoricalDistribution)
     ]
     return math.prod(sizes) if len(sizes) == len(space) else None
-
-
-def _started(record: Mapping[str, Any]) -> float:
-    stamp = record.get("started_at")
-    return pd.Timestamp(stamp).timestamp() if stamp is not None and not pd.isna(stamp) else 0.0

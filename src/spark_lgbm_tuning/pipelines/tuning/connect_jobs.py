@@ -12,6 +12,13 @@ info's n_executors counts the executors seen in the trials' rows) and live task 
 driver-side deadline: a trial's timeout is the executor-side TrialTimer only, which fires between
 boosting rounds). The task slots are `spark.default.parallelism` of the session, else the N of a
 `local[N]` server, else 1 (set spark.default.parallelism in spark.yml).
+
+A server that dies takes the session and its jobs with it (a restarted one does not know the
+session), but pyspark's client retries an unavailable server for 10 minutes or more per call,
+so each job thread would wait that long, then the next job's. `ServerWatch` (the runner's
+executor watch) tries the server's port every few seconds and, once it has refused connections
+for SERVER_LOST_AFTER_S, stops the session without a word to the server and the search with
+`SparkServerLostError`.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -32,11 +40,25 @@ from spark_lgbm_tuning.executor.connect_trial import (
     run_pandas_groups,
 )
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec
-from spark_lgbm_tuning.spark.remote import LOCAL_REMOTE, session_master
+from spark_lgbm_tuning.spark.remote import (
+    LOCAL_REMOTE,
+    START_SERVER,
+    connect_endpoint,
+    connection_error,
+    session_master,
+)
+from spark_lgbm_tuning.vocabulary.errors import SparkServerLostError
 
-__all__ = ["ConnectJobs", "connect_slots"]
+__all__ = ["ConnectJobs", "ServerWatch", "connect_slots"]
 
 logger = logging.getLogger(__name__)
+
+# A server that refuses connections this long is taken for gone (a killed one refuses at once;
+# this leaves room for a port that is briefly busy). Its port is tried at most this often, each
+# try waiting at most SERVER_CONNECT_TIMEOUT_S.
+SERVER_LOST_AFTER_S = 10.0
+SERVER_CHECK_INTERVAL_S = 2.0
+SERVER_CONNECT_TIMEOUT_S = 2.0
 
 
 def connect_slots(spark: SparkSession) -> int:
@@ -64,6 +86,8 @@ class ConnectJobs:
         self.app_id = spark.session_id
         self.task_cpus = int(spark.conf.get("spark.task.cpus", None) or 1)
         self._slots = connect_slots(spark)
+        self.endpoint = connect_endpoint(spark)
+        self.server_lost = False
 
     def slots(self) -> int:
         return max(1, self._slots // max(self.task_cpus, 1))
@@ -85,10 +109,20 @@ class ConnectJobs:
         return [decode_row(row) for row in table.to_pylist()]
 
     def cancel(self, tag: str) -> None:
-        self.spark.interruptTag(tag)
+        if not self.server_lost:  # its jobs died with the server
+            self.spark.interruptTag(tag)
 
-    def executor_watch(self) -> None:
-        return None
+    def executor_watch(self) -> ServerWatch | None:
+        return None if self.endpoint is None else ServerWatch(self, *self.endpoint)
+
+    def abandon_session(self) -> None:
+        """The server is gone, and the session with it: stopped here without a word to the
+        server (no release, no gRPC retries), so that nothing after the search (MLflow's end of
+        run asks the active session whether it is on Databricks) waits on the dead server."""
+        self.server_lost = True
+        self.spark.client.set_retry_policies([])
+        self.spark.release_session_on_close = False
+        self.spark.stop()
 
     def deadline_watch(self, timeout_s: float, grace_s: float) -> None:
         return None
@@ -96,3 +130,46 @@ class ConnectJobs:
     def cluster_shape(self, records: list[dict[str, Any]]) -> tuple[int, int]:
         n_executors = max(1, len({record["executor_id"] for record in records}))
         return n_executors, self._slots
+
+
+class ServerWatch:
+    """Stops the search once the Spark Connect server of `jobs` has refused connections for
+    SERVER_LOST_AFTER_S (see module doc); polled by the scheduler between its waits."""
+
+    def __init__(self, jobs: ConnectJobs, host: str, port: int) -> None:
+        self.jobs = jobs
+        self.host = host
+        self.port = port
+        self._checked = time.monotonic()
+        self._refused_since: float | None = None
+
+    def poll(self, stats: object) -> None:
+        now = time.monotonic()
+        if now - self._checked < SERVER_CHECK_INTERVAL_S:
+            return
+        self._checked = now
+        error = connection_error(self.host, self.port, SERVER_CONNECT_TIMEOUT_S)
+        if error is None:
+            self._refused_since = None
+            return
+        if self._refused_since is None:
+            self._refused_since = now
+            logger.warning(
+                "Spark Connect server sc://%s:%d refuses connections (%s): the search stops if "
+                "it still does in %.0f s",
+                self.host,
+                self.port,
+                error,
+                SERVER_LOST_AFTER_S,
+            )
+            return
+        if now - self._refused_since < SERVER_LOST_AFTER_S:
+            return
+        self.jobs.abandon_session()
+        raise SparkServerLostError(
+            f"Spark Connect server sc://{self.host}:{self.port} is gone: it has refused "
+            f"connections for {now - self._refused_since:.0f} s ({error}), and the session's "
+            "Spark jobs in flight went with it. A local[N] remote starts a new server when you "
+            f"rerun; for a sc:// one: {START_SERVER}, then rerun. The trials already in the "
+            "trial store are reused"
+        )
