@@ -14,8 +14,10 @@ from spark_lgbm_tuning.datasets.trial_outputs import STORED_AT
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.reporting.nodes import rank_combinations
 from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
+from spark_lgbm_tuning.pipelines.tuning import strategies
 from spark_lgbm_tuning.pipelines.tuning.adaptive import AdaptiveSearch
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
+from spark_lgbm_tuning.pipelines.tuning.portfolio import PORTFOLIOS, DataFacts, fitted
 from spark_lgbm_tuning.pipelines.tuning.results import PRUNED, result_record, store_record
 from spark_lgbm_tuning.pipelines.tuning.search_space import FoldFacts
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
@@ -87,6 +89,45 @@ def test_a_cheap_start_proposes_the_cheapest_combination_first_then_the_samplers
     assert first == {"num_leaves": 4, "learning_rate": 0.3, "min_child_samples": 20}
     assert _drive(sampled)[0][0].grid_values != first
     assert len({spec.combo_id for spec, _ in rows}) == 6  # then the sampler's proposals
+
+
+@pytest.mark.parametrize("strategy", ["tpe", "random"])
+def test_a_portfolio_start_proposes_one_configuration_per_slot_nearest_the_data_first(strategy):
+    data = DataFacts(rows=1_000, features=15, numeric_share=0.7)
+    params = adaptive_params(strategy, n_combinations=6, start="portfolio")
+    search = AdaptiveSearch(params, FOLDS, data=data, slots=2)
+    rows = _drive(search)
+    space = strategies.distributions(params)
+    nearest = [
+        fitted(configuration.values, space)
+        for configuration in PORTFOLIOS["classification"].ordered(data)
+    ]
+    proposed = list(dict.fromkeys(spec.combo_id for spec, _ in rows))
+    first_two = [next(s.grid_values for s, _ in rows if s.combo_id == c) for c in proposed[:2]]
+    assert first_two == nearest[:2]  # FLAML's small-table configuration first, then the next
+    assert first_two[0] == {"num_leaves": 64, "learning_rate": 0.020707, "min_child_samples": 5}
+    assert len(proposed) == 6  # then the sampler's
+    other = AdaptiveSearch(params, FOLDS, data=DataFacts(80_000, 150, 0.9), slots=2)
+    assert _drive(other)[0][0].grid_values != first_two[0]  # other data, another start
+
+
+def test_a_portfolio_start_without_the_datas_facts_is_refused():
+    search = AdaptiveSearch(adaptive_params(n_combinations=2, start="portfolio"), FOLDS)
+    with pytest.raises(ValueError, match="portfolio needs the data's facts"):
+        search.next_group()
+
+
+def test_rungs_prune_only_once_min_complete_combinations_completed_every_fold():
+    params = adaptive_params(
+        n_combinations=4, round_pruning={"rule": "asha", "min_complete": 2, "min_rounds": 10}
+    )
+    search = AdaptiveSearch(params, FOLDS)
+    assert not search.rungs_may_prune()
+    _drive(search, until=1)
+    assert not search.rungs_may_prune()
+    _drive(search, until=2)
+    assert search.rungs_may_prune()
+    assert AdaptiveSearch(adaptive_params(n_combinations=1), FOLDS).rungs_may_prune()
 
 
 def test_the_same_seed_proposes_the_same_combinations_and_another_seed_others():

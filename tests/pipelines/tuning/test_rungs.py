@@ -16,6 +16,7 @@ from spark_lgbm_tuning.pipelines.tuning.rungs import (
     fold_thresholds,
     rung_info,
     rung_rounds,
+    smallest_folds,
 )
 from spark_lgbm_tuning.pipelines.tuning.search_params import RoundPruningParams
 from tests.pipelines.tuning.data import model_input
@@ -115,6 +116,27 @@ def test_newly_submitted_groups_carry_the_rungs_and_their_folds_latest_threshold
     mixed = ladder.carry([*other, group[0]])
     assert [spec.rung_thresholds for spec in mixed] == [(), ((10, 0.8),)]
     assert RungLadder(RoundPruningParams(), max_rounds=100).carry(group) == group
+
+
+def test_exempt_folds_and_a_search_below_its_floor_carry_rungs_but_no_thresholds():
+    rule = ASHA.model_copy(update={"exempt_smallest_folds": 1})
+    # Fold 1 has the fewest training rows: it is the exempt one, whatever its id.
+    ladder = RungLadder(rule, max_rounds=100, train_sizes={0: 300, 1: 100, 2: 200})
+    assert ladder.exempt_folds == {1}
+    for fold_id in (0, 1):
+        ladder.add(
+            [
+                _record(fold_id, name, {10: score})
+                for name, score in zip("abc", (0.7, 0.8, 0.9), strict=True)
+            ]
+        )
+    on = {fold_id: [dataclasses.replace(_spec(0.1), fold_id=fold_id)] for fold_id in (0, 1)}
+    assert ladder.carry(on[0])[0].rung_thresholds == ((10, 0.8),)
+    assert ladder.carry(on[1])[0].rung_thresholds == ()  # exempt: runs unpruned
+    assert ladder.carry(on[1])[0].rungs == RUNGS  # ... noting its rung scores
+    assert ladder.carry(on[0], may_prune=False)[0].rung_thresholds == ()
+    assert smallest_folds({0: 5, 1: 5, 2: 1}, 2) == {2, 0}
+    assert smallest_folds({0: 5}, 0) == frozenset()
 
 
 def test_run_info_counts_the_trials_pruned_at_each_rung_and_the_rounds_cut():

@@ -20,7 +20,7 @@ TPE = {"strategy": "tpe", "n_combinations": 4}
     [
         ({"pruning": "median"}, "search.pruning 'median' needs an adaptive strategy"),
         ({"start": "cheap"}, "search.start 'cheap' chooses an adaptive strategy's"),
-        ({**TPE, "start": "first"}, "start\n  Input should be 'sampler' or 'cheap'"),
+        ({**TPE, "start": "first"}, "start\n  Input should be 'sampler', 'cheap' or 'portfolio'"),
         ({"n_combinations": 3}, "budget an adaptive strategy"),
         ({"strategy": "tpe"}, "needs a budget: set search.n_combinations"),
         ({**TPE, "n_combinations": 0}, "greater than or equal to 1"),

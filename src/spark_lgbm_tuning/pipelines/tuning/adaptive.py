@@ -33,7 +33,7 @@ from spark_lgbm_tuning.datasets.trial_outputs import STORED_AT
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.executor.scoring import primary_score
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec
-from spark_lgbm_tuning.pipelines.tuning import strategies
+from spark_lgbm_tuning.pipelines.tuning import portfolio, strategies
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.results import result_record
 from spark_lgbm_tuning.pipelines.tuning.rungs import pruned_at_rung
@@ -74,11 +74,16 @@ class AdaptiveSearch:
         params: TuningParams,
         folds: Iterable[FoldFacts],
         *,
+        data: portfolio.DataFacts | None = None,
+        slots: int = 1,
         ready: Callable[[list[TrialSpec]], list[TrialSpec]] = lambda specs: specs,
         on_proposed: Callable[[list[TrialSpec]], None] = lambda specs: None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.params = params
+        # What search.start portfolio orders its configurations by, and its wave's size.
+        self.data = data
+        self.slots = max(1, slots)
         # Cheapest first: a bad combination is found out on the smallest fold.
         self.folds = sorted(folds, key=lambda fold: (fold.n_train, fold.fold_id))
         self.space = strategies.distributions(params)
@@ -135,8 +140,9 @@ class AdaptiveSearch:
 
     def _propose(self) -> None:
         number = len(self.study.trials)
-        if number == 0 and self.params.search.start == "cheap":
-            self.study.enqueue_trial(strategies.cheap_start(self.space))
+        if number == 0:
+            for values in self._first_proposals():
+                self.study.enqueue_trial(values)
         self.study.sampler = strategies.make_sampler(self.params, number)
         trial = self.study.ask(self.space)
         combination = self._add(dict(trial.params), number)
@@ -156,6 +162,22 @@ class AdaptiveSearch:
             self.study.tell(
                 trial, state=TrialState.PRUNED if known.state == PRUNED else TrialState.FAIL
             )
+
+    def _first_proposals(self) -> list[dict[str, Any]]:
+        """search.start's proposals before the sampler's (none for `sampler`)."""
+        start = self.params.search.start
+        if start == "cheap":
+            return [strategies.cheap_start(self.space)]
+        if start == "portfolio":
+            if self.data is None:
+                raise ValueError("search.start portfolio needs the data's facts (rows, features)")
+            wave = portfolio.first_wave(self.space, self.params.task, self.data, self.slots)
+            logger.info(
+                "Search starts from the portfolio (FLAML's zero-shot, nearest your data first): %s",
+                "; ".join(_described(values) for values in wave),
+            )
+            return wave
+        return []
 
     def _add(self, values: dict[str, Any], number: int) -> Combination:
         specs = self.ready([trial_spec(self.params, values, fold) for fold in self.folds])
@@ -186,6 +208,11 @@ class AdaptiveSearch:
                 if not self.may_propose():
                     return None
                 self._propose()
+
+    def rungs_may_prune(self) -> bool:
+        """Whether enough combinations completed every fold for rungs to prune (min_complete)."""
+        floor = self.params.search.round_pruning.min_complete
+        return floor == 0 or self.counts()["complete"] >= floor
 
     # ------------------------------------------------------------------------ results
     def observe(self, rows: Iterable[dict[str, Any]]) -> list[str]:
@@ -433,6 +460,13 @@ class AdaptiveSearch:
             self.params.primary_metric,
             "n/a" if best is None else f"{best:.5f}",
         )
+
+
+def _described(values: Mapping[str, Any]) -> str:
+    return ", ".join(
+        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
+        for name, value in values.items()
+    )
 
 
 def _finite_size(space: Mapping[str, Any]) -> int | None:

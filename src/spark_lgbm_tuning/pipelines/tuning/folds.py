@@ -163,6 +163,10 @@ class FoldArrays:
         train, test = self.rows[fold_id]
         return self.x[train], self.y[train], self.x[test], self.y[test]
 
+    def train_sizes(self) -> dict[int, int]:
+        """fold_id -> its training rows."""
+        return {fold_id: len(train) for fold_id, (train, _) in self.rows.items()}
+
     def fingerprint(self, fold_id: int) -> str:
         """A digest of the fold's exact data: trial ids change whenever the data does."""
         # Categorical features only when there are some: numeric data keeps its earlier ids.

@@ -68,6 +68,11 @@ class GridSearch:
         stored = store.load(spec.trial_id for spec in self.specs)
         self.reused = reusable_records(stored, self.specs, self.params)
 
+    def rungs_may_prune(self) -> bool:
+        """Always: round_pruning.min_complete is for adaptive strategies (the grid runs the
+        largest folds first, so its first combination completes near the end)."""
+        return True
+
     def start(self) -> None:
         """Plan the trials the store lacks into task groups; hand them to `on_proposed`."""
         to_run = self.ready([spec for spec in self.specs if spec.trial_id not in self.reused])

@@ -87,9 +87,16 @@ class RungLadder:
     thresholds: the search loop calls it for every group it submits, whatever the strategy.
     """
 
-    def __init__(self, rule: RoundPruningParams, max_rounds: int = 0) -> None:
+    def __init__(
+        self,
+        rule: RoundPruningParams,
+        max_rounds: int = 0,
+        train_sizes: Mapping[int, int] | None = None,
+    ) -> None:
         self.rule = rule
         self.rungs = rung_rounds(rule, max_rounds) if max_rounds else ()
+        # Folds (by training rows, `train_sizes`) whose trials carry rungs but no thresholds.
+        self.exempt_folds = smallest_folds(train_sizes or {}, rule.exempt_smallest_folds)
         # fold -> rung -> run -> score
         self._reached: dict[int, dict[int, dict[Any, float]]] = defaultdict(
             lambda: defaultdict(dict)
@@ -148,14 +155,19 @@ class RungLadder:
                 thresholds[fold] = tuple(kept)
         return thresholds
 
-    def carry(self, group: list[TrialSpec]) -> list[TrialSpec]:
-        """The group with the search's rungs and its fold's latest thresholds (none yet: the
-        first trials of a fold run unpruned, only noting their rung scores)."""
+    def carry(self, group: list[TrialSpec], *, may_prune: bool = True) -> list[TrialSpec]:
+        """The group with the search's rungs and its fold's latest thresholds. None yet (the
+        first trials of a fold), none on an exempt fold and none while `may_prune` is false (an
+        adaptive search below rule.min_complete): those trials run unpruned, noting rung scores."""
         if not self.rungs:
             return group
         return [
             dataclasses.replace(
-                spec, rungs=self.rungs, rung_thresholds=self._fold_thresholds(int(spec.fold_id))
+                spec,
+                rungs=self.rungs,
+                rung_thresholds=self._fold_thresholds(int(spec.fold_id))
+                if may_prune and int(spec.fold_id) not in self.exempt_folds
+                else (),
             )
             for spec in group
         ]
@@ -164,6 +176,11 @@ class RungLadder:
         if fold_id not in self._cached:
             self._cached[fold_id] = self.thresholds(fold_id).get(fold_id, ())
         return self._cached[fold_id]
+
+
+def smallest_folds(n_train: Mapping[int, int], k: int) -> frozenset[int]:
+    """The ids of the k folds with the fewest training rows (ties: the lower id)."""
+    return frozenset(sorted(n_train, key=lambda fold_id: (n_train[fold_id], fold_id))[:k])
 
 
 def pruned_at_rung(record: Mapping[str, Any]) -> int | None:

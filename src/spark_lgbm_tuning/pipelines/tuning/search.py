@@ -37,7 +37,11 @@ from spark_lgbm_tuning.pipelines.tuning.scheduler import (
     PrepareCallback,
     RowsCallback,
 )
-from spark_lgbm_tuning.pipelines.tuning.search_space import fold_facts, table_fingerprints
+from spark_lgbm_tuning.pipelines.tuning.search_space import (
+    data_facts,
+    fold_facts,
+    table_fingerprints,
+)
 from spark_lgbm_tuning.pipelines.tuning.shipping import FoldShipper, shipping_dir
 from spark_lgbm_tuning.pipelines.tuning.sources import search_source
 from spark_lgbm_tuning.pipelines.tuning.spark_jobs import SparkContextJobs
@@ -113,7 +117,7 @@ def _search_locked(
     progress = Progress(params, store)
     buffer = PredictionBuffer(params, arrays)
     shipper = FoldShipper(jobs.add_file, arrays, [], workdir)
-    ladder = RungLadder(params.search.round_pruning, params.max_rounds)
+    ladder = RungLadder(params.search.round_pruning, params.max_rounds, arrays.train_sizes())
 
     def ready(specs: list[TrialSpec]) -> list[TrialSpec]:
         specs = _ready(specs, cpus, workdir.name, disabled_levers)
@@ -124,6 +128,7 @@ def _search_locked(
         params,
         trials,
         fold_facts(arrays),
+        data=data_facts(arrays),
         disabled_levers=disabled_levers,
         slots=jobs.slots(),
         ready=ready,
@@ -144,7 +149,7 @@ def _search_locked(
         # the trials finished so far (reused ones included, from their stored rung scores; an
         # adaptive search adds to `reused` as it goes).
         ladder.add_reused(source.reused)
-        return shipper.prepare(ladder.carry(group))
+        return shipper.prepare(ladder.carry(group, may_prune=source.rungs_may_prune()))
 
     def scheduler(
         on_rows: RowsCallback, prepare: PrepareCallback, log: Callable[[], None]

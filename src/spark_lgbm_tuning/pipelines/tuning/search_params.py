@@ -93,6 +93,13 @@ class RoundPruningParams(ParamsModel):
     # Slack in the metric's units. The replay of a seed-shaped grid (docs/benchmarks/
     # rung-replay-*) lost the winner without it in some settings and kept it in all with 0.002.
     margin: float = Field(0.002, ge=0)
+    # Rungs do not decide on the k folds with the fewest training rows (their trials run
+    # unpruned, noting rung scores): a small fold's early rounds rank combinations least like
+    # the mean over folds does (docs/benchmarks/rung-replay-*).
+    exempt_smallest_folds: int = Field(0, ge=0, le=1000)
+    # Adaptive strategies: no rung prunes until this many combinations completed every fold, so
+    # the sampler models whole results, not only pruned ones (the grid ignores it).
+    min_complete: int = Field(0, ge=0, le=100_000)
 
     @model_validator(mode="before")
     @classmethod
@@ -115,10 +122,12 @@ class SearchParams(ParamsModel):
     n_combinations: int | None = Field(None, ge=1, le=100_000)
     time_budget_s: float | None = Field(None, gt=0, le=30 * 86_400)
     seed: int = Field(0, ge=0, le=2**31 - 1)
-    # An adaptive search's first proposal: the sampler's (sampler), or the space's cheapest
+    # An adaptive search's first proposals: the sampler's (sampler); the space's cheapest
     # combination (cheap: fewest leaves, shallowest, highest learning rate..., FLAML's low-cost
-    # start), which finishes early and gives round pruning its first rung scores soon.
-    start: Literal["sampler", "cheap"] = "sampler"
+    # start), which finishes early and gives round pruning its first rung scores soon; or one
+    # per task slot from a portfolio of configurations mined across many datasets, the one mined
+    # on data most like yours first (portfolio: FLAML's zero-shot portfolio, see portfolio.py).
+    start: Literal["sampler", "cheap", "portfolio"] = "sampler"
     # tpe only: its random start, proposals made before it models the results (Optuna's
     # default is 10; docs/benchmarks/time-to-target.md measures fewer).
     startup_trials: int = Field(8, ge=1, le=1000)

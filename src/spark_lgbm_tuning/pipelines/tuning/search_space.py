@@ -25,6 +25,7 @@ from spark_lgbm_tuning.executor.trial import error_text
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.portfolio import DataFacts
 from spark_lgbm_tuning.pipelines.tuning.search_params import SearchRange
 from spark_lgbm_tuning.vocabulary import lightgbm_params
 from spark_lgbm_tuning.vocabulary.errors import InputDataError
@@ -166,6 +167,13 @@ def fold_facts(arrays: FoldArrays) -> list[FoldFacts]:
         FoldFacts(fold_id, arrays.fingerprint(fold_id), len(train), len(test))
         for fold_id, (train, test) in arrays.rows.items()
     ]
+
+
+def data_facts(arrays: FoldArrays) -> DataFacts:
+    """What a portfolio start reads of the data: rows, feature columns, their numeric share."""
+    n_features = len(arrays.features)
+    numeric_share = 1 - len(arrays.categorical) / n_features if n_features else 1.0
+    return DataFacts(len(arrays.y), n_features, numeric_share)
 
 
 def trial_spec(

@@ -18,6 +18,7 @@ from spark_lgbm_tuning.pipelines.tuning.adaptive import AdaptiveSearch
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
 from spark_lgbm_tuning.pipelines.tuning.grid import GridSearch
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.pipelines.tuning.portfolio import DataFacts
 from spark_lgbm_tuning.pipelines.tuning.scheduler import TaskSource
 from spark_lgbm_tuning.pipelines.tuning.search_space import (
     FoldFacts,
@@ -47,6 +48,9 @@ class SearchSource(TaskSource, Protocol):
         """Rows of finished trials, before they are stored (a pruned fold's status is set)."""
 
     def log_progress(self) -> None: ...
+
+    def rungs_may_prune(self) -> bool:
+        """Whether round pruning's thresholds apply yet (round_pruning.min_complete)."""
 
     def specs_of(self, trial_ids: Iterable[str]) -> list[TrialSpec]:
         """The specs of these trials (reused or run)."""
@@ -91,6 +95,7 @@ def search_source(
     trials: pd.DataFrame,
     folds: list[FoldFacts],
     *,
+    data: DataFacts | None = None,
     disabled_levers: frozenset[str] = frozenset(),
     slots: int | None = None,
     ready: Callable[[list[TrialSpec]], list[TrialSpec]] = lambda specs: specs,
@@ -98,13 +103,14 @@ def search_source(
     log_progress: Callable[[], None] = lambda: None,
 ) -> SearchSource:
     """The task source of `params.search`: the grid's trials of `tuning_trials`, or an adaptive
-    search proposing its combinations on `folds`.
+        search proposing its combinations on `folds` (`data`: what search.start portfolio reads of the
+    data).
 
-    `ready` readies specs about to run (threads, run token, levers), `on_proposed` gets the specs
-    the source will hand out (to ship their folds ahead), `log_progress` logs a grid's progress
-    (an adaptive search logs its own). The grid packs short runs of one fold into one task for
-    `slots` task slots; an adaptive search proposes one fold of a combination at a time, so it
-    packs nothing.
+        `ready` readies specs about to run (threads, run token, levers), `on_proposed` gets the specs
+        the source will hand out (to ship their folds ahead), `log_progress` logs a grid's progress
+        (an adaptive search logs its own). The grid packs short runs of one fold into one task for
+        `slots` task slots; an adaptive search proposes one fold of a combination at a time, so it
+        packs nothing.
     """
     if params.search.adaptive:
         if not trials.empty:
@@ -112,7 +118,9 @@ def search_source(
                 f"tuning_trials holds {len(trials)} grid trials, but search.strategy is "
                 f"{params.search.strategy!r}: run expand_search_space with the same parameters"
             )
-        return AdaptiveSearch(params, folds, ready=ready, on_proposed=on_proposed)
+        return AdaptiveSearch(
+            params, folds, data=data, slots=slots or 1, ready=ready, on_proposed=on_proposed
+        )
     return GridSearch(
         params,
         specs_from_table(trials, params),
