@@ -16,10 +16,11 @@ from spark_lgbm_tuning.pipelines.reporting.nodes import rank_combinations
 from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
 from spark_lgbm_tuning.pipelines.tuning import strategies
 from spark_lgbm_tuning.pipelines.tuning.adaptive import AdaptiveSearch
+from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
-from spark_lgbm_tuning.pipelines.tuning.portfolio import PORTFOLIOS, DataFacts, fitted
+from spark_lgbm_tuning.pipelines.tuning.portfolio import PORTFOLIOS, DataFacts, first_wave, fitted
 from spark_lgbm_tuning.pipelines.tuning.results import PRUNED, result_record, store_record
-from spark_lgbm_tuning.pipelines.tuning.search_space import FoldFacts
+from spark_lgbm_tuning.pipelines.tuning.search_space import FoldFacts, data_facts
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from tests.pipelines.tuning.data import model_input, time_folds, tuning_params
 from tests.project_copy import scratch_project
@@ -371,6 +372,40 @@ def test_run_trials_per_strategy(spark, data, folds, tmp_path, method):
     saved = info["boosting_s_saved_by_pruning"]
     assert unrun * fold_fit_s.min() - 1e-9 <= saved <= unrun * fold_fit_s.max() + 1e-9
     assert (saved > 0) == (unrun > 0)
+
+
+@pytest.mark.slow
+def test_a_portfolio_start_and_the_pruning_floor_on_spark(spark, data, folds, tmp_path):
+    """search.start portfolio runs the configuration nearest the data first; rungs never decide
+    on the smallest fold (exempt_smallest_folds 1) nor before 2 combinations completed."""
+    params = adaptive_params(
+        "tpe",
+        n_combinations=8,
+        start="portfolio",
+        round_pruning={
+            "rule": "asha",
+            "min_rounds": 2,
+            "eta": 2,
+            "min_trials": 1,
+            "margin": 0.0,
+            "exempt_smallest_folds": 1,
+            "min_complete": 2,
+        },
+    )
+    _, results, info, _, _ = _run(data, folds, params, TrialStore(tmp_path / "store"))
+    arrays = FoldArrays(data, fold_rows(folds, None, len(data)), ColumnParams())
+    wave = first_wave(strategies.distributions(params), "classification", data_facts(arrays), 1)
+    # Results come in proposal order (the slots start the wave's first ones at about one time).
+    first = json.loads(results.iloc[0]["params_json"])
+    assert {name: first[name] for name in SPACE} == wave[0]
+    assert results["combo_id"].nunique() == 8
+    smallest = min(arrays.train_sizes().items(), key=lambda item: item[1])[0]
+    at_rung = results[results["pruned_at_round"].notna()]
+    assert smallest not in set(at_rung["fold_id"])  # the exempt fold ran unpruned
+    # The first two combinations to complete ran with no threshold: none of theirs was pruned.
+    first_two = list(dict.fromkeys(results["combo_id"]))[:2]
+    assert not results[results["combo_id"].isin(first_two)]["pruned_at_round"].notna().any()
+    assert info["strategy"] == "tpe"
 
 
 @pytest.mark.slow
