@@ -94,7 +94,7 @@ def test_a_cheap_start_proposes_the_cheapest_combination_first_then_the_samplers
 
 @pytest.mark.parametrize("strategy", ["tpe", "random"])
 def test_a_portfolio_start_proposes_one_configuration_per_slot_nearest_the_data_first(strategy):
-    data = DataFacts(rows=1_000, features=15, numeric_share=0.7)
+    data = DataFacts(rows=1_000, features=15, classes=2, numeric_share=0.7)
     params = adaptive_params(strategy, n_combinations=6, start="portfolio")
     search = AdaptiveSearch(params, FOLDS, data=data, slots=2)
     rows = _drive(search)
@@ -108,7 +108,7 @@ def test_a_portfolio_start_proposes_one_configuration_per_slot_nearest_the_data_
     assert first_two == nearest[:2]  # FLAML's small-table configuration first, then the next
     assert first_two[0] == {"num_leaves": 64, "learning_rate": 0.020707, "min_child_samples": 5}
     assert len(proposed) == 6  # then the sampler's
-    other = AdaptiveSearch(params, FOLDS, data=DataFacts(80_000, 150, 0.9), slots=2)
+    other = AdaptiveSearch(params, FOLDS, data=DataFacts(100_000, 30, 2, 1.0), slots=2)
     assert _drive(other)[0][0].grid_values != first_two[0]  # other data, another start
 
 
@@ -394,7 +394,9 @@ def test_a_portfolio_start_and_the_pruning_floor_on_spark(spark, data, folds, tm
     )
     _, results, info, _, _ = _run(data, folds, params, TrialStore(tmp_path / "store"))
     arrays = FoldArrays(data, fold_rows(folds, None, len(data)), ColumnParams())
-    wave = first_wave(strategies.distributions(params), "classification", data_facts(arrays), 1)
+    wave = first_wave(
+        strategies.distributions(params), "classification", data_facts(arrays, "classification"), 1
+    )
     # Results come in proposal order (the slots start the wave's first ones at about one time).
     first = json.loads(results.iloc[0]["params_json"])
     assert {name: first[name] for name in SPACE} == wave[0]

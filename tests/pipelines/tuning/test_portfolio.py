@@ -25,21 +25,34 @@ SEED_SHAPED_SPACE = {
 
 
 @pytest.mark.parametrize("task", sorted(PORTFOLIOS))
-def test_each_configuration_is_first_for_the_data_of_its_own_home(task):
+def test_every_configuration_is_listed_once_and_each_neighbours_preference_is_its_order(task):
     portfolio = PORTFOLIOS[task]
-    for configuration in portfolio.configurations:
-        assert portfolio.ordered(configuration.home)[0] == configuration
     names = [configuration.name for configuration in portfolio.configurations]
     assert LIGHTGBM_DEFAULTS in names and len(set(names)) == len(names)
+    for features, preference in portfolio.neighbours:
+        # Data exactly at a neighbour (normalisation undone) takes its preference first.
+        rows, n_features, classes, share = (
+            value * scale + center
+            for value, center, scale in zip(
+                features, portfolio.center, portfolio.scale, strict=True
+            )
+        )
+        order = portfolio.ordered(DataFacts(rows, n_features, classes, share))
+        assert sorted(c.name for c in order) == sorted(names)
+        if sum(f == features for f, _ in portfolio.neighbours) == 1:  # not a duplicate point
+            assert [portfolio.configurations.index(c) for c in order][: len(preference)] == list(
+                preference
+            )
 
 
-def test_the_order_follows_the_data_rows_features_and_numeric_share():
+def test_the_order_follows_the_data_as_flamls_zero_shot_does():
     binary = PORTFOLIOS["classification"]
-    # FLAML's heavy-regularisation, 4-leaf configuration was mined on large, wide tables.
-    assert binary.ordered(DataFacts(80_000, 150, 0.9))[0].name == "flaml_binary_2"
-    # A small table of mixed columns gets the configuration mined on small tables.
-    assert binary.ordered(DataFacts(1_000, 15, 0.7))[0].name == "flaml_binary_3"
-    assert binary.ordered(DataFacts(1_000, 15, 0.7)) != binary.ordered(DataFacts(80_000, 150, 0.9))
+    # FLAML's own choice (flaml.default, its nearest neighbour) for a 15k x 30 numeric table:
+    # configuration 1 (139 leaves, learning rate 0.048), then 0, then LightGBM's defaults.
+    order = [c.name for c in binary.ordered(DataFacts(15_000, 30, 2, 1.0))]
+    assert order[:3] == ["flaml_binary_1", "flaml_binary_0", LIGHTGBM_DEFAULTS]
+    # 100k rows: the configuration mined for large tables first.
+    assert binary.ordered(DataFacts(100_000, 30, 2, 1.0))[0].name == "flaml_binary_0"
 
 
 def test_a_configuration_is_clipped_into_the_space_and_defaults_fill_what_it_leaves_unset():
@@ -69,7 +82,7 @@ def test_list_axes_take_the_nearest_value_and_axes_lightgbm_has_no_default_for_t
 
 
 def test_the_first_wave_holds_one_distinct_combination_per_slot_in_the_datas_order():
-    data = DataFacts(15_000, 30, 1.0)
+    data = DataFacts(15_000, 30, 2, 1.0)
     wave = first_wave(SEED_SHAPED_SPACE, "classification", data, 3)
     expected = [
         fitted(configuration.values, SEED_SHAPED_SPACE)

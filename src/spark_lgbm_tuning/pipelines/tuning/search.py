@@ -128,7 +128,7 @@ def _search_locked(
         params,
         trials,
         fold_facts(arrays),
-        data=data_facts(arrays),
+        data=data_facts(arrays, params.task),
         disabled_levers=disabled_levers,
         slots=jobs.slots(),
         ready=ready,

@@ -23,7 +23,7 @@ import pandas as pd
 from spark_lgbm_tuning.executor.fold_data import bin_train_part
 from spark_lgbm_tuning.executor.trial import error_text
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec
-from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
+from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, n_classes
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.portfolio import DataFacts
 from spark_lgbm_tuning.pipelines.tuning.search_params import SearchRange
@@ -169,11 +169,13 @@ def fold_facts(arrays: FoldArrays) -> list[FoldFacts]:
     ]
 
 
-def data_facts(arrays: FoldArrays) -> DataFacts:
-    """What a portfolio start reads of the data: rows, feature columns, their numeric share."""
+def data_facts(arrays: FoldArrays, task: str) -> DataFacts:
+    """What a portfolio start reads of the data: rows, feature columns, classes (0: regression),
+    the share of numeric features."""
     n_features = len(arrays.features)
     numeric_share = 1 - len(arrays.categorical) / n_features if n_features else 1.0
-    return DataFacts(len(arrays.y), n_features, numeric_share)
+    classes = {"regression": 0, "classification": 2}.get(task) or n_classes(arrays.y)
+    return DataFacts(len(arrays.y), n_features, classes, numeric_share)
 
 
 def trial_spec(
