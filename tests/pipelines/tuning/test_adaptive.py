@@ -14,13 +14,14 @@ from spark_lgbm_tuning.datasets.trial_outputs import STORED_AT
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.reporting.nodes import rank_combinations
 from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
-from spark_lgbm_tuning.pipelines.tuning import strategies
+from spark_lgbm_tuning.pipelines.tuning import stepwise, strategies
 from spark_lgbm_tuning.pipelines.tuning.adaptive import AdaptiveSearch
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
 from spark_lgbm_tuning.pipelines.tuning.portfolio import PORTFOLIOS, DataFacts, first_wave, fitted
 from spark_lgbm_tuning.pipelines.tuning.results import PRUNED, result_record, store_record
 from spark_lgbm_tuning.pipelines.tuning.search_space import FoldFacts, data_facts
+from spark_lgbm_tuning.pipelines.tuning.stepwise import PROPOSALS_PER_AXIS
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from tests.pipelines.tuning.data import model_input, time_folds, tuning_params
 from tests.project_copy import scratch_project
@@ -110,6 +111,29 @@ def test_a_portfolio_start_proposes_one_configuration_per_slot_nearest_the_data_
     assert len(proposed) == 6  # then the sampler's
     other = AdaptiveSearch(params, FOLDS, data=DataFacts(100_000, 30, 2, 1.0), slots=2)
     assert _drive(other)[0][0].grid_values != first_two[0]  # other data, another start
+
+
+def test_stepwise_starts_from_lightgbms_defaults_then_varies_one_group_from_the_best():
+    params = adaptive_params("stepwise", n_combinations=4 + 2 * PROPOSALS_PER_AXIS)
+    search = AdaptiveSearch(params, FOLDS)
+    rows = _drive(search)
+    proposals = [spec.grid_values for spec, _ in rows if spec.fold_id == 0]
+    # LightGBM's defaults (31 leaves, learning rate 0.1, 20 per leaf), fitted into the space.
+    assert proposals[0] == {"num_leaves": 31, "learning_rate": 0.1, "min_child_samples": 20}
+    plan = stepwise.steps(strategies.distributions(params))
+    assert plan == [("num_leaves",), ("min_child_samples",), ("learning_rate",)]
+    # Each proposal differs from the best complete combination before it (all complete here)
+    # in one step's group at most; the first step's (num_leaves) come first.
+    for index, values in enumerate(proposals[1:], start=1):
+        best = max(proposals[:index], key=_score)
+        changed = {axis for axis in values if values[axis] != best[axis]}
+        assert any(changed <= set(group) for group in plan), (values, best)
+    first_step = proposals[1:4]
+    assert all(values["learning_rate"] == 0.1 for values in first_step)
+    assert len({values["num_leaves"] for values in first_step}) == 3
+    # The later groups' steps come in turn (a repeated proposal takes a step's turn too).
+    assert any(values["learning_rate"] != 0.1 for values in proposals)
+    assert search.best_value() == pytest.approx(max(_score(values) for values in proposals))
 
 
 def test_a_portfolio_start_without_the_datas_facts_is_refused():
@@ -352,7 +376,7 @@ def _run(data, folds, params, store=None):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["random/median", "tpe/wilcoxon"])
+@pytest.mark.parametrize("method", ["random/median", "tpe/wilcoxon", "stepwise/wilcoxon"])
 def test_run_trials_per_strategy(spark, data, folds, tmp_path, method):
     strategy, pruning = method.split("/")
     params = adaptive_params(strategy, pruning, n_combinations=8)

@@ -33,7 +33,7 @@ from spark_lgbm_tuning.datasets.trial_outputs import STORED_AT
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.executor.scoring import primary_score
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec
-from spark_lgbm_tuning.pipelines.tuning import portfolio, strategies
+from spark_lgbm_tuning.pipelines.tuning import portfolio, stepwise, strategies
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.results import result_record
 from spark_lgbm_tuning.pipelines.tuning.rungs import pruned_at_rung
@@ -87,6 +87,8 @@ class AdaptiveSearch:
         # Cheapest first: a bad combination is found out on the smallest fold.
         self.folds = sorted(folds, key=lambda fold: (fold.n_train, fold.fold_id))
         self.space = strategies.distributions(params)
+        self._steps = stepwise.steps(self.space)
+        self._first: list[dict[str, Any]] | None = None
         self.study = strategies.new_study(params)
         self.ready = ready
         self.on_proposed = on_proposed
@@ -143,7 +145,7 @@ class AdaptiveSearch:
         if number == 0:
             for values in self._first_proposals():
                 self.study.enqueue_trial(values)
-        self.study.sampler = strategies.make_sampler(self.params, number)
+        self.study.sampler = self._sampler(number)
         trial = self.study.ask(self.space)
         combination = self._add(dict(trial.params), number)
         if combination.specs:
@@ -163,8 +165,24 @@ class AdaptiveSearch:
                 trial, state=TrialState.PRUNED if known.state == PRUNED else TrialState.FAIL
             )
 
+    def _sampler(self, number: int) -> optuna.samplers.BaseSampler:
+        """Proposal `number`'s sampler (stepwise: over its step's group, from the best so far)."""
+        sampler = strategies.make_sampler(self.params, number)
+        if self.params.search.strategy != "stepwise":
+            return sampler
+        first = self._first_proposals()
+        complete = [t for t in self.study.trials if t.state == TrialState.COMPLETE]
+        best = self.study.best_trial.params if complete else first[0]
+        return stepwise.sampler(self._steps, max(0, number - len(first)), best, sampler)
+
     def _first_proposals(self) -> list[dict[str, Any]]:
-        """search.start's proposals before the sampler's (none for `sampler`)."""
+        """search.start's proposals before the sampler's (none for `sampler`, but stepwise's
+        start: LightGBM's defaults fitted into the space); worked out once."""
+        if self._first is None:
+            self._first = self._start_wave()
+        return self._first
+
+    def _start_wave(self) -> list[dict[str, Any]]:
         start = self.params.search.start
         if start == "cheap":
             return [strategies.cheap_start(self.space)]
@@ -177,6 +195,8 @@ class AdaptiveSearch:
                 "; ".join(_described(values) for values in wave),
             )
             return wave
+        if self.params.search.strategy == "stepwise":
+            return [portfolio.fitted({}, self.space)]
         return []
 
     def _add(self, values: dict[str, Any], number: int) -> Combination:

@@ -17,7 +17,7 @@ from spark_lgbm_tuning.vocabulary.params_model import ParamsModel
 
 GRID = "grid"
 # Strategies that propose combinations one at a time (Optuna samplers on the driver).
-ADAPTIVE_STRATEGIES = ("random", "tpe")
+ADAPTIVE_STRATEGIES = ("random", "tpe", "stepwise")
 
 
 class SearchRange(ParamsModel):
@@ -116,8 +116,9 @@ class SearchParams(ParamsModel):
     """`tuning.search`: how combinations are chosen, the budget, and fold-wise pruning."""
 
     # grid: every combination of the grid's lists (the default); random / tpe: Optuna proposes
-    # combinations one at a time from lists (categorical) and ranges.
-    strategy: Literal["grid", "random", "tpe"] = GRID
+    # combinations one at a time from lists (categorical) and ranges; stepwise: tpe over a few
+    # groups of axes in turn, the others at the best so far (Optuna's LightGBM tuner's idea).
+    strategy: Literal["grid", "random", "tpe", "stepwise"] = GRID
     # Budget of an adaptive search: combinations proposed (1..100000) and/or wall seconds.
     n_combinations: int | None = Field(None, ge=1, le=100_000)
     time_budget_s: float | None = Field(None, gt=0, le=30 * 86_400)
@@ -128,7 +129,7 @@ class SearchParams(ParamsModel):
     # per task slot from a portfolio of configurations mined across many datasets, the one mined
     # on data most like yours first (portfolio: FLAML's zero-shot portfolio, see portfolio.py).
     start: Literal["sampler", "cheap", "portfolio"] = "sampler"
-    # tpe only: its random start, proposals made before it models the results (Optuna's
+    # tpe and stepwise: TPE's random start, proposals made before it models the results (Optuna's
     # default is 10; docs/benchmarks/time-to-target.md measures fewer).
     startup_trials: int = Field(8, ge=1, le=1000)
     # Stop evaluating a combination on further folds once its finished folds show it is worse:
