@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +28,7 @@ from spark_lgbm_tuning.executor.trial_spec import LEARNING_CURVE, TEST_PREDICTIO
 from tests.cluster import KEDRO_RUN_TIMEOUT_S, flat_output, kedro_run, subprocess_env
 from tests.pipelines.tuning.data import model_input, time_folds
 from tests.project_copy import copy_project
+from tests.small_disk import grow, tmpfs
 
 logger = logging.getLogger(__name__)
 
@@ -259,34 +258,10 @@ def test_a_batch_that_cannot_be_written_is_named_with_its_trials_and_the_fix(
     assert list(store.load()["trial_id"]) == ["a"]
 
 
-@contextlib.contextmanager
-def _tmpfs(mount_point: Path, size: str) -> Iterator[Path]:
-    """A tmpfs of `size` at `mount_point` (a real small file system: its disk fills up), unmounted
-    at exit; the test is skipped where mounting is not allowed."""
-    mount_point.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()!r}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
-def _grow(mount_point: Path, size: str) -> None:
-    """Free space the way an operator would: remount the file system bigger."""
-    subprocess.run(["mount", "-o", f"remount,size={size}", str(mount_point)], check=True)
-
-
 def test_a_full_disk_during_compaction_removes_its_partial_merge_and_loses_nothing(tmp_path):
     """Before: the merged files written before the disk filled stayed, duplicates taking the
     space the rerun needs, and the error named no fix."""
-    with _tmpfs(tmp_path / "disk", "40k") as disk:
+    with tmpfs(tmp_path / "disk", "40k") as disk:
         store = TrialStore(disk / "store", batch_rows=1)
         for index in range(4):
             store.append([{"trial_id": f"t{index}", "status": "ok", "score": float(index)}])
@@ -304,7 +279,7 @@ def test_a_full_disk_during_compaction_removes_its_partial_merge_and_loses_nothi
         assert not list(store.path.glob(".*.tmp"))
         assert store.load()["trial_id"].tolist() == ["t0", "t1", "t2", "t3"]
 
-        _grow(disk, "1m")
+        grow(disk, "1m")
         assert store.compact() == len(before)
         assert len(store.batch_files()) == 4
         assert store.load()["score"].tolist() == [0.0, 1.0, 2.0, 3.0]
@@ -337,7 +312,7 @@ DISK_FULL_SIZE = "128k"  # the batches fit, the merged batch does not (3 pages l
 def test_a_disk_full_at_compaction_is_one_line_loses_no_trial_and_the_rerun_reuses_all(tmp_path):
     project = _tuning_project(tmp_path / "project", DISK_FULL_SEARCH)
 
-    with _tmpfs(tmp_path / "disk", DISK_FULL_SIZE) as disk:
+    with tmpfs(tmp_path / "disk", DISK_FULL_SIZE) as disk:
         store = TrialStore(disk / "tuning_trial_store")
         entry = {
             "type": f"{TrialStoreDataset.__module__}.TrialStoreDataset",
@@ -365,7 +340,7 @@ def test_a_disk_full_at_compaction_is_one_line_loses_no_trial_and_the_rerun_reus
         assert not list(store.path.glob(".*.tmp"))
         assert len(store.load()) == DISK_FULL_TRIALS
 
-        _grow(disk, "1m")
+        grow(disk, "1m")
         started = time.monotonic()
         rerun = kedro_run(project, "--pipelines", "tuning")
         rerun_s = time.monotonic() - started

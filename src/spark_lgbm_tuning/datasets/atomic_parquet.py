@@ -60,10 +60,8 @@ class AtomicParquetDataset(ParquetDataset):
 
     def save(self, data: pd.DataFrame) -> None:
         target = Path(get_filepath_str(self._get_save_path(), self._protocol))
-        save_args = dict(self._save_args)
-        table = pa.Table.from_pandas(data, preserve_index=save_args.pop("index", None))
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), WRITER_KEY: WRITER})
-        earlier_spark_output = _check_replaceable(target, table.schema.names)
+        table, save_args = self._table(data)
+        earlier_spark_output = check_replaceable(target, table.schema.names)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(target, table, save_args, earlier_spark_output)
@@ -72,6 +70,13 @@ class AtomicParquetDataset(ParquetDataset):
                 f"Cannot write {target}: {os_reason(error)}; {file_error_fix(error)}"
             ) from error
         self._invalidate_cache()
+
+    def _table(self, data: pd.DataFrame) -> tuple[pa.Table, dict[str, Any]]:
+        """`data` as the Arrow table this dataset writes (stamped WRITER), and the write's args."""
+        save_args = dict(self._save_args)
+        table = pa.Table.from_pandas(data, preserve_index=save_args.pop("index", None))
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), WRITER_KEY: WRITER})
+        return table, save_args
 
 
 def write_atomically(
@@ -102,7 +107,7 @@ def write_atomically(
         os.close(descriptor)
 
 
-def _check_replaceable(target: Path, columns: list[str]) -> bool:
+def check_replaceable(target: Path, columns: list[str]) -> bool:
     """Refuse a `target` this dataset did not write; True when it is an earlier Spark output."""
     if not os.path.lexists(target):
         return False

@@ -222,19 +222,25 @@ def test_outputs_without_a_search_id_are_refused(searched):
 
 
 @pytest.mark.slow
-def test_a_save_that_failed_part_way_is_refused_and_a_rerun_mends_it(tmp_path):
+def test_a_save_that_failed_leaves_the_previous_set_whole_and_a_rerun_replaces_it(tmp_path):
     """Issue 32: when a save of the search's outputs failed, tuning_results and tuning_run_info
     were replaced and tuning_predictions kept its previous version; reporting then ranked one
     run's results with another's predictions. A real failure here: the predictions file made
-    immutable (`chattr +i`) while the search's outputs are saved again."""
+    immutable (`chattr +i`) while the search's outputs are saved again. Now the four are moved
+    into place as one set (datasets/search_outputs.py): the previous set stays as it was."""
     project = copy_project(tmp_path / "project")
     small = "data_generation.n_samples=1500,data_generation.n_features=5"
     first = kedro_run(project, "--params", small)
     assert first.returncode == 0, (first.stdout + first.stderr)[-3000:]
     outputs = project / "data" / "07_model_output"
+    names = [
+        "tuning_results.parquet",
+        "tuning_run_info.json",
+        "tuning_predictions.parquet",
+        "tuning_learning_curves.parquet",
+    ]
+    previous = {name: (outputs / name).read_bytes() for name in names}
     predictions = outputs / "tuning_predictions.parquet"
-    leaderboard = project / "data" / "08_reporting" / "leaderboard.parquet"
-    written = leaderboard.stat().st_mtime_ns
 
     immutable = subprocess.run(["chattr", "+i", str(predictions)], capture_output=True, check=False)
     if immutable.returncode != 0:
@@ -243,24 +249,18 @@ def test_a_save_that_failed_part_way_is_refused_and_a_rerun_mends_it(tmp_path):
         failed = kedro_run(project, "--pipelines", "tuning", "--params", small)
     finally:
         subprocess.run(["chattr", "-i", str(predictions)], check=True)
-    assert failed.returncode == 1, (failed.stdout + failed.stderr)[-3000:]
+    output = failed.stdout + failed.stderr
+    assert failed.returncode == 1, output[-3000:]
+    assert f"the previous {', '.join(names)} are left as they were" in output, output[-3000:]
+    assert {name: (outputs / name).read_bytes() for name in names} == previous
+    assert not [path.name for path in outputs.glob(".tuning_*")]  # nothing staged is left
+
+    rerun = kedro_run(project, "--pipelines", "tuning,reporting", "--params", small)
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
+    assert "0 to run" in rerun.stdout + rerun.stderr  # every trial came from the store
     run_info = json.loads((outputs / "tuning_run_info.json").read_text())
-    assert (
-        pd.read_parquet(outputs / "tuning_results.parquet").attrs[SEARCH_ID] == run_info[SEARCH_ID]
-    )
-    assert pd.read_parquet(predictions).attrs[SEARCH_ID] != run_info[SEARCH_ID]
-
-    refused = kedro_run(project, "--pipelines", "reporting", "--params", small)
-
-    output = refused.stdout + refused.stderr
-    assert refused.returncode == 1, output[-3000:]
-    error = [line for line in output.splitlines() if line.startswith("Error: ")]
-    assert len(error) == 1, output[-3000:]
-    assert "tuning_predictions was written by another run of the search" in error[0]
-    assert "run `kedro run --pipelines tuning`, which writes all four again, first" in error[0]
-    assert leaderboard.stat().st_mtime_ns == written  # nothing written from the mixed set
-
-    mended = kedro_run(project, "--pipelines", "tuning,reporting", "--params", small)
-    assert mended.returncode == 0, (mended.stdout + mended.stderr)[-3000:]
-    assert "0 to run" in mended.stdout + mended.stderr  # every trial came from the store
-    assert leaderboard.stat().st_mtime_ns != written
+    assert run_info[SEARCH_ID] != json.loads(previous["tuning_run_info.json"])[SEARCH_ID]
+    tables = [name for name in names if name.endswith(".parquet")]
+    assert {pd.read_parquet(outputs / name).attrs[SEARCH_ID] for name in tables} == {
+        run_info[SEARCH_ID]
+    }

@@ -2,10 +2,11 @@
 parameters, data and folds, before any report output is written.
 
 `run_trials` writes four outputs (`tuning_results`, `tuning_run_info`, `tuning_predictions`,
-`tuning_learning_curves`), which Kedro saves one after the other: a save that fails part-way (a
-full disk) leaves some files of the new search beside some of the previous one. Each carries the
-run's search id (`tuning_run_info["search_id"]`, the tables' `attrs`, which parquet keeps), and a
-set whose ids differ is refused naming the file; so are results of another search than the
+`tuning_learning_curves`), moved into place as one set (datasets/search_outputs.py), so a failed
+save leaves the previous set whole; a run killed during the moves, or files copied by hand, can
+still leave files of two runs side by side. Each carries the run's search id
+(`tuning_run_info["search_id"]`, the tables' `attrs`, which parquet keeps), and a set whose ids
+differ is refused naming the file; so are results of another search than the
 current `params:tuning` describes and results computed on other data than the current folds
 hold. Each refusal names the run that fixes it (a rerun of the tuning pipeline starts no Spark
 job for a finished search: every output comes back from the trial store).

@@ -34,8 +34,9 @@ def create_pipeline(**kwargs) -> Pipeline:
                     # Finished trials of earlier runs; run_trials appends each new result.
                     "tuning_trial_store",
                 ],
-                # A pandas DataFrame saved atomically (no Spark write of a few rows); the tag
-                # tells SparkHooks that this node needs the session, which no dataset now says.
+                # pandas DataFrames and a dict (no Spark write of a few rows), which the catalog
+                # moves into place as one set (datasets/search_outputs.py); the tag tells
+                # SparkHooks that this node needs the session, which no dataset now says.
                 outputs=[
                     "tuning_results@pandas",
                     "tuning_run_info",
