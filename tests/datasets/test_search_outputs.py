@@ -16,8 +16,8 @@ from spark_lgbm_tuning.datasets.search_outputs import (
     SearchParquetDataset,
 )
 from spark_lgbm_tuning.pipelines.tuning import create_pipeline as create_tuning
-from spark_lgbm_tuning.pipelines.tuning.params import SEARCH_ID
 from spark_lgbm_tuning.pipelines.tuning_regression import create_pipeline as create_regression
+from spark_lgbm_tuning.vocabulary.search_id import SEARCH_ID
 from tests.small_disk import tmpfs
 
 # In run_trials' order of outputs, which is the order Kedro saves them in.

@@ -43,8 +43,8 @@ from spark_lgbm_tuning.datasets.atomic_parquet import (
     OutputNotWrittenError,
     check_replaceable,
 )
-from spark_lgbm_tuning.pipelines.tuning.params import SEARCH_ID
 from spark_lgbm_tuning.vocabulary.errors import file_error_fix, os_reason
+from spark_lgbm_tuning.vocabulary.search_id import SEARCH_ID
 
 STAGED = "staged"
 PREVIOUS = "previous"

@@ -22,9 +22,10 @@ from spark_lgbm_tuning.pipelines.reporting.nodes import (
 from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
 from spark_lgbm_tuning.pipelines.reporting.predictions import select_test_predictions
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
-from spark_lgbm_tuning.pipelines.tuning.params import SEARCH_ID, TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.predictions import PredictionBuffer
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from spark_lgbm_tuning.vocabulary.search_id import SEARCH_ID
 
 N_ROWS = 400
 N_FEATURES = 5

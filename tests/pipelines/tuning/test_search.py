@@ -20,12 +20,12 @@ from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
 from spark_lgbm_tuning.pipelines.tuning import search, search_space
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
-from spark_lgbm_tuning.pipelines.tuning.params import SEARCH_ID
 from spark_lgbm_tuning.pipelines.tuning.predictions import KEPT_COMBINATIONS
 from spark_lgbm_tuning.pipelines.tuning.rungs import rung_rounds
 from spark_lgbm_tuning.pipelines.tuning.search import AllTrialsFailedError
 from spark_lgbm_tuning.vocabulary import lightgbm_params
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from spark_lgbm_tuning.vocabulary.search_id import SEARCH_ID
 from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
 from tests.pipelines.tuning.data import LogMessages, model_input, time_folds, tuning_params
 from tests.project_copy import scratch_project

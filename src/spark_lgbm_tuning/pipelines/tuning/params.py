@@ -51,10 +51,6 @@ from spark_lgbm_tuning.vocabulary.lightgbm_params import (
 GRID_REPLACE = "grid_replace"
 # The key of tuning_run_info that holds TuningParams.search_description() of its search.
 RUN_INFO_SEARCH = "search"
-# The id of one run of the search, in tuning_run_info and in the `attrs` of the tables it wrote
-# beside it (tuning_results, tuning_predictions, tuning_learning_curves): reporting refuses a set
-# of outputs that two runs wrote.
-SEARCH_ID = "search_id"
 
 
 class TooManyTrialsError(ExplainedError, ValueError):

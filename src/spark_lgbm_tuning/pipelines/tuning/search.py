@@ -26,7 +26,7 @@ from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT, TrialStore
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec, check_levers
 from spark_lgbm_tuning.pipelines.tuning.connect_jobs import ConnectJobs
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows, searched_params
-from spark_lgbm_tuning.pipelines.tuning.params import SEARCH_ID, TuningParams
+from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.predictions import PredictionBuffer
 from spark_lgbm_tuning.pipelines.tuning.progress import Progress
 from spark_lgbm_tuning.pipelines.tuning.results import results_frame, store_record
@@ -54,6 +54,7 @@ from spark_lgbm_tuning.pipelines.tuning.summary import (
 from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
 from spark_lgbm_tuning.spark.remote import is_connect
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from spark_lgbm_tuning.vocabulary.search_id import SEARCH_ID
 
 logger = logging.getLogger(__name__)
 
