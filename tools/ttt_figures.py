@@ -134,7 +134,7 @@ def seed_figures(
     }
 
 
-def _median(values: list[float | None], missing: float) -> float | None:
+def median_with_missing(values: list[float | None], missing: float) -> float | None:
     """The median with None read as `missing` (inf: never reached; -inf: no score yet)."""
     if not values:
         return None
@@ -147,23 +147,23 @@ def method_medians(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
     the median is None ("not reached") unless at least half of the seeds reached it."""
     reached = [figures["time_to_target_s"] for figures in per_seed]
     return {
-        "time_to_target_s": _median(reached, math.inf),
+        "time_to_target_s": median_with_missing(reached, math.inf),
         "seeds_reached": sum(value is not None for value in reached),
-        "time_to_exact_s": _median(
+        "time_to_exact_s": median_with_missing(
             [figures.get("time_to_exact_s") for figures in per_seed], math.inf
         ),
         "n_seeds": len(per_seed),
-        "best_score": _median([figures["best_score"] for figures in per_seed], -math.inf),
+        "best_score": median_with_missing([figures["best_score"] for figures in per_seed], -math.inf),
         "best_at": {
-            key: _median([figures["best_at"][key] for figures in per_seed], -math.inf)
+            key: median_with_missing([figures["best_at"][key] for figures in per_seed], -math.inf)
             for key in per_seed[0]["best_at"]
         }
         if per_seed
         else {},
-        "best_at_wall": _median([figures.get("best_at_wall") for figures in per_seed], -math.inf),
-        "boosting_s": _median([figures["boosting_s"] for figures in per_seed], math.inf),
-        "n_trials": _median([figures["n_trials"] for figures in per_seed], math.inf),
-        "n_pruned": _median([figures["n_pruned"] for figures in per_seed], math.inf),
+        "best_at_wall": median_with_missing([figures.get("best_at_wall") for figures in per_seed], -math.inf),
+        "boosting_s": median_with_missing([figures["boosting_s"] for figures in per_seed], math.inf),
+        "n_trials": median_with_missing([figures["n_trials"] for figures in per_seed], math.inf),
+        "n_pruned": median_with_missing([figures["n_pruned"] for figures in per_seed], math.inf),
     }
 
 
