@@ -34,6 +34,10 @@ GRID_ASHA = GRID + ASHA_SUFFIX
 # tpe_cheap_asha / random_cheap_asha: the same with `search.start: cheap` (the space's cheapest
 # combination proposed first, FLAML's low-cost start).
 CHEAP_INFIX = "_cheap"
+# tpe_portfolio_asha / random_portfolio_asha: the same with `search.start: portfolio` (issue 31).
+PORTFOLIO_INFIX = "_portfolio"
+# Each infix naming a `search.start` value, the one place a method name maps to its start.
+START_INFIXES = {CHEAP_INFIX: "cheap", PORTFOLIO_INFIX: "portfolio"}
 # tpe_few_asha: TPE models the results after FEW_STARTUP random proposals instead of
 # `search.startup_trials`' default (issue 23 part 4: does a shorter random start help?).
 FEW_INFIX = "_few"
@@ -46,6 +50,8 @@ OURS_ADAPTIVE = (
     "random" + CHEAP_INFIX + ASHA_SUFFIX,
     "tpe" + CHEAP_INFIX + ASHA_SUFFIX,
     "tpe" + FEW_INFIX + ASHA_SUFFIX,
+    "random" + PORTFOLIO_INFIX + ASHA_SUFFIX,
+    "tpe" + PORTFOLIO_INFIX + ASHA_SUFFIX,
 )
 # Ours that may beat the grid: the best of them sets the headline speed-ups.
 OURS_FAST = (GRID_ASHA, *OURS_ADAPTIVE)
