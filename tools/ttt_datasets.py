@@ -129,8 +129,9 @@ def vary_folds(folds: pd.DataFrame, seed: int, share: float = TRAIN_SHARE) -> pd
     generator = np.random.default_rng(seed)
     parts = []
     for _, part in folds.groupby([fold_id, split], sort=True):
-        if part[split].iloc[0] == train:
-            keep = generator.choice(len(part), size=max(1, round(share * len(part))), replace=False)
-            part = part.iloc[np.sort(keep)]
-        parts.append(part)
+        if part[split].iloc[0] != train:
+            parts.append(part)
+            continue
+        keep = generator.choice(len(part), size=max(1, round(share * len(part))), replace=False)
+        parts.append(part.iloc[np.sort(keep)])
     return pd.concat(parts, ignore_index=True)

@@ -159,15 +159,21 @@ def method_medians(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
             [figures.get("time_to_exact_s") for figures in per_seed], math.inf
         ),
         "n_seeds": len(per_seed),
-        "best_score": median_with_missing([figures["best_score"] for figures in per_seed], -math.inf),
+        "best_score": median_with_missing(
+            [figures["best_score"] for figures in per_seed], -math.inf
+        ),
         "best_at": {
             key: median_with_missing([figures["best_at"][key] for figures in per_seed], -math.inf)
             for key in per_seed[0]["best_at"]
         }
         if per_seed
         else {},
-        "best_at_wall": median_with_missing([figures.get("best_at_wall") for figures in per_seed], -math.inf),
-        "boosting_s": median_with_missing([figures["boosting_s"] for figures in per_seed], math.inf),
+        "best_at_wall": median_with_missing(
+            [figures.get("best_at_wall") for figures in per_seed], -math.inf
+        ),
+        "boosting_s": median_with_missing(
+            [figures["boosting_s"] for figures in per_seed], math.inf
+        ),
         "n_trials": median_with_missing([figures["n_trials"] for figures in per_seed], math.inf),
         "n_pruned": median_with_missing([figures["n_pruned"] for figures in per_seed], math.inf),
     }
