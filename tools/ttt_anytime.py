@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from tools.ttt_figures import GRID, GRID_ASHA, SCORE_TOLERANCE, SLACK, median_with_missing
+from tools.ttt_figures import GRID, GRID_ASHA, PEERS, SCORE_TOLERANCE, SLACK, median_with_missing
 
 # Fractions of the budget at which every method's best score is read (issue 31).
 ANYTIME_FRACTIONS = (0.25, 0.50, 1.0)
@@ -238,3 +238,40 @@ def overall(datasets: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     result[KEEPS_WINNER] = {name: goals.get(KEEPS_WINNER) for name, goals in datasets.items()}
     result["n_datasets"] = len(datasets)
     return result
+
+
+def dataset_summary(
+    recorded: dict[str, Any],
+    rounds: list[dict[str, Any]],
+    runs: list[dict[str, Any]],
+    methods: list[str],
+    *,
+    ours: str,
+    slack: float = SLACK,
+) -> dict[str, Any]:
+    """One dataset's report: its rounds (one per seed), medians over seeds per method, the goal
+    keys, pruned_grid_keeps_winner, failures, and each method's scores per seed (the curves)."""
+    per_method = {
+        method: [
+            round_["methods"][method] for round_ in rounds if method in round_.get("methods", {})
+        ]
+        for method in methods
+    }
+    medians = {method: method_medians(figures) for method, figures in per_method.items() if figures}
+    return {
+        "data": recorded,
+        "rounds": rounds,
+        "methods": medians,
+        **dataset_goals(medians, ours, [method for method in methods if method in PEERS]),
+        KEEPS_WINNER: keeps_winner(rounds, slack),
+        "scored": [
+            {"method": run["method"], "seed": run["seed"], **run["scored"]}
+            for run in runs
+            if "scored" in run
+        ],
+        "errors": [
+            {"method": run["method"], "seed": run["seed"], "error": run["error"]}
+            for run in runs
+            if "error" in run
+        ],
+    }

@@ -57,7 +57,19 @@ OURS_ADAPTIVE = (
 OURS_FAST = (GRID_ASHA, *OURS_ADAPTIVE)
 # optuna: TPE + fold-wise Wilcoxon pruning; optuna_hyperband: TPE + Hyperband on every boosting
 # round's AUC (optuna-integration's LightGBM pruning callback), the multi-fidelity peer.
-PEERS = ("hyperopt", "flaml", "flaml_seeded", "optuna", "optuna_hyperband")
+# flaml_default: flaml.default's zero-shot LGBMClassifier (one fit per fold, no search);
+# optuna_tuner_cv: optuna-integration's stepwise LightGBMTunerCV on the same folds (issue 31).
+FLAML_DEFAULT = "flaml_default"
+OPTUNA_TUNER_CV = "optuna_tuner_cv"
+PEERS = (
+    "hyperopt",
+    "flaml",
+    "flaml_seeded",
+    "optuna",
+    "optuna_hyperband",
+    FLAML_DEFAULT,
+    OPTUNA_TUNER_CV,
+)
 
 
 def evaluations(rows: list[dict[str, Any]]) -> pd.DataFrame:
