@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 # The validation metric the multi-fidelity peer prunes on (Optuna's own LightGBM example's choice;
 # the issue measured it there), evaluated after the metric that stops early.
 PRUNING_METRIC = "auc"
-# The user attribute in which LightGBMTunerCV keeps each trial's full LightGBM parameters.
+# The system attribute in which LightGBMTunerCV keeps each trial's full LightGBM parameters.
 TUNER_PARAMS = "lightgbm_tuner:lgbm_params"
 
 # Fold arrays by parquet path, kept per process (a reused Spark Python worker, or Optuna's).
@@ -391,7 +391,7 @@ def run_optuna_tuner_cv(
     for trial in tuner.study.trials:
         if trial.state != optuna.trial.TrialState.COMPLETE or trial.datetime_complete is None:
             continue
-        tuned = json.loads(trial.user_attrs[TUNER_PARAMS])
+        tuned = json.loads(trial.system_attrs[TUNER_PARAMS])
         config = {name: value for name, value in tuned.items() if name not in fixed}
         key = json.dumps(config, sort_keys=True)
         if key not in scored:
