@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,13 +44,33 @@ from typing import Any
 import pandas as pd
 from pyspark.sql import SparkSession
 
+from spark_lgbm_tuning.vocabulary.columns import ColumnParams, feature_columns, target_values
+from spark_lgbm_tuning.vocabulary.features import categorical_features, feature_matrix
 from tools import ttt_peers
 from tools.benchmark_methods import write_fold_parquet
 from tools.benchmark_report import machine
-from tools.benchmark_setup import Settings, Size, make_inputs, slots, spark_session
+from tools.benchmark_setup import (
+    Settings,
+    Size,
+    fold_indices,
+    make_inputs,
+    slots,
+    spark_session,
+)
+from tools.ttt_anytime import (
+    GOAL_KEYS,
+    dataset_summary,
+    overall,
+    pruned_grid_best,
+    scored,
+    seed_round,
+)
+from tools.ttt_datasets import REAL_DATASETS, parse_real, real_settings, vary_folds
 from tools.ttt_figures import (
+    FLAML_DEFAULT,
     GRID,
     GRID_ASHA,
+    OPTUNA_TUNER_CV,
     OURS_ADAPTIVE,
     PEERS,
     SLACK,
@@ -64,8 +84,8 @@ from tools.ttt_ours import (
     tuning_overrides,
     tuning_params,
 )
-from tools.ttt_report import summarise, write_report
-from tools.ttt_space import TTT_SIZES, TttSize, check_encloses
+from tools.ttt_report import summarise, write_multi_report, write_report
+from tools.ttt_space import SYNTHETIC_ROWS, TTT_SIZES, TttSize, check_encloses
 
 logger = logging.getLogger(__name__)
 
@@ -85,23 +105,65 @@ class Comparison:
         workdir: Path,
         pruning: str = "wilcoxon",
         slack: float = SLACK,
+        *,
+        real: tuple[str, Path] | None = None,
+        rows: int | None = None,
     ) -> None:
+        """The synthetic table of `rows` (default the size's), or the `real` (name, path) table
+        prepared by the scratch project's preparation run."""
         self.size, self.settings, self.workdir, self.pruning = size, settings, workdir, pruning
         self.slack = slack
-        data_size = Size(size.rows, size.features, size.folds, 0, 0, size.num_boost_round, 0, 1)
-        data, folds, self.data_params = make_inputs(
-            data_size, settings.seed, settings.conf, settings.columns
-        )
+        self.scratch = ScratchProject(settings.project, workdir / "project", settings.master)
+        if real is None:
+            data_size = Size(
+                rows or size.rows, size.features, size.folds, 0, 0, size.num_boost_round, 0, 1
+            )
+            data, folds, self.data_params = make_inputs(
+                data_size, settings.seed, settings.conf, settings.columns
+            )
+            self.columns = settings.columns
+        else:
+            name, path = real
+            prepared = real_settings(name, path, size.folds)
+            data, folds = self.scratch.prepare(
+                prepared, log=workdir / f"kedro-prepare-{name}.log", timeout_s=1800
+            )
+            self.columns = ColumnParams.model_validate(prepared["columns"])
+            self.data_params = {"path": str(path), **asdict(REAL_DATASETS[name])}
+        self.data, self.folds = data, folds
+        self.data_params["shape"] = [len(data), len(feature_columns(data, self.columns))]
         self.n_folds = int(folds["fold_id"].nunique())
         self.tuning = tuning_params(size, settings.conf)
         self.overrides = tuning_overrides(size, settings.conf)
-        self.scratch = ScratchProject(settings.project, workdir / "project", settings.master)
-        self.scratch.write_inputs(data, folds)
-        self.paths = write_fold_parquet(data, folds, workdir / "folds", settings.columns)
+        # Multi-dataset sizes judge every method at any moment of the budget: peers run to it.
+        self.anytime = bool(size.datasets)
+        self.use_seed(None)
         # The grid's best mean AUC (the no-slack target) and the target: that minus the slack.
         self.grid_best: float | None = None
         self.target: float | None = None
         self.runs: list[dict[str, Any]] = []
+
+    def use_seed(self, seed: int | None) -> None:
+        """The inputs of one seed: the folds as prepared (None, or a size that keeps the data),
+        else with a seeded share of each fold's training rows (ttt_datasets.vary_folds)."""
+        folds = self.folds if seed is None or not self.anytime else vary_folds(self.folds, seed)
+        self.seed_folds = folds
+        self.scratch.write_inputs(self.data, folds)
+        directory = self.workdir / "folds" / f"seed-{seed}"
+        self.paths = write_fold_parquet(self.data, folds, directory, self.columns)
+
+    def whole_input(self) -> tuple[tuple[Any, Any, list[int]], list[tuple[Any, Any]]]:
+        """(features, labels, categorical positions) of the model input and the seed's fold
+        index pairs, for the peers that take the whole table and `folds=`."""
+        features = feature_columns(self.data, self.columns)
+        categorical = set(categorical_features(self.data, features))
+        data = (
+            feature_matrix(self.data, features),
+            target_values(self.data, self.columns),
+            [index for index, name in enumerate(features) if name in categorical],
+        )
+        pairs = [(train, test) for _, train, test in fold_indices(self.seed_folds, len(self.data))]
+        return data, pairs
 
     def ours(self, method: str, seed: int, grid_wall_s: float | None) -> pd.DataFrame:
         adaptive = method in OURS_ADAPTIVE
@@ -127,10 +189,11 @@ class Comparison:
     def peer(self, method: str, seed: int, grid_wall_s: float, spark: Any) -> pd.DataFrame:
         objective = ttt_peers.Objective(self.tuning, self.paths)
         n_slots, cpus = slots(spark)
+        budget_s = self.size.budget_factor * grid_wall_s
         run = ttt_peers.Run(
-            target=self.target if self.target is not None else float("inf"),
-            budget_s=self.size.budget_factor * grid_wall_s,
-            min_s=0.5 * grid_wall_s,
+            target=self.target if self.target is not None and not self.anytime else float("inf"),
+            budget_s=budget_s,
+            min_s=budget_s if self.anytime else 0.5 * grid_wall_s,
             seed=seed,
             cores=n_slots * cpus,
             started=time.time(),
@@ -140,6 +203,10 @@ class Comparison:
             return ttt_peers.run_hyperopt(spark, objective, ranges, run)
         if method in ("flaml", "flaml_seeded"):
             return ttt_peers.run_flaml(objective, ranges, run, seeded=method == "flaml_seeded")
+        if method == FLAML_DEFAULT:
+            return ttt_peers.run_flaml_default(objective, run)
+        if method == OPTUNA_TUNER_CV:
+            return ttt_peers.run_optuna_tuner_cv(objective, *self.whole_input(), run)
         if method == "optuna_hyperband":
             return ttt_peers.run_optuna_hyperband(objective, ranges, run)
         return ttt_peers.run_optuna(objective, ranges, run)
@@ -164,9 +231,10 @@ class Comparison:
             logger.error("%s, seed %d failed: %s", method, seed, traceback.format_exc())
             return
         entry["method_wall_s"] = time.perf_counter() - started
+        entry["scored"] = scored(table).to_dict("list")
         if method == GRID:
             best = float(table.loc[table["complete"], "score"].max())
-            if self.grid_best is None:
+            if self.grid_best is None or self.anytime:
                 self.grid_best, self.target = best, best - self.slack
             entry["grid_best"] = best
             grid_wall_s = entry["run_info"]["wall_s"]
@@ -188,6 +256,17 @@ class Comparison:
             figures["n_pruned"],
             figures["boosting_s"],
         )
+
+    def close_round(self, seed: int) -> dict[str, Any]:
+        """The seed's anytime figures: every method against the best-known score within the
+        budget (the seed's grid wall x budget_factor)."""
+        runs = [run for run in self.runs if run["seed"] == seed and "scored" in run]
+        tables = {run["method"]: pd.DataFrame(run["scored"]) for run in runs}
+        wall_s = self.grid_wall_s(seed)
+        if wall_s is None:
+            return {"seed": seed, "error": "no grid wall: no budget"}
+        round_ = seed_round(tables, self.size.budget_factor * wall_s, self.slack)
+        return {"seed": seed, **round_, **pruned_grid_best(tables)}
 
     def grid_wall_s(self, seed: int) -> float | None:
         """This seed's grid wall (the grid runs first in each seed's round), else the first's."""
@@ -282,6 +361,107 @@ def run_comparison(
     return report
 
 
+# Issue 31's methods: ours (the grid, the pruned grid, the adaptive recipes) and the peers as
+# users run them, each configuration scored by the one objective.
+MULTI_METHODS = (
+    GRID,
+    GRID_ASHA,
+    "tpe_cheap_asha",
+    "tpe_portfolio_asha",
+    FLAML_DEFAULT,
+    OPTUNA_TUNER_CV,
+    "optuna_hyperband",
+    "hyperopt",
+)
+# "Ours" in the goal keys: the adaptive recipe, unless --ours names another of ours.
+OURS_DEFAULT = "tpe_cheap_asha"
+
+
+def run_multi(
+    size_name: str,
+    size: TttSize,
+    settings: Settings,
+    methods: list[str],
+    *,
+    real: dict[str, Path],
+    ours: str = OURS_DEFAULT,
+    spark: SparkSession | None = None,
+    pruning: str = "wilcoxon",
+    slack: float = SLACK,
+) -> dict[str, Any]:
+    """Issue 31: every dataset of the size, every seed, every method, each judged at any moment
+    of the budget against the dataset's best-known score; returns (and writes) the report."""
+    check_encloses(size.grid, size.ranges)
+    missing = [name for name in size.datasets if name in REAL_DATASETS and name not in real]
+    if missing:
+        raise ValueError(f"--real NAME=PATH is needed for {missing} (see tools/ttt_datasets.py)")
+    started = time.perf_counter()
+    load_before = list(os.getloadavg())
+    workdir = Path(tempfile.mkdtemp(prefix="lgbm_ttt_multi_"))
+    datasets: dict[str, Any] = {}
+    try:
+        with spark_session(settings, existing=spark) as session:
+            cores = slots(session)
+            for name in size.datasets:
+                directory = workdir / name
+                directory.mkdir()
+                comparison = Comparison(
+                    size,
+                    settings,
+                    directory,
+                    pruning,
+                    slack,
+                    real=(name, real[name]) if name in REAL_DATASETS else None,
+                    rows=SYNTHETIC_ROWS.get(name),
+                )
+                rounds = []
+                for seed in size.seeds:
+                    comparison.use_seed(seed)
+                    for method in methods:
+                        comparison.run_one(method, seed, session)
+                    rounds.append(comparison.close_round(seed))
+                datasets[name] = dataset_summary(
+                    comparison.data_params, rounds, comparison.runs, methods, ours=ours, slack=slack
+                )
+                logger.info("%s: %s", name, {key: datasets[name][key] for key in GOAL_KEYS})
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    report = {
+        "benchmark": "python -m tools.time_to_target",
+        "command": " ".join(["python -m tools.time_to_target", *sys.argv[1:]])
+        if spark is None
+        else "run_multi (test)",
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "size": size_name,
+        "notes": size.notes,
+        "machine": machine(),
+        "load_average_before": load_before,
+        "load_average_after": list(os.getloadavg()),
+        "wall_s": time.perf_counter() - started,
+        "parameters": {
+            "datasets": list(size.datasets),
+            "grid": size.grid,
+            "ranges": size.ranges,
+            "num_boost_round": size.num_boost_round,
+            "early_stopping_rounds": size.early_stopping_rounds,
+            "folds": size.folds,
+            "seeds": list(size.seeds),
+            "budget_factor": size.budget_factor,
+            "methods": methods,
+            "ours": ours,
+            "ours_pruning": pruning,
+            "round_pruning": size.round_pruning,
+            "slack": slack,
+            "master": settings.master,
+            "slots_and_task_cpus": cores,
+        },
+        "datasets": datasets,
+        "overall": overall(datasets),
+    }
+    report["table"] = write_multi_report(report, settings.out_dir, settings.name)
+    return report
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.time_to_target", description=__doc__.splitlines()[0]
@@ -304,6 +484,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tag", help="output name (default: time-to-target[-<size>])")
     parser.add_argument("--out-dir", type=Path, help="default: <project>/docs/benchmarks")
     parser.add_argument("--project", type=Path, default=Path.cwd(), help="project root")
+    parser.add_argument(
+        "--real",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help=f"a real table of {sorted(REAL_DATASETS)} by path (multi sizes; never committed)",
+    )
+    parser.add_argument(
+        "--ours", default=OURS_DEFAULT, help="the method of ours the goal keys judge (multi sizes)"
+    )
     return parser
 
 
@@ -319,7 +509,8 @@ def main(argv: list[str] | None = None) -> int:
         "budget_factor": args.budget_factor,
     }
     size = replace(size, **{key: value for key, value in overrides.items() if value is not None})
-    methods = args.methods.split(",") if args.methods else list(METHODS)
+    default_methods = MULTI_METHODS if size.datasets else METHODS
+    methods = args.methods.split(",") if args.methods else list(default_methods)
     unknown = sorted(set(methods) - set(METHODS))
     if unknown or GRID not in methods or methods[0] != GRID:
         raise SystemExit(f"--methods: start with {GRID!r}, then any of {METHODS}; got {methods}")
@@ -334,9 +525,23 @@ def main(argv: list[str] | None = None) -> int:
         out_dir=args.out_dir or args.project / "docs" / "benchmarks",
         tag=tag + ("-custom" if custom and not args.tag else ""),
     )
-    report = run_comparison(
-        args.size, size, settings, methods, pruning=args.pruning, slack=args.slack
-    )
+    if size.datasets:
+        if args.ours not in OURS or args.ours not in methods:
+            raise SystemExit(f"--ours: one of ours among --methods, got {args.ours!r}")
+        report = run_multi(
+            args.size,
+            size,
+            settings,
+            methods,
+            real=parse_real(args.real),
+            ours=args.ours,
+            pruning=args.pruning,
+            slack=args.slack,
+        )
+    else:
+        report = run_comparison(
+            args.size, size, settings, methods, pruning=args.pruning, slack=args.slack
+        )
     sys.stdout.write(report["table"] + "\n")
     return 0
 

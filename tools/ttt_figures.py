@@ -34,6 +34,10 @@ GRID_ASHA = GRID + ASHA_SUFFIX
 # tpe_cheap_asha / random_cheap_asha: the same with `search.start: cheap` (the space's cheapest
 # combination proposed first, FLAML's low-cost start).
 CHEAP_INFIX = "_cheap"
+# tpe_portfolio_asha / random_portfolio_asha: the same with `search.start: portfolio` (issue 31).
+PORTFOLIO_INFIX = "_portfolio"
+# Each infix naming a `search.start` value, the one place a method name maps to its start.
+START_INFIXES = {CHEAP_INFIX: "cheap", PORTFOLIO_INFIX: "portfolio"}
 # tpe_few_asha: TPE models the results after FEW_STARTUP random proposals instead of
 # `search.startup_trials`' default (issue 23 part 4: does a shorter random start help?).
 FEW_INFIX = "_few"
@@ -46,12 +50,26 @@ OURS_ADAPTIVE = (
     "random" + CHEAP_INFIX + ASHA_SUFFIX,
     "tpe" + CHEAP_INFIX + ASHA_SUFFIX,
     "tpe" + FEW_INFIX + ASHA_SUFFIX,
+    "random" + PORTFOLIO_INFIX + ASHA_SUFFIX,
+    "tpe" + PORTFOLIO_INFIX + ASHA_SUFFIX,
 )
 # Ours that may beat the grid: the best of them sets the headline speed-ups.
 OURS_FAST = (GRID_ASHA, *OURS_ADAPTIVE)
 # optuna: TPE + fold-wise Wilcoxon pruning; optuna_hyperband: TPE + Hyperband on every boosting
 # round's AUC (optuna-integration's LightGBM pruning callback), the multi-fidelity peer.
-PEERS = ("hyperopt", "flaml", "flaml_seeded", "optuna", "optuna_hyperband")
+# flaml_default: flaml.default's zero-shot LGBMClassifier (one fit per fold, no search);
+# optuna_tuner_cv: optuna-integration's stepwise LightGBMTunerCV on the same folds (issue 31).
+FLAML_DEFAULT = "flaml_default"
+OPTUNA_TUNER_CV = "optuna_tuner_cv"
+PEERS = (
+    "hyperopt",
+    "flaml",
+    "flaml_seeded",
+    "optuna",
+    "optuna_hyperband",
+    FLAML_DEFAULT,
+    OPTUNA_TUNER_CV,
+)
 
 
 def evaluations(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -134,7 +152,7 @@ def seed_figures(
     }
 
 
-def _median(values: list[float | None], missing: float) -> float | None:
+def median_with_missing(values: list[float | None], missing: float) -> float | None:
     """The median with None read as `missing` (inf: never reached; -inf: no score yet)."""
     if not values:
         return None
@@ -147,23 +165,29 @@ def method_medians(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
     the median is None ("not reached") unless at least half of the seeds reached it."""
     reached = [figures["time_to_target_s"] for figures in per_seed]
     return {
-        "time_to_target_s": _median(reached, math.inf),
+        "time_to_target_s": median_with_missing(reached, math.inf),
         "seeds_reached": sum(value is not None for value in reached),
-        "time_to_exact_s": _median(
+        "time_to_exact_s": median_with_missing(
             [figures.get("time_to_exact_s") for figures in per_seed], math.inf
         ),
         "n_seeds": len(per_seed),
-        "best_score": _median([figures["best_score"] for figures in per_seed], -math.inf),
+        "best_score": median_with_missing(
+            [figures["best_score"] for figures in per_seed], -math.inf
+        ),
         "best_at": {
-            key: _median([figures["best_at"][key] for figures in per_seed], -math.inf)
+            key: median_with_missing([figures["best_at"][key] for figures in per_seed], -math.inf)
             for key in per_seed[0]["best_at"]
         }
         if per_seed
         else {},
-        "best_at_wall": _median([figures.get("best_at_wall") for figures in per_seed], -math.inf),
-        "boosting_s": _median([figures["boosting_s"] for figures in per_seed], math.inf),
-        "n_trials": _median([figures["n_trials"] for figures in per_seed], math.inf),
-        "n_pruned": _median([figures["n_pruned"] for figures in per_seed], math.inf),
+        "best_at_wall": median_with_missing(
+            [figures.get("best_at_wall") for figures in per_seed], -math.inf
+        ),
+        "boosting_s": median_with_missing(
+            [figures["boosting_s"] for figures in per_seed], math.inf
+        ),
+        "n_trials": median_with_missing([figures["n_trials"] for figures in per_seed], math.inf),
+        "n_pruned": median_with_missing([figures["n_pruned"] for figures in per_seed], math.inf),
     }
 
 

@@ -33,10 +33,10 @@ from spark_lgbm_tuning.vocabulary.statuses import OK
 from tools.ttt_figures import (
     ASHA,
     ASHA_SUFFIX,
-    CHEAP_INFIX,
     FEW_INFIX,
     FEW_STARTUP,
     GRID,
+    START_INFIXES,
     evaluations_from_results,
 )
 from tools.ttt_space import TttSize
@@ -88,12 +88,16 @@ def search_settings(
     """`tuning.search` for one of ours: `grid` (the defaults), `grid_asha` (the grid with
     round-wise pruning), or an adaptive strategy with a time budget (the grid's wall), a cap on
     combinations well above the grid's and fold-wise pruning (`wilcoxon`, as the Optuna peer),
-    plus round-wise pruning (`round_pruning` beside rule asha) for `random_asha` / `tpe_asha`, and
-    the cheapest combination first for `random_cheap_asha` / `tpe_cheap_asha`, and a shorter
+    plus round-wise pruning (`round_pruning` beside rule asha) for `random_asha` / `tpe_asha`, a
+    `search.start` for each START_INFIXES infix (`tpe_cheap_asha`: cheap, `tpe_portfolio_asha`:
+    portfolio), and a shorter
     random start for `tpe_few_asha`."""
     variant = method.removesuffix(ASHA_SUFFIX)
-    strategy = variant.removesuffix(CHEAP_INFIX).removesuffix(FEW_INFIX)
-    start = {"start": "cheap"} if variant.endswith(CHEAP_INFIX) else {}
+    strategy = variant.removesuffix(FEW_INFIX)
+    start = {}
+    for infix, value in START_INFIXES.items():
+        if variant.endswith(infix):
+            strategy, start = variant.removesuffix(infix), {"start": value}
     if variant.endswith(FEW_INFIX):
         start = {"startup_trials": FEW_STARTUP}
     rounds = (
@@ -164,6 +168,48 @@ class ScratchProject:
             )
         return wall_s
 
+    def run_pipeline(self, pipeline: str, *, log: Path, timeout_s: float) -> float:
+        """`kedro run --pipelines <pipeline> --env ttt` on the benchmark's master; its wall."""
+        env_conf = self.path / "conf" / ENV
+        (env_conf / "spark.yml").write_text(
+            yaml.safe_dump({"spark.master": self.master, "spark.ui.enabled": False})
+        )
+        # kedro-mlflow (installed in the venv) registers its hooks in every project: no tracking
+        # of the benchmark's runs, and mlflow 3 refuses its default file store unless allowed.
+        (env_conf / "mlflow.yml").write_text(
+            yaml.safe_dump(
+                {
+                    "server": {"mlflow_tracking_uri": str(self.path / "mlruns")},
+                    "tracking": {"disable_tracking": {"pipelines": [pipeline]}},
+                }
+            )
+        )
+        return self.kedro(
+            ["run", "--pipelines", pipeline, "--env", ENV],
+            log=log,
+            timeout_s=timeout_s,
+            env={"MLFLOW_ALLOW_FILE_STORE": "true"},
+        )
+
+    def prepare(
+        self, settings: Mapping[str, Any], *, log: Path, timeout_s: float
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """A user's table through the project's input path: `settings` (ttt_datasets.
+        real_settings: the `input_table` catalog entry, `columns`, `preparation`) written into
+        the `ttt` env, where the later tuning runs read them too, then `kedro run --pipelines
+        preparation`; returns (model_input, model_folds) as it saved them."""
+        env_conf = self.path / "conf" / ENV
+        (env_conf / "catalog.yml").write_text(yaml.safe_dump(settings["catalog"]))
+        (env_conf / "parameters.yml").write_text(yaml.safe_dump({"columns": settings["columns"]}))
+        (env_conf / "parameters_preparation.yml").write_text(
+            yaml.safe_dump({"preparation": settings["preparation"]})
+        )
+        self.run_pipeline("preparation", log=log, timeout_s=timeout_s)
+        return (
+            pd.read_parquet(self.locations["model_input@pandas"]),
+            pd.read_parquet(self.locations["model_folds@pandas"]),
+        )
+
     def write_inputs(self, data: pd.DataFrame, folds: pd.DataFrame) -> None:
         """The generated data and folds where the catalog reads them."""
         data.to_parquet(self.locations["model_input@pandas"], index=False)
@@ -191,25 +237,7 @@ class ScratchProject:
         base_file.write_text(yaml.safe_dump(base, sort_keys=False))
         env_conf = self.path / "conf" / ENV
         (env_conf / "parameters_tuning.yml").write_text(yaml.safe_dump({"tuning": tuning}))
-        (env_conf / "spark.yml").write_text(
-            yaml.safe_dump({"spark.master": self.master, "spark.ui.enabled": False})
-        )
-        # kedro-mlflow (installed in the venv) registers its hooks in every project: no tracking
-        # of the benchmark's runs, and mlflow 3 refuses its default file store unless allowed.
-        (env_conf / "mlflow.yml").write_text(
-            yaml.safe_dump(
-                {
-                    "server": {"mlflow_tracking_uri": str(self.path / "mlruns")},
-                    "tracking": {"disable_tracking": {"pipelines": ["tuning"]}},
-                }
-            )
-        )
-        kedro_wall_s = self.kedro(
-            ["run", "--pipelines", "tuning", "--env", ENV],
-            log=log,
-            timeout_s=timeout_s,
-            env={"MLFLOW_ALLOW_FILE_STORE": "true"},
-        )
+        kedro_wall_s = self.run_pipeline("tuning", log=log, timeout_s=timeout_s)
         results = pd.read_parquet(self.locations["tuning_results@pandas"])
         info = json.loads(self.locations["tuning_run_info"].read_text())
         table = evaluations_from_results(results, info["started_at"], n_folds)

@@ -13,6 +13,7 @@ default SparkSession, which must not come before the benchmark's own.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -29,6 +30,7 @@ from pyspark.sql import SparkSession
 from sklearn.metrics import roc_auc_score
 
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.vocabulary.features import categorical_features, feature_matrix
 from spark_lgbm_tuning.vocabulary.lightgbm_params import METRIC_ALIASES
 from tools.ttt_figures import SCORE_TOLERANCE, evaluations
 from tools.ttt_space import cast, flaml_space, hyperopt_space, optuna_suggest
@@ -38,16 +40,35 @@ logger = logging.getLogger(__name__)
 # The validation metric the multi-fidelity peer prunes on (Optuna's own LightGBM example's choice;
 # the issue measured it there), evaluated after the metric that stops early.
 PRUNING_METRIC = "auc"
+# The system attribute in which LightGBMTunerCV keeps each trial's full LightGBM parameters.
+TUNER_PARAMS = "lightgbm_tuner:lgbm_params"
 
 # Fold arrays by parquet path, kept per process (a reused Spark Python worker, or Optuna's).
-_FOLD_CACHE: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+_FOLD_CACHE: dict[str, tuple[np.ndarray, np.ndarray, list[int]]] = {}
+# flaml.default's estimator parameters -> the LightGBM names our spaces and `tuning.fixed` use;
+# its n_estimators is left out: every config runs to the tuning's round cap with early stopping.
+FLAML_DEFAULT_NAMES = {
+    "num_leaves": "num_leaves",
+    "min_child_samples": "min_child_samples",
+    "learning_rate": "learning_rate",
+    "colsample_bytree": "colsample_bytree",
+    "reg_alpha": "lambda_l1",
+    "reg_lambda": "lambda_l2",
+    "max_bin": "max_bin",
+}
 
 
-def _arrays(path: str) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(path: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """(features as the trials see them, labels, categorical feature positions) of a fold part."""
     if path not in _FOLD_CACHE:
         table = pd.read_parquet(path)
         features = [column for column in table.columns if column != "target"]
-        _FOLD_CACHE[path] = (table[features].to_numpy(np.float32), table["target"].to_numpy())
+        categorical = set(categorical_features(table, features))
+        _FOLD_CACHE[path] = (
+            feature_matrix(table, features),
+            table["target"].to_numpy(),
+            [index for index, name in enumerate(features) if name in categorical],
+        )
     return _FOLD_CACHE[path]
 
 
@@ -73,8 +94,8 @@ class Objective:
         `pruning` callbacks (e.g. Optuna's LightGBM pruning callback) see the test part's AUC
         every round; early stopping still watches only the metric the parameters name.
         """
-        x_train, y_train = _arrays(self.paths[fold_id][0])
-        x_test, y_test = _arrays(self.paths[fold_id][1])
+        x_train, y_train, categorical = _arrays(self.paths[fold_id][0])
+        x_test, y_test, _ = _arrays(self.paths[fold_id][1])
         params = {**self.tuning.lightgbm_params(config), "num_threads": self.threads}
         if pruning:
             params = _with_pruning_metric(params)
@@ -86,7 +107,7 @@ class Objective:
             )
             callbacks.append(stop)
         started = time.perf_counter()
-        train = lgb.Dataset(x_train, y_train, params=params)
+        train = lgb.Dataset(x_train, y_train, params=params, categorical_feature=categorical)
         valid = lgb.Dataset(x_test, y_test, reference=train)
         booster = lgb.train(
             params,
@@ -304,6 +325,80 @@ def run_optuna_hyperband(objective: Objective, ranges: dict[str, Any], run: Run)
 
     _optimize(study, evaluate, run)
     return _optuna_rows(study, run)
+
+
+def run_flaml_default(objective: Objective, run: Run) -> pd.DataFrame:
+    """FLAML's zero-shot AutoML as users run it: `flaml.default.LGBMClassifier().fit` on each
+    fold's training part (no search: the hyperparameters come from the data's meta-features).
+    Each fold's chosen configuration is scored by `objective`, timestamped when FLAML had it:
+    the clock counts FLAML's own fits only, not the scoring."""
+    from flaml.default import LGBMClassifier  # noqa: PLC0415 - bench extra; after the session
+
+    rows, peer_s = [], 0.0
+    for fold_id in objective.fold_ids:
+        frame = pd.read_parquet(objective.paths[fold_id][0])
+        started = time.perf_counter()
+        model = LGBMClassifier(n_jobs=run.cores, random_state=run.seed, verbose=-1)
+        model.fit(frame.drop(columns="target"), frame["target"])
+        peer_s += time.perf_counter() - started
+        chosen = model.get_params()
+        config = {
+            ours: chosen[name] for name, ours in FLAML_DEFAULT_NAMES.items() if name in chosen
+        }
+        result = objective.all_folds(config)
+        rows.append({**_row(result, run), "end_s": peer_s})
+    return evaluations(rows).sort_values("end_s", ignore_index=True)
+
+
+def run_optuna_tuner_cv(
+    objective: Objective,
+    data: tuple[np.ndarray, np.ndarray, list[int]],
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    run: Run,
+) -> pd.DataFrame:
+    """Optuna's stepwise LightGBMTunerCV (optuna-integration) on the whole model input `data`
+    (features, labels, categorical positions) with `folds=` the fold index pairs: lgb.cv
+    validates on each fold's test part. The tuning's fixed parameters, round cap and early
+    stopping; its own CV score decides its steps only: every configuration it fitted is then
+    scored by `objective` (not timed), timestamped when the tuner completed it."""
+    import optuna  # noqa: PLC0415 - bench extra
+    from optuna_integration.lightgbm import LightGBMTunerCV  # noqa: PLC0415 - bench extra
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    features, labels, categorical = data
+    params = {**objective.tuning.lightgbm_params({}), "num_threads": run.cores}
+    train = lgb.Dataset(
+        features, labels, params=params, categorical_feature=categorical, free_raw_data=False
+    )
+    callbacks = []
+    if objective.tuning.early_stopping_rounds:
+        callbacks.append(lgb.early_stopping(objective.tuning.early_stopping_rounds, verbose=False))
+    tuner = LightGBMTunerCV(
+        params,
+        train,
+        folds=folds,
+        num_boost_round=objective.tuning.max_rounds,
+        callbacks=callbacks,
+        time_budget=max(1, int(run.budget_s)),
+        seed=run.seed,
+        optuna_seed=run.seed,
+        show_progress_bar=False,
+        return_cvbooster=False,
+    )
+    tuner.run()
+    fixed = set(params)
+    rows, scored = [], {}
+    for trial in tuner.study.trials:
+        if trial.state != optuna.trial.TrialState.COMPLETE or trial.datetime_complete is None:
+            continue
+        tuned = json.loads(trial.system_attrs[TUNER_PARAMS])
+        config = {name: value for name, value in tuned.items() if name not in fixed}
+        key = json.dumps(config, sort_keys=True)
+        if key not in scored:
+            scored[key] = objective.all_folds(config)
+        result = {**scored[key], "ended_at": trial.datetime_complete.timestamp()}
+        rows.append(_row(result, run))
+    return evaluations(rows).sort_values("end_s", ignore_index=True)
 
 
 def _optimize(study: Any, evaluate: Any, run: Run) -> None:

@@ -13,8 +13,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
+import pandas as pd  # noqa: E402
 
 from tools.benchmark_report import header_lines  # noqa: E402
+from tools.ttt_anytime import GOAL_KEYS, KEEPS_WINNER  # noqa: E402
 from tools.ttt_figures import (  # noqa: E402
     GRID,
     OURS_FAST,
@@ -32,6 +34,15 @@ logger = logging.getLogger(__name__)
 TARGET_VS_GRID = 5.0
 TARGET_VS_BEST_PEER = 1.5
 TARGET_KEEPS_WINNER = 0.8
+# How the multi-dataset report reads its figures (issue 31), at the head of its markdown.
+ANYTIME_NOTE = (
+    "Per dataset and seed the best-known score is the best mean AUC any method reached within "
+    "the budget (the seed's grid wall x budget_factor). Anytime regret: the area between a "
+    "method's best-so-far curve and best-known over the budget, divided by the budget; before "
+    "a method's first score the gap counts as best-known minus the worst score any method "
+    "reached within the budget on that dataset and seed. Each seed keeps a seeded 90 % of "
+    "every fold's training rows (test parts whole). Medians over seeds, then over datasets."
+)
 
 
 def summarise(
@@ -238,3 +249,104 @@ def write_report(report: dict[str, Any], out_dir: Path | None, name: str) -> str
 def _plain(value: Any) -> Any:
     """numpy scalars as Python numbers for JSON; anything else as its text."""
     return value.item() if hasattr(value, "item") else str(value)
+
+
+def multi_markdown(report: dict[str, Any]) -> str:
+    """Per dataset: each method's medians over seeds and the goal keys; then the overall."""
+    slack = report["parameters"]["slack"]
+    lines = []
+    for name, dataset in report["datasets"].items():
+        shape = dataset["data"].get("shape")
+        known = [round_.get("best_known") for round_ in dataset["rounds"]]
+        lines += [
+            f"### {name} ({shape[0]} rows x {shape[1]} features)" if shape else f"### {name}",
+            "",
+            f"Best-known per seed: {', '.join(_number(value, 5) for value in known)}; targets: "
+            f"best-known − {slack} and the grid's best − {slack}.",
+            "",
+            "| method | median s to best-known | median s to grid's best | best at 25 % / 50 % /"
+            " 100 % of budget | anytime regret |",
+            "|---|---:|---:|---|---:|",
+        ]
+        for method, medians in dataset["methods"].items():
+            best_at = " / ".join(_number(value, 4) for value in medians["best_at"].values())
+            lines.append(
+                f"| {method} | {_number(medians['time_to_best_known_s'])} | "
+                f"{_number(medians['time_to_grid_s'])} | {best_at} | "
+                f"{_number(medians['regret'], 5)} |"
+            )
+        lines += [
+            "",
+            f"{dataset['ours']}: best at budget − best peer's ({dataset['best_peer_at_budget']}) "
+            f"{_number(dataset['best_at_budget_minus_best_peer'], 4)}; regret / least peer's "
+            f"({dataset['least_regret_peer']}) {_number(dataset['regret_vs_best_peer'], 2)}; "
+            f"speedup vs fastest peer ({dataset['fastest_peer']}) "
+            f"{_number(dataset['speedup_vs_best_peer'], 2)}; speedup vs grid "
+            f"{_number(dataset['speedup_vs_grid'], 2)}; pruned grid keeps the winner: "
+            f"{_seeds(dataset['pruned_grid_keeps_winner'])}.",
+            *[
+                f"- {error['method']}, seed {error['seed']} failed: {error['error']}"
+                for error in dataset["errors"]
+            ],
+            "",
+        ]
+    total = report["overall"]
+    lines.append(
+        "**Overall** (medians over datasets): "
+        + "; ".join(
+            f"{key} {_number(total[key], 4)} ({total[f'{key}_datasets']} datasets)"
+            for key in GOAL_KEYS
+        )
+        + f"; {KEEPS_WINNER}: "
+        + ", ".join(f"{name} {_seeds(value)}" for name, value in total[KEEPS_WINNER].items())
+        + "."
+    )
+    return "\n".join(lines)
+
+
+def plot_dataset(dataset: dict[str, Any], name: str, seed: int, path: Path) -> None:
+    """Every method's best-so-far curve on one dataset and seed, with best-known dashed."""
+    round_ = next((r for r in dataset["rounds"] if r["seed"] == seed), {})
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for entry in dataset["scored"]:
+        if entry["seed"] != seed or not entry["end_s"]:
+            continue
+        best = pd.Series(entry["score"]).cummax().tolist()
+        axes.step(entry["end_s"], best, where="post", label=entry["method"])
+    if round_.get("best_known") is not None:
+        axes.axhline(round_["best_known"], color="black", linestyle="--", label="best-known")
+    if round_.get("budget_s"):
+        axes.axvline(round_["budget_s"], color="grey", linewidth=0.8)
+    axes.set(
+        xlabel="seconds from the method's start",
+        ylabel="best mean AUC so far",
+        title=f"{name}, seed {seed}: best so far vs time",
+    )
+    axes.legend(fontsize="x-small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_multi_report(report: dict[str, Any], out_dir: Path | None, name: str) -> str:
+    """`<name>.md`, `<name>.json` and `<name>-<dataset>.png` (first seed) in out_dir."""
+    table = multi_markdown(report)
+    if out_dir is None:
+        return table
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.json").write_text(
+        json.dumps({**report, "table": table}, indent=2, default=_plain)
+    )
+    plots = []
+    first_seed = report["parameters"]["seeds"][0]
+    for dataset_name, dataset in report["datasets"].items():
+        path = out_dir / f"{name}-{dataset_name}.png"
+        plot_dataset(dataset, dataset_name, first_seed, path)
+        plots.append(f"![{dataset_name}]({path.name})")
+    header = header_lines(
+        f"# Time to target `{name}` ({report['created_at']})", report, report["notes"]
+    )
+    (out_dir / f"{name}.md").write_text(
+        "\n".join([*header, ANYTIME_NOTE, ""]) + table + "\n\n" + "\n".join(plots) + "\n"
+    )
+    return table

@@ -82,6 +82,28 @@ class TttSize:
     # conf/base: eta 3, min_rounds 100, min_trials 4, margin 0.002, which kept the winner in
     # the offline replay of the seed size, docs/benchmarks/rung-replay-seed-4k-*).
     round_pruning: dict[str, Any] = field(default_factory=dict)
+    # The multi-dataset comparison (issue 31): SYNTHETIC_ROWS names and ttt_datasets.
+    # REAL_DATASETS names, each judged against its best-known score; empty: the one synthetic
+    # table of `rows` x `features`, judged against the grid (the sizes before issue 31).
+    datasets: tuple[str, ...] = ()
+
+
+# The seed-shaped synthetic table by name: rows (its features are the size's).
+SYNTHETIC_ROWS = {"seed15k": 15_000, "seed100k": 100_000, "seed3k": 3_000}
+# A small space for the multi-dataset sizes: 8 combinations whose trials differ in cost (leaves,
+# column share, L1), a moderate learning rate, and ranges around them.
+MULTI_GRID: dict[str, list[Any]] = {
+    "num_leaves": [15, 255],
+    "colsample_bytree": [0.3, 0.8],
+    "lambda_l1": [0.1, 10.0],
+    "learning_rate": [0.1],
+}
+MULTI_RANGES: dict[str, Any] = {
+    "num_leaves": {"low": 7, "high": 512, "log": True, "int": True},
+    "colsample_bytree": {"low": 0.2, "high": 0.9},
+    "lambda_l1": {"low": 0.01, "high": 30.0, "log": True},
+    "learning_rate": {"low": 0.03, "high": 0.2, "log": True},
+}
 
 
 TTT_SIZES = {
@@ -125,6 +147,39 @@ TTT_SIZES = {
         early_stopping_rounds=200,
         seeds=(1, 2, 3, 4, 5),
         notes="the seed's kind of space: learning rate 0.03, patience 200, cap 3000",
+    ),
+    # Issue 31's benchmark of record: 4 datasets x 3 seeds x the default MULTI_METHODS on 2
+    # cores in about 40 minutes, estimated (not yet run at this size) from the tiny run's
+    # ~25 s of Kedro and Spark start-up per kedro run and a grid wall of ~15-60 s per dataset
+    # (8 combinations x 4 folds, cap 400, patience 30; seed100k the longest): ~12 rounds x
+    # (4 kedro runs + 4 peers) x ~45 s + the real tables' preparation runs.
+    "multi": TttSize(
+        rows=15_000,
+        features=30,
+        grid=MULTI_GRID,
+        ranges=MULTI_RANGES,
+        num_boost_round=400,
+        early_stopping_rounds=30,
+        seeds=(1, 2, 3),
+        notes="issue 31: the best model, not the grid's; 4 datasets, best-known targets",
+        round_pruning={"min_rounds": 30, "min_trials": 4},
+        datasets=("seed15k", "seed100k", "electricity", "adult"),
+    ),
+    # The multi-dataset code path at the smallest size: a smoke run and the tests' size.
+    "multi_tiny": TttSize(
+        rows=3000,
+        features=10,
+        grid={"num_leaves": [7, 31], "learning_rate": [0.05, 0.2]},
+        ranges={
+            "num_leaves": {"low": 4, "high": 64, "log": True, "int": True},
+            "learning_rate": {"low": 0.02, "high": 0.3, "log": True},
+        },
+        num_boost_round=60,
+        early_stopping_rounds=10,
+        seeds=(1, 2),
+        notes="smoke run of the multi-dataset path: proves the code path, says nothing of speed",
+        round_pruning={"min_rounds": 10, "min_trials": 2},
+        datasets=("seed3k", "electricity", "adult"),
     ),
     # The larger single-seed run that shows the ranking holds (the issue's grid and data).
     "large": TttSize(

@@ -93,3 +93,62 @@ def test_the_methods_must_start_with_the_grid():
         time_to_target.main(["--methods", "optuna,grid"])
     with pytest.raises(SystemExit, match="start with 'grid'"):
         time_to_target.main(["--methods", "grid,gridsearch"])
+
+
+# The multi-dataset path at its smallest: the synthetic table and an adult-shaped CSV (string
+# label, a string feature) through the preparation pipeline, one seed, the new peers.
+MULTI_TINY = replace(TTT_SIZES["multi_tiny"], seeds=(1,), datasets=("seed3k", "adult"))
+MULTI_METHODS = ["grid", "grid_asha", "tpe_cheap_asha", "flaml_default", "optuna_tuner_cv"]
+
+
+@pytest.fixture(scope="module")
+def multi(spark, tmp_path_factory, project_root):
+    import numpy as np  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
+
+    folder = tmp_path_factory.mktemp("real")
+    generator = np.random.default_rng(0)
+    age = generator.integers(18, 80, 1500)
+    work = generator.choice(["Private", "State-gov", "Self-emp"], 1500)
+    rich = (age + 15 * (work == "Self-emp") + generator.normal(0, 15, 1500)) > 60
+    table = pd.DataFrame({"age": age, "work": work, "income": np.where(rich, ">50K", "<=50K")})
+    table.to_csv(folder / "adult.csv", index=False)
+    out_dir = tmp_path_factory.mktemp("benchmarks")
+    settings = Settings(
+        size_name="multi_tiny", master="local[2]", project=project_root, out_dir=out_dir, tag="m"
+    )
+    report = time_to_target.run_multi(
+        "multi_tiny",
+        MULTI_TINY,
+        settings,
+        MULTI_METHODS,
+        real={"adult": folder / "adult.csv"},
+        ours="tpe_cheap_asha",
+        spark=spark,
+    )
+    return report, out_dir
+
+
+@pytest.mark.slow
+def test_the_multi_path_judges_every_method_against_each_datasets_best_known(multi):
+    report, out_dir = multi
+    assert list(report["datasets"]) == ["seed3k", "adult"]
+    for dataset in report["datasets"].values():
+        assert dataset["errors"] == []
+        (round_,) = dataset["rounds"]
+        # Best-known is some method's best within the budget, and no lower than the grid's.
+        assert round_["best_known"] >= round_["grid_best"]
+        assert set(round_["methods"]) == set(MULTI_METHODS)
+        assert min(figures["regret"] for figures in round_["methods"].values()) >= 0
+        assert dataset["pruned_grid_keeps_winner"]["of"] == 1
+    adult = report["datasets"]["adult"]["data"]
+    assert adult["shape"] == [1500, 2] and adult["fold_kind"] == "stratified"
+    written = json.loads((out_dir / "m.json").read_text())
+    assert set(written["overall"]) >= {
+        "best_at_budget_minus_best_peer",
+        "regret_vs_best_peer",
+        "speedup_vs_best_peer",
+        "speedup_vs_grid",
+        "pruned_grid_keeps_winner",
+    }
+    assert (out_dir / "m-adult.png").is_file()

@@ -86,3 +86,20 @@ def test_a_failed_kedro_run_is_one_error_with_its_logs_tail(tmp_path, project_ro
             log=log,
         )
     assert "num_leavez" in str(error.value) and "num_leavez" in log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("method", "strategy", "start"),
+    [
+        ("tpe_portfolio_asha", "tpe", "portfolio"),
+        ("random_portfolio_asha", "random", "portfolio"),
+        ("random_cheap_asha", "random", "cheap"),
+    ],
+)
+def test_a_start_infix_names_the_search_start(method, strategy, start):
+    # `start: portfolio` is checked here as written: the product's SearchParams may not know it yet.
+    search = search_settings(
+        method, seed=1, budget_s=5.0, n_combinations=8, pruning="none", round_pruning={}
+    )
+    assert (search["strategy"], search["start"]) == (strategy, start)
+    assert search["round_pruning"]["rule"] == "asha"
