@@ -51,7 +51,11 @@ OURS_ADAPTIVE = (
     "tpe" + CHEAP_INFIX + ASHA_SUFFIX,
     "tpe" + FEW_INFIX + ASHA_SUFFIX,
     "random" + PORTFOLIO_INFIX + ASHA_SUFFIX,
+    "tpe" + PORTFOLIO_INFIX,
     "tpe" + PORTFOLIO_INFIX + ASHA_SUFFIX,
+    # search.strategy stepwise (issue 31: Optuna's tuner idea in our search).
+    "stepwise" + PORTFOLIO_INFIX,
+    "stepwise" + PORTFOLIO_INFIX + ASHA_SUFFIX,
 )
 # Ours that may beat the grid: the best of them sets the headline speed-ups.
 OURS_FAST = (GRID_ASHA, *OURS_ADAPTIVE)
