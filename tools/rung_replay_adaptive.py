@@ -38,6 +38,9 @@ ADAPTIVE_SETTINGS = {
     "min_trials": (2, 4),
     "exempt_smallest_folds": (0, 1, 2),
     "min_complete": (0, 2, 4),
+    # Rungs judge a combination on its first k judged folds only (0: on every fold): survival
+    # at the top 1/eta compounds over folds x rungs otherwise.
+    "rung_folds": (0, 1),
 }
 # Random halves of the combinations the diagnostics' winner-pruning rate is taken over.
 SUBSETS = 200
@@ -62,13 +65,17 @@ class _AdaptiveRun:
         rows: list[Mapping[str, Any]],
         rule: RoundPruningParams,
         params: TuningParams,
+        *,
         exempt_smallest_folds: int,
         min_complete: int,
+        rung_folds: int,
     ) -> None:
         self.by_key = {(row["combo_id"], int(row["fold_id"])): row for row in rows}
         self.folds = fold_order(rows)
         self.exempt = set(self.folds[:exempt_smallest_folds])
         self.min_complete = min_complete
+        self.rung_folds = rung_folds
+        self.judged: dict[str, int] = {}  # combo -> folds it ran with thresholds allowed
         self.rungs = rung_rounds(rule, params.max_rounds)
         self.ladder = RungLadder(rule)
         self.pending = list(combo_means(rows, params.primary_metric))  # not yet proposed, in order
@@ -102,6 +109,9 @@ class _AdaptiveRun:
         fold_id = self.folds[self.live[combo]]
         row = self.by_key[(combo, fold_id)]
         gated = fold_id in self.exempt or len(self.complete) < self.min_complete
+        if not gated:
+            gated = bool(self.rung_folds) and self.judged.get(combo, 0) >= self.rung_folds
+            self.judged[combo] = self.judged.get(combo, 0) + (not gated)
         thresholds = {} if gated else dict(self.ladder.thresholds(fold_id).get(fold_id, ()))
         noted = curve(row)
         higher = validation_higher_is_better(row["rung_metric"])
@@ -142,6 +152,7 @@ def replay_adaptive(
     slots: int = 2,
     exempt_smallest_folds: int = 0,
     min_complete: int = 0,
+    rung_folds: int = 0,
     tolerance: float = TOLERANCE,
 ) -> dict[str, Any]:
     """One rule replayed over `rows` in an adaptive search's order.
@@ -151,14 +162,22 @@ def replay_adaptive(
     oldest live combination, else the next combination's first fold. Time is counted in
     boosting rounds (a run lasts the rounds it runs); a fold starts with the thresholds of the
     runs finished by then, none on the `exempt_smallest_folds` cheapest folds nor while fewer than
-    `min_complete` combinations completed every fold. A combination stopped at a rung on any fold
+    `min_complete` combinations completed every fold, and none on a combination's folds after the
+    first `rung_folds` it ran with thresholds allowed (0: every fold). A combination stopped at a rung on any fold
     is pruned and runs no further fold. rounds_*: shares of the rounds of every row run in full.
     """
     means = combo_means(rows, params.primary_metric)
     pick = max if params.higher_is_better else min
     winner = pick(means, key=means.__getitem__)
     found = {combo for combo, mean in means.items() if abs(mean - means[winner]) <= tolerance}
-    run = _AdaptiveRun(rows, rule, params, exempt_smallest_folds, min_complete)
+    run = _AdaptiveRun(
+        rows,
+        rule,
+        params,
+        exempt_smallest_folds=exempt_smallest_folds,
+        min_complete=min_complete,
+        rung_folds=rung_folds,
+    )
     run.run(slots)
     complete = run.complete
     unpruned = sum(max(curve(row)) for row in rows)
@@ -172,6 +191,7 @@ def replay_adaptive(
         **(setting if rule.active else dict.fromkeys(setting)),
         "exempt_smallest_folds": exempt_smallest_folds,
         "min_complete": min_complete,
+        "rung_folds": rung_folds,
         "n_combinations": len(means),
         "n_complete": len(complete),
         "pruned_by_fold": " ".join(
@@ -206,6 +226,7 @@ def replay_adaptive_all(
                 slots=slots,
                 exempt_smallest_folds=setting["exempt_smallest_folds"],
                 min_complete=setting["min_complete"],
+                rung_folds=setting["rung_folds"],
             )
         )
     return results
@@ -384,6 +405,7 @@ def adaptive_markdown(
             all(result[name] == value for name, value in default.model_dump().items())
             and result["exempt_smallest_folds"] == 0
             and result["min_complete"] == 0
+            and result["rung_folds"] == 0
         )
     ]
     return "\n".join(

@@ -13,6 +13,9 @@ from tests.tools.rung_rows import (
     PARAMS,
     adaptive_rows,
     crossing_rows,
+    fast_curve,
+    replay_row,
+    slow_curve,
 )
 from tools import rung_replay_adaptive, rung_replay_rows
 from tools.benchmark_setup import Settings
@@ -169,3 +172,22 @@ def test_adaptive_mode_records_drawn_combinations_and_reports(project_root):
     )
     assert "## Settings ranked" in report and "| fold_id | n_train | round |" in report
     assert pd.notna(found[0]["n_train"])
+
+
+@pytest.mark.parametrize(("rung_folds", "keeps_winner"), [(0, False), (1, True)])
+def test_rung_folds_judges_a_combination_on_its_first_folds_only(rung_folds, keeps_winner):
+    # The winner starts well on the cheap fold (1) and slowly on the other (0), where rungs at
+    # round 25 would stop it: judged on its first fold only, it completes.
+    rows = [
+        *(replay_row(f"fast{i}", fast_curve(i), 0.90, 1, 100) for i in range(2)),
+        replay_row("slow", fast_curve(0), 0.95, 1, 100),
+        *(replay_row(f"fast{i}", fast_curve(i), 0.90, 0, 200) for i in range(2)),
+        replay_row("slow", slow_curve, 0.95, 0, 200),
+    ]
+    result = rung_replay_adaptive.replay_adaptive(
+        rows, ASHA, PARAMS, slots=1, rung_folds=rung_folds
+    )
+
+    assert result["keeps_winner"] is keeps_winner
+    assert result["rung_folds"] == rung_folds
+    assert result["winner_pruned_on"] == (None if keeps_winner else 0)
