@@ -139,6 +139,23 @@ def test_exempt_folds_and_a_search_below_its_floor_carry_rungs_but_no_thresholds
     assert smallest_folds({0: 5}, 0) == frozenset()
 
 
+def test_rung_folds_judges_a_combination_on_its_first_folds_only():
+    ladder = RungLadder(ASHA.model_copy(update={"rung_folds": 1}), max_rounds=100)
+    for fold_id in (0, 1):
+        ladder.add(
+            [
+                _record(fold_id, name, {10: score})
+                for name, score in zip("abc", (0.7, 0.8, 0.9), strict=True)
+            ]
+        )
+    first, second = (dataclasses.replace(_spec(0.1), fold_id=fold_id) for fold_id in (1, 0))
+    assert ladder.carry([first])[0].rung_thresholds == ((10, 0.8),)  # its first fold: judged
+    assert ladder.carry([second])[0].rung_thresholds == ()  # its second: runs unpruned
+    assert ladder.carry([first])[0].rung_thresholds == ((10, 0.8),)  # submitted again
+    other = dataclasses.replace(second, combo_id="other")
+    assert ladder.carry([other])[0].rung_thresholds == ((10, 0.8),)  # another combination
+
+
 def test_run_info_counts_the_trials_pruned_at_each_rung_and_the_rounds_cut():
     specs = {
         "p1": dataclasses.replace(_spec(0.1), trial_id="p1", num_boost_round=60),

@@ -97,6 +97,8 @@ class RungLadder:
         self.rungs = rung_rounds(rule, max_rounds) if max_rounds else ()
         # Folds (by training rows, `train_sizes`) whose trials carry rungs but no thresholds.
         self.exempt_folds = smallest_folds(train_sizes or {}, rule.exempt_smallest_folds)
+        # combo_id -> the folds rungs judged it on (rule.rung_folds).
+        self._judged: dict[str, set[int]] = {}
         # fold -> rung -> run -> score
         self._reached: dict[int, dict[int, dict[Any, float]]] = defaultdict(
             lambda: defaultdict(dict)
@@ -157,8 +159,9 @@ class RungLadder:
 
     def carry(self, group: list[TrialSpec], *, may_prune: bool = True) -> list[TrialSpec]:
         """The group with the search's rungs and its fold's latest thresholds. None yet (the
-        first trials of a fold), none on an exempt fold and none while `may_prune` is false (an
-        adaptive search below rule.min_complete): those trials run unpruned, noting rung scores."""
+        first trials of a fold), none on an exempt fold, none while `may_prune` is false (an
+        adaptive search below rule.min_complete) and none on a combination's folds after the
+        first rule.rung_folds it was judged on: those trials run unpruned, noting rung scores."""
         if not self.rungs:
             return group
         return [
@@ -166,11 +169,25 @@ class RungLadder:
                 spec,
                 rungs=self.rungs,
                 rung_thresholds=self._fold_thresholds(int(spec.fold_id))
-                if may_prune and int(spec.fold_id) not in self.exempt_folds
+                if may_prune and self._judged_on(spec)
                 else (),
             )
             for spec in group
         ]
+
+    def _judged_on(self, spec: TrialSpec) -> bool:
+        """Whether rungs may judge `spec`'s combination on its fold (exempt_smallest_folds,
+        rung_folds); a fold allowed once stays allowed (a task submitted again)."""
+        fold_id = int(spec.fold_id)
+        if fold_id in self.exempt_folds:
+            return False
+        if not self.rule.rung_folds:
+            return True
+        judged = self._judged.setdefault(spec.combo_id, set())
+        if fold_id not in judged and len(judged) >= self.rule.rung_folds:
+            return False
+        judged.add(fold_id)
+        return True
 
     def _fold_thresholds(self, fold_id: int) -> Thresholds:
         if fold_id not in self._cached:

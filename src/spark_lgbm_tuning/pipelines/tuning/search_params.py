@@ -100,6 +100,9 @@ class RoundPruningParams(ParamsModel):
     # Adaptive strategies: no rung prunes until this many combinations completed every fold, so
     # the sampler models whole results, not only pruned ones (the grid ignores it).
     min_complete: int = Field(0, ge=0, le=100_000)
+    # Rungs judge a combination on the first k folds it runs only (0: on every fold): to stay in
+    # the top 1/eta at every rung of every fold, a combination's chances multiply down.
+    rung_folds: int = Field(0, ge=0, le=1000)
 
     @model_validator(mode="before")
     @classmethod
