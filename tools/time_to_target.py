@@ -320,17 +320,9 @@ def run_comparison(
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     report = {
-        "benchmark": "python -m tools.time_to_target",
-        "command": " ".join(["python -m tools.time_to_target", *sys.argv[1:]])
-        if spark is None
-        else "run_comparison (test)",
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "size": size_name,
-        "notes": size.notes,
-        "machine": machine(),
-        "load_average_before": load_before,
-        "load_average_after": list(os.getloadavg()),
-        "wall_s": time.perf_counter() - started,
+        **_run_facts(
+            size_name, size, "run_comparison" if spark is not None else None, load_before, started
+        ),
         "parameters": {
             "rows": size.rows,
             "features": size.features,
@@ -359,6 +351,29 @@ def run_comparison(
     report.update(summarise(comparison.runs, methods, slack))
     report["table"] = write_report(report, settings.out_dir, settings.name)
     return report
+
+
+def _run_facts(
+    size_name: str,
+    size: TttSize,
+    test: str | None,
+    load_before: list[float],
+    started: float,
+) -> dict[str, Any]:
+    """What every report says of its run: the command (or the test's function), when, the size,
+    the machine, its load and the wall."""
+    command = " ".join(["python -m tools.time_to_target", *sys.argv[1:]])
+    return {
+        "benchmark": "python -m tools.time_to_target",
+        "command": f"{test} (test)" if test else command,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "size": size_name,
+        "notes": size.notes,
+        "machine": machine(),
+        "load_average_before": load_before,
+        "load_average_after": list(os.getloadavg()),
+        "wall_s": time.perf_counter() - started,
+    }
 
 
 # Issue 31's methods: ours (the grid, the pruned grid, the adaptive recipes) and the peers as
@@ -427,17 +442,9 @@ def run_multi(
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     report = {
-        "benchmark": "python -m tools.time_to_target",
-        "command": " ".join(["python -m tools.time_to_target", *sys.argv[1:]])
-        if spark is None
-        else "run_multi (test)",
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "size": size_name,
-        "notes": size.notes,
-        "machine": machine(),
-        "load_average_before": load_before,
-        "load_average_after": list(os.getloadavg()),
-        "wall_s": time.perf_counter() - started,
+        **_run_facts(
+            size_name, size, "run_multi" if spark is not None else None, load_before, started
+        ),
         "parameters": {
             "datasets": list(size.datasets),
             "grid": size.grid,

@@ -218,15 +218,19 @@ def plot_method(report: dict[str, Any], method: str, path: Path) -> None:
     plt.close(figure)
 
 
+def _write_json(report: dict[str, Any], table: str, out_dir: Path, name: str) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.json").write_text(
+        json.dumps({**report, "table": table}, indent=2, default=_plain)
+    )
+
+
 def write_report(report: dict[str, Any], out_dir: Path | None, name: str) -> str:
     """`<name>.md`, `<name>.json` and `<name>-<method>.png` in out_dir; returns the table."""
     table = table_markdown(report)
     if out_dir is None:
         return table
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{name}.json").write_text(
-        json.dumps({**report, "table": table}, indent=2, default=_plain)
-    )
+    _write_json(report, table, out_dir, name)
     plots = []
     for method in report["methods"]:
         path = out_dir / f"{name}-{method}.png"
@@ -333,10 +337,7 @@ def write_multi_report(report: dict[str, Any], out_dir: Path | None, name: str) 
     table = multi_markdown(report)
     if out_dir is None:
         return table
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{name}.json").write_text(
-        json.dumps({**report, "table": table}, indent=2, default=_plain)
-    )
+    _write_json(report, table, out_dir, name)
     plots = []
     first_seed = report["parameters"]["seeds"][0]
     for dataset_name, dataset in report["datasets"].items():
