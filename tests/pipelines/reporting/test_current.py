@@ -14,10 +14,11 @@ from spark_lgbm_tuning.pipelines.reporting.current import check_results_are_curr
 from spark_lgbm_tuning.pipelines.reporting.results import ReportingError
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space
-from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, SEARCH_ID
+from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH
 from spark_lgbm_tuning.pipelines.tuning.predictions import CURVE_COLUMNS, PREDICTION_COLUMNS
 from spark_lgbm_tuning.pipelines.tuning.search_space import fold_facts
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from spark_lgbm_tuning.vocabulary.search_id import SEARCH_ID
 from tests.cluster import kedro_run
 from tests.pipelines.tuning import data as tuning_data
 from tests.project_copy import copy_project
