@@ -123,7 +123,7 @@ CASES = {
     "unknown_strategy": (
         {"search": {"strategy": "bayes", "n_combinations": 3}},
         None,
-        "Input should be 'grid', 'random' or 'tpe'",
+        "Input should be 'grid', 'random', 'tpe' or 'stepwise'",
     ),
     "unknown_pruner": (
         {"search": {**TPE, "pruning": "hyperband"}},
