@@ -179,25 +179,8 @@ class AdaptiveSearch:
         """search.start's proposals before the sampler's (none for `sampler`, but stepwise's
         start: LightGBM's defaults fitted into the space); worked out once."""
         if self._first is None:
-            self._first = self._start_wave()
+            self._first = strategies.start_wave(self.params, self.space, self.data, self.slots)
         return self._first
-
-    def _start_wave(self) -> list[dict[str, Any]]:
-        start = self.params.search.start
-        if start == "cheap":
-            return [strategies.cheap_start(self.space)]
-        if start == "portfolio":
-            if self.data is None:
-                raise ValueError("search.start portfolio needs the data's facts (rows, features)")
-            wave = portfolio.first_wave(self.space, self.params.task, self.data, self.slots)
-            logger.info(
-                "Search starts from the portfolio (FLAML's zero-shot, nearest your data first): %s",
-                "; ".join(_described(values) for values in wave),
-            )
-            return wave
-        if self.params.search.strategy == "stepwise":
-            return [portfolio.fitted({}, self.space)]
-        return []
 
     def _add(self, values: dict[str, Any], number: int) -> Combination:
         specs = self.ready([trial_spec(self.params, values, fold) for fold in self.folds])
@@ -480,13 +463,6 @@ class AdaptiveSearch:
             self.params.primary_metric,
             "n/a" if best is None else f"{best:.5f}",
         )
-
-
-def _described(values: Mapping[str, Any]) -> str:
-    return ", ".join(
-        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
-        for name, value in values.items()
-    )
 
 
 def _finite_size(space: Mapping[str, Any]) -> int | None:

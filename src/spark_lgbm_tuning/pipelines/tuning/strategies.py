@@ -1,4 +1,5 @@
-"""The Optuna side of an adaptive search: distributions of the search space, samplers, pruners.
+"""The Optuna side of an adaptive search: distributions of the search space, samplers, pruners,
+and the proposals a search starts with (search.start).
 
 Driver-only (the executors never import Optuna). A sampler is built afresh for every proposal,
 seeded with `search.seed` + the proposal's number: TPE and random sampling keep no state besides
@@ -23,6 +24,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from spark_lgbm_tuning.pipelines.tuning import portfolio
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_params import SearchRange
 from spark_lgbm_tuning.vocabulary.lightgbm_params import ParamValue, cheap_end
@@ -151,3 +153,36 @@ def combination_from_params(
     if not all(name in recorded and _fits(recorded[name], space[name]) for name in space):
         return None
     return {name: recorded[name] for name in space}
+
+
+def start_wave(
+    params: TuningParams,
+    space: Mapping[str, BaseDistribution],
+    data: portfolio.DataFacts | None,
+    slots: int,
+) -> list[dict[str, Any]]:
+    """search.start's proposals, made before the sampler's: the cheapest combination (cheap),
+    one per task slot from the portfolio nearest `data` (portfolio), LightGBM's defaults fitted
+    into the space (stepwise's own start, with `sampler`), else none."""
+    start = params.search.start
+    if start == "cheap":
+        return [cheap_start(space)]
+    if start == "portfolio":
+        if data is None:
+            raise ValueError("search.start portfolio needs the data's facts (rows, features)")
+        wave = portfolio.first_wave(space, params.task, data, slots)
+        logger.info(
+            "Search starts from the portfolio (FLAML's zero-shot, nearest your data first): %s",
+            "; ".join(_described(values) for values in wave),
+        )
+        return wave
+    if params.search.strategy == "stepwise":
+        return [portfolio.fitted({}, space)]
+    return []
+
+
+def _described(values: Mapping[str, Any]) -> str:
+    return ", ".join(
+        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
+        for name, value in values.items()
+    )
