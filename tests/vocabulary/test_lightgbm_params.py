@@ -172,3 +172,17 @@ def test_validation_directions_are_lightgbms_own(objective, metrics, labels, gro
 )
 def test_each_cost_bearing_parameter_has_its_cheap_end_under_any_spelling(name, end):
     assert lightgbm_params.cheap_end(name) == end
+
+
+def test_defaults_are_lightgbms_own_under_any_spelling():
+    assert lightgbm_params.default_value("num_leaves") == 31
+    assert lightgbm_params.default_value("colsample_bytree") == 1  # feature_fraction's alias
+    assert (
+        lightgbm_params.default_value("max_depth") == -1
+        and lightgbm_params.default_value("min_child_samples") == 20
+    )
+    # What the table's one round sets is not a default, nor is a name LightGBM has not.
+    assert (
+        lightgbm_params.default_value("objective") is None
+        and lightgbm_params.default_value("not_a_parameter") is None
+    )

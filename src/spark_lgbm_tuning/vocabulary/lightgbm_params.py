@@ -208,23 +208,45 @@ def unknown_name_error(section: str, name: str) -> str | None:
     )
 
 
-@functools.cache
-def _value_kinds() -> dict[str, str]:
-    """Canonical LightGBM parameter name -> the kind of value it takes: bool, number or string.
+# What _saved_params' one round sets; every other parameter it saves is at LightGBM's default.
+_SET_FOR_THE_TABLE = {"verbosity": -1, "objective": "binary", "num_threads": 1}
+_DATASET_SET_FOR_THE_TABLE = {"verbosity": -1, "min_data_in_bin": 1}
 
-    LightGBM's own table, as a model it saved reads back (its parameters typed by the C API):
-    one round on four rows, once per process. Parameters a model does not save, and list-valued
-    ones, have no entry (LightGBM checks them itself).
-    """
+
+@functools.cache
+def _saved_params() -> dict[str, Any]:
+    """Canonical LightGBM parameter name -> its value, as a model LightGBM saved reads back
+    (typed by the C API): one round on four rows, once per process. Parameters a model does not
+    save, and list-valued ones, have no entry (LightGBM checks them itself)."""
     rows = np.arange(8, dtype=float).reshape(4, 2)
     booster = train(
-        {"verbosity": -1, "objective": "binary", "min_data_in_leaf": 1, "num_threads": 1},
-        Dataset(rows, label=[0, 1, 0, 1], params={"verbosity": -1, "min_data_in_bin": 1}),
+        _SET_FOR_THE_TABLE,
+        Dataset(rows, label=[0, 1, 0, 1], params=_DATASET_SET_FOR_THE_TABLE),
         num_boost_round=1,
     )
-    loaded = Booster(model_str=booster.model_to_string()).params
+    return Booster(model_str=booster.model_to_string()).params
+
+
+@functools.cache
+def _value_kinds() -> dict[str, str]:
+    """Canonical LightGBM parameter name -> the kind of value it takes: bool, number or string
+    (LightGBM's own table, `_saved_params`)."""
     kinds = {bool: "bool", int: "number", float: "number", str: "string"}
-    return {name: kinds[type(value)] for name, value in loaded.items() if type(value) in kinds}
+    return {
+        name: kinds[type(value)] for name, value in _saved_params().items() if type(value) in kinds
+    }
+
+
+def default_value(name: str) -> Any | None:
+    """LightGBM's default of `name` (any spelling), from its own table; None when a saved model
+    does not hold it."""
+    for spelling in spellings(name):
+        if spelling in _saved_params() and spelling not in {
+            *_SET_FOR_THE_TABLE,
+            *_DATASET_SET_FOR_THE_TABLE,
+        }:
+            return _saved_params()[spelling]
+    return None
 
 
 _KIND_NOUN = {"bool": "a boolean", "number": "a number", "string": "a string"}

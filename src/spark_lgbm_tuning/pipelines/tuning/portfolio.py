@@ -14,8 +14,9 @@ configurations that order leaves out follow in portfolio order. LightGBM's defau
 empty configuration) are one of them.
 
 Each configuration is then fitted into the user's space (`fitted`): an axis it sets is clipped to
-the axis' range (or its nearest list value), an axis it leaves unset takes LightGBM's default the
-same way, and the rest of the space its middle. Pure: no Spark, no Optuna sampling.
+the axis' range (or its nearest list value), an axis of DEFAULTED it leaves unset takes
+LightGBM's default (read from LightGBM, `lightgbm_params.default_value`) the same way, and the
+rest of the space its middle. Pure: no Spark, no Optuna sampling.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
-from spark_lgbm_tuning.vocabulary.lightgbm_params import spellings
+from spark_lgbm_tuning.vocabulary.lightgbm_params import default_value, spellings
 
 
 @dataclass(frozen=True)
@@ -92,21 +93,25 @@ VALUE_NAMES = (
 LIGHTGBM_DEFAULTS = "lightgbm_defaults"
 # A parameter whose non-positive values mean "no limit" (the costliest end, not the cheapest).
 NO_LIMIT_PARAM = "max_depth"
-# LightGBM's own defaults of the parameters a space usually tunes; max_depth -1 is no limit.
-DEFAULT_VALUES: dict[str, float] = {
-    "num_leaves": 31,
-    "max_depth": -1,
-    "learning_rate": 0.1,
-    "min_data_in_leaf": 20,
-    "min_sum_hessian_in_leaf": 1e-3,
-    "feature_fraction": 1.0,
-    "bagging_fraction": 1.0,
-    "bagging_freq": 0,
-    "lambda_l1": 0.0,
-    "lambda_l2": 0.0,
-    "min_gain_to_split": 0.0,
-    "max_bin": 255,
-}
+# The parameters a space usually tunes whose unset value is LightGBM's default (read from
+# LightGBM, `lightgbm_params.default_value`); any other axis an entry leaves unset takes its
+# middle.
+DEFAULTED = frozenset(
+    {
+        "num_leaves",
+        "max_depth",
+        "learning_rate",
+        "min_data_in_leaf",
+        "min_sum_hessian_in_leaf",
+        "feature_fraction",
+        "bagging_fraction",
+        "bagging_freq",
+        "lambda_l1",
+        "lambda_l2",
+        "min_gain_to_split",
+        "max_bin",
+    }
+)
 
 # name, values in VALUE_NAMES' order (None: LightGBM's defaults), in FLAML's portfolio order:
 # the neighbours' preferences below are indices into these.
@@ -253,7 +258,7 @@ def fitted(values: Mapping[str, float], space: Mapping[str, BaseDistribution]) -
         names = spellings(axis)
         value = next((v for name, v in values.items() if name in names), None)
         if value is None:
-            value = next((v for name, v in DEFAULT_VALUES.items() if name in names), None)
+            value = default_value(axis) if names & DEFAULTED else None
         if value is not None and value <= 0 and NO_LIMIT_PARAM in names:
             value = math.inf  # no depth limit: the deepest the axis allows
         combination[axis] = _fit(value, distribution)
