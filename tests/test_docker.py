@@ -3,9 +3,10 @@
 In a scratch copy of the project, under a compose project name of its own: `docker compose build`,
 `up -d --wait`, the default pipeline with `docker compose exec -T jupyterlab kedro run --env
 docker`, the same search through the Spark Connect server (`--env connect`), the notebooks on the
-Kedro kernel inside jupyterlab, Jupyter's token, loopback-only ports, a worker killed mid-search,
-spark.authenticate with a round-pruned search, and the image alone (`docker run`). The stack is
-built and started once for the module and always removed with `docker compose down -v`.
+Kedro kernel inside jupyterlab, Jupyter's token, loopback-only ports, a worker and the master
+killed mid-search, spark.authenticate with a round-pruned search, and the image alone (`docker
+run`). The stack is built and started once for the module and always removed with `docker
+compose down -v`.
 
 Needs a Docker engine (CI starts one with ../shared/docker/engine-up): without one these tests
 fail under CI and are skipped elsewhere. The last tests need no engine: they check the
@@ -417,6 +418,62 @@ def test_a_worker_killed_mid_search_loses_and_repeats_no_trial(
         assert len(run_info["executors_lost"]) == 1, run_info["executors_lost"]
     finally:
         stack.run("up", "-d", "--wait", victim)
+
+
+# The run must end this soon after its master dies (measured on local standalone: 4-7 s).
+MASTER_LOST_LIMIT_S = 120
+# Spark's own line when the driver loses its standalone master (StandaloneSchedulerBackend).
+MASTER_LOST = "Disconnected from Spark cluster! Waiting for reconnection"
+
+
+@pytest.mark.docker
+def test_a_master_killed_mid_search_ends_the_run_in_time_and_the_rerun_resumes(
+    stack: ComposeStack, default_run: subprocess.CompletedProcess[str]
+) -> None:
+    """The master's container killed while trials run: the executors on the four worker
+    containers outlive it, so the search finishes on them (every trial once, all ok) and the
+    driver's stop does not wait for the dead master; on the stack brought up again, a rerun
+    reuses every stored trial and runs none."""
+    assert default_run.returncode == 0, "the search reads the default run's data and folds"
+    log = stack.project / "killed-master-run.log"
+    command = stack.command(
+        "exec", "-T", "-e", "COLUMNS=250", JUPYTER, "kedro", "run", "--env", "docker",
+        "--pipelines", "tuning",
+        "--params", "tuning.resume=false,tuning.progress_interval_s=1,tuning.folds=[3]",
+    )  # fmt: skip
+    try:
+        with log.open("w") as handle:
+            run = subprocess.Popen(
+                command, cwd=stack.project, env=stack.env(), stdout=handle, stderr=subprocess.STDOUT
+            )
+            deadline = time.monotonic() + 240
+            while not TRIALS_DONE.search(log.read_text()) and run.poll() is None:
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.2)
+            searching = "Search done" not in log.read_text()
+            killed = time.monotonic()
+            stack.run("kill", MASTER)
+            returncode = run.wait(KEDRO_RUN_TIMEOUT_S)
+            ended_after = time.monotonic() - killed
+        output = " ".join(log.read_text(errors="replace").split())
+        assert returncode == 0, output[-5000:]
+        assert searching, "the search ended before the master was killed"
+        assert ended_after < MASTER_LOST_LIMIT_S, ended_after
+        assert output.index(MASTER_LOST) < output.index("Search done:"), output[-4000:]
+        run_info = _assert_every_trial_once_and_ok(stack.project)
+        assert run_info["n_run"] == run_info["n_trials"]
+    finally:
+        # A new master knows none of the old applications: every service starts afresh.
+        stack.timed(
+            "up --wait (after the master was killed)", "up", "-d", "--wait", "--force-recreate"
+        )
+    stack.timings["run end after the master was killed"] = ended_after
+    logger.warning("master killed: the run ended %.1f s later, exit %d", ended_after, returncode)
+
+    again = _kedro_run(stack, "--pipelines", "tuning", "--params", "tuning.folds=[3]")
+    n_trials = run_info["n_trials"]
+    assert again.returncode == 0, _flat(again)[-4000:]
+    assert f"{n_trials} of {n_trials} trials reused, 0 to run" in _flat(again)
 
 
 @pytest.mark.docker

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 
-from spark_lgbm_tuning.datasets.trial_outputs import STORED_AT
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.pipelines.reporting.nodes import rank_combinations
 from spark_lgbm_tuning.pipelines.reporting.params import ReportingParams
@@ -19,77 +18,42 @@ from spark_lgbm_tuning.pipelines.tuning.adaptive import AdaptiveSearch
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows
 from spark_lgbm_tuning.pipelines.tuning.nodes import expand_search_space, run_trials
 from spark_lgbm_tuning.pipelines.tuning.portfolio import PORTFOLIOS, DataFacts, first_wave, fitted
-from spark_lgbm_tuning.pipelines.tuning.results import PRUNED, result_record, store_record
-from spark_lgbm_tuning.pipelines.tuning.search_space import FoldFacts, data_facts
+from spark_lgbm_tuning.pipelines.tuning.results import PRUNED, result_record
+from spark_lgbm_tuning.pipelines.tuning.search_space import data_facts
 from spark_lgbm_tuning.pipelines.tuning.stepwise import PROPOSALS_PER_AXIS
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
+from tests.pipelines.tuning.adaptive_driver import (
+    FOLDS,
+    SPACE,
+    adaptive_params,
+    drive,
+    fold_row,
+    made_up_score,
+)
 from tests.pipelines.tuning.data import model_input, time_folds, tuning_params
 from tests.project_copy import scratch_project
-
-FOLDS = [FoldFacts(2, "fp2", 300, 50), FoldFacts(0, "fp0", 100, 50), FoldFacts(1, "fp1", 200, 50)]
-SPACE = {
-    "num_leaves": {"low": 4, "high": 64, "log": True, "int": True},
-    "learning_rate": {"low": 0.01, "high": 0.3, "log": True},
-    "min_child_samples": [5, 20],
-}
-
-
-def adaptive_params(strategy="tpe", pruning="none", **search):
-    return tuning_params(
-        grid=SPACE,
-        search={"strategy": strategy, "pruning": pruning, "seed": 3, **search},
-    )
-
-
-def _score(values):
-    """A made-up fold score: best at num_leaves 16 and learning_rate 0.1, the same on each fold."""
-    return 0.9 - abs(values["num_leaves"] - 16) / 100 - abs(values["learning_rate"] - 0.1)
-
-
-def _row(spec, score):
-    return {"trial_id": spec.trial_id, "status": "ok", "auc_roc": score, "fit_s": 1.0}
-
-
-def _drive(search, score=_score, until=None):
-    """Run the search's proposals one fold at a time, to the end or until `until` combinations
-    were proposed and ended; returns (spec, row) of each fold run."""
-    rows = []
-    for _ in range(1000):
-        counts = search.counts()
-        ended = counts["pruned"] + counts["complete"] + counts["failed"]
-        if until is not None and ended == counts["proposed"] == until:
-            return rows
-        group = search.next_group()
-        if group is None:
-            return rows
-        (spec,) = group
-        row = _row(spec, score(spec.grid_values))
-        search.observe([row])
-        rows.append((spec, row))
-    raise AssertionError("the search did not end")
-
 
 # ------------------------------------------------------------------------------ no Spark
 
 
 def test_folds_run_cheapest_first_and_the_budget_caps_proposals():
     search = AdaptiveSearch(adaptive_params(n_combinations=5), FOLDS)
-    rows = _drive(search)
+    rows = drive(search)
     assert search.counts() == {"proposed": 5, "running": 0, "pruned": 0, "complete": 5, "failed": 0}
     assert [spec.fold_id for spec, _ in rows[:3]] == [0, 1, 2]  # fewest train rows first
     assert len(rows) == 15
-    assert search.best_value() == pytest.approx(max(_score(s.grid_values) for s, _ in rows))
+    assert search.best_value() == pytest.approx(max(made_up_score(s.grid_values) for s, _ in rows))
 
 
 @pytest.mark.parametrize("strategy", ["tpe", "random"])
 def test_a_cheap_start_proposes_the_cheapest_combination_first_then_the_samplers(strategy):
     cheap = AdaptiveSearch(adaptive_params(strategy, n_combinations=6, start="cheap"), FOLDS)
     sampled = AdaptiveSearch(adaptive_params(strategy, n_combinations=6), FOLDS)
-    rows = _drive(cheap)
+    rows = drive(cheap)
     first = rows[0][0].grid_values
     # Fewest leaves, highest learning rate, the larger leaf minimum (min_data_in_leaf).
     assert first == {"num_leaves": 4, "learning_rate": 0.3, "min_child_samples": 20}
-    assert _drive(sampled)[0][0].grid_values != first
+    assert drive(sampled)[0][0].grid_values != first
     assert len({spec.combo_id for spec, _ in rows}) == 6  # then the sampler's proposals
 
 
@@ -98,7 +62,7 @@ def test_a_portfolio_start_proposes_one_configuration_per_slot_nearest_the_data_
     data = DataFacts(rows=1_000, features=15, classes=2, numeric_share=0.7)
     params = adaptive_params(strategy, n_combinations=6, start="portfolio")
     search = AdaptiveSearch(params, FOLDS, data=data, slots=2)
-    rows = _drive(search)
+    rows = drive(search)
     space = strategies.distributions(params)
     nearest = [
         fitted(configuration.values, space)
@@ -110,13 +74,13 @@ def test_a_portfolio_start_proposes_one_configuration_per_slot_nearest_the_data_
     assert first_two[0] == {"num_leaves": 64, "learning_rate": 0.020707, "min_child_samples": 5}
     assert len(proposed) == 6  # then the sampler's
     other = AdaptiveSearch(params, FOLDS, data=DataFacts(100_000, 30, 2, 1.0), slots=2)
-    assert _drive(other)[0][0].grid_values != first_two[0]  # other data, another start
+    assert drive(other)[0][0].grid_values != first_two[0]  # other data, another start
 
 
 def test_stepwise_starts_from_lightgbms_defaults_then_varies_one_group_from_the_best():
     params = adaptive_params("stepwise", n_combinations=4 + 2 * PROPOSALS_PER_AXIS)
     search = AdaptiveSearch(params, FOLDS)
-    rows = _drive(search)
+    rows = drive(search)
     proposals = [spec.grid_values for spec, _ in rows if spec.fold_id == 0]
     # LightGBM's defaults (31 leaves, learning rate 0.1, 20 per leaf), fitted into the space.
     assert proposals[0] == {"num_leaves": 31, "learning_rate": 0.1, "min_child_samples": 20}
@@ -125,7 +89,7 @@ def test_stepwise_starts_from_lightgbms_defaults_then_varies_one_group_from_the_
     # Each proposal differs from the best complete combination before it (all complete here)
     # in one step's group at most; the first step's (num_leaves) come first.
     for index, values in enumerate(proposals[1:], start=1):
-        best = max(proposals[:index], key=_score)
+        best = max(proposals[:index], key=made_up_score)
         changed = {axis for axis in values if values[axis] != best[axis]}
         assert any(changed <= set(group) for group in plan), (values, best)
     first_step = proposals[1:4]
@@ -133,7 +97,7 @@ def test_stepwise_starts_from_lightgbms_defaults_then_varies_one_group_from_the_
     assert len({values["num_leaves"] for values in first_step}) == 3
     # The later groups' steps come in turn (a repeated proposal takes a step's turn too).
     assert any(values["learning_rate"] != 0.1 for values in proposals)
-    assert search.best_value() == pytest.approx(max(_score(values) for values in proposals))
+    assert search.best_value() == pytest.approx(max(made_up_score(values) for values in proposals))
 
 
 def test_a_portfolio_start_without_the_datas_facts_is_refused():
@@ -148,9 +112,9 @@ def test_rungs_prune_only_once_min_complete_combinations_completed_every_fold():
     )
     search = AdaptiveSearch(params, FOLDS)
     assert not search.rungs_may_prune()
-    _drive(search, until=1)
+    drive(search, until=1)
     assert not search.rungs_may_prune()
-    _drive(search, until=2)
+    drive(search, until=2)
     assert search.rungs_may_prune()
     assert AdaptiveSearch(adaptive_params(n_combinations=1), FOLDS).rungs_may_prune()
 
@@ -158,7 +122,7 @@ def test_rungs_prune_only_once_min_complete_combinations_completed_every_fold():
 def test_the_same_seed_proposes_the_same_combinations_and_another_seed_others():
     def proposals(seed):
         search = AdaptiveSearch(adaptive_params(n_combinations=12, seed=seed), FOLDS)
-        return [spec.combo_id for spec, _ in _drive(search)]
+        return [spec.combo_id for spec, _ in drive(search)]
 
     assert proposals(1) == proposals(1)
     assert proposals(1) != proposals(2)
@@ -176,7 +140,7 @@ def test_parallel_proposals_differ_while_the_first_ones_run():
 def test_a_free_slot_takes_the_next_fold_of_a_live_combination_before_a_new_proposal():
     search = AdaptiveSearch(adaptive_params(n_combinations=20), FOLDS)
     a, b = search.next_group()[0], search.next_group()[0]
-    search.observe([_row(a, 0.8)])
+    search.observe([fold_row(a, 0.8)])
     following = search.next_group()[0]
     assert (following.combo_id, following.fold_id) == (a.combo_id, 1)
     assert search.counts()["proposed"] == 2 and b.combo_id != a.combo_id
@@ -185,7 +149,7 @@ def test_a_free_slot_takes_the_next_fold_of_a_live_combination_before_a_new_prop
 def test_median_pruning_stops_bad_combinations_after_their_first_folds():
     params = adaptive_params("random", "median", n_combinations=30)
     search = AdaptiveSearch(params, FOLDS)
-    rows = _drive(search)
+    rows = drive(search)
     counts = search.counts()
     assert counts["pruned"] > 0 and counts["complete"] + counts["pruned"] == 30
     pruned_rows = [row for _, row in rows if row["status"] == PRUNED]
@@ -200,7 +164,7 @@ def test_median_pruning_stops_bad_combinations_after_their_first_folds():
 def test_wilcoxon_pruning_compares_with_the_best_combination_fold_by_fold():
     params = adaptive_params("random", "wilcoxon", n_combinations=20)
     search = AdaptiveSearch(params, FOLDS)
-    _drive(search)
+    drive(search)
     assert search.counts()["pruned"] > 0
 
 
@@ -216,14 +180,14 @@ def test_a_fold_pruned_at_a_rung_ends_its_combination_as_pruned():
     # Round pruning with no fold-wise pruner: the fold stopped inside its boosting run is enough.
     search = AdaptiveSearch(adaptive_params(n_combinations=1), FOLDS)
     (first,) = search.next_group()
-    search.observe([_row(first, 0.8)])
+    search.observe([fold_row(first, 0.8)])
     (second,) = search.next_group()
-    row = {**_row(second, 0.7), "status": PRUNED, "pruned_at_round": 100}
+    row = {**fold_row(second, 0.7), "status": PRUNED, "pruned_at_round": 100}
     search.observe([row])
     assert search.next_group() is None
     assert search.counts()["pruned"] == 1 and search.counts()["complete"] == 0
     assert search.n_pruned_at_rung == 1
-    new = {first.trial_id: result_record(first, _row(first, 0.8))}
+    new = {first.trial_id: result_record(first, fold_row(first, 0.8))}
     new[second.trial_id] = result_record(second, row)
     records, restored = search.final_records(new)
     assert [record["status"] for record in records] == [PRUNED, PRUNED]
@@ -239,7 +203,7 @@ def test_the_time_budget_stops_proposals_but_not_the_running_folds():
     now[0] = 11.0
     assert search.time_left_s() == 0.0
     assert search.next_group() is None  # budget spent: no new proposal
-    search.observe([_row(running, 0.8)])
+    search.observe([fold_row(running, 0.8)])
     assert search.next_group()[0].combo_id == running.combo_id  # its next fold still runs
 
 
@@ -251,7 +215,7 @@ def test_n_combinations_counts_distinct_combinations_when_the_sampler_repeats_it
         search={"strategy": "tpe", "n_combinations": 6, "seed": 1},
     )
     search = AdaptiveSearch(params, FOLDS)
-    rows = _drive(search)
+    rows = drive(search)
     assert search.counts()["complete"] == 6
     assert len({spec.combo_id for spec, _ in rows}) == 6
     assert len(search.study.trials) >= 6
@@ -263,108 +227,7 @@ def test_a_space_of_lists_ends_when_every_combination_was_proposed():
         search={"strategy": "tpe", "time_budget_s": 3600},
     )
     search = AdaptiveSearch(params, FOLDS)
-    assert len({spec.combo_id for spec, _ in _drive(search)}) == 2
-
-
-def _stored(rows, params):
-    """The store's frame of the rows the search saw (as Progress would have stored them: the
-    executor's started_at, the driver's stored_at a little later)."""
-    records = []
-    for number, (spec, row) in enumerate(rows):
-        started = pd.Timestamp("2026-01-01", tz="UTC") + pd.Timedelta(seconds=number)
-        record = store_record(
-            result_record(spec, {**row, "started_at": started}), None, spec.fold_fingerprint
-        )
-        records.append({**record, STORED_AT: started + pd.Timedelta(seconds=0.5)})
-    return pd.DataFrame(records)
-
-
-@pytest.mark.parametrize("pruning", ["none", "median"])
-def test_a_rebuilt_study_proposes_what_the_interrupted_one_would_have(pruning):
-    params = adaptive_params("tpe", pruning, n_combinations=14)
-    first = AdaptiveSearch(params, FOLDS)
-    rows = _drive(first, until=10)
-    expected = first.next_group()[0]  # the 11th proposal
-
-    rebuilt = AdaptiveSearch(params, FOLDS)
-    assert rebuilt.rebuild(_stored(rows, params)) == 10
-    assert rebuilt.counts()["pruned"] == first.counts()["pruned"]
-    following = rebuilt.next_group()[0]
-    assert (following.combo_id, following.fold_id) == (expected.combo_id, 0)
-    assert set(rebuilt.reused) == {spec.trial_id for spec, _ in rows}
-
-
-def test_a_rebuild_orders_by_the_drivers_clock_not_an_executors_an_hour_off():
-    # 32 folds told, median pruning: the order matters to the study (it did not for 10). Every
-    # other fold ran on an executor whose clock is an hour ahead (its started_at); the driver
-    # stored them in the order they ran. Before: the rebuild sorted by started_at, moved that
-    # executor's combinations last and proposed another 33rd fold than the interrupted search.
-    params = adaptive_params("tpe", "median", n_combinations=40)
-    first = AdaptiveSearch(params, FOLDS)
-    rows = _drive(first, until=32)
-    expected = first.next_group()[0]
-    stored = _stored(rows, params)
-    ahead = stored.index % 2 == 1
-    stored.loc[ahead, "started_at"] += pd.Timedelta(hours=1)
-
-    rebuilt = AdaptiveSearch(params, FOLDS)
-    rebuilt.rebuild(stored)
-    following = rebuilt.next_group()[0]
-    assert (following.combo_id, following.fold_id) == (expected.combo_id, expected.fold_id)
-
-
-def test_a_rebuild_from_a_finished_search_reuses_every_fold_of_its_pruned_combinations():
-    # At its end a search stores each pruned combination's earlier folds as pruned too: the
-    # rebuild must still take all of them, not stop at the first.
-    params = adaptive_params("random", "median", n_combinations=30)
-    folds_seen: dict[tuple, int] = {}
-
-    def alike_on_the_first_fold(values):
-        # Every combination scores the same on its first fold, so pruning waits for the
-        # second (the median pruner compares a combination's best running mean so far).
-        key = tuple(sorted(values.items()))
-        folds_seen[key] = folds_seen.get(key, 0) + 1
-        return 0.9 if folds_seen[key] == 1 else _score(values) + 0.2
-
-    first = AdaptiveSearch(params, FOLDS)
-    rows = _drive(first, score=alike_on_the_first_fold)
-    relabelled = [
-        (spec, {**row, "status": PRUNED} if spec.trial_id in first.pruned_ids else row)
-        for spec, row in rows
-    ]
-    pruned_late = [c for c in first.combinations.values() if c.state == PRUNED and c.next_fold > 1]
-    assert pruned_late, "no combination was pruned after its first fold: the case is not met"
-
-    rebuilt = AdaptiveSearch(params, FOLDS)
-    assert rebuilt.rebuild(_stored(relabelled, params)) == 30
-    assert rebuilt.counts() == first.counts()
-    assert set(rebuilt.reused) == {spec.trial_id for spec, _ in rows}
-    assert rebuilt.next_group() is None  # nothing left to run
-
-
-def test_an_interrupted_combination_resumes_first_and_reuses_its_stored_folds():
-    params = adaptive_params(n_combinations=3)
-    first = AdaptiveSearch(params, FOLDS)
-    (spec,) = first.next_group()
-    row = _row(spec, 0.8)
-    first.observe([row])
-
-    rebuilt = AdaptiveSearch(params, FOLDS)
-    rebuilt.rebuild(_stored([(spec, row)], params))
-    following = rebuilt.next_group()[0]
-    assert (following.combo_id, following.fold_id) == (spec.combo_id, 1)  # fold 0 not rerun
-    assert list(rebuilt.reused) == [spec.trial_id]
-
-
-def test_the_store_rows_of_another_search_are_left_out_of_the_rebuild():
-    params = adaptive_params(n_combinations=3)
-    other = tuning_params(
-        grid=SPACE,
-        num_boost_round=31,
-        search={"strategy": "tpe", "n_combinations": 3, "seed": 3},
-    )
-    rows = _drive(AdaptiveSearch(other, FOLDS))
-    assert AdaptiveSearch(params, FOLDS).rebuild(_stored(rows, other)) == 0
+    assert len({spec.combo_id for spec, _ in drive(search)}) == 2
 
 
 # ------------------------------------------------------------------------------ on Spark

@@ -22,7 +22,7 @@ from spark_lgbm_tuning.vocabulary.statuses import OK
 from .results import plain, truncate
 
 #: Columns that identify rather than describe a combination or trial: shown last.
-ID_COLUMNS = ("combo_id", "trial_id")
+SHOWN_LAST = ("combo_id", "trial_id")
 
 
 def format_value(value: Any) -> str:
@@ -81,7 +81,7 @@ def params_first(frame: pd.DataFrame, primary: str) -> pd.DataFrame:
     """`frame` with rank, then the grid values (named without `param_`), then the primary
     metric, the other columns as they were, and the id columns last."""
     grid = [column for column in frame.columns if column.startswith(PARAM_PREFIX)]
-    ids = [column for column in ID_COLUMNS if column in frame]
+    ids = [column for column in SHOWN_LAST if column in frame]
     lead = [column for column in ("rank", *grid) if column in frame]
     lead += [column for column in (f"{primary}_mean", f"{primary}_std") if column in frame]
     rest = [column for column in frame.columns if column not in {*lead, *ids}]

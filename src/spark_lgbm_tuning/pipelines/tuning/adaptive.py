@@ -8,11 +8,8 @@ at a rung inside its boosting run (round pruning, rungs.py). `AdaptiveSearch` is
 `TaskSource`: a freed slot gets the next fold of a live combination, else a new proposal, until
 the budget (search.n_combinations, search.time_budget_s) is spent; running folds finish.
 
-Resume: `AdaptiveSearch.rebuild` reads the trial store's trials that lie in this search space
-(same fixed parameters, rounds and fold data: the ids match), adds the finished and pruned
-combinations to the study in the order the driver stored them (their first fold's `stored_at`, the
-driver's clock: an executor's `started_at` is its own machine's clock, which may be off by hours),
-and re-proposes the interrupted ones first (their stored folds are reused, not rerun).
+Resume: `AdaptiveSearch.rebuild` (adaptive_resume.py) takes the trial store's trials of this
+search space into the study and re-proposes the interrupted combinations first.
 """
 
 from __future__ import annotations
@@ -21,21 +18,20 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
 import pandas as pd
 from optuna.distributions import CategoricalDistribution
-from optuna.trial import TrialState, create_trial
+from optuna.trial import TrialState
 
-from spark_lgbm_tuning.datasets.trial_outputs import STORED_AT
 from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.executor.scoring import primary_score
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec
-from spark_lgbm_tuning.pipelines.tuning import portfolio, stepwise, strategies
+from spark_lgbm_tuning.pipelines.tuning import adaptive_resume, portfolio, stepwise, strategies
+from spark_lgbm_tuning.pipelines.tuning.combination import Combination
+from spark_lgbm_tuning.pipelines.tuning.combination import CombinationState as State
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.pipelines.tuning.results import result_record
 from spark_lgbm_tuning.pipelines.tuning.rungs import pruned_at_rung
 from spark_lgbm_tuning.pipelines.tuning.search_space import FoldFacts, trial_spec
 from spark_lgbm_tuning.vocabulary import statuses
@@ -43,27 +39,8 @@ from spark_lgbm_tuning.vocabulary.statuses import PRUNED
 
 logger = logging.getLogger(__name__)
 
-LIVE, COMPLETE, FAILED = "live", "complete", "failed"
 # Repeated proposals in a row after which a search stops proposing (see AdaptiveSearch).
 MAX_REPEATS = 50
-
-
-@dataclass
-class Combination:
-    """One proposed combination: its Optuna trial, its folds' specs in run order, its scores."""
-
-    number: int
-    values: dict[str, Any]
-    specs: list[TrialSpec]
-    trial: optuna.Trial | None = None
-    scores: list[float] = field(default_factory=list)
-    next_fold: int = 0
-    running: bool = False
-    state: str = LIVE
-
-    @property
-    def trial_ids(self) -> list[str]:
-        return [spec.trial_id for spec in self.specs[: self.next_fold]]
 
 
 class AdaptiveSearch:
@@ -147,7 +124,7 @@ class AdaptiveSearch:
                 self.study.enqueue_trial(values)
         self.study.sampler = self._sampler(number)
         trial = self.study.ask(self.space)
-        combination = self._add(dict(trial.params), number)
+        combination = self.add_combination(dict(trial.params), number)
         if combination.specs:
             self.n_proposed += 1
             self._repeats = 0
@@ -158,11 +135,11 @@ class AdaptiveSearch:
         # counted against n_combinations.
         self._repeats += 1
         known = self.combinations[trial_spec(self.params, trial.params, self.folds[0]).combo_id]
-        if known.state == COMPLETE:
+        if known.state == State.COMPLETE:
             self.study.tell(trial, sum(known.scores) / len(known.scores))
         else:
             self.study.tell(
-                trial, state=TrialState.PRUNED if known.state == PRUNED else TrialState.FAIL
+                trial, state=TrialState.PRUNED if known.state == State.PRUNED else TrialState.FAIL
             )
 
     def _sampler(self, number: int) -> optuna.samplers.BaseSampler:
@@ -182,7 +159,9 @@ class AdaptiveSearch:
             self._first = strategies.start_wave(self.params, self.space, self.data, self.slots)
         return self._first
 
-    def _add(self, values: dict[str, Any], number: int) -> Combination:
+    def add_combination(self, values: dict[str, Any], number: int) -> Combination:
+        """The combination of these values as Optuna trial `number`, with its folds' specs; no
+        specs when it was proposed before."""
         specs = self.ready([trial_spec(self.params, values, fold) for fold in self.folds])
         combination = Combination(number, values, specs)
         if specs[0].combo_id in self.combinations:
@@ -197,7 +176,7 @@ class AdaptiveSearch:
         a new proposal's first fold; None once the budget is spent and no fold is waiting."""
         while True:
             for combination in self.combinations.values():
-                if combination.state == LIVE and not combination.running:
+                if combination.state == State.LIVE and not combination.running:
                     spec = combination.specs[combination.next_fold]
                     if spec.trial_id in self.stored:  # ran before: reused, not rerun
                         record = dict(self.stored[spec.trial_id])
@@ -227,7 +206,7 @@ class AdaptiveSearch:
         for row in rows:
             combo_id = self._combo_of.get(row["trial_id"])
             combination = self.combinations.get(combo_id) if combo_id else None
-            if combination is None or combination.state != LIVE:
+            if combination is None or combination.state != State.LIVE:
                 continue
             earlier += self._observe(combination, row)
         return earlier
@@ -235,16 +214,16 @@ class AdaptiveSearch:
     def _observe(self, combination: Combination, row: dict[str, Any]) -> list[str]:
         combination.running = False
         combination.next_fold += 1
-        score = self._fold_score(row)
+        score = self.fold_score(row)
         if score is None:
-            combination.state = FAILED
+            combination.state = State.FAILED
             self.study.tell(combination.trial, state=TrialState.FAIL)
             return []
         combination.scores.append(score)
         # A fold stopped at a rung inside its boosting run (round_pruning) ends its combination.
         rung_pruned = pruned_at_rung(row) is not None
         if combination.next_fold == len(combination.specs) and not rung_pruned:
-            combination.state = COMPLETE
+            combination.state = State.COMPLETE
             self.study.tell(combination.trial, sum(combination.scores) / len(combination.scores))
             return []
         if rung_pruned:
@@ -254,14 +233,14 @@ class AdaptiveSearch:
             combination.trial.report(value, combination.next_fold - 1)
             if not combination.trial.should_prune():
                 return []
-        combination.state = PRUNED
+        combination.state = State.PRUNED
         self.study.tell(combination.trial, state=TrialState.PRUNED)
         row["status"] = PRUNED
         ids = combination.trial_ids
         self.pruned_ids.update(ids)
         return ids[:-1]
 
-    def _fold_score(self, row: Mapping[str, Any]) -> float | None:
+    def fold_score(self, row: Mapping[str, Any]) -> float | None:
         """A fold's primary metric; None when it failed (a pruned fold's metrics are kept)."""
         if row["status"] not in {statuses.OK, PRUNED}:
             return None
@@ -274,96 +253,9 @@ class AdaptiveSearch:
             self.rebuild(store.load())
 
     def rebuild(self, stored: pd.DataFrame) -> int:
-        """Rebuild the study from the store's trials of this search space (see module doc);
+        """Rebuild the study from the store's trials of this search space (adaptive_resume);
         returns the number of combinations taken from the store."""
-        by_combo: dict[str, dict[str, dict[str, Any]]] = {}
-        fold_of = {fold.fingerprint: fold for fold in self.folds}
-        if STORED_AT in stored:
-            stored = stored.sort_values(STORED_AT, kind="stable")
-        for row in stored.to_dict("records") if not stored.empty else []:
-            fold = fold_of.get(row.get("fold_fingerprint"))
-            values = strategies.combination_from_params(row["params_json"], self.space)
-            if (
-                fold is None
-                or values is None
-                or row["status"] not in {statuses.OK, statuses.FAILED, PRUNED}
-            ):
-                continue
-            spec = trial_spec(self.params, values, fold)
-            if spec.trial_id != row["trial_id"]:  # other fixed params, rounds or fold data
-                continue
-            record = result_record(spec, row, params_json=row["params_json"])
-            by_combo.setdefault(spec.combo_id, {})[spec.trial_id] = record
-        order = list(by_combo)  # as first stored
-        interrupted = []
-        for combo_id in order:
-            records = by_combo[combo_id]
-            first = next(iter(records.values()))
-            values = strategies.combination_from_params(first["params_json"], self.space)
-            if not self._told_from_store(values, records):
-                interrupted.append(values)
-        for values in interrupted:
-            self.study.enqueue_trial(values)
-        logger.info(
-            "Adaptive search rebuilt from the trial store: %d combination(s) finished or pruned, "
-            "%d interrupted (resumed first)",
-            len(order) - len(interrupted),
-            len(interrupted),
-        )
-        return len(order)
-
-    def _told_from_store(self, values: dict[str, Any], records: Mapping[str, dict]) -> bool:
-        """Add a stored combination to the study when its outcome is known; False when it was
-        interrupted (its stored folds are kept for reuse)."""
-        self.stored.update(records)
-        combination = self._add(values, len(self.study.trials))
-        combination.running = True
-        scores, failed, pruned = [], False, False
-        for spec in combination.specs:
-            record = records.get(spec.trial_id)
-            if record is None:
-                break
-            combination.next_fold += 1
-            score = self._fold_score(record)
-            if score is None:
-                failed = True
-                break
-            scores.append(score)
-            # A finished search stores every fold of a pruned combination as pruned (see
-            # AdaptiveSearch.final_records), an interrupted one only the last: read on to the last.
-            pruned = pruned or record["status"] == PRUNED
-        if failed:
-            state = TrialState.FAIL
-        elif pruned:
-            state = TrialState.PRUNED
-        elif combination.next_fold == len(combination.specs):
-            state = TrialState.COMPLETE
-        else:
-            state = TrialState.RUNNING
-        if state == TrialState.RUNNING:
-            del self.combinations[combination.specs[0].combo_id]
-            return False
-        self.n_proposed += 1
-        self.reused.update((trial_id, records[trial_id]) for trial_id in combination.trial_ids)
-        combination.state = {TrialState.COMPLETE: COMPLETE, TrialState.PRUNED: PRUNED}.get(
-            state, FAILED
-        )
-        if state == TrialState.PRUNED:
-            self.pruned_ids.update(combination.trial_ids)
-        intermediate = {
-            step: strategies.reported_value(self.params, scores[: step + 1])
-            for step in range(len(scores) - (state == TrialState.COMPLETE))
-        }
-        self.study.add_trial(
-            create_trial(
-                state=state,
-                value=sum(scores) / len(scores) if state == TrialState.COMPLETE else None,
-                params=values,
-                distributions=self.space,
-                intermediate_values=intermediate,
-            )
-        )
-        return True
+        return adaptive_resume.rebuild(self, stored)
 
     # ------------------------------------------------------------------------- summary
     def specs_of(self, trial_ids: Iterable[str]) -> list[TrialSpec]:
@@ -412,10 +304,10 @@ class AdaptiveSearch:
         states = [combination.state for combination in self.combinations.values()]
         return {
             "proposed": len(states),
-            "running": sum(c.running for c in self.combinations.values() if c.state == LIVE),
-            "pruned": states.count(PRUNED),
-            "complete": states.count(COMPLETE),
-            "failed": states.count(FAILED),
+            "running": sum(c.running for c in self.combinations.values() if c.state == State.LIVE),
+            "pruned": states.count(State.PRUNED),
+            "complete": states.count(State.COMPLETE),
+            "failed": states.count(State.FAILED),
         }
 
     def best_value(self) -> float | None:
@@ -435,7 +327,7 @@ class AdaptiveSearch:
         mean = {fold: sum(values) / len(values) for fold, values in fit_s.items()}
         saved = 0.0
         for combination in self.combinations.values():
-            if combination.state == PRUNED:
+            if combination.state == State.PRUNED:
                 for spec in combination.specs[combination.next_fold :]:
                     saved += mean.get(spec.fold_id, 0.0)
         return saved

@@ -230,9 +230,9 @@ def table_fingerprints(trials: pd.DataFrame) -> dict[int, set[str]]:
 
 # The columns of `tuning_trials` besides param_<name> and params_json: the trial's ids, its
 # boosting settings and its fold's facts.
-ID_COLUMNS = ("trial_id", "combo_id", "fold_id")
+TRIAL_IDS = ("trial_id", "combo_id", "fold_id")
 TRIAL_SETTINGS = ("num_boost_round", "early_stopping_rounds")
-FOLD_COLUMNS = ("dataset_key", "fold_fingerprint", "n_train", "n_test")
+FOLD_FACTS = ("dataset_key", "fold_fingerprint", "n_train", "n_test")
 
 
 def trials_table(specs: list[TrialSpec], params: TuningParams) -> pd.DataFrame:
@@ -260,11 +260,11 @@ def trials_table(specs: list[TrialSpec], params: TuningParams) -> pd.DataFrame:
         row["n_test"] = spec.n_test
         rows.append(row)
     columns = [
-        *ID_COLUMNS,
+        *TRIAL_IDS,
         *(f"{PARAM_PREFIX}{name}" for name in kinds),
         "params_json",
         *TRIAL_SETTINGS,
-        *FOLD_COLUMNS,
+        *FOLD_FACTS,
     ]
     table = pd.DataFrame(rows, columns=columns)
     table["fold_id"] = table["fold_id"].astype("int32")
