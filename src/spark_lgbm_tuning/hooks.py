@@ -31,12 +31,12 @@ from spark_lgbm_tuning.datasets.trial_store import TrialStoreDataset
 from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
 from spark_lgbm_tuning.run_inputs import check_inputs_exist
 from spark_lgbm_tuning.spark.nodes import spark_node_names
+from spark_lgbm_tuning.spark.preflight import check_runtime
 from spark_lgbm_tuning.spark.remote import REMOTE_KEY, session_master
 from spark_lgbm_tuning.spark.session import (
     EXECUTOR_START_TIMEOUT_S,
     build_session,
     build_spark_conf,
-    check_runtime,
     existing_session,
     running_in_ipython,
     start_session,

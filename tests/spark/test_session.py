@@ -1,12 +1,10 @@
-"""spark_session: the conf it builds, which nodes need Spark, the checks that refuse a bad env."""
+"""spark_session: the conf it builds, which nodes need Spark, the session it starts (the checks
+before it: test_preflight.py)."""
 
 from __future__ import annotations
 
 import os
-import socket
 import sys
-import time
-from pathlib import Path
 
 import pytest
 from kedro.config import OmegaConfigLoader
@@ -15,38 +13,19 @@ from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
 from spark_lgbm_tuning.spark.executor_env import (
     ARCHIVES_KEY,
     DEFAULT_ARCHIVE,
-    PACK_COMMAND,
     PYTHON_KEY,
 )
+from spark_lgbm_tuning.spark.preflight import check_runtime
 from spark_lgbm_tuning.spark.remote import REMOTE_KEY
 from spark_lgbm_tuning.spark.session import (
     SparkConfigError,
     build_spark_conf,
-    check_java,
-    check_master_reachable,
-    check_runtime,
     executor_python,
 )
 from spark_lgbm_tuning.spark.spark_yml import SparkYml
 from tests.cluster import run_python
-from tools.local_cluster import free_ports
-
-FAIL_WITHIN_S = 30
 
 
-@pytest.fixture
-def closed_master() -> str:
-    """A standalone master URL on a loopback port nothing listens on."""
-    return f"spark://127.0.0.1:{free_ports(1)[0]}"
-
-
-def _fake_java(directory: Path, version_line: str) -> None:
-    java = directory / "java"
-    java.write_text(f"#!/bin/sh\necho '{version_line}' >&2\n")
-    java.chmod(0o755)
-
-
-# ------------------------------------------------------------------ build_spark_conf
 def test_build_spark_conf_stringifies_values_and_drops_nulls():
     conf = build_spark_conf(
         {
@@ -141,16 +120,6 @@ def test_the_shipped_env_runs_the_executors_on_the_packed_environment(project_ro
     assert settings[PYTHON_KEY] == f"./{alias}/bin/python"
 
 
-def test_a_missing_archive_is_refused_before_the_jvm_starts(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    conf = build_spark_conf(
-        {"spark.master": "spark://127.0.0.1:1", ARCHIVES_KEY: f"{DEFAULT_ARCHIVE}#environment"}
-    )
-    # Before the master's reachability (nothing listens on port 1) and Java.
-    with pytest.raises(SparkConfigError, match=PACK_COMMAND):
-        check_runtime(conf)
-
-
 # ------------------------------------------------------------------ Spark Connect (spark.remote)
 @pytest.mark.parametrize(
     "remote", ["local", "local[2]", "local[*]", "sc://127.0.0.1:15002", "sc://h/;token=t"]
@@ -169,12 +138,6 @@ def test_a_bad_connect_url_is_refused_before_anything_starts():
 def test_a_master_and_a_remote_together_are_refused():
     with pytest.raises(SparkConfigError, match="spark.master: null"):
         build_spark_conf({"spark.master": "local[2]", REMOTE_KEY: "local[2]"})
-
-
-def test_the_runtime_check_dials_the_connect_server():
-    remote = f"sc://127.0.0.1:{free_ports(1)[0]}"
-    with pytest.raises(SparkConfigError, match="is unreachable"):
-        check_runtime(build_spark_conf({"spark.master": None, REMOTE_KEY: remote}))
 
 
 def test_the_connect_env_resolves_a_remote_and_no_master(project_root, monkeypatch):
@@ -206,64 +169,6 @@ def test_executor_python_keeps_an_explicit_choice(monkeypatch):
     assert executor_python(conf) == "/usr/bin/py"
     # A context started from Python gives its tasks PYSPARK_PYTHON, not spark.pyspark.python.
     assert os.environ["PYSPARK_PYTHON"] == "/usr/bin/py"
-
-
-# ------------------------------------------------------------------ master reachability
-def test_unreachable_master_fails_fast_naming_the_url(closed_master):
-    began = time.monotonic()
-    with pytest.raises(SparkConfigError) as error:
-        check_master_reachable(closed_master)
-    assert time.monotonic() - began < FAIL_WITHIN_S
-    assert closed_master in str(error.value)
-
-
-def test_a_listening_master_passes_and_only_standalone_masters_are_dialled(monkeypatch):
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        check_master_reachable(f"spark://127.0.0.1:{server.getsockname()[1]}")
-
-    dialled = []
-    monkeypatch.setattr(
-        socket, "create_connection", lambda address, timeout: dialled.append(address)
-    )
-    for master in ("local[*]", "local[2]", "yarn"):
-        check_master_reachable(master)
-    assert dialled == []
-
-
-def test_ha_masters_pass_when_any_one_answers(closed_master):
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        alive = f"127.0.0.1:{server.getsockname()[1]}"
-        check_master_reachable(f"{closed_master},{alive}")
-
-
-# ------------------------------------------------------------------ Java
-def test_java_missing_is_explained(tmp_path, monkeypatch):
-    monkeypatch.delenv("JAVA_HOME", raising=False)
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(SparkConfigError, match="Java not found.*Java 17 or newer"):
-        check_java()
-
-
-def test_java_home_without_java_is_explained(tmp_path, monkeypatch):
-    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
-    with pytest.raises(SparkConfigError, match=f"JAVA_HOME={tmp_path} has no bin/java"):
-        check_java()
-
-
-@pytest.mark.parametrize(
-    ("version_line", "major"),
-    [('java version "1.8.0_392"', 8), ('openjdk version "11.0.21" 2023-10-17', 11)],
-)
-def test_java_too_old_is_explained(tmp_path, monkeypatch, version_line, major):
-    _fake_java(tmp_path, version_line)
-    monkeypatch.delenv("JAVA_HOME", raising=False)
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(SparkConfigError, match=f"Java {major} found.*needs Java 17"):
-        check_java()
-
-
-def test_installed_java_is_accepted():
-    assert check_java() >= 17
 
 
 # ------------------------------------------------------------------ SessionStarter

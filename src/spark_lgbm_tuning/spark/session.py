@@ -1,6 +1,6 @@
-"""The run's SparkSession: its conf from conf/<env>/spark.yml, the checks that turn a bad env into
-a fast error that names the fix, and building the session (which nodes need it: nodes.py; its
-start in the background: starter.py).
+"""The run's SparkSession: its conf from conf/<env>/spark.yml and building the session (the checks
+before any JVM starts: preflight.py; which nodes need it: nodes.py; its start in the background:
+starter.py).
 
 `hooks.SparkHooks` decides when; this module knows how. Nothing here runs on the executors except
 the probe of `check_executor_python`.
@@ -12,16 +12,10 @@ import contextlib
 import importlib
 import logging
 import os
-import re
-import shutil
-import socket
-import subprocess
 import sys
 import time
 import warnings
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from pyspark import InheritableThread, SparkConf, SparkContext
 from pyspark.errors import PySparkRuntimeError
@@ -34,15 +28,12 @@ from spark_lgbm_tuning.spark.executor_env import (
     PACK_COMMAND,
     PYTHON_KEY,
     archive_paths,
-    check_archives,
     executor_modules,
 )
 from spark_lgbm_tuning.spark.jvm_output import JvmOutput
-from spark_lgbm_tuning.spark.master import check_master_authentication, check_master_url
 from spark_lgbm_tuning.spark.remote import (
     LOCAL_REMOTE,
     REMOTE_KEY,
-    check_remote_reachable,
     check_remote_url,
     remote_label,
     session_master,
@@ -52,8 +43,6 @@ from spark_lgbm_tuning.vocabulary.errors import SparkConfigError
 
 logger = logging.getLogger(__name__)
 
-MIN_JAVA_MAJOR = 17
-MASTER_CONNECT_TIMEOUT_S = 10.0
 # How long a cluster may take to give the run its first executor before the run is failed.
 EXECUTOR_START_TIMEOUT_S = 120.0
 PROBE_JOB_GROUP = "spark-lgbm-tuning-python-probe"
@@ -115,97 +104,6 @@ def executor_python(conf: SparkConf) -> str:
         os.environ["PYSPARK_PYTHON"] = configured
         return configured
     return os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-
-
-# ------------------------------------------------------------------------------ cheap checks
-def java_executable() -> str | None:
-    """The `java` Spark's launcher will use: $JAVA_HOME/bin/java if JAVA_HOME is set, else PATH."""
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home:
-        candidate = Path(java_home) / "bin" / "java"
-        return str(candidate) if candidate.is_file() else None
-    return shutil.which("java")
-
-
-def check_java(min_major: int = MIN_JAVA_MAJOR) -> int:
-    """Return the major version of the `java` Spark will launch, or fail with how to fix it."""
-    java = java_executable()
-    if java is None:
-        where = (
-            f"JAVA_HOME={os.environ['JAVA_HOME']} has no bin/java"
-            if os.environ.get("JAVA_HOME")
-            else "no `java` on PATH and JAVA_HOME is unset"
-        )
-        raise SparkConfigError(
-            f"Java not found ({where}): Spark 4 needs Java {min_major} or newer "
-            "(Debian: apt-get install openjdk-17-jre-headless)."
-        )
-    result = subprocess.run(
-        [java, "-version"], capture_output=True, text=True, timeout=30, check=False
-    )
-    output = result.stderr + result.stdout
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', output)
-    if match is None:
-        raise SparkConfigError(
-            f"Could not read the Java version from `{java} -version`: {output!r}"
-        )
-    major = int(match.group(1))
-    if major == 1 and match.group(2):  # "1.8.0_x" means Java 8
-        major = int(match.group(2))
-    if major < min_major:
-        raise SparkConfigError(
-            f"Java {major} found at {java}, but Spark 4 needs Java {min_major} or newer "
-            "(Debian: apt-get install openjdk-17-jre-headless, or point JAVA_HOME at one)."
-        )
-    return major
-
-
-def check_master_reachable(
-    master: str, timeout_s: float = MASTER_CONNECT_TIMEOUT_S
-) -> tuple[str, int] | None:
-    """Fail fast, naming the URL, when a standalone master does not accept connections.
-
-    Spark itself keeps retrying registration for minutes; a TCP connect answers in seconds.
-    Returns the (host, port) that answered; None for a master that is not `spark://`.
-    """
-    if not master.startswith("spark://"):
-        return None
-    unreachable = []
-    for address in master.removeprefix("spark://").split(","):  # HA masters are comma-separated
-        parsed = urlparse(f"spark://{address}")
-        host, port = parsed.hostname, parsed.port or 7077
-        try:
-            with socket.create_connection((host, port), timeout=timeout_s):
-                return host, port
-        except OSError as error:
-            unreachable.append(f"{host}:{port} ({error})")
-    raise SparkConfigError(
-        f"Spark master {master} is unreachable: {'; '.join(unreachable)}. Start the cluster "
-        "(python tools/local_cluster.py start) or point spark.master / SPARK_MASTER at a "
-        "running one."
-    )
-
-
-def check_runtime(conf: SparkConf, master_source: str = "spark.yml") -> None:
-    """The checks that take well under a second, before any JVM starts.
-
-    A master URL Spark accepts (`master_source` names the file it came from), a usable Java, a
-    reachable master, the master's authentication matching the driver's, and every local
-    archive of spark.archives (the shipped executors' environment) present.
-    """
-    check_archives(conf.get(ARCHIVES_KEY))
-    remote = conf.get(REMOTE_KEY)
-    if remote:
-        if LOCAL_REMOTE.match(remote):
-            check_java()  # the local Connect server is a JVM of this machine
-        check_remote_reachable(remote, MASTER_CONNECT_TIMEOUT_S)
-        return
-    master = conf.get("spark.master")
-    check_master_url(master, master_source)
-    check_java()
-    reached = check_master_reachable(master)
-    if reached is not None:
-        check_master_authentication(master, *reached, conf)
 
 
 # ------------------------------------------------------------------------------ the session

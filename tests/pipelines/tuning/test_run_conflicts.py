@@ -22,7 +22,7 @@ import yaml
 from spark_lgbm_tuning.cli import VERBOSE_HINT
 from spark_lgbm_tuning.datasets.store_lock import LOCK_NAME, StoreLock
 from spark_lgbm_tuning.datasets.trial_store import DAMAGED_PREFIX, TrialStore
-from spark_lgbm_tuning.spark.session import java_executable
+from spark_lgbm_tuning.spark.preflight import java_executable
 from tests.cluster import KEDRO_RUN_TIMEOUT_S, subprocess_env
 from tests.project_copy import copy_project
 
