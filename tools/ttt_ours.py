@@ -35,6 +35,7 @@ from tools.ttt_figures import (
     ASHA_SUFFIX,
     FEW_INFIX,
     FEW_STARTUP,
+    FIRST_FOLD_SUFFIX,
     GRID,
     START_INFIXES,
     evaluations_from_results,
@@ -91,7 +92,9 @@ def search_settings(
     plus round-wise pruning (`round_pruning` beside rule asha) for `random_asha` / `tpe_asha`, a
     `search.start` for each START_INFIXES infix (`tpe_cheap_asha`: cheap, `tpe_portfolio_asha`:
     portfolio), and a shorter
-    random start for `tpe_few_asha`."""
+    random start for `tpe_few_asha`; `..._asha_fold1` adds `round_pruning.rung_folds: 1`."""
+    first_fold = method.endswith(FIRST_FOLD_SUFFIX)
+    method = method.removesuffix(FIRST_FOLD_SUFFIX)
     variant = method.removesuffix(ASHA_SUFFIX)
     strategy = variant.removesuffix(FEW_INFIX)
     start = {}
@@ -100,8 +103,11 @@ def search_settings(
             strategy, start = variant.removesuffix(infix), {"start": value}
     if variant.endswith(FEW_INFIX):
         start = {"startup_trials": FEW_STARTUP}
+    judged_on = {"rung_folds": 1} if first_fold else {}
     rounds = (
-        {"round_pruning": {"rule": ASHA, **round_pruning}} if method.endswith(ASHA_SUFFIX) else {}
+        {"round_pruning": {"rule": ASHA, **round_pruning, **judged_on}}
+        if method.endswith(ASHA_SUFFIX)
+        else {}
     )
     if strategy == GRID:
         return {"strategy": GRID, **rounds}

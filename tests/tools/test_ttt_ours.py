@@ -36,7 +36,16 @@ def test_the_best_combination_is_the_best_mean_over_complete_ones():
 @pytest.mark.parametrize("size_name", sorted(TTT_SIZES))
 @pytest.mark.parametrize(
     "method",
-    ["grid", "grid_asha", "tpe", "tpe_asha", "random_asha", "tpe_cheap_asha", "tpe_few_asha"],
+    [
+        "grid",
+        "grid_asha",
+        "tpe",
+        "tpe_asha",
+        "random_asha",
+        "tpe_cheap_asha",
+        "tpe_few_asha",
+        "tpe_cheap_asha_fold1",
+    ],
 )
 def test_each_of_ours_is_search_settings_the_kedro_run_accepts(size_name, method, project_root):
     size = TTT_SIZES[size_name]
@@ -56,8 +65,9 @@ def test_each_of_ours_is_search_settings_the_kedro_run_accepts(size_name, method
         {**base, **tuning_overrides(size, conf), "grid": space, "search": search}
     )
     # Each size's rungs fit below its round cap (the tiny size's 60 rounds included).
-    assert params.search.round_pruning.active == method.endswith("_asha")
-    variant = method.removesuffix("_asha")
+    assert params.search.round_pruning.active == ("_asha" in method)
+    assert params.search.round_pruning.rung_folds == (1 if method.endswith("_fold1") else 0)
+    variant = method.removesuffix("_fold1").removesuffix("_asha")
     assert params.search.strategy == variant.removesuffix("_cheap").removesuffix("_few")
     assert params.search.start == ("cheap" if "_cheap" in method else "sampler")
     assert params.search.startup_trials == (4 if "_few" in method else 8)
