@@ -386,33 +386,56 @@ def test_jupyter_needs_its_token_and_every_port_is_on_loopback(stack: ComposeSta
     assert port == f"127.0.0.1:{stack.ports['HOST_PORT_JUPYTER']}"
 
 
+@dataclass
+class KilledMidSearch:
+    """A search whose service was killed once its first trials were done."""
+
+    returncode: int
+    ended_after_s: float  # from the kill to the run's end
+    searching: bool  # the search had not ended when the kill came
+    output: str
+
+
+def _kill_mid_search(stack: ComposeStack, service: str, log: Path) -> KilledMidSearch:
+    """`docker compose kill SERVICE` while the largest fold's 8 trials run again (the trial
+    store would reuse them all): two waves on the four one-core workers, so trials still run
+    when the first one ends; progress every second."""
+    command = stack.command(
+        "exec", "-T", "-e", "COLUMNS=250", JUPYTER, "kedro", "run", "--env", "docker",
+        "--pipelines", "tuning",
+        "--params", "tuning.resume=false,tuning.progress_interval_s=1,tuning.folds=[3]",
+    )  # fmt: skip
+    with log.open("w") as handle:
+        run = subprocess.Popen(
+            command, cwd=stack.project, env=stack.env(), stdout=handle, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 240
+            while not TRIALS_DONE.search(log.read_text()) and run.poll() is None:
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.2)
+            searching = "Search done" not in log.read_text()
+            killed = time.monotonic()
+            stack.run("kill", service)
+            returncode = run.wait(KEDRO_RUN_TIMEOUT_S)
+            ended_after_s = time.monotonic() - killed
+        finally:
+            if run.poll() is None:
+                run.kill()
+    output = " ".join(log.read_text(errors="replace").split())
+    return KilledMidSearch(returncode, ended_after_s, searching, output)
+
+
 @pytest.mark.docker
 def test_a_worker_killed_mid_search_loses_and_repeats_no_trial(
     stack: ComposeStack, default_run: subprocess.CompletedProcess[str]
 ) -> None:
     assert default_run.returncode == 0, "the search reads the default run's data and folds"
     victim = WORKERS[1]
-    log = stack.project / "killed-worker-run.log"
-    # The largest fold's 8 trials again (the trial store would reuse them all): two waves on the
-    # four one-core workers, so trials still run when the first one ends; progress every second.
-    command = stack.command(
-        "exec", "-T", "-e", "COLUMNS=250", JUPYTER, "kedro", "run", "--env", "docker",
-        "--pipelines", "tuning",
-        "--params", "tuning.resume=false,tuning.progress_interval_s=1,tuning.folds=[3]",
-    )  # fmt: skip
     try:
-        with log.open("w") as handle:
-            run = subprocess.Popen(
-                command, cwd=stack.project, env=stack.env(), stdout=handle, stderr=subprocess.STDOUT
-            )
-            deadline = time.monotonic() + 240
-            while not TRIALS_DONE.search(log.read_text()) and run.poll() is None:
-                assert time.monotonic() < deadline, log.read_text()[-3000:]
-                time.sleep(0.2)
-            searching = "Search done" not in log.read_text()
-            stack.run("kill", victim)
-            assert run.wait(KEDRO_RUN_TIMEOUT_S) == 0, log.read_text()[-5000:]
-        assert searching, "the search ended before the worker was killed"
+        killed = _kill_mid_search(stack, victim, stack.project / "killed-worker-run.log")
+        assert killed.returncode == 0, killed.output[-5000:]
+        assert killed.searching, "the search ended before the worker was killed"
         run_info = _assert_every_trial_once_and_ok(stack.project)
         assert run_info["n_run"] == run_info["n_trials"]
         assert len(run_info["executors_lost"]) == 1, run_info["executors_lost"]
@@ -435,30 +458,12 @@ def test_a_master_killed_mid_search_ends_the_run_in_time_and_the_rerun_resumes(
     driver's stop does not wait for the dead master; on the stack brought up again, a rerun
     reuses every stored trial and runs none."""
     assert default_run.returncode == 0, "the search reads the default run's data and folds"
-    log = stack.project / "killed-master-run.log"
-    command = stack.command(
-        "exec", "-T", "-e", "COLUMNS=250", JUPYTER, "kedro", "run", "--env", "docker",
-        "--pipelines", "tuning",
-        "--params", "tuning.resume=false,tuning.progress_interval_s=1,tuning.folds=[3]",
-    )  # fmt: skip
     try:
-        with log.open("w") as handle:
-            run = subprocess.Popen(
-                command, cwd=stack.project, env=stack.env(), stdout=handle, stderr=subprocess.STDOUT
-            )
-            deadline = time.monotonic() + 240
-            while not TRIALS_DONE.search(log.read_text()) and run.poll() is None:
-                assert time.monotonic() < deadline, log.read_text()[-3000:]
-                time.sleep(0.2)
-            searching = "Search done" not in log.read_text()
-            killed = time.monotonic()
-            stack.run("kill", MASTER)
-            returncode = run.wait(KEDRO_RUN_TIMEOUT_S)
-            ended_after = time.monotonic() - killed
-        output = " ".join(log.read_text(errors="replace").split())
-        assert returncode == 0, output[-5000:]
-        assert searching, "the search ended before the master was killed"
-        assert ended_after < MASTER_LOST_LIMIT_S, ended_after
+        killed = _kill_mid_search(stack, MASTER, stack.project / "killed-master-run.log")
+        output = killed.output
+        assert killed.returncode == 0, output[-5000:]
+        assert killed.searching, "the search ended before the master was killed"
+        assert killed.ended_after_s < MASTER_LOST_LIMIT_S, killed.ended_after_s
         assert output.index(MASTER_LOST) < output.index("Search done:"), output[-4000:]
         run_info = _assert_every_trial_once_and_ok(stack.project)
         assert run_info["n_run"] == run_info["n_trials"]
@@ -467,8 +472,8 @@ def test_a_master_killed_mid_search_ends_the_run_in_time_and_the_rerun_resumes(
         stack.timed(
             "up --wait (after the master was killed)", "up", "-d", "--wait", "--force-recreate"
         )
-    stack.timings["run end after the master was killed"] = ended_after
-    logger.warning("master killed: the run ended %.1f s later, exit %d", ended_after, returncode)
+    stack.timings["run end after the master was killed"] = killed.ended_after_s
+    logger.warning("master killed: the run ended %.1f s later", killed.ended_after_s)
 
     again = _kedro_run(stack, "--pipelines", "tuning", "--params", "tuning.folds=[3]")
     n_trials = run_info["n_trials"]
