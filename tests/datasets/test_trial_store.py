@@ -20,11 +20,11 @@ from spark_lgbm_tuning.datasets.trial_outputs import COMPACTED_OUTPUT_ROWS, OUTP
 from spark_lgbm_tuning.datasets.trial_store import (
     BATCH_PREFIX,
     DAMAGED_PREFIX,
-    FOLD_FINGERPRINT,
     TrialStore,
     TrialStoreDataset,
 )
 from spark_lgbm_tuning.executor.trial_spec import LEARNING_CURVE, TEST_PREDICTIONS
+from spark_lgbm_tuning.vocabulary.trial_columns import FOLD_FINGERPRINT
 from tests.cluster import KEDRO_RUN_TIMEOUT_S, flat_output, kedro_run, subprocess_env
 from tests.pipelines.tuning.data import model_input, time_folds
 from tests.project_copy import copy_project

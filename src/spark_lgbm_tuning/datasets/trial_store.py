@@ -45,6 +45,7 @@ import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
 
 from spark_lgbm_tuning.datasets.store_lock import StoreUnwritableError, holding
+from spark_lgbm_tuning.datasets.store_retention import retained
 from spark_lgbm_tuning.datasets.trial_outputs import (
     COMPACTED_OUTPUT_ROWS,
     OUTPUTS_PREFIX,
@@ -61,7 +62,6 @@ BATCH_PREFIX = "batch-"
 DAMAGED_PREFIX = "damaged-"
 BATCH_SUFFIX = ".parquet"
 # The digest of the fold's data a row was computed on (rows stored before it was kept have none).
-FOLD_FINGERPRINT = "fold_fingerprint"
 # A temporary file older than this belongs to a writer that died (batches take milliseconds).
 STALE_TEMP_S = 3600.0
 COMPACTION_RETRIES = 5
@@ -360,46 +360,6 @@ def _latest(table: pa.Table | None, trial_ids: Iterable[str] | None = None) -> p
         rows = rows[rows["trial_id"].isin(set(trial_ids))]
     rows = rows.sort_values(STORED_AT, kind="stable")
     return rows.drop_duplicates("trial_id", keep="last").reset_index(drop=True)
-
-
-def retained(
-    rows: pd.DataFrame, keep_fingerprints: int, current: Mapping[str, tuple[int, str]]
-) -> pd.DataFrame:
-    """The rows of the `keep_fingerprints` most recent data fingerprints of each fold.
-
-    Per fold, fingerprints rank by their latest stored row, the current search's first (so
-    `keep_fingerprints=1` keeps exactly what the current search can reuse); a row of a current
-    trial is kept whatever its rank. Rows stored without a fingerprint count as one old one.
-    """
-    if keep_fingerprints < 1:
-        raise ValueError(f"keep_fingerprints must be at least 1, got {keep_fingerprints}")
-    if rows.empty:
-        return rows
-    fingerprint = (
-        rows[FOLD_FINGERPRINT].fillna("")
-        if FOLD_FINGERPRINT in rows
-        else pd.Series("", index=rows.index)
-    )
-    versions = pd.DataFrame(
-        {"fold_id": rows["fold_id"], "fingerprint": fingerprint, "stored": rows[STORED_AT]}
-    )
-    current_versions = set(current.values())
-    versions["is_current"] = [
-        (fold_id, print_) in current_versions
-        for fold_id, print_ in zip(versions["fold_id"], versions["fingerprint"], strict=True)
-    ]
-    latest = versions.groupby(["fold_id", "fingerprint"], dropna=False).agg(
-        stored=("stored", "max"), is_current=("is_current", "any")
-    )
-    latest = latest.sort_values(["is_current", "stored"], ascending=False)
-    rank = latest.groupby(level="fold_id", dropna=False).cumcount()
-    keep_versions = set(rank[rank < keep_fingerprints].index)
-    keep = [
-        version in keep_versions
-        for version in zip(versions["fold_id"], versions["fingerprint"], strict=True)
-    ]
-    keep = pd.Series(keep, index=rows.index) | rows["trial_id"].isin(set(current))
-    return rows[keep].reset_index(drop=True)
 
 
 class TrialStoreDataset(AbstractDataset[Any, TrialStore]):

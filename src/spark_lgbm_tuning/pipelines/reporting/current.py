@@ -19,13 +19,13 @@ from typing import Any
 
 import pandas as pd
 
-from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows, searched_params
 
 # A runtime import, not TYPE_CHECKING: Kedro reads the node type hints to validate params:tuning.
 from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, TuningParams
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from spark_lgbm_tuning.vocabulary.search_id import SEARCH_ID
+from spark_lgbm_tuning.vocabulary.trial_columns import FOLD_FINGERPRINT
 
 from .results import ReportingError, require_rows
 

@@ -20,10 +20,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import yaml
 
-from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.pipelines.tuning.folds import FOLD_COLUMNS, covered_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams, feature_columns
+from spark_lgbm_tuning.vocabulary.trial_columns import FOLD_FINGERPRINT
 
 from . import report_sections as sections
 from .params import ReportingParams

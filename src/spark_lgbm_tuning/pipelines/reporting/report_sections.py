@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from spark_lgbm_tuning.vocabulary.statuses import OK
+from spark_lgbm_tuning.vocabulary.trial_columns import FOLD_FINGERPRINT
 
 from .results import plain, truncate
 

@@ -23,6 +23,7 @@ from spark_lgbm_tuning.pipelines.tuning.results import result_record
 from spark_lgbm_tuning.pipelines.tuning.search_space import trial_spec
 from spark_lgbm_tuning.vocabulary import statuses
 from spark_lgbm_tuning.vocabulary.statuses import PRUNED
+from spark_lgbm_tuning.vocabulary.trial_columns import FOLD_FINGERPRINT
 
 if TYPE_CHECKING:
     from spark_lgbm_tuning.pipelines.tuning.adaptive import AdaptiveSearch
@@ -38,7 +39,7 @@ def rebuild(search: AdaptiveSearch, stored: pd.DataFrame) -> int:
     if STORED_AT in stored:
         stored = stored.sort_values(STORED_AT, kind="stable")
     for row in stored.to_dict("records") if not stored.empty else []:
-        fold = fold_of.get(row.get("fold_fingerprint"))
+        fold = fold_of.get(row.get(FOLD_FINGERPRINT))
         values = strategies.combination_from_params(row["params_json"], search.space)
         if (
             fold is None

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 from pyspark.sql import SparkSession
 
-from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT, TrialStore
+from spark_lgbm_tuning.datasets.trial_store import TrialStore
 from spark_lgbm_tuning.executor.trial_spec import TrialSpec, check_levers
 from spark_lgbm_tuning.pipelines.tuning.connect_jobs import ConnectJobs
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, fold_rows, searched_params
@@ -55,6 +55,7 @@ from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
 from spark_lgbm_tuning.spark.remote import is_connect
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from spark_lgbm_tuning.vocabulary.search_id import SEARCH_ID
+from spark_lgbm_tuning.vocabulary.trial_columns import FOLD_FINGERPRINT
 
 logger = logging.getLogger(__name__)
 

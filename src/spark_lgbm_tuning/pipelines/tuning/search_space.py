@@ -31,6 +31,7 @@ from spark_lgbm_tuning.vocabulary import lightgbm_params
 from spark_lgbm_tuning.vocabulary.errors import InputDataError
 from spark_lgbm_tuning.vocabulary.hashing import stable_hash
 from spark_lgbm_tuning.vocabulary.lightgbm_params import LIGHTGBM_PARAMS_DOC, ParamValue, spellings
+from spark_lgbm_tuning.vocabulary.trial_columns import FOLD_FINGERPRINT
 
 logger = logging.getLogger(__name__)
 
@@ -216,14 +217,14 @@ def expand(arrays: FoldArrays, params: TuningParams) -> list[TrialSpec]:
 
 def table_fingerprints(trials: pd.DataFrame) -> dict[int, set[str]]:
     """fold_id -> the data fingerprints the trials of `tuning_trials` were expanded with."""
-    missing = sorted({"fold_id", "fold_fingerprint"} - set(trials.columns))
+    missing = sorted({"fold_id", FOLD_FINGERPRINT} - set(trials.columns))
     if trials.empty or missing:
         raise InputDataError(
             f"tuning_trials has {len(trials)} rows and lacks the column(s) {missing}: run "
             "expand_search_space with the same parameters"
         )
     expected: dict[int, set[str]] = {}
-    for fold_id, fingerprint in zip(trials["fold_id"], trials["fold_fingerprint"], strict=True):
+    for fold_id, fingerprint in zip(trials["fold_id"], trials[FOLD_FINGERPRINT], strict=True):
         expected.setdefault(int(fold_id), set()).add(str(fingerprint))
     return expected
 
@@ -232,7 +233,7 @@ def table_fingerprints(trials: pd.DataFrame) -> dict[int, set[str]]:
 # boosting settings and its fold's facts.
 TRIAL_IDS = ("trial_id", "combo_id", "fold_id")
 TRIAL_SETTINGS = ("num_boost_round", "early_stopping_rounds")
-FOLD_FACTS = ("dataset_key", "fold_fingerprint", "n_train", "n_test")
+FOLD_FACTS = ("dataset_key", FOLD_FINGERPRINT, "n_train", "n_test")
 
 
 def trials_table(specs: list[TrialSpec], params: TuningParams) -> pd.DataFrame:
@@ -255,7 +256,7 @@ def trials_table(specs: list[TrialSpec], params: TuningParams) -> pd.DataFrame:
         row["num_boost_round"] = spec.num_boost_round
         row["early_stopping_rounds"] = spec.early_stopping_rounds
         row["dataset_key"] = spec.dataset_key
-        row["fold_fingerprint"] = spec.fold_fingerprint
+        row[FOLD_FINGERPRINT] = spec.fold_fingerprint
         row["n_train"] = spec.n_train
         row["n_test"] = spec.n_test
         rows.append(row)
@@ -322,7 +323,7 @@ def specs_from_table(trials: pd.DataFrame, params: TuningParams) -> list[TrialSp
                 num_boost_round=rounds,
                 early_stopping_rounds=None if pd.isna(early_stopping) else int(early_stopping),
                 dataset_key=str(record["dataset_key"]),
-                fold_fingerprint=str(record["fold_fingerprint"]),
+                fold_fingerprint=str(record[FOLD_FINGERPRINT]),
                 n_train=int(record["n_train"]),
                 n_test=int(record["n_test"]),
                 timeout_s=params.trial_timeout_s,

@@ -1,0 +1,7 @@
+"""Column names of a trial's row that several layers read (the trial store, tuning's tables,
+reporting's freshness check and report). No Kedro import: the bottom layer."""
+
+# The fingerprint of the fold data a trial ran on (`search_space.fold_facts`): a trial is reused
+# only on the same fingerprint, retention keeps the store's rows by it, and reporting refuses
+# results of other fold data.
+FOLD_FINGERPRINT = "fold_fingerprint"
