@@ -18,13 +18,13 @@ import pandas as pd
 from pydantic import BaseModel
 
 from spark_lgbm_tuning.datasets.store_lock import Holder
-from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.environment import git_state, package_versions
 from spark_lgbm_tuning.pipelines.reporting.results import ok_fold_stats
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from spark_lgbm_tuning.vocabulary.hashing import stable_hash
 from spark_lgbm_tuning.vocabulary.lightgbm_params import METRICS
 from spark_lgbm_tuning.vocabulary.statuses import FAILED, OK, PRUNED, TIMED_OUT
+from spark_lgbm_tuning.vocabulary.trial_columns import FOLD_FINGERPRINT
 
 # A combination's status when its folds disagree: the first of these any fold has. Pruned first:
 # an adaptive search stopped the combination, whatever its folds did before.

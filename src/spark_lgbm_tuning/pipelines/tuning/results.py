@@ -17,11 +17,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from spark_lgbm_tuning.datasets.trial_store import FOLD_FINGERPRINT
 from spark_lgbm_tuning.executor.trial_spec import ID_FIELDS, RESULT_FIELDS, TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX, param_kinds, param_value
 from spark_lgbm_tuning.vocabulary.statuses import FAILED, OK, PRUNED, TIMED_OUT
+from spark_lgbm_tuning.vocabulary.trial_columns import FOLD_FINGERPRINT
 
 # The column types a Spark parquet write of these records had (what readers of tuning_results
 # have always loaded): read by pandas, an int column with a missing value becomes float64 and a
