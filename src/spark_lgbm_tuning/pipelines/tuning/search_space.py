@@ -22,7 +22,7 @@ import pandas as pd
 
 from spark_lgbm_tuning.executor.fold_data import bin_train_part
 from spark_lgbm_tuning.executor.trial import error_text
-from spark_lgbm_tuning.executor.trial_spec import TrialSpec
+from spark_lgbm_tuning.executor.trial_spec import ID_FIELDS, TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays, n_classes
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.portfolio import DataFacts
@@ -229,9 +229,8 @@ def table_fingerprints(trials: pd.DataFrame) -> dict[int, set[str]]:
     return expected
 
 
-# The columns of `tuning_trials` besides param_<name> and params_json: the trial's ids, its
-# boosting settings and its fold's facts.
-TRIAL_IDS = ("trial_id", "combo_id", "fold_id")
+# The columns of `tuning_trials` besides param_<name> and params_json: the trial's ids
+# (trial_spec.ID_FIELDS), its boosting settings and its fold's facts.
 TRIAL_SETTINGS = ("num_boost_round", "early_stopping_rounds")
 FOLD_FACTS = ("dataset_key", FOLD_FINGERPRINT, "n_train", "n_test")
 
@@ -261,7 +260,7 @@ def trials_table(specs: list[TrialSpec], params: TuningParams) -> pd.DataFrame:
         row["n_test"] = spec.n_test
         rows.append(row)
     columns = [
-        *TRIAL_IDS,
+        *ID_FIELDS,
         *(f"{PARAM_PREFIX}{name}" for name in kinds),
         "params_json",
         *TRIAL_SETTINGS,
