@@ -10,14 +10,7 @@ from spark_lgbm_tuning.datasets.trial_outputs import STORED_AT
 from spark_lgbm_tuning.pipelines.tuning.adaptive import AdaptiveSearch
 from spark_lgbm_tuning.pipelines.tuning.combination import CombinationState
 from spark_lgbm_tuning.pipelines.tuning.results import PRUNED, result_record, store_record
-from tests.pipelines.tuning.adaptive_driver import (
-    FOLDS,
-    SPACE,
-    adaptive_params,
-    drive,
-    fold_row,
-    made_up_score,
-)
+from tests.pipelines.tuning import adaptive_driver as by_hand
 from tests.pipelines.tuning.data import tuning_params
 
 
@@ -36,12 +29,12 @@ def _stored(rows, params):
 
 @pytest.mark.parametrize("pruning", ["none", "median"])
 def test_a_rebuilt_study_proposes_what_the_interrupted_one_would_have(pruning):
-    params = adaptive_params("tpe", pruning, n_combinations=14)
-    first = AdaptiveSearch(params, FOLDS)
-    rows = drive(first, until=10)
+    params = by_hand.adaptive_params("tpe", pruning, n_combinations=14)
+    first = AdaptiveSearch(params, by_hand.FOLDS)
+    rows = by_hand.drive(first, until=10)
     expected = first.next_group()[0]  # the 11th proposal
 
-    rebuilt = AdaptiveSearch(params, FOLDS)
+    rebuilt = AdaptiveSearch(params, by_hand.FOLDS)
     assert rebuilt.rebuild(_stored(rows, params)) == 10
     assert rebuilt.counts()["pruned"] == first.counts()["pruned"]
     following = rebuilt.next_group()[0]
@@ -54,15 +47,15 @@ def test_a_rebuild_orders_by_the_drivers_clock_not_an_executors_an_hour_off():
     # other fold ran on an executor whose clock is an hour ahead (its started_at); the driver
     # stored them in the order they ran. Before: the rebuild sorted by started_at, moved that
     # executor's combinations last and proposed another 33rd fold than the interrupted search.
-    params = adaptive_params("tpe", "median", n_combinations=40)
-    first = AdaptiveSearch(params, FOLDS)
-    rows = drive(first, until=32)
+    params = by_hand.adaptive_params("tpe", "median", n_combinations=40)
+    first = AdaptiveSearch(params, by_hand.FOLDS)
+    rows = by_hand.drive(first, until=32)
     expected = first.next_group()[0]
     stored = _stored(rows, params)
     ahead = stored.index % 2 == 1
     stored.loc[ahead, "started_at"] += pd.Timedelta(hours=1)
 
-    rebuilt = AdaptiveSearch(params, FOLDS)
+    rebuilt = AdaptiveSearch(params, by_hand.FOLDS)
     rebuilt.rebuild(stored)
     following = rebuilt.next_group()[0]
     assert (following.combo_id, following.fold_id) == (expected.combo_id, expected.fold_id)
@@ -71,7 +64,7 @@ def test_a_rebuild_orders_by_the_drivers_clock_not_an_executors_an_hour_off():
 def test_a_rebuild_from_a_finished_search_reuses_every_fold_of_its_pruned_combinations():
     # At its end a search stores each pruned combination's earlier folds as pruned too: the
     # rebuild must still take all of them, not stop at the first.
-    params = adaptive_params("random", "median", n_combinations=30)
+    params = by_hand.adaptive_params("random", "median", n_combinations=30)
     folds_seen: dict[tuple, int] = {}
 
     def alike_on_the_first_fold(values):
@@ -79,10 +72,10 @@ def test_a_rebuild_from_a_finished_search_reuses_every_fold_of_its_pruned_combin
         # second (the median pruner compares a combination's best running mean so far).
         key = tuple(sorted(values.items()))
         folds_seen[key] = folds_seen.get(key, 0) + 1
-        return 0.9 if folds_seen[key] == 1 else made_up_score(values) + 0.2
+        return 0.9 if folds_seen[key] == 1 else by_hand.made_up_score(values) + 0.2
 
-    first = AdaptiveSearch(params, FOLDS)
-    rows = drive(first, score=alike_on_the_first_fold)
+    first = AdaptiveSearch(params, by_hand.FOLDS)
+    rows = by_hand.drive(first, score=alike_on_the_first_fold)
     relabelled = [
         (spec, {**row, "status": PRUNED} if spec.trial_id in first.pruned_ids else row)
         for spec, row in rows
@@ -94,7 +87,7 @@ def test_a_rebuild_from_a_finished_search_reuses_every_fold_of_its_pruned_combin
     ]
     assert pruned_late, "no combination was pruned after its first fold: the case is not met"
 
-    rebuilt = AdaptiveSearch(params, FOLDS)
+    rebuilt = AdaptiveSearch(params, by_hand.FOLDS)
     assert rebuilt.rebuild(_stored(relabelled, params)) == 30
     assert rebuilt.counts() == first.counts()
     assert set(rebuilt.reused) == {spec.trial_id for spec, _ in rows}
@@ -102,13 +95,13 @@ def test_a_rebuild_from_a_finished_search_reuses_every_fold_of_its_pruned_combin
 
 
 def test_an_interrupted_combination_resumes_first_and_reuses_its_stored_folds():
-    params = adaptive_params(n_combinations=3)
-    first = AdaptiveSearch(params, FOLDS)
+    params = by_hand.adaptive_params(n_combinations=3)
+    first = AdaptiveSearch(params, by_hand.FOLDS)
     (spec,) = first.next_group()
-    row = fold_row(spec, 0.8)
+    row = by_hand.fold_row(spec, 0.8)
     first.observe([row])
 
-    rebuilt = AdaptiveSearch(params, FOLDS)
+    rebuilt = AdaptiveSearch(params, by_hand.FOLDS)
     rebuilt.rebuild(_stored([(spec, row)], params))
     following = rebuilt.next_group()[0]
     assert (following.combo_id, following.fold_id) == (spec.combo_id, 1)  # fold 0 not rerun
@@ -116,11 +109,11 @@ def test_an_interrupted_combination_resumes_first_and_reuses_its_stored_folds():
 
 
 def test_the_store_rows_of_another_search_are_left_out_of_the_rebuild():
-    params = adaptive_params(n_combinations=3)
+    params = by_hand.adaptive_params(n_combinations=3)
     other = tuning_params(
-        grid=SPACE,
+        grid=by_hand.SPACE,
         num_boost_round=31,
         search={"strategy": "tpe", "n_combinations": 3, "seed": 3},
     )
-    rows = drive(AdaptiveSearch(other, FOLDS))
-    assert AdaptiveSearch(params, FOLDS).rebuild(_stored(rows, other)) == 0
+    rows = by_hand.drive(AdaptiveSearch(other, by_hand.FOLDS))
+    assert AdaptiveSearch(params, by_hand.FOLDS).rebuild(_stored(rows, other)) == 0
