@@ -15,6 +15,14 @@ from tests.cluster import standalone_cluster  # noqa: F401 - fixture: 2-worker s
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that runs Spark jobs (it uses the `spark` session, directly or through a fixture)
+    belongs to the slow tier: the fast tier runs no Spark job."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT

@@ -14,6 +14,9 @@ from spark_lgbm_tuning.cli import VERBOSE_HINT
 from tests.cluster import kedro_run
 from tests.project_copy import copy_project
 
+# Each test is a `kedro run` in a subprocess: the slow tier.
+pytestmark = pytest.mark.slow
+
 logger = logging.getLogger(__name__)
 
 TRACEBACK = "Traceback (most recent call last)"

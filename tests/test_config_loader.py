@@ -246,6 +246,7 @@ def project(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "project")
 
 
+@pytest.mark.slow
 def test_kedro_run_refuses_a_misspelt_params_key_in_one_line(project):
     """Issue 25: `--params "tunning.grid.num_leaves=[7]"` ran the default search, exit 0."""
     run = kedro_run(project, "--pipelines", "tuning", "--params", "tunning.grid.num_leaves=[7]")
@@ -258,6 +259,7 @@ def test_kedro_run_refuses_a_misspelt_params_key_in_one_line(project):
     assert TRACEBACK not in run.stdout + run.stderr
 
 
+@pytest.mark.slow
 def test_kedro_run_refuses_a_bad_range_in_conf_local_in_one_line(project):
     """Issue 25: a range mapping over base's list ended in ~350 lines of `TypeError: Cannot
     merge incompatible container types`, naming neither the file nor the key."""
@@ -275,6 +277,7 @@ def test_kedro_run_refuses_a_bad_range_in_conf_local_in_one_line(project):
     assert "Cannot merge incompatible container types" not in run.stdout + run.stderr
 
 
+@pytest.mark.slow
 def test_kedro_run_refuses_a_misspelt_tuning_key_in_one_line_naming_file_and_key(project):
     """Issue 32: `serach:` under tuning got pydantic's 'Extra inputs are not permitted', naming
     neither the file nor the key meant."""

@@ -129,6 +129,7 @@ def test_committed_notebook_is_clean_and_loads_through_the_catalog(name):
 
 
 # ------------------------------------------------------------------------------ kedro jupyter
+@pytest.mark.slow
 def test_kedro_jupyter_setup_installs_the_project_kernel(tmp_path):
     """The kernel runs this venv's Python and loads the project with `--ext kedro.ipython`."""
     result = subprocess.run(
@@ -149,6 +150,7 @@ def test_kedro_jupyter_setup_installs_the_project_kernel(tmp_path):
     assert Path(spec["argv"][0]).parent == Path(sys.executable).parent
 
 
+@pytest.mark.slow
 def test_kedro_jupyter_lab_help_starts_no_server(tmp_path):
     """`--help` is forwarded to `jupyter lab` with the project kernel as the default."""
     result = subprocess.run(

@@ -67,6 +67,7 @@ def test_optuna_stops_soon_after_an_easy_target(inputs):
     assert (table.loc[table["complete"], "n_folds"] == TINY.folds).all()
 
 
+@pytest.mark.slow
 def test_optuna_keeps_to_its_budget_when_the_target_is_out_of_reach(inputs):
     *_, objective, _ = inputs
     run = Run(target=2.0, budget_s=4.0, min_s=0.0, seed=3, cores=2, started=time.time())
@@ -78,6 +79,7 @@ def test_optuna_keeps_to_its_budget_when_the_target_is_out_of_reach(inputs):
     assert (pruned["n_folds"] < TINY.folds).all() and pruned["score"].isna().all()
 
 
+@pytest.mark.slow
 def test_the_multi_fidelity_peer_prunes_inside_the_first_folds_boosting_run(inputs):
     *_, objective, _ = inputs
     run = Run(target=2.0, budget_s=8.0, min_s=0.0, seed=3, cores=2, started=time.time())
