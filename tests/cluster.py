@@ -182,7 +182,7 @@ def flat_output(run: subprocess.CompletedProcess[str]) -> str:
 # a Spark job through the hook's session, so the test does not depend on the real pipelines. The
 # node writes JSON, not a Spark dataset: its `spark` tag is what makes the hook start Spark.
 PROBE_SETTINGS = """
-from spark_lgbm_tuning.hooks import SparkHooks
+from spark_lgbm_tuning.hooks.spark import SparkHooks
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS, DISABLE_HOOKS_FOR_PLUGINS
 from spark_lgbm_tuning.spark.session import SparkConfigError
 

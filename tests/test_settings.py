@@ -1,5 +1,5 @@
 """settings.py as a user meets it: the config loader's arguments and merges. That `kedro run`
-prints no OmegaConf deprecation is checked in tests/test_hooks.py's data_generation run."""
+prints no OmegaConf deprecation is checked in tests/hooks/test_spark.py's data_generation run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pluggy
 from kedro.framework.hooks.markers import HOOK_NAMESPACE
 from kedro.framework.hooks.specs import PipelineSpecs
 
-from spark_lgbm_tuning.hooks import RunGuardHooks, SparkHooks, StoreLockHooks
+from spark_lgbm_tuning.hooks.run_guards import RunGuardHooks, StoreLockHooks
+from spark_lgbm_tuning.hooks.spark import SparkHooks
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS, HOOKS
 from spark_lgbm_tuning.tracking.hooks import TrackingHooks

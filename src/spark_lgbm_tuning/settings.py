@@ -5,14 +5,10 @@ import warnings
 from omegaconf.resolvers import oc
 
 from spark_lgbm_tuning.config_loader import ProjectConfigLoader
-from spark_lgbm_tuning.hooks import (
-    ReportLocationHooks,
-    RunEnvironmentHooks,
-    RunGuardHooks,
-    SkippedConfigHooks,
-    SparkHooks,
-    StoreLockHooks,
-)
+from spark_lgbm_tuning.hooks.report_location import ReportLocationHooks
+from spark_lgbm_tuning.hooks.run_env import RunEnvironmentHooks, SkippedConfigHooks
+from spark_lgbm_tuning.hooks.run_guards import RunGuardHooks, StoreLockHooks
+from spark_lgbm_tuning.hooks.spark import SparkHooks
 from spark_lgbm_tuning.tracking import TrackingHooks
 
 # OmegaConf 2.4 deprecated register_new_resolver() (omry/omegaconf#1322), which Kedro 1.7's config

@@ -2,7 +2,7 @@
 
 Each case runs `tuning` through a KedroSession on a scratch project (the `spark` fixture stands
 in for the hook's session) and checks that no node that touches Spark ran and that no output was
-written. Cases that concern the Spark environment are in tests/test_hooks.py:
+written. Cases that concern the Spark environment are in tests/hooks/test_spark.py:
 - unreachable master (fails within 30 s): test_unreachable_master_fails_fast_naming_the_url,
   test_cluster_env_with_a_dead_master_fails_within_30_s_naming_it;
 - Java missing or too old: test_java_missing_is_explained, test_java_too_old_is_explained;

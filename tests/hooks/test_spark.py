@@ -1,13 +1,11 @@
-"""hooks.py: SparkHooks (Spark only when a node needs it, reuse, a run on a cluster, IPython)
-and RunGuardHooks (missing inputs, SIGINT/SIGTERM). spark/session.py's checks are tested in
-tests/spark/test_session.py."""
+"""hooks/spark.py: SparkHooks (Spark only when a node needs it, reuse, a run on a cluster,
+IPython). spark/session.py's checks are tested in tests/spark/test_session.py."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-import signal
 import sys
 import time
 from pathlib import Path
@@ -19,13 +17,8 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 from pyspark.sql import SparkSession
 
-from spark_lgbm_tuning import hooks
-from spark_lgbm_tuning.datasets.run_environment import RunEnvironmentDataset
-from spark_lgbm_tuning.hooks import (
-    RunEnvironmentHooks,
-    RunGuardHooks,
-    SparkHooks,
-)
+from spark_lgbm_tuning.hooks import spark as hook_module
+from spark_lgbm_tuning.hooks.spark import SparkHooks
 from spark_lgbm_tuning.pipelines import data_generation, reporting, tuning
 from spark_lgbm_tuning.settings import CONFIG_LOADER_ARGS
 from spark_lgbm_tuning.spark.session import SparkConfigError
@@ -99,11 +92,11 @@ def starts(monkeypatch) -> list[str]:
         def abandon(self) -> None:
             events.append("abandon unused")
 
-    monkeypatch.setattr(hooks, "existing_session", lambda: None)
-    monkeypatch.setattr(hooks, "check_runtime", lambda conf, source: events.append("checks"))
-    monkeypatch.setattr(hooks, "SessionStarter", FakeStarter)
+    monkeypatch.setattr(hook_module, "existing_session", lambda: None)
+    monkeypatch.setattr(hook_module, "check_runtime", lambda conf, source: events.append("checks"))
+    monkeypatch.setattr(hook_module, "SessionStarter", FakeStarter)
     monkeypatch.setattr(
-        hooks,
+        hook_module,
         "build_session",
         lambda conf, timeout_s: events.append(f"build {conf.get('spark.master')}") or FakeSession(),
     )
@@ -226,36 +219,6 @@ def test_kedro_run_of_data_generation_starts_no_spark(project_copy, monkeypatch)
 
 
 @pytest.mark.slow
-def test_a_run_in_another_env_names_the_conf_local_parameters_it_skips_in_one_warning(
-    project_copy,
-):
-    """Issue 32: `kedro run --env connect` read no conf/local parameter file, silently."""
-    local = project_copy / "conf" / "local"
-    (local / "parameters_tuning.yml").write_text("tuning:\n  grid:\n    num_leaves: [7, 15]\n")
-    (local / "spark.yml").write_text("spark.sql.shuffle.partitions: 2\n")  # not parameters
-    run = kedro_run(
-        project_copy,
-        "--env",
-        "connect",
-        "--pipelines",
-        "data_generation",
-        "--params",
-        "data_generation.n_samples=300,data_generation.n_features=4",
-        extra_env={"COLUMNS": "1000"},  # rich wraps a record at the terminal's width
-    )
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, output[-3000:]
-    warning = (
-        "WARNING  conf/local/parameters_tuning.yml holds parameters that the connect env does "
-        "not read (a run reads conf/base and conf/connect only): move them to conf/connect/, "
-        "or run with the default env (no --env or KEDRO_ENV) to read conf/local"
-    )
-    lines = [line for line in output.splitlines() if "conf/local" in line]
-    assert len(lines) == 1 and warning in lines[0], output[-3000:]
-    assert "spark.yml" not in output
-
-
-@pytest.mark.slow
 def test_kedro_run_without_java_fails_before_any_node(project_copy, tmp_path):
     run = kedro_run(project_copy, extra_env={"JAVA_HOME": str(tmp_path / "no-java")})
     output = flat_output(run)
@@ -268,9 +231,9 @@ def test_kedro_run_without_java_fails_before_any_node(project_copy, tmp_path):
 def test_hook_reuses_an_active_session_and_leaves_it_running(spark, caplog):
     spark_hooks = SparkHooks()
     # Kedro's logging config may stop project loggers at its own handlers; listen directly.
-    hooks_logger = logging.getLogger("spark_lgbm_tuning.hooks")
+    hooks_logger = logging.getLogger("spark_lgbm_tuning.hooks.spark")
     hooks_logger.addHandler(caplog.handler)
-    caplog.set_level("INFO", logger="spark_lgbm_tuning.hooks")
+    caplog.set_level("INFO", logger="spark_lgbm_tuning.hooks.spark")
     try:
         spark_hooks.after_context_created(_context({"spark.master": "local[*]"}))
         node = Node(_identity, "a", "b", name="uses_spark", tags=["spark"])
@@ -406,52 +369,3 @@ def test_an_ipython_kernel_gets_the_session_at_context_creation(project_copy):
     run = run_python(IPYTHON_SCRIPT, str(project_copy))
     assert run.returncode == 0, flat_output(run)[-3000:]
     assert "SESSION local[*] 5" in run.stdout
-
-
-# ------------------------------------------------------------------ RunGuardHooks
-# The end-to-end behaviour (a `kedro run` subprocess interrupted mid-search) is in
-# tests/pipelines/tuning/test_faults.py; these tests call the handler the hook installs.
-@pytest.fixture
-def guard():
-    hooks = RunGuardHooks()
-    pipeline = Pipeline([Node(_identity, "present", "out", name="copy")])
-    previous = signal.getsignal(signal.SIGTERM)
-    hooks.before_pipeline_run(pipeline, DataCatalog({"present": MemoryDataset(1)}))
-    yield hooks
-    hooks.after_pipeline_run()
-    assert signal.getsignal(signal.SIGTERM) is previous
-
-
-def test_sigterm_interrupts_the_run_like_ctrl_c(guard):
-    assert signal.getsignal(signal.SIGTERM) == guard._on_signal
-    with pytest.raises(KeyboardInterrupt, match="SIGTERM received during the run"):
-        guard._on_signal(signal.SIGTERM, None)
-
-
-def test_an_interrupt_during_a_save_waits_for_the_save(guard):
-    guard.before_dataset_saved("tuning_results@pandas")
-    guard._on_signal(signal.SIGINT, None)  # deferred: returns
-
-    with pytest.raises(KeyboardInterrupt, match="SIGINT received during the run"):
-        guard.after_dataset_saved("tuning_results@pandas")
-
-
-def test_a_second_signal_during_a_save_does_not_wait(guard):
-    guard.before_dataset_saved("tuning_results@pandas")
-    guard._on_signal(signal.SIGTERM, None)
-
-    with pytest.raises(KeyboardInterrupt):
-        guard._on_signal(signal.SIGTERM, None)
-
-
-@pytest.mark.parametrize(("env", "shown"), [("docker", "docker"), (None, "local")])
-def test_the_run_environment_dataset_learns_the_runs_kedro_env(env, shown, monkeypatch):
-    # `kedro run --env docker` sets no KEDRO_ENV: the report knew the env only from the variable.
-    monkeypatch.delenv("KEDRO_ENV", raising=False)
-    catalog = DataCatalog({"run_environment": RunEnvironmentDataset(), "other": MemoryDataset(1)})
-    hooks = RunEnvironmentHooks()
-    hooks.after_context_created(
-        SimpleNamespace(env=env, config_loader=SimpleNamespace(default_run_env="local"))
-    )
-    hooks.after_catalog_created(catalog)
-    assert catalog.load("run_environment")["kedro_env"] == shown
