@@ -3,7 +3,10 @@
 Both mistakes otherwise surface late and point elsewhere: an unknown scheme ends in PySpark's
 `JAVA_GATEWAY_EXITED ... before sending its port number` (which reads like a Java problem), and a
 driver without the shared secret of a `spark.authenticate` cluster is refused only after Spark's
-registration retries (~70 s), its cause (SASL) buried in WARN stack traces.
+registration retries, its cause (SASL) buried in WARN stack traces. Measured 2026-12-08 on a
+local secured master: the probe refuses in 0.01 s, Spark alone in 61 s (StandaloneAppClient's
+3 registration tries 20 s apart are constants, not settings: spark.network.timeout,
+spark.rpc.askTimeout and spark.rpc.io.connectionTimeout at 5 s left it at 61 s). So the probe stays.
 """
 
 from __future__ import annotations
