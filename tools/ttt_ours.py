@@ -28,8 +28,8 @@ import yaml
 
 import spark_lgbm_tuning
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from spark_lgbm_tuning.vocabulary.statuses import OK
+from spark_lgbm_tuning.vocabulary.trial_columns import PARAM_PREFIX
 from tools.ttt_figures import (
     ASHA,
     ASHA_SUFFIX,

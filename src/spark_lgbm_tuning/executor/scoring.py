@@ -28,6 +28,7 @@ from sklearn.metrics import (
 
 from spark_lgbm_tuning.vocabulary.lightgbm_params import CLASSIFICATION_THRESHOLD
 from spark_lgbm_tuning.vocabulary.statuses import OK
+from spark_lgbm_tuning.vocabulary.trial_columns import STATUS
 
 
 def classification_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, Any]:
@@ -115,7 +116,7 @@ def regression_metrics(y_true: np.ndarray, prediction: np.ndarray) -> dict[str, 
 def primary_score(row: Mapping[str, Any], metric: str) -> float | None:
     """The row's primary metric, or None when it failed or the metric is undefined."""
     value = row.get(metric)
-    if row.get("status") != OK or value is None or not math.isfinite(value):
+    if row.get(STATUS) != OK or value is None or not math.isfinite(value):
         return None
     return float(value)
 

@@ -45,6 +45,7 @@ from spark_lgbm_tuning.executor.trial_spec import (
 )
 from spark_lgbm_tuning.vocabulary.lightgbm_params import METRIC_ALIASES, dataset_params
 from spark_lgbm_tuning.vocabulary.statuses import FAILED, OK, PRUNED, TIMED_OUT
+from spark_lgbm_tuning.vocabulary.trial_columns import COMBO_ID, STATUS
 
 
 class _ProcessState:
@@ -127,7 +128,7 @@ def new_row(spec: TrialSpec) -> dict[str, Any]:
     """A result row (ID_FIELDS + RESULT_FIELDS) with nothing measured yet."""
     row: dict[str, Any] = {
         "trial_id": spec.trial_id,
-        "combo_id": spec.combo_id,
+        COMBO_ID: spec.combo_id,
         "fold_id": int(spec.fold_id),
         **dict.fromkeys(RESULT_FIELDS),
         TEST_PREDICTIONS: None,
@@ -142,7 +143,7 @@ def new_row(spec: TrialSpec) -> dict[str, Any]:
 def failed_row(spec: TrialSpec, error: BaseException) -> dict[str, Any]:
     """The row of a trial that could not run at all (e.g. its fold could not be binned)."""
     row = new_row(spec)
-    row["status"] = FAILED
+    row[STATUS] = FAILED
     row["error"] = error_text(error)
     row["ended_at"] = row["started_at"]
     return row
@@ -308,11 +309,11 @@ def run_group(
         rows[-1]["fit_s"] = error.elapsed_s
     except Exception as error:
         for row in rows:
-            row["status"] = FAILED
+            row[STATUS] = FAILED
             row["error"] = error_text(error)
     else:
         for row in rows:
-            row["status"] = OK if row["pruned_at_round"] is None else PRUNED
+            row[STATUS] = OK if row["pruned_at_round"] is None else PRUNED
     ended_at = datetime.now(UTC)
     for row in rows:
         row["ended_at"] = ended_at

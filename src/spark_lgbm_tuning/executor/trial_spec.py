@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spark_lgbm_tuning.vocabulary.lightgbm_params import METRICS, ParamValue
+from spark_lgbm_tuning.vocabulary.trial_columns import COMBO_ID, STATUS
 
 # Optimisations the benchmark switches off one at a time to measure what each saves
 # (tools/benchmark.py --lever NAME). A search passes the names it switches off explicitly, in
@@ -45,9 +46,9 @@ def check_levers(names: frozenset[str]) -> frozenset[str]:
 # with their types (`bool`, `int` 32-bit, `long`, `double`, `string`, `timestamp`). The driver
 # adds param_<name> and params_json from the trial's spec when it stores a row
 # (pipelines/tuning/results.py).
-ID_FIELDS = {"trial_id": "string", "combo_id": "string", "fold_id": "int"}
+ID_FIELDS = {"trial_id": "string", COMBO_ID: "string", "fold_id": "int"}
 RESULT_FIELDS: dict[str, str] = {
-    "status": "string",
+    STATUS: "string",
     "error": "string",
     **dict.fromkeys(METRICS, "double"),
     "best_iteration": "int",

@@ -33,6 +33,7 @@ from spark_lgbm_tuning.tracking.records import (
     search_tags,
 )
 from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
+from spark_lgbm_tuning.vocabulary.trial_columns import COMBO_ID
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def log_search(
 
 def mark_best(client: MlflowClient, run_ids: Mapping[str, str], best_params: Mapping) -> None:
     """Tag the nested run of best_params' winning combination `best: true`."""
-    combo_id = (best_params.get("selection") or {}).get("combo_id")
+    combo_id = (best_params.get("selection") or {}).get(COMBO_ID)
     if combo_id in run_ids:
         client.set_tag(run_ids[combo_id], "best", "true")
 

@@ -20,11 +20,15 @@ from pydantic import BaseModel
 from spark_lgbm_tuning.datasets.store_lock import Holder
 from spark_lgbm_tuning.environment import git_state, package_versions
 from spark_lgbm_tuning.pipelines.reporting.results import ok_fold_stats
-from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from spark_lgbm_tuning.vocabulary.hashing import stable_hash
 from spark_lgbm_tuning.vocabulary.lightgbm_params import METRICS
 from spark_lgbm_tuning.vocabulary.statuses import FAILED, OK, PRUNED, TIMED_OUT
-from spark_lgbm_tuning.vocabulary.trial_columns import FOLD_FINGERPRINT
+from spark_lgbm_tuning.vocabulary.trial_columns import (
+    COMBO_ID,
+    FOLD_FINGERPRINT,
+    PARAM_PREFIX,
+    STATUS,
+)
 
 # A combination's status when its folds disagree: the first of these any fold has. Pruned first:
 # an adaptive search stopped the combination, whatever its folds did before.
@@ -75,9 +79,9 @@ def _combination_metrics(trials: pd.DataFrame) -> dict[str, float]:
     """mean / std (ddof=1, as the leaderboard) over the ok folds, and each fold's own value."""
     values: dict[str, float] = {
         "n_folds": float(len(trials)),
-        "n_folds_ok": float((trials["status"] == OK).sum()),
+        "n_folds_ok": float((trials[STATUS] == OK).sum()),
     }
-    ok = trials[trials["status"] == OK]
+    ok = trials[trials[STATUS] == OK]
     names = [name for name in (*METRICS, *MEASURES) if name in trials]
     stats = ok_fold_stats(trials, names)
     for name in names:
@@ -119,11 +123,11 @@ def _run_name(first: pd.Series, combo_id: str) -> str:
 def combination_runs(tuning_results: pd.DataFrame, namespace: str = "") -> list[CombinationRun]:
     """One CombinationRun per combo_id of `tuning_results`, in combo_id order."""
     runs = []
-    for combo_id, trials in tuning_results.sort_values("fold_id").groupby("combo_id", sort=True):
+    for combo_id, trials in tuning_results.sort_values("fold_id").groupby(COMBO_ID, sort=True):
         first = trials.iloc[0]
-        status = combination_status(trials["status"])
+        status = combination_status(trials[STATUS])
         tags = {"combo_id": str(combo_id), "status": status, "namespace": namespace}
-        for fold_id, fold_status in zip(trials["fold_id"], trials["status"], strict=True):
+        for fold_id, fold_status in zip(trials["fold_id"], trials[STATUS], strict=True):
             tags[f"fold_{int(fold_id)}.status"] = str(fold_status)
         # Round-wise pruning: the rung of boosting rounds a fold's trial stopped at.
         rungs = trials.get("pruned_at_round", pd.Series(index=trials.index, dtype=float))

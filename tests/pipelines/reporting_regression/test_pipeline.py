@@ -28,10 +28,10 @@ from spark_lgbm_tuning.pipelines.data_generation.nodes import (
 from spark_lgbm_tuning.pipelines.data_generation.params import DataGenerationParams
 from spark_lgbm_tuning.pipelines.reporting_regression import create_pipeline
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from spark_lgbm_tuning.vocabulary import lightgbm_params
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from spark_lgbm_tuning.vocabulary.statuses import OK
+from spark_lgbm_tuning.vocabulary.trial_columns import PARAM_PREFIX
 from tests.project_copy import scratch_project
 
 REPORT = "data/08_reporting/regression_tuning_report.html"

@@ -28,7 +28,6 @@ from spark_lgbm_tuning.pipelines.tuning.folds import (
 
 # A runtime import, not TYPE_CHECKING: Kedro reads the node type hints to validate params:tuning.
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams
 from spark_lgbm_tuning.vocabulary.lightgbm_params import (
     DATA_DERIVED_PARAMS,
@@ -36,6 +35,7 @@ from spark_lgbm_tuning.vocabulary.lightgbm_params import (
     model_params,
 )
 from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
+from spark_lgbm_tuning.vocabulary.trial_columns import COMBO_ID, PARAM_PREFIX, STATUS
 
 from .params import ReportingParams
 from .refit import fit_on_executor, refit_session
@@ -60,20 +60,20 @@ logger = logging.getLogger(__name__)
 def _aggregate(results: pd.DataFrame, metrics: list[str], params: list[str]) -> pd.DataFrame:
     """Per combination: fold counts, mean and std of each metric over ok folds, its grid values,
     and whether it was fully evaluated (a row on every fold of the search, none pruned)."""
-    ok = results[results["status"] == OK]
-    by_combo = results.groupby("combo_id", sort=True)
+    ok = results[results[STATUS] == OK]
+    by_combo = results.groupby(COMBO_ID, sort=True)
     board = pd.DataFrame(
         {
             "n_folds": by_combo.size(),
-            "n_ok": by_combo["status"].agg(lambda status: int((status == OK).sum())),
-            "n_pruned": by_combo["status"].agg(lambda status: int((status == PRUNED).sum())),
+            "n_ok": by_combo[STATUS].agg(lambda status: int((status == OK).sum())),
+            "n_pruned": by_combo[STATUS].agg(lambda status: int((status == PRUNED).sum())),
         }
     )
     board["n_failed"] = board["n_folds"] - board["n_ok"] - board["n_pruned"]
     n_search_folds = results["fold_id"].nunique()
     board["fully_evaluated"] = (board["n_folds"] == n_search_folds) & (board["n_pruned"] == 0)
     board = board.join(ok_fold_stats(results, metrics))
-    ok_by_combo = ok.groupby("combo_id", sort=True)
+    ok_by_combo = ok.groupby(COMBO_ID, sort=True)
     board["fit_s_mean"] = ok_by_combo["fit_s"].mean()
     board["best_iteration_median"] = ok_by_combo["best_iteration"].median()
     if params:
@@ -134,7 +134,7 @@ def rank_combinations(
         )
     board = _ranked(board, primary, params.tie_decimals)
 
-    leading = ["rank", "combo_id", f"{primary}_mean", f"{primary}_std", "n_ok", "n_failed"]
+    leading = ["rank", COMBO_ID, f"{primary}_mean", f"{primary}_std", "n_ok", "n_failed"]
     leading += ["n_folds", "fit_s_mean", "best_iteration_median", *grid_columns]
     board = board[leading + [column for column in board.columns if column not in leading]]
     logger.info(
@@ -142,7 +142,7 @@ def rank_combinations(
         len(board),
         primary,
         direction(primary),
-        board.loc[0, "combo_id"],
+        board.loc[0, COMBO_ID],
         board.loc[0, f"{primary}_mean"],
     )
     return board, board.round(6)
@@ -151,7 +151,7 @@ def rank_combinations(
 # ------------------------------------------------------------------------------------ best params
 def _best_row(leaderboard: pd.DataFrame, primary: str) -> pd.Series:
     """The leaderboard's top row, checked to be ranked by `primary` and to have a value."""
-    require_rows(leaderboard, "leaderboard", ("rank", "combo_id"))
+    require_rows(leaderboard, "leaderboard", ("rank", COMBO_ID))
     # rank_combinations puts the ranking metric's mean right after rank and combo_id.
     ranked_by = (
         str(leaderboard.columns[2]).removesuffix("_mean") if leaderboard.shape[1] > 2 else None
@@ -230,9 +230,9 @@ def select_best_params(
     primary = tuning_params.primary_metric
     best = _best_row(leaderboard, primary)
     trials = tuning_results[
-        (tuning_results["combo_id"] == best["combo_id"]) & (tuning_results["status"] == OK)
+        (tuning_results[COMBO_ID] == best[COMBO_ID]) & (tuning_results[STATUS] == OK)
     ].sort_values("fold_id")
-    recorded = _recorded_params(trials, best["combo_id"])
+    recorded = _recorded_params(trials, best[COMBO_ID])
     learnt = model_params({**tuning_params.fixed, **plain(recorded)})
     # Set from the model input on every run (tuning refuses them by hand): kept apart, for the
     # refit, so that `tuning` can be pasted back as it is.
@@ -245,7 +245,7 @@ def select_best_params(
         DATA_PARAMS_KEY: from_data,
         "selection": plain(
             {
-                "combo_id": best["combo_id"],
+                COMBO_ID: best[COMBO_ID],
                 "primary_metric": primary,
                 "direction": f"{direction(primary)} is better",
                 "mean": best[f"{primary}_mean"],

@@ -16,8 +16,8 @@ from plotly.subplots import make_subplots
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
 
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from spark_lgbm_tuning.vocabulary.statuses import OK
+from spark_lgbm_tuning.vocabulary.trial_columns import COMBO_ID, PARAM_PREFIX, STATUS
 
 from .params import ReportingParams
 from .results import combo_label, direction, param_columns, require_rows
@@ -119,17 +119,17 @@ def plot_metric_per_fold(
     params: ReportingParams,
 ) -> go.Figure:
     """The primary metric per fold for the top `top_n_plot` combinations; gaps are failed folds."""
-    require_rows(tuning_results, "tuning_results", ("combo_id", "fold_id", "status"))
-    require_rows(leaderboard, "leaderboard", ("rank", "combo_id"))
+    require_rows(tuning_results, "tuning_results", (COMBO_ID, "fold_id", STATUS))
+    require_rows(leaderboard, "leaderboard", ("rank", COMBO_ID))
     metric = tuning_params.primary_metric
     grid_columns = param_columns(leaderboard)
     folds = sorted(int(fold) for fold in tuning_results["fold_id"].unique())
     fig = go.Figure()
     top = leaderboard.sort_values("rank").head(params.top_n_plot)
     for _, row in top.iterrows():
-        trials = tuning_results[tuning_results["combo_id"] == row["combo_id"]]
+        trials = tuning_results[tuning_results[COMBO_ID] == row[COMBO_ID]]
         values = (
-            trials.assign(value=trials[metric].where(trials["status"] == OK))
+            trials.assign(value=trials[metric].where(trials[STATUS] == OK))
             .groupby("fold_id")["value"]
             .mean()
             .reindex(folds)
@@ -150,7 +150,7 @@ def plot_metric_per_fold(
 
 def plot_param_effects(leaderboard: pd.DataFrame, tuning_params: TuningParams) -> go.Figure:
     """Each tuned parameter against the combinations' mean primary metric (dots) and its average."""
-    require_rows(leaderboard, "leaderboard", ("rank", "combo_id"))
+    require_rows(leaderboard, "leaderboard", ("rank", COMBO_ID))
     metric_column = f"{tuning_params.primary_metric}_mean"
     grid_columns = param_columns(leaderboard)
     if not grid_columns:
@@ -213,7 +213,7 @@ def _grid_sort_key(value: str) -> tuple[int, float, str]:
 def plot_fit_time_vs_metric(leaderboard: pd.DataFrame, tuning_params: TuningParams) -> go.Figure:
     """Mean fit time against the mean primary metric per combination; the best one highlighted."""
     metric_column = f"{tuning_params.primary_metric}_mean"
-    require_rows(leaderboard, "leaderboard", ("rank", "combo_id", "fit_s_mean", metric_column))
+    require_rows(leaderboard, "leaderboard", ("rank", COMBO_ID, "fit_s_mean", metric_column))
     frame = leaderboard.dropna(subset=["fit_s_mean", metric_column]).sort_values("rank")
     fig = go.Figure(
         go.Scatter(
@@ -286,7 +286,7 @@ def plot_resource_use(tuning_results: pd.DataFrame) -> go.Figure:
         frame["x"] = np.arange(len(frame))
         x_label = "trial"
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
-    ok = frame["status"] == OK if "status" in frame else pd.Series(True, frame.index)
+    ok = frame[STATUS] == OK if STATUS in frame else pd.Series(True, frame.index)
     frame["symbol"] = np.where(ok, "circle", "x")
     for executor, trials in frame.groupby(frame["executor_id"].astype(str), sort=True):
         for row, column in ((1, "peak_rss_mb"), (2, "cpu_utilisation")):

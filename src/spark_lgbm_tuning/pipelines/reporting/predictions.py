@@ -19,19 +19,20 @@ from spark_lgbm_tuning.pipelines.tuning import predictions as kept
 
 # A runtime import, not TYPE_CHECKING: Kedro reads the node type hints to validate params:tuning.
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
+from spark_lgbm_tuning.vocabulary.trial_columns import COMBO_ID
 
 from .results import ReportingError, require_rows
 
 logger = logging.getLogger(__name__)
 
 # The report's frames: the search's kept ones, of one combination.
-PREDICTION_COLUMNS = [column for column in kept.PREDICTION_COLUMNS if column != "combo_id"]
-CURVE_COLUMNS = [column for column in kept.CURVE_COLUMNS if column != "combo_id"]
+PREDICTION_COLUMNS = [column for column in kept.PREDICTION_COLUMNS if column != COMBO_ID]
+CURVE_COLUMNS = [column for column in kept.CURVE_COLUMNS if column != COMBO_ID]
 
 
 def _best_combo(best_params: dict[str, Any]) -> str:
     try:
-        return str(best_params["selection"]["combo_id"])
+        return str(best_params["selection"][COMBO_ID])
     except (KeyError, TypeError) as error:
         raise ReportingError(f"best_params lacks selection.combo_id ({error!r}).") from error
 
@@ -70,19 +71,19 @@ def select_test_predictions(
     """
     combo_id = _best_combo(best_params)
     require_rows(tuning_predictions, "tuning_predictions", tuple(kept.PREDICTION_COLUMNS))
-    predictions = tuning_predictions[tuning_predictions["combo_id"] == combo_id]
+    predictions = tuning_predictions[tuning_predictions[COMBO_ID] == combo_id]
     if predictions.empty:
         raise ReportingError(
             f"tuning_predictions holds no predictions of the best combination {combo_id!r}: "
             "they come from another search; rerun the tuning pipeline before reporting."
         )
-    frame = predictions.drop(columns="combo_id").sort_values(["fold_id", "row"])
+    frame = predictions.drop(columns=COMBO_ID).sort_values(["fold_id", "row"])
     frame = frame.reset_index(drop=True)
     if tuning_params.task == "multiclass":
         frame = frame.rename(columns=_class_columns(frame, input_encoding))
     if tuning_params.task == "regression":
         frame["residual"] = frame["actual"] - frame["predicted"]
-    curves = tuning_learning_curves[tuning_learning_curves["combo_id"] == combo_id]
+    curves = tuning_learning_curves[tuning_learning_curves[COMBO_ID] == combo_id]
     curves = curves[CURVE_COLUMNS].reset_index(drop=True)
     logger.info(
         "Out-of-fold predictions of the best combination: %d test rows of %d folds, from its "

@@ -23,7 +23,7 @@ import yaml
 from spark_lgbm_tuning.pipelines.tuning.folds import FOLD_COLUMNS, covered_rows
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.vocabulary.columns import ColumnParams, feature_columns
-from spark_lgbm_tuning.vocabulary.trial_columns import FOLD_FINGERPRINT
+from spark_lgbm_tuning.vocabulary.trial_columns import COMBO_ID, FOLD_FINGERPRINT, STATUS
 
 from . import report_sections as sections
 from .params import ReportingParams
@@ -111,7 +111,7 @@ def _refit_facts(best_params: dict[str, Any], booster: lgb.Booster, n_rows: int)
     selection = best_params.get("selection", {})
     return sections.facts_table(
         [
-            ("combination", selection.get("combo_id")),
+            ("combination", selection.get(COMBO_ID)),
             ("rows (union of all folds' train and test rows)", n_rows),
             ("boosting rounds", best_params.get("tuning", {}).get("num_boost_round")),
             ("rounds rule", selection.get("num_boost_round_rule")),
@@ -136,10 +136,8 @@ def _checked_inputs(
     refit_model: str,
     figures: Mapping[str, Any],
 ) -> lgb.Booster:
-    require_rows(leaderboard, "leaderboard", ("rank", "combo_id"))
-    require_rows(
-        tuning_results, "tuning_results", ("trial_id", "status", "error", FOLD_FINGERPRINT)
-    )
+    require_rows(leaderboard, "leaderboard", ("rank", COMBO_ID))
+    require_rows(tuning_results, "tuning_results", ("trial_id", STATUS, "error", FOLD_FINGERPRINT))
     require_rows(model_folds, "model_folds", FOLD_COLUMNS)
     known = {name for section in FIGURES.values() for name in section}
     unknown = sorted(set(figures) - known)

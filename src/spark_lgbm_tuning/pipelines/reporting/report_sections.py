@@ -15,14 +15,18 @@ import pandas as pd
 import yaml
 
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from spark_lgbm_tuning.vocabulary.statuses import OK
-from spark_lgbm_tuning.vocabulary.trial_columns import FOLD_FINGERPRINT
+from spark_lgbm_tuning.vocabulary.trial_columns import (
+    COMBO_ID,
+    FOLD_FINGERPRINT,
+    PARAM_PREFIX,
+    STATUS,
+)
 
 from .results import plain, truncate
 
 #: Columns that identify rather than describe a combination or trial: shown last.
-SHOWN_LAST = ("combo_id", "trial_id")
+SHOWN_LAST = (COMBO_ID, "trial_id")
 
 
 def format_value(value: Any) -> str:
@@ -95,16 +99,16 @@ def per_fold_table(
     """The top `top_n` combinations' primary metric on each fold (a fold that did not finish
     ok shows its status), with their mean and std; parameters first, combo_id last."""
     top = leaderboard.sort_values("rank").head(top_n)
-    trials = tuning_results[tuning_results["combo_id"].isin(top["combo_id"])]
-    shown = trials[primary].astype(object).where(trials["status"] == OK, trials["status"])
+    trials = tuning_results[tuning_results[COMBO_ID].isin(top[COMBO_ID])]
+    shown = trials[primary].astype(object).where(trials[STATUS] == OK, trials[STATUS])
     wide = (
         trials.assign(shown=shown)
-        .pivot_table(index="combo_id", columns="fold_id", values="shown", aggfunc="first")
+        .pivot_table(index=COMBO_ID, columns="fold_id", values="shown", aggfunc="first")
         .rename(columns=lambda fold_id: f"fold {fold_id}")
     )
     keep = ["rank", *[c for c in top if c.startswith(PARAM_PREFIX)]]
-    keep += [f"{primary}_mean", f"{primary}_std", "combo_id"]
-    table = top[keep].join(wide, on="combo_id")
+    keep += [f"{primary}_mean", f"{primary}_std", COMBO_ID]
+    table = top[keep].join(wide, on=COMBO_ID)
     return params_first(table, primary)
 
 
@@ -172,7 +176,7 @@ def code_and_env(environment: Mapping[str, Any], run_info: Mapping[str, Any]) ->
 
 def outcome_counts(tuning_results: pd.DataFrame, run_info: Mapping[str, Any]) -> str:
     """Trials per status (ok, failed, timed out, pruned ...) and how many the store reused."""
-    counts = tuning_results["status"].astype(str).value_counts()
+    counts = tuning_results[STATUS].astype(str).value_counts()
     facts: list[tuple[str, Any]] = [("trials", len(tuning_results))]
     for status in sorted(counts.index, key=lambda name: (name != OK, name)):
         facts.append((f"trials {status.replace('_', ' ')}", int(counts[status])))
@@ -183,10 +187,10 @@ def outcome_counts(tuning_results: pd.DataFrame, run_info: Mapping[str, Any]) ->
 
 
 def failed_trials(tuning_results: pd.DataFrame, limit: int) -> str:
-    failed = tuning_results[tuning_results["status"] != OK].sort_values(["combo_id", "fold_id"])
+    failed = tuning_results[tuning_results[STATUS] != OK].sort_values([COMBO_ID, "fold_id"])
     if failed.empty:
         return f"<p>None: all {len(tuning_results)} trials finished ok.</p>"
-    names = ["fold_id", "status", "pruned_at_round", "executor_id", "host", "combo_id", "trial_id"]
+    names = ["fold_id", STATUS, "pruned_at_round", "executor_id", "host", COMBO_ID, "trial_id"]
     if "pruned_at_round" not in failed or failed["pruned_at_round"].isna().all():
         names.remove("pruned_at_round")  # shown only when a trial was pruned at a rung
     columns = [c for c in names if c in failed]

@@ -13,16 +13,16 @@ import pandas as pd
 from pydantic import BaseModel
 
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX
 from spark_lgbm_tuning.vocabulary.errors import ExplainedError
 from spark_lgbm_tuning.vocabulary.lightgbm_params import HIGHER_IS_BETTER
 from spark_lgbm_tuning.vocabulary.statuses import OK, STATUSES
+from spark_lgbm_tuning.vocabulary.trial_columns import COMBO_ID, PARAM_PREFIX, STATUS
 
 REQUIRED_RESULT_COLUMNS = (
     "trial_id",
-    "combo_id",
+    COMBO_ID,
     "fold_id",
-    "status",
+    STATUS,
     "error",
     "params_json",
     "best_iteration",
@@ -79,7 +79,7 @@ def require_rows(frame: pd.DataFrame, name: str, columns: tuple[str, ...] = ()) 
 
 def metrics_with_values(results: pd.DataFrame, primary: str) -> list[str]:
     """The trial metrics that have at least one value in the ok trials, primary first."""
-    ok = results[results["status"] == OK]
+    ok = results[results[STATUS] == OK]
     present = [
         metric
         for metric in HIGHER_IS_BETTER
@@ -94,11 +94,11 @@ def ok_fold_stats(results: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame
 
     The one definition of a combination's mean/std: the leaderboard and MLflow show the same.
     """
-    ok = results[results["status"] == OK]
+    ok = results[results[STATUS] == OK]
     values = pd.DataFrame(
         {column: pd.to_numeric(ok[column], errors="coerce") for column in columns}, index=ok.index
     )
-    by_combo = values.groupby(ok["combo_id"], sort=True)
+    by_combo = values.groupby(ok[COMBO_ID], sort=True)
     means, stds = by_combo.mean(), by_combo.std(ddof=1)
     return pd.DataFrame(
         {
@@ -123,7 +123,7 @@ def validated_results(tuning_results: pd.DataFrame, tuning: TuningParams) -> pd.
             f"tuning_results lacks the column(s) {missing} that reporting needs "
             f"(it has: {', '.join(map(str, tuning_results.columns))})."
         )
-    unknown = sorted(set(tuning_results["status"].astype(str)) - set(STATUSES))
+    unknown = sorted(set(tuning_results[STATUS].astype(str)) - set(STATUSES))
     if unknown:
         raise ReportingError(
             f"tuning_results has unknown status value(s) {unknown}; expected one of {STATUSES}."
@@ -132,9 +132,9 @@ def validated_results(tuning_results: pd.DataFrame, tuning: TuningParams) -> pd.
     for metric in HIGHER_IS_BETTER:
         if metric in results:
             results[metric] = pd.to_numeric(results[metric], errors="coerce")
-    ok = results["status"] == OK
+    ok = results[STATUS] == OK
     if not ok.any():
-        counts = results["status"].value_counts().to_dict()
+        counts = results[STATUS].value_counts().to_dict()
         first_error = truncate(results["error"].dropna().astype(str).head(1).squeeze(), 300)
         raise ReportingError(
             f"All {len(results)} trials in tuning_results failed ({counts}); nothing to rank. "

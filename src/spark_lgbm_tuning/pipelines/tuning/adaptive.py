@@ -36,6 +36,7 @@ from spark_lgbm_tuning.pipelines.tuning.rungs import pruned_at_rung
 from spark_lgbm_tuning.pipelines.tuning.search_space import FoldFacts, trial_spec
 from spark_lgbm_tuning.vocabulary import statuses
 from spark_lgbm_tuning.vocabulary.statuses import PRUNED
+from spark_lgbm_tuning.vocabulary.trial_columns import STATUS
 
 logger = logging.getLogger(__name__)
 
@@ -235,16 +236,16 @@ class AdaptiveSearch:
                 return []
         combination.state = State.PRUNED
         self.study.tell(combination.trial, state=TrialState.PRUNED)
-        row["status"] = PRUNED
+        row[STATUS] = PRUNED
         ids = combination.trial_ids
         self.pruned_ids.update(ids)
         return ids[:-1]
 
     def fold_score(self, row: Mapping[str, Any]) -> float | None:
         """A fold's primary metric; None when it failed (a pruned fold's metrics are kept)."""
-        if row["status"] not in {statuses.OK, PRUNED}:
+        if row[STATUS] not in {statuses.OK, PRUNED}:
             return None
-        return primary_score({**row, "status": statuses.OK}, self.params.primary_metric)
+        return primary_score({**row, STATUS: statuses.OK}, self.params.primary_metric)
 
     # --------------------------------------------------------------------------- resume
     def resume(self, store: TrialStore) -> None:
@@ -283,9 +284,9 @@ class AdaptiveSearch:
                 if trial_id in self.pruned_ids:
                     # As stored: the fold that was pruned says so already, earlier ones said ok.
                     stored = self.stored.get(trial_id) or new[trial_id]
-                    if stored["status"] != PRUNED:
-                        restored.append({**record, "status": PRUNED})
-                    record = {**record, "status": PRUNED}
+                    if stored[STATUS] != PRUNED:
+                        restored.append({**record, STATUS: PRUNED})
+                    record = {**record, STATUS: PRUNED}
                 records.append(record)
         return records, restored
 
@@ -322,7 +323,7 @@ class AdaptiveSearch:
         the combinations that ran it."""
         fit_s: dict[int, list[float]] = {}
         for record in records:
-            if record.get("fit_s") is not None and record["status"] in {statuses.OK, PRUNED}:
+            if record.get("fit_s") is not None and record[STATUS] in {statuses.OK, PRUNED}:
                 fit_s.setdefault(int(record["fold_id"]), []).append(float(record["fit_s"]))
         mean = {fold: sum(values) / len(values) for fold, values in fit_s.items()}
         saved = 0.0

@@ -23,7 +23,7 @@ from spark_lgbm_tuning.pipelines.tuning.results import result_record
 from spark_lgbm_tuning.pipelines.tuning.search_space import trial_spec
 from spark_lgbm_tuning.vocabulary import statuses
 from spark_lgbm_tuning.vocabulary.statuses import PRUNED
-from spark_lgbm_tuning.vocabulary.trial_columns import FOLD_FINGERPRINT
+from spark_lgbm_tuning.vocabulary.trial_columns import FOLD_FINGERPRINT, STATUS
 
 if TYPE_CHECKING:
     from spark_lgbm_tuning.pipelines.tuning.adaptive import AdaptiveSearch
@@ -44,7 +44,7 @@ def rebuild(search: AdaptiveSearch, stored: pd.DataFrame) -> int:
         if (
             fold is None
             or values is None
-            or row["status"] not in {statuses.OK, statuses.FAILED, PRUNED}
+            or row[STATUS] not in {statuses.OK, statuses.FAILED, PRUNED}
         ):
             continue
         spec = trial_spec(search.params, values, fold)
@@ -92,7 +92,7 @@ def _told_from_store(
         scores.append(score)
         # A finished search stores every fold of a pruned combination as pruned (see
         # AdaptiveSearch.final_records), an interrupted one only the last: read on to the last.
-        pruned = pruned or record["status"] == PRUNED
+        pruned = pruned or record[STATUS] == PRUNED
     if failed:
         state = TrialState.FAIL
     elif pruned:

@@ -18,6 +18,7 @@ from spark_lgbm_tuning.pipelines.tuning.results import reusable_records
 from spark_lgbm_tuning.pipelines.tuning.scheduler import PlannedGroups
 from spark_lgbm_tuning.pipelines.tuning.tasks import plan_tasks
 from spark_lgbm_tuning.vocabulary.statuses import PRUNED
+from spark_lgbm_tuning.vocabulary.trial_columns import COMBO_ID, STATUS
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,6 @@ class GridSearch:
             "strategy": self.params.search.strategy,
             "n_combinations": self.params.n_combinations,
             # Combinations with a trial pruned at a rung (round pruning; the grid prunes no fold).
-            "n_pruned": len({r["combo_id"] for r in records if r["status"] == PRUNED}),
+            "n_pruned": len({r[COMBO_ID] for r in records if r[STATUS] == PRUNED}),
             "boosting_s_saved_by_pruning": 0.0,
         }

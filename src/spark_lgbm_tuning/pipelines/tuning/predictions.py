@@ -33,13 +33,14 @@ from spark_lgbm_tuning.executor.trial_spec import LEARNING_CURVE, TEST_PREDICTIO
 from spark_lgbm_tuning.pipelines.tuning.folds import FoldArrays
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
+from spark_lgbm_tuning.vocabulary.trial_columns import COMBO_ID, STATUS
 
 # Combinations whose predictions a search keeps: the report shows the best one; the others make
 # a tie within the leaderboard's rounding safe (reporting.tie_decimals).
 KEPT_COMBINATIONS = 10
 # Multiclass adds `probability_<k>` per class k after these (`predicted`: the most probable class).
-PREDICTION_COLUMNS = ["combo_id", "fold_id", "row", "actual", "predicted"]
-CURVE_COLUMNS = ["combo_id", "fold_id", "round", "metric", "value", "best_iteration"]
+PREDICTION_COLUMNS = [COMBO_ID, "fold_id", "row", "actual", "predicted"]
+CURVE_COLUMNS = [COMBO_ID, "fold_id", "round", "metric", "value", "best_iteration"]
 
 
 class PredictionBuffer:
@@ -60,15 +61,15 @@ class PredictionBuffer:
         """Take the predictions of ok rows (a pruned row drops its combination); with `evict`,
         drop the combinations beyond `keep` with the worst running mean."""
         for row in rows:
-            combo_id, fold_id = str(row["combo_id"]), int(row["fold_id"])
-            if row["status"] == PRUNED:
+            combo_id, fold_id = str(row[COMBO_ID]), int(row["fold_id"])
+            if row[STATUS] == PRUNED:
                 self.kept.pop(combo_id, None)
                 self.scores[combo_id] = {}
                 continue
             self.scores.setdefault(combo_id, {})[fold_id] = primary_score(
                 row, self.params.primary_metric
             )
-            if row["status"] == OK and row.get(TEST_PREDICTIONS) is not None:
+            if row[STATUS] == OK and row.get(TEST_PREDICTIONS) is not None:
                 self.kept.setdefault(combo_id, {})[fold_id] = (
                     np.asarray(row[TEST_PREDICTIONS], dtype=np.float64),
                     dict(row.get(LEARNING_CURVE) or {}),
@@ -83,9 +84,9 @@ class PredictionBuffer:
         return [
             row
             for row in rows
-            if row["status"] == OK
+            if row[STATUS] == OK
             and row.get(TEST_PREDICTIONS) is not None
-            and int(row["fold_id"]) in self.kept.get(str(row["combo_id"]), {})
+            and int(row["fold_id"]) in self.kept.get(str(row[COMBO_ID]), {})
         ]
 
     def _running_rank(self, combo_id: str) -> float:
@@ -101,12 +102,12 @@ class PredictionBuffer:
         every fold, none pruned, some fold ok), best first by mean over ok folds."""
         by_combo: dict[str, list[Mapping[str, Any]]] = {}
         for record in records:
-            by_combo.setdefault(str(record["combo_id"]), []).append(record)
+            by_combo.setdefault(str(record[COMBO_ID]), []).append(record)
         n_folds = len(self.arrays.rows)
         means = {}
         for combo_id, combo in by_combo.items():
             if len({r["fold_id"] for r in combo}) < n_folds or any(
-                r["status"] == PRUNED for r in combo
+                r[STATUS] == PRUNED for r in combo
             ):
                 continue
             scores = [primary_score(r, self.params.primary_metric) for r in combo]
@@ -121,9 +122,9 @@ class PredictionBuffer:
         return [
             str(record["trial_id"])
             for record in records
-            if record["combo_id"] in leaders
-            and record["status"] == OK
-            and int(record["fold_id"]) not in self.kept.get(record["combo_id"], {})
+            if record[COMBO_ID] in leaders
+            and record[STATUS] == OK
+            and int(record["fold_id"]) not in self.kept.get(record[COMBO_ID], {})
         ]
 
     def trial_ids(self, records: Iterable[Mapping[str, Any]], leaders: list[str]) -> list[str]:
@@ -131,8 +132,8 @@ class PredictionBuffer:
         return [
             str(record["trial_id"])
             for record in records
-            if int(record["fold_id"]) in self.kept.get(record["combo_id"], {})
-            and record["combo_id"] in leaders
+            if int(record["fold_id"]) in self.kept.get(record[COMBO_ID], {})
+            and record[COMBO_ID] in leaders
         ]
 
     def frames(self, leaders: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -144,7 +145,7 @@ class PredictionBuffer:
                 predictions.append(
                     pd.DataFrame(
                         {
-                            "combo_id": combo_id,
+                            COMBO_ID: combo_id,
                             "fold_id": np.int32(fold_id),
                             "row": test.astype(np.int64),
                             "actual": self.arrays.y[test],
@@ -156,7 +157,7 @@ class PredictionBuffer:
                     curves.append(
                         pd.DataFrame(
                             {
-                                "combo_id": combo_id,
+                                COMBO_ID: combo_id,
                                 "fold_id": np.int32(fold_id),
                                 "round": np.arange(1, len(values) + 1, dtype=np.int64),
                                 "metric": metric,

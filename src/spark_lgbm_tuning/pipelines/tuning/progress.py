@@ -20,6 +20,7 @@ from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
 from spark_lgbm_tuning.pipelines.tuning.results import result_record, store_record
 from spark_lgbm_tuning.pipelines.tuning.rungs import pruned_at_rung
 from spark_lgbm_tuning.vocabulary.statuses import FAILED, TIMED_OUT
+from spark_lgbm_tuning.vocabulary.trial_columns import COMBO_ID, STATUS
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +53,12 @@ class Progress:
         records = [result_record(self.spec_of[row["trial_id"]], row) for row in rows]
         self.records.update((record["trial_id"], record) for record in records)
         for record in records:
-            if record["status"] == TIMED_OUT:
+            if record[STATUS] == TIMED_OUT:
                 # Each one, as it arrives: a timeout is a setting to revisit, not a crash.
                 logger.warning(
                     "Trial %s (combination %s, fold %s) timed out: %s",
                     record["trial_id"],
-                    record["combo_id"],
+                    record[COMBO_ID],
                     record["fold_id"],
                     record["error"],
                 )
@@ -120,8 +121,8 @@ class Progress:
             return
         done = len(self.records)
         records = self.records.values()
-        failed = sum(record["status"] == FAILED for record in records)
-        timed_out = sum(record["status"] == TIMED_OUT for record in records)
+        failed = sum(record[STATUS] == FAILED for record in records)
+        timed_out = sum(record[STATUS] == TIMED_OUT for record in records)
         at_rung = sum(pruned_at_rung(record) is not None for record in records)
         best = best_score(records, self.params)
         elapsed = time.perf_counter() - self.started

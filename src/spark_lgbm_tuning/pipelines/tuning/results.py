@@ -19,9 +19,14 @@ import pyarrow as pa
 
 from spark_lgbm_tuning.executor.trial_spec import ID_FIELDS, RESULT_FIELDS, TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.params import TuningParams
-from spark_lgbm_tuning.pipelines.tuning.search_space import PARAM_PREFIX, param_kinds, param_value
+from spark_lgbm_tuning.pipelines.tuning.search_space import param_kinds, param_value
 from spark_lgbm_tuning.vocabulary.statuses import FAILED, OK, PRUNED, TIMED_OUT
-from spark_lgbm_tuning.vocabulary.trial_columns import FOLD_FINGERPRINT
+from spark_lgbm_tuning.vocabulary.trial_columns import (
+    COMBO_ID,
+    FOLD_FINGERPRINT,
+    PARAM_PREFIX,
+    STATUS,
+)
 
 # The column types a Spark parquet write of these records had (what readers of tuning_results
 # have always loaded): read by pandas, an int column with a missing value becomes float64 and a
@@ -84,7 +89,7 @@ def _nullable(name: str) -> bool:
     return (
         name.startswith(PARAM_PREFIX)
         or name == FOLD_FINGERPRINT
-        or (name in RESULT_FIELDS and name != "status")
+        or (name in RESULT_FIELDS and name != STATUS)
     )
 
 
@@ -97,7 +102,7 @@ def result_record(
     """
     record: dict[str, Any] = {
         "trial_id": spec.trial_id,
-        "combo_id": spec.combo_id,
+        COMBO_ID: spec.combo_id,
         "fold_id": int(spec.fold_id),
     }
     for name, value in spec.grid_values.items():
@@ -157,7 +162,7 @@ def reusable_records(
     """
     if stored.empty:
         return {}
-    status = stored["status"].astype(str)
+    status = stored[STATUS].astype(str)
     reuse = status.isin(REUSABLE_STATUSES)
     if params.trial_timeout_s is not None and "trial_timeout_s" in stored:
         ran_under = pd.to_numeric(stored["trial_timeout_s"], errors="coerce")
@@ -170,7 +175,7 @@ def reusable_records(
             record = result_record(spec, row, params_json=row["params_json"])
             # A fold the fold-wise pruner stopped after it ran is a whole fold result; a trial
             # pruned inside its boosting run (at a rung) is not, and stays pruned.
-            if record["status"] == PRUNED and _is_missing(record["pruned_at_round"]):
-                record["status"] = OK
+            if record[STATUS] == PRUNED and _is_missing(record["pruned_at_round"]):
+                record[STATUS] = OK
             records[spec.trial_id] = record
     return records

@@ -28,6 +28,7 @@ from spark_lgbm_tuning.executor.trial_spec import TrialSpec
 from spark_lgbm_tuning.pipelines.tuning.search_params import RoundPruningParams
 from spark_lgbm_tuning.vocabulary.lightgbm_params import validation_higher_is_better
 from spark_lgbm_tuning.vocabulary.statuses import OK, PRUNED
+from spark_lgbm_tuning.vocabulary.trial_columns import STATUS
 
 # (rung round, threshold) pairs of one fold, as TrialSpec.rung_thresholds carries them.
 Thresholds = tuple[tuple[int, float], ...]
@@ -114,7 +115,7 @@ class RungLadder:
         if not self.rule.active:
             return
         for record in records:
-            if record["trial_id"] in self._seen or record.get("status") not in (OK, PRUNED):
+            if record["trial_id"] in self._seen or record.get(STATUS) not in (OK, PRUNED):
                 continue
             scores = _rung_scores(record)
             if not scores:
@@ -204,7 +205,7 @@ def pruned_at_rung(record: Mapping[str, Any]) -> int | None:
     """The rung round a trial was pruned at inside its boosting run; None when it was not (a
     fold the fold-wise pruner stopped after it ran has status pruned but no rung)."""
     rung = record.get("pruned_at_round")
-    if record.get("status") != PRUNED or rung is None or pd.isna(rung):
+    if record.get(STATUS) != PRUNED or rung is None or pd.isna(rung):
         return None
     return int(rung)
 

@@ -31,11 +31,10 @@ from spark_lgbm_tuning.vocabulary import lightgbm_params
 from spark_lgbm_tuning.vocabulary.errors import InputDataError
 from spark_lgbm_tuning.vocabulary.hashing import stable_hash
 from spark_lgbm_tuning.vocabulary.lightgbm_params import LIGHTGBM_PARAMS_DOC, ParamValue, spellings
-from spark_lgbm_tuning.vocabulary.trial_columns import FOLD_FINGERPRINT
+from spark_lgbm_tuning.vocabulary.trial_columns import COMBO_ID, FOLD_FINGERPRINT, PARAM_PREFIX
 
 logger = logging.getLogger(__name__)
 
-PARAM_PREFIX = "param_"
 # Rows of the fold data LightGBM checks each grid value on before any trial runs.
 VALUE_CHECK_ROWS = 200
 # At ~1 ms per combination, the check stays within seconds on the largest default grid.
@@ -244,7 +243,7 @@ def trials_table(specs: list[TrialSpec], params: TuningParams) -> pd.DataFrame:
     for spec in specs:
         row: dict[str, Any] = {
             "trial_id": spec.trial_id,
-            "combo_id": spec.combo_id,
+            COMBO_ID: spec.combo_id,
             "fold_id": spec.fold_id,
         }
         for name, kind in kinds.items():
@@ -314,7 +313,7 @@ def specs_from_table(trials: pd.DataFrame, params: TuningParams) -> list[TrialSp
         specs.append(
             TrialSpec(
                 trial_id=str(record["trial_id"]),
-                combo_id=str(record["combo_id"]),
+                combo_id=str(record[COMBO_ID]),
                 fold_id=int(record["fold_id"]),
                 task=params.task,
                 params=lgb_params,

@@ -12,6 +12,7 @@ from spark_lgbm_tuning.pipelines.tuning.params import RUN_INFO_SEARCH, TuningPar
 from spark_lgbm_tuning.pipelines.tuning.progress import best_score
 from spark_lgbm_tuning.pipelines.tuning.scheduler import JobRunner, SearchStats
 from spark_lgbm_tuning.vocabulary.statuses import FAILED, OK, PRUNED, TIMED_OUT
+from spark_lgbm_tuning.vocabulary.trial_columns import STATUS
 
 logger = logging.getLogger(__name__)
 
@@ -34,13 +35,13 @@ def timing_info(
 
 def check_outcomes(records: list[dict[str, Any]], new: Mapping[str, dict[str, Any]]) -> None:
     """Log the first new failures; raise when every trial failed."""
-    failed = [record for record in records if record["status"] not in {OK, PRUNED}]
+    failed = [record for record in records if record[STATUS] not in {OK, PRUNED}]
     for record in [record for record in failed if record["trial_id"] in new][:5]:
         logger.warning(
             "Trial %s (fold %d) %s: %s",
             record["trial_id"],
             record["fold_id"],
-            "timed out" if record["status"] == TIMED_OUT else "failed",
+            "timed out" if record[STATUS] == TIMED_OUT else "failed",
             record["error"],
         )
     if len(failed) == len(records):
@@ -75,7 +76,7 @@ def run_info(
     sum_fit_s = float(sum(record["fit_s"] or 0.0 for record in run))
     counts = dict.fromkeys((OK, FAILED, TIMED_OUT), 0)
     for record in records:
-        counts[record["status"]] = counts.get(record["status"], 0) + 1
+        counts[record[STATUS]] = counts.get(record[STATUS], 0) + 1
     info = {
         "task": params.task,
         "spark_master": jobs.master,
