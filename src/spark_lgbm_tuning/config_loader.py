@@ -34,8 +34,7 @@ from kedro.config import OmegaConfigLoader
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from pydantic import BaseModel
 
-from spark_lgbm_tuning.pipelines.tuning.params import GRID_REPLACE, TuningParams
-from spark_lgbm_tuning.pipelines.tuning.search_params import parsed_range
+from spark_lgbm_tuning.pipelines.tuning import GRID_REPLACE, TuningParams, parsed_range
 from spark_lgbm_tuning.vocabulary.errors import ConfigError
 
 PARAMETERS = "parameters"

@@ -14,7 +14,7 @@ from pathlib import Path
 from kedro.framework.project import find_pipelines, settings
 from kedro.pipeline import Pipeline
 
-from spark_lgbm_tuning.pipelines.preparation.pipeline import INPUT_TABLE
+from spark_lgbm_tuning.pipelines.preparation import INPUT_TABLE
 
 # What `kedro run` runs when `input_table` is declared (`--pipelines` takes the same names).
 OWN_DATA = ("preparation", "tuning", "reporting")

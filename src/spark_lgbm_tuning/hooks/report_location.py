@@ -11,7 +11,7 @@ from typing import Any
 import click
 from kedro.framework.hooks import hook_impl
 
-from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
+from spark_lgbm_tuning.pipelines.reporting import REPORT_DATASET
 
 logger = logging.getLogger(__name__)
 

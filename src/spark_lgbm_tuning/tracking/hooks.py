@@ -48,8 +48,7 @@ from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 from pydantic import Field
 
-from spark_lgbm_tuning.pipelines.reporting.prediction_plots import is_drawn
-from spark_lgbm_tuning.pipelines.reporting.report import REPORT_DATASET
+from spark_lgbm_tuning.pipelines.reporting import REPORT_DATASET, is_drawn
 from spark_lgbm_tuning.tracking import mlflow_log
 from spark_lgbm_tuning.tracking.background import BackgroundLog
 from spark_lgbm_tuning.tracking.records import context_tags, process_tags

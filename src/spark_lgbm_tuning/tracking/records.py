@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from spark_lgbm_tuning.datasets.store_lock import Holder
 from spark_lgbm_tuning.environment import git_state, package_versions
-from spark_lgbm_tuning.pipelines.reporting.results import ok_fold_stats
+from spark_lgbm_tuning.pipelines.reporting import ok_fold_stats
 from spark_lgbm_tuning.vocabulary.hashing import stable_hash
 from spark_lgbm_tuning.vocabulary.lightgbm_params import METRICS
 from spark_lgbm_tuning.vocabulary.statuses import FAILED, OK, PRUNED, TIMED_OUT

@@ -1,5 +1,9 @@
-"""preparation: the user's table (or the synthetic one) -> the model input and its folds."""
+"""preparation: the user's table (or the synthetic one) -> the model input and its folds.
 
-from .pipeline import create_pipeline
+What other parts of the project (the pipeline registry) use of it is exported here; its modules
+are its own.
+"""
 
-__all__ = ["create_pipeline"]
+from .pipeline import INPUT_TABLE, create_pipeline
+
+__all__ = ["INPUT_TABLE", "create_pipeline"]
