@@ -126,12 +126,17 @@ def test_a_run_without_spark_nodes_starts_nothing(create_pipeline, project_catal
     assert [event for event in starts if not event.startswith("ran ")] == ["checks"]
 
 
-def test_the_search_starts_spark_just_before_run_trials_and_stops_it(project_catalog, starts):
+def _tuning_run(master: str, project_catalog, starts: list[str]) -> list[str]:
+    """The events of the tuning pipeline run through SparkHooks with `master`."""
     spark_hooks = SparkHooks()
-    spark_hooks.after_context_created(_context({"spark.master": "local[2]"}))
+    spark_hooks.after_context_created(_context({"spark.master": master}))
     _run_hooks(spark_hooks, tuning.create_pipeline(), project_catalog, starts)
+    return starts
+
+
+def test_the_search_starts_spark_just_before_run_trials_and_stops_it(project_catalog, starts):
     # The JVM starts as the run starts; the session is taken just before run_trials needs it.
-    assert starts == [
+    assert _tuning_run("local[2]", project_catalog, starts) == [
         "checks",
         "start local[2]",
         "ran expand_search_space",
@@ -144,10 +149,7 @@ def test_the_search_starts_spark_just_before_run_trials_and_stops_it(project_cat
 def test_on_a_cluster_the_session_and_its_executor_probe_come_before_any_node(
     project_catalog, starts
 ):
-    spark_hooks = SparkHooks()
-    spark_hooks.after_context_created(_context({"spark.master": "spark://10.0.0.1:7077"}))
-    _run_hooks(spark_hooks, tuning.create_pipeline(), project_catalog, starts)
-    assert starts == [
+    assert _tuning_run("spark://10.0.0.1:7077", project_catalog, starts) == [
         "checks",
         "build spark://10.0.0.1:7077",
         "ran expand_search_space",
@@ -169,11 +171,17 @@ def test_a_node_tagged_spark_gets_the_session_without_spark_datasets(starts):
     assert starts == ["checks", "start local[1]", "ran plain", "session", "ran uses_spark", "stop"]
 
 
-def test_a_failed_run_stops_the_session_it_started(starts):
+def _started_run_of_one_spark_node(master: str) -> tuple[SparkHooks, Node]:
+    """SparkHooks after the start of a run of one node tagged `spark`, on `master`."""
     spark_hooks = SparkHooks()
-    spark_hooks.after_context_created(_context({"spark.master": "local[1]"}))
+    spark_hooks.after_context_created(_context({"spark.master": master}))
     node = Node(_identity, "a", "b", name="uses_spark", tags=["spark"])
     spark_hooks.before_pipeline_run(Pipeline([node]), DataCatalog({"a": MemoryDataset(1)}))
+    return spark_hooks, node
+
+
+def test_a_failed_run_stops_the_session_it_started(starts):
+    spark_hooks, node = _started_run_of_one_spark_node("local[1]")
     spark_hooks.before_node_run(node)
     spark_hooks.on_pipeline_error()
     spark_hooks.on_pipeline_error()
@@ -182,10 +190,7 @@ def test_a_failed_run_stops_the_session_it_started(starts):
 
 def test_a_run_that_fails_before_its_spark_node_abandons_the_starting_jvm(starts):
     # Not `stop`, which waits for the JVM to come up: the error is reported at once.
-    spark_hooks = SparkHooks()
-    spark_hooks.after_context_created(_context({"spark.master": "local[1]"}))
-    node = Node(_identity, "a", "b", name="uses_spark", tags=["spark"])
-    spark_hooks.before_pipeline_run(Pipeline([node]), DataCatalog({"a": MemoryDataset(1)}))
+    spark_hooks, node = _started_run_of_one_spark_node("local[1]")
     spark_hooks.on_pipeline_error()
     spark_hooks.before_node_run(node)  # a late call after the run ended builds nothing
     assert starts == ["checks", "start local[1]", "abandon unused"]
@@ -229,15 +234,12 @@ def test_kedro_run_without_java_fails_before_any_node(project_copy, tmp_path):
 
 # ------------------------------------------------------------------ session ownership
 def test_hook_reuses_an_active_session_and_leaves_it_running(spark, caplog):
-    spark_hooks = SparkHooks()
     # Kedro's logging config may stop project loggers at its own handlers; listen directly.
     hooks_logger = logging.getLogger("spark_lgbm_tuning.hooks.spark")
     hooks_logger.addHandler(caplog.handler)
     caplog.set_level("INFO", logger="spark_lgbm_tuning.hooks.spark")
     try:
-        spark_hooks.after_context_created(_context({"spark.master": "local[*]"}))
-        node = Node(_identity, "a", "b", name="uses_spark", tags=["spark"])
-        spark_hooks.before_pipeline_run(Pipeline([node]), DataCatalog({"a": MemoryDataset(1)}))
+        spark_hooks, node = _started_run_of_one_spark_node("local[*]")
         spark_hooks.before_node_run(node)
         spark_hooks.after_pipeline_run()
         spark_hooks.on_pipeline_error()
