@@ -58,6 +58,20 @@ def test_a_fingerprint_changes_with_its_fold_data_only(data, folds):
         after.check_fingerprints({k: {before.fingerprint(k)} for k in rows})
 
 
+def test_each_fold_is_hashed_once_per_arrays(data, folds, monkeypatch):
+    arrays = FoldArrays(data, fold_rows(folds, None, len(data)), COLUMNS)
+    hashed: list[int] = []
+    digest = arrays._digest
+    monkeypatch.setattr(
+        arrays, "_digest", lambda fold_id: hashed.append(fold_id) or digest(fold_id)
+    )
+
+    first = {k: arrays.fingerprint(k) for k in arrays.rows}
+    arrays.check_fingerprints({k: {value} for k, value in first.items()})
+
+    assert sorted(hashed) == sorted(arrays.rows)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -157,6 +157,8 @@ class FoldArrays:
         self.y = target_values(data, columns)
         self.x = feature_matrix(data, self.features)
         self.rows = dict(rows)
+        # fold_id -> its fingerprint: a node hashes each fold once (its search and the check).
+        self._fingerprints: dict[int, str] = {}
 
     def split(self, fold_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(x_train, y_train, x_test, y_test) of one fold."""
@@ -169,6 +171,11 @@ class FoldArrays:
 
     def fingerprint(self, fold_id: int) -> str:
         """A digest of the fold's exact data: trial ids change whenever the data does."""
+        if fold_id not in self._fingerprints:
+            self._fingerprints[fold_id] = self._digest(fold_id)
+        return self._fingerprints[fold_id]
+
+    def _digest(self, fold_id: int) -> str:
         # Categorical features only when there are some: numeric data keeps its earlier ids.
         payload: list[Any] = (
             [self.features, self.categorical] if self.categorical else [self.features]
@@ -180,8 +187,8 @@ class FoldArrays:
     def check_fingerprints(self, expected: Mapping[int, set[str]]) -> None:
         """Fail when the trials (fold id -> their fingerprints) were expanded from other data.
 
-        The one recomputation of the fingerprints: it guards a run of `run_trials` alone (e.g.
-        `kedro run --from-nodes run_trials`) after the data changed.
+        It guards a run of `run_trials` alone (e.g. `kedro run --from-nodes run_trials`) after
+        the data changed; the search's own fingerprints of these arrays are reused.
         """
         for fold_id in self.rows:
             if expected.get(fold_id) != {self.fingerprint(fold_id)}:
